@@ -1,0 +1,127 @@
+# Shoal build. `make` builds everything into build/ (binaries in build/bin/).
+# Header dependencies are tracked (-MMD -MP), so an edit rebuilds only what depends on it.
+#
+# Layout rules the build relies on:
+#   *_test.cc       a GoogleTest unit test, linked into build/bin/tests/<name>
+#   *_fuzz.cc       a libFuzzer target (built by `make fuzz` with clang)
+#   main.cc         a binary's entry point (see BINARIES below)
+#   everything else in common/ node/ proxy/ tools/ is library code of its directory tree.
+
+CXX      ?= g++
+BUILD    ?= build
+OPT      ?= -O2
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-unused-parameter -pthread
+CPPFLAGS += -I. -I$(BUILD)/gen -MMD -MP
+LDFLAGS  += -pthread
+
+GEN_DIR   := $(BUILD)/gen/schemas
+SCHEMAS   := $(wildcard schemas/*.fbs)
+GEN_HDRS  := $(patsubst schemas/%.fbs,$(GEN_DIR)/%_generated.h,$(SCHEMAS))
+
+lib_srcs = $(filter-out %_test.cc %_fuzz.cc %/main.cc,$(shell find $(1) -name '*.cc' 2>/dev/null))
+test_srcs = $(shell find $(1) -name '*_test.cc' 2>/dev/null)
+
+COMMON_SRCS := $(call lib_srcs,common)
+NODE_SRCS   := $(call lib_srcs,node)
+PROXY_SRCS  := $(call lib_srcs,proxy)
+TOOLS_SRCS  := $(call lib_srcs,tools)
+
+obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
+
+COMMON_LIB := $(BUILD)/lib/libshoal_common.a
+NODE_LIB   := $(BUILD)/lib/libshoal_node.a
+PROXY_LIB  := $(BUILD)/lib/libshoal_proxy.a
+
+COMMON_LIBS := -lspdlog -lfmt -lyaml-cpp -lxxhash
+NODE_LIBS   := -luv -lrocksdb $(COMMON_LIBS)
+PROXY_LIBS  := -levent_core -levent_pthreads $(COMMON_LIBS)
+TEST_LIBS   := -lgmock -lgtest_main -lgtest
+
+BINARIES := $(BUILD)/bin/shoal-node $(BUILD)/bin/shoal-proxy $(BUILD)/bin/shoalctl
+
+COMMON_TESTS := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,common)))
+NODE_TESTS   := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,node)))
+PROXY_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,proxy)))
+TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS)
+
+.PHONY: all deps test unit-test integration-test run bench fuzz clean format
+all: $(BINARIES) $(TESTS)
+
+deps:
+	@scripts/install-deps.sh
+
+# ---- code generation -------------------------------------------------------------------------
+$(GEN_DIR)/%_generated.h: schemas/%.fbs
+	@mkdir -p $(GEN_DIR)
+	flatc --cpp --scoped-enums -o $(GEN_DIR) $<
+
+# Every object may include generated headers: generate them first.
+$(BUILD)/obj/%.o: %.cc | $(GEN_HDRS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+# ---- libraries ------------------------------------------------------------------------------
+$(COMMON_LIB): $(call obj,$(COMMON_SRCS))
+$(NODE_LIB): $(call obj,$(NODE_SRCS))
+$(PROXY_LIB): $(call obj,$(PROXY_SRCS))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- binaries -------------------------------------------------------------------------------
+$(BUILD)/bin/shoal-node: $(call obj,node/main.cc) $(NODE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(NODE_LIBS)
+
+$(BUILD)/bin/shoal-proxy: $(call obj,proxy/main.cc) $(PROXY_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)
+
+$(BUILD)/bin/shoalctl: $(call obj,tools/shoalctl/main.cc $(TOOLS_SRCS)) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+
+# ---- unit tests (one binary per *_test.cc) ---------------------------------------------------
+define test_rule
+$(BUILD)/bin/tests/$(basename $(notdir $(1))): $(call obj,$(1)) $(2)
+	@mkdir -p $$(dir $$@)
+	$$(CXX) $$(LDFLAGS) -o $$@ $$^ $(3) $$(TEST_LIBS)
+endef
+$(foreach t,$(call test_srcs,common),$(eval $(call test_rule,$(t),$(COMMON_LIB),$(COMMON_LIBS))))
+$(foreach t,$(call test_srcs,node),$(eval $(call test_rule,$(t),$(NODE_LIB) $(COMMON_LIB),$(NODE_LIBS))))
+$(foreach t,$(call test_srcs,proxy),$(eval $(call test_rule,$(t),$(PROXY_LIB) $(COMMON_LIB),$(PROXY_LIBS))))
+
+# ---- the two commands -----------------------------------------------------------------------
+unit-test: $(TESTS)
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t --gtest_brief=1 || fail=1; done; exit $$fail
+
+integration-test: $(BINARIES)
+	SHOAL_BIN=$(abspath $(BUILD)/bin) /usr/bin/python3 -m pytest -q integration_tests
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit-test
+	$(MAKE) integration-test
+
+run: deps
+	$(MAKE) $(BINARIES)
+	scripts/run-cluster.sh
+
+bench: deps
+	$(MAKE) $(BINARIES)
+	bench/run.sh
+
+# ---- fuzzing (clang + libFuzzer) --------------------------------------------------------------
+FUZZ_SRCS := $(shell find common proxy node -name '*_fuzz.cc' 2>/dev/null)
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SRCS)
+
+format:
+	clang-format -i $$(find common node proxy tools -name '*.h' -o -name '*.cc')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

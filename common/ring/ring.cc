@@ -1,0 +1,75 @@
+#include "common/ring/ring.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "common/hash/key_hash.h"
+
+namespace shoal {
+
+StatusOr<RingPtr> Ring::Build(std::vector<RingMember> members, int tokens_per_node) {
+  if (members.empty()) return Status::InvalidArgument("ring needs at least one member");
+  if (tokens_per_node < 1) return Status::InvalidArgument("tokens_per_node must be >= 1");
+  std::unordered_set<std::string> ids;
+  for (const auto& m : members) {
+    if (m.id.empty()) return Status::InvalidArgument("ring member with an empty id");
+    if (!ids.insert(m.id).second) {
+      return Status::InvalidArgument("duplicate ring member id '" + m.id + "'");
+    }
+  }
+
+  std::shared_ptr<Ring> ring(new Ring());
+  ring->members_ = std::move(members);
+  ring->tokens_per_node_ = tokens_per_node;
+  const int count = static_cast<int>(ring->members_.size());
+  ring->tokens_.reserve(static_cast<size_t>(count) * tokens_per_node);
+  for (int m = 0; m < count; ++m) {
+    for (int i = 0; i < tokens_per_node; ++i) {
+      ring->tokens_.push_back({Hash64(ring->members_[m].id, static_cast<uint64_t>(i)), m});
+    }
+  }
+  // Ties (astronomically rare) are broken by member id so the order stays a function of the set.
+  std::sort(ring->tokens_.begin(), ring->tokens_.end(), [&](const Token& a, const Token& b) {
+    if (a.position != b.position) return a.position < b.position;
+    return ring->members_[a.member].id < ring->members_[b.member].id;
+  });
+
+  const int per = std::min(count, kMaxReplicas);
+  ring->successors_per_token_ = per;
+  const size_t total = ring->tokens_.size();
+  ring->successors_.resize(total * per);
+  for (size_t t = 0; t < total; ++t) {
+    int found = 0;
+    int* dst = &ring->successors_[t * per];
+    for (size_t step = 0; step < total && found < per; ++step) {
+      const int m = ring->tokens_[(t + step) % total].member;
+      if (std::find(dst, dst + found, m) == dst + found) dst[found++] = m;
+    }
+  }
+  return RingPtr(std::move(ring));
+}
+
+int Ring::IndexOf(std::string_view id) const {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (members_[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int Ring::PreferenceList(uint64_t hash, int n, int* out) const {
+  auto it = std::lower_bound(tokens_.begin(), tokens_.end(), hash,
+                             [](const Token& t, uint64_t h) { return t.position < h; });
+  const size_t t = it == tokens_.end() ? 0 : static_cast<size_t>(it - tokens_.begin());
+  const int take = std::min(n, successors_per_token_);
+  const int* src = &successors_[t * successors_per_token_];
+  std::copy(src, src + take, out);
+  return take < 0 ? 0 : take;
+}
+
+std::vector<int> Ring::OwnersOfKey(std::string_view key, int n) const {
+  int buf[kMaxReplicas];
+  const int got = PreferenceList(KeyHash(key), n, buf);
+  return std::vector<int>(buf, buf + got);
+}
+
+}  // namespace shoal

@@ -1,0 +1,71 @@
+#pragma once
+
+// The consistent-hash ring. Each member owns `tokens_per_node` virtual-node tokens derived from
+// its id alone (token i = xxh3-64(id, seed i)), so the ring is a pure function of the member set:
+// every proxy that knows the same members computes the same ring, with no agreement protocol.
+//
+// A key's preference list is the first N distinct members met walking clockwise from the key's
+// hash (Dynamo). A Ring is immutable once built; share it between threads as
+// std::shared_ptr<const Ring> and swap the pointer to change membership.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status/status.h"
+
+namespace shoal {
+
+struct RingMember {
+  std::string id;       // stable identity; determines the tokens
+  std::string address;  // HOST:PORT of its node protocol listener
+};
+
+class Ring;
+using RingPtr = std::shared_ptr<const Ring>;
+
+class Ring {
+ public:
+  // Chosen so that with 10 members no member owns more than 1.2x its fair share of keys
+  // (ring_test checks this on a large key sample).
+  static constexpr int kDefaultTokensPerNode = 256;
+  // Most replicas a preference list can have (PreferenceList returns at most this many).
+  static constexpr int kMaxReplicas = 8;
+
+  // Fails on an empty member set, duplicate ids or tokens_per_node < 1.
+  static StatusOr<RingPtr> Build(std::vector<RingMember> members,
+                                 int tokens_per_node = kDefaultTokensPerNode);
+
+  const std::vector<RingMember>& members() const { return members_; }
+  int tokens_per_node() const { return tokens_per_node_; }
+
+  // Index into members() of the member with this id, or -1.
+  int IndexOf(std::string_view id) const;
+
+  // Writes the indices (into members()) of the first min(n, members, kMaxReplicas) distinct
+  // members clockwise from `hash` into `out`, in preference order; returns how many.
+  int PreferenceList(uint64_t hash, int n, int* out) const;
+
+  // Convenience for tests and tools: the preference list of a key as member indices.
+  std::vector<int> OwnersOfKey(std::string_view key, int n) const;
+
+ private:
+  Ring() = default;
+
+  struct Token {
+    uint64_t position;
+    int member;
+  };
+
+  std::vector<RingMember> members_;
+  int tokens_per_node_ = 0;
+  std::vector<Token> tokens_;  // sorted by position
+  // For token t, the first min(kMaxReplicas, members) distinct members from t clockwise,
+  // precomputed so a lookup is one binary search and a copy.
+  std::vector<int> successors_;
+  int successors_per_token_ = 0;
+};
+
+}  // namespace shoal

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Shoal needs to build, test and benchmark.
+# Idempotent: packages already present are skipped; nothing is installed when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config
+  libevent-dev libuv1-dev
+  libflatbuffers-dev flatbuffers-compiler
+  librocksdb-dev libxxhash-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev libcli11-dev prometheus-cpp-dev
+  liblz4-dev libzstd-dev
+  redis-tools redis-server nutcracker
+  python3-redis python3-pytest
+)
+if [[ "${SHOAL_WITH_BAZEL:-0}" == "1" ]]; then
+  PACKAGES+=(bazel-bootstrap)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian redis-server and nutcracker packages start system services; Shoal's scripts and
+# tests start their own instances on free ports, so stop the packaged ones if they came up.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl stop redis-server nutcracker >/dev/null 2>&1 || true
+fi
+$SUDO service redis-server stop >/dev/null 2>&1 || true
