@@ -52,7 +52,7 @@ struct PutResult {
   Version current;              // version held after the call
   bool previous_found = false;  // a live (non-tombstone, unexpired) value was held before
   std::string previous_value;   // only filled when want_previous
-  Version previous_version;
+  Version previous_version;  // of the entry held before (a tombstone too); zero if none/expired
   int64_t previous_expire_at_ms = 0;
 };
 
