@@ -60,10 +60,11 @@ int Ring::PreferenceList(uint64_t hash, int n, int* out) const {
   auto it = std::lower_bound(tokens_.begin(), tokens_.end(), hash,
                              [](const Token& t, uint64_t h) { return t.position < h; });
   const size_t t = it == tokens_.end() ? 0 : static_cast<size_t>(it - tokens_.begin());
-  const int take = std::min(n, successors_per_token_);
+  // n <= 0 asks for nothing (a negative count must not reach std::copy).
+  const int take = std::clamp(n, 0, successors_per_token_);
   const int* src = &successors_[t * successors_per_token_];
   std::copy(src, src + take, out);
-  return take < 0 ? 0 : take;
+  return take;
 }
 
 std::vector<int> Ring::OwnersOfKey(std::string_view key, int n) const {

@@ -29,8 +29,10 @@ using RingPtr = std::shared_ptr<const Ring>;
 class Ring {
  public:
   // Chosen so that with 10 members no member owns more than 1.2x its fair share of keys
-  // (ring_test checks this on a large key sample).
-  static constexpr int kDefaultTokensPerNode = 256;
+  // (ring_test checks this on 1,000,000 keys and on the exact shares of 500 id sets). A member's
+  // share spreads by about 1/sqrt(T): with 256 tokens 5 of those 500 id sets had a member above
+  // 1.2x (worst 1.29x); with 512 none did (worst 1.15x; 1.17x over 2,000 other sets).
+  static constexpr int kDefaultTokensPerNode = 512;
   // Most replicas a preference list can have (PreferenceList returns at most this many).
   static constexpr int kMaxReplicas = 8;
 
