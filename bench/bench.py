@@ -61,9 +61,9 @@ def parse_args():
       help="value size in bytes, redis-benchmark -d (env BENCH_DATA_SIZE, default 3)")
     a("--keyspace", type=int, default=env_int("BENCH_KEYSPACE", 100000),
       help="redis-benchmark -r (env BENCH_KEYSPACE, default 100000)")
-    a("--rounds", type=int, default=env_int("BENCH_ROUNDS", 1),
+    a("--rounds", type=int, default=env_int("BENCH_ROUNDS", 3),
       help="run every system this many times, interleaved; the table shows medians "
-           "(env BENCH_ROUNDS, default 1)")
+           "(env BENCH_ROUNDS, default 3)")
     a("--systems", default=os.environ.get("BENCH_SYSTEMS", ",".join(SYSTEMS)),
       help="comma-separated subset of " + ",".join(SYSTEMS) + " (env BENCH_SYSTEMS)")
     a("--proxy-threads", type=int, default=env_int("BENCH_PROXY_THREADS", 1),
@@ -384,6 +384,7 @@ def bench_system(key, args, workdir):
             return mark_all("failed", f"start: {str(e).splitlines()[0]}")
         log(f"{SYSTEMS[key]}: ready on port {port}")
         for pipeline in (1, args.pipeline):
+            load = Path("/proc/loadavg").read_text().split()[0]
             try:
                 results, secs = run_redis_benchmark(port, args, pipeline)
                 hits, sampled = sample_keys(port, args.keyspace, args.data_size)
@@ -398,7 +399,7 @@ def bench_system(key, args, workdir):
             for t in TESTS:
                 rows.append({"system": key, "test": t, "pipeline": pipeline, "status": "ok",
                              "note": f"{hits}/{sampled} sampled keys read back after SET",
-                             **results[t]})
+                             "loadavg_1m_before": float(load), **results[t]})
             log(f"{SYSTEMS[key]} -P {pipeline}: " + ", ".join(
                 f"{t} {results[t]['rps']:,.0f}/s" for t in TESTS) + f" ({secs:.1f}s)")
         return rows
@@ -468,6 +469,8 @@ def aggregate(all_rounds, systems, args):
                     row["status"] = "ok"
                     for f in ("rps", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"):
                         row[f] = statistics.median(r[f] for r in ok)
+                    row["rps_min"] = min(r["rps"] for r in ok)
+                    row["rps_max"] = max(r["rps"] for r in ok)
                     row["requests"] = ok[0]["requests"]
                     row["note"] = "; ".join(sorted({r["note"] for r in ok}))
                 else:
@@ -514,7 +517,7 @@ def markdown_table(rows):
 
 
 CSV_FIELDS = ["timestamp", "system", "label", "test", "pipeline", "clients", "requests",
-              "data_size", "keyspace", "rounds_ok", "rps", "avg_ms", "p50_ms", "p95_ms",
+              "data_size", "keyspace", "rounds_ok", "rps", "rps_min", "rps_max", "avg_ms", "p50_ms", "p95_ms",
               "p99_ms", "max_ms", "ratio_to_redis", "status", "note"]
 
 
@@ -571,6 +574,9 @@ def main():
     }
     m = meta["machine"]
     log(f"{m['nproc']} x {m['cpu_model']}, kernel {m['kernel']}; load {' '.join(m['loadavg_at_start'])}")
+    if float(m["loadavg_at_start"][0]) > 0.5 * (m["nproc"] or 1):
+        log("warning: the machine is busy (1-minute load average "
+            f"{m['loadavg_at_start'][0]} on {m['nproc']} cores); numbers will be noisy")
     workroot = Path(tempfile.mkdtemp(prefix="shoal-bench-"))
     started = time.time()
     rounds = []
