@@ -8,19 +8,38 @@
 //    than the held entry's is not applied, whatever order replicas receive writes in.
 //  - Deletes are Puts with tombstone=true: the tombstone keeps its version so an older value that
 //    a repair or a hint brings back cannot resurrect the key. Tombstones are purged once older
-//    than the grace period (measured on the store's clock from when they were written).
-//  - TTL: expire_at_ms is absolute unix ms (0 = never). An entry whose expiry has passed is dead:
-//    reads see it as absent, it is removed lazily on access and actively by ExpireSome().
-//  - Memory: used_bytes() accounts key, value and a fixed per-entry overhead. Before an insert
-//    or growth would cross the limit, least-recently-used entries are evicted (approximate LRU).
-//    An entry larger than the limit on its own is refused (kTooLarge).
+//    than the grace period (measured on the store's monotonic clock from when they were written),
+//    by ExpireSome() or lazily when accessed; after that an older value is accepted again.
+//  - TTL: expire_at_ms is absolute unix ms (0 = never). An entry is dead from its expire_at_ms on
+//    (now >= expire_at_ms): reads see it as absent, it is removed lazily on access and actively by
+//    ExpireSome(). For conditions and versions a dead entry is gone: NX applies, XX fails, and
+//    any put applies over it, even an older one. A put that is newer than the held entry but
+//    already dead when it arrives is applied by dropping the held live value (nothing is stored;
+//    a held tombstone is kept).
+//  - Touch changes the expiry of a live value only; it never creates an entry. It is therefore
+//    not a full write: replicas converge under Touch only when the newest operation is a Put.
+//  - Memory: stats().memory_used accounts, for every entry held (values and tombstones), its key,
+//    its value and kEntryOverhead. Once an insert or growth has crossed the limit, entries are
+//    evicted before the call returns, so memory_used as published never exceeds the limit.
+//    Victims are the least-recently-used live values (approximate LRU: reads, puts and touches
+//    refresh); tombstones are evicted, oldest first, only when no other value is left to evict,
+//    since losing one lets an older value come back. An entry larger than the limit on its own
+//    is refused (kTooLarge) and changes nothing.
 //
-// Values handed out as string_view stay valid until the next mutating call on this store.
+// Cost: no allocation per call apart from the entry itself (a single malloc block per key holding
+// header, key and value; an overwrite of the same size class reuses it in place) and
+// PutResult::previous_value when asked for. Lookups hash the string_view key (no copy).
+//
+// Keys and values handed in may point anywhere, even into this store (e.g. a value just returned
+// by Get). Strings handed out as string_view stay valid until the next Put or ExpireSome, or the
+// next Get or Touch of the same key (so a batch of Gets of distinct keys may hold on to them).
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
@@ -49,10 +68,12 @@ enum class ApplyStatus : unsigned char {
 
 struct PutResult {
   ApplyStatus status = ApplyStatus::kApplied;
-  Version current;              // version held after the call
+  // Version held after the call; for kApplied, the version written (even when the write was
+  // already expired on arrival and nothing is held).
+  Version current;
   bool previous_found = false;  // a live (non-tombstone, unexpired) value was held before
   std::string previous_value;   // only filled when want_previous
-  Version previous_version;  // of the entry held before (a tombstone too); zero if none/expired
+  Version previous_version;     // of the entry held before (a tombstone too); zero if none/expired
   int64_t previous_expire_at_ms = 0;
 };
 
@@ -62,6 +83,15 @@ struct GetResult {
   std::string_view value;  // empty for tombstones
   Version version;
   int64_t expire_at_ms = 0;
+};
+
+// An entry as Scan() shows it.
+struct EntryView {
+  std::string_view key;
+  std::string_view value;  // empty for tombstones
+  Version version;
+  int64_t expire_at_ms = 0;  // 0 for tombstones
+  bool tombstone = false;
 };
 
 struct TouchResult {
@@ -74,45 +104,76 @@ struct TouchResult {
 
 // Counters, written only by the owner thread, readable from any thread (relaxed atomics).
 struct ShardStats {
-  std::atomic<uint64_t> keys{0};          // live values + tombstones held
+  std::atomic<uint64_t> keys{0};  // live values + tombstones held
   std::atomic<uint64_t> tombstones{0};
   std::atomic<uint64_t> memory_used{0};
-  std::atomic<uint64_t> evictions{0};
-  std::atomic<uint64_t> expirations{0};   // entries removed because their TTL passed
+  std::atomic<uint64_t> evictions{0};    // entries removed to stay under the memory limit
+  std::atomic<uint64_t> expirations{0};  // entries removed because their TTL passed
   std::atomic<uint64_t> tombstones_purged{0};
-  std::atomic<uint64_t> stale_writes{0};  // puts/touches refused as older than held
-  std::atomic<uint64_t> max_hlc{0};       // highest version HLC applied or seen
+  std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions: a delete's protection lost
+  std::atomic<uint64_t> stale_writes{0};        // puts/touches refused as older than held
+  std::atomic<uint64_t> max_hlc{0};             // highest version HLC applied or seen
 };
 
 class ShardStore {
  public:
-  // Per-entry bytes charged on top of key and value (hash node, entry header, LRU links,
-  // allocator rounding). Conservative, so that resident memory tracks the limit.
-  static constexpr uint64_t kEntryOverhead = 96;
+  // Per-entry bytes charged on top of key and value: the real cost of holding an entry with
+  // glibc malloc on a 64-bit machine, rounded up (see shard_store.cc for the derivation; a test
+  // checks it against the allocator's own accounting):
+  //   64  entry header (links, version, expiry, sizes) in front of key and value, one block
+  //    8  malloc chunk header
+  //   15  at most, rounding the chunk up to 16 bytes
+  //   16  at most, hash bucket slots (8 bytes each, 1 to 2 buckets per entry)
+  static constexpr uint64_t kEntryOverhead = 104;
 
+  // `clock` must outlive the store. `tombstone_grace_ms` is measured on clock.MonotonicMs().
   ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms);
   ~ShardStore();
   ShardStore(const ShardStore&) = delete;
   ShardStore& operator=(const ShardStore&) = delete;
 
+  // Refreshes the recency of a live value found. A dead entry found is removed.
   GetResult Get(std::string_view key);
   PutResult Put(const PutRequest& request);
+  // Sets the expiry of a live value (0 = persist) if `version` is newer than the held one; the
+  // entry then takes `version`. Never creates an entry.
   TouchResult Touch(std::string_view key, Version version, int64_t expire_at_ms, bool want_value);
 
-  // Active expiry: examines at most `budget` entries, removing expired ones and tombstones past
-  // the grace period. Returns the number removed. Call periodically from the owner thread.
+  // Active expiry: examines about `budget` entries (each empty bucket crossed also counts as one,
+  // a bucket's chain is finished once started), removing expired values and tombstones past the
+  // grace period. Tombstones past the grace period are found in write order at no scanning cost;
+  // other entries are examined by a cursor that resumes where the previous call stopped, so
+  // repeated calls cover the whole table. Returns the number removed. Also gives back hash
+  // buckets after many removals. Call periodically from the owner thread.
   size_t ExpireSome(size_t budget);
+
+  // Iteration (Merkle digests, range streaming): calls fn(const EntryView&) for the live values
+  // and tombstones of a few hash buckets, at least `count` entries unless the traversal ends, and
+  // returns the cursor to pass next; 0 is both the first cursor and the end. Every entry held for
+  // the whole traversal is visited at least once (rarely twice), even as the table resizes
+  // between calls. Dead entries are skipped, not removed. fn must not call into the store.
+  template <typename Fn>
+  uint64_t Scan(uint64_t cursor, size_t count, Fn&& fn) const {
+    using F = std::remove_reference_t<Fn>;
+    return ScanImpl(
+        cursor, count, [](void* f, const EntryView& e) { (*static_cast<F*>(f))(e); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
+  }
 
   uint64_t memory_limit() const { return memory_limit_; }
   const ShardStats& stats() const { return stats_; }
 
  private:
   struct Impl;
+
+  uint64_t ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),
+                    void* fn) const;
+
   const Clock& clock_;
   const uint64_t memory_limit_;
   const int64_t tombstone_grace_ms_;
   ShardStats stats_;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace shoal::node

@@ -1,0 +1,377 @@
+#include "node/store/shard_store.h"
+
+#include <cassert>
+#include <cstring>
+#include <limits>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "node/store/entry.h"
+#include "node/store/entry_table.h"
+#include "node/store/lru_list.h"
+
+namespace shoal::node {
+
+// kEntryOverhead, derived. An entry is one malloc block of sizeof(Entry) + key + value bytes.
+// glibc hands out chunks of max(32, round_up(request + 8, 16)) bytes: 8 bytes of chunk header and
+// up to 15 of rounding. The hash table has at most two bucket pointers per entry (it doubles when
+// the entries outnumber the buckets; ExpireSome shrinks it back after mass removals). The LRU
+// links live in the header. Worst case: 64 + 8 + 15 + 16 = 103 bytes on top of key and value.
+// Not counted: page rounding of values large enough for malloc to mmap (>= 128 KiB by default,
+// under 3%), and the fixed cost of an empty store.
+static_assert(ShardStore::kEntryOverhead >= sizeof(Entry) + 8 + 15 + 2 * sizeof(Entry*));
+
+namespace {
+
+constexpr uint64_t kMaxFieldSize = std::numeric_limits<uint32_t>::max();
+
+uint32_t HashKey(std::string_view key) {
+  return static_cast<uint32_t>(XXH3_64bits(key.data(), key.size()));
+}
+
+uint64_t Charge(uint64_t key_size, uint64_t value_size) {
+  return key_size + value_size + ShardStore::kEntryOverhead;
+}
+uint64_t Charge(const Entry* e) { return Charge(e->key_size, e->value_size); }
+
+// memcpy/memmove with a null pointer is undefined even for 0 bytes (an empty string_view).
+void CopyBytes(char* to, const char* from, size_t n) {
+  if (n != 0) std::memmove(to, from, n);
+}
+
+// Single writer: a relaxed load and store, no read-modify-write instruction.
+void Add(std::atomic<uint64_t>& counter, uint64_t delta) {
+  counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+void Sub(std::atomic<uint64_t>& counter, uint64_t delta) {
+  counter.store(counter.load(std::memory_order_relaxed) - delta, std::memory_order_relaxed);
+}
+
+// Reads the clock at most once per reading per call, and only when an entry needs it.
+class LazyNow {
+ public:
+  explicit LazyNow(const Clock& clock) : clock_(clock) {}
+  int64_t wall() {
+    if (wall_ == kUnread) wall_ = clock_.NowMs();
+    return wall_;
+  }
+  int64_t monotonic() {
+    if (monotonic_ == kUnread) monotonic_ = clock_.MonotonicMs();
+    return monotonic_;
+  }
+
+ private:
+  static constexpr int64_t kUnread = std::numeric_limits<int64_t>::min();
+  const Clock& clock_;
+  int64_t wall_ = kUnread;
+  int64_t monotonic_ = kUnread;
+};
+
+}  // namespace
+
+struct ShardStore::Impl {
+  enum class Removal : unsigned char { kDead, kEvicted };
+
+  Impl(uint64_t limit, ShardStats& stats) : limit(limit), stats(stats) {}
+
+  ~Impl() {
+    for (LruList* list : {&values, &tombstones}) {
+      while (Entry* e = list->back()) {
+        list->Remove(e);
+        FreeEntry(e);
+      }
+    }
+  }
+
+  LruList& ListOf(const Entry* e) { return e->tombstone() ? tombstones : values; }
+
+  bool IsDead(const Entry* e, LazyNow& now) {
+    if (e->tombstone()) return now.monotonic() >= e->deadline_ms;
+    return e->deadline_ms != 0 && now.wall() >= e->deadline_ms;
+  }
+
+  void NoteHlc(uint64_t hlc) {
+    if (hlc > stats.max_hlc.load(std::memory_order_relaxed)) {
+      stats.max_hlc.store(hlc, std::memory_order_relaxed);
+    }
+  }
+
+  void PublishMemory() { stats.memory_used.store(memory_used, std::memory_order_relaxed); }
+
+  void Account(const Entry* e) {
+    memory_used += Charge(e);
+    Add(stats.keys, 1);
+    if (e->tombstone()) Add(stats.tombstones, 1);
+  }
+  void Unaccount(const Entry* e) {
+    memory_used -= Charge(e);
+    Sub(stats.keys, 1);
+    if (e->tombstone()) Sub(stats.tombstones, 1);
+  }
+
+  // Counts the end of an entry that is dead (expired value or tombstone past its grace).
+  void CountDead(const Entry* e) {
+    Add(e->tombstone() ? stats.tombstones_purged : stats.expirations, 1);
+  }
+
+  // Unlinks, counts and frees `e`. Callers publish memory_used when done.
+  void Remove(Entry* e, Removal why) {
+    table.Remove(e);
+    ListOf(e).Remove(e);
+    Unaccount(e);
+    if (why == Removal::kDead) {
+      CountDead(e);
+    } else {
+      Add(stats.evictions, 1);
+      if (e->tombstone()) Add(stats.tombstones_evicted, 1);
+    }
+    FreeEntry(e);
+  }
+
+  // The entry held under `key` if it is alive; a dead one is removed.
+  Entry* FindAlive(std::string_view key, LazyNow& now) {
+    Entry* e = table.Find(key, HashKey(key));
+    if (e == nullptr || !IsDead(e, now)) return e;
+    Remove(e, Removal::kDead);
+    PublishMemory();
+    return nullptr;
+  }
+
+  // The next entry to evict, never `keep`: the least recently used live value, else the oldest
+  // tombstone.
+  Entry* PickVictim(const Entry* keep) {
+    for (LruList* list : {&values, &tombstones}) {
+      Entry* victim = list->back();
+      if (victim == keep) victim = LruList::Newer(victim);
+      if (victim != nullptr) return victim;
+    }
+    return nullptr;
+  }
+
+  void EvictToLimit(const Entry* keep, LazyNow& now) {
+    while (memory_used > limit) {
+      Entry* victim = PickVictim(keep);
+      assert(victim != nullptr && "an entry within the limit cannot need more than everything");
+      // An expired value at the LRU end is an expiry, not a loss.
+      Remove(victim, IsDead(victim, now) ? Removal::kDead : Removal::kEvicted);
+    }
+  }
+
+  // Stores the request's entry, over `held` (same key, dead or alive) if not null. Copies key and
+  // value before freeing anything, so they may point into this store.
+  Entry* Write(Entry* held, const PutRequest& request, uint32_t hash, int64_t deadline_ms) {
+    const uint32_t value_size = request.tombstone ? 0 : static_cast<uint32_t>(request.value.size());
+    const size_t block = Entry::BlockSize(request.key.size(), value_size);
+    Entry* e;
+    if (held != nullptr) {
+      ListOf(held).Remove(held);
+      Unaccount(held);
+      const size_t capacity = EntryCapacity(held);
+      if (capacity >= block && capacity - block < 16) {
+        e = held;  // the same malloc size class: rewrite in place
+        CopyBytes(e->value_data(), request.value.data(), value_size);
+      } else {
+        e = AllocateEntry(block);
+        std::memcpy(static_cast<void*>(e), held, sizeof(Entry) + held->key_size);
+        e->value_size = value_size;
+        CopyBytes(e->value_data(), request.value.data(), value_size);
+        table.Replace(held, e);
+        FreeEntry(held);
+      }
+    } else {
+      e = AllocateEntry(block);
+      e->hash = hash;
+      e->key_size = static_cast<uint32_t>(request.key.size());
+      CopyBytes(e->key_data(), request.key.data(), request.key.size());
+      CopyBytes(e->value_data(), request.value.data(), value_size);
+      table.Insert(e);
+    }
+    e->hlc = request.version.hlc;
+    e->writer = request.version.writer;
+    e->deadline_ms = deadline_ms;
+    e->value_size = value_size;
+    e->flags = request.tombstone ? Entry::kTombstone : 0;
+    ListOf(e).PushFront(e);
+    Account(e);
+    return e;
+  }
+
+  const uint64_t limit;
+  ShardStats& stats;
+
+  EntryTable table;
+  LruList values;      // live (or not yet removed dead) values, most recently used first
+  LruList tombstones;  // in write order, so in purge-deadline order
+  uint64_t memory_used = 0;
+  uint64_t expiry_cursor = 0;
+};
+
+ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms)
+    : clock_(clock),
+      memory_limit_(memory_limit_bytes),
+      tombstone_grace_ms_(tombstone_grace_ms),
+      impl_(std::make_unique<Impl>(memory_limit_bytes, stats_)) {}
+
+ShardStore::~ShardStore() = default;
+
+GetResult ShardStore::Get(std::string_view key) {
+  LazyNow now(clock_);
+  GetResult result;
+  Entry* e = impl_->FindAlive(key, now);
+  if (e == nullptr) return result;
+  result.found = true;
+  result.version = e->version();
+  if (e->tombstone()) {
+    result.tombstone = true;
+  } else {
+    result.value = e->value();
+    result.expire_at_ms = e->deadline_ms;
+    impl_->values.Refresh(e);
+  }
+  return result;
+}
+
+PutResult ShardStore::Put(const PutRequest& request) {
+  Impl& s = *impl_;
+  s.NoteHlc(request.version.hlc);
+  LazyNow now(clock_);
+  PutResult result;
+
+  const uint32_t hash = HashKey(request.key);
+  Entry* held = s.table.Find(request.key, hash);
+  // A dead entry counts as gone but stays in place until the request is done with: the request's
+  // key or value may point into it.
+  const bool held_dead = held != nullptr && s.IsDead(held, now);
+  const Entry* current = held_dead ? nullptr : held;
+  const bool live = current != nullptr && !current->tombstone();
+  result.previous_found = live;
+  if (current != nullptr) {
+    result.current = result.previous_version = current->version();
+  }
+  if (live) {
+    result.previous_expire_at_ms = current->deadline_ms;
+    if (request.want_previous) result.previous_value.assign(current->value());
+  }
+
+  const uint64_t value_size = request.tombstone ? 0 : request.value.size();
+  if (request.key.size() > kMaxFieldSize || value_size > kMaxFieldSize ||
+      Charge(request.key.size(), value_size) > memory_limit_) {
+    result.status = ApplyStatus::kTooLarge;
+  } else if (current != nullptr && request.version <= current->version()) {
+    result.status = ApplyStatus::kStale;
+    Add(stats_.stale_writes, 1);
+  } else if ((request.condition == PutCondition::kIfAbsent && live) ||
+             (request.condition == PutCondition::kIfPresent && !live)) {
+    result.status = ApplyStatus::kConditionFailed;
+  }
+  if (result.status != ApplyStatus::kApplied) {
+    if (held_dead) {
+      s.Remove(held, Impl::Removal::kDead);
+      s.PublishMemory();
+    }
+    return result;
+  }
+
+  result.current = request.version;
+  int64_t deadline_ms;
+  if (request.tombstone) {
+    deadline_ms = now.monotonic() + tombstone_grace_ms_;
+  } else {
+    deadline_ms = request.keep_ttl && live ? current->deadline_ms : request.expire_at_ms;
+    if (deadline_ms != 0 && deadline_ms <= now.wall()) {
+      // Newest, but dead on arrival: whatever live value it supersedes is gone too.
+      if (held != nullptr && (held_dead || !held->tombstone())) {
+        s.Remove(held, Impl::Removal::kDead);
+        s.PublishMemory();
+      }
+      return result;
+    }
+  }
+  if (held_dead) s.CountDead(held);
+  Entry* e = s.Write(held, request, hash, deadline_ms);
+  s.EvictToLimit(e, now);
+  s.PublishMemory();
+  return result;
+}
+
+TouchResult ShardStore::Touch(std::string_view key, Version version, int64_t expire_at_ms,
+                              bool want_value) {
+  Impl& s = *impl_;
+  s.NoteHlc(version.hlc);
+  LazyNow now(clock_);
+  TouchResult result;
+  Entry* e = s.FindAlive(key, now);
+  if (e == nullptr) return result;
+  result.version = e->version();
+  if (e->tombstone()) return result;
+  result.found = true;
+  result.previous_expire_at_ms = e->deadline_ms;
+  if (version <= e->version()) {
+    Add(stats_.stale_writes, 1);
+  } else {
+    e->hlc = version.hlc;
+    e->writer = version.writer;
+    e->deadline_ms = expire_at_ms;
+    result.applied = true;
+    result.version = version;
+  }
+  if (want_value) result.value = e->value();
+  s.values.Refresh(e);
+  return result;
+}
+
+size_t ShardStore::ExpireSome(size_t budget) {
+  Impl& s = *impl_;
+  LazyNow now(clock_);
+  size_t work = 0;
+  size_t removed = 0;
+  // Tombstones sit in write order, hence in deadline order: purge from the old end.
+  while (work < budget) {
+    Entry* oldest = s.tombstones.back();
+    if (oldest == nullptr || !s.IsDead(oldest, now)) break;
+    s.Remove(oldest, Impl::Removal::kDead);
+    ++work;
+    ++removed;
+  }
+  // Values (and any tombstone met on the way): resume the sweep of the buckets.
+  while (work < budget && s.table.size() > 0) {
+    const size_t visited = s.table.VisitBucket(s.expiry_cursor, [&](Entry* e) {
+      if (s.IsDead(e, now)) {
+        s.Remove(e, Impl::Removal::kDead);
+        ++removed;
+      }
+    });
+    work += visited > 0 ? visited : 1;
+    s.expiry_cursor = s.table.NextCursor(s.expiry_cursor);
+    if (s.expiry_cursor == 0) break;  // a full pass ends here; the next call starts the next one
+  }
+  s.table.MaybeShrink();  // the cursor survives a resize
+  s.PublishMemory();
+  return removed;
+}
+
+uint64_t ShardStore::ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),
+                              void* fn) const {
+  Impl& s = *impl_;
+  LazyNow now(clock_);
+  size_t seen = 0;
+  do {
+    seen += s.table.VisitBucket(cursor, [&](const Entry* e) {
+      if (s.IsDead(e, now)) return;
+      EntryView view;
+      view.key = e->key();
+      view.version = e->version();
+      view.tombstone = e->tombstone();
+      if (!view.tombstone) {
+        view.value = e->value();
+        view.expire_at_ms = e->deadline_ms;
+      }
+      visit(fn, view);
+    });
+    cursor = s.table.NextCursor(cursor);
+  } while (cursor != 0 && seen < count);
+  return cursor;
+}
+
+}  // namespace shoal::node
