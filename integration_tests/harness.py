@@ -106,3 +106,175 @@ def shoalctl(node_port, *args, timeout=10):
     """Runs shoalctl against a node; returns CompletedProcess (text)."""
     cmd = [str(BIN / "shoalctl"), "--node", f"127.0.0.1:{node_port}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+# ---- appended for the proxy tests (test_proxy_*.py); nothing above changes ---------------------
+
+class Simple(str):
+    """A RESP simple string (+OK). Equal only to another Simple with the same text."""
+
+    def __eq__(self, other):
+        return type(other) is Simple and str.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+    def __repr__(self):
+        return f"+{str.__repr__(self)}"
+
+
+class Err(str):
+    """A RESP error (-ERR ...), text without the leading '-'. Equal only to another Err."""
+
+    def __eq__(self, other):
+        return type(other) is Err and str.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+    def __repr__(self):
+        return f"-{str.__repr__(self)}"
+
+
+class _NilArray:
+    def __repr__(self):
+        return "*-1"
+
+
+NIL_ARRAY = _NilArray()  # a RESP2 null array (*-1); a null bulk ($-1) is None
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class RespConn:
+    """A raw RESP2 client that keeps reply types apart: Simple, Err, int, bytes (bulk), None
+    (null bulk), list (array), NIL_ARRAY. For exact comparisons with redis-server and for sending
+    malformed bytes. Connects to a TCP port on 127.0.0.1 or to a Unix socket path."""
+
+    def __init__(self, port=None, unix_path=None, timeout=10.0):
+        if unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(unix_path))
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, int):
+                a = str(a)
+            if isinstance(a, str):
+                a = a.encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.read_reply()
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionClosed(f"peer closed; unread bytes: {self.buf[:200]!r}")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return Simple(rest.decode("utf-8", "replace"))
+        if kind == b"-":
+            return Err(rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            if n < 0:
+                return NIL_ARRAY
+            return [self.read_reply() for _ in range(n)]
+        raise AssertionError(f"not a RESP2 reply: {line[:200]!r}")
+
+    def read_all_until_close(self, timeout=3.0):
+        """Reads raw bytes until the peer closes; returns (bytes, closed)."""
+        self.sock.settimeout(timeout)
+        data, self.buf = self.buf, b""
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    return data, True
+                data += chunk
+        except (socket.timeout, TimeoutError):
+            return data, False
+        except ConnectionResetError:
+            return data, True
+
+    def is_closed(self, timeout=1.0):
+        """True if the peer closed the connection within `timeout` (any bytes left are kept)."""
+        data, closed = self.read_all_until_close(timeout)
+        self.buf = data
+        return closed
+
+
+def start_redis(tmp_path, port=None, extra=()):
+    """Starts a real redis-server (the reference the proxy's replies are compared to)."""
+    port = port or free_port()
+    data_dir = Path(tmp_path) / f"redis-{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(data_dir), *extra]
+    return Process("redis", args, port, Path(tmp_path) / f"redis-{port}.log")
+
+
+def pause(process):
+    """SIGSTOP: the process keeps its sockets but answers nothing (a hung node)."""
+    process.proc.send_signal(signal.SIGSTOP)
+
+
+def resume(process):
+    process.proc.send_signal(signal.SIGCONT)
+
+
+def wait_until(predicate, timeout=5.0, interval=0.05):
+    """Polls predicate() until it returns a truthy value; returns the last value."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() >= deadline:
+            return value
+        time.sleep(interval)

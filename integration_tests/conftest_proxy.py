@@ -1,0 +1,202 @@
+"""Shared fixtures and helpers for the proxy tests (test_proxy_*.py).
+
+Not a conftest.py (that file belongs to the node tests): each test_proxy_*.py imports what it
+uses from here, e.g. `from conftest_proxy import shoal, redis_ref, diff`. A fixture imported into a
+module with scope="module" gets one instance per importing module.
+
+The reference for every reply that Shoal should share with Redis is a real redis-server started
+beside the cluster: a Differ sends the same command to both and compares the replies exactly
+(reply type included: +OK is not $2 OK).
+"""
+import itertools
+import re
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+import harness
+from harness import Err, RespConn, Simple
+
+NODE_IDS = ("a", "b", "c")
+
+# Commands the issue lists (issue 3). Used for COMMAND and arity checks.
+CONNECTION_COMMANDS = ["ping", "echo", "quit", "hello", "auth", "select", "client", "info",
+                       "command"]
+KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mget", "mset",
+                "del", "unlink", "exists", "expire", "pexpire", "expireat", "pexpireat",
+                "persist", "ttl", "pttl", "touch"]
+
+
+class Cluster:
+    """Three shoal-nodes and one or more shoal-proxies in front of them (all on free ports)."""
+
+    def __init__(self, tmp, ids=NODE_IDS, proxy_extra=("--timeout-ms", "500", "--threads", "2"),
+                 node_extra=()):
+        self.tmp = Path(tmp)
+        self.node_extra = tuple(node_extra)
+        self.nodes = {}
+        self.proxies = []
+        try:
+            for node_id in ids:
+                self.nodes[node_id] = harness.start_node(self.tmp, node_id,
+                                                         extra=self.node_extra)
+            self.proxy = self.add_proxy(proxy_extra)
+        except Exception:
+            self.close()
+            raise
+
+    def add_proxy(self, extra=()):
+        proxy = harness.start_proxy(self.tmp, list(self.nodes.values()), extra=tuple(extra))
+        self.proxies.append(proxy)
+        return proxy
+
+    def node_port(self, node_id):
+        return self.nodes[node_id].port
+
+    def kill(self, node_id):
+        self.nodes[node_id].kill()
+
+    def restart(self, node_id):
+        """Starts node `node_id` again on its old port (it comes back with an empty memory)."""
+        old = self.nodes[node_id]
+        old.kill()
+        self.nodes[node_id] = harness.start_node(self.tmp, node_id, port=old.port,
+                                                 extra=self.node_extra)
+        return self.nodes[node_id]
+
+    def close(self):
+        for proc in [*self.proxies, *self.nodes.values()]:
+            try:
+                if proc.alive():
+                    harness.resume(proc)  # a SIGSTOPped process would ignore SIGTERM
+                proc.stop(timeout=5)
+            except Exception:
+                proc.kill()
+
+
+def short_tmp_dir():
+    """A short directory (Unix socket paths are limited to ~107 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="shoal-"))
+
+
+@pytest.fixture(scope="module")
+def shoal(tmp_path_factory):
+    """A healthy 3-node cluster with one proxy (N=3, QUORUM/QUORUM), shared by a module."""
+    cluster = Cluster(tmp_path_factory.mktemp("shoal"))
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def redis_ref(tmp_path_factory):
+    """A real redis-server 7, the reference for replies and error wording."""
+    proc = harness.start_redis(tmp_path_factory.mktemp("redis"))
+    yield proc
+    proc.stop()
+
+
+def client(port, **kwargs):
+    """A redis-py client (decoded replies) to a proxy or redis-server port."""
+    kwargs.setdefault("socket_timeout", 10)
+    kwargs.setdefault("decode_responses", True)
+    return redis.Redis(host="127.0.0.1", port=port, **kwargs)
+
+
+_TOKEN = re.compile(r"\{(now|pnow)([+-]\d+)\}|\{([a-z][a-z0-9_]*)\}")
+
+
+class Differ:
+    """Sends the same commands to redis-server (`ref`) and Shoal (`dut`), compares replies.
+
+    Commands may hold placeholders: {name} becomes a key unique to this Differ; {now+N} and
+    {pnow+N} become the unix time in seconds / milliseconds plus N, fixed when the Differ was
+    made (the same number goes to both servers). ("SLEEP", seconds) pauses.
+    TTL / PTTL replies that are >= 0 are compared with a tolerance (1 s / 1500 ms)."""
+
+    TOLERANCE = {"TTL": 1, "PTTL": 1500}
+
+    def __init__(self, ref_port, dut_port, ref_kwargs=None, dut_kwargs=None):
+        self.ref = RespConn(ref_port, **(ref_kwargs or {}))
+        self.dut = RespConn(dut_port, **(dut_kwargs or {}))
+        self.prefix = uuid.uuid4().hex[:10]
+        self.now = int(time.time())
+        self.pnow = int(time.time() * 1000)
+
+    def close(self):
+        self.ref.close()
+        self.dut.close()
+
+    def key(self, name):
+        return f"{self.prefix}:{name}"
+
+    def subst(self, arg):
+        if not isinstance(arg, str):
+            return arg
+
+        def repl(m):
+            if m.group(1) == "now":
+                return str(self.now + int(m.group(2)))
+            if m.group(1) == "pnow":
+                return str(self.pnow + int(m.group(2)))
+            return self.key(m.group(3))
+
+        return _TOKEN.sub(repl, arg)
+
+    def both(self, *args):
+        args = [self.subst(a) for a in args]
+        return self.ref.call(*args), self.dut.call(*args)
+
+    def same(self, *args):
+        """Asserts that Shoal's reply equals redis-server's; returns the reply."""
+        ref, dut = self.both(*args)
+        name = str(args[0]).upper()
+        tol = self.TOLERANCE.get(name)
+        shown = " ".join(str(self.subst(a))[:60] for a in args)
+        if tol is not None and isinstance(ref, int) and ref >= 0:
+            assert isinstance(dut, int) and dut >= 0 and abs(dut - ref) <= tol, (
+                f"{shown}: redis {ref!r}, shoal {dut!r}")
+        else:
+            assert dut == ref, f"{shown}: redis replied {ref!r}, shoal replied {dut!r}"
+        return ref
+
+    def run(self, script):
+        for cmd in script:
+            if cmd[0] == "SLEEP":
+                time.sleep(cmd[1])
+            else:
+                self.same(*cmd)
+
+
+@pytest.fixture
+def diff(shoal, redis_ref):
+    d = Differ(redis_ref.port, shoal.proxy.port)
+    yield d
+    d.close()
+
+
+def is_noquorum(reply, op=None):
+    if not isinstance(reply, Err) or not reply.startswith("NOQUORUM"):
+        return False
+    return op is None or reply.startswith(f"NOQUORUM {op} ")
+
+
+def noquorum_text(op, needed, answered):
+    return f"NOQUORUM {op} needed {needed} replicas, {answered} answered"
+
+
+def node_get(node_port, key):
+    """What node `node_port` holds for `key`, asked with shoalctl: (returncode, stdout, stderr)."""
+    res = harness.shoalctl(node_port, "get", key)
+    return res.returncode, res.stdout, res.stderr
+
+
+def node_holds(node_port, key, value):
+    code, out, _ = node_get(node_port, key)
+    return code == 0 and value in out
+
+
+unique = itertools.count()
