@@ -37,7 +37,11 @@ FrameStatus DecodeFrame(const uint8_t* data, size_t size, uint32_t max_frame_byt
   flatbuffers::Verifier verifier(data, total, options);
   if (!wire::VerifySizePrefixedEnvelopeBuffer(verifier)) return FrameStatus::kCorrupt;
   const wire::Envelope* env = wire::GetSizePrefixedEnvelope(data);
-  if (env->message_type() == wire::Message::NONE) return FrameStatus::kCorrupt;
+  // A type with no message (the verifier accepts an absent union value) is as empty as NONE:
+  // refusing it here spares every reader a null check.
+  if (env->message_type() == wire::Message::NONE || env->message() == nullptr) {
+    return FrameStatus::kCorrupt;
+  }
   out->envelope = env;
   return FrameStatus::kOk;
 }

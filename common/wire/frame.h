@@ -29,7 +29,7 @@ enum class FrameStatus : unsigned char {
   kOk,        // a whole, verified frame is available
   kNeedMore,  // not enough bytes yet
   kTooLarge,  // the length prefix exceeds the limit: close the connection
-  kCorrupt,   // the envelope fails verification (or is empty): close the connection
+  kCorrupt,   // the envelope fails verification or carries no message: close the connection
 };
 
 const char* FrameStatusName(FrameStatus status);
