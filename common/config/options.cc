@@ -18,9 +18,13 @@ std::string Normalize(std::string_view name) {
   return out;
 }
 
+// <cctype> functions take an unsigned char value: a plain (signed) char above 0x7f is UB.
+char LowerAscii(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
 bool ParseBoolText(std::string_view v, bool* out) {
   std::string s(v);
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  std::transform(s.begin(), s.end(), s.begin(), LowerAscii);
   if (s == "true" || s == "yes" || s == "on" || s == "1") {
     *out = true;
     return true;
@@ -36,8 +40,8 @@ bool ParseBoolText(std::string_view v, bool* out) {
 
 StatusOr<uint64_t> ParseSize(std::string_view text) {
   std::string s(text);
-  s.erase(std::remove_if(s.begin(), s.end(), ::isspace), s.end());
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  s.erase(std::remove_if(s.begin(), s.end(), IsSpace), s.end());
+  std::transform(s.begin(), s.end(), s.begin(), LowerAscii);
   if (s.empty()) return Status::InvalidArgument("empty size");
   size_t digits = 0;
   while (digits < s.size() && (std::isdigit(static_cast<unsigned char>(s[digits])) ||
@@ -79,6 +83,10 @@ StatusOr<HostPort> ParseHostPort(std::string_view text) {
   std::string_view host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  }
+  // "[]:80" has no host, and a bracket left over ("[::1:80", "a]:80") means a mangled address.
+  if (host.empty() || host.find_first_of("[]") != std::string_view::npos) {
+    return Status::InvalidArgument("bad host in '" + std::string(text) + "'");
   }
   hp.host = std::string(host);
   const std::string_view port = text.substr(colon + 1);
