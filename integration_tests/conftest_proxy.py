@@ -19,7 +19,7 @@ import pytest
 import redis
 
 import harness
-from harness import Err, RespConn, Simple
+from harness import Err, RespConn
 
 NODE_IDS = ("a", "b", "c")
 

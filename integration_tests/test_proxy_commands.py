@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from conftest_proxy import (CONNECTION_COMMANDS, KEY_COMMANDS, Differ, client, diff,  # noqa: F401
+from conftest_proxy import (CONNECTION_COMMANDS, KEY_COMMANDS, client, diff,  # noqa: F401
                             redis_ref, shoal)
-from harness import NIL_ARRAY, Err, RespConn, Simple
+from harness import Err, RespConn, Simple
 
 OK = Simple("OK")
 

@@ -6,7 +6,7 @@ import pytest
 import redis
 
 import harness
-from conftest_proxy import Cluster, Differ, client, short_tmp_dir, shoal  # noqa: F401
+from conftest_proxy import Differ, client, short_tmp_dir, shoal  # noqa: F401
 from harness import Err, RespConn, Simple
 
 PASSWORD = "s3cret-pass"

@@ -1,0 +1,86 @@
+"""Read-repair: a node restarted empty is refilled by reads through the proxy. Checked on the
+node itself with shoalctl, and, independently of shoalctl, by reading through the proxy at ONE
+once the repaired node is the only one left."""
+import pytest
+
+import harness
+from conftest_proxy import Cluster, node_get, node_holds
+from harness import RespConn, Simple
+
+OK = Simple("OK")
+N_KEYS = 40
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", "200", "--threads", "2"))
+    yield c
+    c.close()
+
+
+def write_everywhere(conn, prefix, n):
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+    for i in range(n):
+        assert conn.call("SET", f"{prefix}:{i}", f"value-{i}") == OK
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+
+
+def restart_empty_and_wait(cluster, conn, node_id):
+    cluster.restart(node_id)
+    # Wait until the proxy talks to the node again: a write at ALL needs all three.
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+    ok = harness.wait_until(lambda: conn.call("SET", "repair:probe", "p") == OK, timeout=10,
+                            interval=0.2)
+    assert ok, f"the proxy did not reconnect to restarted node {node_id}"
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+
+
+def test_read_repair_refills_restarted_node(cluster):
+    with RespConn(cluster.proxy.port) as c:
+        write_everywhere(c, "rr", N_KEYS)
+        port = cluster.node_port("c")
+        assert node_holds(port, "rr:0", "value-0"), f"shoalctl cannot see rr:0: {node_get(port, 'rr:0')}"
+        restart_empty_and_wait(cluster, c, "c")
+        assert not node_holds(port, "rr:1", "value-1"), "node c did not come back empty"
+        for i in range(N_KEYS):
+            assert c.call("GET", f"rr:{i}") == f"value-{i}".encode()
+        for i in range(N_KEYS):
+            key, value = f"rr:{i}", f"value-{i}"
+            assert harness.wait_until(lambda: node_holds(port, key, value), timeout=5), (
+                f"node c was not repaired for {key}: {node_get(port, key)}")
+
+
+def test_read_repair_visible_through_proxy_at_one(cluster):
+    with RespConn(cluster.proxy.port) as c:
+        write_everywhere(c, "rp", N_KEYS)
+        restart_empty_and_wait(cluster, c, "b")
+        # Reads at QUORUM answer from the others and repair b after replying.
+        assert c.call("MGET", *(f"rp:{i}" for i in range(N_KEYS))) == [
+            f"value-{i}".encode() for i in range(N_KEYS)]
+        for i in range(N_KEYS):
+            assert c.call("GET", f"rp:{i}") == f"value-{i}".encode()
+        harness.wait_until(lambda: False, timeout=1.0)  # let the repairs land
+        cluster.kill("a")
+        cluster.kill("c")
+        assert c.call("SHOAL.CONSISTENCY", "ONE", "ONE") == OK
+        got = [c.call("GET", f"rp:{i}") for i in range(N_KEYS)]
+        missing = [i for i in range(N_KEYS) if got[i] != f"value-{i}".encode()]
+        assert not missing, f"node b (the only one left) lacks {len(missing)} keys: {missing[:10]}"
+
+
+def test_deletes_stay_deleted_across_restart_and_repair(cluster):
+    """A node that was down during a delete and comes back must not resurrect the key, and
+    reads repair it with the values that remain."""
+    with RespConn(cluster.proxy.port) as c:
+        write_everywhere(c, "rd", 5)
+        cluster.kill("a")
+        assert c.call("DEL", "rd:0", "rd:1") == 2  # a misses the deletes
+        restart_empty_and_wait(cluster, c, "a")
+        assert c.call("GET", "rd:0") is None
+        assert c.call("MGET", "rd:1", "rd:2") == [None, b"value-2"]
+        harness.wait_until(lambda: False, timeout=1.0)
+        cluster.kill("b")
+        cluster.kill("c")
+        assert c.call("SHOAL.CONSISTENCY", "ONE", "ONE") == OK
+        assert c.call("GET", "rd:0") is None
+        assert c.call("GET", "rd:2") == b"value-2"
