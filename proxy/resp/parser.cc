@@ -106,7 +106,7 @@ RespParser::Result RespParser::Parse(const char* data, size_t size, size_t* cons
       case State::kIdle:
         if (command_start_ == size) {  // everything so far was empty commands: drop it
           *consumed = size;
-          command_start_ = 0;
+          command_start_ = scanned_ = line_scanned_ = 0;
           return Result::kNeedMore;
         }
         StartCommand(data[command_start_] == '*' ? State::kArrayHeader : State::kInline);
@@ -125,7 +125,7 @@ RespParser::Result RespParser::Parse(const char* data, size_t size, size_t* cons
         }
         *consumed = scanned_;
         state_ = State::kIdle;
-        command_start_ = 0;
+        command_start_ = scanned_ = line_scanned_ = 0;
         return Result::kOk;
       case Step::kEmpty:
         state_ = State::kIdle;
