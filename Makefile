@@ -54,7 +54,7 @@ deps:
 # ---- code generation -------------------------------------------------------------------------
 $(GEN_DIR)/%_generated.h: schemas/%.fbs
 	@mkdir -p $(GEN_DIR)
-	flatc --cpp --scoped-enums -o $(GEN_DIR) $<
+	flatc --cpp --scoped-enums --gen-mutable -o $(GEN_DIR) $<
 
 # Every object may include generated headers: generate them first.
 $(BUILD)/obj/%.o: %.cc | $(GEN_HDRS)

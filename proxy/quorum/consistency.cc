@@ -1,5 +1,6 @@
 #include "proxy/quorum/consistency.h"
 
+#include <string.h>
 #include <strings.h>
 
 namespace shoal::proxy {

@@ -1,0 +1,62 @@
+#include "proxy/command/command_table.h"
+
+#include <strings.h>
+
+#include <array>
+
+namespace shoal::proxy {
+
+namespace {
+
+using C = CommandId;
+
+// name, id, arity, first, last, step, write, no_auth, group, summary, since
+constexpr std::array kCommands = {
+    CommandSpec{"ping", C::kPing, -1, 0, 0, 0, false, false, "connection", "Returns the server's liveliness response.", "1.0.0"},
+    CommandSpec{"echo", C::kEcho, 2, 0, 0, 0, false, false, "connection", "Returns the given string.", "1.0.0"},
+    CommandSpec{"quit", C::kQuit, -1, 0, 0, 0, false, true, "connection", "Closes the connection.", "1.0.0"},
+    CommandSpec{"hello", C::kHello, -1, 0, 0, 0, false, true, "connection", "Handshakes with the server.", "6.0.0"},
+    CommandSpec{"auth", C::kAuth, -2, 0, 0, 0, false, true, "connection", "Authenticates the connection.", "1.0.0"},
+    CommandSpec{"select", C::kSelect, 2, 0, 0, 0, false, false, "connection", "Changes the selected database (only 0 exists).", "1.0.0"},
+    CommandSpec{"client", C::kClient, -2, 0, 0, 0, false, false, "connection", "A container for client connection commands.", "2.4.0"},
+    CommandSpec{"info", C::kInfo, -1, 0, 0, 0, false, false, "server", "Returns information and statistics about the server.", "1.0.0"},
+    CommandSpec{"command", C::kCommand, -1, 0, 0, 0, false, false, "server", "Returns detailed information about all commands.", "2.8.13"},
+    CommandSpec{"get", C::kGet, 2, 1, 1, 1, false, false, "string", "Returns the string value of a key.", "1.0.0"},
+    CommandSpec{"set", C::kSet, -3, 1, 1, 1, true, false, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0"},
+    CommandSpec{"setex", C::kSetEx, 4, 1, 1, 1, true, false, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "2.0.0"},
+    CommandSpec{"psetex", C::kPSetEx, 4, 1, 1, 1, true, false, "string", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "2.6.0"},
+    CommandSpec{"setnx", C::kSetNx, 3, 1, 1, 1, true, false, "string", "Set the string value of a key only when the key doesn't exist.", "1.0.0"},
+    CommandSpec{"getdel", C::kGetDel, 2, 1, 1, 1, true, false, "string", "Returns the string value of a key after deleting the key.", "6.2.0"},
+    CommandSpec{"getex", C::kGetEx, -2, 1, 1, 1, true, false, "string", "Returns the string value of a key after setting its expiration time.", "6.2.0"},
+    CommandSpec{"mget", C::kMGet, -2, 1, -1, 1, false, false, "string", "Atomically returns the string values of one or more keys.", "1.0.0"},
+    CommandSpec{"mset", C::kMSet, -3, 1, -1, 2, true, false, "string", "Atomically creates or modifies the string values of one or more keys.", "1.0.1"},
+    CommandSpec{"del", C::kDel, -2, 1, -1, 1, true, false, "generic", "Deletes one or more keys.", "1.0.0"},
+    CommandSpec{"unlink", C::kUnlink, -2, 1, -1, 1, true, false, "generic", "Asynchronously deletes one or more keys.", "4.0.0"},
+    CommandSpec{"exists", C::kExists, -2, 1, -1, 1, false, false, "generic", "Determines whether one or more keys exist.", "1.0.0"},
+    CommandSpec{"expire", C::kExpire, -3, 1, 1, 1, true, false, "generic", "Sets the expiration time of a key in seconds.", "1.0.0"},
+    CommandSpec{"pexpire", C::kPExpire, -3, 1, 1, 1, true, false, "generic", "Sets the expiration time of a key in milliseconds.", "2.6.0"},
+    CommandSpec{"expireat", C::kExpireAt, -3, 1, 1, 1, true, false, "generic", "Sets the expiration time of a key to a Unix timestamp.", "1.2.0"},
+    CommandSpec{"pexpireat", C::kPExpireAt, -3, 1, 1, 1, true, false, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "2.6.0"},
+    CommandSpec{"persist", C::kPersist, 2, 1, 1, 1, true, false, "generic", "Removes the expiration time of a key.", "2.2.0"},
+    CommandSpec{"ttl", C::kTtl, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time in seconds of a key.", "1.0.0"},
+    CommandSpec{"pttl", C::kPTtl, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time in milliseconds of a key.", "2.6.0"},
+    CommandSpec{"touch", C::kTouch, -2, 1, -1, 1, false, false, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1"},
+    CommandSpec{"shoal.consistency", C::kShoalConsistency, -1, 0, 0, 0, false, false, "shoal", "Gets or sets this connection's read and write consistency (ONE, QUORUM, ALL).", "0.1.0"},
+    CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
+};
+
+}  // namespace
+
+const CommandSpec* LookupCommand(std::string_view name) {
+  for (const auto& spec : kCommands) {
+    if (spec.name.size() == name.size() &&
+        strncasecmp(spec.name.data(), name.data(), name.size()) == 0) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+std::span<const CommandSpec> AllCommands() { return kCommands; }
+
+}  // namespace shoal::proxy

@@ -1,0 +1,47 @@
+#pragma once
+
+// The commands shoal-proxy serves, with Redis's arity convention (positive: exact argument count
+// including the name; negative: at least that many) and the metadata COMMAND reports.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace shoal::proxy {
+
+enum class CommandId : unsigned char {
+  // connection
+  kPing, kEcho, kQuit, kHello, kAuth, kSelect, kClient, kInfo, kCommand,
+  // keys
+  kGet, kSet, kSetEx, kPSetEx, kSetNx, kGetDel, kGetEx, kMGet, kMSet, kDel, kUnlink, kExists,
+  kExpire, kPExpire, kExpireAt, kPExpireAt, kPersist, kTtl, kPTtl, kTouch,
+  // shoal
+  kShoalConsistency, kShoalLocate,
+};
+
+struct CommandSpec {
+  std::string_view name;  // lower case, as Redis reports it
+  CommandId id;
+  int arity;
+  // Key positions for COMMAND (Redis: first, last (-1 = last arg), step); 0 = no keys.
+  int first_key;
+  int last_key;
+  int step;
+  bool write;            // modifies data
+  bool no_auth;          // allowed before AUTH (Redis: AUTH, HELLO, QUIT)
+  std::string_view group;    // COMMAND DOCS group: "connection", "string", "generic", "shoal"
+  std::string_view summary;  // COMMAND DOCS summary
+  std::string_view since;    // Redis version that introduced it (shoal.* : "0.1.0")
+};
+
+// Case-insensitive lookup; nullptr when unknown.
+const CommandSpec* LookupCommand(std::string_view name);
+
+std::span<const CommandSpec> AllCommands();
+
+inline bool ArityOk(const CommandSpec& spec, size_t argc) {
+  const int64_t n = static_cast<int64_t>(argc);
+  return spec.arity >= 0 ? n == spec.arity : n >= -spec.arity;
+}
+
+}  // namespace shoal::proxy

@@ -1,0 +1,232 @@
+#include "proxy/server/client_connection.h"
+
+#include <errno.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "proxy/command/command_table.h"
+#include "proxy/resp/reply.h"
+#include "proxy/server/worker.h"
+
+namespace shoal::proxy {
+
+namespace {
+// Reply bytes waiting for a slow client before the proxy stops reading its commands.
+constexpr size_t kMaxPendingOutput = 16u << 20;
+}  // namespace
+
+ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::string peer)
+    : worker_(worker),
+      fd_(fd),
+      id_(id),
+      peer_(std::move(peer)),
+      parser_(worker.config().resp_limits),
+      authenticated_(worker.config().requirepass.empty()),
+      read_level_(worker.config().read_level),
+      write_level_(worker.config().write_level) {}
+
+ClientConnection::~ClientConnection() {
+  read_event_.reset();
+  write_event_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ClientConnection::Start() {
+  read_event_.reset(event_new(worker_.base(), fd_, EV_READ | EV_PERSIST,
+                              &ClientConnection::OnIoEvent, this));
+  write_event_.reset(event_new(worker_.base(), fd_, EV_WRITE | EV_PERSIST,
+                               &ClientConnection::OnIoEvent, this));
+  event_priority_set(read_event_.get(), 0);
+  event_priority_set(write_event_.get(), 0);
+  event_add(read_event_.get(), nullptr);
+}
+
+void ClientConnection::OnIoEvent(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<ClientConnection*>(arg);
+  if (self->closed_) return;
+  if (what & EV_READ) self->OnReadable();
+  if ((what & EV_WRITE) && !self->closed_) self->OnWritable();
+}
+
+void ClientConnection::OnReadable() {
+  if (paused_ || closing_) return;
+  const ssize_t n = in_.ReadFrom(fd_, 16384);
+  if (n == 0) {
+    Close(nullptr);
+    return;
+  }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) Close(strerror(errno));
+    return;
+  }
+  ProcessInput();
+}
+
+void ClientConnection::ProcessInput() {
+  in_process_ = true;
+  while (!closing_ && !closed_ && !paused_ && !in_.empty()) {
+    size_t consumed = 0;
+    const RespParser::Result result = parser_.Parse(in_.data(), in_.size(), &consumed);
+    if (result == RespParser::Result::kNeedMore) {
+      in_.Consume(consumed);
+      break;
+    }
+    if (result == RespParser::Result::kError) {
+      Bump(worker_.stats().protocol_errors);
+      ReplySlot& slot = NewSlot(CommandId::kPing);
+      ReplyError(slot, "ERR " + parser_.error());
+      closing_ = true;
+      spdlog::debug("client {}: {}", peer_, parser_.error());
+      break;
+    }
+    Execute(parser_.args());
+    in_.Consume(consumed);
+    MaybePause();
+  }
+  in_process_ = false;
+  if (in_.empty()) in_.ShrinkIfIdle();
+  worker_.MarkClientDirty(*this);
+}
+
+void ClientConnection::MaybePause() {
+  if (paused_) return;
+  if (slots_.size() >= static_cast<size_t>(worker_.config().max_pipeline) ||
+      out_.size() > kMaxPendingOutput) {
+    paused_ = true;
+    Bump(worker_.stats().client_pauses);
+    event_del(read_event_.get());
+  }
+}
+
+ReplySlot& ClientConnection::NewSlot(CommandId command) {
+  slots_.emplace_back();
+  ReplySlot& slot = slots_.back();
+  slot.command = command;
+  return slot;
+}
+
+void ClientConnection::Reply(ReplySlot& slot, std::string_view resp) {
+  slot.reply.assign(resp.data(), resp.size());
+  Finish(slot);
+}
+
+void ClientConnection::ReplyError(ReplySlot& slot, std::string_view message) {
+  slot.reply.clear();
+  resp::AppendError(slot.reply, message);
+  Finish(slot);
+}
+
+void ClientConnection::Finish(ReplySlot& slot) {
+  slot.done = true;
+  if (!in_process_) worker_.MarkClientDirty(*this);
+}
+
+void ClientConnection::OnKeyDecided(ReplySlot& slot, const KeyOp& op) {
+  --waiting_ops_;
+  if (closed_) {
+    if (retirable()) worker_.RetireClient(*this);
+    return;
+  }
+  FormatDecided(slot, op);
+  if (--slot.outstanding == 0) {
+    Finalize(slot);
+    Finish(slot);
+  }
+}
+
+void ClientConnection::Flush() {
+  if (closed_) return;
+  // Move finished replies, in order, into the output buffer.
+  while (!slots_.empty() && slots_.front().done) {
+    out_.Append(slots_.front().reply);
+    slots_.pop_front();
+  }
+  while (!out_.empty()) {
+    const ssize_t n = out_.WriteTo(fd_);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close(strerror(errno));
+      return;
+    }
+  }
+  const bool want_write = !out_.empty();
+  if (want_write != write_armed_) {
+    write_armed_ = want_write;
+    if (want_write) event_add(write_event_.get(), nullptr);
+    else event_del(write_event_.get());
+  }
+  if (out_.empty()) out_.ShrinkIfIdle();
+  if (closing_ && slots_.empty() && out_.empty()) {
+    Close(nullptr);
+    return;
+  }
+  // Resume a paused client once it has drained to half its limits.
+  if (paused_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
+      out_.size() <= kMaxPendingOutput / 2) {
+    paused_ = false;
+    event_add(read_event_.get(), nullptr);
+    ProcessInput();  // commands already buffered
+  }
+}
+
+void ClientConnection::OnWritable() { Flush(); }
+
+void ClientConnection::Close(const char* reason) {
+  if (closed_) return;
+  if (reason != nullptr) spdlog::debug("client {} closed: {}", peer_, reason);
+  closed_ = true;
+  read_event_.reset();
+  write_event_.reset();
+  ::close(fd_);
+  fd_ = -1;
+  // Replies that can no longer be delivered: key operations still in flight keep their slots
+  // alive (they are in slots_) until they report; then the connection is retired.
+  in_.Clear();
+  out_.Clear();
+  if (retirable()) worker_.RetireClient(*this);
+}
+
+void ClientConnection::Execute(Args args) {
+  Bump(worker_.stats().commands_processed);
+  const CommandSpec* spec = LookupCommand(args[0]);
+  if (spec == nullptr) {
+    ReplySlot& slot = NewSlot(CommandId::kPing);
+    std::string msg = "ERR unknown command '";
+    msg.append(args[0].substr(0, 128));
+    msg += "', with args beginning with: ";
+    for (size_t i = 1; i < args.size() && msg.size() < 512; ++i) {
+      msg += '\'';
+      msg.append(args[i].substr(0, 128));
+      msg += "' ";
+    }
+    ReplyError(slot, msg);
+    return;
+  }
+  if (!CheckAuth(*spec, args)) return;
+  if (!ArityOk(*spec, args.size())) {
+    ReplySlot& slot = NewSlot(spec->id);
+    std::string msg = "ERR wrong number of arguments for '";
+    msg.append(spec->name);
+    msg += "' command";
+    ReplyError(slot, msg);
+    return;
+  }
+  switch (spec->id) {
+    case CommandId::kPing: return CmdPing(args);
+    case CommandId::kEcho: return CmdEcho(args);
+    case CommandId::kQuit: return CmdQuit(args);
+    case CommandId::kHello: return CmdHello(args);
+    case CommandId::kAuth: return CmdAuth(args);
+    case CommandId::kSelect: return CmdSelect(args);
+    case CommandId::kClient: return CmdClient(args);
+    case CommandId::kInfo: return CmdInfo(args);
+    case CommandId::kCommand: return CmdCommand(args);
+    case CommandId::kShoalConsistency: return CmdShoalConsistency(args);
+    case CommandId::kShoalLocate: return CmdShoalLocate(args);
+    default: return ExecuteKeyCommand(*spec, args);
+  }
+}
+
+}  // namespace shoal::proxy

@@ -1,0 +1,114 @@
+#pragma once
+
+// ClientConnection: one Redis client of a worker. Reads RESP commands, executes them (connection
+// commands at once, key commands through the worker's quorum fan-out) and writes the replies in
+// command order, however the nodes' answers interleave.
+//
+// Worker thread only. Owned by the worker; a closed connection is retired (deleted by the worker
+// after the current event) once no key operation is waiting to deliver into its reply slots.
+//
+// Backpressure: when more than --max-pipeline commands are unanswered, or too many reply bytes
+// wait for the client to read them, the connection stops reading until it drains to half.
+
+#include <event2/event.h>
+
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "proxy/net/io_buffer.h"
+#include "proxy/quorum/consistency.h"
+#include "proxy/resp/parser.h"
+#include "proxy/server/key_op.h"
+#include "proxy/server/reply_slot.h"
+
+namespace shoal::proxy {
+
+class Worker;
+
+class ClientConnection {
+ public:
+  ClientConnection(Worker& worker, int fd, uint64_t id, std::string peer);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  void Start();
+
+  // A key operation of `slot` reached its decision (quorum reached or failed).
+  void OnKeyDecided(ReplySlot& slot, const KeyOp& op);
+
+  // Writes finished replies (called by the worker's flush).
+  void Flush();
+
+  bool closed() const { return closed_; }
+  bool retirable() const { return closed_ && waiting_ops_ == 0; }
+  uint64_t id() const { return id_; }
+
+ private:
+  using Args = std::span<const std::string_view>;
+
+  void OnReadable();
+  void OnWritable();
+  void ProcessInput();
+  void Execute(Args args);
+  void Close(const char* reason);
+  void MaybePause();
+  ReplySlot& NewSlot(CommandId command);
+  void Finish(ReplySlot& slot);
+  void Reply(ReplySlot& slot, std::string_view resp);
+  void ReplyError(ReplySlot& slot, std::string_view message);
+
+  // commands_connection.cc
+  bool CheckAuth(const struct CommandSpec& spec, Args args);
+  void CmdPing(Args args);
+  void CmdEcho(Args args);
+  void CmdQuit(Args args);
+  void CmdHello(Args args);
+  void CmdAuth(Args args);
+  void CmdSelect(Args args);
+  void CmdClient(Args args);
+  void CmdInfo(Args args);
+  void CmdCommand(Args args);
+  void CmdShoalConsistency(Args args);
+  void CmdShoalLocate(Args args);
+  bool Authenticate(std::string_view user, std::string_view password, std::string* error);
+
+  // commands_keys.cc
+  void ExecuteKeyCommand(const struct CommandSpec& spec, Args args);
+  void StartKeys(ReplySlot& slot, uint32_t count);
+  void FormatDecided(ReplySlot& slot, const KeyOp& op);
+  void Finalize(ReplySlot& slot);
+
+  static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
+
+  Worker& worker_;
+  int fd_;
+  const uint64_t id_;
+  const std::string peer_;
+  std::unique_ptr<event, decltype(&event_free)> read_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> write_event_{nullptr, &event_free};
+
+  IoBuffer in_;
+  IoBuffer out_;
+  RespParser parser_;
+  std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
+  size_t done_slots_ = 0;        // slots at the head known to be finished (hint for Flush)
+  uint32_t waiting_ops_ = 0;     // key operations that will still call OnKeyDecided
+
+  bool closed_ = false;
+  bool closing_ = false;  // QUIT or protocol error: stop reading, close once replies are out
+  bool paused_ = false;
+  bool write_armed_ = false;
+  bool in_process_ = false;
+
+  // Connection state.
+  bool authenticated_;
+  std::string name_;
+  Consistency read_level_;
+  Consistency write_level_;
+};
+
+}  // namespace shoal::proxy

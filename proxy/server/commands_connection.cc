@@ -1,0 +1,401 @@
+// Connection and server commands: PING ECHO QUIT HELLO AUTH SELECT CLIENT INFO COMMAND, and
+// SHOAL.CONSISTENCY / SHOAL.LOCATE. Replies and error wording follow Redis 7.
+
+#include <unistd.h>
+
+#include <string>
+
+#include "common/hash/key_hash.h"
+#include "proxy/command/args.h"
+#include "proxy/command/command_table.h"
+#include "proxy/resp/reply.h"
+#include "proxy/server/client_connection.h"
+#include "proxy/server/worker.h"
+
+namespace shoal::proxy {
+
+namespace {
+
+constexpr std::string_view kRedisCompatVersion = "7.0.0";
+constexpr std::string_view kShoalVersion = "0.1.0";
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// One COMMAND / COMMAND INFO entry, in Redis 7's 10-field layout.
+void AppendCommandInfo(std::string& out, const CommandSpec& spec) {
+  resp::AppendArray(out, 10);
+  resp::AppendBulk(out, spec.name);
+  resp::AppendInteger(out, spec.arity);
+  // flags
+  std::vector<std::string_view> flags;
+  flags.push_back(spec.write ? "write" : "readonly");
+  flags.push_back("fast");
+  if (spec.no_auth) flags.push_back("no_auth");
+  resp::AppendArray(out, static_cast<int64_t>(flags.size()));
+  for (auto f : flags) resp::AppendSimple(out, f);
+  resp::AppendInteger(out, spec.first_key);
+  resp::AppendInteger(out, spec.last_key);
+  resp::AppendInteger(out, spec.step);
+  // ACL categories
+  resp::AppendArray(out, 1);
+  resp::AppendSimple(out, "@" + std::string(spec.group));
+  resp::AppendArray(out, 0);  // tips
+  resp::AppendArray(out, 0);  // key specs
+  resp::AppendArray(out, 0);  // subcommands
+}
+
+void AppendCommandDocs(std::string& out, const CommandSpec& spec) {
+  resp::AppendBulk(out, spec.name);
+  resp::AppendArray(out, 6);
+  resp::AppendBulk(out, "summary");
+  resp::AppendBulk(out, spec.summary);
+  resp::AppendBulk(out, "since");
+  resp::AppendBulk(out, spec.since);
+  resp::AppendBulk(out, "group");
+  resp::AppendBulk(out, spec.group == "shoal" ? "generic" : spec.group);
+}
+
+}  // namespace
+
+bool ClientConnection::CheckAuth(const CommandSpec& spec, Args args) {
+  if (authenticated_ || spec.no_auth) return true;
+  ReplyError(NewSlot(spec.id), "NOAUTH Authentication required.");
+  return false;
+}
+
+bool ClientConnection::Authenticate(std::string_view user, std::string_view password,
+                                    std::string* error) {
+  const std::string& required = worker_.config().requirepass;
+  if (required.empty()) {
+    if (user == "default") {
+      authenticated_ = true;  // Redis: any password works for the passwordless default user
+      return true;
+    }
+    *error = "WRONGPASS invalid username-password pair or user is disabled.";
+    return false;
+  }
+  if (user == "default" && password == required) {
+    authenticated_ = true;
+    return true;
+  }
+  *error = "WRONGPASS invalid username-password pair or user is disabled.";
+  return false;
+}
+
+void ClientConnection::CmdPing(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kPing);
+  if (args.size() > 2) {
+    return ReplyError(slot, "ERR wrong number of arguments for 'ping' command");
+  }
+  if (args.size() == 1) return Reply(slot, "+PONG\r\n");
+  slot.reply.clear();
+  resp::AppendBulk(slot.reply, args[1]);
+  Finish(slot);
+}
+
+void ClientConnection::CmdEcho(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kEcho);
+  resp::AppendBulk(slot.reply, args[1]);
+  Finish(slot);
+}
+
+void ClientConnection::CmdQuit(Args args) {
+  Reply(NewSlot(CommandId::kQuit), "+OK\r\n");
+  closing_ = true;
+}
+
+void ClientConnection::CmdHello(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kHello);
+  size_t next = 1;
+  if (args.size() >= 2) {
+    int64_t version;
+    if (!ParseInt64(args[1], &version)) {
+      return ReplyError(slot, "ERR Protocol version is not an integer or out of range");
+    }
+    ++next;
+    if (version != 2) {
+      // RESP3 is not served yet (a later issue adds it).
+      return ReplyError(slot, "NOPROTO unsupported protocol version");
+    }
+  }
+  std::string_view user, password, name;
+  bool have_auth = false, have_name = false;
+  for (size_t j = next; j < args.size(); ++j) {
+    const size_t more = args.size() - 1 - j;
+    if (EqualsIgnoreCase(args[j], "auth") && more >= 2) {
+      user = args[j + 1];
+      password = args[j + 2];
+      have_auth = true;
+      j += 2;
+    } else if (EqualsIgnoreCase(args[j], "setname") && more >= 1) {
+      name = args[j + 1];
+      have_name = true;
+      ++j;
+    } else {
+      return ReplyError(slot, "ERR Syntax error in HELLO option '" + std::string(args[j]) + "'");
+    }
+  }
+  if (have_auth) {
+    std::string error;
+    if (!Authenticate(user, password, &error)) return ReplyError(slot, error);
+  }
+  if (!authenticated_) {
+    return ReplyError(slot,
+                      "NOAUTH HELLO must be called with the client already authenticated, "
+                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                      "authenticate the client and select the RESP protocol version at the same "
+                      "time");
+  }
+  if (have_name) {
+    for (char c : name) {
+      if (c < '!' || c > '~') {
+        return ReplyError(
+            slot, "ERR Client names cannot contain spaces, newlines or special characters.");
+      }
+    }
+    name_ = std::string(name);
+  }
+  std::string& out = slot.reply;
+  resp::AppendArray(out, 14);
+  resp::AppendBulk(out, "server");
+  resp::AppendBulk(out, "redis");
+  resp::AppendBulk(out, "version");
+  resp::AppendBulk(out, kRedisCompatVersion);
+  resp::AppendBulk(out, "proto");
+  resp::AppendInteger(out, 2);
+  resp::AppendBulk(out, "id");
+  resp::AppendInteger(out, static_cast<int64_t>(id_));
+  resp::AppendBulk(out, "mode");
+  resp::AppendBulk(out, "standalone");
+  resp::AppendBulk(out, "role");
+  resp::AppendBulk(out, "master");
+  resp::AppendBulk(out, "modules");
+  resp::AppendArray(out, 0);
+  Finish(slot);
+}
+
+void ClientConnection::CmdAuth(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kAuth);
+  if (args.size() > 3) return ReplyError(slot, kErrSyntax);
+  if (args.size() == 2 && worker_.config().requirepass.empty()) {
+    return ReplyError(slot,
+                      "ERR AUTH <password> called without any password configured for the "
+                      "default user. Are you sure your client is configured correctly?");
+  }
+  const std::string_view user = args.size() == 3 ? args[1] : "default";
+  const std::string_view password = args.back();
+  std::string error;
+  if (!Authenticate(user, password, &error)) return ReplyError(slot, error);
+  Reply(slot, "+OK\r\n");
+}
+
+void ClientConnection::CmdSelect(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kSelect);
+  int64_t db;
+  if (!ParseInt64(args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+    return ReplyError(slot, kErrNotInteger);
+  }
+  if (db != 0) return ReplyError(slot, "ERR DB index is out of range");
+  Reply(slot, "+OK\r\n");
+}
+
+void ClientConnection::CmdClient(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kClient);
+  const std::string sub = Lower(args[1]);
+  if (sub == "id" && args.size() == 2) {
+    resp::AppendInteger(slot.reply, static_cast<int64_t>(id_));
+    return Finish(slot);
+  }
+  if (sub == "getname" && args.size() == 2) {
+    if (name_.empty()) {
+      resp::AppendNull(slot.reply);
+    } else {
+      resp::AppendBulk(slot.reply, name_);
+    }
+    return Finish(slot);
+  }
+  if (sub == "setname" && args.size() == 3) {
+    for (char c : args[2]) {
+      if (c < '!' || c > '~') {
+        return ReplyError(
+            slot, "ERR Client names cannot contain spaces, newlines or special characters.");
+      }
+    }
+    name_ = std::string(args[2]);
+    return Reply(slot, "+OK\r\n");
+  }
+  if (sub == "setinfo" && args.size() == 4) {
+    const std::string attr = Lower(args[2]);
+    if (attr != "lib-name" && attr != "lib-ver") {
+      return ReplyError(slot, "ERR Unrecognized option '" + std::string(args[2]) + "'");
+    }
+    for (char c : args[3]) {
+      if (c < '!' || c > '~') {
+        return ReplyError(slot, "ERR " + attr +
+                                    " cannot contain spaces, newlines or special characters.");
+      }
+    }
+    return Reply(slot, "+OK\r\n");
+  }
+  if (sub == "info" && args.size() == 2) {
+    std::string line = "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ +
+                       " db=0\n";
+    resp::AppendBulk(slot.reply, line);
+    return Finish(slot);
+  }
+  if (sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info") {
+    return ReplyError(slot, "ERR wrong number of arguments for 'client|" + sub + "' command");
+  }
+  ReplyError(slot, "ERR unknown subcommand '" + std::string(args[1]) + "'. Try CLIENT HELP.");
+}
+
+void ClientConnection::CmdInfo(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kInfo);
+  SharedState& shared = worker_.shared();
+  const int64_t uptime_s = (shared.clock.MonotonicMs() - shared.start_ms) / 1000;
+  uint64_t connections = 0, commands = 0, noquorum = 0, repairs = 0, node_failures = 0;
+  int64_t clients = 0;
+  for (const auto& ws : shared.worker_stats) {
+    connections += ws->connections_received.load(std::memory_order_relaxed);
+    commands += ws->commands_processed.load(std::memory_order_relaxed);
+    noquorum += ws->noquorum_errors.load(std::memory_order_relaxed);
+    repairs += ws->read_repairs.load(std::memory_order_relaxed);
+    node_failures += ws->node_failures.load(std::memory_order_relaxed);
+    clients += ws->connected_clients.load(std::memory_order_relaxed);
+  }
+  std::string info;
+  info += "# Server\r\n";
+  info += "redis_version:" + std::string(kRedisCompatVersion) + "\r\n";
+  info += "shoal_version:" + std::string(kShoalVersion) + "\r\n";
+  info += "redis_mode:standalone\r\n";
+  info += "process_id:" + std::to_string(getpid()) + "\r\n";
+  info += "tcp_port:" + std::to_string(shared.tcp_port) + "\r\n";
+  info += "uptime_in_seconds:" + std::to_string(uptime_s) + "\r\n";
+  info += "proxy_id:" + shared.config.id + "\r\n";
+  info += "io_threads:" + std::to_string(shared.config.threads) + "\r\n";
+  info += "\r\n# Clients\r\n";
+  info += "connected_clients:" + std::to_string(clients) + "\r\n";
+  info += "\r\n# Persistence\r\n";
+  info += "loading:0\r\n";
+  info += "\r\n# Stats\r\n";
+  info += "total_connections_received:" + std::to_string(connections) + "\r\n";
+  info += "total_commands_processed:" + std::to_string(commands) + "\r\n";
+  info += "noquorum_errors:" + std::to_string(noquorum) + "\r\n";
+  info += "read_repairs:" + std::to_string(repairs) + "\r\n";
+  info += "node_request_failures:" + std::to_string(node_failures) + "\r\n";
+  info += "\r\n# Replication\r\n";
+  info += "role:master\r\n";
+  info += "\r\n# Shoal\r\n";
+  info += "replicas:" + std::to_string(shared.config.replicas) + "\r\n";
+  info += "read_consistency:" + std::string(ConsistencyName(shared.config.read_level)) + "\r\n";
+  info += "write_consistency:" + std::string(ConsistencyName(shared.config.write_level)) + "\r\n";
+  const auto& members = shared.ring->members();
+  info += "nodes:" + std::to_string(members.size()) + "\r\n";
+  for (size_t m = 0; m < members.size(); ++m) {
+    const bool down = shared.health[m].down.load(std::memory_order_relaxed);
+    info += "node_" + members[m].id + ":address=" + members[m].address +
+            ",status=" + (down ? "down" : "up") + "\r\n";
+  }
+  info += "\r\n# Keyspace\r\n";
+  resp::AppendBulk(slot.reply, info);
+  Finish(slot);
+}
+
+void ClientConnection::CmdCommand(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kCommand);
+  std::string& out = slot.reply;
+  const auto all = AllCommands();
+  if (args.size() == 1) {
+    resp::AppendArray(out, static_cast<int64_t>(all.size()));
+    for (const auto& spec : all) AppendCommandInfo(out, spec);
+    return Finish(slot);
+  }
+  const std::string sub = Lower(args[1]);
+  if (sub == "count" && args.size() == 2) {
+    resp::AppendInteger(out, static_cast<int64_t>(all.size()));
+    return Finish(slot);
+  }
+  if (sub == "info") {
+    if (args.size() == 2) {
+      resp::AppendArray(out, static_cast<int64_t>(all.size()));
+      for (const auto& spec : all) AppendCommandInfo(out, spec);
+      return Finish(slot);
+    }
+    resp::AppendArray(out, static_cast<int64_t>(args.size() - 2));
+    for (size_t i = 2; i < args.size(); ++i) {
+      const CommandSpec* spec = LookupCommand(args[i]);
+      if (spec == nullptr) {
+        resp::AppendNullArray(out);
+      } else {
+        AppendCommandInfo(out, *spec);
+      }
+    }
+    return Finish(slot);
+  }
+  if (sub == "docs") {
+    if (args.size() == 2) {
+      resp::AppendArray(out, static_cast<int64_t>(all.size() * 2));
+      for (const auto& spec : all) AppendCommandDocs(out, spec);
+      return Finish(slot);
+    }
+    std::string body;
+    int64_t found = 0;
+    for (size_t i = 2; i < args.size(); ++i) {
+      if (const CommandSpec* spec = LookupCommand(args[i])) {
+        AppendCommandDocs(body, *spec);
+        ++found;
+      }
+    }
+    resp::AppendArray(out, found * 2);
+    out += body;
+    return Finish(slot);
+  }
+  if (sub == "count") {
+    return ReplyError(slot, "ERR wrong number of arguments for 'command|count' command");
+  }
+  ReplyError(slot, "ERR unknown subcommand '" + std::string(args[1]) + "'. Try COMMAND HELP.");
+}
+
+void ClientConnection::CmdShoalConsistency(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kShoalConsistency);
+  if (args.size() > 3) return ReplyError(slot, kErrSyntax);
+  if (args.size() >= 2) {
+    auto read = ParseConsistency(args[1]);
+    auto write = args.size() == 3 ? ParseConsistency(args[2]) : read;
+    if (!read || !write) {
+      const std::string_view bad = !read ? args[1] : args[2];
+      return ReplyError(slot, "ERR invalid consistency level '" + std::string(bad) +
+                                  "' (expected ONE, QUORUM or ALL)");
+    }
+    read_level_ = *read;
+    write_level_ = *write;
+    return Reply(slot, "+OK\r\n");
+  }
+  resp::AppendArray(slot.reply, 2);
+  resp::AppendBulk(slot.reply, ConsistencyName(read_level_));
+  resp::AppendBulk(slot.reply, ConsistencyName(write_level_));
+  Finish(slot);
+}
+
+void ClientConnection::CmdShoalLocate(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kShoalLocate);
+  const Ring& ring = worker_.ring();
+  int owners[Ring::kMaxReplicas];
+  const int n = ring.PreferenceList(KeyHash(args[1]), static_cast<int>(worker_.config().replicas),
+                                    owners);
+  resp::AppendArray(slot.reply, n);
+  for (int i = 0; i < n; ++i) resp::AppendBulk(slot.reply, ring.members()[owners[i]].id);
+  Finish(slot);
+}
+
+}  // namespace shoal::proxy

@@ -1,0 +1,101 @@
+#include "proxy/server/proxy_config.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "common/hash/key_hash.h"
+
+namespace shoal::proxy {
+
+void ProxyConfig::RegisterOptions(Options& o) {
+  o.AddString("id", &id, "this proxy's id (its writes' tie-break); default hostname-pid");
+  o.AddString("listen", &listen, "HOST:PORT for Redis clients (empty: no TCP)");
+  o.AddString("unix", &unix_path, "Unix socket path for Redis clients (optional)");
+  o.AddString("nodes", &nodes, "static members: ID=HOST:PORT,...");
+  o.AddInt("replicas", &replicas, "replicas per key (N)");
+  o.AddString("read-consistency", &read_consistency, "one|quorum|all");
+  o.AddString("write-consistency", &write_consistency, "one|quorum|all");
+  o.AddInt("timeout-ms", &timeout_ms, "per-request node timeout in milliseconds");
+  o.AddInt("threads", &threads, "worker threads, each with its own event loop");
+  o.AddString("requirepass", &requirepass, "password clients must AUTH with (empty: none)");
+  o.AddString("log-level", &log_level, "trace|debug|info|warn|error|critical|off");
+  o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello");
+  o.AddSize("max-value-size", &max_value_size, "largest value a client may write");
+  o.AddInt("max-pipeline", &max_pipeline,
+           "unanswered commands per client before the proxy stops reading from it");
+  o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,
+           "versions further ahead of the local clock are not merged into the proxy's clock");
+  o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
+}
+
+StatusOr<std::vector<RingMember>> ParseNodeList(const std::string& text) {
+  std::vector<RingMember> members;
+  std::set<std::string> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    // Trim spaces.
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) {
+      const size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Status::InvalidArgument("--nodes: expected ID=HOST:PORT, got '" + item + "'");
+      }
+      RingMember m{item.substr(0, eq), item.substr(eq + 1)};
+      auto hp = ParseHostPort(m.address);
+      if (!hp.ok()) return Status::InvalidArgument("--nodes: " + hp.status().message());
+      if (!ids.insert(m.id).second) {
+        return Status::InvalidArgument("--nodes: duplicate node id '" + m.id + "'");
+      }
+      members.push_back(std::move(m));
+    }
+    if (end == text.size()) break;
+    start = end + 1;
+  }
+  if (members.empty()) return Status::InvalidArgument("--nodes: at least one node is required");
+  return members;
+}
+
+Status ProxyConfig::Finish() {
+  auto parsed = ParseNodeList(nodes);
+  if (!parsed.ok()) return parsed.status();
+  members = std::move(*parsed);
+  if (replicas < 1 || replicas > Ring::kMaxReplicas) {
+    return Status::InvalidArgument("--replicas must be between 1 and " +
+                                   std::to_string(Ring::kMaxReplicas));
+  }
+  auto r = ParseConsistency(read_consistency);
+  if (!r) return Status::InvalidArgument("--read-consistency must be one, quorum or all");
+  auto w = ParseConsistency(write_consistency);
+  if (!w) return Status::InvalidArgument("--write-consistency must be one, quorum or all");
+  read_level = *r;
+  write_level = *w;
+  if (timeout_ms < 1) return Status::InvalidArgument("--timeout-ms must be >= 1");
+  if (threads < 1 || threads > 256) return Status::InvalidArgument("--threads must be 1..256");
+  if (max_pipeline < 1) return Status::InvalidArgument("--max-pipeline must be >= 1");
+  if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
+  if (listen.empty() && unix_path.empty()) {
+    return Status::InvalidArgument("one of --listen or --unix is required");
+  }
+  if (!listen.empty()) {
+    auto hp = ParseHostPort(listen);
+    if (!hp.ok()) return Status::InvalidArgument("--listen: " + hp.status().message());
+  }
+  if (max_value_size < 1 || max_value_size > (512ull << 20)) {
+    return Status::InvalidArgument("--max-value-size must be between 1 byte and 512mb");
+  }
+  if (id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    id = std::string(host) + "-" + std::to_string(getpid());
+  }
+  writer_id = static_cast<uint32_t>(Hash64(id) >> 32);
+  resp_limits.max_bulk_bytes = max_value_size;
+  return Status::Ok();
+}
+
+}  // namespace shoal::proxy

@@ -1,0 +1,51 @@
+#pragma once
+
+// shoal-proxy's configuration: every field is a flag and a YAML key (see RegisterOptions).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/options.h"
+#include "common/ring/ring.h"
+#include "common/status/status.h"
+#include "proxy/quorum/consistency.h"
+#include "proxy/resp/parser.h"
+
+namespace shoal::proxy {
+
+struct ProxyConfig {
+  // Raw option values.
+  std::string id;                       // writer identity; default: hostname-pid
+  std::string listen = "127.0.0.1:6379";
+  std::string unix_path;                // empty: no Unix socket
+  std::string nodes;                    // ID=HOST:PORT,...
+  int64_t replicas = 3;
+  std::string read_consistency = "quorum";
+  std::string write_consistency = "quorum";
+  int64_t timeout_ms = 1000;
+  int64_t threads = 2;
+  std::string requirepass;
+  std::string log_level = "info";
+  std::string cluster = "shoal";
+  uint64_t max_value_size = 32u << 20;  // largest value a client may SET
+  int64_t max_pipeline = 2048;          // unanswered commands per client before reading pauses
+  int64_t max_clock_offset_ms = 60000;
+  int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
+
+  // Derived by Finish().
+  std::vector<RingMember> members;
+  Consistency read_level = Consistency::kQuorum;
+  Consistency write_level = Consistency::kQuorum;
+  uint32_t writer_id = 0;
+  RespLimits resp_limits;
+
+  void RegisterOptions(Options& options);
+  // Validates the raw values and fills the derived ones; errors name the option.
+  Status Finish();
+};
+
+// "a=127.0.0.1:7001,b=127.0.0.1:7002" → members (ids unique, addresses HOST:PORT).
+StatusOr<std::vector<RingMember>> ParseNodeList(const std::string& text);
+
+}  // namespace shoal::proxy

@@ -1,0 +1,24 @@
+#pragma once
+
+// ReplySlot: one client command's place in the connection's in-order reply queue.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proxy/command/command_table.h"
+
+namespace shoal::proxy {
+
+struct ReplySlot {
+  CommandId command = CommandId::kPing;
+  uint8_t variant = 0;       // command-specific flags (see commands_keys.cc)
+  bool done = false;         // `reply` is final
+  uint32_t outstanding = 0;  // key operations not yet decided
+  int64_t integer = 0;       // counts (DEL, EXISTS, TOUCH)
+  std::string reply;         // RESP bytes
+  std::vector<std::string> parts;  // per-key RESP fragments (MGET)
+  std::string error;         // first error among the keys (without '-')
+};
+
+}  // namespace shoal::proxy

@@ -1,0 +1,118 @@
+#pragma once
+
+// Worker: one proxy thread with its own libevent loop, its own client connections and its own
+// pipelined links to every node (Envoy's per-worker model). Nothing here is shared with other
+// workers except SharedState; no lock is taken on the request path.
+//
+// Batching: work done while handling events (replies to clients, requests to nodes) is buffered
+// and written by one low-priority "flush" event per loop iteration, so that many client requests
+// share one write to a node and many node replies share one write to a client.
+
+#include <event2/event.h>
+
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/wire/frame.h"
+#include "proxy/server/key_op.h"
+#include "proxy/server/shared_state.h"
+#include "proxy/upstream/node_link.h"
+
+namespace shoal::proxy {
+
+class ClientConnection;
+
+class Worker final : public NodeLinkListener {
+ public:
+  // `listen_fds`: listening sockets this worker accepts on (it does not own them).
+  Worker(int index, SharedState& shared, std::vector<int> listen_fds);
+  ~Worker() override;
+
+  // Starts the thread. Ready() turns true once every node link settled (or the start-up wait
+  // passed) and the worker accepts clients.
+  void Start();
+  // Thread-safe: asks the loop to exit; Join() waits for it.
+  void Stop();
+  void Join();
+  bool Ready() const { return ready_.load(std::memory_order_acquire); }
+
+  // ---- for ClientConnection (worker thread only) ----
+  // Starts one key's fan-out; calls client.OnKeyDecided(slot, op) once, possibly before returning.
+  void StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
+                  const KeyRequest& request);
+  void MarkClientDirty(ClientConnection& client);
+  void RetireClient(ClientConnection& client);
+  SharedState& shared() { return shared_; }
+  event_base* base() { return base_.get(); }
+  const ProxyConfig& config() const { return shared_.config; }
+  const Ring& ring() const { return *shared_.ring; }
+  WorkerStats& stats() { return stats_; }
+  int64_t NowMs() const { return shared_.clock.NowMs(); }
+  bool NodeUp(int member) const;
+  size_t client_count() const { return clients_.size(); }
+
+  // ---- NodeLinkListener ----
+  void OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) override;
+  void OnNodeFailure(const PendingRef& ref) override;
+  void OnNodeSettled(int member, bool up) override;
+  void OnLinkDirty(NodeLink& link) override;
+
+ private:
+  void Run();
+  void SetUpLoop();
+  void EnableAccept();
+  void OnAccept(int listen_fd);
+  void OnFlush();
+  void OnTick();
+  void ScheduleFlush();
+
+  KeyOp* AcquireOp();
+  void ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
+  void MaybeDecided(KeyOp& op, bool decided_now);
+  void MaybeFinished(KeyOp& op);
+  void SendRepairs(KeyOp& op);
+  void ReleaseOp(KeyOp& op);
+
+  static void OnAcceptEvent(evutil_socket_t fd, short what, void* arg);
+  static void OnFlushEvent(evutil_socket_t fd, short what, void* arg);
+  static void OnTickEvent(evutil_socket_t fd, short what, void* arg);
+  static void OnStopEvent(evutil_socket_t fd, short what, void* arg);
+  static void OnReadyTimeout(evutil_socket_t fd, short what, void* arg);
+
+  const int index_;
+  SharedState& shared_;
+  std::vector<int> listen_fds_;
+  WorkerStats& stats_;
+  std::thread thread_;
+  std::atomic<bool> ready_{false};
+
+  std::unique_ptr<event_base, decltype(&event_base_free)> base_{nullptr, &event_base_free};
+  std::vector<std::unique_ptr<event, decltype(&event_free)>> accept_events_;
+  std::unique_ptr<event, decltype(&event_free)> flush_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> tick_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> stop_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> ready_timer_{nullptr, &event_free};
+  bool flush_scheduled_ = false;
+  int unsettled_links_ = 0;
+
+  std::vector<std::unique_ptr<NodeLink>> links_;  // by ring member index
+  std::vector<NodeLink*> dirty_links_;
+  std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> clients_;
+  std::vector<ClientConnection*> dirty_clients_;
+  std::vector<ClientConnection*> retired_clients_;
+  std::vector<NodeLink*> flushing_links_;          // scratch for OnFlush
+  std::vector<ClientConnection*> flushing_clients_;  // scratch for OnFlush
+
+  // Key operations: a pool, and the in-flight ones in deadline order.
+  std::vector<std::unique_ptr<KeyOp>> op_storage_;
+  std::vector<KeyOp*> free_ops_;
+  KeyOp* deadline_head_ = nullptr;
+  KeyOp* deadline_tail_ = nullptr;
+
+  FrameBuilder frame_builder_;
+  FrameBuilder repair_builder_;
+};
+
+}  // namespace shoal::proxy

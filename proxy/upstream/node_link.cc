@@ -1,0 +1,348 @@
+#include "proxy/upstream/node_link.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace shoal::proxy {
+
+namespace {
+
+constexpr int64_t kMinBackoffMs = 100;
+constexpr int64_t kMaxBackoffMs = 2000;
+
+timeval ToTimeval(int64_t ms) {
+  timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+// Resolves HOST:PORT (numeric or a name) to a socket address.
+bool Resolve(const HostPort& hp, sockaddr_storage* out, socklen_t* len) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(hp.port);
+  if (getaddrinfo(hp.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+    return false;
+  }
+  std::memcpy(out, res->ai_addr, res->ai_addrlen);
+  *len = res->ai_addrlen;
+  freeaddrinfo(res);
+  return true;
+}
+
+}  // namespace
+
+NodeLink::NodeLink(event_base* base, int member, std::string node_id, HostPort address,
+                   const NodeLinkOptions& options, NodeHealth& health, HybridLogicalClock& hlc,
+                   NodeLinkListener& listener)
+    : base_(base),
+      member_(member),
+      node_id_(std::move(node_id)),
+      address_(std::move(address)),
+      options_(options),
+      health_(health),
+      hlc_(hlc),
+      listener_(listener) {
+  timer_.reset(event_new(base_, -1, 0, &NodeLink::OnTimerEvent, this));
+}
+
+NodeLink::~NodeLink() {
+  read_event_.reset();
+  write_event_.reset();
+  timer_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void NodeLink::Start() { Connect(); }
+
+bool NodeLink::Available() const {
+  if (state_ == State::kConnected) return !health_.down.load(std::memory_order_relaxed);
+  // Queue behind the first connection attempt; afterwards a link that is not connected refuses.
+  return state_ == State::kConnecting && !ever_settled_;
+}
+
+void NodeLink::Connect() {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  if (!Resolve(address_, &addr, &len)) {
+    Fail("cannot resolve " + address_.ToString());
+    return;
+  }
+  fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) {
+    Fail(std::string("socket: ") + strerror(errno));
+    return;
+  }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  state_ = State::kConnecting;
+  read_event_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &NodeLink::OnIoEvent, this));
+  write_event_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &NodeLink::OnIoEvent, this));
+  out_.Clear();
+  in_.Clear();
+  QueueHello();
+  const int rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), len);
+  if (rc < 0 && errno != EINPROGRESS) {
+    Fail(std::string("connect: ") + strerror(errno));
+    return;
+  }
+  // Writable means connected (or failed: SO_ERROR tells). Bounded by the request timeout.
+  ArmWrite(true);
+  timeval tv = ToTimeval(options_.timeout_ms);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void NodeLink::QueueHello() {
+  auto& b = hello_builder_.Start();
+  auto hello = wire::CreateHello(b, kProtocolVersion, b.CreateString(options_.cluster),
+                                 b.CreateString(options_.sender_id), wire::PeerRole::Proxy);
+  auto frame = hello_builder_.Finish(0, wire::Message::Hello, hello.Union());
+  out_.Append(frame.data(), frame.size());
+}
+
+void NodeLink::OnConnectable() {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    Fail(std::string("connect: ") + strerror(err));
+    return;
+  }
+  state_ = State::kConnected;
+  event_add(read_event_.get(), nullptr);
+  // Still waiting for HelloResponse: the timer keeps running until it arrives.
+  OnWritable();
+}
+
+void NodeLink::ArmWrite(bool on) {
+  if (on == write_armed_ || !write_event_) return;
+  write_armed_ = on;
+  if (on) {
+    event_add(write_event_.get(), nullptr);
+  } else {
+    event_del(write_event_.get());
+  }
+}
+
+uint64_t NodeLink::Register(const PendingRef& ref) {
+  uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(pending_.size());
+    pending_.emplace_back();
+  }
+  Pending& p = pending_[index];
+  p.ref = ref;
+  p.used = true;
+  p.sequence = next_sequence_++;
+  if (next_sequence_ == 0) next_sequence_ = 1;
+  ++in_flight_;
+  return (static_cast<uint64_t>(p.sequence) << 32) | index;
+}
+
+bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref) {
+  if (!Available()) return false;
+  const uint64_t id = Register(ref);
+  const size_t at = out_.size();
+  out_.Append(frame.data(), frame.size());
+  // Patch the request id in place: the frame was built with a non-zero placeholder id so that
+  // the field is present in the buffer.
+  auto* env = wire::GetMutableSizePrefixedEnvelope(
+      reinterpret_cast<uint8_t*>(const_cast<char*>(out_.data())) + at);
+  env->mutate_request_id(id);
+  if (!dirty_) {
+    dirty_ = true;
+    listener_.OnLinkDirty(*this);
+  }
+  return true;
+}
+
+void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
+  if (state_ != State::kConnected) return;
+  const size_t at = out_.size();
+  out_.Append(frame.data(), frame.size());
+  auto* env = wire::GetMutableSizePrefixedEnvelope(
+      reinterpret_cast<uint8_t*>(const_cast<char*>(out_.data())) + at);
+  env->mutate_request_id(0);
+  if (!dirty_) {
+    dirty_ = true;
+    listener_.OnLinkDirty(*this);
+  }
+}
+
+void NodeLink::Flush() {
+  dirty_ = false;
+  if (state_ == State::kConnected) OnWritable();
+}
+
+void NodeLink::OnWritable() {
+  while (!out_.empty()) {
+    const ssize_t n = out_.WriteTo(fd_);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ArmWrite(true);
+        return;
+      }
+      Fail(std::string("write: ") + strerror(errno));
+      return;
+    }
+  }
+  ArmWrite(false);
+  out_.ShrinkIfIdle(1 << 20);
+}
+
+void NodeLink::OnReadable() {
+  while (true) {
+    const ssize_t n = in_.ReadFrom(fd_, 65536);
+    if (n == 0) {
+      Fail("connection closed by node");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Fail(std::string("read: ") + strerror(errno));
+      return;
+    }
+    // Decode every whole frame now in the buffer.
+    while (true) {
+      DecodedFrame frame;
+      const FrameStatus st = DecodeFrame(reinterpret_cast<const uint8_t*>(in_.data()), in_.size(),
+                                         options_.max_frame_bytes, &frame);
+      if (st == FrameStatus::kNeedMore) {
+        if (frame.frame_bytes > in_.size()) in_.Reserve(frame.frame_bytes - in_.size());
+        break;
+      }
+      if (st != FrameStatus::kOk) {
+        Fail(std::string("bad frame from node: ") + FrameStatusName(st));
+        return;
+      }
+      HandleFrame(*frame.envelope);
+      if (state_ != State::kConnected) return;  // failed while handling
+      in_.Consume(frame.frame_bytes);
+    }
+    if (static_cast<size_t>(n) < 65536) break;  // drained the socket
+  }
+  in_.ShrinkIfIdle(1 << 20);
+}
+
+void NodeLink::HandleFrame(const wire::Envelope& envelope) {
+  if (envelope.message_type() == wire::Message::HelloResponse) {
+    const auto* hello = envelope.message_as_HelloResponse();
+    hlc_.Observe(hello->max_hlc());
+    evtimer_del(timer_.get());
+    backoff_ms_ = kMinBackoffMs;
+    const bool was_down = health_.down.exchange(false, std::memory_order_relaxed);
+    if (was_down || !ever_settled_) {
+      spdlog::info("node {} at {} is up", node_id_, address_.ToString());
+    }
+    const bool first = !ever_settled_;
+    ever_settled_ = true;
+    if (first) listener_.OnNodeSettled(member_, true);
+    return;
+  }
+  const uint64_t id = envelope.request_id();
+  if (id == 0) {
+    if (envelope.message_type() == wire::Message::Error) {
+      const auto* e = envelope.message_as_Error();
+      spdlog::warn("node {}: {}", node_id_, e->message() ? e->message()->str() : "error");
+    }
+    return;  // answer to an unwatched request
+  }
+  const uint32_t index = static_cast<uint32_t>(id & 0xffffffffu);
+  const uint32_t sequence = static_cast<uint32_t>(id >> 32);
+  if (index >= pending_.size() || !pending_[index].used || pending_[index].sequence != sequence) {
+    return;  // a late answer to a request already failed
+  }
+  Pending& p = pending_[index];
+  p.used = false;
+  const PendingRef ref = p.ref;
+  free_slots_.push_back(index);
+  --in_flight_;
+  listener_.OnNodeResponse(ref, envelope);
+}
+
+void NodeLink::OnRequestTimeout() {
+  Fail("request timed out after " + std::to_string(options_.timeout_ms) + "ms");
+}
+
+void NodeLink::Fail(const std::string& reason) {
+  const bool was_connected_or_connecting = state_ != State::kBackoff;
+  if (state_ != State::kBackoff && !health_.down.exchange(true, std::memory_order_relaxed)) {
+    spdlog::warn("node {} at {} is down: {}", node_id_, address_.ToString(), reason);
+  }
+  read_event_.reset();
+  write_event_.reset();
+  write_armed_ = false;
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  state_ = State::kBackoff;
+  out_.Clear();
+  in_.Clear();
+  dirty_ = false;
+  // Fail everything in flight. Callbacks may send new requests: the link is down, so Send()
+  // refuses them and nothing is added to pending_ while we walk it.
+  for (uint32_t i = 0; i < pending_.size(); ++i) {
+    if (!pending_[i].used) continue;
+    pending_[i].used = false;
+    free_slots_.push_back(i);
+    --in_flight_;
+    listener_.OnNodeFailure(pending_[i].ref);
+  }
+  const bool first = !ever_settled_;
+  ever_settled_ = true;
+  if (first && was_connected_or_connecting) listener_.OnNodeSettled(member_, false);
+  ScheduleReconnect();
+}
+
+void NodeLink::ScheduleReconnect() {
+  timeval tv = ToTimeval(backoff_ms_);
+  backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void NodeLink::OnIoEvent(evutil_socket_t fd, short what, void* arg) {
+  auto* self = static_cast<NodeLink*>(arg);
+  if (self->state_ == State::kConnecting) {
+    if (what & EV_WRITE) self->OnConnectable();
+    return;
+  }
+  if (self->state_ != State::kConnected) return;
+  if (what & EV_READ) self->OnReadable();
+  if ((what & EV_WRITE) && self->state_ == State::kConnected) self->OnWritable();
+}
+
+void NodeLink::OnTimerEvent(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<NodeLink*>(arg);
+  switch (self->state_) {
+    case State::kBackoff:
+      self->Connect();
+      break;
+    case State::kConnecting:
+    case State::kConnected:
+      // Connect or Hello did not complete within the timeout.
+      self->Fail("no answer to connect/hello within " + std::to_string(self->options_.timeout_ms) +
+                 "ms");
+      break;
+    case State::kIdle:
+      break;
+  }
+}
+
+}  // namespace shoal::proxy

@@ -1,0 +1,151 @@
+#pragma once
+
+// NodeLink: one worker's pipelined connection to one storage node.
+//
+// Owned by a worker and used only on that worker's thread (its event_base). Requests are
+// appended to an output buffer and written in batches (Flush, called once per loop iteration by
+// the worker); responses are matched to requests by request id, in any order.
+//
+// Health: a link that cannot connect, is closed by the node or lets a request time out is
+// "down": every request in flight on it fails at once, new requests are refused immediately
+// (Send returns false) and it reconnects with exponential backoff (100 ms doubling to 2 s). It is
+// up again once the node has answered Hello. The down state is shared with the other workers'
+// links to the same node through NodeHealth, so a dead node costs the timeout once, not once per
+// worker.
+//
+// Callback guarantee: for every request accepted by Register(), the listener gets exactly one of
+// OnNodeResponse or OnNodeFailure (unless the link is destroyed first).
+
+#include <event2/event.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock/hlc.h"
+#include "common/config/options.h"
+#include "common/wire/frame.h"
+#include "proxy/net/io_buffer.h"
+
+namespace shoal::proxy {
+
+// Identifies the waiter of a request: an owner object, its generation (so a recycled owner does
+// not receive a stale answer) and a small slot number (which replica).
+struct PendingRef {
+  void* owner = nullptr;
+  uint32_t generation = 0;
+  uint8_t slot = 0;
+};
+
+class NodeLinkListener {
+ public:
+  virtual ~NodeLinkListener() = default;
+  virtual void OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) = 0;
+  virtual void OnNodeFailure(const PendingRef& ref) = 0;
+  // The link has learned the node's highest version and answered Hello (or gave up trying).
+  virtual void OnNodeSettled(int member, bool up) = 0;
+  // Bytes are waiting in the link's output buffer: schedule a Flush.
+  virtual void OnLinkDirty(class NodeLink& link) = 0;
+};
+
+// Shared by the links of all workers to one node.
+struct NodeHealth {
+  std::atomic<bool> down{false};
+};
+
+struct NodeLinkOptions {
+  std::string cluster;
+  std::string sender_id;
+  int64_t timeout_ms = 1000;
+  uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
+};
+
+class NodeLink {
+ public:
+  NodeLink(event_base* base, int member, std::string node_id, HostPort address,
+           const NodeLinkOptions& options, NodeHealth& health, HybridLogicalClock& hlc,
+           NodeLinkListener& listener);
+  ~NodeLink();
+  NodeLink(const NodeLink&) = delete;
+  NodeLink& operator=(const NodeLink&) = delete;
+
+  // Starts the first connection attempt.
+  void Start();
+
+  // Whether requests are accepted now (connected, or connecting for the first time).
+  bool Available() const;
+
+  // Appends a frame built with a placeholder request id, patching in a fresh id registered to
+  // `ref`. Returns false (nothing queued, no callback) when the link is not Available().
+  bool Send(std::span<const uint8_t> frame, const PendingRef& ref);
+  // Appends a frame whose answer nobody waits for (read-repair writes). Dropped when down.
+  void SendUnwatched(std::span<const uint8_t> frame);
+
+  // Writes buffered requests to the socket.
+  void Flush();
+
+  // A request on this link passed its deadline: the node is considered down (see above).
+  void OnRequestTimeout();
+
+  int member() const { return member_; }
+  const std::string& node_id() const { return node_id_; }
+  size_t in_flight() const { return in_flight_; }
+  bool connected() const { return state_ == State::kConnected; }
+
+ private:
+  enum class State : unsigned char { kIdle, kConnecting, kConnected, kBackoff };
+  struct Pending {
+    PendingRef ref;
+    uint32_t sequence = 0;
+    bool used = false;
+  };
+
+  void Connect();
+  void OnConnectable();
+  void OnReadable();
+  void OnWritable();
+  void HandleFrame(const wire::Envelope& envelope);
+  void Fail(const std::string& reason);
+  void ScheduleReconnect();
+  void ArmWrite(bool on);
+  uint64_t Register(const PendingRef& ref);
+  void QueueHello();
+
+  static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
+  static void OnTimerEvent(evutil_socket_t fd, short what, void* arg);
+
+  event_base* base_;
+  const int member_;
+  const std::string node_id_;
+  const HostPort address_;
+  const NodeLinkOptions options_;
+  NodeHealth& health_;
+  HybridLogicalClock& hlc_;
+  NodeLinkListener& listener_;
+
+  State state_ = State::kIdle;
+  bool ever_settled_ = false;
+  bool write_armed_ = false;
+  bool dirty_ = false;
+  int fd_ = -1;
+  int64_t backoff_ms_ = 100;
+  std::unique_ptr<event, decltype(&event_free)> read_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> write_event_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> timer_{nullptr, &event_free};
+
+  IoBuffer out_;
+  IoBuffer in_;
+  std::vector<Pending> pending_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t next_sequence_ = 1;
+  size_t in_flight_ = 0;
+  FrameBuilder hello_builder_;
+
+ public:
+  bool dirty() const { return dirty_; }
+};
+
+}  // namespace shoal::proxy
