@@ -11,6 +11,8 @@ Status InitLogging(const std::string& program, const std::string& level) {
     return Status::InvalidArgument("unknown log level '" + level +
                                    "' (trace, debug, info, warn, error, critical, off)");
   }
+  // A second call (tests, a reload) replaces the logger: registering a name twice would throw.
+  spdlog::drop(program);
   auto logger = spdlog::stderr_logger_mt(program);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e [%l] [%n] %v");
   logger->set_level(parsed);
