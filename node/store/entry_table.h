@@ -43,8 +43,8 @@ class EntryTable {
   void Remove(Entry* e);
   // Puts `replacement` (same key and hash) in the place of `e`, which must be present.
   void Replace(Entry* e, Entry* replacement);
-  // Halves the bucket array while it is more than four times the entry count. Returns whether it
-  // rehashed.
+  // When there are more than four buckets per entry, rehashes to the smallest power of two that
+  // is at least the entry count (and 16). Returns whether it rehashed.
   bool MaybeShrink();
 
   // Calls fn(Entry*) for each entry of the bucket `cursor` designates; fn may remove (and free) the

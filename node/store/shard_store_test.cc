@@ -1,0 +1,887 @@
+#include "node/store/shard_store.h"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "common/clock/hlc.h"
+
+namespace shoal::node {
+namespace {
+
+constexpr uint64_t kBigLimit = 1ull << 30;
+constexpr int64_t kGraceMs = 60'000;
+
+Version V(uint64_t hlc, uint32_t writer = 1) { return Version{hlc, writer}; }
+
+uint64_t Charge(std::string_view key, std::string_view value) {
+  return key.size() + value.size() + ShardStore::kEntryOverhead;
+}
+
+uint64_t Load(const std::atomic<uint64_t>& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+class ShardStoreTest : public ::testing::Test {
+ protected:
+  explicit ShardStoreTest(uint64_t limit = kBigLimit) : store_(clock_, limit, kGraceMs) {}
+
+  PutResult Set(std::string_view key, std::string_view value, Version version,
+                int64_t expire_at_ms = 0) {
+    PutRequest request;
+    request.key = key;
+    request.value = value;
+    request.version = version;
+    request.expire_at_ms = expire_at_ms;
+    return store_.Put(request);
+  }
+  PutResult Del(std::string_view key, Version version) {
+    PutRequest request;
+    request.key = key;
+    request.version = version;
+    request.tombstone = true;
+    return store_.Put(request);
+  }
+  // The live value of `key`, or "<absent>" / "<tombstone>".
+  std::string Read(std::string_view key) {
+    GetResult got = store_.Get(key);
+    if (!got.found) return "<absent>";
+    if (got.tombstone) return "<tombstone>";
+    return std::string(got.value);
+  }
+  int64_t Now() const { return clock_.NowMs(); }
+
+  FakeClock clock_;
+  ShardStore store_;
+};
+
+TEST_F(ShardStoreTest, GetOfMissingKeyFindsNothing) {
+  GetResult got = store_.Get("nope");
+  EXPECT_FALSE(got.found);
+  EXPECT_FALSE(got.tombstone);
+  EXPECT_TRUE(got.value.empty());
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+}
+
+TEST_F(ShardStoreTest, PutThenGetReturnsValueVersionAndExpiry) {
+  PutResult put = Set("k", "hello", V(10, 3), Now() + 5000);
+  EXPECT_EQ(put.status, ApplyStatus::kApplied);
+  EXPECT_EQ(put.current, V(10, 3));
+  EXPECT_FALSE(put.previous_found);
+  EXPECT_TRUE(put.previous_version.IsZero());
+
+  GetResult got = store_.Get("k");
+  ASSERT_TRUE(got.found);
+  EXPECT_FALSE(got.tombstone);
+  EXPECT_EQ(got.value, "hello");
+  EXPECT_EQ(got.version, V(10, 3));
+  EXPECT_EQ(got.expire_at_ms, Now() + 5000);
+
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", "hello"));
+  EXPECT_EQ(Load(store_.stats().max_hlc), 10u);
+}
+
+TEST_F(ShardStoreTest, EmptyKeyAndEmptyValueAreOrdinary) {
+  EXPECT_EQ(Set("", "", V(1)).status, ApplyStatus::kApplied);
+  GetResult got = store_.Get("");
+  ASSERT_TRUE(got.found);
+  EXPECT_EQ(got.value, "");
+  EXPECT_EQ(Load(store_.stats().memory_used), ShardStore::kEntryOverhead);
+}
+
+TEST_F(ShardStoreTest, NewerVersionOverwritesOlderOrEqualIsStale) {
+  ASSERT_EQ(Set("k", "v5", V(5)).status, ApplyStatus::kApplied);
+
+  PutResult older = Set("k", "v4", V(4));
+  EXPECT_EQ(older.status, ApplyStatus::kStale);
+  EXPECT_EQ(older.current, V(5));
+  EXPECT_TRUE(older.previous_found);
+  EXPECT_EQ(older.previous_version, V(5));
+
+  EXPECT_EQ(Set("k", "same", V(5)).status, ApplyStatus::kStale);
+  EXPECT_EQ(Read("k"), "v5");
+  EXPECT_EQ(Load(store_.stats().stale_writes), 2u);
+  // Offered versions count for max_hlc even when refused; applied ones of course.
+  EXPECT_EQ(Load(store_.stats().max_hlc), 5u);
+
+  // Same HLC, higher writer id wins; lower loses.
+  EXPECT_EQ(Set("k", "w2", V(5, 2)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Set("k", "w0", V(5, 0)).status, ApplyStatus::kStale);
+  EXPECT_EQ(Read("k"), "w2");
+
+  PutResult newer = Set("k", "v9", V(9));
+  EXPECT_EQ(newer.status, ApplyStatus::kApplied);
+  EXPECT_EQ(newer.current, V(9));
+  EXPECT_EQ(newer.previous_version, V(5, 2));
+  EXPECT_EQ(Read("k"), "v9");
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", "v9"));
+}
+
+TEST_F(ShardStoreTest, MaxHlcCountsRefusedVersionsToo) {
+  Set("k", "a", V(100));
+  Set("k", "b", V(50));
+  store_.Touch("other", V(700), 0, false);  // nothing held: offered all the same
+  EXPECT_EQ(Load(store_.stats().max_hlc), 700u);
+}
+
+// ---- convergence: every arrival order of a set of writes ends in the same state ---------------
+
+struct Op {
+  enum Kind { kPut, kDel, kTouch } kind;
+  Version version;
+  std::string value;
+  int64_t expire_at_ms = 0;
+};
+
+struct State {
+  bool found;
+  bool tombstone;
+  std::string value;
+  Version version;
+  int64_t expire_at_ms;
+  bool operator==(const State&) const = default;
+};
+
+State ApplyInOrder(const std::vector<Op>& ops, const std::vector<size_t>& order) {
+  FakeClock clock;
+  ShardStore store(clock, kBigLimit, kGraceMs);
+  for (size_t i : order) {
+    const Op& op = ops[i];
+    if (op.kind == Op::kTouch) {
+      store.Touch("key", op.version, op.expire_at_ms, false);
+      continue;
+    }
+    PutRequest request;
+    request.key = "key";
+    request.value = op.value;
+    request.version = op.version;
+    request.expire_at_ms = op.expire_at_ms;
+    request.tombstone = op.kind == Op::kDel;
+    store.Put(request);
+  }
+  GetResult got = store.Get("key");
+  return State{got.found, got.tombstone, std::string(got.value), got.version, got.expire_at_ms};
+}
+
+void ExpectAllOrdersConverge(const std::vector<Op>& ops, const State& expected) {
+  std::vector<size_t> order(ops.size());
+  std::iota(order.begin(), order.end(), 0);
+  int orders = 0;
+  do {
+    State state = ApplyInOrder(ops, order);
+    std::string trace;
+    for (size_t i : order) trace += std::to_string(i) + " ";
+    EXPECT_EQ(state, expected) << "order: " << trace << " got value '" << state.value
+                               << "' version " << state.version.hlc << "/" << state.version.writer;
+    ++orders;
+  } while (std::next_permutation(order.begin(), order.end()));
+  EXPECT_GT(orders, 1);
+}
+
+TEST(ShardStoreConvergenceTest, PutsAndDeleteConvergeToNewest) {
+  const int64_t far = FakeClock().NowMs() + 1'000'000;
+  // Newest is a delete.
+  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"}, {Op::kPut, V(2), "b", far}, {Op::kDel, V(3), ""}},
+                          State{true, true, "", V(3), 0});
+  // Newest is a put over a delete.
+  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
+                           {Op::kDel, V(2), ""},
+                           {Op::kPut, V(3), "c", far},
+                           {Op::kDel, V(0, 9), ""}},
+                          State{true, false, "c", V(3), far});
+}
+
+TEST(ShardStoreConvergenceTest, EqualHlcIsDecidedByWriter) {
+  ExpectAllOrdersConverge({{Op::kPut, V(7, 1), "one"},
+                           {Op::kPut, V(7, 3), "three"},
+                           {Op::kDel, V(7, 2), ""},
+                           {Op::kPut, V(7, 3), "three"}},  // a duplicate delivery
+                          State{true, false, "three", V(7, 3), 0});
+}
+
+TEST(ShardStoreConvergenceTest, TouchesBelowTheNewestPutConverge) {
+  const int64_t t1 = FakeClock().NowMs() + 10'000;
+  const int64_t t4 = FakeClock().NowMs() + 40'000;
+  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
+                           {Op::kTouch, V(2), "", t1},
+                           {Op::kTouch, V(3), "", 0},
+                           {Op::kPut, V(4), "d", t4}},
+                          State{true, false, "d", V(4), t4});
+  // Touches under a newest delete.
+  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
+                           {Op::kTouch, V(2), "", t1},
+                           {Op::kDel, V(5), ""},
+                           {Op::kTouch, V(3), ""}},
+                          State{true, true, "", V(5), 0});
+}
+
+// ---- tombstones ---------------------------------------------------------------------------------
+
+TEST_F(ShardStoreTest, DeleteLeavesTombstoneThatRefusesOlderValues) {
+  Set("k", "v", V(5));
+  PutResult del = Del("k", V(6));
+  EXPECT_EQ(del.status, ApplyStatus::kApplied);
+  EXPECT_TRUE(del.previous_found);
+  EXPECT_EQ(del.previous_version, V(5));
+
+  GetResult got = store_.Get("k");
+  EXPECT_TRUE(got.found);
+  EXPECT_TRUE(got.tombstone);
+  EXPECT_TRUE(got.value.empty());
+  EXPECT_EQ(got.version, V(6));
+  EXPECT_EQ(Load(store_.stats().tombstones), 1u);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", ""));
+
+  // A repair bringing back the old value is refused.
+  PutResult late = Set("k", "v", V(5));
+  EXPECT_EQ(late.status, ApplyStatus::kStale);
+  EXPECT_FALSE(late.previous_found);  // a tombstone is not a live value
+  EXPECT_EQ(late.previous_version, V(6));
+  EXPECT_EQ(late.current, V(6));
+  EXPECT_EQ(Read("k"), "<tombstone>");
+
+  // A newer value replaces the tombstone.
+  EXPECT_EQ(Set("k", "again", V(7)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("k"), "again");
+  EXPECT_EQ(Load(store_.stats().tombstones), 0u);
+}
+
+TEST_F(ShardStoreTest, DeleteOfAbsentKeyStillRecordsTombstone) {
+  EXPECT_EQ(Del("k", V(3)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Set("k", "old", V(2)).status, ApplyStatus::kStale);
+  EXPECT_EQ(Read("k"), "<tombstone>");
+}
+
+TEST_F(ShardStoreTest, TombstonesArePurgedByExpireSomeAfterGrace) {
+  Del("a", V(3));
+  clock_.Advance(1000);
+  Del("b", V(3));
+  Set("live", "x", V(1));
+
+  clock_.Advance(kGraceMs - 1001);
+  EXPECT_EQ(store_.ExpireSome(1000), 0u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 2u);
+
+  clock_.Advance(1);  // "a" is now exactly grace old
+  EXPECT_EQ(store_.ExpireSome(1000), 1u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 1u);
+  EXPECT_EQ(store_.Get("a").found, false);
+  EXPECT_EQ(Read("b"), "<tombstone>");
+
+  clock_.Advance(1000);
+  EXPECT_EQ(store_.ExpireSome(1000), 1u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 0u);
+  EXPECT_EQ(Load(store_.stats().tombstones_purged), 2u);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("live", "x"));
+  EXPECT_EQ(Read("live"), "x");
+
+  // After the grace period an older value is accepted again (that is what the grace is for).
+  EXPECT_EQ(Set("a", "old", V(2)).status, ApplyStatus::kApplied);
+}
+
+TEST_F(ShardStoreTest, TombstonePastGraceIsPurgedLazilyOnAccess) {
+  Del("k", V(3));
+  clock_.Advance(kGraceMs);
+  EXPECT_FALSE(store_.Get("k").found);
+  EXPECT_EQ(Load(store_.stats().tombstones_purged), 1u);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+  EXPECT_EQ(Load(store_.stats().memory_used), 0u);
+}
+
+TEST_F(ShardStoreTest, RewrittenTombstoneRestartsItsGrace) {
+  Del("k", V(3));
+  clock_.Advance(kGraceMs / 2);
+  Del("k", V(4));
+  clock_.Advance(kGraceMs / 2);
+  EXPECT_EQ(store_.ExpireSome(100), 0u);
+  EXPECT_EQ(Read("k"), "<tombstone>");
+  clock_.Advance(kGraceMs / 2);
+  EXPECT_EQ(store_.ExpireSome(100), 1u);
+}
+
+// ---- TTL --------------------------------------------------------------------------------------
+
+TEST_F(ShardStoreTest, ExpiredEntryReadsAbsentAndIsRemovedLazily) {
+  Set("k", "v", V(1), Now() + 1000);
+  clock_.Advance(999);
+  EXPECT_EQ(Read("k"), "v");
+  clock_.Advance(1);
+  GetResult got = store_.Get("k");
+  EXPECT_FALSE(got.found);
+  EXPECT_EQ(Load(store_.stats().expirations), 1u);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+  EXPECT_EQ(Load(store_.stats().memory_used), 0u);
+}
+
+TEST_F(ShardStoreTest, ExpiredEntryIsAbsentForConditionsAndVersions) {
+  Set("k", "v", V(10), Now() + 100);
+  clock_.Advance(100);
+
+  PutRequest xx;
+  xx.key = "k";
+  xx.value = "xx";
+  xx.version = V(11);
+  xx.condition = PutCondition::kIfPresent;
+  PutResult failed = store_.Put(xx);
+  EXPECT_EQ(failed.status, ApplyStatus::kConditionFailed);
+  EXPECT_FALSE(failed.previous_found);
+  EXPECT_EQ(Load(store_.stats().keys), 0u) << "the dead entry is gone";
+
+  Set("k", "v", V(10), Now() + 100);
+  clock_.Advance(100);
+  // Older than the expired entry's version: the expired entry counts as gone.
+  PutResult older = Set("k", "older", V(5));
+  EXPECT_EQ(older.status, ApplyStatus::kApplied);
+  EXPECT_FALSE(older.previous_found);
+  EXPECT_EQ(Read("k"), "older");
+  EXPECT_EQ(Load(store_.stats().expirations), 2u);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+
+  Set("k", "v", V(20), Now() + 100);
+  clock_.Advance(100);
+  PutRequest nx;
+  nx.key = "k";
+  nx.value = "nx";
+  nx.version = V(21);
+  nx.condition = PutCondition::kIfAbsent;
+  EXPECT_EQ(store_.Put(nx).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("k"), "nx");
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", "nx"));
+}
+
+TEST_F(ShardStoreTest, PutAlreadyExpiredOnArrivalRemovesOlderLiveValue) {
+  Set("k", "v", V(1));
+  PutResult put = Set("k", "dead", V(2), Now() - 1);
+  EXPECT_EQ(put.status, ApplyStatus::kApplied);
+  EXPECT_EQ(put.current, V(2));
+  EXPECT_FALSE(store_.Get("k").found);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+  EXPECT_EQ(Load(store_.stats().memory_used), 0u);
+
+  // A held tombstone is kept (it still protects against older values).
+  Del("t", V(5));
+  EXPECT_EQ(Set("t", "dead", V(6), Now()).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("t"), "<tombstone>");
+}
+
+TEST_F(ShardStoreTest, ExpireSomeRemovesExpiredEntriesWithinBudgetAndCoversEverything) {
+  constexpr int kKeys = 4000;
+  for (int i = 0; i < kKeys; ++i) {
+    // Even keys expire in 1 s, odd keys never.
+    Set("key" + std::to_string(i), "value", V(1), i % 2 == 0 ? Now() + 1000 : 0);
+  }
+  EXPECT_EQ(store_.ExpireSome(1000), 0u);
+  clock_.Advance(1000);
+
+  constexpr size_t kBudget = 64;
+  size_t removed = 0;
+  int calls = 0;
+  while (removed < kKeys / 2) {
+    const size_t now_removed = store_.ExpireSome(kBudget);
+    // Work per call is bounded: never more removals than entries examined (a bucket chain that
+    // is started is finished, so allow a few over).
+    EXPECT_LE(now_removed, kBudget + 8);
+    removed += now_removed;
+    ASSERT_LT(++calls, 10 * kKeys / static_cast<int>(kBudget)) << "the sweep does not progress";
+  }
+  EXPECT_GT(calls, 10) << "one call must not sweep the whole table";
+  EXPECT_EQ(removed, size_t{kKeys / 2});
+  EXPECT_EQ(Load(store_.stats().expirations), uint64_t{kKeys / 2});
+  EXPECT_EQ(Load(store_.stats().keys), uint64_t{kKeys / 2});
+  uint64_t charged = 0;
+  for (int i = 1; i < kKeys; i += 2) {
+    ASSERT_EQ(Read("key" + std::to_string(i)), "value");
+    charged += Charge("key" + std::to_string(i), "value");
+  }
+  EXPECT_EQ(Load(store_.stats().memory_used), charged);
+}
+
+TEST_F(ShardStoreTest, ExpireSomeCoversEntriesAddedWhileTheTableGrows) {
+  // Keys written between sweeps (the table doubles several times) are still all reached.
+  size_t removed = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      Set("r" + std::to_string(round) + "k" + std::to_string(i), "v", V(1), Now() + 10);
+    }
+    clock_.Advance(10);
+    removed += store_.ExpireSome(50);
+  }
+  for (int i = 0; i < 1000 && Load(store_.stats().keys) > 0; ++i) removed += store_.ExpireSome(50);
+  EXPECT_EQ(removed, 50u * 200u);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+  EXPECT_EQ(Load(store_.stats().memory_used), 0u);
+}
+
+// ---- conditions, KEEPTTL, previous values -------------------------------------------------------
+
+TEST_F(ShardStoreTest, IfAbsentAppliesOnlyWithoutLiveValue) {
+  PutRequest nx;
+  nx.key = "k";
+  nx.value = "first";
+  nx.version = V(1);
+  nx.condition = PutCondition::kIfAbsent;
+  EXPECT_EQ(store_.Put(nx).status, ApplyStatus::kApplied);
+
+  nx.value = "second";
+  nx.version = V(2);
+  PutResult failed = store_.Put(nx);
+  EXPECT_EQ(failed.status, ApplyStatus::kConditionFailed);
+  EXPECT_TRUE(failed.previous_found);
+  EXPECT_EQ(failed.current, V(1));
+  EXPECT_EQ(Read("k"), "first");
+  EXPECT_EQ(Load(store_.stats().stale_writes), 0u);
+
+  Del("k", V(3));
+  nx.version = V(4);
+  EXPECT_EQ(store_.Put(nx).status, ApplyStatus::kApplied) << "a tombstone is absent";
+  EXPECT_EQ(Read("k"), "second");
+}
+
+TEST_F(ShardStoreTest, IfPresentAppliesOnlyOverLiveValue) {
+  PutRequest xx;
+  xx.key = "k";
+  xx.value = "x";
+  xx.version = V(1);
+  xx.condition = PutCondition::kIfPresent;
+  EXPECT_EQ(store_.Put(xx).status, ApplyStatus::kConditionFailed);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+
+  Del("k", V(2));
+  xx.version = V(3);
+  EXPECT_EQ(store_.Put(xx).status, ApplyStatus::kConditionFailed);
+  EXPECT_EQ(Read("k"), "<tombstone>");
+
+  Set("k", "v", V(4));
+  xx.version = V(5);
+  EXPECT_EQ(store_.Put(xx).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("k"), "x");
+}
+
+TEST_F(ShardStoreTest, StaleIsReportedBeforeConditions) {
+  Set("k", "v", V(5));
+  PutRequest nx;
+  nx.key = "k";
+  nx.value = "nx";
+  nx.version = V(4);
+  nx.condition = PutCondition::kIfAbsent;
+  EXPECT_EQ(store_.Put(nx).status, ApplyStatus::kStale);
+}
+
+TEST_F(ShardStoreTest, KeepTtlKeepsLiveExpiryOnly) {
+  const int64_t expiry = Now() + 5000;
+  Set("k", "v1", V(1), expiry);
+  PutRequest keep;
+  keep.key = "k";
+  keep.value = "v2";
+  keep.version = V(2);
+  keep.expire_at_ms = 0;
+  keep.keep_ttl = true;
+  PutResult put = store_.Put(keep);
+  EXPECT_EQ(put.status, ApplyStatus::kApplied);
+  EXPECT_EQ(put.previous_expire_at_ms, expiry);
+  EXPECT_EQ(store_.Get("k").expire_at_ms, expiry);
+  EXPECT_EQ(Read("k"), "v2");
+
+  // Without a live value there is nothing to keep: the request's expiry applies.
+  clock_.Advance(5000);
+  keep.version = V(3);
+  keep.expire_at_ms = Now() + 777;
+  EXPECT_EQ(store_.Put(keep).status, ApplyStatus::kApplied);
+  EXPECT_EQ(store_.Get("k").expire_at_ms, Now() + 777);
+
+  // Without keep_ttl a put replaces the expiry (here: persists).
+  EXPECT_EQ(Set("k", "v4", V(4)).previous_expire_at_ms, Now() + 777);
+  EXPECT_EQ(store_.Get("k").expire_at_ms, 0);
+}
+
+TEST_F(ShardStoreTest, WantPreviousCopiesPreviousLiveValue) {
+  PutRequest request;
+  request.key = "k";
+  request.value = "one";
+  request.version = V(1);
+  request.want_previous = true;
+  PutResult first = store_.Put(request);
+  EXPECT_FALSE(first.previous_found);
+  EXPECT_TRUE(first.previous_value.empty());
+
+  request.value = "two";
+  request.version = V(2);
+  request.expire_at_ms = Now() + 100;
+  PutResult second = store_.Put(request);
+  EXPECT_TRUE(second.previous_found);
+  EXPECT_EQ(second.previous_value, "one");
+  EXPECT_EQ(second.previous_version, V(1));
+  EXPECT_EQ(second.previous_expire_at_ms, 0);
+
+  // Reported on a refused write too (SET NX GET answers the current value).
+  request.value = "three";
+  request.version = V(3);
+  request.condition = PutCondition::kIfAbsent;
+  PutResult refused = store_.Put(request);
+  EXPECT_EQ(refused.status, ApplyStatus::kConditionFailed);
+  EXPECT_EQ(refused.previous_value, "two");
+  EXPECT_EQ(refused.previous_expire_at_ms, Now() + 100);
+
+  // Not copied unless asked.
+  EXPECT_TRUE(Set("k", "four", V(4)).previous_value.empty());
+
+  // A tombstone or an expired value is no previous value.
+  Del("k", V(5));
+  request.condition = PutCondition::kAlways;
+  request.version = V(6);
+  PutResult after_delete = store_.Put(request);
+  EXPECT_FALSE(after_delete.previous_found);
+  EXPECT_TRUE(after_delete.previous_value.empty());
+  EXPECT_EQ(after_delete.previous_version, V(5));
+  clock_.Advance(100);
+  request.version = V(7);
+  EXPECT_FALSE(store_.Put(request).previous_found);
+}
+
+TEST_F(ShardStoreTest, PutMayCopyFromValuesHandedOutByTheStore) {
+  std::string big(300, 'b');
+  Set("a", big, V(1));
+  // Overwrite a key with its own value, grown and shrunk: the source is the block being replaced.
+  GetResult got = store_.Get("a");
+  PutRequest request;
+  request.key = got.value.substr(0, 1);  // "b"
+  request.value = got.value;
+  request.version = V(2);
+  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
+  got = store_.Get("b");
+  request.key = "a";
+  request.value = got.value.substr(0, 10);
+  request.version = V(3);
+  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("a"), std::string(10, 'b'));
+  got = store_.Get("a");
+  request.value = got.value.substr(5);
+  request.version = V(4);
+  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("a"), std::string(5, 'b'));
+}
+
+// ---- Touch --------------------------------------------------------------------------------------
+
+TEST_F(ShardStoreTest, TouchSetsExpiryAndVersionOfLiveValue) {
+  Set("k", "v", V(1), Now() + 1000);
+  TouchResult touch = store_.Touch("k", V(2), Now() + 9000, /*want_value=*/true);
+  EXPECT_TRUE(touch.found);
+  EXPECT_TRUE(touch.applied);
+  EXPECT_EQ(touch.value, "v");
+  EXPECT_EQ(touch.version, V(2));
+  EXPECT_EQ(touch.previous_expire_at_ms, Now() + 1000);
+
+  GetResult got = store_.Get("k");
+  EXPECT_EQ(got.version, V(2));
+  EXPECT_EQ(got.expire_at_ms, Now() + 9000);
+  EXPECT_EQ(got.value, "v");
+
+  // The touch version now guards the entry.
+  EXPECT_EQ(Set("k", "older", V(1, 9)).status, ApplyStatus::kStale);
+
+  // Persist.
+  touch = store_.Touch("k", V(3), 0, /*want_value=*/false);
+  EXPECT_TRUE(touch.applied);
+  EXPECT_TRUE(touch.value.empty());
+  EXPECT_EQ(touch.previous_expire_at_ms, Now() + 9000);
+  clock_.Advance(100'000);
+  EXPECT_EQ(Read("k"), "v");
+}
+
+TEST_F(ShardStoreTest, StaleTouchChangesNothing) {
+  Set("k", "v", V(5), Now() + 1000);
+  TouchResult touch = store_.Touch("k", V(4), 0, true);
+  EXPECT_TRUE(touch.found);
+  EXPECT_FALSE(touch.applied);
+  EXPECT_EQ(touch.value, "v");
+  EXPECT_EQ(touch.version, V(5));
+  EXPECT_EQ(store_.Get("k").expire_at_ms, Now() + 1000);
+  EXPECT_EQ(store_.Touch("k", V(5), 0, false).applied, false);
+  EXPECT_EQ(Load(store_.stats().stale_writes), 2u);
+}
+
+TEST_F(ShardStoreTest, TouchNeverCreatesOrRevives) {
+  TouchResult absent = store_.Touch("k", V(1), Now() + 100, true);
+  EXPECT_FALSE(absent.found);
+  EXPECT_FALSE(absent.applied);
+  EXPECT_EQ(Load(store_.stats().keys), 0u);
+
+  Del("k", V(2));
+  TouchResult on_tombstone = store_.Touch("k", V(3), 0, true);
+  EXPECT_FALSE(on_tombstone.found);
+  EXPECT_FALSE(on_tombstone.applied);
+  EXPECT_EQ(on_tombstone.version, V(2));
+  EXPECT_EQ(Read("k"), "<tombstone>");
+
+  Set("e", "v", V(1), Now() + 10);
+  clock_.Advance(10);
+  EXPECT_FALSE(store_.Touch("e", V(2), 0, false).found);
+  EXPECT_FALSE(store_.Get("e").found);
+}
+
+TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
+  Set("k", "v", V(1));
+  TouchResult touch = store_.Touch("k", V(2), Now(), true);
+  EXPECT_TRUE(touch.applied);
+  EXPECT_EQ(touch.value, "v");
+  EXPECT_FALSE(store_.Get("k").found);
+}
+
+// ---- memory limit and eviction ------------------------------------------------------------------
+
+class ShardStoreEvictionTest : public ShardStoreTest {
+ protected:
+  static constexpr uint64_t kLimit = 64 * 1024;
+  ShardStoreEvictionTest() : ShardStoreTest(kLimit) {}
+  // Fixed width, so that every key costs the same.
+  static std::string Key(int i) {
+    char key[16];
+    std::snprintf(key, sizeof(key), "key%06d", i);
+    return key;
+  }
+};
+
+TEST_F(ShardStoreEvictionTest, LongWriteStreamStaysUnderLimitAndKeepsReadKey) {
+  const std::string value(200, 'v');
+  Set("hot", value, V(1));
+  uint64_t expected_keys_bound = kLimit / Charge(Key(0), value);
+  for (int i = 0; i < 20'000; ++i) {
+    ASSERT_EQ(Set(Key(i), value, V(2)).status, ApplyStatus::kApplied);
+    ASSERT_LE(Load(store_.stats().memory_used), kLimit);
+    if (i % 50 == 0) {
+      ASSERT_EQ(Read("hot"), value) << "the key read often was evicted at " << i;
+    }
+  }
+  EXPECT_GT(Load(store_.stats().evictions), 19'000u);
+  EXPECT_LE(Load(store_.stats().keys), expected_keys_bound + 1);
+  // The store is full: it did not evict more than it needed to.
+  EXPECT_GT(Load(store_.stats().memory_used), kLimit - 2 * Charge(Key(0), value));
+  // The most recent writes are all there.
+  for (int i = 20'000 - 100; i < 20'000; ++i) ASSERT_EQ(Read(Key(i)), value);
+  EXPECT_EQ(Read(Key(0)), "<absent>");
+}
+
+TEST_F(ShardStoreEvictionTest, EvictsLeastRecentlyUsedFirst) {
+  const std::string value(100, 'v');
+  const uint64_t fits = kLimit / Charge(Key(0), value);  // entries of this size that fit
+  for (uint64_t i = 0; i < fits; ++i) Set(Key(i), value, V(1));
+  ASSERT_EQ(Load(store_.stats().evictions), 0u);
+  // Read the two oldest; the next inserts must evict key2, key3, ... in order.
+  EXPECT_EQ(Read(Key(0)), value);
+  EXPECT_EQ(Read(Key(1)), value);
+  for (int i = 0; i < 10; ++i) {
+    Set(Key(1000 + i), value, V(1));
+    EXPECT_EQ(Read(Key(2 + i)), "<absent>") << i;  // (reading an absent key refreshes nothing)
+  }
+  for (uint64_t i = 12; i < fits; ++i) EXPECT_EQ(Read(Key(i)), value) << i;
+  EXPECT_EQ(Read(Key(0)), value);
+  EXPECT_EQ(Read(Key(1)), value);
+  EXPECT_EQ(Load(store_.stats().evictions), 10u);
+}
+
+TEST_F(ShardStoreEvictionTest, GrowingAValueEvictsOthersNotItself) {
+  const std::string small(100, 's');
+  const uint64_t fits = kLimit / Charge(Key(0), small);
+  for (uint64_t i = 0; i < fits; ++i) Set(Key(i), small, V(1));
+  // Key(0) is the least recently used; growing it must evict others.
+  const std::string big(kLimit / 2, 'B');
+  EXPECT_EQ(Set(Key(0), big, V(2)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read(Key(0)), big);
+  EXPECT_LE(Load(store_.stats().memory_used), kLimit);
+  EXPECT_EQ(Read(Key(1)), "<absent>");
+  EXPECT_EQ(Read(Key(fits - 1)), small);
+}
+
+TEST_F(ShardStoreEvictionTest, ValuesAreEvictedBeforeTombstones) {
+  const std::string value(1000, 'v');
+  Del("deleted", V(1));
+  for (int i = 0; i < 200; ++i) Set(Key(i), value, V(1));
+  EXPECT_EQ(Read("deleted"), "<tombstone>");
+  EXPECT_EQ(Load(store_.stats().tombstones_evicted), 0u);
+
+  // Only tombstones left to evict: the oldest goes.
+  const std::string huge(kLimit - Charge("huge", "") - 10, 'h');
+  Del("deleted2", V(1));
+  EXPECT_EQ(Set("huge", huge, V(1)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().tombstones_evicted), 2u);
+  EXPECT_EQ(Read("deleted"), "<absent>");
+}
+
+TEST_F(ShardStoreEvictionTest, EntryLargerThanLimitIsRefusedAndChangesNothing) {
+  Set("k", "small", V(1));
+  Set("other", "x", V(1));
+  const uint64_t used = Load(store_.stats().memory_used);
+
+  std::string too_big(kLimit - Charge("k", "") + 1, 'x');
+  PutRequest request;
+  request.key = "k";
+  request.value = too_big;
+  request.version = V(2);
+  request.want_previous = true;
+  PutResult put = store_.Put(request);
+  EXPECT_EQ(put.status, ApplyStatus::kTooLarge);
+  EXPECT_TRUE(put.previous_found);
+  EXPECT_EQ(put.previous_value, "small");
+  EXPECT_EQ(put.current, V(1));
+  EXPECT_EQ(Read("k"), "small");
+  EXPECT_EQ(Read("other"), "x");
+  EXPECT_EQ(Load(store_.stats().memory_used), used);
+  EXPECT_EQ(Load(store_.stats().evictions), 0u);
+
+  // Exactly the limit fits, at the price of everything else.
+  too_big.pop_back();
+  request.value = too_big;
+  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Load(store_.stats().memory_used), kLimit);
+  EXPECT_EQ(Read("other"), "<absent>");
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+}
+
+TEST_F(ShardStoreEvictionTest, ExpiredValuesMetByEvictionCountAsExpirations) {
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 10; ++i) Set(Key(i), value, V(1), Now() + 10);
+  clock_.Advance(10);
+  for (int i = 10; i < 200; ++i) Set(Key(i), value, V(1));
+  EXPECT_EQ(Load(store_.stats().expirations), 10u);
+  EXPECT_EQ(Load(store_.stats().evictions) + 10 + Load(store_.stats().keys), 200u);
+}
+
+// ---- iteration ----------------------------------------------------------------------------------
+
+TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
+  std::set<std::string> expected;
+  for (int i = 0; i < 100; ++i) {
+    Set("k" + std::to_string(i), "v", V(1));
+    expected.insert("k" + std::to_string(i));
+  }
+  Del("gone", V(1));
+  expected.insert("gone");
+  Set("expired", "v", V(1), Now() + 1);
+  clock_.Advance(1);
+
+  std::multiset<std::string> seen;
+  uint64_t cursor = 0;
+  int calls = 0;
+  int added = 0;
+  do {
+    cursor = store_.Scan(cursor, 10, [&](const EntryView& e) {
+      seen.insert(std::string(e.key));
+      EXPECT_EQ(e.tombstone, e.key == "gone");
+      if (!e.tombstone) {
+        EXPECT_EQ(e.value, "v");
+      }
+    });
+    // Grow the table in the middle of the traversal.
+    for (int i = 0; i < 300 && calls == 3; ++i, ++added) Set("new" + std::to_string(i), "v", V(1));
+    ++calls;
+  } while (cursor != 0);
+  EXPECT_GT(calls, 3);
+  for (const std::string& key : expected) EXPECT_EQ(seen.count(key), 1u) << key;
+  EXPECT_EQ(seen.count("expired"), 0u);
+  EXPECT_EQ(seen.size() - expected.size(),
+            static_cast<size_t>(std::count_if(seen.begin(), seen.end(), [](const std::string& k) {
+              return k.starts_with("new");
+            })));
+}
+
+// ---- the overhead constant is honest ------------------------------------------------------------
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SHOAL_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHOAL_UNDER_ASAN 1
+#endif
+#endif
+
+uint64_t HeapInUse() {
+  struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+TEST(ShardStoreMemoryTest, ChargedBytesCoverTheAllocatorsBytes) {
+#ifdef SHOAL_UNDER_ASAN
+  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
+#else
+  FakeClock clock;
+  const uint64_t before = HeapInUse();
+  {
+    ShardStore store(clock, kBigLimit, kGraceMs);
+    std::string value(2048, 'x');
+    // Sizes cycling through every malloc rounding remainder, short and long keys.
+    for (int i = 0; i < 100'000; ++i) {
+      PutRequest request;
+      std::string key = "k" + std::to_string(i);
+      request.key = key;
+      request.value = std::string_view(value).substr(0, (i * 7) % 1500);
+      request.version = V(1);
+      ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
+    }
+    // Overwrites with other sizes (new blocks or in place) and deletions (tombstones).
+    for (int i = 0; i < 100'000; i += 3) {
+      PutRequest request;
+      std::string key = "k" + std::to_string(i);
+      request.key = key;
+      request.value = std::string_view(value).substr(0, (i * 13) % 2000);
+      request.version = V(2);
+      request.tombstone = i % 2 == 0;
+      ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
+    }
+    const uint64_t heap = HeapInUse() - before;
+    const uint64_t charged = Load(store.stats().memory_used);
+    EXPECT_LE(heap, charged) << "kEntryOverhead underestimates the real cost per entry";
+    // And not wildly pessimistic either (no more than 32 bytes per entry over).
+    EXPECT_GE(heap + 32 * 100'000, charged);
+    std::printf("heap %lu bytes, charged %lu bytes, %.1f bytes per entry charged over\n", heap,
+                charged, (static_cast<double>(charged) - heap) / 100'000);
+  }
+#endif
+}
+
+TEST(ShardStoreMemoryTest, HeapStaysNearLimitUnder100MBOfOneKilobyteWrites) {
+#ifdef SHOAL_UNDER_ASAN
+  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
+#else
+  constexpr uint64_t kLimit = 32ull << 20;
+  FakeClock clock;
+  const uint64_t before = HeapInUse();
+  ShardStore store(clock, kLimit, kGraceMs);
+  const std::string value(1024, 'v');
+  uint64_t peak = 0;
+  for (int i = 0; i < 100 * 1024; ++i) {
+    PutRequest request;
+    std::string key = "key:" + std::to_string(i);
+    request.key = key;
+    // Mixed sizes around 1 KiB so freed blocks do not all fit the next request exactly.
+    request.value = std::string_view(value).substr(0, 900 + (i * 37) % 124);
+    request.version = V(i + 1);
+    if (i % 3 == 0) request.expire_at_ms = clock.NowMs() + 1000;
+    ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
+    ASSERT_LE(Load(store.stats().memory_used), kLimit);
+    if (i % 100 == 0) {
+      clock.Advance(10);
+      store.ExpireSome(100);
+      peak = std::max(peak, HeapInUse() - before);
+    }
+  }
+  EXPECT_LE(peak, kLimit + (1 << 20)) << "heap in use exceeds the limit";
+  EXPECT_GT(Load(store.stats().evictions), 40'000u);
+  EXPECT_GT(Load(store.stats().expirations), 20'000u);
+#endif
+}
+
+}  // namespace
+}  // namespace shoal::node
