@@ -1,0 +1,107 @@
+// shoal-node: a Shoal storage node. Parses flags and the YAML config, starts the NodeServer (one
+// libuv loop thread per shard) and waits on the main thread's loop for SIGTERM or SIGINT, which
+// stop the server cleanly (exit code 0).
+//
+// Exit codes: 0 after a clean shutdown, --help or a valid --check-config; 2 for a bad flag or
+// configuration value; 1 when the node cannot start (port in use, data directory not writable).
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "common/clock/clock.h"
+#include "common/config/options.h"
+#include "common/log/log.h"
+#include "node/server/node_config.h"
+#include "node/server/node_server.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitStartFailure = 1;
+
+struct SignalState {
+  shoal::node::NodeServer* server;
+  uv_signal_t term;
+  uv_signal_t interrupt;
+};
+
+void OnSignal(uv_signal_t* handle, int signum) {
+  auto* state = static_cast<SignalState*>(handle->data);
+  spdlog::info("shutting down ({})", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  state->server->Stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->term), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->interrupt), nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  shoal::node::NodeConfig config;
+  shoal::Options options("shoal-node", "Shoal storage node");
+  shoal::node::RegisterNodeOptions(options, &config);
+  shoal::Status s = options.Parse(argc, argv);
+  if (!s.ok()) {
+    std::fprintf(stderr, "shoal-node: %s\n(see shoal-node --help)\n", s.message().c_str());
+    return kExitUsage;
+  }
+  if (options.help_requested()) {
+    std::fputs(options.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (!options.positional().empty()) {
+    std::fprintf(stderr, "shoal-node: unexpected argument '%s'\n(see shoal-node --help)\n",
+                 options.positional().front().c_str());
+    return kExitUsage;
+  }
+  s = shoal::node::ValidateNodeConfig(&config);
+  if (!s.ok()) {
+    std::fprintf(stderr, "shoal-node: %s\n(see shoal-node --help)\n", s.message().c_str());
+    return kExitUsage;
+  }
+  if (options.check_config_requested()) {
+    std::printf("configuration OK\n");
+    return 0;
+  }
+  s = shoal::InitLogging("shoal-node", config.log_level);
+  if (!s.ok()) {
+    std::fprintf(stderr, "shoal-node: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create data directory '{}': {}", config.data_dir, ec.message());
+    return kExitStartFailure;
+  }
+  // A peer that disconnects while we write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  shoal::node::NodeServer server(config, shoal::SystemClock::Get());
+  s = server.Start();
+  if (!s.ok()) {
+    spdlog::critical("cannot start: {}", s.message());
+    return kExitStartFailure;
+  }
+  spdlog::info("node '{}' (cluster '{}') listening on {}:{} with {} shards, max memory {} bytes",
+               config.id, config.cluster, config.listen_address.host, server.port(), config.threads,
+               config.max_memory);
+
+  uv_loop_t* loop = uv_default_loop();
+  SignalState state{&server, {}, {}};
+  uv_signal_init(loop, &state.term);
+  uv_signal_init(loop, &state.interrupt);
+  state.term.data = &state;
+  state.interrupt.data = &state;
+  uv_signal_start(&state.term, OnSignal, SIGTERM);
+  uv_signal_start(&state.interrupt, OnSignal, SIGINT);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  spdlog::info("stopped");
+  return 0;
+}

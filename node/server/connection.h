@@ -1,0 +1,40 @@
+#pragma once
+
+// Connection: one client (proxy, node or tool) connection, owned by the shard thread that
+// accepted it. Created on accept; freed in the uv_close callback. Other threads never hold a
+// pointer to it: they name it by `id` (unique within its thread), so a response that comes back
+// after the connection closed is dropped by a failed lookup.
+//
+// Life: reading → (EOF, bad frame, refused Hello or shutdown) draining: no more requests are
+// read, the connection closes once every accepted request is answered and written → closing.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+
+#include "node/server/byte_buffer.h"
+
+namespace shoal::node {
+
+struct Connection {
+  uv_tcp_t tcp{};          // tcp.data == this
+  uv_write_t write_req{};  // write_req.data == this; one uv_write in flight at most
+  uint64_t id = 0;
+  std::string peer;  // "ip:port", for logs
+
+  ByteBuffer in;       // received bytes not yet decoded (a partial frame at most, between reads)
+  ByteBuffer out;      // encoded responses waiting to be written
+  ByteBuffer writing;  // bytes handed to the in-flight uv_write
+  size_t partial_frame_bytes = 0;  // whole size of the partial frame at the head of `in`, if known
+  uint32_t remote_in_flight = 0;   // requests handed to other shards, not yet answered
+
+  bool reading = false;  // uv_read_start is active
+  bool paused = false;   // reading stopped because too much output is pending
+  bool write_in_flight = false;
+  bool dirty = false;     // queued for a flush at the end of this loop iteration
+  bool draining = false;  // no more requests: close when everything is written
+  bool closing = false;   // uv_close called
+};
+
+}  // namespace shoal::node

@@ -1,0 +1,67 @@
+#include "node/server/node_config.h"
+
+#include <spdlog/common.h>
+
+namespace shoal::node {
+
+namespace {
+
+constexpr int64_t kMaxThreads = 256;
+constexpr uint64_t kMinMemoryPerShard = 1ull << 20;
+constexpr uint64_t kMinFrameSize = 1ull << 10;
+constexpr uint64_t kMaxFrameSize = 1ull << 30;  // the length prefix is 32 bits; keep well below
+
+}  // namespace
+
+void RegisterNodeOptions(Options& options, NodeConfig* c) {
+  options.AddString("id", &c->id, "this node's id, unique in the cluster (required)");
+  options.AddString("listen", &c->listen, "HOST:PORT to serve the node protocol on");
+  options.AddString("data-dir", &c->data_dir, "directory for durable state (created if missing)");
+  options.AddSize("max-memory", &c->max_memory,
+                  "memory limit for stored data, e.g. 64mb, 2gb (split across shards)");
+  options.AddInt("threads", &c->threads, "number of shards, one event-loop thread each");
+  options.AddString("log-level", &c->log_level, "trace, debug, info, warn, error, critical, off");
+  options.AddString("cluster", &c->cluster, "cluster name; peers from another cluster are refused");
+  options.AddSize("max-frame-size", &c->max_frame_size,
+                  "largest accepted frame (and so value), e.g. 64mb");
+  options.AddInt("max-clock-offset-ms", &c->max_clock_offset_ms,
+                 "refuse versions further than this ahead of the local clock");
+  options.AddInt("tombstone-grace-ms", &c->tombstone_grace_ms,
+                 "keep delete tombstones this long before purging them");
+}
+
+Status ValidateNodeConfig(NodeConfig* c) {
+  if (c->id.empty()) return Status::InvalidArgument("--id is required");
+  auto hp = ParseHostPort(c->listen);
+  if (!hp.ok()) return Status::InvalidArgument("--listen: " + hp.status().message());
+  c->listen_address = *hp;
+  if (c->data_dir.empty()) return Status::InvalidArgument("--data-dir must not be empty");
+  if (c->threads < 1 || c->threads > kMaxThreads) {
+    return Status::InvalidArgument("--threads must be between 1 and " +
+                                   std::to_string(kMaxThreads) + ", got " +
+                                   std::to_string(c->threads));
+  }
+  if (c->max_memory < kMinMemoryPerShard * static_cast<uint64_t>(c->threads)) {
+    return Status::InvalidArgument("--max-memory must be at least 1mb per thread, got " +
+                                   std::to_string(c->max_memory) + " bytes for " +
+                                   std::to_string(c->threads) + " threads");
+  }
+  if (c->max_frame_size < kMinFrameSize || c->max_frame_size > kMaxFrameSize) {
+    return Status::InvalidArgument("--max-frame-size must be between 1kb and 1gb, got " +
+                                   std::to_string(c->max_frame_size) + " bytes");
+  }
+  if (c->max_clock_offset_ms <= 0) {
+    return Status::InvalidArgument("--max-clock-offset-ms must be positive");
+  }
+  if (c->tombstone_grace_ms < 0) {
+    return Status::InvalidArgument("--tombstone-grace-ms must not be negative");
+  }
+  if (c->cluster.empty()) return Status::InvalidArgument("--cluster must not be empty");
+  const auto level = spdlog::level::from_str(c->log_level);
+  if (level == spdlog::level::off && c->log_level != "off") {
+    return Status::InvalidArgument("--log-level: unknown level '" + c->log_level + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace shoal::node

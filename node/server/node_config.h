@@ -1,0 +1,37 @@
+#pragma once
+
+// NodeConfig: everything shoal-node is configured with. Each field is a flag (`--name VALUE`) and
+// a key of the YAML file given with `--config FILE`; flags override the file.
+
+#include <cstdint>
+#include <string>
+
+#include "common/config/options.h"
+#include "common/status/status.h"
+
+namespace shoal::node {
+
+struct NodeConfig {
+  std::string id;                         // required: this node's id (unique in the cluster)
+  std::string listen = "127.0.0.1:7000";  // HOST:PORT of the node protocol
+  std::string data_dir = "./shoal-data";  // created if missing (later: RocksDB hint spool)
+  uint64_t max_memory = 256ull << 20;     // bytes, split evenly across shards
+  int64_t threads = 2;                    // shards, one event-loop thread each
+  std::string log_level = "info";
+  std::string cluster = "shoal";           // peers saying Hello with another name are refused
+  uint64_t max_frame_size = 64ull << 20;   // largest accepted envelope, bytes
+  int64_t max_clock_offset_ms = 60'000;    // versions further ahead than this are refused
+  int64_t tombstone_grace_ms = 3'600'000;  // tombstones are purged after this
+
+  // Filled by Validate().
+  HostPort listen_address;
+};
+
+// Declares every NodeConfig field as an option of `options`, bound to `config`.
+void RegisterNodeOptions(Options& options, NodeConfig* config);
+
+// Checks values that Options cannot check on its own (ranges, required fields, the listen
+// address) and fills the derived fields. Errors name the offending flag.
+Status ValidateNodeConfig(NodeConfig* config);
+
+}  // namespace shoal::node

@@ -1,0 +1,72 @@
+#include "node/server/node_info.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "node/server/shard_worker.h"
+
+namespace shoal::node {
+
+uint64_t NodeMaxHlc(const NodeContext& node) {
+  uint64_t max_hlc = node.hlc.Last();
+  for (const ShardWorker* w : node.workers) {
+    max_hlc = std::max(max_hlc, w->store().stats().max_hlc.load(std::memory_order_relaxed));
+  }
+  return max_hlc;
+}
+
+std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t request_id,
+                                        FrameBuilder& builder) {
+  auto& b = builder.Start();
+  std::vector<flatbuffers::Offset<wire::InfoEntry>> entries;
+  auto add = [&](const char* name, const std::string& value) {
+    entries.push_back(wire::CreateInfoEntry(b, b.CreateString(name), b.CreateString(value)));
+  };
+  auto add_number = [&](const char* name, uint64_t value) { add(name, std::to_string(value)); };
+
+  add("node_id", node.config.id);
+  add("cluster", node.config.cluster);
+  add_number("protocol_version", kProtocolVersion);
+  add_number("shards", node.workers.size());
+  add_number("uptime_seconds", (node.clock.MonotonicMs() - node.start_monotonic_ms) / 1000);
+  add_number("max_hlc", NodeMaxHlc(node));
+
+  uint64_t keys = 0, tombstones = 0, used = 0, limit = 0, evictions = 0, expirations = 0,
+           purged = 0, stale = 0, tomb_evicted = 0;
+  for (const ShardWorker* w : node.workers) {
+    const ShardStats& s = w->store().stats();
+    keys += s.keys.load(std::memory_order_relaxed);
+    tombstones += s.tombstones.load(std::memory_order_relaxed);
+    used += s.memory_used.load(std::memory_order_relaxed);
+    limit += w->store().memory_limit();
+    evictions += s.evictions.load(std::memory_order_relaxed);
+    expirations += s.expirations.load(std::memory_order_relaxed);
+    purged += s.tombstones_purged.load(std::memory_order_relaxed);
+    tomb_evicted += s.tombstones_evicted.load(std::memory_order_relaxed);
+    stale += s.stale_writes.load(std::memory_order_relaxed);
+  }
+  add_number("keys", keys);
+  add_number("tombstones", tombstones);
+  add_number("memory_used_bytes", used);
+  add_number("memory_limit_bytes", limit);
+  add_number("evictions", evictions);
+  add_number("expirations", expirations);
+  add_number("tombstones_purged", purged);
+  add_number("tombstones_evicted", tomb_evicted);
+  add_number("stale_writes", stale);
+
+#define SHOAL_ADD_STAT(name, help)                                            \
+  {                                                                           \
+    uint64_t total = 0;                                                       \
+    for (const ShardWorker* w : node.workers) total += w->stats().name.Get(); \
+    add_number(#name, total);                                                 \
+  }
+  SHOAL_NODE_SERVER_STATS(SHOAL_ADD_STAT)
+#undef SHOAL_ADD_STAT
+
+  auto resp = wire::CreateInfoResponse(b, b.CreateVector(entries));
+  return builder.Finish(request_id, wire::Message::InfoResponse, resp.Union());
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,48 @@
+#include "node/server/node_server.h"
+
+#include <unistd.h>
+
+#include "node/server/listen_socket.h"
+#include "node/server/shard_worker.h"
+
+namespace shoal::node {
+
+NodeServer::NodeServer(const NodeConfig& config, const Clock& clock) : context_(config, clock) {}
+
+NodeServer::~NodeServer() { Stop(); }
+
+Status NodeServer::Start() {
+  const int shards = static_cast<int>(context_.config.threads);
+  auto fds = OpenReusePortListeners(context_.config.listen_address, shards, &port_);
+  if (!fds.ok()) return fds.status();
+
+  for (int i = 0; i < shards; ++i) {
+    workers_.push_back(std::make_unique<ShardWorker>(context_, static_cast<uint32_t>(i)));
+    context_.workers.push_back(workers_.back().get());
+  }
+  // Every mailbox must be open before any thread can post to it: prepare all, then launch.
+  for (int i = 0; i < shards; ++i) {
+    Status s = workers_[i]->Prepare((*fds)[i]);
+    if (!s.ok()) {
+      for (int j = i + 1; j < shards; ++j) close((*fds)[j]);
+      context_.workers.clear();
+      workers_.clear();
+      return s;
+    }
+  }
+  for (auto& w : workers_) w->Launch();
+  running_ = true;
+  return Status::Ok();
+}
+
+void NodeServer::Stop() {
+  if (!running_) return;
+  running_ = false;
+  for (auto& w : workers_) w->RequestStop();
+  for (auto& w : workers_) w->Join();
+  // Threads are gone: nothing reads the workers (or their stores) any more.
+  context_.workers.clear();
+  workers_.clear();
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,150 @@
+#include "node/server/request_executor.h"
+
+#include <limits>
+#include <string>
+
+namespace shoal::node {
+
+namespace {
+
+wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
+Version FromWire(const wire::Version& v) { return Version{v.hlc(), v.writer()}; }
+
+PutCondition FromWire(wire::PutCondition c) {
+  switch (c) {
+    case wire::PutCondition::IfAbsent:
+      return PutCondition::kIfAbsent;
+    case wire::PutCondition::IfPresent:
+      return PutCondition::kIfPresent;
+    case wire::PutCondition::Always:
+      break;
+  }
+  return PutCondition::kAlways;
+}
+
+const char* CheckKey(const flatbuffers::Vector<uint8_t>* key) {
+  if (key == nullptr) return "request has no key";
+  if (key->size() > kMaxKeyBytes) return "key longer than 512 KiB";
+  return nullptr;
+}
+
+constexpr uint64_t kMaxExpireAtMs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+}  // namespace
+
+const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* out) {
+  switch (envelope.message_type()) {
+    case wire::Message::Get: {
+      const auto* get = envelope.message_as_Get();
+      if (const char* err = CheckKey(get->key())) return err;
+      out->key = AsView(get->key());
+      out->version = nullptr;
+      return nullptr;
+    }
+    case wire::Message::Put: {
+      const auto* put = envelope.message_as_Put();
+      if (const char* err = CheckKey(put->key())) return err;
+      if (put->version() == nullptr) return "put has no version";
+      if (put->expire_at_ms() > kMaxExpireAtMs) return "expire_at_ms out of range";
+      out->key = AsView(put->key());
+      out->version = put->version();
+      return nullptr;
+    }
+    case wire::Message::Touch: {
+      const auto* touch = envelope.message_as_Touch();
+      if (const char* err = CheckKey(touch->key())) return err;
+      if (touch->version() == nullptr) return "touch has no version";
+      if (touch->expire_at_ms() > kMaxExpireAtMs) return "expire_at_ms out of range";
+      out->key = AsView(touch->key());
+      out->version = touch->version();
+      return nullptr;
+    }
+    default:
+      return "not a keyed request";
+  }
+}
+
+std::span<const uint8_t> BuildErrorFrame(FrameBuilder& builder, uint64_t request_id,
+                                         wire::ErrorCode code, std::string_view message) {
+  auto& b = builder.Start();
+  auto msg = b.CreateString(message.data(), message.size());
+  auto err = wire::CreateError(b, code, msg);
+  return builder.Finish(request_id, wire::Message::Error, err.Union());
+}
+
+std::span<const uint8_t> RequestExecutor::Execute(const wire::Envelope& envelope,
+                                                  FrameBuilder& builder) {
+  const uint64_t id = envelope.request_id();
+  switch (envelope.message_type()) {
+    case wire::Message::Get:
+      return ExecuteGet(id, *envelope.message_as_Get(), builder);
+    case wire::Message::Put:
+      return ExecutePut(id, *envelope.message_as_Put(), builder);
+    case wire::Message::Touch:
+      return ExecuteTouch(id, *envelope.message_as_Touch(), builder);
+    default:
+      return BuildErrorFrame(builder, id, wire::ErrorCode::Internal,
+                             "not a keyed request (node bug)");
+  }
+}
+
+std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Get& get,
+                                                     FrameBuilder& builder) {
+  const GetResult r = store_.Get(AsView(get.key()));
+  auto& b = builder.Start();
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
+  if (r.found && !r.tombstone && get.want_value()) value = Bytes(b, r.value);
+  const wire::Version version = ToWire(r.version);
+  auto resp =
+      wire::CreateGetResponse(b, r.found, r.found && r.tombstone, value,
+                              r.found ? &version : nullptr, static_cast<uint64_t>(r.expire_at_ms));
+  return builder.Finish(id, wire::Message::GetResponse, resp.Union());
+}
+
+std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Put& put,
+                                                     FrameBuilder& builder) {
+  PutRequest req;
+  req.key = AsView(put.key());
+  req.tombstone = put.tombstone();
+  if (!req.tombstone) req.value = AsView(put.value());
+  req.version = FromWire(*put.version());
+  req.expire_at_ms = static_cast<int64_t>(put.expire_at_ms());
+  req.condition = FromWire(put.condition());
+  req.keep_ttl = put.keep_ttl();
+  req.want_previous = put.want_previous();
+  const PutResult r = store_.Put(req);
+  if (r.status == ApplyStatus::kTooLarge) {
+    char message[160];
+    const int n = snprintf(
+        message, sizeof(message),
+        "entry of %zu bytes is larger than the shard's memory limit (%llu bytes)",
+        req.key.size() + req.value.size(), static_cast<unsigned long long>(store_.memory_limit()));
+    return BuildErrorFrame(builder, id, wire::ErrorCode::TooLarge, std::string_view(message, n));
+  }
+  auto& b = builder.Start();
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> previous = 0;
+  if (req.want_previous && r.previous_found) previous = Bytes(b, r.previous_value);
+  const wire::Version current = ToWire(r.current);
+  const wire::Version previous_version = ToWire(r.previous_version);
+  auto resp = wire::CreatePutResponse(
+      b, r.status == ApplyStatus::kApplied, r.status == ApplyStatus::kConditionFailed, &current,
+      r.previous_found, previous, r.previous_found ? &previous_version : nullptr,
+      static_cast<uint64_t>(r.previous_expire_at_ms));
+  return builder.Finish(id, wire::Message::PutResponse, resp.Union());
+}
+
+std::span<const uint8_t> RequestExecutor::ExecuteTouch(uint64_t id, const wire::Touch& touch,
+                                                       FrameBuilder& builder) {
+  const TouchResult r =
+      store_.Touch(AsView(touch.key()), FromWire(*touch.version()),
+                   static_cast<int64_t>(touch.expire_at_ms()), touch.want_value());
+  auto& b = builder.Start();
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
+  if (r.found && touch.want_value()) value = Bytes(b, r.value);
+  const wire::Version version = ToWire(r.version);
+  auto resp = wire::CreateTouchResponse(b, r.found, r.applied, value, &version,
+                                        static_cast<uint64_t>(r.previous_expire_at_ms));
+  return builder.Finish(id, wire::Message::TouchResponse, resp.Union());
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,127 @@
+#pragma once
+
+// Messages between the shard threads of one node, and the mailbox each thread receives them in.
+//
+// A request that arrives on thread A for a key owned by shard B is copied, whole frame, into A's
+// outgoing batch for B; B executes it against its store and sends the response frame back in a
+// batch for A, tagged with the id of the connection it came from. Connections are named by id,
+// never by pointer, so a connection that closes meanwhile simply drops its late responses.
+//
+// A MessageBatch is a run of messages in one byte buffer, no allocation per message:
+//
+//   +------------------------------------------+----------------+---
+//   | kind u8 | origin u32 | conn u64 | len u32 | frame (len B)  | next message ...
+//   +------------------------------------------+----------------+---
+//
+// A ShardMailbox is a mutex-protected pending batch plus a uv_async that wakes the owner's loop.
+// Senders append a whole batch under the lock (or swap it in when the pending batch is empty) and
+// wake the owner only when the pending batch was empty; the owner swaps the pending batch out
+// under the lock and processes it without the lock. Lock hold times are a memcpy at most.
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <span>
+
+#include "node/server/byte_buffer.h"
+
+namespace shoal::node {
+
+enum class ShardMessageKind : uint8_t {
+  kRequest = 1,   // a request frame to execute on the receiving shard
+  kResponse = 2,  // a response frame for connection `conn_id` of the receiving thread
+};
+
+struct ShardMessage {
+  ShardMessageKind kind;
+  uint32_t origin_shard;
+  uint64_t conn_id;
+  std::span<const uint8_t> frame;  // points into the batch
+};
+
+class MessageBatch {
+ public:
+  void Append(ShardMessageKind kind, uint32_t origin_shard, uint64_t conn_id,
+              std::span<const uint8_t> frame);
+
+  // Calls fn(const ShardMessage&) for each message in order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    const uint8_t* p = bytes_.data();
+    const uint8_t* end = p + bytes_.size();
+    while (p < end) {
+      ShardMessage m;
+      uint32_t len;
+      m.kind = static_cast<ShardMessageKind>(p[0]);
+      std::memcpy(&m.origin_shard, p + 1, 4);
+      std::memcpy(&m.conn_id, p + 5, 8);
+      std::memcpy(&len, p + 13, 4);
+      m.frame = {p + kHeaderBytes, len};
+      fn(m);
+      p += kHeaderBytes + len;
+    }
+  }
+
+  bool empty() const { return bytes_.empty(); }
+  size_t count() const { return count_; }
+  size_t bytes() const { return bytes_.size(); }
+  // Empties the batch, keeping up to `keep_bytes` of storage.
+  void Clear(size_t keep_bytes = 4u << 20) {
+    bytes_.Clear();
+    bytes_.ReleaseIfIdle(keep_bytes);
+    count_ = 0;
+  }
+  // Appends all of `other`'s messages.
+  void AppendAll(const MessageBatch& other) {
+    bytes_.Append(other.bytes_.data(), other.bytes_.size());
+    count_ += other.count_;
+  }
+  void swap(MessageBatch& other) noexcept {
+    bytes_.swap(other.bytes_);
+    std::swap(count_, other.count_);
+  }
+
+  static constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4;
+
+ private:
+  ByteBuffer bytes_;
+  size_t count_ = 0;
+};
+
+class ShardMailbox {
+ public:
+  ShardMailbox() = default;
+  ShardMailbox(const ShardMailbox&) = delete;
+  ShardMailbox& operator=(const ShardMailbox&) = delete;
+
+  // Owner thread, before any sender may post: binds the mailbox to the owner's loop. `on_wake`
+  // runs on the owner thread (with `data` as the uv_async's data) after one or more posts.
+  int Open(uv_loop_t* loop, uv_async_cb on_wake, void* data);
+
+  // Any thread. Moves `batch`'s messages into the mailbox (leaving `batch` empty, possibly with
+  // other storage) and wakes the owner. Returns false, dropping the messages, once the mailbox
+  // is closed (the owner is shutting down).
+  bool Post(MessageBatch& batch);
+
+  // Any thread: asks the owner to shut down (seen as stop_requested() in on_wake).
+  void RequestStop();
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
+
+  // Owner thread: swaps the pending messages into `out` (which should be empty).
+  void Take(MessageBatch& out);
+
+  // Owner thread: refuses further posts and closes the uv_async (freed by the loop; the mailbox
+  // object itself must outlive the loop run that closes it).
+  void Close();
+
+ private:
+  std::mutex mu_;
+  MessageBatch pending_;  // guarded by mu_
+  bool closed_ = true;    // guarded by mu_; false between Open() and Close()
+  std::atomic<bool> stop_{false};
+  uv_async_t async_{};
+};
+
+}  // namespace shoal::node

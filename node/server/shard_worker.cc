@@ -1,0 +1,490 @@
+#include "node/server/shard_worker.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <string>
+
+#include "node/server/node_info.h"
+#include "node/server/shard_router.h"
+
+namespace shoal::node {
+
+namespace {
+
+// Read space offered to libuv: a first read gets a large buffer; later reads take what is free
+// (at least kMinReadSpace), or room for the whole partial frame when its size is known.
+constexpr size_t kInitialReadBytes = 64 * 1024;
+constexpr size_t kMinReadSpace = 4 * 1024;
+// Buffers larger than this are freed once empty, so that one big frame does not pin memory.
+constexpr size_t kKeepBufferBytes = 1 << 20;
+// Reading from a connection pauses while this much output is waiting for the peer to read it,
+// and resumes below the low mark: a client that does not read cannot make the node buffer
+// without bound.
+constexpr size_t kPauseOutputBytes = 16 << 20;
+constexpr size_t kResumeOutputBytes = 4 << 20;
+// Active expiry: every kExpirePeriodMs, examine kExpireBudget entries at a time, again while a
+// quarter of them turn out to be expired, for at most kExpireMaxNs.
+constexpr uint64_t kExpirePeriodMs = 100;
+constexpr size_t kExpireBudget = 2000;
+constexpr uint64_t kExpireMaxNs = 5'000'000;
+
+Connection* ConnOf(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
+ShardWorker* WorkerOf(uv_handle_t* h) { return static_cast<ShardWorker*>(h->data); }
+
+std::string PeerName(uv_tcp_t* tcp) {
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    uv_ip4_name(a, host, sizeof(host));
+    port = ntohs(a->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+  uv_ip6_name(a, host, sizeof(host));
+  port = ntohs(a->sin6_port);
+  return "[" + std::string(host) + "]:" + std::to_string(port);
+}
+
+}  // namespace
+
+// ---- static trampolines ------------------------------------------------------------------------
+
+struct ShardWorkerCallbacks {
+  static void Accept(uv_stream_t* server, int status) {
+    WorkerOf(reinterpret_cast<uv_handle_t*>(server))->OnAccept(status);
+  }
+  static void Alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    Connection* c = ConnOf(h);
+    static_cast<ShardWorker*>(h->loop->data)->OnAlloc(c, buf);
+  }
+  static void Read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+    auto* h = reinterpret_cast<uv_handle_t*>(s);
+    static_cast<ShardWorker*>(h->loop->data)->OnRead(ConnOf(h), nread);
+  }
+  static void Write(uv_write_t* req, int status) {
+    auto* c = static_cast<Connection*>(req->data);
+    auto* h = reinterpret_cast<uv_handle_t*>(&c->tcp);
+    static_cast<ShardWorker*>(h->loop->data)->OnWriteDone(c, status);
+  }
+  static void Closed(uv_handle_t* h) {
+    static_cast<ShardWorker*>(h->loop->data)->OnClosed(ConnOf(h));
+  }
+  static void Check(uv_check_t* h) { WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnCheck(); }
+  static void Mailbox(uv_async_t* h) { WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnMailbox(); }
+  static void Expire(uv_timer_t* h) {
+    WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnExpireTimer();
+  }
+};
+
+// ---- life cycle --------------------------------------------------------------------------------
+
+ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
+    : node_(node),
+      index_(index),
+      shards_(static_cast<uint32_t>(node.config.threads)),
+      max_frame_bytes_(static_cast<uint32_t>(node.config.max_frame_size)),
+      store_(node.clock, node.config.max_memory / static_cast<uint64_t>(node.config.threads),
+             node.config.tombstone_grace_ms),
+      executor_(store_),
+      builder_(64 * 1024),
+      outboxes_(shards_) {}
+
+ShardWorker::~ShardWorker() {
+  assert(!thread_.joinable());
+  if (!loop_ready_) return;
+  // Never launched (or launched and joined: then everything is closed already). Close whatever
+  // is open and let the loop run the close callbacks.
+  mailbox_.Close();
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+Status ShardWorker::Prepare(int listen_fd) {
+  if (int rc = uv_loop_init(&loop_); rc != 0) {
+    close(listen_fd);
+    return Status::Internal(std::string("uv_loop_init: ") + uv_strerror(rc));
+  }
+  loop_ready_ = true;
+  loop_.data = this;
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  if (int rc = uv_tcp_open(&listener_, listen_fd); rc != 0) {
+    close(listen_fd);
+    return Status::IOError(std::string("uv_tcp_open: ") + uv_strerror(rc));
+  }
+  if (int rc =
+          uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, ShardWorkerCallbacks::Accept);
+      rc != 0) {
+    return Status::IOError(std::string("listen: ") + uv_strerror(rc));
+  }
+  uv_check_init(&loop_, &flush_check_);
+  flush_check_.data = this;
+  uv_check_start(&flush_check_, ShardWorkerCallbacks::Check);
+  uv_timer_init(&loop_, &expire_timer_);
+  expire_timer_.data = this;
+  uv_timer_start(&expire_timer_, ShardWorkerCallbacks::Expire, kExpirePeriodMs, kExpirePeriodMs);
+  if (int rc = mailbox_.Open(&loop_, ShardWorkerCallbacks::Mailbox, this); rc != 0) {
+    return Status::Internal(std::string("uv_async_init: ") + uv_strerror(rc));
+  }
+  return Status::Ok();
+}
+
+void ShardWorker::Launch() {
+  thread_ = std::thread([this] {
+    const std::string name = "shoal-shard-" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    // Every handle is closed (BeginShutdown): the loop is empty.
+    if (uv_loop_close(&loop_) == 0) loop_ready_ = false;
+  });
+}
+
+void ShardWorker::RequestStop() { mailbox_.RequestStop(); }
+
+void ShardWorker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ShardWorker::BeginShutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&expire_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+  mailbox_.Close();
+  std::vector<Connection*> open;
+  open.reserve(connections_.size());
+  for (auto& [id, c] : connections_) open.push_back(c);
+  for (Connection* c : open) Close(c);
+}
+
+// ---- connections -------------------------------------------------------------------------------
+
+void ShardWorker::OnAccept(int status) {
+  if (status < 0) {
+    spdlog::warn("shard {}: accept failed: {}", index_, uv_strerror(status));
+    return;
+  }
+  auto* c = new Connection();
+  uv_tcp_init(&loop_, &c->tcp);
+  c->tcp.data = c;
+  c->write_req.data = c;
+  if (int rc = uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
+                         reinterpret_cast<uv_stream_t*>(&c->tcp));
+      rc != 0) {
+    spdlog::warn("shard {}: accept failed: {}", index_, uv_strerror(rc));
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete ConnOf(h); });
+    return;
+  }
+  c->id = next_connection_id_++;
+  c->peer = PeerName(&c->tcp);
+  uv_tcp_nodelay(&c->tcp, 1);
+  connections_.emplace(c->id, c);
+  stats_.connections.Add(1);
+  stats_.connections_accepted.Add(1);
+  spdlog::debug("shard {}: connection {} from {}", index_, c->id, c->peer);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
+                ShardWorkerCallbacks::Read);
+  c->reading = true;
+}
+
+void ShardWorker::OnAlloc(Connection* c, uv_buf_t* buf) {
+  size_t want = c->in.capacity() == 0 ? kInitialReadBytes : kMinReadSpace;
+  if (c->partial_frame_bytes > c->in.size()) {
+    want = std::max(want, c->partial_frame_bytes - c->in.size());
+  }
+  std::span<uint8_t> space = c->in.PrepareWrite(want);
+  buf->base = reinterpret_cast<char*>(space.data());
+  buf->len = space.size();
+}
+
+void ShardWorker::OnRead(Connection* c, ssize_t nread) {
+  if (nread > 0) {
+    c->in.Commit(static_cast<size_t>(nread));
+    ProcessInput(c);
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  if (nread == UV_EOF) {
+    if (!c->in.empty()) {
+      spdlog::warn("connection from {} ended in the middle of a frame ({} bytes of {})", c->peer,
+                   c->in.size(), c->partial_frame_bytes);
+    } else {
+      spdlog::debug("shard {}: connection {} from {} closed by peer", index_, c->id, c->peer);
+    }
+    Drain(c);  // a half-closed peer still gets its answers
+    return;
+  }
+  spdlog::debug("shard {}: connection from {}: {}", index_, c->peer, uv_strerror(nread));
+  Close(c);
+}
+
+void ShardWorker::ProcessInput(Connection* c) {
+  while (!c->draining) {
+    DecodedFrame frame;
+    const FrameStatus st = DecodeFrame(c->in.data(), c->in.size(), max_frame_bytes_, &frame);
+    if (st == FrameStatus::kOk) {
+      c->partial_frame_bytes = 0;
+      Dispatch(c, *frame.envelope, {c->in.data(), frame.frame_bytes});
+      c->in.Consume(frame.frame_bytes);
+      continue;
+    }
+    if (st == FrameStatus::kNeedMore) {
+      c->partial_frame_bytes = frame.frame_bytes;
+      break;
+    }
+    stats_.protocol_errors.Add(1);
+    uint32_t declared = 0;
+    if (c->in.size() >= 4) std::memcpy(&declared, c->in.data(), 4);
+    spdlog::warn("closing connection from {}: {} (declared envelope length {}, limit {})", c->peer,
+                 FrameStatusName(st), flatbuffers::EndianScalar(declared), max_frame_bytes_);
+    c->in.Clear();
+    Drain(c);
+  }
+  if (c->in.empty()) c->in.ReleaseIfIdle(kKeepBufferBytes);
+}
+
+void ShardWorker::Reply(Connection* c, std::span<const uint8_t> frame) {
+  c->out.Append(frame);
+  if (!c->dirty) {
+    c->dirty = true;
+    dirty_.push_back(c->id);
+  }
+}
+
+void ShardWorker::Flush(Connection* c) {
+  if (c->closing) return;
+  if (!c->write_in_flight && !c->out.empty()) {
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(c->out.data())),
+                               static_cast<unsigned>(c->out.size()));
+    const int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
+    if (n > 0) {
+      c->out.Consume(static_cast<size_t>(n));
+    } else if (n != UV_EAGAIN) {
+      spdlog::debug("shard {}: write to {} failed: {}", index_, c->peer, uv_strerror(n));
+      Close(c);
+      return;
+    }
+    if (!c->out.empty()) {
+      // The socket is full: hand the rest to libuv, which writes it as the peer reads.
+      c->writing.swap(c->out);
+      buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(c->writing.data())),
+                        static_cast<unsigned>(c->writing.size()));
+      if (int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
+                            ShardWorkerCallbacks::Write);
+          rc != 0) {
+        spdlog::debug("shard {}: write to {} failed: {}", index_, c->peer, uv_strerror(rc));
+        Close(c);
+        return;
+      }
+      c->write_in_flight = true;
+    } else {
+      c->out.ReleaseIfIdle(kKeepBufferBytes);
+    }
+  }
+  if (c->reading && !c->paused && c->out.size() + c->writing.size() > kPauseOutputBytes) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    c->paused = true;
+  }
+  MaybeFinishDrain(c);
+}
+
+void ShardWorker::OnWriteDone(Connection* c, int status) {
+  c->write_in_flight = false;
+  c->writing.Clear();
+  c->writing.ReleaseIfIdle(kKeepBufferBytes);
+  if (c->closing) return;  // cancelled by Close()
+  if (status < 0) {
+    spdlog::debug("shard {}: write to {} failed: {}", index_, c->peer, uv_strerror(status));
+    Close(c);
+    return;
+  }
+  if (c->paused && c->out.size() < kResumeOutputBytes) {
+    c->paused = false;
+    if (c->reading) {
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
+                    ShardWorkerCallbacks::Read);
+    }
+  }
+  Flush(c);
+}
+
+void ShardWorker::Drain(Connection* c) {
+  if (c->draining) return;
+  c->draining = true;
+  if (c->reading) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    c->reading = false;
+  }
+  MaybeFinishDrain(c);
+}
+
+void ShardWorker::MaybeFinishDrain(Connection* c) {
+  if (c->draining && !c->closing && !c->write_in_flight && c->out.empty() &&
+      c->remote_in_flight == 0) {
+    Close(c);
+  }
+}
+
+void ShardWorker::Close(Connection* c) {
+  if (c->closing) return;
+  c->closing = true;
+  connections_.erase(c->id);
+  stats_.connections.Add(-1);
+  // Closing cancels an in-flight write (its callback runs first, with UV_ECANCELED) and stops
+  // reading; the Connection is freed in the close callback, the last one libuv makes for it.
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), ShardWorkerCallbacks::Closed);
+}
+
+void ShardWorker::OnClosed(Connection* c) { delete c; }
+
+// ---- requests ----------------------------------------------------------------------------------
+
+void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
+                           std::span<const uint8_t> frame) {
+  stats_.requests.Add(1);
+  switch (envelope.message_type()) {
+    case wire::Message::Get:
+    case wire::Message::Put:
+    case wire::Message::Touch:
+      HandleKeyed(c, envelope, frame);
+      return;
+    case wire::Message::Hello:
+      HandleHello(c, envelope);
+      return;
+    case wire::Message::Info:
+      Reply(c, BuildInfoFrame(node_, envelope.request_id(), builder_));
+      return;
+    default: {
+      stats_.unsupported_requests.Add(1);
+      char message[96];
+      const int n = snprintf(message, sizeof(message), "message type %s is not served by a node",
+                             wire::EnumNameMessage(envelope.message_type()));
+      ReplyError(c, envelope.request_id(), wire::ErrorCode::Unsupported,
+                 std::string_view(message, n));
+      return;
+    }
+  }
+}
+
+void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
+                              std::span<const uint8_t> frame) {
+  KeyedRequest request;
+  if (const char* error = ValidateKeyedRequest(envelope, &request)) {
+    stats_.bad_requests.Add(1);
+    ReplyError(c, envelope.request_id(), wire::ErrorCode::BadRequest, error);
+    return;
+  }
+  if (request.version != nullptr) {
+    // Every write's version is merged into the node's clock, so that versions the node issues
+    // later (and the max_hlc it reports) are above it; one too far in the future is refused.
+    Status s = node_.hlc.Update(request.version->hlc());
+    if (!s.ok()) {
+      stats_.clock_skew_rejections.Add(1);
+      ReplyError(c, envelope.request_id(), wire::ErrorCode::ClockSkew, s.message());
+      return;
+    }
+  }
+  const uint32_t shard = ShardOf(request.key, shards_);
+  if (shard == index_) {
+    Reply(c, executor_.Execute(envelope, builder_));
+    return;
+  }
+  stats_.cross_shard_requests.Add(1);
+  ++c->remote_in_flight;
+  outboxes_[shard].Append(ShardMessageKind::kRequest, index_, c->id, frame);
+}
+
+void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
+  const wire::Hello* hello = envelope.message_as_Hello();
+  const std::string_view cluster =
+      hello->cluster() != nullptr ? hello->cluster()->string_view() : std::string_view();
+  if (cluster != node_.config.cluster) {
+    stats_.wrong_cluster.Add(1);
+    spdlog::warn("refusing Hello from {}: cluster '{}', this node is in '{}'", c->peer, cluster,
+                 node_.config.cluster);
+    const std::string message = "cluster '" + std::string(cluster) +
+                                "' does not match this node's cluster '" + node_.config.cluster +
+                                "'";
+    ReplyError(c, envelope.request_id(), wire::ErrorCode::WrongCluster, message);
+    Drain(c);
+    return;
+  }
+  if (hello->sender_id() != nullptr) {
+    spdlog::debug("shard {}: Hello from {} ({}, {})", index_, c->peer,
+                  hello->sender_id()->string_view(), wire::EnumNamePeerRole(hello->role()));
+  }
+  auto& b = builder_.Start();
+  auto resp =
+      wire::CreateHelloResponse(b, kProtocolVersion, b.CreateString(node_.config.cluster),
+                                b.CreateString(node_.config.id), NodeMaxHlc(node_), shards_);
+  Reply(c, builder_.Finish(envelope.request_id(), wire::Message::HelloResponse, resp.Union()));
+}
+
+void ShardWorker::ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode code,
+                             std::string_view message) {
+  Reply(c, BuildErrorFrame(builder_, request_id, code, message));
+}
+
+// ---- loop hooks --------------------------------------------------------------------------------
+
+void ShardWorker::OnCheck() {
+  // Once per loop iteration, after every I/O callback: one write per touched connection, one
+  // post per destination shard.
+  for (uint64_t id : dirty_) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    it->second->dirty = false;
+    Flush(it->second);
+  }
+  dirty_.clear();
+  for (uint32_t shard = 0; shard < shards_; ++shard) {
+    if (!outboxes_[shard].empty()) node_.workers[shard]->mailbox().Post(outboxes_[shard]);
+  }
+}
+
+void ShardWorker::OnMailbox() {
+  if (mailbox_.stop_requested()) {
+    BeginShutdown();
+    return;
+  }
+  mailbox_.Take(inbox_work_);
+  inbox_work_.ForEach([this](const ShardMessage& m) {
+    if (m.kind == ShardMessageKind::kRequest) {
+      // A copy of a frame the origin verified: trusted.
+      const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
+      outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id,
+                                       executor_.Execute(*envelope, builder_));
+      return;
+    }
+    auto it = connections_.find(m.conn_id);
+    if (it == connections_.end()) return;  // closed meanwhile
+    Connection* c = it->second;
+    --c->remote_in_flight;
+    Reply(c, m.frame);
+  });
+  inbox_work_.Clear();
+}
+
+void ShardWorker::OnExpireTimer() {
+  const uint64_t start = uv_hrtime();
+  size_t removed;
+  do {
+    removed = store_.ExpireSome(kExpireBudget);
+  } while (removed * 4 >= kExpireBudget && uv_hrtime() - start < kExpireMaxNs);
+}
+
+}  // namespace shoal::node

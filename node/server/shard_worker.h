@@ -1,0 +1,123 @@
+#pragma once
+
+// ShardWorker: one shard of a node: a thread running its own libuv loop, owning one ShardStore,
+// its listening socket and the connections that socket accepted. Shared-nothing: no lock on the
+// request path; other threads reach it only through its ShardMailbox.
+//
+// Connections. Every worker listens on the node's port through its own SO_REUSEPORT socket, so
+// the kernel spreads connections over the threads (no acceptor thread, no fd hand-over).
+//
+// Requests. A connection's bytes are read into its buffer and every complete frame is handled at
+// once. Hello and Info are answered by the connection's thread. Get/Put/Touch go to the shard
+// that owns the key (ShardOf): executed in place when that is this thread, else the frame is
+// appended to this thread's outgoing batch for the owner, which executes it and sends the
+// response frame back the same way; the connection's thread writes it. Responses may so come back
+// out of order; each carries its request's id.
+//
+// Batching. Responses are appended to the connection's output buffer and outgoing requests to
+// per-shard batches; a uv_check handle (run once per loop iteration, after all I/O callbacks)
+// writes each touched connection's output with one write and posts each non-empty batch with one
+// lock and at most one wake-up.
+//
+// Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
+// worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
+// and max_hlc readings from any thread; everything else on the worker's thread only.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status/status.h"
+#include "common/wire/frame.h"
+#include "node/server/connection.h"
+#include "node/server/node_context.h"
+#include "node/server/request_executor.h"
+#include "node/server/server_stats.h"
+#include "node/server/shard_mailbox.h"
+#include "node/store/shard_store.h"
+
+namespace shoal::node {
+
+class ShardWorker {
+ public:
+  ShardWorker(NodeContext& node, uint32_t index);
+  ~ShardWorker();  // the thread must have been joined (or never launched)
+  ShardWorker(const ShardWorker&) = delete;
+  ShardWorker& operator=(const ShardWorker&) = delete;
+
+  // Sets up the loop and its handles; takes ownership of `listen_fd` (a listening socket). Every
+  // worker of the node must be prepared before any is launched (their mailboxes must be open).
+  Status Prepare(int listen_fd);
+  // Starts the thread.
+  void Launch();
+  // Asks the thread to stop accepting, close its connections and end its loop. Any thread.
+  void RequestStop();
+  // Waits for the thread to end. Any thread but the worker's own.
+  void Join();
+
+  uint32_t index() const { return index_; }
+  const ShardStore& store() const { return store_; }
+  const ServerStats& stats() const { return stats_; }
+  ShardMailbox& mailbox() { return mailbox_; }
+
+ private:
+  friend struct ShardWorkerCallbacks;  // the libuv trampolines in the .cc file
+
+  // libuv callbacks.
+  void OnAccept(int status);
+  void OnAlloc(Connection* c, uv_buf_t* buf);
+  void OnRead(Connection* c, ssize_t nread);
+  void OnWriteDone(Connection* c, int status);
+  void OnClosed(Connection* c);
+  void OnCheck();
+  void OnMailbox();
+  void OnExpireTimer();
+
+  // Request path.
+  void ProcessInput(Connection* c);
+  void Dispatch(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  void HandleHello(Connection* c, const wire::Envelope& envelope);
+  void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  void ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode code,
+                  std::string_view message);
+  void Reply(Connection* c, std::span<const uint8_t> frame);
+
+  // Connection state.
+  void Flush(Connection* c);
+  void Drain(Connection* c);
+  void MaybeFinishDrain(Connection* c);
+  void Close(Connection* c);
+  void BeginShutdown();
+
+  NodeContext& node_;
+  const uint32_t index_;
+  const uint32_t shards_;
+  const uint32_t max_frame_bytes_;
+
+  ShardStore store_;
+  RequestExecutor executor_;
+  FrameBuilder builder_;  // every frame this thread encodes
+  ServerStats stats_;
+
+  uv_loop_t loop_{};
+  bool loop_ready_ = false;
+  uv_tcp_t listener_{};
+  uv_check_t flush_check_{};
+  uv_timer_t expire_timer_{};
+  ShardMailbox mailbox_;
+  std::thread thread_;
+  bool shutting_down_ = false;
+
+  uint64_t next_connection_id_ = 1;
+  std::unordered_map<uint64_t, Connection*> connections_;
+  std::vector<uint64_t> dirty_;         // connections to flush at the end of this iteration
+  std::vector<MessageBatch> outboxes_;  // index = destination shard
+  MessageBatch inbox_work_;             // messages taken from the mailbox, being handled
+};
+
+}  // namespace shoal::node

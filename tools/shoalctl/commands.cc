@@ -1,0 +1,110 @@
+#include "tools/shoalctl/commands.h"
+
+#include <cstdio>
+
+#include "common/clock/clock.h"
+
+namespace shoal::tools {
+
+namespace {
+
+// Sends the frame last finished in the client's builder and waits for its response. Prints the
+// error and returns null on failure (including an Error reply).
+const wire::Envelope* Call(CommandContext& ctx, uint64_t id, std::span<const uint8_t> frame) {
+  Status s = ctx.client.Send(frame, ctx.timeout_ms);
+  if (!s.ok()) {
+    std::fprintf(stderr, "shoalctl: %s\n", s.message().c_str());
+    return nullptr;
+  }
+  auto env = ctx.client.Await(id, ctx.timeout_ms);
+  if (!env.ok()) {
+    std::fprintf(stderr, "shoalctl: %s\n", env.status().message().c_str());
+    return nullptr;
+  }
+  if (const auto* err = (*env)->message_as_Error()) {
+    std::fprintf(stderr, "shoalctl: %s\n", DescribeError(*err).c_str());
+    return nullptr;
+  }
+  return *env;
+}
+
+int Unexpected(const char* what) {
+  std::fprintf(stderr, "shoalctl: unexpected reply to %s\n", what);
+  return 1;
+}
+
+}  // namespace
+
+int RunGet(CommandContext& ctx, const std::string& key) {
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto get = wire::CreateGet(b, Bytes(b, key), true);
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env = Call(ctx, id, fb.Finish(id, wire::Message::Get, get.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_GetResponse();
+  if (resp == nullptr) return Unexpected("get");
+  if (!resp->found() || resp->tombstone()) {
+    std::puts("(nil)");
+    return 0;
+  }
+  const std::string_view value = AsView(resp->value());
+  std::fwrite(value.data(), 1, value.size(), stdout);
+  std::fputc('\n', stdout);
+  return 0;
+}
+
+int RunSet(CommandContext& ctx, const std::string& key, const std::string& value, int64_t ttl_ms) {
+  const int64_t expire_at_ms = ttl_ms > 0 ? SystemClock::Get().NowMs() + ttl_ms : 0;
+  const wire::Version version(ctx.hlc.Now(), ctx.writer_id);
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto put = wire::CreatePut(b, Bytes(b, key), Bytes(b, value), &version,
+                             static_cast<uint64_t>(expire_at_ms));
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env = Call(ctx, id, fb.Finish(id, wire::Message::Put, put.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_PutResponse();
+  if (resp == nullptr) return Unexpected("set");
+  if (!resp->applied()) {
+    std::fprintf(stderr, "shoalctl: not applied: the node holds a newer version of the key\n");
+    return 1;
+  }
+  std::puts("OK");
+  return 0;
+}
+
+int RunDel(CommandContext& ctx, const std::string& key) {
+  const wire::Version version(ctx.hlc.Now(), ctx.writer_id);
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto put = wire::CreatePut(b, Bytes(b, key), 0, &version, 0, /*tombstone=*/true);
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env = Call(ctx, id, fb.Finish(id, wire::Message::Put, put.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_PutResponse();
+  if (resp == nullptr) return Unexpected("del");
+  // Like redis-cli: the number of live keys removed.
+  std::printf("(integer) %d\n", resp->applied() && resp->previous_found() ? 1 : 0);
+  return 0;
+}
+
+int RunInfo(CommandContext& ctx) {
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto info = wire::CreateInfo(b);
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env = Call(ctx, id, fb.Finish(id, wire::Message::Info, info.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_InfoResponse();
+  if (resp == nullptr) return Unexpected("info");
+  if (resp->entries() != nullptr) {
+    for (const auto* e : *resp->entries()) {
+      std::printf("%s: %s\n", e->name() ? e->name()->c_str() : "",
+                  e->value() ? e->value()->c_str() : "");
+    }
+  }
+  return 0;
+}
+
+}  // namespace shoal::tools

@@ -1,0 +1,41 @@
+#pragma once
+
+// shoalctl's commands. Each prints its result on stdout and returns the process exit code
+// (0 success, 1 failure with a message on stderr).
+
+#include <cstdint>
+#include <string>
+
+#include "common/clock/hlc.h"
+#include "tools/shoalctl/node_client.h"
+
+namespace shoal::tools {
+
+// What every command gets: a connected client that has said Hello, and a clock above the node's
+// max_hlc for stamping writes.
+struct CommandContext {
+  NodeClient& client;
+  HybridLogicalClock& hlc;
+  uint32_t writer_id;
+  int timeout_ms;
+};
+
+int RunGet(CommandContext& ctx, const std::string& key);
+int RunSet(CommandContext& ctx, const std::string& key, const std::string& value, int64_t ttl_ms);
+int RunDel(CommandContext& ctx, const std::string& key);
+int RunInfo(CommandContext& ctx);
+
+// Load generation ("fill"): `count` requests pipelined `pipeline` deep, keys
+// "<key_prefix><i>". Puts write values of `value_size` bytes; gets read the keys back and count
+// hits. Prints a one-line summary with the rate.
+struct FillOptions {
+  uint64_t count = 0;
+  uint64_t value_size = 100;
+  std::string key_prefix = "fill:";
+  uint64_t pipeline = 128;
+  int64_t ttl_ms = 0;
+  bool gets = false;
+};
+int RunFill(CommandContext& ctx, const FillOptions& options);
+
+}  // namespace shoal::tools

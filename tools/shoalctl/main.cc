@@ -1,0 +1,204 @@
+// shoalctl: the operator's command-line tool. Talks to one node directly.
+//
+// Exit codes: 0 success; 1 the command failed (message on stderr: connection, timeout, an Error
+// reply from the node); 2 usage error.
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "common/clock/hlc.h"
+#include "common/config/options.h"
+#include "common/hash/key_hash.h"
+#include "tools/shoalctl/commands.h"
+#include "tools/shoalctl/node_client.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+constexpr const char* kUsage =
+    R"(usage: shoalctl [--node HOST:PORT] [--cluster NAME] [--timeout-ms N] COMMAND ...
+
+Talks to one Shoal node directly.
+
+Commands:
+  get KEY                    print the value, or (nil) when the key is absent, deleted or expired
+  set KEY VALUE [--ttl-ms N] store VALUE (expiring N ms from now); prints OK
+  del KEY                    delete (writes a tombstone); prints "(integer) 1" when a live value
+                             was removed, "(integer) 0" otherwise, as redis-cli does for DEL
+  info                       print the node's readings, one "name: value" per line
+
+Load generation (tests, quick measurements):
+  fill --count N [--value-size SIZE] [--key-prefix P] [--pipeline W] [--ttl-ms N] [--op put|get]
+                             send N puts (or gets) of keys P0..P(N-1), W in flight (default 128),
+                             values of SIZE bytes (default 100, accepts 1kb); prints a summary
+                             line with the rate; exits 1 if any request failed
+
+Options:
+  --node HOST:PORT   the node (default 127.0.0.1:7000)
+  --cluster NAME     cluster name sent in Hello (default shoal)
+  --timeout-ms N     connect and per-request timeout (default 5000)
+  --help             show this help
+  --                 end of options: following arguments are taken literally (values that begin
+                     with "--")
+
+Writes are versioned with shoalctl's own hybrid logical clock, started above the highest
+version the node has seen, and a writer id derived from the process id.
+Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+)";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "shoalctl: %s\n(see shoalctl --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+bool ParseInt(std::string_view text, int64_t* out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// The flags every command may take, and those of specific commands.
+const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() {
+  static const auto* flags = new std::map<std::string_view, std::vector<std::string_view>>{
+      {"get", {}},
+      {"set", {"ttl-ms"}},
+      {"del", {}},
+      {"info", {}},
+      {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
+  };
+  return *flags;
+}
+
+const std::map<std::string_view, size_t>& CommandArity() {
+  static const auto* arity = new std::map<std::string_view, size_t>{
+      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"fill", 0}};
+  return *arity;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> flags{
+      {"node", "127.0.0.1:7000"}, {"cluster", "shoal"}, {"timeout-ms", "5000"}};
+  std::map<std::string, bool> given;
+  std::vector<std::string> args;
+  static const std::vector<std::string_view> kKnown = {"node",       "cluster",  "timeout-ms",
+                                                       "ttl-ms",     "count",    "value-size",
+                                                       "key-prefix", "pipeline", "op"};
+  bool literal = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!literal && (arg == "--help" || arg == "-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (!literal && arg == "--") {
+      literal = true;
+      continue;
+    }
+    if (literal || arg.size() < 3 || arg.substr(0, 2) != "--") {
+      args.emplace_back(arg);
+      continue;
+    }
+    std::string_view name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end()) {
+      return UsageError("unknown option --" + std::string(name));
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return UsageError("--" + std::string(name) + " needs a value");
+      value = argv[++i];
+    }
+    flags[std::string(name)] = value;
+    given[std::string(name)] = true;
+  }
+  if (args.empty()) return UsageError("no command given");
+  const std::string command = args.front();
+  args.erase(args.begin());
+  auto allowed = CommandFlags().find(command);
+  if (allowed == CommandFlags().end()) return UsageError("unknown command '" + command + "'");
+  for (const auto& [name, unused] : given) {
+    if (name == "node" || name == "cluster" || name == "timeout-ms") continue;
+    const auto& ok = allowed->second;
+    if (std::find(ok.begin(), ok.end(), name) == ok.end()) {
+      return UsageError("--" + name + " does not apply to '" + command + "'");
+    }
+  }
+  if (args.size() != CommandArity().at(command)) {
+    return UsageError("'" + command + "' takes " + std::to_string(CommandArity().at(command)) +
+                      " argument(s), got " + std::to_string(args.size()));
+  }
+
+  auto address = shoal::ParseHostPort(flags["node"]);
+  if (!address.ok()) return UsageError("--node: " + address.status().message());
+  int64_t timeout_ms = 0;
+  if (!ParseInt(flags["timeout-ms"], &timeout_ms) || timeout_ms <= 0) {
+    return UsageError("--timeout-ms expects a positive integer");
+  }
+  int64_t ttl_ms = 0;
+  if (given["ttl-ms"] && (!ParseInt(flags["ttl-ms"], &ttl_ms) || ttl_ms <= 0)) {
+    return UsageError("--ttl-ms expects a positive integer");
+  }
+  shoal::tools::FillOptions fill;
+  if (command == "fill") {
+    int64_t n = 0;
+    if (!given["count"] || !ParseInt(flags["count"], &n) || n < 0) {
+      return UsageError("fill needs --count N (N >= 0)");
+    }
+    fill.count = static_cast<uint64_t>(n);
+    if (given["value-size"]) {
+      auto size = shoal::ParseSize(flags["value-size"]);
+      if (!size.ok()) return UsageError("--value-size: " + size.status().message());
+      fill.value_size = *size;
+    }
+    if (given["pipeline"]) {
+      if (!ParseInt(flags["pipeline"], &n) || n <= 0) {
+        return UsageError("--pipeline expects a positive integer");
+      }
+      fill.pipeline = static_cast<uint64_t>(n);
+    }
+    if (given["key-prefix"]) fill.key_prefix = flags["key-prefix"];
+    if (given["op"]) {
+      if (flags["op"] != "put" && flags["op"] != "get") return UsageError("--op is put or get");
+      fill.gets = flags["op"] == "get";
+    }
+    fill.ttl_ms = ttl_ms;
+  }
+
+  auto client = shoal::tools::NodeClient::Connect(*address, static_cast<int>(timeout_ms));
+  if (!client.ok()) {
+    std::fprintf(stderr, "shoalctl: %s\n", client.status().message().c_str());
+    return 1;
+  }
+  const std::string sender = "shoalctl:" + std::to_string(getpid());
+  auto hello = (*client)->Hello(flags["cluster"], sender, static_cast<int>(timeout_ms));
+  if (!hello.ok()) {
+    std::fprintf(stderr, "shoalctl: %s\n", hello.status().message().c_str());
+    return 1;
+  }
+  // Our versions must be newer than anything the node holds: start the clock above its max.
+  shoal::HybridLogicalClock hlc(shoal::SystemClock::Get(), int64_t{1} << 40);
+  hlc.Observe(hello->max_hlc);
+  uint32_t writer_id = static_cast<uint32_t>(shoal::Hash64(sender));
+  if (writer_id == 0) writer_id = 1;
+  shoal::tools::CommandContext ctx{**client, hlc, writer_id, static_cast<int>(timeout_ms)};
+
+  if (command == "get") return shoal::tools::RunGet(ctx, args[0]);
+  if (command == "set") return shoal::tools::RunSet(ctx, args[0], args[1], ttl_ms);
+  if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
+  if (command == "info") return shoal::tools::RunInfo(ctx);
+  return shoal::tools::RunFill(ctx, fill);
+}

@@ -1,0 +1,75 @@
+#pragma once
+
+// NodeClient: a small blocking client of the node protocol for tools (shoalctl). One TCP
+// connection, one thread; every call takes a deadline. Requests may be pipelined: send several
+// frames, then receive their responses (in any order, matched by request id).
+//
+//   auto client = NodeClient::Connect(address, 5000);
+//   auto hello = (*client)->Hello("shoal", "shoalctl", 5000);
+//   FrameBuilder& fb = (*client)->builder();
+//   auto& b = fb.Start();
+//   uint64_t id = (*client)->NextRequestId();
+//   (*client)->Send(fb.Finish(id, wire::Message::Get, wire::CreateGet(b, Bytes(b, key)).Union()));
+//   auto reply = (*client)->Await(id, 5000);   // const wire::Envelope*, valid until next receive
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/config/options.h"
+#include "common/status/status.h"
+#include "common/wire/frame.h"
+#include "schemas/shoal_generated.h"
+
+namespace shoal::tools {
+
+struct HelloReply {
+  uint32_t protocol_version = 0;
+  std::string node_id;
+  std::string cluster;
+  uint64_t max_hlc = 0;
+  uint32_t shards = 0;
+};
+
+class NodeClient {
+ public:
+  static StatusOr<std::unique_ptr<NodeClient>> Connect(const HostPort& address, int timeout_ms);
+  ~NodeClient();
+  NodeClient(const NodeClient&) = delete;
+  NodeClient& operator=(const NodeClient&) = delete;
+
+  uint64_t NextRequestId() { return next_request_id_++; }
+  FrameBuilder& builder() { return builder_; }
+
+  // Writes the whole frame (or several concatenated frames).
+  Status Send(std::span<const uint8_t> bytes, int timeout_ms);
+
+  // The next response frame, whatever its request id. The envelope stays valid until the next
+  // Receive or Await. A frame that fails verification or exceeds the limit is an error (the
+  // connection is then unusable).
+  StatusOr<const wire::Envelope*> Receive(int timeout_ms);
+
+  // Receives until the response to `request_id` arrives; responses to other ids are dropped.
+  StatusOr<const wire::Envelope*> Await(uint64_t request_id, int timeout_ms);
+
+  // Says Hello and returns the node's reply; an Error reply (e.g. WrongCluster) is an error.
+  StatusOr<HelloReply> Hello(const std::string& cluster, const std::string& sender_id,
+                             int timeout_ms);
+
+ private:
+  explicit NodeClient(int fd) : fd_(fd) {}
+
+  int fd_;
+  uint64_t next_request_id_ = 1;
+  FrameBuilder builder_;
+  std::vector<uint8_t> in_;
+  size_t in_head_ = 0;       // first unconsumed byte of in_
+  size_t consume_next_ = 0;  // bytes of the frame last returned, dropped on the next receive
+};
+
+// "BadRequest: key longer than 512 KiB" for an Error envelope.
+std::string DescribeError(const wire::Error& error);
+
+}  // namespace shoal::tools
