@@ -90,6 +90,13 @@ TEST_F(HlcTest, UpdateMergesARemoteTimestamp) {
   EXPECT_EQ(next, HlcFromParts(kStartMs + 200, 8));
 }
 
+TEST_F(HlcTest, UpdateOneTickAheadIsMerged) {
+  const uint64_t local = hlc_.Now();
+  ASSERT_TRUE(hlc_.Update(local + 1).ok());
+  EXPECT_EQ(hlc_.Last(), local + 1);
+  EXPECT_EQ(hlc_.Now(), local + 2);  // never hands out the merged timestamp itself
+}
+
 TEST_F(HlcTest, UpdateWithAnOlderTimestampKeepsTheClock) {
   clock_.Advance(1000);
   const uint64_t local = hlc_.Now();
