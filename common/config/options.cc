@@ -44,21 +44,23 @@ StatusOr<uint64_t> ParseSize(std::string_view text) {
   std::transform(s.begin(), s.end(), s.begin(), LowerAscii);
   if (s.empty()) return Status::InvalidArgument("empty size");
   size_t digits = 0;
-  while (digits < s.size() && (std::isdigit(static_cast<unsigned char>(s[digits])) ||
-                               s[digits] == '.')) {
+  while (digits < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[digits])) || s[digits] == '.')) {
     ++digits;
   }
   if (digits == 0) return Status::InvalidArgument("bad size '" + std::string(text) + "'");
   const std::string number = s.substr(0, digits);
   std::string unit = s.substr(digits);
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();  // "64mb" == "64m"; "100b" == "100"
-  uint64_t mult;
-  if (unit.empty()) mult = 1;
-  else if (unit == "k") mult = 1ull << 10;
-  else if (unit == "m") mult = 1ull << 20;
-  else if (unit == "g") mult = 1ull << 30;
-  else if (unit == "t") mult = 1ull << 40;
-  else return Status::InvalidArgument("bad size unit in '" + std::string(text) + "'");
+  uint64_t mult = 0;
+  for (const auto& [name, bytes] : {std::pair<std::string_view, uint64_t>{"", 1},
+                                    {"k", 1ull << 10},
+                                    {"m", 1ull << 20},
+                                    {"g", 1ull << 30},
+                                    {"t", 1ull << 40}}) {
+    if (unit == name) mult = bytes;
+  }
+  if (mult == 0) return Status::InvalidArgument("bad size unit in '" + std::string(text) + "'");
   char* end = nullptr;
   const double value = std::strtod(number.c_str(), &end);
   if (end != number.c_str() + number.size() || !std::isfinite(value) || value < 0) {
@@ -100,11 +102,11 @@ StatusOr<HostPort> ParseHostPort(std::string_view text) {
 }
 
 void Options::AddString(std::string name, std::string* target, std::string help) {
-  options_.push_back({std::move(name), std::move(help), *target, false,
-                      [target](std::string_view v) {
-                        *target = std::string(v);
-                        return Status::Ok();
-                      }});
+  options_.push_back(
+      {std::move(name), std::move(help), *target, false, [target](std::string_view v) {
+         *target = std::string(v);
+         return Status::Ok();
+       }});
 }
 
 void Options::AddInt(std::string name, int64_t* target, std::string help) {
@@ -128,8 +130,7 @@ void Options::AddSize(std::string name, uint64_t* target, std::string help) {
                       [target, n](std::string_view v) {
                         auto size = ParseSize(v);
                         if (!size.ok()) {
-                          return Status::InvalidArgument("--" + n + ": " +
-                                                         size.status().message());
+                          return Status::InvalidArgument("--" + n + ": " + size.status().message());
                         }
                         *target = *size;
                         return Status::Ok();
@@ -141,8 +142,8 @@ void Options::AddBool(std::string name, bool* target, std::string help) {
   options_.push_back({std::move(name), std::move(help), *target ? "true" : "false", true,
                       [target, n](std::string_view v) {
                         if (!ParseBoolText(v, target)) {
-                          return Status::InvalidArgument("--" + n + " expects true or false, got '" +
-                                                         std::string(v) + "'");
+                          return Status::InvalidArgument(
+                              "--" + n + " expects true or false, got '" + std::string(v) + "'");
                         }
                         return Status::Ok();
                       }});
@@ -272,14 +273,17 @@ Status Options::Parse(int argc, const char* const* argv) {
 }
 
 std::string Options::Usage() const {
-  std::string out = program_ + " - " + description_ + "\n\nOptions (each also a YAML key in --config FILE):\n";
+  std::string out =
+      program_ + " - " + description_ + "\n\nOptions (each also a YAML key in --config FILE):\n";
   out += "  --config FILE        read options from a YAML file (flags override it)\n";
   out += "  --check-config       validate the configuration and exit\n";
   out += "  --help               show this help\n";
   for (const auto& o : options_) {
     std::string line = "  --" + o.name + (o.is_bool ? "" : " VALUE");
-    if (line.size() < 22) line.resize(22, ' ');
-    else line += " ";
+    if (line.size() < 22)
+      line.resize(22, ' ');
+    else
+      line += " ";
     out += line + o.help;
     if (!o.default_text.empty()) out += " (default: " + o.default_text + ")";
     out += "\n";

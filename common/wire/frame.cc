@@ -6,10 +6,14 @@ namespace shoal {
 
 const char* FrameStatusName(FrameStatus status) {
   switch (status) {
-    case FrameStatus::kOk: return "ok";
-    case FrameStatus::kNeedMore: return "need more";
-    case FrameStatus::kTooLarge: return "frame too large";
-    case FrameStatus::kCorrupt: return "frame fails verification";
+    case FrameStatus::kOk:
+      return "ok";
+    case FrameStatus::kNeedMore:
+      return "need more";
+    case FrameStatus::kTooLarge:
+      return "frame too large";
+    case FrameStatus::kCorrupt:
+      return "frame fails verification";
   }
   return "unknown";
 }
