@@ -2,9 +2,9 @@
 """Shoal benchmark: Shoal against redis-server and twemproxy, side by side on this machine.
 
 Started by bench/run.sh (`make bench`). Uses only the Python standard library and Debian's
-redis-server, redis-benchmark and nutcracker. For each system it starts the processes on free
-ports, checks that a SET/GET round trip works, drives it with redis-benchmark (SET and GET,
-unpipelined and pipelined, --csv), stops it, and moves on. It then prints a table with each
+redis-server, redis-benchmark and nutcracker. It starts every system on free ports (side by side),
+checks that a SET/GET round trip works on each, then drives them one at a time with
+redis-benchmark (SET and GET, unpipelined and pipelined, --csv), interleaved over rounds. It then prints a table with each
 system's ops/s as a ratio of redis-server's in the same run, and writes bench/results/<UTC>.json,
 .csv and .md plus latest.{csv,json,md}.
 
@@ -363,48 +363,58 @@ def run_redis_benchmark(port, args, pipeline):
     return rows, time.time() - started
 
 
-def bench_system(key, args, workdir):
-    """Returns a list of result rows for system `key` (status ok, skipped or failed)."""
-    rows = []
+class SystemUnderTest:
+    """One system's processes and port, or why it is not running."""
 
-    def mark_all(status, note):
-        return [{"system": key, "test": t, "pipeline": p, "status": status, "note": note}
-                for p in (1, args.pipeline) for t in TESTS]
+    def __init__(self, key, workdir):
+        self.key, self.label = key, SYSTEMS[key]
+        self.group = ProcGroup(workdir)
+        self.port = None
+        self.status, self.note = "ok", ""
 
-    group = ProcGroup(workdir)
-    try:
+    def start(self, args):
         try:
-            port = start_system(key, group, args)
-            smoke_test(port, args.data_size)
+            self.port = start_system(self.key, self.group, args)
+            smoke_test(self.port, args.data_size)
+            log(f"{self.label}: ready on port {self.port}")
         except SkipSystem as e:
-            log(f"{SYSTEMS[key]}: skipped: {e}")
-            return mark_all("skipped", str(e))
-        except BenchError as e:
-            log(f"{SYSTEMS[key]}: failed to start: {e}")
-            return mark_all("failed", f"start: {str(e).splitlines()[0]}")
-        log(f"{SYSTEMS[key]}: ready on port {port}")
-        for pipeline in (1, args.pipeline):
-            load = Path("/proc/loadavg").read_text().split()[0]
-            try:
-                results, secs = run_redis_benchmark(port, args, pipeline)
-                hits, sampled = sample_keys(port, args.keyspace, args.data_size)
-            except (BenchError, OSError) as e:
-                log(f"{SYSTEMS[key]} -P {pipeline}: failed: {e}")
-                for p in group.procs:
-                    if not p.alive():
-                        log(f"{p.name} died:\n{tail(p.log_path)}")
-                rows += [{"system": key, "test": t, "pipeline": pipeline, "status": "failed",
-                          "note": str(e).splitlines()[0][:200]} for t in TESTS]
-                continue
-            for t in TESTS:
-                rows.append({"system": key, "test": t, "pipeline": pipeline, "status": "ok",
-                             "note": f"{hits}/{sampled} sampled keys read back after SET",
-                             "loadavg_1m_before": float(load), **results[t]})
-            log(f"{SYSTEMS[key]} -P {pipeline}: " + ", ".join(
-                f"{t} {results[t]['rps']:,.0f}/s" for t in TESTS) + f" ({secs:.1f}s)")
-        return rows
-    finally:
-        group.stop()
+            log(f"{self.label}: skipped: {e}")
+            self.status, self.note = "skipped", str(e)
+        except (BenchError, OSError) as e:
+            log(f"{self.label}: failed to start: {e}")
+            self.status, self.note = "failed", f"start: {str(e).splitlines()[0]}"
+        if self.status != "ok":
+            self.group.stop()
+
+    def rows_without_results(self, pipeline):
+        return [{"system": self.key, "test": t, "pipeline": pipeline, "status": self.status,
+                 "note": self.note} for t in TESTS]
+
+    def bench(self, args, pipeline):
+        """Runs redis-benchmark once; returns result rows (ok or failed)."""
+        if self.status != "ok":
+            return self.rows_without_results(pipeline)
+        load = Path("/proc/loadavg").read_text().split()[0]
+        try:
+            results, secs = run_redis_benchmark(self.port, args, pipeline)
+            hits, sampled = sample_keys(self.port, args.keyspace, args.data_size)
+        except (BenchError, OSError) as e:
+            log(f"{self.label} -P {pipeline}: failed: {e}")
+            dead = [p for p in self.group.procs if not p.alive()]
+            for p in dead:
+                log(f"{p.name} died:\n{tail(p.log_path)}")
+            note = str(e).splitlines()[0][:200]
+            if dead:  # nothing more to measure on this system
+                self.status = "failed"
+                self.note = f"{', '.join(p.name for p in dead)} died; {note}"
+                self.group.stop()
+            return [{"system": self.key, "test": t, "pipeline": pipeline, "status": "failed",
+                     "note": note} for t in TESTS]
+        log(f"{self.label} -P {pipeline}: " + ", ".join(
+            f"{t} {results[t]['rps']:,.0f}/s" for t in TESTS) + f" ({secs:.1f}s)")
+        return [{"system": self.key, "test": t, "pipeline": pipeline, "status": "ok",
+                 "note": f"{hits}/{sampled} sampled keys read back after SET",
+                 "loadavg_1m_before": float(load), **results[t]} for t in TESTS]
 
 
 # ---- reporting ---------------------------------------------------------------------------------
@@ -581,20 +591,30 @@ def main():
     started = time.time()
     rounds = []
     failed = False
+    systems = [SystemUnderTest(key, workroot / key) for key in args.systems]
     try:
+        # All systems run side by side (idle when not measured); the redis-benchmark runs are
+        # interleaved, and the order rotates every round, so that a change in background load
+        # hits every system alike instead of whichever was measured at the time.
+        for sut in systems:
+            sut.group.workdir.mkdir()
+            sut.start(args)
         for rnd in range(args.rounds):
             if args.rounds > 1:
                 log(f"round {rnd + 1}/{args.rounds}")
             rows = []
-            for key in args.systems:
-                workdir = workroot / f"r{rnd}-{key}"
-                workdir.mkdir()
-                rows += bench_system(key, args, workdir)
+            order = systems[rnd % len(systems):] + systems[:rnd % len(systems)]
+            for pipeline in (1, args.pipeline):
+                for sut in order:
+                    rows += sut.bench(args, pipeline)
             rounds.append(rows)
             failed = failed or any(r["status"] == "failed" for r in rows)
     except KeyboardInterrupt:
-        log(f"interrupted; processes stopped; logs in {workroot}")
+        log(f"interrupted; stopping everything; logs in {workroot}")
         sys.exit(130)
+    finally:
+        for sut in systems:
+            sut.group.stop()
     meta["duration_s"] = round(time.time() - started, 1)
     table = aggregate(rounds, args.systems, args)
     base = write_results(Path(args.out), stamp, meta, table, rounds)
