@@ -261,9 +261,27 @@ def start_redis(tmp_path, port=None, extra=()):
     return Process("redis", args, port, Path(tmp_path) / f"redis-{port}.log")
 
 
-def pause(process):
-    """SIGSTOP: the process keeps its sockets but answers nothing (a hung node)."""
+def _thread_states(pid):
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            pass
+    return states
+
+
+def pause(process, timeout=5.0):
+    """SIGSTOP: the process keeps its sockets but answers nothing (a hung node). Returns once
+    every thread of it is stopped, so that nothing it does afterwards can race the caller."""
     process.proc.send_signal(signal.SIGSTOP)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = _thread_states(process.proc.pid)
+        if states and all(s in ("T", "t") for s in states):
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"{process.name} did not stop: thread states {states}")
 
 
 def resume(process):
