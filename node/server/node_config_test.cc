@@ -1,0 +1,79 @@
+#include "node/server/node_config.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace shoal::node {
+namespace {
+
+Status Parse(std::vector<const char*> args, NodeConfig* config) {
+  args.insert(args.begin(), "shoal-node");
+  Options options("shoal-node", "test");
+  RegisterNodeOptions(options, config);
+  Status s = options.Parse(static_cast<int>(args.size()), args.data());
+  if (!s.ok()) return s;
+  return ValidateNodeConfig(config);
+}
+
+TEST(NodeConfigTest, DefaultsWithAnId) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id", "a"}, &c).ok());
+  EXPECT_EQ(c.listen_address.host, "127.0.0.1");
+  EXPECT_EQ(c.listen_address.port, 7000);
+  EXPECT_EQ(c.max_memory, 256ull << 20);
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_EQ(c.cluster, "shoal");
+  EXPECT_EQ(c.max_frame_size, 64ull << 20);
+}
+
+TEST(NodeConfigTest, FlagsAndSizes) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id=b", "--listen", "0.0.0.0:7100", "--max-memory", "2gb", "--threads",
+                     "4", "--max-frame-size", "1mb", "--cluster", "prod"},
+                    &c)
+                  .ok());
+  EXPECT_EQ(c.listen_address.port, 7100);
+  EXPECT_EQ(c.max_memory, 2ull << 30);
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_EQ(c.max_frame_size, 1ull << 20);
+  EXPECT_EQ(c.cluster, "prod");
+}
+
+TEST(NodeConfigTest, YamlKeysAreTheFlagNames) {
+  NodeConfig c;
+  Options options("shoal-node", "test");
+  RegisterNodeOptions(options, &c);
+  ASSERT_TRUE(options.LoadYamlString("id: n1\nmax_memory: 64mb\nthreads: 1\n").ok());
+  ASSERT_TRUE(ValidateNodeConfig(&c).ok());
+  EXPECT_EQ(c.id, "n1");
+  EXPECT_EQ(c.max_memory, 64ull << 20);
+}
+
+TEST(NodeConfigTest, RefusesBadValuesNamingTheFlag) {
+  struct Case {
+    std::vector<const char*> args;
+    const char* mention;
+  };
+  const std::vector<Case> cases = {
+      {{}, "--id"},
+      {{"--id", "a", "--threads", "0"}, "--threads"},
+      {{"--id", "a", "--threads", "x"}, "--threads"},
+      {{"--id", "a", "--max-memory", "12qb"}, "--max-memory"},
+      {{"--id", "a", "--max-memory", "100k"}, "--max-memory"},
+      {{"--id", "a", "--listen", "nope"}, "--listen"},
+      {{"--id", "a", "--listen", "h:99999"}, "--listen"},
+      {{"--id", "a", "--max-frame-size", "10"}, "--max-frame-size"},
+      {{"--id", "a", "--max-clock-offset-ms", "0"}, "--max-clock-offset-ms"},
+      {{"--id", "a", "--log-level", "loud"}, "--log-level"},
+  };
+  for (const auto& tc : cases) {
+    NodeConfig c;
+    Status s = Parse(tc.args, &c);
+    EXPECT_FALSE(s.ok()) << tc.mention;
+    EXPECT_NE(s.message().find(tc.mention), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace shoal::node
