@@ -79,10 +79,13 @@ def test_raw_flood_while_reading(shoal):
 
 
 def test_big_values_pipelined_with_backpressure(shoal):
-    """32 MiB of SETs in one pipeline: the proxy may pause the client but must finish."""
+    """32 MiB of SETs in one pipeline on a healthy cluster, through a proxy with the default
+    --timeout-ms: the proxy may pause the client but every write must succeed (healthy nodes
+    must not be declared down because of the proxy's own queueing)."""
+    proxy = shoal.add_proxy()  # default flags
     value = b"v" * (1 << 20)
     n = 32
-    with RespConn(shoal.proxy.port, timeout=60) as c:
+    with RespConn(proxy.port, timeout=60) as c:
         payload = b"".join(RespConn.encode("SET", f"bigpl:{i}", value) for i in range(n))
         writer = threading.Thread(target=c.send_raw, args=(payload,))
         writer.start()
