@@ -11,9 +11,11 @@ CXX      ?= g++
 BUILD    ?= build
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-unused-parameter -pthread
-CPPFLAGS += -I. -I$(BUILD)/gen -MMD -MP
-LDFLAGS  += -pthread
+# Required flags stay even when CXXFLAGS/LDFLAGS are given on the command line (sanitizer builds:
+# make BUILD=build-asan CXXFLAGS='-O1 -g -fsanitize=address' LDFLAGS=-fsanitize=address).
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-unused-parameter -pthread
+override CPPFLAGS += -I. -I$(BUILD)/gen -MMD -MP
+override LDFLAGS  += -pthread
 
 GEN_DIR   := $(BUILD)/gen/schemas
 SCHEMAS   := $(wildcard schemas/*.fbs)
