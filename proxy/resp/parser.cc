@@ -267,51 +267,35 @@ bool RespParser::SplitInline(const char* data, size_t begin, size_t end) {
       arg_spans_.push_back({start, p - start, false});
       continue;
     }
-    // A quote: unescape the whole word into unescaped_.
+    // A quote: the word is the plain prefix plus the quoted part, unescaped into unescaped_. It
+    // ends with the closing quote, which must be followed by a blank or the end of the line.
     const size_t out = unescaped_.size();
     unescaped_.append(data + start, p - start);
-    bool in_double = false;
-    bool in_single = false;
-    for (bool done = false; !done;) {
-      const char c = at(p);
-      if (in_double) {
-        int high, low;
-        if (c == '\\' && at(p + 1) == 'x' && (high = HexValue(at(p + 2))) >= 0 &&
-            (low = HexValue(at(p + 3))) >= 0) {
-          unescaped_.push_back(static_cast<char>(high * 16 + low));
-          p += 3;
-        } else if (c == '\\' && at(p + 1) != '\0') {
-          unescaped_.push_back(Unescape(at(++p)));
-        } else if (c == '"') {
-          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) return false;
-          done = true;
-        } else if (c == '\0') {
-          return false;
-        } else {
-          unescaped_.push_back(c);
-        }
-      } else if (in_single) {
-        if (c == '\\' && at(p + 1) == '\'') {
-          unescaped_.push_back('\'');
-          ++p;
-        } else if (c == '\'') {
-          if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) return false;
-          done = true;
-        } else if (c == '\0') {
-          return false;
-        } else {
-          unescaped_.push_back(c);
-        }
-      } else if (c == '\0' || IsWordEnd(c)) {
-        done = true;
-      } else if (c == '"') {
-        in_double = true;
-      } else if (c == '\'') {
-        in_single = true;
-      } else {
-        unescaped_.push_back(c);
+    const char quote = data[p++];
+    for (;;) {
+      if (p == end) return false;  // unterminated
+      const char c = data[p];
+      if (c == quote) {
+        if (p + 1 < end && !IsSpace(data[p + 1])) return false;
+        ++p;
+        break;
       }
-      if (p < end) ++p;
+      int high, low;
+      if (quote == '\'') {
+        if (c == '\\' && at(p + 1) == '\'') ++p;  // \' is the only escape in single quotes
+        unescaped_.push_back(data[p++]);
+      } else if (c != '\\') {
+        unescaped_.push_back(data[p++]);
+      } else if (at(p + 1) == 'x' && (high = HexValue(at(p + 2))) >= 0 &&
+                 (low = HexValue(at(p + 3))) >= 0) {
+        unescaped_.push_back(static_cast<char>(high * 16 + low));
+        p += 4;
+      } else if (p + 1 < end) {
+        unescaped_.push_back(Unescape(data[p + 1]));
+        p += 2;
+      } else {
+        return false;  // a backslash ending the line: the quote is never closed
+      }
     }
     arg_spans_.push_back({out, unescaped_.size() - out, true});
   }

@@ -13,11 +13,12 @@
 // A command starting with '*' is multibulk, anything else inline.
 //
 // Line limits (Redis's PROTO_INLINE_MAX_SIZE, here RespLimits::max_inline_bytes): when more than
-// that many bytes are buffered from the start of an unfinished line (the command for inline and
-// *<n> lines, the header for $<len> lines), the request fails with "too big inline request",
-// "too big mbulk count string" or "too big bulk count string". As in Redis, a line that arrives
-// complete is not limited, and a NUL byte before a line's terminator means the line never ends
-// (Redis scans lines with strchr), so only the size limit can end such a request.
+// that many bytes are buffered from the start of a line whose terminator has not arrived, the
+// request fails with "too big inline request" (inline command), "too big mbulk count string"
+// (*<n>) or "too big bulk count string" ($<len>). As in Redis, a line that arrives complete is
+// not limited, and a NUL byte before a line's terminator hides the terminator for good (Redis
+// finds line ends with strchr), so only the size limit can end such a request. NUL is ordinary
+// data inside bulk payloads.
 //
 // Where this parser is stricter than Redis 7 (which ignores the two bytes it skips):
 //   - a bulk payload must be followed by \r\n: "Protocol error: expected CRLF after bulk data";
@@ -28,11 +29,11 @@
 // contained quotes, which are unescaped into parser-owned storage). The views stay valid until
 // the next Parse() or Reset() call or until the caller moves or frees those bytes.
 //
-// Incremental: Parse() is called with the unconsumed bytes of the connection, starting at the
-// same byte until it returns kOk, or at data + *consumed when kNeedMore reported *consumed > 0.
-// The parser remembers how far it has scanned as offsets, so the caller may move its buffer
-// between calls (e.g. on growth), and each byte is scanned once: a large bulk arriving in many
-// reads costs O(1) per read until it is complete.
+// Incremental: Parse() is called with the connection's unconsumed bytes. After kOk the caller
+// drops *consumed bytes; after kNeedMore it calls again with the same bytes plus new ones (it
+// may drop the *consumed leading bytes first, or not). The parser keeps its progress as offsets,
+// so the caller may move its buffer between calls (e.g. on growth), and bytes scanned once are
+// not scanned again: a large bulk arriving in many reads costs O(1) per read until complete.
 //
 //   data: | skipped empty lines | *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva......
 //         0                     ^command_start_             ^scanned_ (next unparsed byte)
@@ -50,7 +51,7 @@ namespace shoal::proxy {
 
 struct RespLimits {
   size_t max_bulk_bytes = 512u << 20;   // Redis proto-max-bulk-len: larger $<len> is invalid
-  size_t max_args = 1024 * 1024;        // larger *<n> is invalid (multibulk only, as in Redis)
+  size_t max_args = 1024 * 1024;        // larger *<n> is invalid; multibulk only (Redis 7: INT_MAX)
   size_t max_inline_bytes = 64u << 10;  // Redis PROTO_INLINE_MAX_SIZE (see "Line limits")
 };
 
