@@ -68,7 +68,9 @@ SCRIPTS = {
                    ("GET", "{k}"), ("EXISTS", "{k}")],
     # Redis accepts a repeated option (the last EX wins); a rare edge case.
     "set_repeated_option": [("SET", "{k}", "v", "EX", "10", "EX", "100"), ("TTL", "{k}"),
-                            ("SET", "{k}", "w", "NX", "NX"), ("GET", "{k}")],
+                            ("SET", "{k2}", "v"), ("SET", "{k2}", "w", "NX", "NX"),
+                            ("GET", "{k2}"), ("SET", "{k3}", "v", "XX", "XX"),
+                            ("SET", "{k4}", "v", "GET", "GET")],
     "setex_psetex_setnx": [("SETEX", "{k}", "100", "v"), ("TTL", "{k}"), ("GET", "{k}"),
                            ("PSETEX", "{k}", "200000", "w"), ("PTTL", "{k}"), ("GET", "{k}"),
                            ("SETEX", "{k}", "0", "v"), ("SETEX", "{k}", "-1", "v"),
