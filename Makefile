@@ -118,6 +118,8 @@ bench: deps
 # ---- fuzzing (clang + libFuzzer) --------------------------------------------------------------
 FUZZ_SRCS := $(shell find common proxy node -name '*_fuzz.cc' 2>/dev/null)
 fuzz:
+	@SHOAL_WITH_FUZZ=1 scripts/install-deps.sh
+	@$(MAKE) $(GEN_HDRS)
 	@scripts/fuzz.sh $(FUZZ_SRCS)
 
 format:

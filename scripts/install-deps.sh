@@ -17,6 +17,9 @@ PACKAGES=(
 if [[ "${SHOAL_WITH_BAZEL:-0}" == "1" ]]; then
   PACKAGES+=(bazel-bootstrap)
 fi
+if [[ "${SHOAL_WITH_FUZZ:-0}" == "1" ]]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
