@@ -67,63 +67,86 @@ std::string ParsePositiveExpiry(std::string_view text, bool milliseconds, bool a
   return {};
 }
 
+namespace {
+
+// SET/GETEX's expiry keywords. Like Redis's parseExtendedStringArgumentsOrReply, the parsers
+// below refuse only a *different* expiry option (EX after PX, KEEPTTL after EX...): repeating the
+// same one is allowed and the last value wins. The value is checked after every flag has been
+// read, so a syntax error wins over a bad value, and an overridden value is never looked at.
+enum class ExpiryKind : unsigned char { kNone, kEx, kPx, kExAt, kPxAt, kKeepTtl, kPersist };
+
+ExpiryKind ExpiryKeyword(std::string_view opt) {
+  if (EqualsIgnoreCase(opt, "ex")) return ExpiryKind::kEx;
+  if (EqualsIgnoreCase(opt, "px")) return ExpiryKind::kPx;
+  if (EqualsIgnoreCase(opt, "exat")) return ExpiryKind::kExAt;
+  if (EqualsIgnoreCase(opt, "pxat")) return ExpiryKind::kPxAt;
+  return ExpiryKind::kNone;
+}
+
+bool CanTake(ExpiryKind have, ExpiryKind next) { return have == ExpiryKind::kNone || have == next; }
+
+// Resolves the last EX/PX/EXAT/PXAT value; no-op for the other kinds.
+std::string ResolveExpiry(ExpiryKind kind, std::string_view value, int64_t now_ms,
+                          std::string_view command, int64_t* expire_at_ms) {
+  if (kind == ExpiryKind::kNone || kind == ExpiryKind::kKeepTtl || kind == ExpiryKind::kPersist) {
+    return {};
+  }
+  const bool ms = kind == ExpiryKind::kPx || kind == ExpiryKind::kPxAt;
+  const bool absolute = kind == ExpiryKind::kExAt || kind == ExpiryKind::kPxAt;
+  return ParsePositiveExpiry(value, ms, absolute, now_ms, command, expire_at_ms);
+}
+
+}  // namespace
+
 std::string ParseSetOptions(std::span<const std::string_view> options, int64_t now_ms,
                             SetOptions* out) {
   *out = SetOptions{};
-  bool have_expiry = false;
+  ExpiryKind expiry = ExpiryKind::kNone;
+  std::string_view expiry_value;
   for (size_t i = 0; i < options.size(); ++i) {
     const std::string_view opt = options[i];
     const bool has_next = i + 1 < options.size();
+    const ExpiryKind keyword = ExpiryKeyword(opt);
     if (EqualsIgnoreCase(opt, "nx") && out->condition != SetCondition::kIfPresent) {
       out->condition = SetCondition::kIfAbsent;
     } else if (EqualsIgnoreCase(opt, "xx") && out->condition != SetCondition::kIfAbsent) {
       out->condition = SetCondition::kIfPresent;
     } else if (EqualsIgnoreCase(opt, "get")) {
       out->get = true;
-    } else if (EqualsIgnoreCase(opt, "keepttl") && !have_expiry) {
+    } else if (EqualsIgnoreCase(opt, "keepttl") && CanTake(expiry, ExpiryKind::kKeepTtl)) {
       out->keep_ttl = true;
-      have_expiry = true;
-    } else if ((EqualsIgnoreCase(opt, "ex") || EqualsIgnoreCase(opt, "px") ||
-                EqualsIgnoreCase(opt, "exat") || EqualsIgnoreCase(opt, "pxat")) &&
-               !have_expiry && has_next) {
-      const bool ms = opt[0] == 'p' || opt[0] == 'P';
-      const bool absolute = opt.size() == 4;
-      std::string err =
-          ParsePositiveExpiry(options[++i], ms, absolute, now_ms, "set", &out->expire_at_ms);
-      if (!err.empty()) return err;
-      have_expiry = true;
+      expiry = ExpiryKind::kKeepTtl;
+    } else if (keyword != ExpiryKind::kNone && CanTake(expiry, keyword) && has_next) {
+      expiry = keyword;
+      expiry_value = options[++i];
     } else {
       return std::string(kErrSyntax);
     }
   }
-  return {};
+  return ResolveExpiry(expiry, expiry_value, now_ms, "set", &out->expire_at_ms);
 }
 
 std::string ParseGetExOptions(std::span<const std::string_view> options, int64_t now_ms,
                               GetExOptions* out) {
   *out = GetExOptions{};
-  bool have = false;
+  ExpiryKind expiry = ExpiryKind::kNone;
+  std::string_view expiry_value;
   for (size_t i = 0; i < options.size(); ++i) {
     const std::string_view opt = options[i];
     const bool has_next = i + 1 < options.size();
-    if (EqualsIgnoreCase(opt, "persist") && !have) {
-      out->touch = true;
-      out->expire_at_ms = 0;
-      have = true;
-    } else if ((EqualsIgnoreCase(opt, "ex") || EqualsIgnoreCase(opt, "px") ||
-                EqualsIgnoreCase(opt, "exat") || EqualsIgnoreCase(opt, "pxat")) &&
-               !have && has_next) {
-      const bool ms = opt[0] == 'p' || opt[0] == 'P';
-      const bool absolute = opt.size() == 4;
-      std::string err =
-          ParsePositiveExpiry(options[++i], ms, absolute, now_ms, "getex", &out->expire_at_ms);
-      if (!err.empty()) return err;
-      out->touch = true;
-      have = true;
+    const ExpiryKind keyword = ExpiryKeyword(opt);
+    if (EqualsIgnoreCase(opt, "persist") && CanTake(expiry, ExpiryKind::kPersist)) {
+      expiry = ExpiryKind::kPersist;
+    } else if (keyword != ExpiryKind::kNone && CanTake(expiry, keyword) && has_next) {
+      expiry = keyword;
+      expiry_value = options[++i];
     } else {
       return std::string(kErrSyntax);
     }
   }
+  std::string err = ResolveExpiry(expiry, expiry_value, now_ms, "getex", &out->expire_at_ms);
+  if (!err.empty()) return err;
+  out->touch = expiry != ExpiryKind::kNone;  // PERSIST leaves expire_at_ms at 0
   return {};
 }
 
@@ -145,13 +168,13 @@ std::string ParseExpireArgs(std::span<const std::string_view> args, bool millise
     return "ERR NX and XX, GT or LT options at the same time are not compatible";
   }
   if (gt && lt) return "ERR GT and LT options at the same time are not compatible";
-  out->condition = nx   ? ExpireCondition::kNx
-                   : xx ? ExpireCondition::kXx
-                   : gt ? ExpireCondition::kGt
-                   : lt ? ExpireCondition::kLt
-                        : ExpireCondition::kNone;
-  // XX with GT/LT: Redis applies both; GT/LT imply an existing expiry for GT only. Keep the
-  // stronger of the two here: GT/LT (XX is checked by the node together with it).
+  // XX with GT is GT (a key without expiry never passes GT); XX with LT is its own condition.
+  out->condition = nx         ? ExpireCondition::kNx
+                   : gt       ? ExpireCondition::kGt
+                   : lt && xx ? ExpireCondition::kXxLt
+                   : lt       ? ExpireCondition::kLt
+                   : xx       ? ExpireCondition::kXx
+                              : ExpireCondition::kNone;
   int64_t v;
   if (!ParseInt64(args[0], &v)) return std::string(kErrNotInteger);
   if (!milliseconds) {
@@ -161,7 +184,9 @@ std::string ParseExpireArgs(std::span<const std::string_view> args, bool millise
     v *= 1000;
   }
   if (!absolute) {
-    if ((v > 0 && v > kMax - now_ms) || (v < 0 && v < std::numeric_limits<int64_t>::min() + now_ms)) {
+    // Adding a positive now can only overflow upwards (Redis checks just that bound).
+    if ((now_ms > 0 && v > kMax - now_ms) ||
+        (now_ms < 0 && v < std::numeric_limits<int64_t>::min() - now_ms)) {
       return InvalidExpireError(command);
     }
     v += now_ms;

@@ -30,7 +30,8 @@ struct SetOptions {
 };
 
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]: `options` are the arguments
-// after the value.
+// after the value. As in Redis 7, a repeated option is allowed (the last expiry wins) and the
+// expiry value is checked only after every option has been read (a syntax error comes first).
 std::string ParseSetOptions(std::span<const std::string_view> options, int64_t now_ms,
                             SetOptions* out);
 
@@ -44,10 +45,15 @@ struct GetExOptions {
   int64_t expire_at_ms = 0;   // 0 with touch = PERSIST
 };
 // GETEX key [EX s|PX ms|EXAT ts|PXAT ms|PERSIST]: `options` are the arguments after the key.
+// Same repetition and ordering rules as ParseSetOptions.
 std::string ParseGetExOptions(std::span<const std::string_view> options, int64_t now_ms,
                               GetExOptions* out);
 
-enum class ExpireCondition : unsigned char { kNone, kNx, kXx, kGt, kLt };
+// As Redis applies them to the current expiry: NX none yet; XX one exists; GT the new one is later
+// (a key without expiry never passes); LT the new one is earlier (a key without expiry always
+// passes). XX with GT is just GT; XX with LT is kXxLt (an expiry exists and the new one is
+// earlier).
+enum class ExpireCondition : unsigned char { kNone, kNx, kXx, kGt, kLt, kXxLt };
 
 struct ExpireArgs {
   int64_t expire_at_ms = 0;  // absolute; <= now means "delete the key"
