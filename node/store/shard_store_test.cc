@@ -1,10 +1,8 @@
 #include "node/store/shard_store.h"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <algorithm>
-#include <map>
 #include <numeric>
 #include <set>
 #include <string>
@@ -12,55 +10,10 @@
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
+#include "node/store/shard_store_test_util.h"
 
 namespace shoal::node {
 namespace {
-
-constexpr uint64_t kBigLimit = 1ull << 30;
-constexpr int64_t kGraceMs = 60'000;
-
-Version V(uint64_t hlc, uint32_t writer = 1) { return Version{hlc, writer}; }
-
-uint64_t Charge(std::string_view key, std::string_view value) {
-  return key.size() + value.size() + ShardStore::kEntryOverhead;
-}
-
-uint64_t Load(const std::atomic<uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
-
-class ShardStoreTest : public ::testing::Test {
- protected:
-  explicit ShardStoreTest(uint64_t limit = kBigLimit) : store_(clock_, limit, kGraceMs) {}
-
-  PutResult Set(std::string_view key, std::string_view value, Version version,
-                int64_t expire_at_ms = 0) {
-    PutRequest request;
-    request.key = key;
-    request.value = value;
-    request.version = version;
-    request.expire_at_ms = expire_at_ms;
-    return store_.Put(request);
-  }
-  PutResult Del(std::string_view key, Version version) {
-    PutRequest request;
-    request.key = key;
-    request.version = version;
-    request.tombstone = true;
-    return store_.Put(request);
-  }
-  // The live value of `key`, or "<absent>" / "<tombstone>".
-  std::string Read(std::string_view key) {
-    GetResult got = store_.Get(key);
-    if (!got.found) return "<absent>";
-    if (got.tombstone) return "<tombstone>";
-    return std::string(got.value);
-  }
-  int64_t Now() const { return clock_.NowMs(); }
-
-  FakeClock clock_;
-  ShardStore store_;
-};
 
 TEST_F(ShardStoreTest, GetOfMissingKeyFindsNothing) {
   GetResult got = store_.Get("nope");
@@ -572,6 +525,21 @@ TEST_F(ShardStoreTest, PutMayCopyFromValuesHandedOutByTheStore) {
   EXPECT_EQ(Read("a"), std::string(5, 'b'));
 }
 
+TEST_F(ShardStoreTest, PutMayCopyFromTheExpiredEntryItReplaces) {
+  // (Under ASan this catches freeing the dead entry before its bytes are copied.)
+  const std::string value(500, 'e');
+  Set("k", value, V(1), Now() + 10);
+  GetResult got = store_.Get("k");
+  clock_.Advance(10);
+  PutRequest request;
+  request.key = "k";
+  request.value = got.value;
+  request.version = V(2);
+  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Read("k"), value);
+  EXPECT_EQ(Load(store_.stats().expirations), 1u);
+}
+
 // ---- Touch --------------------------------------------------------------------------------------
 
 TEST_F(ShardStoreTest, TouchSetsExpiryAndVersionOfLiveValue) {
@@ -639,126 +607,6 @@ TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
   EXPECT_FALSE(store_.Get("k").found);
 }
 
-// ---- memory limit and eviction ------------------------------------------------------------------
-
-class ShardStoreEvictionTest : public ShardStoreTest {
- protected:
-  static constexpr uint64_t kLimit = 64 * 1024;
-  ShardStoreEvictionTest() : ShardStoreTest(kLimit) {}
-  // Fixed width, so that every key costs the same.
-  static std::string Key(int i) {
-    char key[16];
-    std::snprintf(key, sizeof(key), "key%06d", i);
-    return key;
-  }
-};
-
-TEST_F(ShardStoreEvictionTest, LongWriteStreamStaysUnderLimitAndKeepsReadKey) {
-  const std::string value(200, 'v');
-  Set("hot", value, V(1));
-  uint64_t expected_keys_bound = kLimit / Charge(Key(0), value);
-  for (int i = 0; i < 20'000; ++i) {
-    ASSERT_EQ(Set(Key(i), value, V(2)).status, ApplyStatus::kApplied);
-    ASSERT_LE(Load(store_.stats().memory_used), kLimit);
-    if (i % 50 == 0) {
-      ASSERT_EQ(Read("hot"), value) << "the key read often was evicted at " << i;
-    }
-  }
-  EXPECT_GT(Load(store_.stats().evictions), 19'000u);
-  EXPECT_LE(Load(store_.stats().keys), expected_keys_bound + 1);
-  // The store is full: it did not evict more than it needed to.
-  EXPECT_GT(Load(store_.stats().memory_used), kLimit - 2 * Charge(Key(0), value));
-  // The most recent writes are all there.
-  for (int i = 20'000 - 100; i < 20'000; ++i) ASSERT_EQ(Read(Key(i)), value);
-  EXPECT_EQ(Read(Key(0)), "<absent>");
-}
-
-TEST_F(ShardStoreEvictionTest, EvictsLeastRecentlyUsedFirst) {
-  const std::string value(100, 'v');
-  const uint64_t fits = kLimit / Charge(Key(0), value);  // entries of this size that fit
-  for (uint64_t i = 0; i < fits; ++i) Set(Key(i), value, V(1));
-  ASSERT_EQ(Load(store_.stats().evictions), 0u);
-  // Read the two oldest; the next inserts must evict key2, key3, ... in order.
-  EXPECT_EQ(Read(Key(0)), value);
-  EXPECT_EQ(Read(Key(1)), value);
-  for (int i = 0; i < 10; ++i) {
-    Set(Key(1000 + i), value, V(1));
-    EXPECT_EQ(Read(Key(2 + i)), "<absent>") << i;  // (reading an absent key refreshes nothing)
-  }
-  for (uint64_t i = 12; i < fits; ++i) EXPECT_EQ(Read(Key(i)), value) << i;
-  EXPECT_EQ(Read(Key(0)), value);
-  EXPECT_EQ(Read(Key(1)), value);
-  EXPECT_EQ(Load(store_.stats().evictions), 10u);
-}
-
-TEST_F(ShardStoreEvictionTest, GrowingAValueEvictsOthersNotItself) {
-  const std::string small(100, 's');
-  const uint64_t fits = kLimit / Charge(Key(0), small);
-  for (uint64_t i = 0; i < fits; ++i) Set(Key(i), small, V(1));
-  // Key(0) is the least recently used; growing it must evict others.
-  const std::string big(kLimit / 2, 'B');
-  EXPECT_EQ(Set(Key(0), big, V(2)).status, ApplyStatus::kApplied);
-  EXPECT_EQ(Read(Key(0)), big);
-  EXPECT_LE(Load(store_.stats().memory_used), kLimit);
-  EXPECT_EQ(Read(Key(1)), "<absent>");
-  EXPECT_EQ(Read(Key(fits - 1)), small);
-}
-
-TEST_F(ShardStoreEvictionTest, ValuesAreEvictedBeforeTombstones) {
-  const std::string value(1000, 'v');
-  Del("deleted", V(1));
-  for (int i = 0; i < 200; ++i) Set(Key(i), value, V(1));
-  EXPECT_EQ(Read("deleted"), "<tombstone>");
-  EXPECT_EQ(Load(store_.stats().tombstones_evicted), 0u);
-
-  // Only tombstones left to evict: the oldest goes.
-  const std::string huge(kLimit - Charge("huge", "") - 10, 'h');
-  Del("deleted2", V(1));
-  EXPECT_EQ(Set("huge", huge, V(1)).status, ApplyStatus::kApplied);
-  EXPECT_EQ(Load(store_.stats().keys), 1u);
-  EXPECT_EQ(Load(store_.stats().tombstones_evicted), 2u);
-  EXPECT_EQ(Read("deleted"), "<absent>");
-}
-
-TEST_F(ShardStoreEvictionTest, EntryLargerThanLimitIsRefusedAndChangesNothing) {
-  Set("k", "small", V(1));
-  Set("other", "x", V(1));
-  const uint64_t used = Load(store_.stats().memory_used);
-
-  std::string too_big(kLimit - Charge("k", "") + 1, 'x');
-  PutRequest request;
-  request.key = "k";
-  request.value = too_big;
-  request.version = V(2);
-  request.want_previous = true;
-  PutResult put = store_.Put(request);
-  EXPECT_EQ(put.status, ApplyStatus::kTooLarge);
-  EXPECT_TRUE(put.previous_found);
-  EXPECT_EQ(put.previous_value, "small");
-  EXPECT_EQ(put.current, V(1));
-  EXPECT_EQ(Read("k"), "small");
-  EXPECT_EQ(Read("other"), "x");
-  EXPECT_EQ(Load(store_.stats().memory_used), used);
-  EXPECT_EQ(Load(store_.stats().evictions), 0u);
-
-  // Exactly the limit fits, at the price of everything else.
-  too_big.pop_back();
-  request.value = too_big;
-  EXPECT_EQ(store_.Put(request).status, ApplyStatus::kApplied);
-  EXPECT_EQ(Load(store_.stats().memory_used), kLimit);
-  EXPECT_EQ(Read("other"), "<absent>");
-  EXPECT_EQ(Load(store_.stats().keys), 1u);
-}
-
-TEST_F(ShardStoreEvictionTest, ExpiredValuesMetByEvictionCountAsExpirations) {
-  const std::string value(1000, 'v');
-  for (int i = 0; i < 10; ++i) Set(Key(i), value, V(1), Now() + 10);
-  clock_.Advance(10);
-  for (int i = 10; i < 200; ++i) Set(Key(i), value, V(1));
-  EXPECT_EQ(Load(store_.stats().expirations), 10u);
-  EXPECT_EQ(Load(store_.stats().evictions) + 10 + Load(store_.stats().keys), 200u);
-}
-
 // ---- iteration ----------------------------------------------------------------------------------
 
 TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
@@ -795,92 +643,6 @@ TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
             static_cast<size_t>(std::count_if(seen.begin(), seen.end(), [](const std::string& k) {
               return k.starts_with("new");
             })));
-}
-
-// ---- the overhead constant is honest ------------------------------------------------------------
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SHOAL_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SHOAL_UNDER_ASAN 1
-#endif
-#endif
-
-uint64_t HeapInUse() {
-  struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;
-}
-
-TEST(ShardStoreMemoryTest, ChargedBytesCoverTheAllocatorsBytes) {
-#ifdef SHOAL_UNDER_ASAN
-  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
-#else
-  FakeClock clock;
-  const uint64_t before = HeapInUse();
-  {
-    ShardStore store(clock, kBigLimit, kGraceMs);
-    std::string value(2048, 'x');
-    // Sizes cycling through every malloc rounding remainder, short and long keys.
-    for (int i = 0; i < 100'000; ++i) {
-      PutRequest request;
-      std::string key = "k" + std::to_string(i);
-      request.key = key;
-      request.value = std::string_view(value).substr(0, (i * 7) % 1500);
-      request.version = V(1);
-      ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
-    }
-    // Overwrites with other sizes (new blocks or in place) and deletions (tombstones).
-    for (int i = 0; i < 100'000; i += 3) {
-      PutRequest request;
-      std::string key = "k" + std::to_string(i);
-      request.key = key;
-      request.value = std::string_view(value).substr(0, (i * 13) % 2000);
-      request.version = V(2);
-      request.tombstone = i % 2 == 0;
-      ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
-    }
-    const uint64_t heap = HeapInUse() - before;
-    const uint64_t charged = Load(store.stats().memory_used);
-    EXPECT_LE(heap, charged) << "kEntryOverhead underestimates the real cost per entry";
-    // And not wildly pessimistic either (no more than 32 bytes per entry over).
-    EXPECT_GE(heap + 32 * 100'000, charged);
-    std::printf("heap %lu bytes, charged %lu bytes, %.1f bytes per entry charged over\n", heap,
-                charged, (static_cast<double>(charged) - heap) / 100'000);
-  }
-#endif
-}
-
-TEST(ShardStoreMemoryTest, HeapStaysNearLimitUnder100MBOfOneKilobyteWrites) {
-#ifdef SHOAL_UNDER_ASAN
-  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
-#else
-  constexpr uint64_t kLimit = 32ull << 20;
-  FakeClock clock;
-  const uint64_t before = HeapInUse();
-  ShardStore store(clock, kLimit, kGraceMs);
-  const std::string value(1024, 'v');
-  uint64_t peak = 0;
-  for (int i = 0; i < 100 * 1024; ++i) {
-    PutRequest request;
-    std::string key = "key:" + std::to_string(i);
-    request.key = key;
-    // Mixed sizes around 1 KiB so freed blocks do not all fit the next request exactly.
-    request.value = std::string_view(value).substr(0, 900 + (i * 37) % 124);
-    request.version = V(i + 1);
-    if (i % 3 == 0) request.expire_at_ms = clock.NowMs() + 1000;
-    ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
-    ASSERT_LE(Load(store.stats().memory_used), kLimit);
-    if (i % 100 == 0) {
-      clock.Advance(10);
-      store.ExpireSome(100);
-      peak = std::max(peak, HeapInUse() - before);
-    }
-  }
-  EXPECT_LE(peak, kLimit + (1 << 20)) << "heap in use exceeds the limit";
-  EXPECT_GT(Load(store.stats().evictions), 40'000u);
-  EXPECT_GT(Load(store.stats().expirations), 20'000u);
-#endif
 }
 
 }  // namespace
