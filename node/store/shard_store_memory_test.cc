@@ -145,15 +145,19 @@ TEST_F(ShardStoreEvictionTest, ExpiredValuesMetByEvictionCountAsExpirations) {
 #endif
 #endif
 
+#ifdef SHOAL_UNDER_ASAN
+constexpr bool kHeapIsMeasurable = false;  // the sanitizer's allocator keeps its own books
+#else
+constexpr bool kHeapIsMeasurable = true;
+#endif
+
+// Bytes glibc has handed out and not taken back (chunk headers and rounding included).
 uint64_t HeapInUse() {
   struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;
 }
 
 TEST(ShardStoreMemoryTest, ChargedBytesCoverTheAllocatorsBytes) {
-#ifdef SHOAL_UNDER_ASAN
-  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
-#else
   FakeClock clock;
   const uint64_t before = HeapInUse();
   {
@@ -178,6 +182,7 @@ TEST(ShardStoreMemoryTest, ChargedBytesCoverTheAllocatorsBytes) {
       request.tombstone = i % 2 == 0;
       ASSERT_EQ(store.Put(request).status, ApplyStatus::kApplied);
     }
+    if (!kHeapIsMeasurable) return;
     const uint64_t heap = HeapInUse() - before;
     const uint64_t charged = Load(store.stats().memory_used);
     EXPECT_LE(heap, charged) << "kEntryOverhead underestimates the real cost per entry";
@@ -186,13 +191,9 @@ TEST(ShardStoreMemoryTest, ChargedBytesCoverTheAllocatorsBytes) {
     std::printf("heap %lu bytes, charged %lu bytes, %.1f bytes per entry charged over\n", heap,
                 charged, (static_cast<double>(charged) - heap) / 100'000);
   }
-#endif
 }
 
-TEST(ShardStoreMemoryTest, HeapStaysNearLimitUnder100MBOfOneKilobyteWrites) {
-#ifdef SHOAL_UNDER_ASAN
-  GTEST_SKIP() << "the sanitizer's allocator keeps its own books";
-#else
+TEST(ShardStoreMemoryTest, HeapStaysUnderLimitThrough100MBOfOneKilobyteWrites) {
   constexpr uint64_t kLimit = 32ull << 20;
   FakeClock clock;
   const uint64_t before = HeapInUse();
@@ -215,10 +216,12 @@ TEST(ShardStoreMemoryTest, HeapStaysNearLimitUnder100MBOfOneKilobyteWrites) {
       peak = std::max(peak, HeapInUse() - before);
     }
   }
-  EXPECT_LE(peak, kLimit + (1 << 20)) << "heap in use exceeds the limit";
   EXPECT_GT(Load(store.stats().evictions), 40'000u);
   EXPECT_GT(Load(store.stats().expirations), 20'000u);
-#endif
+  // The store's fixed cost and the test's own allocations are all that may come on top.
+  if (kHeapIsMeasurable) {
+    EXPECT_LE(peak, kLimit + 64 * 1024) << "heap in use exceeds the limit";
+  }
 }
 
 }  // namespace
