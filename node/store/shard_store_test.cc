@@ -297,6 +297,7 @@ TEST_F(ShardStoreTest, ExpiredEntryIsAbsentForConditionsAndVersions) {
   PutResult older = Set("k", "older", V(5));
   EXPECT_EQ(older.status, ApplyStatus::kApplied);
   EXPECT_FALSE(older.previous_found);
+  EXPECT_TRUE(older.previous_version.IsZero()) << "an expired entry has no previous version";
   EXPECT_EQ(Read("k"), "older");
   EXPECT_EQ(Load(store_.stats().expirations), 2u);
   EXPECT_EQ(Load(store_.stats().keys), 1u);
