@@ -252,3 +252,34 @@ def test_half_closed_client_still_gets_answers(node):
         got = sorted(read_frame(s)[0] for _ in range(50))
         assert got == list(range(50))
         assert_closed_by_node(s)
+
+
+def proc_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise KeyError("VmRSS")
+
+
+def test_a_peer_that_does_not_read_is_paused_not_buffered(start_node):
+    """300 pipelined reads of a 1 MiB value, none read back for a while: the node stops handling
+    that connection's frames once 16 MiB of responses wait, instead of building 300 MiB; when the
+    peer reads, every response arrives."""
+    n = start_node("slow", extra=("--threads", "1"))
+    value = bytes(range(256)) * 4096
+    with NodeConnection(n.port) as c:
+        assert c.put(b"big", value)[1]["applied"]
+        rss_before = proc_rss(n.proc.pid)
+        c.sock.sendall(b"".join(encode("Get", 100 + i, key=b"big") for i in range(300)))
+        time.sleep(1.0)
+        grown = proc_rss(n.proc.pid) - rss_before
+        assert grown < 64 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
+        c.sock.settimeout(10)
+        ids = []
+        for _ in range(300):
+            rid, kind, body = read_frame(c.sock)
+            assert kind == "GetResponse" and body["value"] == value
+            ids.append(rid)
+        assert sorted(ids) == list(range(100, 400))
+        assert c.get(b"big")[1]["found"]

@@ -23,14 +23,15 @@ struct Connection {
   uint64_t id = 0;
   std::string peer;  // "ip:port", for logs
 
-  ByteBuffer in;       // received bytes not yet decoded (a partial frame at most, between reads)
+  ByteBuffer in;       // received bytes not yet handled (a partial frame; more while paused)
   ByteBuffer out;      // encoded responses waiting to be written
   ByteBuffer writing;  // bytes handed to the in-flight uv_write
   size_t partial_frame_bytes = 0;  // whole size of the partial frame at the head of `in`, if known
   uint32_t remote_in_flight = 0;   // requests handed to other shards, not yet answered
 
-  bool reading = false;  // uv_read_start is active
-  bool paused = false;   // reading stopped because too much output is pending
+  bool reading = false;  // wants the peer's bytes (false once draining)
+  bool paused = false;   // backlogged (see ShardWorker::Backlogged): frames are left unhandled
+                         // in `in` and the socket is not read until the peer catches up
   bool write_in_flight = false;
   bool dirty = false;     // queued for a flush at the end of this loop iteration
   bool draining = false;  // no more requests: close when everything is written

@@ -29,8 +29,8 @@ TEST(NodeConfigTest, DefaultsWithAnId) {
 
 TEST(NodeConfigTest, FlagsAndSizes) {
   NodeConfig c;
-  ASSERT_TRUE(Parse({"--id=b", "--listen", "0.0.0.0:7100", "--max-memory", "2gb", "--threads",
-                     "4", "--max-frame-size", "1mb", "--cluster", "prod"},
+  ASSERT_TRUE(Parse({"--id=b", "--listen", "0.0.0.0:7100", "--max-memory", "2gb", "--threads", "4",
+                     "--max-frame-size", "1mb", "--cluster", "prod"},
                     &c)
                   .ok());
   EXPECT_EQ(c.listen_address.port, 7100);

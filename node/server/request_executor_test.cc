@@ -19,9 +19,9 @@ class RequestExecutorTest : public ::testing::Test {
   const wire::Envelope& Request(std::span<const uint8_t> frame) {
     request_bytes_.assign(frame.begin(), frame.end());
     DecodedFrame decoded;
-    EXPECT_EQ(DecodeFrame(request_bytes_.data(), request_bytes_.size(), kDefaultMaxFrameBytes,
-                          &decoded),
-              FrameStatus::kOk);
+    EXPECT_EQ(
+        DecodeFrame(request_bytes_.data(), request_bytes_.size(), kDefaultMaxFrameBytes, &decoded),
+        FrameStatus::kOk);
     return *decoded.envelope;
   }
 
@@ -41,12 +41,12 @@ class RequestExecutorTest : public ::testing::Test {
   }
 
   std::span<const uint8_t> PutFrame(uint64_t id, std::string_view key, std::string_view value,
-                                    uint64_t hlc, uint64_t expire_at_ms = 0,
-                                    bool tombstone = false, bool want_previous = false) {
+                                    uint64_t hlc, uint64_t expire_at_ms = 0, bool tombstone = false,
+                                    bool want_previous = false) {
     auto& b = request_builder_.Start();
     const wire::Version version(hlc, 7);
-    auto put = wire::CreatePut(b, Bytes(b, key), Bytes(b, value), &version, expire_at_ms,
-                               tombstone, wire::PutCondition::Always, false, want_previous);
+    auto put = wire::CreatePut(b, Bytes(b, key), Bytes(b, value), &version, expire_at_ms, tombstone,
+                               wire::PutCondition::Always, false, want_previous);
     return request_builder_.Finish(id, wire::Message::Put, put.Union());
   }
 
@@ -129,9 +129,8 @@ TEST_F(RequestExecutorTest, TouchChangesExpiry) {
   const wire::Version version(150, 7);
   const uint64_t expire = static_cast<uint64_t>(clock_.NowMs() + 1000);
   auto touch = wire::CreateTouch(b, Bytes(b, "k"), &version, expire, true);
-  const auto* r =
-      Execute(request_builder_.Finish(2, wire::Message::Touch, touch.Union()))
-          .message_as_TouchResponse();
+  const auto* r = Execute(request_builder_.Finish(2, wire::Message::Touch, touch.Union()))
+                      .message_as_TouchResponse();
   ASSERT_NE(r, nullptr);
   EXPECT_TRUE(r->found());
   EXPECT_TRUE(r->applied());

@@ -45,14 +45,22 @@ struct Owner {
   std::vector<std::vector<uint64_t>> received_by_sender;
 };
 
-void OnWake(uv_async_t* async) {
-  auto* owner = static_cast<Owner*>(async->data);
+void Drain(Owner* owner) {
   owner->mailbox.Take(owner->work);
   owner->work.ForEach([&](const ShardMessage& m) {
     owner->received_by_sender[m.origin_shard].push_back(m.conn_id);
   });
   owner->work.Clear();
-  if (owner->mailbox.stop_requested()) owner->mailbox.Close();
+}
+
+void OnWake(uv_async_t* async) {
+  auto* owner = static_cast<Owner*>(async->data);
+  Drain(owner);
+  if (owner->mailbox.stop_requested()) {
+    // Posts that landed while the batch above was handled (all of them precede the stop).
+    Drain(owner);
+    owner->mailbox.Close();
+  }
 }
 
 // Several threads post batches concurrently; every message arrives exactly once, in each

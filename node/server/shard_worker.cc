@@ -20,11 +20,15 @@ constexpr size_t kInitialReadBytes = 64 * 1024;
 constexpr size_t kMinReadSpace = 4 * 1024;
 // Buffers larger than this are freed once empty, so that one big frame does not pin memory.
 constexpr size_t kKeepBufferBytes = 1 << 20;
-// Reading from a connection pauses while this much output is waiting for the peer to read it,
-// and resumes below the low mark: a client that does not read cannot make the node buffer
-// without bound.
+// Backpressure. A connection stops being served (no more of its frames are handled, its socket
+// is not read) while this much output waits for the peer to read it or this many of its
+// requests are out on other shards; it resumes below the low marks. Output beyond the hard
+// limit (late cross-shard responses of large values to a peer that does not read) closes it.
 constexpr size_t kPauseOutputBytes = 16 << 20;
 constexpr size_t kResumeOutputBytes = 4 << 20;
+constexpr uint32_t kPauseRemoteInFlight = 256;
+constexpr uint32_t kResumeRemoteInFlight = 128;
+constexpr size_t kMaxOutputBytes = 64 << 20;
 // Active expiry: every kExpirePeriodMs, examine kExpireBudget entries at a time, again while a
 // quarter of them turn out to be expired, for at most kExpireMaxNs.
 constexpr uint64_t kExpirePeriodMs = 100;
@@ -232,8 +236,13 @@ void ShardWorker::OnRead(Connection* c, ssize_t nread) {
   Close(c);
 }
 
+bool ShardWorker::Backlogged(const Connection* c) {
+  return c->out.size() + c->writing.size() > kPauseOutputBytes ||
+         c->remote_in_flight >= kPauseRemoteInFlight;
+}
+
 void ShardWorker::ProcessInput(Connection* c) {
-  while (!c->draining) {
+  while (!c->draining && !c->closing && !Backlogged(c)) {
     DecodedFrame frame;
     const FrameStatus st = DecodeFrame(c->in.data(), c->in.size(), max_frame_bytes_, &frame);
     if (st == FrameStatus::kOk) {
@@ -255,9 +264,17 @@ void ShardWorker::ProcessInput(Connection* c) {
     Drain(c);
   }
   if (c->in.empty()) c->in.ReleaseIfIdle(kKeepBufferBytes);
+  UpdateReadPause(c);
 }
 
 void ShardWorker::Reply(Connection* c, std::span<const uint8_t> frame) {
+  NoteFrameBuilt(frame);
+  if (c->out.size() + c->writing.size() + frame.size() > kMaxOutputBytes + max_frame_bytes_) {
+    spdlog::warn("closing connection from {}: it leaves over {} MiB of responses unread", c->peer,
+                 (kMaxOutputBytes + max_frame_bytes_) >> 20);
+    Close(c);
+    return;
+  }
   c->out.Append(frame);
   if (!c->dirty) {
     c->dirty = true;
@@ -295,11 +312,28 @@ void ShardWorker::Flush(Connection* c) {
       c->out.ReleaseIfIdle(kKeepBufferBytes);
     }
   }
-  if (c->reading && !c->paused && c->out.size() + c->writing.size() > kPauseOutputBytes) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-    c->paused = true;
-  }
+  UpdateReadPause(c);
   MaybeFinishDrain(c);
+}
+
+void ShardWorker::UpdateReadPause(Connection* c) {
+  if (c->closing) return;
+  if (!c->paused) {
+    if (Backlogged(c)) {
+      c->paused = true;
+      if (c->reading) uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    }
+    return;
+  }
+  if (c->out.size() + c->writing.size() < kResumeOutputBytes &&
+      c->remote_in_flight < kResumeRemoteInFlight) {
+    c->paused = false;
+    if (c->reading) {
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
+                    ShardWorkerCallbacks::Read);
+    }
+    ProcessInput(c);  // frames left in the buffer when the connection paused
+  }
 }
 
 void ShardWorker::OnWriteDone(Connection* c, int status) {
@@ -312,14 +346,7 @@ void ShardWorker::OnWriteDone(Connection* c, int status) {
     Close(c);
     return;
   }
-  if (c->paused && c->out.size() < kResumeOutputBytes) {
-    c->paused = false;
-    if (c->reading) {
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
-                    ShardWorkerCallbacks::Read);
-    }
-  }
-  Flush(c);
+  Flush(c);  // also resumes reading once the backlog is small
 }
 
 void ShardWorker::Drain(Connection* c) {
@@ -451,6 +478,11 @@ void ShardWorker::OnCheck() {
     Flush(it->second);
   }
   dirty_.clear();
+  if (builder_holds_large_frame_) {
+    // Every frame built is copied out by now: give back what a large one made the builder take.
+    builder_.builder().Reset();
+    builder_holds_large_frame_ = false;
+  }
   for (uint32_t shard = 0; shard < shards_; ++shard) {
     if (!outboxes_[shard].empty()) node_.workers[shard]->mailbox().Post(outboxes_[shard]);
   }
@@ -466,8 +498,9 @@ void ShardWorker::OnMailbox() {
     if (m.kind == ShardMessageKind::kRequest) {
       // A copy of a frame the origin verified: trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
-      outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id,
-                                       executor_.Execute(*envelope, builder_));
+      std::span<const uint8_t> response = executor_.Execute(*envelope, builder_);
+      NoteFrameBuilt(response);
+      outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response);
       return;
     }
     auto it = connections_.find(m.conn_id);

@@ -80,6 +80,7 @@ class ShardWorker {
 
   // Request path.
   void ProcessInput(Connection* c);
+  static bool Backlogged(const Connection* c);
   void Dispatch(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   void HandleHello(Connection* c, const wire::Envelope& envelope);
   void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
@@ -89,6 +90,11 @@ class ShardWorker {
 
   // Connection state.
   void Flush(Connection* c);
+  // Stops reading from a peer that leaves too much output unread; resumes when it catches up.
+  void UpdateReadPause(Connection* c);
+  void NoteFrameBuilt(std::span<const uint8_t> frame) {
+    if (frame.size() > kLargeFrameBytes) builder_holds_large_frame_ = true;
+  }
   void Drain(Connection* c);
   void MaybeFinishDrain(Connection* c);
   void Close(Connection* c);
@@ -101,7 +107,9 @@ class ShardWorker {
 
   ShardStore store_;
   RequestExecutor executor_;
+  static constexpr size_t kLargeFrameBytes = 1 << 20;
   FrameBuilder builder_;  // every frame this thread encodes
+  bool builder_holds_large_frame_ = false;
   ServerStats stats_;
 
   uv_loop_t loop_{};
