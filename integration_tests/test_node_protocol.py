@@ -72,9 +72,10 @@ def test_hello_reports_node_and_max_hlc(node):
 
 
 def test_pipelined_requests_are_all_answered_by_id(node):
-    """500 puts in one write, then 500 gets: every response comes back with its request's id,
-    whichever shard thread executed it (possibly out of order)."""
-    keys = [f"pipe:{i}".encode() for i in range(500)]
+    """5000 puts in one write, then 5000 gets: every response comes back with its request's id,
+    whichever shard thread executed it (possibly out of order). Thousands in flight also cross
+    the per-connection cap on cross-shard requests, so the connection pauses and resumes."""
+    keys = [f"pipe:{i}".encode() for i in range(5000)]
     with NodeConnection(node.port) as c:
         version = hlc_now()
         burst = b"".join(encode("Put", 1000 + i, key=k, value=b"value-" + k, version=(version, 1))
@@ -87,15 +88,15 @@ def test_pipelined_requests_are_all_answered_by_id(node):
             replies[rid] = body
         assert sorted(replies) == [1000 + i for i in range(len(keys))]
 
-        burst = b"".join(encode("Get", 5000 + i, key=k) for i, k in enumerate(keys))
+        burst = b"".join(encode("Get", 10000 + i, key=k) for i, k in enumerate(keys))
         c.sock.sendall(burst)
         order = []
         for _ in keys:
             rid, kind, body = read_frame(c.sock)
             assert kind == "GetResponse"
-            assert body["value"] == b"value-" + keys[rid - 5000]
+            assert body["value"] == b"value-" + keys[rid - 10000]
             order.append(rid)
-        assert sorted(order) == [5000 + i for i in range(len(keys))]
+        assert sorted(order) == [10000 + i for i in range(len(keys))]
     assert info(node.port)["cross_shard_requests"] > 0
 
 

@@ -471,13 +471,18 @@ void ShardWorker::ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode
 void ShardWorker::OnCheck() {
   // Once per loop iteration, after every I/O callback: one write per touched connection, one
   // post per destination shard.
-  for (uint64_t id : dirty_) {
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
-    it->second->dirty = false;
-    Flush(it->second);
+  // A flush can resume a paused connection, whose frames then produce more output: repeat
+  // until no connection is left dirty (each round consumes buffered input, so this ends).
+  while (!dirty_.empty()) {
+    flushing_.swap(dirty_);
+    for (uint64_t id : flushing_) {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) continue;
+      it->second->dirty = false;
+      Flush(it->second);
+    }
+    flushing_.clear();
   }
-  dirty_.clear();
   if (builder_holds_large_frame_) {
     // Every frame built is copied out by now: give back what a large one made the builder take.
     builder_.builder().Reset();

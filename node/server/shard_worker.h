@@ -124,6 +124,7 @@ class ShardWorker {
   uint64_t next_connection_id_ = 1;
   std::unordered_map<uint64_t, Connection*> connections_;
   std::vector<uint64_t> dirty_;         // connections to flush at the end of this iteration
+  std::vector<uint64_t> flushing_;      // the ones being flushed (dirty_ may grow meanwhile)
   std::vector<MessageBatch> outboxes_;  // index = destination shard
   MessageBatch inbox_work_;             // messages taken from the mailbox, being handled
 };
