@@ -164,3 +164,21 @@ def test_auth_is_per_connection(auth_proxy):
 def test_proxy_without_requirepass_needs_no_auth(shoal):
     with RespConn(shoal.proxy.port) as c:
         assert c.call("SET", "fe:open", "v") == OK
+
+
+# ---- --config FILE ---------------------------------------------------------------------------
+
+def test_config_file_keys_and_flag_override(shoal, tmp_path):
+    """Every flag is also a YAML key; a flag given on the command line wins over the file."""
+    config = tmp_path / "proxy.yaml"
+    config.write_text(f"requirepass: {PASSWORD}\n"
+                      "read-consistency: all\n"
+                      "write_consistency: one\n"
+                      "timeout-ms: 500\n")
+    proxy = shoal.add_proxy(["--config", str(config), "--read-consistency", "one"])
+    with RespConn(proxy.port) as c:
+        assert c.call("GET", "fe:cfg") == Err("NOAUTH Authentication required.")
+        assert c.call("AUTH", PASSWORD) == OK
+        levels = c.call("SHOAL.CONSISTENCY")
+        assert [x.decode().upper() if isinstance(x, bytes) else str(x).upper()
+                for x in levels] == ["ONE", "ONE"], levels

@@ -1,8 +1,10 @@
 """Shoal's own commands (SHOAL.CONSISTENCY, SHOAL.LOCATE), conditional writes (NX/XX) on a
 healthy cluster, and several proxies in front of one cluster (sidecars of different pods)."""
+import socket
 import threading
 import time
 
+import pytest
 
 import harness
 from conftest_proxy import NODE_IDS, client, node_holds, shoal  # noqa: F401
@@ -238,3 +240,29 @@ def test_nx_race_has_a_winner_and_converges(shoal):
                 assert harness.wait_until(lambda: node_holds(port, k, value.decode()), 5), (
                     f"{k}: node {node_id} did not converge on {value!r}: "
                     f"{harness.shoalctl(port, 'get', k)}")
+
+
+def test_fewer_nodes_than_replicas_never_hangs(shoal, tmp_path):
+    """One node and --replicas 3 (the default) or 2, as on a developer's laptop: the proxy may
+    refuse to start with a clear error, or serve, or answer NOQUORUM, but every command must get
+    a reply."""
+    started = []
+    try:
+        for extra in ((), ("--replicas", "2")):
+            try:
+                proxy = harness.start_proxy(tmp_path, [shoal.nodes["a"]],
+                                            extra=("--timeout-ms", "500", *extra))
+            except RuntimeError as e:  # refused to start: fine if it says why
+                assert "replica" in str(e).lower(), f"refused to start without saying why: {e}"
+                continue
+            started.append(proxy)
+            for cmd in (("SET", "lonely", "v"), ("GET", "lonely"), ("DEL", "lonely")):
+                with RespConn(proxy.port, timeout=5) as c:
+                    try:
+                        c.call(*cmd)
+                    except (TimeoutError, socket.timeout):
+                        pytest.fail(f"1 node, {' '.join(extra) or 'default --replicas 3'}: "
+                                    f"{' '.join(cmd)} got no reply within 5 s")
+    finally:
+        for proxy in started:
+            proxy.stop()
