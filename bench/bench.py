@@ -61,9 +61,9 @@ def parse_args():
       help="value size in bytes, redis-benchmark -d (env BENCH_DATA_SIZE, default 3)")
     a("--keyspace", type=int, default=env_int("BENCH_KEYSPACE", 100000),
       help="redis-benchmark -r (env BENCH_KEYSPACE, default 100000)")
-    a("--rounds", type=int, default=env_int("BENCH_ROUNDS", 3),
+    a("--rounds", type=int, default=env_int("BENCH_ROUNDS", 5),
       help="run every system this many times, interleaved; the table shows medians "
-           "(env BENCH_ROUNDS, default 3)")
+           "(env BENCH_ROUNDS, default 5)")
     a("--systems", default=os.environ.get("BENCH_SYSTEMS", ",".join(SYSTEMS)),
       help="comma-separated subset of " + ",".join(SYSTEMS) + " (env BENCH_SYSTEMS)")
     a("--proxy-threads", type=int, default=env_int("BENCH_PROXY_THREADS", 1),
@@ -459,7 +459,9 @@ def machine_info():
         "redis_server": version(["redis-server", "--version"]),
         "redis_benchmark": version(["redis-benchmark", "--version"]),
         "nutcracker": version(["nutcracker", "--version"]),
-        "shoal_commit": git("rev-parse", "--short", "HEAD"),
+        "shoal_commit": git("rev-parse", "--short", "HEAD") + (
+            "+uncommitted" if git("status", "--porcelain", "--", "common", "node", "proxy",
+                                  "schemas") else ""),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
 

@@ -2,7 +2,7 @@
 # `make bench`: Shoal against redis-server and twemproxy on this machine (see docs/benchmarks.md).
 # All options are environment variables or flags of bench/bench.py (`bench/run.sh --help`):
 #   BENCH_REQUESTS (100000, unpipelined), BENCH_REQUESTS_PIPELINED (2x), BENCH_CLIENTS (50),
-#   BENCH_PIPELINE (16), BENCH_DATA_SIZE (3), BENCH_KEYSPACE (100000), BENCH_ROUNDS (3),
+#   BENCH_PIPELINE (16), BENCH_DATA_SIZE (3), BENCH_KEYSPACE (100000), BENCH_ROUNDS (5),
 #   BENCH_SYSTEMS (redis,twemproxy,shoal-n1,shoal-n3q), BENCH_PROXY_THREADS, BENCH_NODE_THREADS,
 #   BENCH_TIMEOUT, BENCH_OUT, SHOAL_BIN, BENCH_KEEP_LOGS=1.
 # bench.py starts every process itself and stops them on exit, Ctrl-C and SIGTERM.
