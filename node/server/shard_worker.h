@@ -19,6 +19,16 @@
 // writes each touched connection's output with one write and posts each non-empty batch with one
 // lock and at most one wake-up.
 //
+// Backpressure. A connection with more than 16 MiB of unwritten responses, or 256 requests out
+// on other shards, is paused: its remaining frames stay in its buffer and its socket is not read
+// until it drops below 4 MiB / 128. A peer that lets responses pile up past a hard limit
+// (64 MiB + one frame) is disconnected.
+//
+// Hello. A Hello naming another cluster (or none) gets Error WrongCluster and the connection is
+// closed once that is written. The peer's protocol_version is not checked: the node answers
+// with its own, and the peer decides. Requests before Hello are served (Hello is optional until
+// cluster authentication exists).
+//
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
 // and max_hlc readings from any thread; everything else on the worker's thread only.
