@@ -196,11 +196,14 @@ void ClientConnection::Execute(Args args) {
     std::string msg = "ERR unknown command '";
     msg.append(args[0].substr(0, 128));
     msg += "', with args beginning with: ";
-    for (size_t i = 1; i < args.size() && msg.size() < 512; ++i) {
-      msg += '\'';
-      msg.append(args[i].substr(0, 128));
-      msg += "' ";
+    // As Redis: the quoted arguments together are cut at about 128 bytes.
+    std::string quoted;
+    for (size_t i = 1; i < args.size() && quoted.size() < 128; ++i) {
+      quoted += '\'';
+      quoted.append(args[i].substr(0, 128 - quoted.size() + 1));
+      quoted += "' ";
     }
+    msg += quoted;
     ReplyError(slot, msg);
     return;
   }

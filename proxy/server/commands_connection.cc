@@ -25,12 +25,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // One COMMAND / COMMAND INFO entry, in Redis 7's 10-field layout.
 void AppendCommandInfo(std::string& out, const CommandSpec& spec) {
   resp::AppendArray(out, 10);
@@ -190,7 +184,7 @@ void ClientConnection::CmdAuth(Args args) {
   if (args.size() == 2 && worker_.config().requirepass.empty()) {
     return ReplyError(slot,
                       "ERR AUTH <password> called without any password configured for the "
-                      "default user. Are you sure your client is configured correctly?");
+                      "default user. Are you sure your configuration is correct?");
   }
   const std::string_view user = args.size() == 3 ? args[1] : "default";
   const std::string_view password = args.back();

@@ -272,7 +272,6 @@ void Worker::OnNodeFailure(const PendingRef& ref) {
 void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
   op.pending[r] = false;
   --op.pending_count;
-  bool decided_now = false;
   const wire::Error* error = nullptr;
   if (env != nullptr && env->message_type() == wire::Message::Error) {
     error = env->message_as_Error();
@@ -283,11 +282,11 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
   }
   if (env == nullptr) {
     if (error == nullptr) Bump(stats_.node_failures);
-    decided_now = op.kind == OpKind::kGet ? op.read.OnFailure(r) : op.write.OnFailure(r);
+    op.kind == OpKind::kGet ? op.read.OnFailure(r) : op.write.OnFailure(r);
   } else if (op.kind == OpKind::kGet) {
     const auto* get = env->message_as_GetResponse();
     if (get == nullptr) {
-      decided_now = op.read.OnFailure(r);
+      op.read.OnFailure(r);
     } else {
       ReadReply reply;
       reply.found = get->found();
@@ -296,12 +295,12 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
       reply.version = FromWire(get->version());
       reply.expire_at_ms = static_cast<int64_t>(get->expire_at_ms());
       if (reply.version.hlc != 0) (void)shared_.hlc.Update(reply.version.hlc);
-      decided_now = op.read.OnReply(r, reply);
+      op.read.OnReply(r, reply);
     }
   } else if (op.kind == OpKind::kPut) {
     const auto* put = env->message_as_PutResponse();
     if (put == nullptr) {
-      decided_now = op.write.OnFailure(r);
+      op.write.OnFailure(r);
     } else {
       WriteReply reply;
       reply.applied = put->applied();
@@ -310,12 +309,12 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
       reply.previous_value = AsView(put->previous_value());
       reply.previous_version = FromWire(put->previous_version());
       reply.previous_expire_at_ms = static_cast<int64_t>(put->previous_expire_at_ms());
-      decided_now = op.write.OnReply(r, reply);
+      op.write.OnReply(r, reply);
     }
   } else {
     const auto* touch = env->message_as_TouchResponse();
     if (touch == nullptr) {
-      decided_now = op.write.OnFailure(r);
+      op.write.OnFailure(r);
     } else {
       WriteReply reply;
       reply.applied = touch->applied();
@@ -323,17 +322,22 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
       reply.previous_value = AsView(touch->value());
       reply.previous_version = FromWire(touch->version());
       reply.previous_expire_at_ms = static_cast<int64_t>(touch->previous_expire_at_ms());
-      decided_now = op.write.OnReply(r, reply);
+      op.write.OnReply(r, reply);
     }
   }
-  MaybeDecided(op, decided_now);
+  MaybeDecided(op);
   MaybeFinished(op);
 }
 
-void Worker::MaybeDecided(KeyOp& op, bool decided_now) {
-  if (!decided_now || op.decided) return;
+void Worker::MaybeDecided(KeyOp& op) {
+  if (op.decided) return;
+  const QuorumDecision decision = op.decision();
+  if (decision == QuorumDecision::kPending) return;
+  // A failed quorum is reported once every replica has answered or timed out, so that the error
+  // says truthfully how many replicas acknowledged (and so may hold the write).
+  if (decision == QuorumDecision::kFailed && op.pending_count > 0) return;
   op.decided = true;
-  if (op.decision() == QuorumDecision::kFailed) Bump(stats_.noquorum_errors);
+  if (decision == QuorumDecision::kFailed) Bump(stats_.noquorum_errors);
   ClientConnection* client = op.client;
   op.client = nullptr;
   if (client != nullptr) client->OnKeyDecided(*op.slot, op);

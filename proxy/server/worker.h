@@ -70,7 +70,7 @@ class Worker final : public NodeLinkListener {
 
   KeyOp* AcquireOp();
   void ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
-  void MaybeDecided(KeyOp& op, bool decided_now);
+  void MaybeDecided(KeyOp& op);
   void MaybeFinished(KeyOp& op);
   void SendRepairs(KeyOp& op);
   void ReleaseOp(KeyOp& op);
