@@ -55,6 +55,7 @@ const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* o
       if (const char* err = CheckKey(touch->key())) return err;
       if (touch->version() == nullptr) return "touch has no version";
       if (touch->expire_at_ms() > kMaxExpireAtMs) return "expire_at_ms out of range";
+      if (touch->condition() > wire::TouchCondition::MAX) return "unknown touch condition";
       out->key = AsView(touch->key());
       out->version = touch->version();
       return nullptr;
@@ -128,22 +129,30 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   const wire::Version previous_version = ToWire(r.previous_version);
   auto resp = wire::CreatePutResponse(
       b, r.status == ApplyStatus::kApplied, r.status == ApplyStatus::kConditionFailed, &current,
-      r.previous_found, previous, r.previous_found ? &previous_version : nullptr,
+      r.previous_found, previous, &previous_version,
       static_cast<uint64_t>(r.previous_expire_at_ms));
   return builder.Finish(id, wire::Message::PutResponse, resp.Union());
 }
+
+// The store's TouchCondition mirrors the wire's, value for value.
+static_assert(static_cast<int>(TouchCondition::kIfHasExpiryAndLess) ==
+              static_cast<int>(wire::TouchCondition::IfHasExpiryAndLess));
+static_assert(static_cast<int>(TouchCondition::kIfGreater) ==
+              static_cast<int>(wire::TouchCondition::IfGreater));
 
 std::span<const uint8_t> RequestExecutor::ExecuteTouch(uint64_t id, const wire::Touch& touch,
                                                        FrameBuilder& builder) {
   const TouchResult r =
       store_.Touch(AsView(touch.key()), FromWire(*touch.version()),
-                   static_cast<int64_t>(touch.expire_at_ms()), touch.want_value());
+                   static_cast<int64_t>(touch.expire_at_ms()), touch.want_value(),
+                   static_cast<TouchCondition>(touch.condition()));
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
   if (r.found && touch.want_value()) value = Bytes(b, r.value);
   const wire::Version version = ToWire(r.version);
   auto resp = wire::CreateTouchResponse(b, r.found, r.applied, value, &version,
-                                        static_cast<uint64_t>(r.previous_expire_at_ms));
+                                        static_cast<uint64_t>(r.previous_expire_at_ms),
+                                        r.condition_failed);
   return builder.Finish(id, wire::Message::TouchResponse, resp.Union());
 }
 

@@ -295,8 +295,26 @@ PutResult ShardStore::Put(const PutRequest& request) {
   return result;
 }
 
+namespace {
+
+bool TouchConditionHolds(TouchCondition condition, int64_t held_expiry, int64_t new_expiry) {
+  const bool has_expiry = held_expiry != 0;
+  switch (condition) {
+    case TouchCondition::kAlways: return true;
+    case TouchCondition::kIfNoExpiry: return !has_expiry;
+    case TouchCondition::kIfHasExpiry: return has_expiry;
+    // No expiry is an infinite one: never less than the new one, always greater.
+    case TouchCondition::kIfGreater: return has_expiry && new_expiry > held_expiry;
+    case TouchCondition::kIfLess: return !has_expiry || new_expiry < held_expiry;
+    case TouchCondition::kIfHasExpiryAndLess: return has_expiry && new_expiry < held_expiry;
+  }
+  return false;
+}
+
+}  // namespace
+
 TouchResult ShardStore::Touch(std::string_view key, Version version, int64_t expire_at_ms,
-                              bool want_value) {
+                              bool want_value, TouchCondition condition) {
   Impl& s = *impl_;
   s.NoteHlc(version.hlc);
   LazyNow now(clock_);
@@ -309,6 +327,8 @@ TouchResult ShardStore::Touch(std::string_view key, Version version, int64_t exp
   result.previous_expire_at_ms = e->deadline_ms;
   if (version <= e->version()) {
     Add(stats_.stale_writes, 1);
+  } else if (!TouchConditionHolds(condition, e->deadline_ms, expire_at_ms)) {
+    result.condition_failed = true;
   } else {
     e->hlc = version.hlc;
     e->writer = version.writer;

@@ -94,9 +94,20 @@ struct EntryView {
   bool tombstone = false;
 };
 
+// EXPIRE NX | XX | GT | LT: judged on the held live value's expiry (none = infinite, as Redis).
+enum class TouchCondition : unsigned char {
+  kAlways,
+  kIfNoExpiry,          // NX
+  kIfHasExpiry,         // XX
+  kIfGreater,           // GT
+  kIfLess,              // LT
+  kIfHasExpiryAndLess,  // XX LT
+};
+
 struct TouchResult {
   bool found = false;  // a live value was held
   bool applied = false;
+  bool condition_failed = false;  // found, but the TouchCondition did not hold
   std::string_view value;  // when want_value and found
   Version version;         // held after the call
   int64_t previous_expire_at_ms = 0;
@@ -137,7 +148,9 @@ class ShardStore {
   PutResult Put(const PutRequest& request);
   // Sets the expiry of a live value (0 = persist) if `version` is newer than the held one; the
   // entry then takes `version`. Never creates an entry.
-  TouchResult Touch(std::string_view key, Version version, int64_t expire_at_ms, bool want_value);
+  // With a condition other than kAlways, the expiry changes only if the condition holds.
+  TouchResult Touch(std::string_view key, Version version, int64_t expire_at_ms, bool want_value,
+                    TouchCondition condition = TouchCondition::kAlways);
 
   // Active expiry: examines about `budget` entries (each empty bucket crossed also counts as one,
   // a bucket's chain is finished once started), removing expired values and tombstones past the

@@ -647,4 +647,43 @@ TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
 }
 
 }  // namespace
+// EXPIRE NX | XX | GT | LT (no expiry counts as infinite, as in Redis).
+TEST_F(ShardStoreTest, TouchConditionsJudgeTheHeldExpiry) {
+  using C = TouchCondition;
+  Set("none", "v", V(1), 0);
+  Set("ttl", "v", V(1), Now() + 5000);
+  struct Case {
+    const char* key;
+    C condition;
+    int64_t new_expiry;
+    bool applies;
+  };
+  const Case cases[] = {
+      {"none", C::kIfNoExpiry, Now() + 100, true},   {"ttl", C::kIfNoExpiry, Now() + 100, false},
+      {"none", C::kIfHasExpiry, Now() + 100, false}, {"ttl", C::kIfHasExpiry, Now() + 100, true},
+      {"none", C::kIfGreater, Now() + 100, false},   {"ttl", C::kIfGreater, Now() + 9000, true},
+      {"ttl", C::kIfGreater, Now() + 100, false},    {"none", C::kIfLess, Now() + 100, true},
+      {"ttl", C::kIfLess, Now() + 100, true},        {"ttl", C::kIfLess, Now() + 9000, false},
+      {"none", C::kIfHasExpiryAndLess, Now() + 100, false},
+      {"ttl", C::kIfHasExpiryAndLess, Now() + 100, true},
+  };
+  uint64_t hlc = 10;
+  for (const Case& c : cases) {
+    // Reset both keys to their starting expiry with a newer plain put.
+    Set("none", "v", V(hlc++), 0);
+    Set("ttl", "v", V(hlc++), Now() + 5000);
+    const int64_t before = store_.Get(c.key).expire_at_ms;
+    const TouchResult r = store_.Touch(c.key, V(hlc++), c.new_expiry, false, c.condition);
+    SCOPED_TRACE(std::string(c.key) + " condition " + std::to_string(static_cast<int>(c.condition)));
+    EXPECT_TRUE(r.found);
+    EXPECT_EQ(r.applied, c.applies);
+    EXPECT_EQ(r.condition_failed, !c.applies);
+    EXPECT_EQ(store_.Get(c.key).expire_at_ms, c.applies ? c.new_expiry : before);
+  }
+  // A missing key is neither found nor a failed condition.
+  const TouchResult missing = store_.Touch("nope", V(hlc++), Now() + 100, false, C::kIfLess);
+  EXPECT_FALSE(missing.found);
+  EXPECT_FALSE(missing.condition_failed);
+}
+
 }  // namespace shoal::node

@@ -21,6 +21,19 @@ constexpr uint8_t kReplyConditional = 2;  // SET NX/XX: nil when no replica appl
 constexpr uint8_t kReplyInteger = 4;      // SETNX: 1/0
 constexpr uint8_t kDeleteByExpire = 8;    // EXPIRE in the past: a delete, counted like DEL
 constexpr uint8_t kMilliseconds = 16;     // PTTL
+constexpr uint8_t kConditionalTouch = 32; // EXPIRE NX|XX|GT|LT: 0 when no replica applied it
+
+wire::TouchCondition ToWire(ExpireCondition c) {
+  switch (c) {
+    case ExpireCondition::kNone: return wire::TouchCondition::Always;
+    case ExpireCondition::kNx: return wire::TouchCondition::IfNoExpiry;
+    case ExpireCondition::kXx: return wire::TouchCondition::IfHasExpiry;
+    case ExpireCondition::kGt: return wire::TouchCondition::IfGreater;
+    case ExpireCondition::kLt: return wire::TouchCondition::IfLess;
+    case ExpireCondition::kXxLt: return wire::TouchCondition::IfHasExpiryAndLess;
+  }
+  return wire::TouchCondition::Always;
+}
 
 std::string NoQuorumError(const KeyOp& op) {
   const QuorumTally& t = op.tally();
@@ -171,12 +184,16 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
       ExpireArgs ea;
       std::string err = ParseExpireArgs(args.subspan(2), ms, absolute, now, spec.name, &ea);
       if (!err.empty()) return ReplyError(slot, err);
-      if (ea.condition != ExpireCondition::kNone) {
-        return ReplyError(slot, "ERR the NX, XX, GT and LT options of " +
-                                    std::string(spec.name) + " are not supported by Shoal yet");
-      }
       req.key = args[1];
-      if (ea.expire_at_ms <= now) {
+      if (ea.condition != ExpireCondition::kNone) {
+        // Conditional: every replica judges the condition on the expiry it holds. A time in
+        // the past makes the value expire (dead everywhere) when the condition holds.
+        req.kind = OpKind::kTouch;
+        req.want_value = false;
+        req.expire_at_ms = std::max<int64_t>(ea.expire_at_ms, 1);
+        req.touch_condition = static_cast<unsigned char>(ToWire(ea.condition));
+        slot.variant |= kConditionalTouch;
+      } else if (ea.expire_at_ms <= now) {
         // Redis deletes a key whose new expiry is already past.
         req.kind = OpKind::kPut;
         req.tombstone = true;
@@ -268,7 +285,11 @@ void ClientConnection::FormatDecided(ReplySlot& slot, const KeyOp& op) {
     case CommandId::kPExpire:
     case CommandId::kExpireAt:
     case CommandId::kPExpireAt:
-      resp::AppendInteger(slot.reply, op.write.previous_found() ? 1 : 0);
+      if (slot.variant & kConditionalTouch) {
+        resp::AppendInteger(slot.reply, op.write.previous_found() && op.write.applied() > 0);
+      } else {
+        resp::AppendInteger(slot.reply, op.write.previous_found() ? 1 : 0);
+      }
       return;
     case CommandId::kPersist:
       resp::AppendInteger(slot.reply,

@@ -35,6 +35,7 @@ struct KeyRequest {
   bool keep_ttl = false;
   bool want_previous = false;
   int64_t expire_at_ms = 0;  // put, touch
+  unsigned char touch_condition = 0;  // wire::TouchCondition
 };
 
 struct KeyOp {

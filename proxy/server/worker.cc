@@ -229,6 +229,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
       touch.add_version(&version);
       touch.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(request.expire_at_ms, 0)));
       touch.add_want_value(request.want_value);
+      touch.add_condition(static_cast<wire::TouchCondition>(request.touch_condition));
       frame =
           frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Touch, touch.Finish().Union());
       break;
@@ -318,6 +319,7 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
     } else {
       WriteReply reply;
       reply.applied = touch->applied();
+      reply.condition_failed = touch->condition_failed();
       reply.previous_found = touch->found();
       reply.previous_value = AsView(touch->value());
       reply.previous_version = FromWire(touch->version());
