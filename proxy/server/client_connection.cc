@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "proxy/command/command_table.h"
@@ -15,6 +17,8 @@ namespace shoal::proxy {
 namespace {
 // Reply bytes waiting for a slow client before the proxy stops reading its commands.
 constexpr size_t kMaxPendingOutput = 16u << 20;
+// Request bytes of unanswered commands before the proxy stops reading a client's commands.
+constexpr size_t kMaxUnansweredBytes = 8u << 20;
 }  // namespace
 
 ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::string peer)
@@ -81,7 +85,12 @@ void ClientConnection::ProcessInput() {
       spdlog::debug("client {}: {}", peer_, parser_.error());
       break;
     }
+    const size_t slots_before = slots_.size();
     Execute(parser_.args());
+    if (slots_.size() > slots_before) {
+      slots_.back().request_bytes = static_cast<uint32_t>(std::min<size_t>(consumed, UINT32_MAX));
+      unanswered_bytes_ += slots_.back().request_bytes;
+    }
     in_.Consume(consumed);
     MaybePause();
   }
@@ -93,7 +102,7 @@ void ClientConnection::ProcessInput() {
 void ClientConnection::MaybePause() {
   if (paused_) return;
   if (slots_.size() >= static_cast<size_t>(worker_.config().max_pipeline) ||
-      out_.size() > kMaxPendingOutput) {
+      unanswered_bytes_ > kMaxUnansweredBytes || out_.size() > kMaxPendingOutput) {
     paused_ = true;
     Bump(worker_.stats().client_pauses);
     event_del(read_event_.get());
@@ -141,6 +150,7 @@ void ClientConnection::Flush() {
   // Move finished replies, in order, into the output buffer.
   while (!slots_.empty() && slots_.front().done) {
     out_.Append(slots_.front().reply);
+    unanswered_bytes_ -= slots_.front().request_bytes;
     slots_.pop_front();
   }
   while (!out_.empty()) {
@@ -164,7 +174,7 @@ void ClientConnection::Flush() {
   }
   // Resume a paused client once it has drained to half its limits.
   if (paused_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
-      out_.size() <= kMaxPendingOutput / 2) {
+      unanswered_bytes_ <= kMaxUnansweredBytes / 2 && out_.size() <= kMaxPendingOutput / 2) {
     paused_ = false;
     event_add(read_event_.get(), nullptr);
     ProcessInput();  // commands already buffered

@@ -7,8 +7,10 @@
 // Worker thread only. Owned by the worker; a closed connection is retired (deleted by the worker
 // after the current event) once no key operation is waiting to deliver into its reply slots.
 //
-// Backpressure: when more than --max-pipeline commands are unanswered, or too many reply bytes
-// wait for the client to read them, the connection stops reading until it drains to half.
+// Backpressure: when more than --max-pipeline commands are unanswered, their requests add up to
+// more than 8 MiB (so a burst of large values does not sit in node queues past the timeout), or
+// too many reply bytes wait for the client to read them, the connection stops reading until it
+// drains to half.
 
 #include <event2/event.h>
 
@@ -97,6 +99,7 @@ class ClientConnection {
   std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
   size_t done_slots_ = 0;        // slots at the head known to be finished (hint for Flush)
   uint32_t waiting_ops_ = 0;     // key operations that will still call OnKeyDecided
+  size_t unanswered_bytes_ = 0;  // request bytes of the commands in slots_
 
   bool closed_ = false;
   bool closing_ = false;  // QUIT or protocol error: stop reading, close once replies are out
