@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a local Shoal cluster: 3 storage nodes (ids a, b, c) and a proxy that speaks Redis.
 # Called by `make run` after the build; can also be run on its own. Ctrl-C or SIGTERM stops
-# everything and exits 0.
+# everything and exits 0. (A shell started in the background by a non-interactive shell, as in
+# `scripts/run-cluster.sh &` inside a script, inherits SIGINT as ignored and cannot trap it:
+# stop such an instance with SIGTERM.)
 #
 # Environment overrides:
 #   SHOAL_PORT             proxy port                         (default 6379)
