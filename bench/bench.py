@@ -146,6 +146,24 @@ class Proc:
             self.popen.wait()
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a live process (all threads), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def children_cpu_seconds():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 class ProcGroup:
     """The processes of one system under test."""
 
@@ -157,6 +175,9 @@ class ProcGroup:
         proc = Proc(name, args, self.workdir / f"{name}.log")
         self.procs.append(proc)
         return proc
+
+    def cpu(self):
+        return {p.name: cpu_seconds(p.popen.pid) for p in self.procs}
 
     def stop(self):
         for proc in reversed(self.procs):  # front end first
@@ -336,6 +357,7 @@ def run_redis_benchmark(port, args, pipeline):
            "-n", str(requests), "-r", str(args.keyspace), "-d", str(args.data_size),
            "-t", ",".join(t.lower() for t in TESTS), "-P", str(pipeline), "--csv"]
     started = time.time()
+    client_cpu = children_cpu_seconds()
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -360,7 +382,7 @@ def run_redis_benchmark(port, args, pipeline):
     missing = [t for t in TESTS if t not in rows]
     if missing:
         raise BenchError(f"redis-benchmark printed no result for {missing}: {res.stdout[:500]}")
-    return rows, time.time() - started
+    return rows, time.time() - started, children_cpu_seconds() - client_cpu
 
 
 class SystemUnderTest:
@@ -395,8 +417,10 @@ class SystemUnderTest:
         if self.status != "ok":
             return self.rows_without_results(pipeline)
         load = Path("/proc/loadavg").read_text().split()[0]
+        cpu_before = self.group.cpu()
         try:
-            results, secs = run_redis_benchmark(self.port, args, pipeline)
+            results, secs, client_cpu = run_redis_benchmark(self.port, args, pipeline)
+            cpu_after = self.group.cpu()
             hits, sampled = sample_keys(self.port, args.keyspace, args.data_size)
         except (BenchError, OSError) as e:
             log(f"{self.label} -P {pipeline}: failed: {e}")
@@ -410,11 +434,18 @@ class SystemUnderTest:
                 self.group.stop()
             return [{"system": self.key, "test": t, "pipeline": pipeline, "status": "failed",
                      "note": note} for t in TESTS]
+        # Cores each process kept busy during the redis-benchmark run (SET and GET together).
+        cores = {name: round((cpu_after[name] - cpu_before[name]) / secs, 2)
+                 for name in cpu_before
+                 if cpu_before[name] is not None and cpu_after.get(name) is not None}
+        cores["redis-benchmark"] = round(client_cpu / secs, 2)
         log(f"{self.label} -P {pipeline}: " + ", ".join(
-            f"{t} {results[t]['rps']:,.0f}/s" for t in TESTS) + f" ({secs:.1f}s)")
+            f"{t} {results[t]['rps']:,.0f}/s" for t in TESTS) + f" ({secs:.1f}s; cores busy: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()) + ")")
         return [{"system": self.key, "test": t, "pipeline": pipeline, "status": "ok",
                  "note": f"{hits}/{sampled} sampled keys read back after SET",
-                 "loadavg_1m_before": float(load), **results[t]} for t in TESTS]
+                 "loadavg_1m_before": float(load), "cores_busy": cores, **results[t]}
+                for t in TESTS]
 
 
 # ---- reporting ---------------------------------------------------------------------------------
