@@ -66,8 +66,8 @@ def parse_args():
            "(env BENCH_ROUNDS, default 5)")
     a("--systems", default=os.environ.get("BENCH_SYSTEMS", ",".join(SYSTEMS)),
       help="comma-separated subset of " + ",".join(SYSTEMS) + " (env BENCH_SYSTEMS)")
-    a("--proxy-threads", type=int, default=env_int("BENCH_PROXY_THREADS", 1),
-      help="shoal-proxy --threads (env BENCH_PROXY_THREADS, default 1)")
+    a("--proxy-threads", type=int, default=env_int("BENCH_PROXY_THREADS", 2),
+      help="shoal-proxy --threads (env BENCH_PROXY_THREADS, default 2)")
     a("--node-threads", type=int, default=env_int("BENCH_NODE_THREADS", 1),
       help="shoal-node --threads (env BENCH_NODE_THREADS, default 1)")
     a("--timeout", type=int, default=env_int("BENCH_TIMEOUT", 180),
