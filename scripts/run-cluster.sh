@@ -175,7 +175,13 @@ echo
 # Wait for a signal; if a process dies on its own, report it and stop the rest.
 while true; do
   wait -n "${PIDS[@]}"
+  status=$?
   ((STOPPING)) && break
+  if ((status == 0)); then
+    # A clean exit is a process stopping on SIGINT/SIGTERM, e.g. Ctrl-C delivered to the whole
+    # process group before (or instead of) this script's own trap: stop the rest the same way.
+    on_signal
+  fi
   for i in "${!PIDS[@]}"; do
     if ! kill -0 "${PIDS[i]}" 2>/dev/null; then
       log="$RUN_DIR/proxy.log"
