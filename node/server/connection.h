@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "node/server/byte_buffer.h"
+#include "common/buffer/byte_buffer.h"
 
 namespace shoal::node {
 

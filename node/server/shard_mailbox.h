@@ -25,7 +25,7 @@
 #include <mutex>
 #include <span>
 
-#include "node/server/byte_buffer.h"
+#include "common/buffer/byte_buffer.h"
 
 namespace shoal::node {
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// RESP2 reply encoding into a std::string (a reply slot) or an IoBuffer. Header-only: these are
+// RESP2 reply encoding into a std::string (a reply slot). Header-only: these are
 // called once or more per command on the hot path.
 
 #include <charconv>

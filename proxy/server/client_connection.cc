@@ -19,6 +19,8 @@ namespace {
 constexpr size_t kMaxPendingOutput = 16u << 20;
 // Request bytes of unanswered commands before the proxy stops reading a client's commands.
 constexpr size_t kMaxUnansweredBytes = 8u << 20;
+// Buffers larger than this are freed when they empty (a burst does not pin memory).
+constexpr size_t kIdleBufferBytes = 64u << 10;
 }  // namespace
 
 ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::string peer)
@@ -72,7 +74,7 @@ void ClientConnection::ProcessInput() {
   in_process_ = true;
   while (!closing_ && !closed_ && !paused_ && !in_.empty()) {
     size_t consumed = 0;
-    const RespParser::Result result = parser_.Parse(in_.data(), in_.size(), &consumed);
+    const RespParser::Result result = parser_.Parse(in_.chars(), in_.size(), &consumed);
     if (result == RespParser::Result::kNeedMore) {
       in_.Consume(consumed);
       break;
@@ -95,7 +97,7 @@ void ClientConnection::ProcessInput() {
     MaybePause();
   }
   in_process_ = false;
-  if (in_.empty()) in_.ShrinkIfIdle();
+  in_.ReleaseIfIdle(kIdleBufferBytes);
   worker_.MarkClientDirty(*this);
 }
 
@@ -167,7 +169,7 @@ void ClientConnection::Flush() {
     if (want_write) event_add(write_event_.get(), nullptr);
     else event_del(write_event_.get());
   }
-  if (out_.empty()) out_.ShrinkIfIdle();
+  out_.ReleaseIfIdle(kIdleBufferBytes);
   if (closing_ && slots_.empty() && out_.empty()) {
     Close(nullptr);
     return;

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/net/io_buffer.h"
+#include "common/buffer/byte_buffer.h"
 #include "proxy/quorum/consistency.h"
 #include "proxy/resp/parser.h"
 #include "proxy/server/key_op.h"
@@ -93,8 +93,8 @@ class ClientConnection {
   std::unique_ptr<event, decltype(&event_free)> read_event_{nullptr, &event_free};
   std::unique_ptr<event, decltype(&event_free)> write_event_{nullptr, &event_free};
 
-  IoBuffer in_;
-  IoBuffer out_;
+  ByteBuffer in_;
+  ByteBuffer out_;
   RespParser parser_;
   std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
   size_t done_slots_ = 0;        // slots at the head known to be finished (hint for Flush)

@@ -162,8 +162,7 @@ bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref) {
   out_.Append(frame.data(), frame.size());
   // Patch the request id in place: the frame was built with a non-zero placeholder id so that
   // the field is present in the buffer.
-  auto* env = wire::GetMutableSizePrefixedEnvelope(
-      reinterpret_cast<uint8_t*>(const_cast<char*>(out_.data())) + at);
+  auto* env = wire::GetMutableSizePrefixedEnvelope(out_.mutable_data() + at);
   env->mutate_request_id(id);
   if (!dirty_) {
     dirty_ = true;
@@ -176,8 +175,7 @@ void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
   if (state_ != State::kConnected) return;
   const size_t at = out_.size();
   out_.Append(frame.data(), frame.size());
-  auto* env = wire::GetMutableSizePrefixedEnvelope(
-      reinterpret_cast<uint8_t*>(const_cast<char*>(out_.data())) + at);
+  auto* env = wire::GetMutableSizePrefixedEnvelope(out_.mutable_data() + at);
   env->mutate_request_id(0);
   if (!dirty_) {
     dirty_ = true;
@@ -203,7 +201,7 @@ void NodeLink::OnWritable() {
     }
   }
   ArmWrite(false);
-  out_.ShrinkIfIdle(1 << 20);
+  out_.ReleaseIfIdle(1 << 20);
 }
 
 void NodeLink::OnReadable() {
@@ -221,10 +219,10 @@ void NodeLink::OnReadable() {
     // Decode every whole frame now in the buffer.
     while (true) {
       DecodedFrame frame;
-      const FrameStatus st = DecodeFrame(reinterpret_cast<const uint8_t*>(in_.data()), in_.size(),
-                                         options_.max_frame_bytes, &frame);
+      const FrameStatus st =
+          DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
       if (st == FrameStatus::kNeedMore) {
-        if (frame.frame_bytes > in_.size()) in_.Reserve(frame.frame_bytes - in_.size());
+        if (frame.frame_bytes > in_.size()) in_.PrepareWrite(frame.frame_bytes - in_.size());
         break;
       }
       if (st != FrameStatus::kOk) {
@@ -237,7 +235,7 @@ void NodeLink::OnReadable() {
     }
     if (static_cast<size_t>(n) < 65536) break;  // drained the socket
   }
-  in_.ShrinkIfIdle(1 << 20);
+  in_.ReleaseIfIdle(1 << 20);
 }
 
 void NodeLink::HandleFrame(const wire::Envelope& envelope) {

@@ -28,7 +28,7 @@
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/wire/frame.h"
-#include "proxy/net/io_buffer.h"
+#include "common/buffer/byte_buffer.h"
 
 namespace shoal::proxy {
 
@@ -136,8 +136,8 @@ class NodeLink {
   std::unique_ptr<event, decltype(&event_free)> write_event_{nullptr, &event_free};
   std::unique_ptr<event, decltype(&event_free)> timer_{nullptr, &event_free};
 
-  IoBuffer out_;
-  IoBuffer in_;
+  ByteBuffer out_;
+  ByteBuffer in_;
   std::vector<Pending> pending_;
   std::vector<uint32_t> free_slots_;
   uint32_t next_sequence_ = 1;

@@ -11,14 +11,18 @@
 //
 // When the tail runs out of room, the readable bytes are moved to the front (compaction) if that
 // frees enough; otherwise the buffer grows. Not thread-safe: owned by one connection or batch.
+// Used by the node (libuv) and the proxy (libevent, through ReadFrom/WriteTo on raw fds).
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string_view>
 
-namespace shoal::node {
+namespace shoal {
 
 class ByteBuffer {
  public:
@@ -29,6 +33,8 @@ class ByteBuffer {
   ByteBuffer& operator=(ByteBuffer&&) noexcept = default;
 
   const uint8_t* data() const { return storage_.get() + head_; }
+  uint8_t* mutable_data() { return storage_.get() + head_; }
+  const char* chars() const { return reinterpret_cast<const char*>(data()); }
   size_t size() const { return tail_ - head_; }
   bool empty() const { return head_ == tail_; }
   size_t capacity() const { return capacity_; }
@@ -47,6 +53,14 @@ class ByteBuffer {
     tail_ += n;
   }
   void Append(std::span<const uint8_t> bytes) { Append(bytes.data(), bytes.size()); }
+  void Append(std::string_view s) { Append(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+  // Reads once from a non-blocking fd into at least `min_free` bytes of room: returns the bytes
+  // read, 0 at end of stream, -1 on error (errno set; EAGAIN: nothing to read). EINTR retried.
+  ssize_t ReadFrom(int fd, size_t min_free);
+  // Writes the readable bytes to an fd (once) and consumes what was written: returns the bytes
+  // written or -1 (errno set). EINTR retried.
+  ssize_t WriteTo(int fd);
 
   // Drops `n` bytes from the head.
   void Consume(size_t n) {
@@ -81,4 +95,4 @@ class ByteBuffer {
   size_t tail_ = 0;
 };
 
-}  // namespace shoal::node
+}  // namespace shoal

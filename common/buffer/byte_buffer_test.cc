@@ -1,10 +1,14 @@
-#include "node/server/byte_buffer.h"
+#include "common/buffer/byte_buffer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <string>
 
-namespace shoal::node {
+namespace shoal {
 namespace {
 
 std::string Contents(const ByteBuffer& b) {
@@ -74,5 +78,24 @@ TEST(ByteBufferTest, Swap) {
   EXPECT_EQ(Contents(b), "aa");
 }
 
+TEST(ByteBufferTest, ReadsFromAndWritesToFds) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  ByteBuffer out;
+  out.Append(std::string_view("hello, pipe"));
+  EXPECT_EQ(out.WriteTo(fds[1]), 11);
+  EXPECT_TRUE(out.empty());  // what was written is consumed
+
+  ByteBuffer in;
+  EXPECT_EQ(in.ReadFrom(fds[0], 4), 11);
+  EXPECT_EQ(Contents(in), "hello, pipe");
+  EXPECT_EQ(in.ReadFrom(fds[0], 4), -1);  // nothing more: EAGAIN
+  EXPECT_EQ(errno, EAGAIN);
+  close(fds[1]);
+  EXPECT_EQ(in.ReadFrom(fds[0], 4), 0);  // end of stream
+  EXPECT_EQ(Contents(in), "hello, pipe");
+  close(fds[0]);
+}
+
 }  // namespace
-}  // namespace shoal::node
+}  // namespace shoal
