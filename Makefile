@@ -45,7 +45,8 @@ BINARIES := $(BUILD)/bin/shoal-node $(BUILD)/bin/shoal-proxy $(BUILD)/bin/shoalc
 COMMON_TESTS := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,common)))
 NODE_TESTS   := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,node)))
 PROXY_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,proxy)))
-TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS)
+TOOLS_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,tools)))
+TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS) $(TOOLS_TESTS)
 
 .PHONY: all deps test unit-test integration-test run bench fuzz clean format
 all: $(BINARIES) $(TESTS)
@@ -94,6 +95,7 @@ endef
 $(foreach t,$(call test_srcs,common),$(eval $(call test_rule,$(t),$(COMMON_LIB),$(COMMON_LIBS))))
 $(foreach t,$(call test_srcs,node),$(eval $(call test_rule,$(t),$(NODE_LIB) $(COMMON_LIB),$(NODE_LIBS))))
 $(foreach t,$(call test_srcs,proxy),$(eval $(call test_rule,$(t),$(PROXY_LIB) $(COMMON_LIB),$(PROXY_LIBS))))
+$(foreach t,$(call test_srcs,tools),$(eval $(call test_rule,$(t),$(call obj,$(TOOLS_SRCS)) $(COMMON_LIB),$(COMMON_LIBS))))
 
 # ---- the two commands -----------------------------------------------------------------------
 unit-test: $(TESTS)
