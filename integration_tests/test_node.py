@@ -183,6 +183,30 @@ def test_sigint_during_load_exits_cleanly(start_node):
     assert "shutting down" in n.log()
 
 
+def test_clock_high_water_mark_survives_a_restart(start_node, tmp_path):
+    """The node persists its HLC high-water mark in its data directory: after a restart (empty,
+    so nothing else remembers the versions it saw) it still reports at least that mark."""
+    first = start_node("n1")
+    ctl_ok(first.port, "set", "k", "v")
+    before = info(first.port)["max_hlc"]
+    assert before > 0
+    assert first.stop() == 0
+    assert (tmp_path / "node-n1" / "hlc").exists()
+
+    second = start_node("n1")
+    assert ctl_ok(second.port, "get", "k") == "(nil)\n"  # restarted empty
+    assert info(second.port)["max_hlc"] >= before
+
+    # A damaged file stops the start with a clear message instead of losing the mark.
+    assert second.stop() == 0
+    (tmp_path / "node-n1" / "hlc").write_text("garbage\n")
+    r = subprocess.run([str(harness.BIN / "shoal-node"), "--id", "n1", "--listen",
+                        f"127.0.0.1:{harness.free_port()}", "--data-dir",
+                        str(tmp_path / "node-n1")], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "does not hold an HLC value" in r.stdout + r.stderr
+
+
 def run_node(*args):
     return subprocess.run([str(harness.BIN / "shoal-node"), *args], capture_output=True,
                           text=True, timeout=10)

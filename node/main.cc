@@ -11,12 +11,15 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 #include "common/clock/clock.h"
 #include "common/config/options.h"
 #include "common/log/log.h"
+#include "node/server/hlc_file.h"
 #include "node/server/node_config.h"
+#include "node/server/node_info.h"
 #include "node/server/node_server.h"
 
 namespace {
@@ -24,18 +27,39 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitStartFailure = 1;
 
+constexpr uint64_t kHlcPersistIntervalMs = 1000;
+
 struct SignalState {
   shoal::node::NodeServer* server;
+  std::string hlc_path;
+  uint64_t persisted_hlc = 0;
   uv_signal_t term;
   uv_signal_t interrupt;
+  uv_timer_t hlc_timer;
 };
+
+// Writes the clock's high-water mark when it moved (see node/server/hlc_file.h).
+void PersistHlc(SignalState& state) {
+  const uint64_t hlc = shoal::node::NodeMaxHlc(state.server->context());
+  if (hlc == state.persisted_hlc) return;
+  const shoal::Status s = shoal::node::WriteHlcFile(state.hlc_path, hlc);
+  if (!s.ok()) {
+    spdlog::warn("cannot persist the clock: {}", s.message());
+    return;
+  }
+  state.persisted_hlc = hlc;
+}
+
+void OnHlcTimer(uv_timer_t* handle) { PersistHlc(*static_cast<SignalState*>(handle->data)); }
 
 void OnSignal(uv_signal_t* handle, int signum) {
   auto* state = static_cast<SignalState*>(handle->data);
   spdlog::info("shutting down ({})", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   state->server->Stop();
+  PersistHlc(*state);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->term), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->interrupt), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->hlc_timer), nullptr);
 }
 
 }  // namespace
@@ -82,7 +106,15 @@ int main(int argc, char** argv) {
   // A peer that disconnects while we write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 
+  const std::string hlc_path = shoal::node::HlcFilePath(config.data_dir);
+  auto persisted = shoal::node::ReadHlcFile(hlc_path);
+  if (!persisted.ok()) {
+    spdlog::critical("{}", persisted.status().message());
+    return kExitStartFailure;
+  }
+
   shoal::node::NodeServer server(config, shoal::SystemClock::Get());
+  server.RaiseClock(*persisted);
   s = server.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.message());
@@ -93,7 +125,10 @@ int main(int argc, char** argv) {
                config.max_memory);
 
   uv_loop_t* loop = uv_default_loop();
-  SignalState state{&server, {}, {}};
+  SignalState state{&server, hlc_path, *persisted, {}, {}, {}};
+  uv_timer_init(loop, &state.hlc_timer);
+  state.hlc_timer.data = &state;
+  uv_timer_start(&state.hlc_timer, OnHlcTimer, kHlcPersistIntervalMs, kHlcPersistIntervalMs);
   uv_signal_init(loop, &state.term);
   uv_signal_init(loop, &state.interrupt);
   state.term.data = &state;

@@ -38,6 +38,8 @@ class NodeServer {
   // The port actually listened on (the configured one, or the kernel's pick for port 0).
   uint16_t port() const { return port_; }
   const NodeContext& context() const { return context_; }
+  // Raises the node's clock to at least `hlc` (the persisted high-water mark, at start-up).
+  void RaiseClock(uint64_t hlc) { context_.hlc.Observe(hlc); }
 
  private:
   NodeContext context_;
