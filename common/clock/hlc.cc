@@ -4,8 +4,8 @@
 
 namespace shoal {
 
-uint64_t HybridLogicalClock::Now() {
-  const uint64_t wall = HlcFromParts(static_cast<uint64_t>(clock_.NowMs()), 0);
+uint64_t HybridLogicalClock::NowAt(int64_t wall_ms) {
+  const uint64_t wall = HlcFromParts(static_cast<uint64_t>(wall_ms), 0);
   uint64_t last = last_.load(std::memory_order_acquire);
   while (true) {
     // Either the wall clock moved past everything seen (logical restarts at 0), or we tick the

@@ -45,7 +45,10 @@ class HybridLogicalClock {
       : clock_(clock), max_offset_ms_(max_offset_ms) {}
 
   // A new timestamp, strictly greater than every timestamp this clock has returned or merged.
-  uint64_t Now();
+  uint64_t Now() { return NowAt(clock_.NowMs()); }
+  // The same, with the wall clock already read by the caller (`wall_ms`, unix milliseconds):
+  // for callers that read the clock once for a batch of events.
+  uint64_t NowAt(int64_t wall_ms);
 
   // Merges a timestamp seen from a peer so that later Now() values are greater than it.
   // Refuses (InvalidArgument, clock unchanged) one whose wall part is more than max_offset_ms

@@ -46,6 +46,17 @@ StatusOr<RingPtr> Ring::Build(std::vector<RingMember> members, int tokens_per_no
       if (std::find(dst, dst + found, m) == dst + found) dst[found++] = m;
     }
   }
+  // Two tokens per bucket on average, 2^4 to 2^16 buckets.
+  int bits = 4;
+  while (bits < 16 && (size_t{1} << bits) < total / 2) ++bits;
+  ring->bucket_bits_ = bits;
+  ring->bucket_first_token_.resize(size_t{1} << bits);
+  size_t t = 0;
+  for (size_t b = 0; b < ring->bucket_first_token_.size(); ++b) {
+    const uint64_t start = static_cast<uint64_t>(b) << (64 - bits);
+    while (t < total && ring->tokens_[t].position < start) ++t;
+    ring->bucket_first_token_[b] = static_cast<uint32_t>(t);
+  }
   return RingPtr(std::move(ring));
 }
 
@@ -57,9 +68,10 @@ int Ring::IndexOf(std::string_view id) const {
 }
 
 int Ring::PreferenceList(uint64_t hash, int n, int* out) const {
-  auto it = std::lower_bound(tokens_.begin(), tokens_.end(), hash,
-                             [](const Token& t, uint64_t h) { return t.position < h; });
-  const size_t t = it == tokens_.end() ? 0 : static_cast<size_t>(it - tokens_.begin());
+  // The first token at or after `hash` (wrapping to token 0 past the last one).
+  size_t t = bucket_first_token_[hash >> (64 - bucket_bits_)];
+  while (t < tokens_.size() && tokens_[t].position < hash) ++t;
+  if (t == tokens_.size()) t = 0;
   // n <= 0 asks for nothing (a negative count must not reach std::copy).
   const int take = std::clamp(n, 0, successors_per_token_);
   const int* src = &successors_[t * successors_per_token_];

@@ -68,6 +68,11 @@ class Ring {
   // precomputed so a lookup is one binary search and a copy.
   std::vector<int> successors_;
   int successors_per_token_ = 0;
+  // Index of the hash space: bucket b (the top `bucket_bits_` bits of a hash) holds the index of
+  // the first token at or after the bucket's start, so a lookup is a table read and a short scan
+  // (about two tokens per bucket) instead of a binary search over every token.
+  std::vector<uint32_t> bucket_first_token_;
+  int bucket_bits_ = 0;
 };
 
 }  // namespace shoal

@@ -138,6 +138,39 @@ TEST(RingTest, HashesPastTheLastTokenWrapAround) {
   EXPECT_TRUE(std::equal(high, high + 3, low));
 }
 
+// The bucket index must find exactly the token a binary search over all tokens finds: checked
+// against tokens recomputed here, for random hashes, every token position and its neighbours,
+// and bucket edges, across ring sizes that give different bucket counts.
+TEST(RingTest, IndexedLookupMatchesBinarySearch) {
+  std::mt19937_64 rng(7);
+  for (int members : {1, 3, 10, 40}) {
+    for (int tokens : {1, 16, 512}) {
+      RingPtr ring = MustBuild(Members(members), tokens);
+      std::vector<std::pair<uint64_t, int>> sorted;  // (position, member)
+      for (int m = 0; m < members; ++m) {
+        for (int i = 0; i < tokens; ++i) sorted.push_back({Hash64(ring->members()[m].id, i), m});
+      }
+      std::sort(sorted.begin(), sorted.end());
+      auto primary = [&](uint64_t h) {
+        auto it = std::lower_bound(sorted.begin(), sorted.end(), std::make_pair(h, -1));
+        return it == sorted.end() ? sorted.front().second : it->second;
+      };
+      std::vector<uint64_t> probes = {0, 1, ~uint64_t{0}, ~uint64_t{0} - 1};
+      for (int i = 0; i < 20000; ++i) probes.push_back(rng());
+      for (const auto& [pos, m] : sorted) {
+        probes.insert(probes.end(), {pos - 1, pos, pos + 1});
+      }
+      for (int b = 0; b < 64; ++b) probes.push_back(uint64_t{1} << b);
+      for (uint64_t h : probes) {
+        int owner = -1;
+        ASSERT_EQ(ring->PreferenceList(h, 1, &owner), 1);
+        ASSERT_EQ(owner, primary(h)) << "hash " << h << " members " << members << " tokens "
+                                     << tokens;
+      }
+    }
+  }
+}
+
 TEST(RingTest, HashTaggedKeysShareOwners) {
   RingPtr ring = MustBuild(Members(10));
   for (int i = 0; i < 200; ++i) {

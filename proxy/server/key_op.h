@@ -54,7 +54,6 @@ struct KeyOp {
   bool pending[Ring::kMaxReplicas] = {};
   int pending_count = 0;
   int64_t deadline_ms = 0;
-  int64_t start_ms = 0;  // wall clock when sent: expiry is judged against it
   std::string node_error;  // first error message a node answered with
 
   ReadCoordinator read;

@@ -182,8 +182,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   op.key_index = key_index;
   op.key.assign(request.key.data(), request.key.size());
   op.node_error.clear();
-  op.start_ms = NowMs();
-  op.deadline_ms = shared_.clock.MonotonicMs() + shared_.config.timeout_ms;
+  op.deadline_ms = MonotonicMs() + shared_.config.timeout_ms;
   op.n = shared_.ring->PreferenceList(KeyHash(request.key),
                                       static_cast<int>(shared_.config.replicas), op.members);
   const int required = RequiredReplicas(request.level, static_cast<int>(shared_.config.replicas));
@@ -209,7 +208,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
     case OpKind::kPut: {
       const auto value = b.CreateVector(reinterpret_cast<const uint8_t*>(request.value.data()),
                                         request.value.size());
-      const wire::Version version = ToWire(Version{shared_.hlc.Now(), shared_.config.writer_id});
+      const wire::Version version = ToWire(Version{shared_.hlc.NowAt(NowMs()), shared_.config.writer_id});
       wire::PutBuilder put(b);
       put.add_key(key);
       put.add_value(value);
@@ -223,7 +222,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
       break;
     }
     case OpKind::kTouch: {
-      const wire::Version version = ToWire(Version{shared_.hlc.Now(), shared_.config.writer_id});
+      const wire::Version version = ToWire(Version{shared_.hlc.NowAt(NowMs()), shared_.config.writer_id});
       wire::TouchBuilder touch(b);
       touch.add_key(key);
       touch.add_version(&version);
@@ -395,8 +394,16 @@ void Worker::ReleaseOp(KeyOp& op) {
   free_ops_.push_back(&op);
 }
 
+void Worker::CacheTime() {
+  cached_wall_ms_ = shared_.clock.NowMs();
+  cached_monotonic_ms_ = shared_.clock.MonotonicMs();
+  time_cached_ = true;
+  ScheduleFlush();  // which clears the cache at the end of this iteration, whatever else happens
+}
+
 void Worker::OnTick() {
-  const int64_t now = shared_.clock.MonotonicMs();
+  time_cached_ = false;
+  const int64_t now = MonotonicMs();
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     KeyOp& op = *deadline_head_;
@@ -436,6 +443,7 @@ void Worker::RetireClient(ClientConnection& client) {
 
 void Worker::OnFlush() {
   flush_scheduled_ = false;
+  time_cached_ = false;  // the next iteration reads the clock again
   // Node requests first (they are what the clients wait for), then client replies. Flushing can
   // queue more work (a write error fails requests, whose clients get replies): loop until quiet.
   for (int round = 0; round < 4 && (!dirty_links_.empty() || !dirty_clients_.empty()); ++round) {

@@ -49,7 +49,16 @@ class Worker final : public NodeLinkListener {
   const ProxyConfig& config() const { return shared_.config; }
   const Ring& ring() const { return *shared_.ring; }
   WorkerStats& stats() { return stats_; }
-  int64_t NowMs() const { return shared_.clock.NowMs(); }
+  // Wall and monotonic time in ms, read once per loop iteration (the cache is cleared when the
+  // iteration's work is flushed): requests need millisecond precision, not a clock read each.
+  int64_t NowMs() {
+    if (!time_cached_) CacheTime();
+    return cached_wall_ms_;
+  }
+  int64_t MonotonicMs() {
+    if (!time_cached_) CacheTime();
+    return cached_monotonic_ms_;
+  }
   bool NodeUp(int member) const;
   size_t client_count() const { return clients_.size(); }
 
@@ -67,6 +76,7 @@ class Worker final : public NodeLinkListener {
   void OnFlush();
   void OnTick();
   void ScheduleFlush();
+  void CacheTime();
 
   KeyOp* AcquireOp();
   void ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
@@ -95,6 +105,9 @@ class Worker final : public NodeLinkListener {
   std::unique_ptr<event, decltype(&event_free)> stop_event_{nullptr, &event_free};
   std::unique_ptr<event, decltype(&event_free)> ready_timer_{nullptr, &event_free};
   bool flush_scheduled_ = false;
+  bool time_cached_ = false;
+  int64_t cached_wall_ms_ = 0;
+  int64_t cached_monotonic_ms_ = 0;
   int unsettled_links_ = 0;
 
   std::vector<std::unique_ptr<NodeLink>> links_;  // by ring member index
