@@ -27,7 +27,7 @@ def test_consistency_default_and_set_per_connection(shoal):
         assert a.call("SHOAL.CONSISTENCY", "ONE", "ALL") == OK
         assert pair(a.call("SHOAL.CONSISTENCY")) == ("ONE", "ALL")
         assert pair(b.call("SHOAL.CONSISTENCY")) == ("QUORUM", "QUORUM"), "leaked to another conn"
-        assert a.call("SHOAL.CONSISTENCY", "all") == OK  # read only; write unchanged
+        assert a.call("SHOAL.CONSISTENCY", "all") == OK  # one level sets both
         assert pair(a.call("SHOAL.CONSISTENCY")) == ("ALL", "ALL")
         assert a.call("shoal.consistency", "quorum", "one") == OK
         assert pair(a.call("SHOAL.CONSISTENCY")) == ("QUORUM", "ONE")
@@ -266,3 +266,18 @@ def test_fewer_nodes_than_replicas_never_hangs(shoal, tmp_path):
     finally:
         for proxy in started:
             proxy.stop()
+
+
+def test_keys_over_the_protocol_limit_get_a_clear_error(shoal):
+    """Keys longer than 512 KiB are refused by the proxy itself, in every key position, and the
+    connection keeps serving."""
+    long_key = "k" * (512 * 1024 + 1)
+    with RespConn(shoal.proxy.port) as c:
+        for cmd in (("SET", long_key, "v"), ("GET", long_key), ("MSET", "a", "1", long_key, "2"),
+                    ("DEL", "a", long_key), ("EXPIRE", long_key, "10")):
+            reply = c.call(*cmd)
+            assert isinstance(reply, Err) and reply.startswith("ERR key is too long"), cmd[0]
+        assert c.call("GET", "a") is None  # the refused MSET wrote nothing
+        edge = "k" * (512 * 1024)
+        assert c.call("SET", edge, "v") == OK
+        assert c.call("GET", edge) == b"v"

@@ -24,6 +24,9 @@ inline constexpr uint32_t kProtocolVersion = 1;
 // Default largest envelope accepted (keys up to 512 KiB and values up to 512 MiB are Redis's
 // limits; Shoal caps a frame, and so a value, at 64 MiB by default).
 inline constexpr uint32_t kDefaultMaxFrameBytes = 64u << 20;
+// Longest key the protocol carries (nodes refuse longer ones with BadRequest; the proxy refuses
+// them before sending).
+inline constexpr size_t kMaxKeyBytes = 512 * 1024;
 
 enum class FrameStatus : unsigned char {
   kOk,        // a whole, verified frame is available

@@ -17,8 +17,6 @@
 
 namespace shoal::node {
 
-inline constexpr size_t kMaxKeyBytes = 512 * 1024;
-
 struct KeyedRequest {
   std::string_view key;
   const wire::Version* version = nullptr;  // Put and Touch only

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/wire/frame.h"
 #include "proxy/command/args.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/reply.h"
@@ -59,6 +60,14 @@ void ClientConnection::StartKeys(ReplySlot& slot, uint32_t count) {
 
 void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   ReplySlot& slot = NewSlot(spec.id);
+  const size_t last_key = spec.last_key < 0 ? args.size() + spec.last_key : spec.last_key;
+  for (size_t k = spec.first_key; spec.step > 0 && k <= last_key && k < args.size();
+       k += spec.step) {
+    if (args[k].size() > kMaxKeyBytes) {
+      return ReplyError(slot, "ERR key is too long (Shoal's limit is " +
+                                  std::to_string(kMaxKeyBytes) + " bytes)");
+    }
+  }
   const int64_t now = worker_.NowMs();
   KeyRequest req;
   req.level = spec.write ? write_level_ : read_level_;
