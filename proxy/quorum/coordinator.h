@@ -98,6 +98,11 @@ class ReadCoordinator {
     return best_found_ && !best_tombstone_ && (best_expire_ == 0 || best_expire_ > now_ms);
   }
 
+  // Frees the value buffer if its capacity exceeds `keep_bytes` (between uses).
+  void ReleaseLargeBuffers(size_t keep_bytes) {
+    if (best_value_.capacity() > keep_bytes) std::string().swap(best_value_);
+  }
+
   // Whether replica i should be sent the newest entry: it answered, a newest entry exists, and
   // the replica's version is older (or it had nothing). Meaningful once finished().
   bool NeedsRepair(int replica) const;
@@ -138,6 +143,11 @@ class WriteCoordinator {
   QuorumDecision decision() const { return tally_.decision(); }
   bool finished() const { return tally_.finished(); }
   const QuorumTally& tally() const { return tally_; }
+
+  // Frees the previous-value buffer if its capacity exceeds `keep_bytes` (between uses).
+  void ReleaseLargeBuffers(size_t keep_bytes) {
+    if (previous_value_.capacity() > keep_bytes) std::string().swap(previous_value_);
+  }
 
   int applied() const { return applied_; }
   int condition_failed() const { return condition_failed_; }

@@ -1,6 +1,7 @@
 #include "proxy/server/client_connection.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -19,6 +20,9 @@ namespace {
 constexpr size_t kMaxPendingOutput = 16u << 20;
 // Request bytes of unanswered commands before the proxy stops reading a client's commands.
 constexpr size_t kMaxUnansweredBytes = 8u << 20;
+// Lingering close (see Linger()).
+constexpr int kLingerMs = 2000;
+constexpr size_t kLingerBytes = 1u << 20;
 // Buffers larger than this are freed when they empty (a burst does not pin memory).
 constexpr size_t kIdleBufferBytes = 64u << 10;
 }  // namespace
@@ -44,14 +48,16 @@ void ClientConnection::Start() {
                               &ClientConnection::OnIoEvent, this));
   write_event_.reset(event_new(worker_.base(), fd_, EV_WRITE | EV_PERSIST,
                                &ClientConnection::OnIoEvent, this));
-  event_priority_set(read_event_.get(), 0);
-  event_priority_set(write_event_.get(), 0);
   event_add(read_event_.get(), nullptr);
 }
 
 void ClientConnection::OnIoEvent(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<ClientConnection*>(arg);
   if (self->closed_) return;
+  if (self->lingering_) {
+    self->OnLingerEvent(what);
+    return;
+  }
   if (what & EV_READ) self->OnReadable();
   if ((what & EV_WRITE) && !self->closed_) self->OnWritable();
 }
@@ -60,7 +66,11 @@ void ClientConnection::OnReadable() {
   if (paused_ || closing_) return;
   const ssize_t n = in_.ReadFrom(fd_, 16384);
   if (n == 0) {
-    Close(nullptr);
+    // End of the client's stream: it may have only shut down its sending side (`nc -N`), so
+    // answer what it sent before closing, as Redis does.
+    peer_done_ = true;
+    StopReading();
+    worker_.MarkClientDirty(*this);
     return;
   }
   if (n < 0) {
@@ -83,7 +93,7 @@ void ClientConnection::ProcessInput() {
       Bump(worker_.stats().protocol_errors);
       ReplySlot& slot = NewSlot(CommandId::kPing);
       ReplyError(slot, "ERR " + parser_.error());
-      closing_ = true;
+      StopReading();
       spdlog::debug("client {}: {}", peer_, parser_.error());
       break;
     }
@@ -99,6 +109,36 @@ void ClientConnection::ProcessInput() {
   in_process_ = false;
   in_.ReleaseIfIdle(kIdleBufferBytes);
   worker_.MarkClientDirty(*this);
+}
+
+// Closing a socket with unread input makes the kernel send a reset, which can destroy the reply
+// (the protocol error, QUIT's +OK) before the client reads it. So, like nginx's lingering close:
+// send FIN after the reply, then read and discard until the client closes too, for at most
+// kLingerMs or kLingerBytes.
+void ClientConnection::Linger() {
+  lingering_ = true;
+  ::shutdown(fd_, SHUT_WR);
+  timeval tv{kLingerMs / 1000, (kLingerMs % 1000) * 1000};
+  event_add(read_event_.get(), &tv);
+}
+
+void ClientConnection::OnLingerEvent(short what) {
+  if (what & EV_TIMEOUT) return Close(nullptr);
+  char scratch[16384];
+  const ssize_t n = ::read(fd_, scratch, sizeof(scratch));
+  if (n > 0) {
+    lingered_bytes_ += static_cast<size_t>(n);
+    if (lingered_bytes_ <= kLingerBytes) return;
+  } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    return;
+  }
+  Close(nullptr);
+}
+
+void ClientConnection::StopReading() {
+  closing_ = true;
+  // Level-triggered: a socket with unread bytes would otherwise wake the loop forever.
+  if (read_event_) event_del(read_event_.get());
 }
 
 void ClientConnection::MaybePause() {
@@ -148,7 +188,8 @@ void ClientConnection::OnKeyDecided(ReplySlot& slot, const KeyOp& op) {
 }
 
 void ClientConnection::Flush() {
-  if (closed_) return;
+  flush_queued_ = false;
+  if (closed_ || lingering_) return;
   // Move finished replies, in order, into the output buffer.
   while (!slots_.empty() && slots_.front().done) {
     out_.Append(slots_.front().reply);
@@ -171,11 +212,15 @@ void ClientConnection::Flush() {
   }
   out_.ReleaseIfIdle(kIdleBufferBytes);
   if (closing_ && slots_.empty() && out_.empty()) {
-    Close(nullptr);
+    if (peer_done_) {
+      Close(nullptr);
+    } else {
+      Linger();
+    }
     return;
   }
   // Resume a paused client once it has drained to half its limits.
-  if (paused_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
+  if (paused_ && !closing_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
       unanswered_bytes_ <= kMaxUnansweredBytes / 2 && out_.size() <= kMaxPendingOutput / 2) {
     paused_ = false;
     event_add(read_event_.get(), nullptr);
@@ -219,7 +264,7 @@ void ClientConnection::Execute(Args args) {
     ReplyError(slot, msg);
     return;
   }
-  if (!CheckAuth(*spec, args)) return;
+  // Redis checks arity before authentication.
   if (!ArityOk(*spec, args.size())) {
     ReplySlot& slot = NewSlot(spec->id);
     std::string msg = "ERR wrong number of arguments for '";
@@ -228,6 +273,7 @@ void ClientConnection::Execute(Args args) {
     ReplyError(slot, msg);
     return;
   }
+  if (!CheckAuth(*spec, args)) return;
   switch (spec->id) {
     case CommandId::kPing: return CmdPing(args);
     case CommandId::kEcho: return CmdEcho(args);

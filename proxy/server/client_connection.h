@@ -45,6 +45,13 @@ class ClientConnection {
   // Writes finished replies (called by the worker's flush).
   void Flush();
 
+  // True once per flush: the first caller queues the connection, later ones need not.
+  bool TakeFlushTicket() {
+    if (flush_queued_) return false;
+    flush_queued_ = true;
+    return true;
+  }
+
   bool closed() const { return closed_; }
   bool retirable() const { return closed_ && waiting_ops_ == 0; }
   uint64_t id() const { return id_; }
@@ -58,6 +65,11 @@ class ClientConnection {
   void Execute(Args args);
   void Close(const char* reason);
   void MaybePause();
+  // QUIT, a protocol error or the client's end of stream: read no more; close once the replies
+  // already owed are written.
+  void StopReading();
+  void Linger();
+  void OnLingerEvent(short what);
   ReplySlot& NewSlot(CommandId command);
   void Finish(ReplySlot& slot);
   void Reply(ReplySlot& slot, std::string_view resp);
@@ -97,14 +109,17 @@ class ClientConnection {
   ByteBuffer out_;
   RespParser parser_;
   std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
-  size_t done_slots_ = 0;        // slots at the head known to be finished (hint for Flush)
   uint32_t waiting_ops_ = 0;     // key operations that will still call OnKeyDecided
   size_t unanswered_bytes_ = 0;  // request bytes of the commands in slots_
 
   bool closed_ = false;
-  bool closing_ = false;  // QUIT or protocol error: stop reading, close once replies are out
+  bool closing_ = false;  // see StopReading()
   bool paused_ = false;
   bool write_armed_ = false;
+  bool flush_queued_ = false;  // in the worker's dirty list
+  bool peer_done_ = false;     // the client closed its sending side (EOF read)
+  bool lingering_ = false;     // replies written and FIN sent; discarding input until close
+  size_t lingered_bytes_ = 0;
   bool in_process_ = false;
 
   // Connection state.

@@ -105,7 +105,7 @@ void ClientConnection::CmdEcho(Args args) {
 
 void ClientConnection::CmdQuit(Args args) {
   Reply(NewSlot(CommandId::kQuit), "+OK\r\n");
-  closing_ = true;
+  StopReading();
 }
 
 void ClientConnection::CmdHello(Args args) {
@@ -196,8 +196,10 @@ void ClientConnection::CmdAuth(Args args) {
 void ClientConnection::CmdSelect(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kSelect);
   int64_t db;
-  if (!ParseInt64(args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
-    return ReplyError(slot, kErrNotInteger);
+  if (!ParseInt64(args[1], &db)) return ReplyError(slot, kErrNotInteger);
+  if (db < INT32_MIN || db > INT32_MAX) {
+    return ReplyError(slot,
+                      "ERR value is out of range, value must between -2147483648 and 2147483647");
   }
   if (db != 0) return ReplyError(slot, "ERR DB index is out of range");
   Reply(slot, "+OK\r\n");
@@ -329,7 +331,7 @@ void ClientConnection::CmdCommand(Args args) {
     for (size_t i = 2; i < args.size(); ++i) {
       const CommandSpec* spec = LookupCommand(args[i]);
       if (spec == nullptr) {
-        resp::AppendNullArray(out);
+        resp::AppendNull(out);  // Redis 7: a null bulk for an unknown name
       } else {
         AppendCommandInfo(out, *spec);
       }

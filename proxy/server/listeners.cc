@@ -62,15 +62,25 @@ StatusOr<int> ListenUnix(const std::string& path, int backlog) {
   }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string("socket: ") + strerror(errno));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
+      ::close(fd);
       return Status::InvalidArgument("--unix " + path + " exists and is not a socket");
+    }
+    // A stale socket file (its server is gone) is replaced; a live one is someone else's.
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool live =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) {
+      ::close(fd);
+      return Status::IOError("--unix " + path + " is in use by another running server");
     }
     ::unlink(path.c_str());
   }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError(std::string("socket: ") + strerror(errno));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 ||
       ::listen(fd, backlog) < 0) {
     const int err = errno;

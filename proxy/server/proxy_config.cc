@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/hash/key_hash.h"
+#include "common/wire/frame.h"
 
 namespace shoal::proxy {
 
@@ -85,8 +86,12 @@ Status ProxyConfig::Finish() {
     auto hp = ParseHostPort(listen);
     if (!hp.ok()) return Status::InvalidArgument("--listen: " + hp.status().message());
   }
-  if (max_value_size < 1 || max_value_size > (512ull << 20)) {
-    return Status::InvalidArgument("--max-value-size must be between 1 byte and 512mb");
+  // A value travels in one node frame together with its key and the envelope.
+  constexpr uint64_t kLargestValue = kDefaultMaxFrameBytes - kMaxKeyBytes - 4096;
+  if (max_value_size < 1 || max_value_size > kLargestValue) {
+    return Status::InvalidArgument("--max-value-size must be between 1 byte and " +
+                                   std::to_string(kLargestValue) +
+                                   " bytes (a node frame is at most 64mb)");
   }
   if (id.empty()) {
     char host[256] = {0};

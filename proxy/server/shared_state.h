@@ -24,7 +24,8 @@ namespace shoal::proxy {
   X(node_requests, "requests sent to nodes")                                        \
   X(node_failures, "node requests that failed or timed out")                        \
   X(read_repairs, "repair writes sent to stale replicas")                           \
-  X(client_pauses, "times a client was paused for pipelining faster than nodes answer")
+  X(client_pauses, "times a client was paused for pipelining faster than nodes answer")      \
+  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")
 
 struct WorkerStats {
 #define SHOAL_DECLARE_STAT(name, help) std::atomic<uint64_t> name{0};

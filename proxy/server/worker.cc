@@ -18,8 +18,9 @@ namespace shoal::proxy {
 
 namespace {
 
-constexpr int kPriorityIo = 0;
-constexpr int kPriorityFlush = 1;
+constexpr suseconds_t kAcceptPauseMs = 100;
+constexpr size_t kKeepBufferBytes = 16 << 10;
+
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
 
 wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
@@ -59,6 +60,7 @@ Worker::~Worker() {
   tick_event_.reset();
   stop_event_.reset();
   ready_timer_.reset();
+  accept_resume_timer_.reset();
 }
 
 void Worker::Start() {
@@ -76,11 +78,12 @@ void Worker::Join() {
 
 void Worker::SetUpLoop() {
   base_.reset(event_base_new());
-  event_base_priority_init(base_.get(), 2);
+  // One priority for every event (libevent never runs a lower priority while a higher one is
+  // active, so priorities would let busy sockets starve the rest). The flush still runs after
+  // the I/O of its iteration: it is activated during that I/O's callbacks and so queued behind
+  // every event the poll reported.
   flush_event_.reset(event_new(base_.get(), -1, 0, &Worker::OnFlushEvent, this));
-  event_priority_set(flush_event_.get(), kPriorityFlush);
   stop_event_.reset(event_new(base_.get(), -1, 0, &Worker::OnStopEvent, this));
-  event_priority_set(stop_event_.get(), kPriorityIo);
   event_add(stop_event_.get(), nullptr);  // pending forever; activated by Stop()
   tick_event_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::OnTickEvent, this));
   const int64_t tick_ms = std::clamp<int64_t>(shared_.config.timeout_ms / 10, 1, 50);
@@ -102,6 +105,7 @@ void Worker::SetUpLoop() {
   for (auto& link : links_) link->Start();
 
   // Accept clients once every link settled, or after the timeout whatever happens.
+  accept_resume_timer_.reset(event_new(base_.get(), -1, 0, &Worker::OnAcceptResume, this));
   ready_timer_.reset(event_new(base_.get(), -1, 0, &Worker::OnReadyTimeout, this));
   const int64_t wait_ms = shared_.config.timeout_ms + 100;
   timeval tv{static_cast<time_t>(wait_ms / 1000), static_cast<suseconds_t>((wait_ms % 1000) * 1000)};
@@ -120,7 +124,6 @@ void Worker::EnableAccept() {
   for (int fd : listen_fds_) {
     accept_events_.emplace_back(
         event_new(base_.get(), fd, EV_READ | EV_PERSIST, &Worker::OnAcceptEvent, this), &event_free);
-    event_priority_set(accept_events_.back().get(), kPriorityIo);
     event_add(accept_events_.back().get(), nullptr);
   }
   ready_.store(true, std::memory_order_release);
@@ -137,7 +140,12 @@ void Worker::OnAccept(int listen_fd) {
     const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: the pending connection stays queued and the listener
+        // would fire again at once. Stop accepting for a while and let clients leave.
+        PauseAccepting(strerror(errno));
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                 errno != ECONNABORTED) {
         spdlog::warn("accept: {}", strerror(errno));
       }
       return;
@@ -157,7 +165,22 @@ void Worker::OnAccept(int listen_fd) {
   }
 }
 
-bool Worker::NodeUp(int member) const { return links_[member]->Available(); }
+void Worker::PauseAccepting(const char* reason) {
+  for (auto& ev : accept_events_) event_del(ev.get());
+  Bump(stats_.accept_pauses);
+  const int64_t now = shared_.clock.MonotonicMs();
+  if (now - last_accept_warning_ms_ >= 10'000) {  // at most one warning per 10 s
+    last_accept_warning_ms_ = now;
+    spdlog::warn("accept: {}; pausing accepts for {} ms at a time", reason, kAcceptPauseMs);
+  }
+  timeval tv{0, kAcceptPauseMs * 1000};
+  event_add(accept_resume_timer_.get(), &tv);
+}
+
+void Worker::OnAcceptResume(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  for (auto& ev : self->accept_events_) event_add(ev.get(), nullptr);
+}
 
 // ---- key operations ---------------------------------------------------------------------------
 
@@ -381,6 +404,11 @@ void Worker::SendRepairs(KeyOp& op) {
 }
 
 void Worker::ReleaseOp(KeyOp& op) {
+  // Pooled ops keep their buffers' capacity for the next key; large ones are given back so that
+  // a burst of big values does not stay pinned.
+  op.read.ReleaseLargeBuffers(kKeepBufferBytes);
+  op.write.ReleaseLargeBuffers(kKeepBufferBytes);
+  if (op.key.capacity() > kKeepBufferBytes) std::string().swap(op.key);
   // Unlink from the deadline list.
   if (op.prev != nullptr) op.prev->next = op.next;
   else deadline_head_ = op.next;
@@ -432,6 +460,7 @@ void Worker::OnLinkDirty(NodeLink& link) {
 }
 
 void Worker::MarkClientDirty(ClientConnection& client) {
+  if (!client.TakeFlushTicket()) return;  // already queued for this flush
   dirty_clients_.push_back(&client);
   ScheduleFlush();
 }

@@ -5,8 +5,9 @@
 // workers except SharedState; no lock is taken on the request path.
 //
 // Batching: work done while handling events (replies to clients, requests to nodes) is buffered
-// and written by one low-priority "flush" event per loop iteration, so that many client requests
-// share one write to a node and many node replies share one write to a client.
+// and written by one "flush" event per loop iteration, queued behind that iteration's I/O
+// events, so that many client requests share one write to a node and many node replies share
+// one write to a client.
 
 #include <event2/event.h>
 
@@ -59,8 +60,6 @@ class Worker final : public NodeLinkListener {
     if (!time_cached_) CacheTime();
     return cached_monotonic_ms_;
   }
-  bool NodeUp(int member) const;
-  size_t client_count() const { return clients_.size(); }
 
   // ---- NodeLinkListener ----
   void OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) override;
@@ -73,6 +72,7 @@ class Worker final : public NodeLinkListener {
   void SetUpLoop();
   void EnableAccept();
   void OnAccept(int listen_fd);
+  void PauseAccepting(const char* reason);
   void OnFlush();
   void OnTick();
   void ScheduleFlush();
@@ -90,6 +90,7 @@ class Worker final : public NodeLinkListener {
   static void OnTickEvent(evutil_socket_t fd, short what, void* arg);
   static void OnStopEvent(evutil_socket_t fd, short what, void* arg);
   static void OnReadyTimeout(evutil_socket_t fd, short what, void* arg);
+  static void OnAcceptResume(evutil_socket_t fd, short what, void* arg);
 
   const int index_;
   SharedState& shared_;
@@ -104,6 +105,8 @@ class Worker final : public NodeLinkListener {
   std::unique_ptr<event, decltype(&event_free)> tick_event_{nullptr, &event_free};
   std::unique_ptr<event, decltype(&event_free)> stop_event_{nullptr, &event_free};
   std::unique_ptr<event, decltype(&event_free)> ready_timer_{nullptr, &event_free};
+  std::unique_ptr<event, decltype(&event_free)> accept_resume_timer_{nullptr, &event_free};
+  int64_t last_accept_warning_ms_ = INT64_MIN / 2;
   bool flush_scheduled_ = false;
   bool time_cached_ = false;
   int64_t cached_wall_ms_ = 0;

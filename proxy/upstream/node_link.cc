@@ -241,7 +241,11 @@ void NodeLink::OnReadable() {
 void NodeLink::HandleFrame(const wire::Envelope& envelope) {
   if (envelope.message_type() == wire::Message::HelloResponse) {
     const auto* hello = envelope.message_as_HelloResponse();
-    hlc_.Observe(hello->max_hlc());
+    // Merged like any remote timestamp: a node whose clock is far ahead is not followed past
+    // max_clock_offset (other nodes would refuse such versions).
+    if (Status s = hlc_.Update(hello->max_hlc()); !s.ok()) {
+      spdlog::warn("node {}: its highest version is not merged: {}", node_id_, s.message());
+    }
     evtimer_del(timer_.get());
     backoff_ms_ = kMinBackoffMs;
     const bool was_down = health_.down.exchange(false, std::memory_order_relaxed);
