@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -25,6 +26,9 @@ static_assert(ShardStore::kEntryOverhead >= sizeof(Entry) + 8 + 15 + 2 * sizeof(
 namespace {
 
 constexpr uint64_t kMaxFieldSize = std::numeric_limits<uint32_t>::max();
+
+// Tombstones may hold up to 1/4 of the memory limit before they are evicted ahead of values.
+constexpr uint64_t kTombstoneBudgetDivisor = 4;
 
 uint32_t HashKey(std::string_view key) {
   return static_cast<uint32_t>(XXH3_64bits(key.data(), key.size()));
@@ -73,7 +77,8 @@ class LazyNow {
 struct ShardStore::Impl {
   enum class Removal : unsigned char { kDead, kEvicted };
 
-  Impl(uint64_t limit, ShardStats& stats) : limit(limit), stats(stats) {}
+  Impl(uint64_t limit, ShardStats& stats)
+      : limit(limit), tombstone_budget(limit / kTombstoneBudgetDivisor), stats(stats) {}
 
   ~Impl() {
     for (LruList* list : {&values, &tombstones}) {
@@ -102,12 +107,18 @@ struct ShardStore::Impl {
   void Account(const Entry* e) {
     memory_used += Charge(e);
     Add(stats.keys, 1);
-    if (e->tombstone()) Add(stats.tombstones, 1);
+    if (e->tombstone()) {
+      tombstone_memory += Charge(e);
+      Add(stats.tombstones, 1);
+    }
   }
   void Unaccount(const Entry* e) {
     memory_used -= Charge(e);
     Sub(stats.keys, 1);
-    if (e->tombstone()) Sub(stats.tombstones, 1);
+    if (e->tombstone()) {
+      tombstone_memory -= Charge(e);
+      Sub(stats.tombstones, 1);
+    }
   }
 
   // Counts the end of an entry that is dead (expired value or tombstone past its grace).
@@ -138,10 +149,12 @@ struct ShardStore::Impl {
     return nullptr;
   }
 
-  // The next entry to evict, never `keep`: the least recently used live value, else the oldest
-  // tombstone.
+  // The next entry to evict, never `keep`: the oldest tombstone while tombstones hold more than
+  // their budget, else the least recently used live value, else the oldest tombstone.
   Entry* PickVictim(const Entry* keep) {
-    for (LruList* list : {&values, &tombstones}) {
+    LruList* order[2] = {&values, &tombstones};
+    if (tombstone_memory > tombstone_budget) std::swap(order[0], order[1]);
+    for (LruList* list : order) {
       Entry* victim = list->back();
       if (victim == keep) victim = LruList::Newer(victim);
       if (victim != nullptr) return victim;
@@ -198,12 +211,15 @@ struct ShardStore::Impl {
   }
 
   const uint64_t limit;
+  // Tombstone bytes beyond this are evicted (oldest first) before any value.
+  const uint64_t tombstone_budget;
   ShardStats& stats;
 
   EntryTable table;
   LruList values;      // live (or not yet removed dead) values, most recently used first
   LruList tombstones;  // in write order, so in purge-deadline order
   uint64_t memory_used = 0;
+  uint64_t tombstone_memory = 0;  // the part of memory_used charged for tombstones
   uint64_t expiry_cursor = 0;
 };
 

@@ -21,10 +21,13 @@
 //  - Memory: stats().memory_used accounts, for every entry held (values and tombstones), its key,
 //    its value and kEntryOverhead. Once an insert or growth has crossed the limit, entries are
 //    evicted before the call returns, so memory_used as published never exceeds the limit.
-//    Victims are the least-recently-used live values (approximate LRU: reads, puts and touches
-//    refresh); tombstones are evicted, oldest first, only when no other value is left to evict,
-//    since losing one lets an older value come back. An entry larger than the limit on its own
-//    is refused (kTooLarge) and changes nothing.
+//    Tombstones have a budget of a quarter of the limit: while the bytes charged for tombstones
+//    exceed it, the oldest tombstone is evicted first, so a flood of deletes (even of keys never
+//    set) cannot push out the cached values. Otherwise victims are the least-recently-used live
+//    values (approximate LRU: reads, puts and touches refresh), and tombstones are evicted,
+//    oldest first, only when no other value is left to evict, since losing one lets an older
+//    value come back. An entry larger than the limit on its own is refused (kTooLarge) and
+//    changes nothing.
 //
 // Cost: no allocation per call apart from the entry itself (a single malloc block per key holding
 // header, key and value; an overwrite of the same size class reuses it in place) and

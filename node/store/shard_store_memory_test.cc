@@ -96,6 +96,62 @@ TEST_F(ShardStoreEvictionTest, ValuesAreEvictedBeforeTombstones) {
   EXPECT_EQ(Read("deleted"), "<absent>");
 }
 
+TEST_F(ShardStoreEvictionTest, FloodOfDeletesOfAbsentKeysLeavesTheValuesCached) {
+  const std::string value(300, 'v');
+  const uint64_t value_charge = Charge(Key(0), value);
+  const uint64_t fits = kLimit / value_charge;
+  for (uint64_t i = 0; i < fits; ++i) Set(Key(i), value, V(1));
+  ASSERT_EQ(Load(store_.stats().evictions), 0u);
+
+  // 20,000 deletes of keys never set (a cache invalidating what it never held).
+  const uint64_t tomb_charge = Charge("gone000000", "");
+  auto gone = [](int i) {
+    char key[16];
+    std::snprintf(key, sizeof(key), "gone%06d", i);
+    return std::string(key);
+  };
+  for (int i = 0; i < 20'000; ++i) {
+    ASSERT_EQ(Del(gone(i), V(10)).status, ApplyStatus::kApplied);
+    ASSERT_LE(Load(store_.stats().memory_used), kLimit);
+  }
+
+  // Tombstones kept to their budget (a quarter of the limit), give or take one entry ...
+  const uint64_t tombstones = Load(store_.stats().tombstones);
+  EXPECT_LE(tombstones * tomb_charge, kLimit / 4 + tomb_charge);
+  EXPECT_GE(tombstones * tomb_charge, kLimit / 4 - 2 * value_charge);
+  EXPECT_GT(Load(store_.stats().tombstones_evicted), 19'000u);
+  // ... so the values displaced are only those the budget needed.
+  uint64_t cached = 0;
+  for (uint64_t i = 0; i < fits; ++i) cached += Read(Key(i)) == value ? 1 : 0;
+  EXPECT_GE(cached * value_charge, kLimit - kLimit / 4 - value_charge);
+  EXPECT_EQ(Read(Key(fits - 1)), value);
+  EXPECT_EQ(Load(store_.stats().keys) - tombstones, cached);
+
+  // The newest tombstones are held and still refuse older writes; the oldest are gone.
+  for (int i = 20'000 - 50; i < 20'000; ++i) {
+    EXPECT_EQ(Read(gone(i)), "<tombstone>") << i;
+    EXPECT_EQ(Set(gone(i), value, V(5)).status, ApplyStatus::kStale) << i;
+  }
+  EXPECT_EQ(Read(gone(0)), "<absent>");
+}
+
+TEST_F(ShardStoreEvictionTest, TombstonesWithinBudgetOutliveValues) {
+  const std::string value(300, 'v');
+  for (int i = 0; i < 10; ++i) Del("deleted" + std::to_string(i), V(10));
+  // Many times the limit of values: values evict each other, the few tombstones stay.
+  for (int i = 0; i < 2'000; ++i) Set(Key(i), value, V(1));
+  EXPECT_GT(Load(store_.stats().evictions), 1'000u);
+  EXPECT_EQ(Load(store_.stats().tombstones_evicted), 0u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 10u);
+  for (int i = 0; i < 10; ++i) {
+    const std::string key = "deleted" + std::to_string(i);
+    EXPECT_EQ(Read(key), "<tombstone>");
+    // A replayed older write (a hint, a repair) does not bring the key back.
+    EXPECT_EQ(Set(key, "old", V(5)).status, ApplyStatus::kStale);
+    EXPECT_EQ(Read(key), "<tombstone>");
+  }
+}
+
 TEST_F(ShardStoreEvictionTest, EntryLargerThanLimitIsRefusedAndChangesNothing) {
   Set("k", "small", V(1));
   Set("other", "x", V(1));
