@@ -10,6 +10,9 @@ constexpr int64_t kMaxThreads = 256;
 constexpr uint64_t kMinMemoryPerShard = 1ull << 20;
 constexpr uint64_t kMinFrameSize = 1ull << 10;
 constexpr uint64_t kMaxFrameSize = 1ull << 30;  // the length prefix is 32 bits; keep well below
+// Tombstones are purged after at most this long; a longer grace is almost surely a typo (and one
+// near INT64_MAX would overflow a deadline).
+constexpr int64_t kMaxTombstoneGraceMs = 30ll * 24 * 3600 * 1000;  // 30 days
 
 }  // namespace
 
@@ -53,8 +56,10 @@ Status ValidateNodeConfig(NodeConfig* c) {
   if (c->max_clock_offset_ms <= 0) {
     return Status::InvalidArgument("--max-clock-offset-ms must be positive");
   }
-  if (c->tombstone_grace_ms < 0) {
-    return Status::InvalidArgument("--tombstone-grace-ms must not be negative");
+  if (c->tombstone_grace_ms < 0 || c->tombstone_grace_ms > kMaxTombstoneGraceMs) {
+    return Status::InvalidArgument("--tombstone-grace-ms must be between 0 and " +
+                                   std::to_string(kMaxTombstoneGraceMs) + " (30 days), got " +
+                                   std::to_string(c->tombstone_grace_ms));
   }
   if (c->cluster.empty()) return Status::InvalidArgument("--cluster must not be empty");
   const auto level = spdlog::level::from_str(c->log_level);

@@ -66,6 +66,9 @@ TEST(NodeConfigTest, RefusesBadValuesNamingTheFlag) {
       {{"--id", "a", "--max-frame-size", "10"}, "--max-frame-size"},
       {{"--id", "a", "--max-clock-offset-ms", "0"}, "--max-clock-offset-ms"},
       {{"--id", "a", "--log-level", "loud"}, "--log-level"},
+      {{"--id", "a", "--tombstone-grace-ms", "-1"}, "--tombstone-grace-ms"},
+      {{"--id", "a", "--tombstone-grace-ms", "2592000001"}, "--tombstone-grace-ms"},
+      {{"--id", "a", "--tombstone-grace-ms", "9223372036854775807"}, "--tombstone-grace-ms"},
   };
   for (const auto& tc : cases) {
     NodeConfig c;
@@ -73,6 +76,15 @@ TEST(NodeConfigTest, RefusesBadValuesNamingTheFlag) {
     EXPECT_FALSE(s.ok()) << tc.mention;
     EXPECT_NE(s.message().find(tc.mention), std::string::npos) << s.message();
   }
+}
+
+TEST(NodeConfigTest, TombstoneGraceUpToThirtyDays) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id", "a", "--tombstone-grace-ms", "2592000000"}, &c).ok());
+  EXPECT_EQ(c.tombstone_grace_ms, 2'592'000'000);
+  NodeConfig zero;
+  ASSERT_TRUE(Parse({"--id", "a", "--tombstone-grace-ms", "0"}, &zero).ok());
+  EXPECT_EQ(zero.tombstone_grace_ms, 0);
 }
 
 }  // namespace

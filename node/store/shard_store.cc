@@ -52,6 +52,13 @@ void Sub(std::atomic<uint64_t>& counter, uint64_t delta) {
   counter.store(counter.load(std::memory_order_relaxed) - delta, std::memory_order_relaxed);
 }
 
+// a + b for b >= 0, capped at the largest int64_t instead of overflowing (a grace so long that
+// the deadline cannot be represented means "never purged").
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  assert(b >= 0);
+  return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
+}
+
 // Reads the clock at most once per reading per call, and only when an entry needs it.
 class LazyNow {
  public:
@@ -226,7 +233,7 @@ struct ShardStore::Impl {
 ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms)
     : clock_(clock),
       memory_limit_(memory_limit_bytes),
-      tombstone_grace_ms_(tombstone_grace_ms),
+      tombstone_grace_ms_(tombstone_grace_ms < 0 ? 0 : tombstone_grace_ms),
       impl_(std::make_unique<Impl>(memory_limit_bytes, stats_)) {}
 
 ShardStore::~ShardStore() = default;
@@ -292,7 +299,7 @@ PutResult ShardStore::Put(const PutRequest& request) {
   result.current = request.version;
   int64_t deadline_ms;
   if (request.tombstone) {
-    deadline_ms = now.monotonic() + tombstone_grace_ms_;
+    deadline_ms = SaturatingAdd(now.monotonic(), tombstone_grace_ms_);
   } else {
     deadline_ms = request.keep_ttl && live ? current->deadline_ms : request.expire_at_ms;
     if (deadline_ms != 0 && deadline_ms <= now.wall()) {

@@ -140,7 +140,9 @@ class ShardStore {
   //   16  at most, hash bucket slots (8 bytes each, 1 to 2 buckets per entry)
   static constexpr uint64_t kEntryOverhead = 104;
 
-  // `clock` must outlive the store. `tombstone_grace_ms` is measured on clock.MonotonicMs().
+  // `clock` must outlive the store. `tombstone_grace_ms` is measured on clock.MonotonicMs(); a
+  // negative one counts as 0, and one whose deadline would overflow int64 keeps tombstones for
+  // ever (until evicted).
   ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms);
   ~ShardStore();
   ShardStore(const ShardStore&) = delete;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <string>
@@ -261,6 +262,27 @@ TEST_F(ShardStoreTest, RewrittenTombstoneRestartsItsGrace) {
   EXPECT_EQ(Read("k"), "<tombstone>");
   clock_.Advance(kGraceMs / 2);
   EXPECT_EQ(store_.ExpireSome(100), 1u);
+}
+
+TEST(ShardStoreGraceTest, GraceTooLongForTheClockKeepsTombstonesInsteadOfOverflowing) {
+  FakeClock clock;
+  ShardStore store(clock, kBigLimit, std::numeric_limits<int64_t>::max());
+  PutRequest del;
+  del.key = "k";
+  del.version = V(3);
+  del.tombstone = true;
+  ASSERT_EQ(store.Put(del).status, ApplyStatus::kApplied);
+  clock.Advance(365ll * 24 * 3600 * 1000);
+  EXPECT_EQ(store.ExpireSome(100), 0u);
+  GetResult got = store.Get("k");
+  EXPECT_TRUE(got.found);
+  EXPECT_TRUE(got.tombstone);
+  PutRequest old;
+  old.key = "k";
+  old.value = "old";
+  old.version = V(2);
+  EXPECT_EQ(store.Put(old).status, ApplyStatus::kStale);
+  EXPECT_EQ(Load(store.stats().tombstones_purged), 0u);
 }
 
 // ---- TTL --------------------------------------------------------------------------------------
