@@ -6,10 +6,13 @@
 // configuration value; 1 when the node cannot start (port in use, data directory not writable).
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -48,6 +51,18 @@ void PersistHlc(SignalState& state) {
     return;
   }
   state.persisted_hlc = hlc;
+}
+
+// Every connection takes a file descriptor: use as many as the hard limit allows (the soft limit
+// is often 1024). Failing to raise it is not fatal.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot raise the open file limit from {}: {}", before, std::strerror(errno));
+  }
 }
 
 void OnHlcTimer(uv_timer_t* handle) { PersistHlc(*static_cast<SignalState*>(handle->data)); }
@@ -103,6 +118,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create data directory '{}': {}", config.data_dir, ec.message());
     return kExitStartFailure;
   }
+  RaiseFileLimit();
   // A peer that disconnects while we write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
 

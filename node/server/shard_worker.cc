@@ -2,7 +2,11 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cassert>
 #include <string>
@@ -34,6 +38,11 @@ constexpr size_t kMaxOutputBytes = 64 << 20;
 constexpr uint64_t kExpirePeriodMs = 100;
 constexpr size_t kExpireBudget = 2000;
 constexpr uint64_t kExpireMaxNs = 5'000'000;
+// Accepting: how long a shard stops accepting when it runs out of fds or memory, and how often
+// it says so.
+constexpr uint64_t kAcceptPauseMs = 100;
+constexpr uint64_t kAcceptWarningIntervalMs = 10'000;
+constexpr int kListenBacklog = 1024;
 
 Connection* ConnOf(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
 ShardWorker* WorkerOf(uv_handle_t* h) { return static_cast<ShardWorker*>(h->data); }
@@ -85,6 +94,10 @@ struct ShardWorkerCallbacks {
   static void Expire(uv_timer_t* h) {
     WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnExpireTimer();
   }
+  static void AcceptResume(uv_timer_t* h) {
+    WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnAcceptResumeTimer();
+  }
+  static void ListenerClosed(uv_handle_t* h) { WorkerOf(h)->listener_closing_ = false; }
 };
 
 // ---- life cycle --------------------------------------------------------------------------------
@@ -114,6 +127,7 @@ ShardWorker::~ShardWorker() {
       nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+  if (listen_fd_ >= 0) close(listen_fd_);
 }
 
 Status ShardWorker::Prepare(int listen_fd) {
@@ -123,17 +137,10 @@ Status ShardWorker::Prepare(int listen_fd) {
   }
   loop_ready_ = true;
   loop_.data = this;
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  if (int rc = uv_tcp_open(&listener_, listen_fd); rc != 0) {
-    close(listen_fd);
-    return Status::IOError(std::string("uv_tcp_open: ") + uv_strerror(rc));
-  }
-  if (int rc =
-          uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, ShardWorkerCallbacks::Accept);
-      rc != 0) {
-    return Status::IOError(std::string("listen: ") + uv_strerror(rc));
-  }
+  listen_fd_ = listen_fd;
+  uv_timer_init(&loop_, &accept_resume_timer_);
+  accept_resume_timer_.data = this;
+  if (Status s = StartListening(); !s.ok()) return s;
   uv_check_init(&loop_, &flush_check_);
   flush_check_.data = this;
   uv_check_start(&flush_check_, ShardWorkerCallbacks::Check);
@@ -165,7 +172,15 @@ void ShardWorker::Join() {
 void ShardWorker::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  if (listener_open_) {
+    listener_open_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&accept_resume_timer_), nullptr);
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&expire_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
   mailbox_.Close();
@@ -177,7 +192,70 @@ void ShardWorker::BeginShutdown() {
 
 // ---- connections -------------------------------------------------------------------------------
 
+Status ShardWorker::StartListening() {
+  // listener_ owns (and closes) its fd: give it a copy, so that the socket outlives a pause.
+  const int fd = fcntl(listen_fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string("dup listening socket: ") + strerror(errno));
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  listener_open_ = true;
+  if (int rc = uv_tcp_open(&listener_, fd); rc != 0) {
+    close(fd);
+    PauseAccepting(0);  // only closes the handle: the caller reports
+    return Status::IOError(std::string("uv_tcp_open: ") + uv_strerror(rc));
+  }
+  if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kListenBacklog,
+                         ShardWorkerCallbacks::Accept);
+      rc != 0) {
+    PauseAccepting(0);
+    return Status::IOError(std::string("listen: ") + uv_strerror(rc));
+  }
+  return Status::Ok();
+}
+
+void ShardWorker::PauseAccepting(int error) {
+  if (listener_open_) {
+    listener_open_ = false;
+    listener_closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), ShardWorkerCallbacks::ListenerClosed);
+  }
+  if (error == 0) return;
+  stats_.accept_pauses.Add(1);
+  ++accept_pauses_unreported_;
+  const uint64_t now = uv_now(&loop_);
+  if (now >= next_accept_warning_ms_) {
+    spdlog::warn("shard {}: cannot accept connections: {}; not accepting for {} ms ({} times "
+                 "since the last warning)",
+                 index_, uv_strerror(error), kAcceptPauseMs, accept_pauses_unreported_);
+    accept_pauses_unreported_ = 0;
+    next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
+  }
+  uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
+}
+
+void ShardWorker::OnAcceptResumeTimer() {
+  if (shutting_down_ || listener_open_) return;
+  if (listener_closing_) {  // the close callback has not run yet: the handle is not reusable
+    uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, 1, 0);
+    return;
+  }
+  if (Status s = StartListening(); !s.ok()) {
+    stats_.accept_pauses.Add(1);
+    const uint64_t now = uv_now(&loop_);
+    if (now >= next_accept_warning_ms_) {
+      spdlog::warn("shard {}: cannot resume accepting: {}; retrying in {} ms", index_,
+                   s.message(), kAcceptPauseMs);
+      next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
+    }
+    uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
+  }
+}
+
 void ShardWorker::OnAccept(int status) {
+  if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM) {
+    PauseAccepting(status);
+    return;
+  }
   if (status < 0) {
     spdlog::warn("shard {}: accept failed: {}", index_, uv_strerror(status));
     return;

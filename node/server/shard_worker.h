@@ -24,6 +24,12 @@
 // until it drops below 4 MiB / 128. A peer that lets responses pile up past a hard limit
 // (64 MiB + one frame) is disconnected.
 //
+// Accepting. When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
+// pending connection stays queued and libuv would retry at once, forever. The worker instead
+// stops accepting for 100 ms: libuv cannot pause a listening handle, so it closes the handle
+// (the socket stays open and keeps queueing through a dup() kept for this) and reopens it from a
+// timer. Each pause counts in accept_pauses; the warning is logged at most once per 10 s.
+//
 // Hello. A Hello naming another cluster (or none) gets Error WrongCluster and the connection is
 // closed once that is written. The peer's protocol_version is not checked: the node answers
 // with its own, and the peer decides. Requests before Hello are served (Hello is optional until
@@ -87,6 +93,11 @@ class ShardWorker {
   void OnCheck();
   void OnMailbox();
   void OnExpireTimer();
+  void OnAcceptResumeTimer();
+
+  // Accepting (see "Accepting" above).
+  Status StartListening();
+  void PauseAccepting(int error);
 
   // Request path.
   void ProcessInput(Connection* c);
@@ -125,6 +136,12 @@ class ShardWorker {
   uv_loop_t loop_{};
   bool loop_ready_ = false;
   uv_tcp_t listener_{};
+  bool listener_open_ = false;    // listener_ is initialised and not closed (nor closing)
+  bool listener_closing_ = false;  // uv_close called, close callback not run yet
+  int listen_fd_ = -1;             // the listening socket; listener_ works on a dup of it
+  uv_timer_t accept_resume_timer_{};
+  uint64_t next_accept_warning_ms_ = 0;  // loop time before which pauses are not logged
+  uint64_t accept_pauses_unreported_ = 0;
   uv_check_t flush_check_{};
   uv_timer_t expire_timer_{};
   ShardMailbox mailbox_;
