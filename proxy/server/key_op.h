@@ -39,6 +39,7 @@ struct KeyRequest {
 };
 
 struct KeyOp {
+  uint32_t index = 0;  // slot in the worker's pool (PendingRef::owner)
   uint32_t generation = 0;
   bool in_use = false;
   bool decided = false;  // the client has its answer

@@ -20,6 +20,8 @@ namespace {
 
 constexpr suseconds_t kAcceptPauseMs = 100;
 constexpr size_t kKeepBufferBytes = 16 << 10;
+// Idle per-key operation records kept for reuse; more are freed when they finish.
+constexpr size_t kMaxIdleOps = 4096;
 
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
 
@@ -185,14 +187,39 @@ void Worker::OnAcceptResume(evutil_socket_t, short, void* arg) {
 // ---- key operations ---------------------------------------------------------------------------
 
 KeyOp* Worker::AcquireOp() {
-  if (free_ops_.empty()) {
-    op_storage_.push_back(std::make_unique<KeyOp>());
-    free_ops_.push_back(op_storage_.back().get());
+  KeyOp* op;
+  if (!free_ops_.empty()) {
+    op = free_ops_.back();
+    free_ops_.pop_back();
+  } else {
+    uint32_t index;
+    if (!empty_op_slots_.empty()) {
+      index = empty_op_slots_.back();
+      empty_op_slots_.pop_back();
+    } else {
+      index = static_cast<uint32_t>(op_slots_.size());
+      op_slots_.emplace_back();
+    }
+    OpSlot& slot = op_slots_[index];
+    slot.op = std::make_unique<KeyOp>();
+    slot.op->index = index;
+    slot.op->generation = slot.next_generation;  // never reuse a generation of this slot
+    op = slot.op.get();
   }
-  KeyOp* op = free_ops_.back();
-  free_ops_.pop_back();
   op->in_use = true;
   return op;
+}
+
+KeyOp* Worker::LiveOp(uint32_t index, uint32_t generation) {
+  if (index >= op_slots_.size()) return nullptr;
+  KeyOp* op = op_slots_[index].op.get();
+  if (op == nullptr || !op->in_use || op->generation != generation) return nullptr;
+  return op;
+}
+
+KeyOp* Worker::FindOp(const PendingRef& ref) {
+  KeyOp* op = LiveOp(ref.owner, ref.generation);
+  return op != nullptr && op->pending[ref.slot] ? op : nullptr;
 }
 
 void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
@@ -267,32 +294,33 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
 
   op.pending_count = op.n;
   for (int r = 0; r < op.n; ++r) op.pending[r] = true;
-  const uint32_t generation = op.generation;
-  // Send to every replica; a node known to be down fails at once (no waiting for it).
-  for (int r = 0; r < op.n; ++r) {
-    if (op.generation != generation) break;  // defensive: the op can't be released mid-loop
-    PendingRef ref{&op, generation, static_cast<uint8_t>(r)};
+  // Send to every replica; a node known to be down fails at once (no waiting for it). When the
+  // last replica fails that way the op finishes and may be freed: `op` is not touched after.
+  const int n = op.n;
+  for (int r = 0; r < n; ++r) {
+    PendingRef ref{op.index, op.generation, static_cast<uint8_t>(r)};
     Bump(stats_.node_requests);
     if (!links_[op.members[r]]->Send(frame, ref)) {
-      ReplicaDone(op, r, nullptr);
+      if (ReplicaDone(op, r, nullptr)) return;
     }
   }
 }
 
 void Worker::OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) {
-  auto* op = static_cast<KeyOp*>(ref.owner);
-  if (!op->in_use || op->generation != ref.generation || !op->pending[ref.slot]) return;
+  KeyOp* op = FindOp(ref);
+  if (op == nullptr) return;  // a late answer for an op already finished
   ReplicaDone(*op, ref.slot, &envelope);
 }
 
 void Worker::OnNodeFailure(const PendingRef& ref) {
-  auto* op = static_cast<KeyOp*>(ref.owner);
-  if (!op->in_use || op->generation != ref.generation || !op->pending[ref.slot]) return;
+  KeyOp* op = FindOp(ref);
+  if (op == nullptr) return;
   ReplicaDone(*op, ref.slot, nullptr);
 }
 
-// Records replica `r`'s outcome: a response envelope, or nullptr for a failure/timeout.
-void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
+// Records replica `r`'s outcome: a response envelope, or nullptr for a failure/timeout. Returns
+// true when this finished the op (it is released and may be freed: do not touch it after).
+bool Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
   op.pending[r] = false;
   --op.pending_count;
   const wire::Error* error = nullptr;
@@ -350,7 +378,7 @@ void Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
     }
   }
   MaybeDecided(op);
-  MaybeFinished(op);
+  return MaybeFinished(op);
 }
 
 void Worker::MaybeDecided(KeyOp& op) {
@@ -368,10 +396,11 @@ void Worker::MaybeDecided(KeyOp& op) {
   op.slot = nullptr;
 }
 
-void Worker::MaybeFinished(KeyOp& op) {
-  if (op.pending_count > 0) return;
+bool Worker::MaybeFinished(KeyOp& op) {
+  if (op.pending_count > 0) return false;
   if (op.kind == OpKind::kGet) SendRepairs(op);
   ReleaseOp(op);
+  return true;
 }
 
 void Worker::SendRepairs(KeyOp& op) {
@@ -419,7 +448,15 @@ void Worker::ReleaseOp(KeyOp& op) {
   op.client = nullptr;
   op.slot = nullptr;
   ++op.generation;
-  free_ops_.push_back(&op);
+  if (free_ops_.size() < kMaxIdleOps) {
+    free_ops_.push_back(&op);
+    return;
+  }
+  // Past a burst: free the record; its slot remembers the generation to continue from.
+  OpSlot& slot = op_slots_[op.index];
+  slot.next_generation = op.generation;
+  empty_op_slots_.push_back(op.index);
+  slot.op.reset();  // `op` is gone from here on
 }
 
 void Worker::CacheTime() {
@@ -434,14 +471,19 @@ void Worker::OnTick() {
   const int64_t now = MonotonicMs();
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
-    KeyOp& op = *deadline_head_;
-    const uint32_t generation = op.generation;
+    const uint32_t index = deadline_head_->index;
+    const uint32_t generation = deadline_head_->generation;
+    const int n = deadline_head_->n;
     // A replica that has not answered by the deadline means its node is down: failing the link
-    // fails every request on it, this one included (see NodeLink).
-    for (int r = 0; r < op.n && op.generation == generation && op.in_use; ++r) {
-      if (!op.pending[r]) continue;
-      links_[op.members[r]]->OnRequestTimeout();
-      if (op.generation == generation && op.in_use && op.pending[r]) ReplicaDone(op, r, nullptr);
+    // fails every request on it, this one included (see NodeLink). Either may finish (and free)
+    // the op, so it is looked up again after each step.
+    for (int r = 0; r < n; ++r) {
+      KeyOp* op = LiveOp(index, generation);
+      if (op == nullptr) break;
+      if (!op->pending[r]) continue;
+      links_[op->members[r]]->OnRequestTimeout();
+      op = LiveOp(index, generation);
+      if (op != nullptr && op->pending[r]) ReplicaDone(*op, r, nullptr);
     }
   }
 }

@@ -79,9 +79,12 @@ class Worker final : public NodeLinkListener {
   void CacheTime();
 
   KeyOp* AcquireOp();
-  void ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
+  // The op a node answer is for, or nullptr when that op has finished since.
+  KeyOp* FindOp(const PendingRef& ref);
+  KeyOp* LiveOp(uint32_t index, uint32_t generation);
+  bool ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
   void MaybeDecided(KeyOp& op);
-  void MaybeFinished(KeyOp& op);
+  bool MaybeFinished(KeyOp& op);
   void SendRepairs(KeyOp& op);
   void ReleaseOp(KeyOp& op);
 
@@ -122,8 +125,15 @@ class Worker final : public NodeLinkListener {
   std::vector<ClientConnection*> flushing_clients_;  // scratch for OnFlush
 
   // Key operations: a pool, and the in-flight ones in deadline order.
-  std::vector<std::unique_ptr<KeyOp>> op_storage_;
-  std::vector<KeyOp*> free_ops_;
+  // Key operations are addressed by slot index + generation (PendingRef), never by pointer, so
+  // that records beyond kMaxIdleOps can be freed after a burst.
+  struct OpSlot {
+    std::unique_ptr<KeyOp> op;     // null when freed
+    uint32_t next_generation = 0;  // for the next record created in this slot
+  };
+  std::vector<OpSlot> op_slots_;
+  std::vector<uint32_t> empty_op_slots_;  // slots whose record was freed
+  std::vector<KeyOp*> free_ops_;          // idle records, ready for reuse
   KeyOp* deadline_head_ = nullptr;
   KeyOp* deadline_tail_ = nullptr;
 

@@ -35,7 +35,7 @@ namespace shoal::proxy {
 // Identifies the waiter of a request: an owner object, its generation (so a recycled owner does
 // not receive a stale answer) and a small slot number (which replica).
 struct PendingRef {
-  void* owner = nullptr;
+  uint32_t owner = 0;  // an index the listener understands (not a pointer: owners may be freed)
   uint32_t generation = 0;
   uint8_t slot = 0;
 };
