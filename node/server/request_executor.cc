@@ -10,6 +10,7 @@ namespace {
 wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
 Version FromWire(const wire::Version& v) { return Version{v.hlc(), v.writer()}; }
 
+// `c` is known (ValidateKeyedRequest refuses the others).
 PutCondition FromWire(wire::PutCondition c) {
   switch (c) {
     case wire::PutCondition::IfAbsent:
@@ -46,6 +47,9 @@ const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* o
       if (const char* err = CheckKey(put->key())) return err;
       if (put->version() == nullptr) return "put has no version";
       if (put->expire_at_ms() > kMaxExpireAtMs) return "expire_at_ms out of range";
+      // A condition this node does not know must not be dropped (the put would apply
+      // unconditionally): refuse it, as Touch does.
+      if (put->condition() > wire::PutCondition::MAX) return "unknown put condition";
       out->key = AsView(put->key());
       out->version = put->version();
       return nullptr;

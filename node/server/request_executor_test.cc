@@ -187,6 +187,23 @@ TEST(ValidateKeyedRequestTest, RefusesMissingKeyHugeKeyAndUnversionedWrites) {
     EXPECT_NE(check(fb.Finish(1, wire::Message::Touch, touch.Union())), nullptr);
   }
   {
+    // A condition from a newer peer that this node does not know is refused, not ignored.
+    auto& b = fb.Start();
+    const wire::Version version(100, 7);
+    auto put = wire::CreatePut(b, Bytes(b, "k"), Bytes(b, "v"), &version, 0, false,
+                               static_cast<wire::PutCondition>(3));
+    const char* error = check(fb.Finish(1, wire::Message::Put, put.Union()));
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(std::string(error).find("condition"), std::string::npos) << error;
+  }
+  {
+    auto& b = fb.Start();
+    const wire::Version version(100, 7);
+    auto put = wire::CreatePut(b, Bytes(b, "k"), Bytes(b, "v"), &version, 0, false,
+                               wire::PutCondition::MAX);
+    EXPECT_EQ(check(fb.Finish(1, wire::Message::Put, put.Union())), nullptr);
+  }
+  {
     auto& b = fb.Start();
     auto info = wire::CreateInfo(b);
     EXPECT_NE(check(fb.Finish(1, wire::Message::Info, info.Union())), nullptr);
