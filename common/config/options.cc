@@ -166,17 +166,16 @@ Status Options::Set(std::string_view name, std::string_view value, std::string_v
   return o->set(value);
 }
 
-Status Options::LoadYamlString(const std::string& text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(source + ": " + e.what());
-  }
-  if (root.IsNull()) return Status::Ok();
-  if (!root.IsMap()) return Status::InvalidArgument(source + ": expected a map of option: value");
+namespace {
+
+// Sets the options of a YAML map of option: value. May throw YAML::Exception.
+Status LoadYamlMap(Options& options, const YAML::Node& root, const std::string& source) {
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) {
+      return Status::InvalidArgument(source +
+                                     ": option names must be plain scalars, not lists or maps");
+    }
+    const std::string key = kv.first.Scalar();
     std::string value;
     if (kv.second.IsScalar()) {
       value = kv.second.Scalar();
@@ -192,10 +191,29 @@ Status Options::LoadYamlString(const std::string& text, const std::string& sourc
     } else {
       return Status::InvalidArgument(source + ": '" + key + "' must be a scalar or a list");
     }
-    Status s = Set(key, value, source);
+    Status s = options.Set(key, value, source);
     if (!s.ok()) return s;
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status Options::LoadYamlString(const std::string& text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(source + ": " + e.what());
+  }
+  if (root.IsNull()) return Status::Ok();
+  if (!root.IsMap()) return Status::InvalidArgument(source + ": expected a map of option: value");
+  // yaml-cpp throws on conversions (and on nodes it cannot walk); none may escape a config load.
+  try {
+    return LoadYamlMap(*this, root, source);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(source + ": " + e.what());
+  }
 }
 
 Status Options::LoadYamlFile(const std::string& path) {

@@ -296,6 +296,19 @@ TEST_F(OptionsTest, YamlMustBeAFlatMap) {
   EXPECT_FALSE(Parse({"--config", WriteYaml("listen: [unclosed\n")}).ok());
 }
 
+TEST_F(OptionsTest, YamlKeysMustBeScalars) {
+  // Complex keys are valid YAML; they must be refused with the file named, not abort the process.
+  const std::string seq_key = WriteYaml("? [a, b]\n: 1\n");
+  ExpectError(Parse({"--config", seq_key}), seq_key);
+  ExpectError(Parse({"--config", seq_key}), "option names");
+  const std::string map_key = WriteYaml("{threads: 1}: 2\n");
+  ExpectError(Parse({"--config", map_key}), map_key);
+  ExpectError(opts_.LoadYamlString("? [a, b]\n: 1\n", "inline"), "inline");
+  // Null keys are not option names either.
+  EXPECT_FALSE(opts_.LoadYamlString("? \n: 1\n", "inline").ok());
+  EXPECT_EQ(cfg_.threads, 2);
+}
+
 TEST_F(OptionsTest, EmptyYamlFileChangesNothing) {
   ASSERT_TRUE(Parse({"--config", WriteYaml("")}).ok());
   ASSERT_TRUE(Parse({"--config", WriteYaml("# only a comment\n")}).ok());
