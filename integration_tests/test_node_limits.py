@@ -61,3 +61,32 @@ def test_out_of_fds_pauses_accepting_without_spinning(start_node):
     start = time.time()
     assert node.stop(timeout=5) == 0
     assert time.time() - start < 5
+
+
+# ---- start-up without file descriptors; signals during start-up ------------------------------
+
+def test_start_with_too_few_fds_fails_cleanly(tmp_path):
+    # However few descriptors it gets, the node either starts or exits 1 with a message: it never
+    # dies of a signal (libuv's abort, or a NULL main loop).
+    for limit in range(4, 26):
+        data_dir = tmp_path / f"d{limit}"
+        data_dir.mkdir()
+        proc = subprocess.Popen(
+            ["prlimit", f"--nofile={limit}:{limit}", str(harness.BIN / "shoal-node"), "--id", "x",
+             "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--threads", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=5)
+            assert proc.returncode == 0, f"limit {limit}: rc={proc.returncode}\n{out}"
+            continue
+        assert proc.returncode == 1, f"limit {limit}: rc={proc.returncode}\n{out}"
+        assert "cannot" in out, f"limit {limit}: {out}"
+
+
+def test_sigterm_right_after_start_exits_cleanly(tmp_path):
+    for i in range(5):
+        node = harness.start_node(tmp_path, f"s{i}")
+        assert node.stop(timeout=5) == 0

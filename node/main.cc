@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
@@ -77,6 +78,47 @@ void OnSignal(uv_signal_t* handle, int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&state->hlc_timer), nullptr);
 }
 
+// Creates the HLC timer and the SIGTERM/SIGINT handlers on `loop` and starts them.
+shoal::Status InitMainLoopHandles(uv_loop_t* loop, SignalState& state) {
+  auto failed = [](const char* what, int rc) {
+    return shoal::Status::Internal(std::string(what) + ": " + uv_strerror(rc));
+  };
+  if (int rc = uv_timer_init(loop, &state.hlc_timer); rc != 0) return failed("uv_timer_init", rc);
+  state.hlc_timer.data = &state;
+  if (int rc = uv_signal_init(loop, &state.term); rc != 0) return failed("uv_signal_init", rc);
+  state.term.data = &state;
+  if (int rc = uv_signal_init(loop, &state.interrupt); rc != 0) {
+    return failed("uv_signal_init", rc);
+  }
+  state.interrupt.data = &state;
+  if (int rc = uv_timer_start(&state.hlc_timer, OnHlcTimer, kHlcPersistIntervalMs,
+                              kHlcPersistIntervalMs);
+      rc != 0) {
+    return failed("uv_timer_start", rc);
+  }
+  if (int rc = uv_signal_start(&state.term, OnSignal, SIGTERM); rc != 0) {
+    return failed("uv_signal_start SIGTERM", rc);
+  }
+  if (int rc = uv_signal_start(&state.interrupt, OnSignal, SIGINT); rc != 0) {
+    return failed("uv_signal_start SIGINT", rc);
+  }
+  return shoal::Status::Ok();
+}
+
+// Closes whatever is still open on `loop`, runs the close callbacks and releases the loop.
+void CloseMainLoop(uv_loop_t* loop) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (int rc = uv_loop_close(loop); rc != 0) {
+    spdlog::warn("main event loop not closed cleanly: {}", uv_strerror(rc));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,30 +171,44 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
 
+  // The main loop and its handles exist before the server accepts anything: a signal that
+  // arrives during start-up is queued by the handler and acted on once the loop runs, and no
+  // connection can take the file descriptors the loop needs.
+  // libuv aborts if its first loop cannot make the pipe it needs for signals (after taking an
+  // fd for epoll): check that three descriptors are free.
+  int probe[3] = {-1, -1, -1};
+  const bool fds_free = pipe(probe) == 0 && (probe[2] = dup(probe[0])) >= 0;
+  const int probe_errno = errno;
+  for (int fd : probe) {
+    if (fd >= 0) close(fd);
+  }
+  if (!fds_free) {
+    errno = probe_errno;
+    spdlog::critical("cannot create the main event loop: {}", std::strerror(errno));
+    return kExitStartFailure;
+  }
+  uv_loop_t loop{};
+  if (int rc = uv_loop_init(&loop); rc != 0) {
+    spdlog::critical("cannot create the main event loop: {}", uv_strerror(rc));
+    return kExitStartFailure;
+  }
   shoal::node::NodeServer server(config, shoal::SystemClock::Get());
   server.RaiseClock(*persisted);
-  s = server.Start();
+  SignalState state{&server, hlc_path, *persisted, {}, {}, {}};
+  s = InitMainLoopHandles(&loop, state);
+  if (s.ok()) s = server.Start();
   if (!s.ok()) {
     spdlog::critical("cannot start: {}", s.message());
+    CloseMainLoop(&loop);
     return kExitStartFailure;
   }
   spdlog::info("node '{}' (cluster '{}') listening on {}:{} with {} shards, max memory {} bytes",
                config.id, config.cluster, config.listen_address.host, server.port(), config.threads,
                config.max_memory);
 
-  uv_loop_t* loop = uv_default_loop();
-  SignalState state{&server, hlc_path, *persisted, {}, {}, {}};
-  uv_timer_init(loop, &state.hlc_timer);
-  state.hlc_timer.data = &state;
-  uv_timer_start(&state.hlc_timer, OnHlcTimer, kHlcPersistIntervalMs, kHlcPersistIntervalMs);
-  uv_signal_init(loop, &state.term);
-  uv_signal_init(loop, &state.interrupt);
-  state.term.data = &state;
-  state.interrupt.data = &state;
-  uv_signal_start(&state.term, OnSignal, SIGTERM);
-  uv_signal_start(&state.interrupt, OnSignal, SIGINT);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  server.Stop();  // no-op after a signal; covers a loop that ended some other way
+  CloseMainLoop(&loop);
   spdlog::info("stopped");
   return 0;
 }
