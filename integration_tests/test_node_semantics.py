@@ -1,5 +1,8 @@
 """Node semantics a client would notice: conditions on writes, and the shoalctl tool's handling of
 its arguments and of large pipelines."""
+import pytest
+
+from harness import shoalctl
 from node_wire import NodeConnection, hlc_now
 
 
@@ -17,3 +20,56 @@ def test_put_with_an_unknown_condition_is_refused_not_applied(node):
         kind, body = c.put(b"cond", b"d", hlc=hlc_now(15), condition=2)  # IfPresent
         assert kind == "PutResponse" and body["applied"]
         assert c.get(b"cond")[1]["value"] == b"d"
+
+
+# ---- shoalctl ----------------------------------------------------------------------------------
+
+def test_shoalctl_help_in_a_value_slot_is_data(node):
+    r = shoalctl(node.port, "set", "k", "-h")
+    assert (r.returncode, r.stdout) == (0, "OK\n"), r.stderr
+    assert shoalctl(node.port, "get", "k").stdout == "-h\n"
+    r = shoalctl(node.port, "set", "--help", "v")  # the key slot
+    assert (r.returncode, r.stdout) == (0, "OK\n"), r.stderr
+    assert shoalctl(node.port, "get", "--help").stdout == "v\n"
+    # `--` still makes what follows literal.
+    assert shoalctl(node.port, "set", "--", "k2", "--x").returncode == 0
+    assert shoalctl(node.port, "get", "k2").stdout == "--x\n"
+    # As a flag it is still help, and nothing is written.
+    for args in (["-h"], ["--help", "set", "k", "v"], ["get", "k", "--help"], ["set", "k", "v", "-h"]):
+        r = shoalctl(node.port, *args)
+        assert r.returncode == 0 and r.stdout.startswith("usage:"), args
+    assert shoalctl(node.port, "get", "k").stdout == "-h\n"
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "2147483648", "4294967297", "9223372036854775807"])
+def test_shoalctl_timeout_out_of_range_is_a_usage_error(node, timeout):
+    r = shoalctl(node.port, "--timeout-ms", timeout, "get", "k")
+    assert r.returncode == 2
+    assert "--timeout-ms" in r.stderr and "2147483647" in r.stderr
+
+
+def test_shoalctl_largest_timeout_is_accepted(node):
+    r = shoalctl(node.port, "--timeout-ms", "2147483647", "set", "k", "v")
+    assert (r.returncode, r.stdout) == (0, "OK\n"), r.stderr
+
+
+def test_shoalctl_ttl_that_would_overflow_is_a_usage_error(node):
+    for ttl in ("9223372036854775000", "9223372036854775807", "0"):
+        r = shoalctl(node.port, "set", "k", "v", "--ttl-ms", ttl)
+        assert r.returncode == 2 and "--ttl-ms" in r.stderr, (ttl, r.stderr)
+        r = shoalctl(node.port, "fill", "--count", "1", "--ttl-ms", ttl)
+        assert r.returncode == 2 and "--ttl-ms" in r.stderr, (ttl, r.stderr)
+    assert shoalctl(node.port, "get", "k").stdout == "(nil)\n"
+    # A reasonable TTL still works and the value is there.
+    assert shoalctl(node.port, "set", "k", "v", "--ttl-ms", "60000").returncode == 0
+    assert shoalctl(node.port, "get", "k").stdout == "v\n"
+
+
+def test_shoalctl_fill_with_a_window_larger_than_the_nodes_output_limit_completes(node):
+    # 600,000 puts in flight: their responses exceed what the node buffers before it stops
+    # reading, so shoalctl must take responses while it is still sending.
+    r = shoalctl(node.port, "fill", "--pipeline", "600000", "--count", "600000",
+                 "--value-size", "1", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("fill: 600000 puts") and "not applied" not in r.stdout
+    assert shoalctl(node.port, "get", "fill:599999").stdout == "a\n"

@@ -5,8 +5,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -22,6 +24,8 @@
 namespace {
 
 constexpr int kExitUsage = 2;
+// Latest expiry --ttl-ms may reach: 9999-12-31, far below int64 overflow.
+constexpr int64_t kMaxExpireAtMs = 253'402'300'799'999;
 
 constexpr const char* kUsage =
     R"(usage: shoalctl [--node HOST:PORT] [--cluster NAME] [--timeout-ms N] COMMAND ...
@@ -96,6 +100,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (!literal && (arg == "--help" || arg == "-h")) {
+      // Help where it stands as a flag; in one of the command's positional slots it is data
+      // (`set KEY -h` stores "-h").
+      if (!args.empty()) {
+        auto arity = CommandArity().find(args.front());
+        if (arity != CommandArity().end() && args.size() - 1 < arity->second) {
+          args.emplace_back(arg);
+          continue;
+        }
+      }
       std::fputs(kUsage, stdout);
       return 0;
     }
@@ -145,12 +158,18 @@ int main(int argc, char** argv) {
   auto address = shoal::ParseHostPort(flags["node"]);
   if (!address.ok()) return UsageError("--node: " + address.status().message());
   int64_t timeout_ms = 0;
-  if (!ParseInt(flags["timeout-ms"], &timeout_ms) || timeout_ms <= 0) {
-    return UsageError("--timeout-ms expects a positive integer");
+  if (!ParseInt(flags["timeout-ms"], &timeout_ms) || timeout_ms <= 0 ||
+      timeout_ms > std::numeric_limits<int>::max()) {
+    return UsageError("--timeout-ms expects an integer from 1 to " +
+                      std::to_string(std::numeric_limits<int>::max()));
   }
   int64_t ttl_ms = 0;
-  if (given["ttl-ms"] && (!ParseInt(flags["ttl-ms"], &ttl_ms) || ttl_ms <= 0)) {
-    return UsageError("--ttl-ms expects a positive integer");
+  if (given["ttl-ms"]) {
+    // The expiry is now + ttl in unix ms; it must not overflow (nor pass the year 10000).
+    const int64_t max_ttl_ms = kMaxExpireAtMs - shoal::SystemClock::Get().NowMs();
+    if (!ParseInt(flags["ttl-ms"], &ttl_ms) || ttl_ms <= 0 || ttl_ms > max_ttl_ms) {
+      return UsageError("--ttl-ms expects an integer from 1 to " + std::to_string(max_ttl_ms));
+    }
   }
   shoal::tools::FillOptions fill;
   if (command == "fill") {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -101,13 +102,32 @@ Status NodeClient::Send(std::span<const uint8_t> bytes, int timeout_ms) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      Status s = WaitFor(fd_, POLLOUT, deadline, "sending to the node");
+      // The node may have stopped reading until we take its responses (it pauses a peer whose
+      // unread responses pile up): buffer what it sends while we wait to write, or neither side
+      // would ever move.
+      Status s = WaitFor(fd_, POLLOUT | POLLIN, deadline, "sending to the node");
+      if (!s.ok()) return s;
+      s = BufferIncoming();
       if (!s.ok()) return s;
       continue;
     }
     return Status::IOError(std::string("send: ") + strerror(errno));
   }
   return Status::Ok();
+}
+
+Status NodeClient::BufferIncoming() {
+  while (true) {
+    const size_t have = in_.size();
+    in_.resize(have + kReadChunk);
+    const ssize_t n = ::recv(fd_, in_.data() + have, kReadChunk, 0);
+    in_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (n > 0) continue;
+    if (n == 0) return Status::IOError("the node closed the connection");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::Ok();
+    return Status::IOError(std::string("recv: ") + strerror(errno));
+  }
 }
 
 StatusOr<const wire::Envelope*> NodeClient::Receive(int timeout_ms) {

@@ -43,7 +43,10 @@ class NodeClient {
   uint64_t NextRequestId() { return next_request_id_++; }
   FrameBuilder& builder() { return builder_; }
 
-  // Writes the whole frame (or several concatenated frames).
+  // Writes the whole frame (or several concatenated frames). While the socket is full, reads and
+  // buffers whatever responses arrive (Receive returns them later), so that a long pipeline
+  // cannot deadlock against a node that stops reading until its responses are taken. Invalidates
+  // the envelope last returned by Receive or Await.
   Status Send(std::span<const uint8_t> bytes, int timeout_ms);
 
   // The next response frame, whatever its request id. The envelope stays valid until the next
@@ -60,6 +63,9 @@ class NodeClient {
 
  private:
   explicit NodeClient(int fd) : fd_(fd) {}
+
+  // Appends every byte readable now to in_ (without waiting).
+  Status BufferIncoming();
 
   int fd_;
   uint64_t next_request_id_ = 1;
