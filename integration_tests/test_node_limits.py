@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import harness
+from node_wire import NodeConnection, encode, read_frame
 from harness import shoalctl
 
 
@@ -90,3 +91,44 @@ def test_sigterm_right_after_start_exits_cleanly(tmp_path):
     for i in range(5):
         node = harness.start_node(tmp_path, f"s{i}")
         assert node.stop(timeout=5) == 0
+
+
+# ---- large responses from the other shard ------------------------------------------------------
+
+def _info_frame(conn):
+    _, body = conn.call("Info")
+    return {e["name"]: e["value"] for e in body["entries"]}
+
+
+def test_pipelined_large_cross_shard_gets_all_answered(start_node):
+    node = start_node("n1", extra=["--threads", "2", "--max-memory", "256mb"])
+    value = bytes(range(256)) * 4096  # 1 MiB
+    count = 300
+    for i in range(16):
+        key = f"big-{i}".encode()
+        conn = NodeConnection(node.port, timeout=20)
+        assert conn.put(key, value)[1]["applied"]
+        before = int(_info_frame(conn)["cross_shard_requests"])
+        conn.get(key)
+        if int(_info_frame(conn)["cross_shard_requests"]) == before:
+            conn.close()
+            continue  # this shard owns the key: try another
+        break
+    else:
+        raise AssertionError("no key owned by the other shard")
+    try:
+        rss_before = vm_rss(node.proc.pid)
+        conn.sock.sendall(b"".join(encode("Get", 1000 + i, key=key) for i in range(count)))
+        time.sleep(1.0)  # the peer does not read: the node must hold back, not buffer 300 MiB
+        assert node.alive()
+        assert vm_rss(node.proc.pid) - rss_before < 300 << 20
+        ids = set()
+        for _ in range(count):
+            rid, name, body = read_frame(conn.sock)
+            assert name == "GetResponse", (name, body)
+            ids.add(rid)
+        assert ids == set(range(1000, 1000 + count))
+        assert conn.get(key)[0] == "GetResponse"  # still open
+    finally:
+        conn.close()
+    assert "closing connection" not in node.log()

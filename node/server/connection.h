@@ -28,6 +28,9 @@ struct Connection {
   ByteBuffer writing;  // bytes handed to the in-flight uv_write
   size_t partial_frame_bytes = 0;  // whole size of the partial frame at the head of `in`, if known
   uint32_t remote_in_flight = 0;   // requests handed to other shards, not yet answered
+  // Expected size of one response from another shard, for admission (see ShardWorker's
+  // "Backpressure"): starts at 1 MiB, jumps to any larger response, decays towards smaller ones.
+  size_t remote_response_estimate = 1 << 20;
 
   bool reading = false;  // wants the peer's bytes (false once draining)
   bool paused = false;   // backlogged (see ShardWorker::Backlogged): frames are left unhandled

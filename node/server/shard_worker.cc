@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 
@@ -24,15 +25,16 @@ constexpr size_t kInitialReadBytes = 64 * 1024;
 constexpr size_t kMinReadSpace = 4 * 1024;
 // Buffers larger than this are freed once empty, so that one big frame does not pin memory.
 constexpr size_t kKeepBufferBytes = 1 << 20;
-// Backpressure. A connection stops being served (no more of its frames are handled, its socket
-// is not read) while this much output waits for the peer to read it or this many of its
-// requests are out on other shards; it resumes below the low marks. Output beyond the hard
-// limit (late cross-shard responses of large values to a peer that does not read) closes it.
+// Backpressure (see shard_worker.h). A connection stops being served while its unwritten output
+// plus the expected size of its responses still out on other shards passes the pause mark, or
+// this many of its requests are out; it resumes below the low marks. The expected size of a
+// remote response is the largest recent one: any larger response raises it at once, smaller
+// ones lower it by 1/8 each, down to a floor.
 constexpr size_t kPauseOutputBytes = 16 << 20;
 constexpr size_t kResumeOutputBytes = 4 << 20;
 constexpr uint32_t kPauseRemoteInFlight = 256;
 constexpr uint32_t kResumeRemoteInFlight = 128;
-constexpr size_t kMaxOutputBytes = 64 << 20;
+constexpr size_t kMinRemoteResponseEstimate = 4 * 1024;
 // Active expiry: every kExpirePeriodMs, examine kExpireBudget entries at a time, again while a
 // quarter of them turn out to be expired, for at most kExpireMaxNs.
 constexpr uint64_t kExpirePeriodMs = 100;
@@ -314,9 +316,13 @@ void ShardWorker::OnRead(Connection* c, ssize_t nread) {
   Close(c);
 }
 
+size_t ShardWorker::PendingOutputBytes(const Connection* c) {
+  return c->out.size() + c->writing.size() +
+         static_cast<size_t>(c->remote_in_flight) * c->remote_response_estimate;
+}
+
 bool ShardWorker::Backlogged(const Connection* c) {
-  return c->out.size() + c->writing.size() > kPauseOutputBytes ||
-         c->remote_in_flight >= kPauseRemoteInFlight;
+  return PendingOutputBytes(c) >= kPauseOutputBytes || c->remote_in_flight >= kPauseRemoteInFlight;
 }
 
 void ShardWorker::ProcessInput(Connection* c) {
@@ -346,13 +352,9 @@ void ShardWorker::ProcessInput(Connection* c) {
 }
 
 void ShardWorker::Reply(Connection* c, std::span<const uint8_t> frame) {
+  // Every response answers a request this connection admitted (see Backlogged): it is kept,
+  // however slowly the peer reads.
   NoteFrameBuilt(frame);
-  if (c->out.size() + c->writing.size() + frame.size() > kMaxOutputBytes + max_frame_bytes_) {
-    spdlog::warn("closing connection from {}: it leaves over {} MiB of responses unread", c->peer,
-                 (kMaxOutputBytes + max_frame_bytes_) >> 20);
-    Close(c);
-    return;
-  }
   c->out.Append(frame);
   if (!c->dirty) {
     c->dirty = true;
@@ -403,8 +405,7 @@ void ShardWorker::UpdateReadPause(Connection* c) {
     }
     return;
   }
-  if (c->out.size() + c->writing.size() < kResumeOutputBytes &&
-      c->remote_in_flight < kResumeRemoteInFlight) {
+  if (PendingOutputBytes(c) < kResumeOutputBytes && c->remote_in_flight < kResumeRemoteInFlight) {
     c->paused = false;
     if (c->reading) {
       uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
@@ -590,6 +591,9 @@ void ShardWorker::OnMailbox() {
     if (it == connections_.end()) return;  // closed meanwhile
     Connection* c = it->second;
     --c->remote_in_flight;
+    const size_t decayed = c->remote_response_estimate - c->remote_response_estimate / 8;
+    c->remote_response_estimate =
+        std::max({m.frame.size(), decayed, kMinRemoteResponseEstimate});
     Reply(c, m.frame);
   });
   inbox_work_.Clear();

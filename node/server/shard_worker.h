@@ -19,10 +19,12 @@
 // writes each touched connection's output with one write and posts each non-empty batch with one
 // lock and at most one wake-up.
 //
-// Backpressure. A connection with more than 16 MiB of unwritten responses, or 256 requests out
-// on other shards, is paused: its remaining frames stay in its buffer and its socket is not read
-// until it drops below 4 MiB / 128. A peer that lets responses pile up past a hard limit
-// (64 MiB + one frame) is disconnected.
+// Backpressure. A connection stops being served (its remaining frames stay in its buffer and its
+// socket is not read) while the output it may have to hold passes 16 MiB: unwritten responses
+// plus, for every request out on another shard, the expected size of its response (the
+// connection's remote_response_estimate); or while 256 requests are out on other shards. It
+// resumes below 4 MiB / 128. Responses to requests already admitted are always kept: a peer
+// that does not read holds at most the pause mark plus what its admitted requests return.
 //
 // Accepting. When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
 // pending connection stays queued and libuv would retry at once, forever. The worker instead
@@ -101,6 +103,8 @@ class ShardWorker {
 
   // Request path.
   void ProcessInput(Connection* c);
+  // Output the connection may have to hold: unwritten bytes plus expected remote responses.
+  static size_t PendingOutputBytes(const Connection* c);
   static bool Backlogged(const Connection* c);
   void Dispatch(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   void HandleHello(Connection* c, const wire::Envelope& envelope);
