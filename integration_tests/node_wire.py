@@ -263,3 +263,12 @@ class NodeConnection:
 
     def get(self, key):
         return self.call("Get", key=key)
+
+
+# ---- appended: fields added to the schema later (append-only; nothing above changes) ----------
+# Touch.condition (field 4, TouchCondition: ubyte) and TouchResponse.condition_failed (field 5).
+SCHEMA["Touch"].append(("condition", "u8"))
+SCHEMA["TouchResponse"].append(("condition_failed", "bool"))
+# TouchCondition values (EXPIRE NX | XX | GT | LT), as in schemas/shoal.fbs.
+TOUCH_CONDITIONS = {"Always": 0, "IfNoExpiry": 1, "IfHasExpiry": 2, "IfGreater": 3, "IfLess": 4,
+                    "IfHasExpiryAndLess": 5}

@@ -1,7 +1,10 @@
-"""Node semantics a client would notice: conditions on writes, and the shoalctl tool's handling of
-its arguments and of large pipelines."""
+"""Node semantics a client would notice: conditions on writes (Put and Touch), and the shoalctl
+tool's handling of its arguments and of large pipelines."""
+import time
+
 import pytest
 
+import node_wire
 from harness import shoalctl
 from node_wire import NodeConnection, hlc_now
 
@@ -73,3 +76,39 @@ def test_shoalctl_fill_with_a_window_larger_than_the_nodes_output_limit_complete
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("fill: 600000 puts") and "not applied" not in r.stdout
     assert shoalctl(node.port, "get", "fill:599999").stdout == "a\n"
+
+
+# ---- Touch conditions (EXPIRE NX | XX | GT | LT) on the wire -----------------------------------
+
+def test_touch_conditions_judge_the_held_expiry(node):
+    conds = node_wire.TOUCH_CONDITIONS
+    later = int(time.time() * 1000) + 3_600_000
+    with NodeConnection(node.port) as c:
+        assert c.put(b"k", b"v", hlc=hlc_now())[1]["applied"]  # no TTL
+        # GT on a key without TTL: no expiry is infinite, never less than the new one.
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(5), 1), expire_at_ms=later,
+                            condition=conds["IfGreater"])
+        assert kind == "TouchResponse"
+        assert body["found"] and not body["applied"] and body["condition_failed"]
+        assert c.get(b"k")[1]["expire_at_ms"] == 0
+        # NX on a key without TTL applies.
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(10), 1), expire_at_ms=later,
+                            condition=conds["IfNoExpiry"])
+        assert body["found"] and body["applied"] and not body["condition_failed"]
+        assert c.get(b"k")[1]["expire_at_ms"] == later
+        # Now it has a TTL: NX fails, GT with a later expiry applies.
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(15), 1), expire_at_ms=later + 1,
+                            condition=conds["IfNoExpiry"])
+        assert not body["applied"] and body["condition_failed"]
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(20), 1), expire_at_ms=later + 2,
+                            condition=conds["IfGreater"])
+        assert body["applied"] and not body["condition_failed"]
+        assert c.get(b"k")[1]["expire_at_ms"] == later + 2
+        # A plain Touch (no condition field) still decodes condition_failed as false.
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(25), 1), expire_at_ms=0)
+        assert body["applied"] and body["condition_failed"] is False
+        # An unknown condition is refused.
+        kind, body = c.call("Touch", key=b"k", version=(hlc_now(30), 1), expire_at_ms=later,
+                            condition=9)
+        assert kind == "Error" and body["code_name"] == "BadRequest"
+        assert c.get(b"k")[1]["expire_at_ms"] == 0
