@@ -132,3 +132,21 @@ def test_pipelined_large_cross_shard_gets_all_answered(start_node):
     finally:
         conn.close()
     assert "closing connection" not in node.log()
+
+
+# ---- memory with mixed value sizes -------------------------------------------------------------
+
+def test_rss_stays_near_max_memory_with_mixed_value_sizes(start_node):
+    node = start_node("n1", extra=["--max-memory", "32mb"])
+    for round_ in range(3):  # ~375 MB written, the store evicting all along
+        for count, size, prefix in ((30, "3mb", "big"), (100, "200kb", "mid"),
+                                    (15000, "1000", "small")):
+            r = shoalctl(node.port, "fill", "--count", str(count), "--value-size", size,
+                         "--key-prefix", f"{prefix}{round_}:", "--pipeline", "64", timeout=60)
+            assert r.returncode == 0, r.stderr
+    stats = info(node.port)
+    assert stats["memory_used_bytes"] <= 32 << 20
+    assert stats["evictions"] > 0
+    rss = vm_rss(node.proc.pid)
+    print(f"VmRSS {rss >> 20} MiB, store {stats['memory_used_bytes'] >> 20} MiB")
+    assert rss < 80 << 20, f"VmRSS {rss >> 20} MiB with a 32 MiB store"
