@@ -150,3 +150,20 @@ def test_rss_stays_near_max_memory_with_mixed_value_sizes(start_node):
     rss = vm_rss(node.proc.pid)
     print(f"VmRSS {rss >> 20} MiB, store {stats['memory_used_bytes'] >> 20} MiB")
     assert rss < 80 << 20, f"VmRSS {rss >> 20} MiB with a 32 MiB store"
+
+
+# ---- a second node on a taken port -------------------------------------------------------------
+
+def test_second_node_on_the_same_port_exits_1(start_node, tmp_path):
+    first = start_node("n1")
+    data_dir = tmp_path / "second"
+    data_dir.mkdir()
+    r = subprocess.run([str(harness.BIN / "shoal-node"), "--id", "n2", "--listen",
+                        f"127.0.0.1:{first.port}", "--data-dir", str(data_dir)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "address in use" in out and str(first.port) in out, out
+    # The first node still owns the port and serves.
+    assert ctl_ok(first.port, "set", "k", "v") == "OK\n"
+    assert ctl_ok(first.port, "get", "k") == "v\n"

@@ -33,6 +33,42 @@ uint16_t GetPort(const sockaddr_storage& addr) {
   return ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
 }
 
+// Binds a plain socket (SO_REUSEADDR, so that connections in TIME_WAIT do not count, but no
+// SO_REUSEPORT) to `addr`: this fails while anything else listens there, including another
+// node's SO_REUSEPORT group, which our own sockets would otherwise silently join. Returns the
+// bound port (the kernel's pick when `addr` has port 0).
+StatusOr<uint16_t> ProbeAddress(int family, const sockaddr_storage& addr, socklen_t addr_len,
+                                const HostPort& address) {
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket");
+  const int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    Status s = Errno("setsockopt SO_REUSEADDR");
+    close(fd);
+    return s;
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EADDRINUSE) {
+      return Status::IOError("address in use: " + address.ToString() +
+                             " is already taken (another shoal-node or another program on port " +
+                             std::to_string(address.port) + ")");
+    }
+    errno = error;
+    return Errno("cannot listen on " + address.ToString());
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    Status s = Errno("getsockname");
+    close(fd);
+    return s;
+  }
+  close(fd);
+  return GetPort(bound);
+}
+
 }  // namespace
 
 StatusOr<std::vector<int>> OpenReusePortListeners(const HostPort& address, int count,
@@ -54,6 +90,12 @@ StatusOr<std::vector<int>> OpenReusePortListeners(const HostPort& address, int c
   const int family = found->ai_family;
   freeaddrinfo(found);
 
+  // With port 0 the probe's port is the one the group takes.
+  auto port = ProbeAddress(family, addr, addr_len, address);
+  if (!port.ok()) return port.status();
+  *bound_port = *port;
+  SetPort(&addr, *bound_port);
+
   std::vector<int> fds;
   auto fail = [&fds](Status s) {
     for (int fd : fds) close(fd);
@@ -70,16 +112,6 @@ StatusOr<std::vector<int>> OpenReusePortListeners(const HostPort& address, int c
     }
     if (bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
       return fail(Errno("cannot listen on " + address.ToString()));
-    }
-    if (i == 0) {
-      // With port 0 the kernel picked one: the other sockets join it.
-      sockaddr_storage bound{};
-      socklen_t len = sizeof(bound);
-      if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
-        return fail(Errno("getsockname"));
-      }
-      *bound_port = GetPort(bound);
-      SetPort(&addr, *bound_port);
     }
     // Listen now, so that connections queue from the moment Start() returns, before the
     // threads' loops run.
