@@ -5,8 +5,8 @@
 // Exit codes: 0 after a clean shutdown, --help or a valid --check-config; 2 for a bad flag or
 // configuration value; 1 when the node cannot start (port in use, data directory not writable).
 
-#include <spdlog/spdlog.h>
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>

@@ -19,7 +19,7 @@ namespace shoal::node {
   X(bad_requests, "requests answered with Error BadRequest")                           \
   X(unsupported_requests, "requests of a type this node does not serve")               \
   X(clock_skew_rejections, "writes refused: version too far ahead of the local clock") \
-  X(wrong_cluster, "Hellos refused for naming another cluster")                       \
+  X(wrong_cluster, "Hellos refused for naming another cluster")                        \
   X(accept_pauses, "times a shard stopped accepting for a while: out of fds or memory")
 
 class StatCounter {

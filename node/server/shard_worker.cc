@@ -1,15 +1,14 @@
 #include "node/server/shard_worker.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "node/server/node_info.h"
@@ -226,9 +225,10 @@ void ShardWorker::PauseAccepting(int error) {
   ++accept_pauses_unreported_;
   const uint64_t now = uv_now(&loop_);
   if (now >= next_accept_warning_ms_) {
-    spdlog::warn("shard {}: cannot accept connections: {}; not accepting for {} ms ({} times "
-                 "since the last warning)",
-                 index_, uv_strerror(error), kAcceptPauseMs, accept_pauses_unreported_);
+    spdlog::warn(
+        "shard {}: cannot accept connections: {}; not accepting for {} ms ({} times "
+        "since the last warning)",
+        index_, uv_strerror(error), kAcceptPauseMs, accept_pauses_unreported_);
     accept_pauses_unreported_ = 0;
     next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
   }
@@ -245,8 +245,8 @@ void ShardWorker::OnAcceptResumeTimer() {
     stats_.accept_pauses.Add(1);
     const uint64_t now = uv_now(&loop_);
     if (now >= next_accept_warning_ms_) {
-      spdlog::warn("shard {}: cannot resume accepting: {}; retrying in {} ms", index_,
-                   s.message(), kAcceptPauseMs);
+      spdlog::warn("shard {}: cannot resume accepting: {}; retrying in {} ms", index_, s.message(),
+                   kAcceptPauseMs);
       next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
     }
     uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
@@ -592,8 +592,7 @@ void ShardWorker::OnMailbox() {
     Connection* c = it->second;
     --c->remote_in_flight;
     const size_t decayed = c->remote_response_estimate - c->remote_response_estimate / 8;
-    c->remote_response_estimate =
-        std::max({m.frame.size(), decayed, kMinRemoteResponseEstimate});
+    c->remote_response_estimate = std::max({m.frame.size(), decayed, kMinRemoteResponseEstimate});
     Reply(c, m.frame);
   });
   inbox_work_.Clear();

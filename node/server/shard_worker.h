@@ -140,7 +140,7 @@ class ShardWorker {
   uv_loop_t loop_{};
   bool loop_ready_ = false;
   uv_tcp_t listener_{};
-  bool listener_open_ = false;    // listener_ is initialised and not closed (nor closing)
+  bool listener_open_ = false;     // listener_ is initialised and not closed (nor closing)
   bool listener_closing_ = false;  // uv_close called, close callback not run yet
   int listen_fd_ = -1;             // the listening socket; listener_ works on a dup of it
   uv_timer_t accept_resume_timer_{};
