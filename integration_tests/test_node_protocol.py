@@ -122,7 +122,8 @@ def test_touch_sets_expiry(node):
         assert kind == "TouchResponse"
         assert body["found"] and body["applied"] and body["value"] == b"v"
         time.sleep(0.3)
-        assert not c.get(b"t")[1]["found"]
+        expired = c.get(b"t")[1]
+        assert expired["tombstone"], "an expired value reads as a tombstone of its version"
 
 
 def test_clock_skew_is_refused_and_counted(node):

@@ -138,7 +138,8 @@ TEST_F(RequestExecutorTest, TouchChangesExpiry) {
   EXPECT_EQ(r->version()->hlc(), 150u);
   EXPECT_EQ(r->previous_expire_at_ms(), 0u);
   clock_.Advance(1001);
-  EXPECT_FALSE(Execute(GetFrame(3, "k")).message_as_GetResponse()->found());
+  // Expired: reported as a tombstone of its version (readers treat it as absent).
+  EXPECT_TRUE(Execute(GetFrame(3, "k")).message_as_GetResponse()->tombstone());
 }
 
 TEST_F(RequestExecutorTest, EntryLargerThanTheLimitIsErrorTooLarge) {

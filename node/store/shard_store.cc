@@ -84,8 +84,11 @@ class LazyNow {
 struct ShardStore::Impl {
   enum class Removal : unsigned char { kDead, kEvicted };
 
-  Impl(uint64_t limit, ShardStats& stats)
-      : limit(limit), tombstone_budget(limit / kTombstoneBudgetDivisor), stats(stats) {}
+  Impl(uint64_t limit, int64_t grace_ms, ShardStats& stats)
+      : limit(limit),
+        tombstone_budget(limit / kTombstoneBudgetDivisor),
+        grace_ms(grace_ms),
+        stats(stats) {}
 
   ~Impl() {
     for (LruList* list : {&values, &tombstones}) {
@@ -147,10 +150,29 @@ struct ShardStore::Impl {
     FreeEntry(e);
   }
 
-  // The entry held under `key` if it is alive; a dead one is removed.
+  // An expired value becomes a tombstone that keeps its version for the grace period, so that an
+  // older value a repair or a hint brings later cannot come back (expired entries are dead
+  // everywhere: a replica that missed the newer write must not win once it expires). Counted as
+  // an expiration. Returns the tombstone (which may be a new block: `e` is gone).
+  Entry* Entomb(Entry* e, LazyNow& now) {
+    Add(stats.expirations, 1);
+    PutRequest tomb;
+    tomb.key = e->key();  // Write copies the key from `e` before freeing it
+    tomb.version = e->version();
+    tomb.tombstone = true;
+    return Write(e, tomb, e->hash, SaturatingAdd(now.monotonic(), grace_ms));
+  }
+
+  // The entry held under `key`: a live value, a tombstone (an expired value is turned into one),
+  // or nullptr (a tombstone past its grace period is removed).
   Entry* FindAlive(std::string_view key, LazyNow& now) {
     Entry* e = table.Find(key, HashKey(key));
     if (e == nullptr || !IsDead(e, now)) return e;
+    if (!e->tombstone()) {
+      Entry* tomb = Entomb(e, now);
+      PublishMemory();
+      return tomb;
+    }
     Remove(e, Removal::kDead);
     PublishMemory();
     return nullptr;
@@ -220,6 +242,7 @@ struct ShardStore::Impl {
   const uint64_t limit;
   // Tombstone bytes beyond this are evicted (oldest first) before any value.
   const uint64_t tombstone_budget;
+  const int64_t grace_ms;
   ShardStats& stats;
 
   EntryTable table;
@@ -234,7 +257,7 @@ ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t 
     : clock_(clock),
       memory_limit_(memory_limit_bytes),
       tombstone_grace_ms_(tombstone_grace_ms < 0 ? 0 : tombstone_grace_ms),
-      impl_(std::make_unique<Impl>(memory_limit_bytes, stats_)) {}
+      impl_(std::make_unique<Impl>(memory_limit_bytes, tombstone_grace_ms_, stats_)) {}
 
 ShardStore::~ShardStore() = default;
 
@@ -263,11 +286,13 @@ PutResult ShardStore::Put(const PutRequest& request) {
 
   const uint32_t hash = HashKey(request.key);
   Entry* held = s.table.Find(request.key, hash);
-  // A dead entry counts as gone but stays in place until the request is done with: the request's
-  // key or value may point into it.
+  // A dead entry stays in place until the request is done with (the request's key or value may
+  // point into it). A tombstone past its grace counts as gone; an expired value counts as a
+  // tombstone of its version (see Entomb).
   const bool held_dead = held != nullptr && s.IsDead(held, now);
-  const Entry* current = held_dead ? nullptr : held;
-  const bool live = current != nullptr && !current->tombstone();
+  const bool held_expired = held_dead && !held->tombstone();
+  const Entry* current = held_dead && !held_expired ? nullptr : held;
+  const bool live = current != nullptr && !current->tombstone() && !held_expired;
   result.previous_found = live;
   if (current != nullptr) {
     result.current = result.previous_version = current->version();
@@ -289,7 +314,10 @@ PutResult ShardStore::Put(const PutRequest& request) {
     result.status = ApplyStatus::kConditionFailed;
   }
   if (result.status != ApplyStatus::kApplied) {
-    if (held_dead) {
+    if (held_expired) {
+      s.Entomb(held, now);
+      s.PublishMemory();
+    } else if (held_dead) {
       s.Remove(held, Impl::Removal::kDead);
       s.PublishMemory();
     }
@@ -303,11 +331,16 @@ PutResult ShardStore::Put(const PutRequest& request) {
   } else {
     deadline_ms = request.keep_ttl && live ? current->deadline_ms : request.expire_at_ms;
     if (deadline_ms != 0 && deadline_ms <= now.wall()) {
-      // Newest, but dead on arrival: whatever live value it supersedes is gone too.
-      if (held != nullptr && (held_dead || !held->tombstone())) {
-        s.Remove(held, Impl::Removal::kDead);
-        s.PublishMemory();
-      }
+      // Newest, but dead on arrival: it is stored as a tombstone of its version, which
+      // supersedes whatever was held.
+      PutRequest tomb = request;
+      tomb.tombstone = true;
+      tomb.value = {};
+      if (held_dead) s.CountDead(held);
+      Add(stats_.expirations, 1);
+      Entry* e = s.Write(held, tomb, hash, SaturatingAdd(now.monotonic(), tombstone_grace_ms_));
+      s.EvictToLimit(e, now);
+      s.PublishMemory();
       return result;
     }
   }
@@ -379,11 +412,16 @@ size_t ShardStore::ExpireSome(size_t budget) {
   }
   // Values (and any tombstone met on the way): resume the sweep of the buckets.
   while (work < budget && s.table.size() > 0) {
+    // VisitBucket reads an entry's successor before calling back, so the entry may be
+    // replaced (entombed) or removed here.
     const size_t visited = s.table.VisitBucket(s.expiry_cursor, [&](Entry* e) {
-      if (s.IsDead(e, now)) {
+      if (!s.IsDead(e, now)) return;
+      if (e->tombstone()) {
         s.Remove(e, Impl::Removal::kDead);
-        ++removed;
+      } else {
+        s.Entomb(e, now);
       }
+      ++removed;
     });
     work += visited > 0 ? visited : 1;
     s.expiry_cursor = s.table.NextCursor(s.expiry_cursor);

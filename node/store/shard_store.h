@@ -10,12 +10,12 @@
 //    a repair or a hint brings back cannot resurrect the key. Tombstones are purged once older
 //    than the grace period (measured on the store's monotonic clock from when they were written),
 //    by ExpireSome() or lazily when accessed; after that an older value is accepted again.
-//  - TTL: expire_at_ms is absolute unix ms (0 = never). An entry is dead from its expire_at_ms on
-//    (now >= expire_at_ms): reads see it as absent, it is removed lazily on access and actively by
-//    ExpireSome(). For conditions and versions a dead entry is gone: NX applies, XX fails, and
-//    any put applies over it, even an older one. A put that is newer than the held entry but
-//    already dead when it arrives is applied by dropping the held live value (nothing is stored;
-//    a held tombstone is kept).
+//  - TTL: expire_at_ms is absolute unix ms (0 = never). A value is dead from its expire_at_ms on
+//    (now >= expire_at_ms): reads see it as absent (NX applies, XX fails). Lazily on access and
+//    actively by ExpireSome() it becomes a tombstone of its version, kept for the grace period
+//    like a delete's: an older value (from a replica that missed the newer write, brought by a
+//    repair or a hint) is refused instead of coming back. A put that is newer than the held entry
+//    but already dead when it arrives is stored the same way, as a tombstone of its version.
 //  - Touch changes the expiry of a live value only; it never creates an entry. It is therefore
 //    not a full write: replicas converge under Touch only when the newest operation is a Put.
 //  - Memory: stats().memory_used accounts, for every entry held (values and tombstones), its key,
@@ -72,11 +72,11 @@ enum class ApplyStatus : unsigned char {
 struct PutResult {
   ApplyStatus status = ApplyStatus::kApplied;
   // Version held after the call; for kApplied, the version written (even when the write was
-  // already expired on arrival and nothing is held).
+  // already expired on arrival and is held as a tombstone).
   Version current;
   bool previous_found = false;  // a live (non-tombstone, unexpired) value was held before
   std::string previous_value;   // only filled when want_previous
-  Version previous_version;     // of the entry held before (a tombstone too); zero if none/expired
+  Version previous_version;     // of the entry held before (tombstone or expired too); zero if none
   int64_t previous_expire_at_ms = 0;
 };
 
@@ -122,7 +122,7 @@ struct ShardStats {
   std::atomic<uint64_t> tombstones{0};
   std::atomic<uint64_t> memory_used{0};
   std::atomic<uint64_t> evictions{0};    // entries removed to stay under the memory limit
-  std::atomic<uint64_t> expirations{0};  // entries removed because their TTL passed
+  std::atomic<uint64_t> expirations{0};  // values whose TTL passed (each became a tombstone)
   std::atomic<uint64_t> tombstones_purged{0};
   std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions: a delete's protection lost
   std::atomic<uint64_t> stale_writes{0};        // puts/touches refused as older than held
@@ -158,10 +158,11 @@ class ShardStore {
                     TouchCondition condition = TouchCondition::kAlways);
 
   // Active expiry: examines about `budget` entries (each empty bucket crossed also counts as one,
-  // a bucket's chain is finished once started), removing expired values and tombstones past the
-  // grace period. Tombstones past the grace period are found in write order at no scanning cost;
-  // other entries are examined by a cursor that resumes where the previous call stopped, so
-  // repeated calls cover the whole table. Returns the number removed. Also gives back hash
+  // a bucket's chain is finished once started), turning expired values into tombstones and
+  // removing tombstones past the grace period. Tombstones past the grace period are found in
+  // write order at no scanning cost; other entries are examined by a cursor that resumes where
+  // the previous call stopped, so repeated calls cover the whole table. Returns the number of
+  // entries expired or removed. Also gives back hash
   // buckets after many removals. Call periodically from the owner thread.
   size_t ExpireSome(size_t budget);
 

@@ -287,14 +287,28 @@ TEST(ShardStoreGraceTest, GraceTooLongForTheClockKeepsTombstonesInsteadOfOverflo
 
 // ---- TTL --------------------------------------------------------------------------------------
 
-TEST_F(ShardStoreTest, ExpiredEntryReadsAbsentAndIsRemovedLazily) {
+// An expired value reads as absent but leaves a tombstone of its version (lazily, on access), so
+// that an older value cannot come back; the tombstone is purged after the grace period.
+TEST_F(ShardStoreTest, ExpiredValueBecomesATombstoneOfItsVersion) {
   Set("k", "v", V(1), Now() + 1000);
   clock_.Advance(999);
   EXPECT_EQ(Read("k"), "v");
   clock_.Advance(1);
   GetResult got = store_.Get("k");
-  EXPECT_FALSE(got.found);
+  EXPECT_TRUE(got.found);
+  EXPECT_TRUE(got.tombstone);
+  EXPECT_EQ(got.version, V(1));
   EXPECT_EQ(Load(store_.stats().expirations), 1u);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", ""));
+
+  // An older write (a stale replica's value brought by a repair or a hint) stays refused.
+  EXPECT_EQ(Set("k", "overwritten", V(0, 9)).status, ApplyStatus::kStale);
+
+  clock_.Advance(kGraceMs);
+  store_.ExpireSome(100);
+  EXPECT_FALSE(store_.Get("k").found);
   EXPECT_EQ(Load(store_.stats().keys), 0u);
   EXPECT_EQ(Load(store_.stats().memory_used), 0u);
 }
@@ -311,16 +325,17 @@ TEST_F(ShardStoreTest, ExpiredEntryIsAbsentForConditionsAndVersions) {
   PutResult failed = store_.Put(xx);
   EXPECT_EQ(failed.status, ApplyStatus::kConditionFailed);
   EXPECT_FALSE(failed.previous_found);
-  EXPECT_EQ(Load(store_.stats().keys), 0u) << "the dead entry is gone";
+  EXPECT_EQ(Read("k"), "<tombstone>") << "the expired value left a tombstone of its version";
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
 
-  Set("k", "v", V(10), Now() + 100);
+  Set("k", "v", V(12), Now() + 100);
   clock_.Advance(100);
-  // Older than the expired entry's version: the expired entry counts as gone.
+  // Older than the expired value's version: refused, as over a tombstone of that version.
   PutResult older = Set("k", "older", V(5));
-  EXPECT_EQ(older.status, ApplyStatus::kApplied);
+  EXPECT_EQ(older.status, ApplyStatus::kStale);
   EXPECT_FALSE(older.previous_found);
-  EXPECT_TRUE(older.previous_version.IsZero()) << "an expired entry has no previous version";
-  EXPECT_EQ(Read("k"), "older");
+  EXPECT_EQ(older.previous_version, V(12)) << "the expired value's version still counts";
+  EXPECT_EQ(Read("k"), "<tombstone>");
   EXPECT_EQ(Load(store_.stats().expirations), 2u);
   EXPECT_EQ(Load(store_.stats().keys), 1u);
 
@@ -336,14 +351,18 @@ TEST_F(ShardStoreTest, ExpiredEntryIsAbsentForConditionsAndVersions) {
   EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", "nx"));
 }
 
-TEST_F(ShardStoreTest, PutAlreadyExpiredOnArrivalRemovesOlderLiveValue) {
+TEST_F(ShardStoreTest, PutAlreadyExpiredOnArrivalLeavesATombstoneOfItsVersion) {
   Set("k", "v", V(1));
   PutResult put = Set("k", "dead", V(2), Now() - 1);
   EXPECT_EQ(put.status, ApplyStatus::kApplied);
   EXPECT_EQ(put.current, V(2));
-  EXPECT_FALSE(store_.Get("k").found);
-  EXPECT_EQ(Load(store_.stats().keys), 0u);
-  EXPECT_EQ(Load(store_.stats().memory_used), 0u);
+  GetResult got = store_.Get("k");
+  EXPECT_TRUE(got.found);
+  EXPECT_TRUE(got.tombstone);
+  EXPECT_EQ(got.version, V(2));
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  EXPECT_EQ(Load(store_.stats().memory_used), Charge("k", ""));
+  EXPECT_EQ(Set("k", "v", V(1, 7)).status, ApplyStatus::kStale);
 
   // A held tombstone is kept (it still protects against older values).
   Del("t", V(5));
@@ -374,11 +393,14 @@ TEST_F(ShardStoreTest, ExpireSomeRemovesExpiredEntriesWithinBudgetAndCoversEvery
   EXPECT_GT(calls, 10) << "one call must not sweep the whole table";
   EXPECT_EQ(removed, size_t{kKeys / 2});
   EXPECT_EQ(Load(store_.stats().expirations), uint64_t{kKeys / 2});
-  EXPECT_EQ(Load(store_.stats().keys), uint64_t{kKeys / 2});
+  // Expired values stay as tombstones of their versions until the grace period passes.
+  EXPECT_EQ(Load(store_.stats().keys), uint64_t{kKeys});
+  EXPECT_EQ(Load(store_.stats().tombstones), uint64_t{kKeys / 2});
   uint64_t charged = 0;
-  for (int i = 1; i < kKeys; i += 2) {
-    ASSERT_EQ(Read("key" + std::to_string(i)), "value");
-    charged += Charge("key" + std::to_string(i), "value");
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    ASSERT_EQ(Read(key), i % 2 == 0 ? "<tombstone>" : "value");
+    charged += Charge(key, i % 2 == 0 ? "" : "value");
   }
   EXPECT_EQ(Load(store_.stats().memory_used), charged);
 }
@@ -393,8 +415,15 @@ TEST_F(ShardStoreTest, ExpireSomeCoversEntriesAddedWhileTheTableGrows) {
     clock_.Advance(10);
     removed += store_.ExpireSome(50);
   }
-  for (int i = 0; i < 1000 && Load(store_.stats().keys) > 0; ++i) removed += store_.ExpireSome(50);
+  for (int i = 0; i < 1000 && Load(store_.stats().tombstones) < 50u * 200u; ++i) {
+    removed += store_.ExpireSome(50);
+  }
   EXPECT_EQ(removed, 50u * 200u);
+  EXPECT_EQ(Load(store_.stats().expirations), 50u * 200u);
+  EXPECT_EQ(Load(store_.stats().tombstones), 50u * 200u);
+  // Past the grace period the tombstones go too.
+  clock_.Advance(kGraceMs);
+  for (int i = 0; i < 1000 && Load(store_.stats().keys) > 0; ++i) store_.ExpireSome(50);
   EXPECT_EQ(Load(store_.stats().keys), 0u);
   EXPECT_EQ(Load(store_.stats().memory_used), 0u);
 }
@@ -619,7 +648,7 @@ TEST_F(ShardStoreTest, TouchNeverCreatesOrRevives) {
   Set("e", "v", V(1), Now() + 10);
   clock_.Advance(10);
   EXPECT_FALSE(store_.Touch("e", V(2), 0, false).found);
-  EXPECT_FALSE(store_.Get("e").found);
+  EXPECT_EQ(Read("e"), "<tombstone>");  // expired: a tombstone of its version, not revived
 }
 
 TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
@@ -627,7 +656,9 @@ TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
   TouchResult touch = store_.Touch("k", V(2), Now(), true);
   EXPECT_TRUE(touch.applied);
   EXPECT_EQ(touch.value, "v");
-  EXPECT_FALSE(store_.Get("k").found);
+  GetResult got = store_.Get("k");
+  EXPECT_TRUE(got.tombstone);
+  EXPECT_EQ(got.version, V(2));
 }
 
 // ---- iteration ----------------------------------------------------------------------------------
