@@ -160,8 +160,11 @@ struct ShardStore::Impl {
     tomb.key = e->key();  // Write copies the key from `e` before freeing it
     tomb.version = e->version();
     tomb.tombstone = true;
-    return Write(e, tomb, e->hash, SaturatingAdd(now.monotonic(), grace_ms));
+    return Write(e, tomb, e->hash, TombstoneDeadline(now));
   }
+
+  // When a tombstone written now is purged (monotonic ms).
+  int64_t TombstoneDeadline(LazyNow& now) { return SaturatingAdd(now.monotonic(), grace_ms); }
 
   // The entry held under `key`: a live value, a tombstone (an expired value is turned into one),
   // or nullptr (a tombstone past its grace period is removed).
@@ -325,27 +328,26 @@ PutResult ShardStore::Put(const PutRequest& request) {
   }
 
   result.current = request.version;
+  const PutRequest* write = &request;
+  PutRequest tomb;
   int64_t deadline_ms;
   if (request.tombstone) {
-    deadline_ms = SaturatingAdd(now.monotonic(), tombstone_grace_ms_);
+    deadline_ms = s.TombstoneDeadline(now);
   } else {
     deadline_ms = request.keep_ttl && live ? current->deadline_ms : request.expire_at_ms;
     if (deadline_ms != 0 && deadline_ms <= now.wall()) {
       // Newest, but dead on arrival: it is stored as a tombstone of its version, which
       // supersedes whatever was held.
-      PutRequest tomb = request;
+      tomb = request;
       tomb.tombstone = true;
       tomb.value = {};
-      if (held_dead) s.CountDead(held);
+      write = &tomb;
+      deadline_ms = s.TombstoneDeadline(now);
       Add(stats_.expirations, 1);
-      Entry* e = s.Write(held, tomb, hash, SaturatingAdd(now.monotonic(), tombstone_grace_ms_));
-      s.EvictToLimit(e, now);
-      s.PublishMemory();
-      return result;
     }
   }
   if (held_dead) s.CountDead(held);
-  Entry* e = s.Write(held, request, hash, deadline_ms);
+  Entry* e = s.Write(held, *write, hash, deadline_ms);
   s.EvictToLimit(e, now);
   s.PublishMemory();
   return result;

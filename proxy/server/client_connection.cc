@@ -273,7 +273,7 @@ void ClientConnection::Execute(Args args) {
     ReplyError(slot, msg);
     return;
   }
-  if (!CheckAuth(*spec, args)) return;
+  if (!CheckAuth(*spec)) return;
   switch (spec->id) {
     case CommandId::kPing: return CmdPing(args);
     case CommandId::kEcho: return CmdEcho(args);

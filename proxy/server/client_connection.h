@@ -76,7 +76,7 @@ class ClientConnection {
   void ReplyError(ReplySlot& slot, std::string_view message);
 
   // commands_connection.cc
-  bool CheckAuth(const struct CommandSpec& spec, Args args);
+  bool CheckAuth(const struct CommandSpec& spec);
   void CmdPing(Args args);
   void CmdEcho(Args args);
   void CmdQuit(Args args);

@@ -61,7 +61,7 @@ void AppendCommandDocs(std::string& out, const CommandSpec& spec) {
 
 }  // namespace
 
-bool ClientConnection::CheckAuth(const CommandSpec& spec, Args args) {
+bool ClientConnection::CheckAuth(const CommandSpec& spec) {
   if (authenticated_ || spec.no_auth) return true;
   ReplyError(NewSlot(spec.id), "NOAUTH Authentication required.");
   return false;

@@ -20,7 +20,6 @@ namespace {
 constexpr uint8_t kReplyPrevious = 1;     // SET ... GET: reply with the previous value
 constexpr uint8_t kReplyConditional = 2;  // SET NX/XX: nil when no replica applied it
 constexpr uint8_t kReplyInteger = 4;      // SETNX: 1/0
-constexpr uint8_t kDeleteByExpire = 8;    // EXPIRE in the past: a delete, counted like DEL
 constexpr uint8_t kMilliseconds = 16;     // PTTL
 constexpr uint8_t kConditionalTouch = 32; // EXPIRE NX|XX|GT|LT: 0 when no replica applied it
 
@@ -206,7 +205,6 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
         // Redis deletes a key whose new expiry is already past.
         req.kind = OpKind::kPut;
         req.tombstone = true;
-        slot.variant |= kDeleteByExpire;
       } else {
         req.kind = OpKind::kTouch;
         req.want_value = false;
