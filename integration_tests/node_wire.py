@@ -16,30 +16,35 @@ import time
 # version (the Version struct), table:<Name>, tables:<Name> (a vector of tables).
 SCHEMA = {
     "Hello": [("protocol_version", "u32"), ("cluster", "str"), ("sender_id", "str"),
-              ("role", "u8")],
+              ("role", "u8"), ("nonce", "bytes")],
     "HelloResponse": [("protocol_version", "u32"), ("cluster", "str"), ("node_id", "str"),
-                      ("max_hlc", "u64"), ("shards", "u32")],
+                      ("max_hlc", "u64"), ("shards", "u32"), ("max_frame_size", "u32"),
+                      ("challenge", "bytes"), ("node_proof", "bytes"), ("auth_required", "bool")],
     "Get": [("key", "bytes"), ("want_value", "bool")],
     "GetResponse": [("found", "bool"), ("tombstone", "bool"), ("value", "bytes"),
-                    ("version", "version"), ("expire_at_ms", "u64")],
+                    ("version", "version"), ("expire_at_ms", "u64"),
+                    ("expiry_version", "version")],
     "Put": [("key", "bytes"), ("value", "bytes"), ("version", "version"), ("expire_at_ms", "u64"),
             ("tombstone", "bool"), ("condition", "u8"), ("keep_ttl", "bool"),
-            ("want_previous", "bool")],
+            ("want_previous", "bool"), ("expiry_version", "version")],
     "PutResponse": [("applied", "bool"), ("condition_failed", "bool"), ("current", "version"),
                     ("previous_found", "bool"), ("previous_value", "bytes"),
-                    ("previous_version", "version"), ("previous_expire_at_ms", "u64")],
+                    ("previous_version", "version"), ("previous_expire_at_ms", "u64"),
+                    ("current_expiry_version", "version")],
     "Touch": [("key", "bytes"), ("version", "version"), ("expire_at_ms", "u64"),
               ("want_value", "bool")],
     "TouchResponse": [("found", "bool"), ("applied", "bool"), ("value", "bytes"),
                       ("version", "version"), ("previous_expire_at_ms", "u64")],
     "Error": [("code", "u16"), ("message", "str")],
     "Info": [],
+    "Auth": [("proof", "bytes")],
+    "AuthResponse": [("ok", "bool")],
     "InfoEntry": [("name", "str"), ("value", "str")],
     "InfoResponse": [("entries", "tables:InfoEntry")],
 }
 # The Message union, in schema order (0 is NONE).
 MESSAGES = ["NONE", "Hello", "HelloResponse", "Get", "GetResponse", "Put", "PutResponse", "Touch",
-            "TouchResponse", "Error", "Info", "InfoResponse"]
+            "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse"]
 ERROR_CODES = ["Unknown", "BadRequest", "TooLarge", "ClockSkew", "Unsupported", "Internal",
                "NotReady", "Unauthenticated", "WrongCluster", "OutOfMemory"]
 PROTOCOL_VERSION = 1
@@ -82,7 +87,7 @@ class _Writer:
             elif kind == "version":
                 self.align(8)
                 offsets[fid] = len(self.buf) - table_pos
-                self.buf += struct.pack("<QI4x", value[0], value[1])
+                self.buf += struct.pack("<QQ", value[0], value[1])
             else:  # an offset to a child written after this table
                 self.align(4)
                 offsets[fid] = len(self.buf) - table_pos
@@ -163,7 +168,7 @@ def _decode_table(buf, pos, name):
             v = struct.unpack_from(_SCALARS[kind][0], buf, at)[0]
             out[fname] = bool(v) if kind == "bool" else v
         elif kind == "version":
-            out[fname] = struct.unpack_from("<QI", buf, at)
+            out[fname] = struct.unpack_from("<QQ", buf, at)
         else:
             child = at + struct.unpack_from("<I", buf, at)[0]
             length = struct.unpack_from("<I", buf, child)[0]
@@ -269,6 +274,8 @@ class NodeConnection:
 # Touch.condition (field 4, TouchCondition: ubyte) and TouchResponse.condition_failed (field 5).
 SCHEMA["Touch"].append(("condition", "u8"))
 SCHEMA["TouchResponse"].append(("condition_failed", "bool"))
+SCHEMA["TouchResponse"].append(("previous_expiry_version", "version"))
+SCHEMA["TouchResponse"].append(("tombstone", "bool"))
 # TouchCondition values (EXPIRE NX | XX | GT | LT), as in schemas/shoal.fbs.
 TOUCH_CONDITIONS = {"Always": 0, "IfNoExpiry": 1, "IfHasExpiry": 2, "IfGreater": 3, "IfLess": 4,
                     "IfHasExpiryAndLess": 5}

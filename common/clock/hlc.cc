@@ -1,8 +1,16 @@
 #include "common/clock/hlc.h"
 
+#include <random>
 #include <string>
 
 namespace shoal {
+
+uint64_t NewWriterId() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t{rd()} << 32) ^ rd();
+  return id;
+}
 
 uint64_t HybridLogicalClock::NowAt(int64_t wall_ms) {
   const uint64_t wall = HlcFromParts(static_cast<uint64_t>(wall_ms), 0);

@@ -22,11 +22,15 @@ namespace shoal {
 
 struct Version {
   uint64_t hlc = 0;
-  uint32_t writer = 0;
+  uint64_t writer = 0;
 
   auto operator<=>(const Version&) const = default;
   bool IsZero() const { return hlc == 0 && writer == 0; }
 };
+
+// A writer id for this process start: 64 random bits (never 0), so that two writers (proxies,
+// nodes, tools, or one of them restarted) tie on a version with negligible probability.
+uint64_t NewWriterId();
 
 inline constexpr int kHlcLogicalBits = 16;
 inline constexpr uint64_t kHlcLogicalMask = (uint64_t{1} << kHlcLogicalBits) - 1;

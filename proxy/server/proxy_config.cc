@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "common/clock/hlc.h"
 #include "common/hash/key_hash.h"
 #include "common/wire/frame.h"
 
@@ -98,7 +99,7 @@ Status ProxyConfig::Finish() {
     gethostname(host, sizeof(host) - 1);
     id = std::string(host) + "-" + std::to_string(getpid());
   }
-  writer_id = static_cast<uint32_t>(Hash64(id) >> 32);
+  writer_id = NewWriterId();
   resp_limits.max_bulk_bytes = max_value_size;
   return Status::Ok();
 }

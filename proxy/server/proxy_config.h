@@ -37,7 +37,7 @@ struct ProxyConfig {
   std::vector<RingMember> members;
   Consistency read_level = Consistency::kQuorum;
   Consistency write_level = Consistency::kQuorum;
-  uint32_t writer_id = 0;
+  uint64_t writer_id = 0;  // NewWriterId() per process start
   RespLimits resp_limits;
 
   void RegisterOptions(Options& options);

@@ -16,7 +16,7 @@ namespace shoal::tools {
 struct CommandContext {
   NodeClient& client;
   HybridLogicalClock& hlc;
-  uint32_t writer_id;
+  uint64_t writer_id;
   int timeout_ms;
 };
 

@@ -54,7 +54,7 @@ Options:
                      with "--")
 
 Writes are versioned with shoalctl's own hybrid logical clock, started above the highest
-version the node has seen, and a writer id derived from the process id.
+version the node has seen, and a random 64-bit writer id.
 Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
 )";
 
@@ -211,8 +211,7 @@ int main(int argc, char** argv) {
   // Our versions must be newer than anything the node holds: start the clock above its max.
   shoal::HybridLogicalClock hlc(shoal::SystemClock::Get(), int64_t{1} << 40);
   hlc.Observe(hello->max_hlc);
-  uint32_t writer_id = static_cast<uint32_t>(shoal::Hash64(sender));
-  if (writer_id == 0) writer_id = 1;
+  const uint64_t writer_id = shoal::NewWriterId();
   shoal::tools::CommandContext ctx{**client, hlc, writer_id, static_cast<int>(timeout_ms)};
 
   if (command == "get") return shoal::tools::RunGet(ctx, args[0]);
