@@ -159,6 +159,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-node: %s\n(see shoal-node --help)\n", s.message().c_str());
     return kExitUsage;
   }
+  s = shoal::node::LoadNodeSecret(&config);
+  if (!s.ok()) {
+    std::fprintf(stderr, "shoal-node: %s\n", s.message().c_str());
+    return kExitUsage;
+  }
   if (options.check_config_requested()) {
     std::printf("configuration OK\n");
     return 0;
@@ -221,6 +226,9 @@ int main(int argc, char** argv) {
   spdlog::info("node '{}' (cluster '{}') listening on {}:{} with {} shards, max memory {} bytes",
                config.id, config.cluster, config.listen_address.host, server.port(), config.threads,
                config.max_memory);
+  spdlog::info("cluster authentication: {}", config.cluster_secret.empty()
+                                                 ? "off (no --cluster-secret-file)"
+                                                 : "on (peers must prove the cluster secret)");
 
   uv_run(&loop, UV_RUN_DEFAULT);
   server.Stop();  // no-op after a signal; covers a loop that ended some other way

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential pkg-config
   libevent-dev libuv1-dev
   libflatbuffers-dev flatbuffers-compiler
-  librocksdb-dev libxxhash-dev libspdlog-dev libfmt-dev
+  librocksdb-dev libxxhash-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev prometheus-cpp-dev
   liblz4-dev libzstd-dev

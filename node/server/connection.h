@@ -5,14 +5,15 @@
 // pointer to it: they name it by `id` (unique within its thread), so a response that comes back
 // after the connection closed is dropped by a failed lookup.
 //
-// Life: reading → (EOF, bad frame, refused Hello or shutdown) draining: no more requests are
-// read, the connection closes once every accepted request is answered and written → closing.
+// Life: reading → (EOF, bad frame, refused Hello or Auth, or shutdown) draining: no more requests
+// are read, the connection closes once every accepted request is answered and written → closing.
 
 #include <uv.h>
 
 #include <cstdint>
 #include <string>
 
+#include "common/auth/handshake.h"
 #include "common/buffer/byte_buffer.h"
 
 namespace shoal::node {
@@ -31,6 +32,13 @@ struct Connection {
   // Expected size of one response from another shard, for admission (see ShardWorker's
   // "Backpressure"): starts at 1 MiB, jumps to any larger response, decays towards smaller ones.
   size_t remote_response_estimate = 1 << 20;
+
+  // Cluster-secret handshake (ShardWorker "Hello and Auth"). Without a node secret every
+  // connection starts authenticated.
+  bool authenticated = false;
+  bool challenged = false;     // a HelloResponse carried `challenge`
+  auth::Nonce challenge{};     // the node's nonce for this connection's peer proof
+  std::string peer_sender_id;  // Hello.sender_id, part of the peer proof
 
   bool reading = false;  // wants the peer's bytes (false once draining)
   bool paused = false;   // backlogged (see ShardWorker::Backlogged): frames are left unhandled

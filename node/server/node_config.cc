@@ -2,6 +2,8 @@
 
 #include <spdlog/common.h>
 
+#include "common/auth/cluster_secret.h"
+
 namespace shoal::node {
 
 namespace {
@@ -31,6 +33,9 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                  "refuse versions further than this ahead of the local clock");
   options.AddInt("tombstone-grace-ms", &c->tombstone_grace_ms,
                  "keep delete tombstones this long before purging them");
+  options.AddString("cluster-secret-file", &c->cluster_secret_file,
+                    "file holding the cluster secret; peers must prove it (Auth) before any "
+                    "request (default: none, no authentication)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -66,6 +71,17 @@ Status ValidateNodeConfig(NodeConfig* c) {
   if (level == spdlog::level::off && c->log_level != "off") {
     return Status::InvalidArgument("--log-level: unknown level '" + c->log_level + "'");
   }
+  return Status::Ok();
+}
+
+Status LoadNodeSecret(NodeConfig* c) {
+  c->cluster_secret.clear();
+  if (c->cluster_secret_file.empty()) return Status::Ok();
+  auto secret = auth::LoadClusterSecret(c->cluster_secret_file);
+  if (!secret.ok()) {
+    return Status::InvalidArgument("--cluster-secret-file: " + secret.status().message());
+  }
+  c->cluster_secret = std::move(*secret);
   return Status::Ok();
 }
 

@@ -22,9 +22,12 @@ struct NodeConfig {
   uint64_t max_frame_size = 64ull << 20;   // largest accepted envelope, bytes
   int64_t max_clock_offset_ms = 60'000;    // versions further ahead than this are refused
   int64_t tombstone_grace_ms = 3'600'000;  // tombstones are purged after this
+  std::string cluster_secret_file;         // empty: no cluster secret, no Auth (see auth/)
 
   // Filled by Validate().
   HostPort listen_address;
+  // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).
+  std::string cluster_secret;
 };
 
 // Declares every NodeConfig field as an option of `options`, bound to `config`.
@@ -33,5 +36,9 @@ void RegisterNodeOptions(Options& options, NodeConfig* config);
 // Checks values that Options cannot check on its own (ranges, required fields, the listen
 // address) and fills the derived fields. Errors name the offending flag.
 Status ValidateNodeConfig(NodeConfig* config);
+
+// Reads --cluster-secret-file (when given) into config->cluster_secret. Errors name the flag and
+// the file (missing, unreadable, empty).
+Status LoadNodeSecret(NodeConfig* config);
 
 }  // namespace shoal::node

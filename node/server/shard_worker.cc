@@ -275,6 +275,7 @@ void ShardWorker::OnAccept(int status) {
   }
   c->id = next_connection_id_++;
   c->peer = PeerName(&c->tcp);
+  c->authenticated = node_.config.cluster_secret.empty();
   uv_tcp_nodelay(&c->tcp, 1);
   connections_.emplace(c->id, c);
   stats_.connections.Add(1);
@@ -462,7 +463,13 @@ void ShardWorker::OnClosed(Connection* c) { delete c; }
 void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
                            std::span<const uint8_t> frame) {
   stats_.requests.Add(1);
-  switch (envelope.message_type()) {
+  const wire::Message type = envelope.message_type();
+  if (!c->authenticated && type != wire::Message::Hello && type != wire::Message::Auth) {
+    RefuseUnauthenticated(c, envelope.request_id(),
+                          "this node requires Auth (cluster secret) before any request");
+    return;
+  }
+  switch (type) {
     case wire::Message::Get:
     case wire::Message::Put:
     case wire::Message::Touch:
@@ -470,6 +477,9 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
       return;
     case wire::Message::Hello:
       HandleHello(c, envelope);
+      return;
+    case wire::Message::Auth:
+      HandleAuth(c, envelope);
       return;
     case wire::Message::Info:
       Reply(c, BuildInfoFrame(node_, envelope.request_id(), builder_));
@@ -533,11 +543,57 @@ void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
     spdlog::debug("shard {}: Hello from {} ({}, {})", index_, c->peer,
                   hello->sender_id()->string_view(), wire::EnumNamePeerRole(hello->role()));
   }
+  const std::string& secret = node_.config.cluster_secret;
+  auth::Proof node_proof{};
+  if (!secret.empty()) {
+    // A new challenge for every Hello: a proof made for an earlier one is not accepted.
+    c->challenge = auth::NewNonce();
+    c->challenged = true;
+    c->peer_sender_id = hello->sender_id() != nullptr ? hello->sender_id()->str() : std::string();
+    node_proof = auth::NodeProof(secret, auth::AsSpan(hello->nonce()), node_.config.id,
+                                 node_.config.cluster);
+  }
   auto& b = builder_.Start();
+  auto cluster_name = b.CreateString(node_.config.cluster);
+  auto node_id = b.CreateString(node_.config.id);
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> challenge = 0, proof = 0;
+  if (!secret.empty()) {
+    challenge = b.CreateVector(c->challenge.data(), c->challenge.size());
+    proof = b.CreateVector(node_proof.data(), node_proof.size());
+  }
   auto resp =
-      wire::CreateHelloResponse(b, kProtocolVersion, b.CreateString(node_.config.cluster),
-                                b.CreateString(node_.config.id), NodeMaxHlc(node_), shards_);
+      wire::CreateHelloResponse(b, kProtocolVersion, cluster_name, node_id, NodeMaxHlc(node_),
+                                shards_, max_frame_bytes_, challenge, proof, !secret.empty());
   Reply(c, builder_.Finish(envelope.request_id(), wire::Message::HelloResponse, resp.Union()));
+}
+
+void ShardWorker::HandleAuth(Connection* c, const wire::Envelope& envelope) {
+  const std::string& secret = node_.config.cluster_secret;
+  if (!secret.empty()) {
+    if (!c->challenged) {
+      RefuseUnauthenticated(c, envelope.request_id(), "Auth before Hello");
+      return;
+    }
+    const auth::Proof expected =
+        auth::PeerProof(secret, c->challenge, c->peer_sender_id, node_.config.cluster);
+    if (!auth::ProofMatches(expected, auth::AsSpan(envelope.message_as_Auth()->proof()))) {
+      RefuseUnauthenticated(c, envelope.request_id(),
+                            "wrong Auth proof: the peer does not hold this cluster's secret");
+      return;
+    }
+    c->authenticated = true;
+    spdlog::debug("shard {}: {} ({}) authenticated", index_, c->peer, c->peer_sender_id);
+  }
+  auto& b = builder_.Start();
+  auto resp = wire::CreateAuthResponse(b, true);
+  Reply(c, builder_.Finish(envelope.request_id(), wire::Message::AuthResponse, resp.Union()));
+}
+
+void ShardWorker::RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why) {
+  stats_.auth_failures.Add(1);
+  spdlog::warn("closing connection from {}: {}", c->peer, why);
+  ReplyError(c, request_id, wire::ErrorCode::Unauthenticated, why);
+  Drain(c);
 }
 
 void ShardWorker::ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode code,

@@ -32,10 +32,14 @@
 // (the socket stays open and keeps queueing through a dup() kept for this) and reopens it from a
 // timer. Each pause counts in accept_pauses; the warning is logged at most once per 10 s.
 //
-// Hello. A Hello naming another cluster (or none) gets Error WrongCluster and the connection is
-// closed once that is written. The peer's protocol_version is not checked: the node answers
-// with its own, and the peer decides. Requests before Hello are served (Hello is optional until
-// cluster authentication exists).
+// Hello and Auth. A Hello naming another cluster (or none) gets Error WrongCluster and the
+// connection is closed once that is written. The peer's protocol_version is not checked: the
+// node answers with its own, and the peer decides. Without a cluster secret, requests before
+// Hello are served and Auth is answered ok. With one (--cluster-secret-file), the HelloResponse
+// carries a fresh challenge, the node's proof for Hello.nonce and auth_required; the peer must
+// then send Auth with its proof (common/auth/handshake.h). Any other request before a successful
+// Auth, an Auth before Hello, or a wrong proof is answered Error Unauthenticated and the
+// connection is closed once that is written (auth_failures counts them).
 //
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
@@ -108,6 +112,9 @@ class ShardWorker {
   static bool Backlogged(const Connection* c);
   void Dispatch(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   void HandleHello(Connection* c, const wire::Envelope& envelope);
+  void HandleAuth(Connection* c, const wire::Envelope& envelope);
+  // Answers Error Unauthenticated and closes the connection once that is written.
+  void RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why);
   void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   void ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode code,
                   std::string_view message);

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/auth/cluster_secret.h"
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
@@ -28,7 +29,8 @@ constexpr int kExitUsage = 2;
 constexpr int64_t kMaxExpireAtMs = 253'402'300'799'999;
 
 constexpr const char* kUsage =
-    R"(usage: shoalctl [--node HOST:PORT] [--cluster NAME] [--timeout-ms N] COMMAND ...
+    R"(usage: shoalctl [--node HOST:PORT] [--cluster NAME] [--cluster-secret-file FILE]
+                [--timeout-ms N] COMMAND ...
 
 Talks to one Shoal node directly.
 
@@ -48,6 +50,9 @@ Load generation (tests, quick measurements):
 Options:
   --node HOST:PORT   the node (default 127.0.0.1:7000)
   --cluster NAME     cluster name sent in Hello (default shoal)
+  --cluster-secret-file FILE
+                     the cluster secret: prove it to the node (Auth) and require the node to
+                     prove it too; needed for nodes started with --cluster-secret-file
   --timeout-ms N     connect and per-request timeout (default 5000)
   --help             show this help
   --                 end of options: following arguments are taken literally (values that begin
@@ -93,9 +98,9 @@ int main(int argc, char** argv) {
       {"node", "127.0.0.1:7000"}, {"cluster", "shoal"}, {"timeout-ms", "5000"}};
   std::map<std::string, bool> given;
   std::vector<std::string> args;
-  static const std::vector<std::string_view> kKnown = {"node",       "cluster",  "timeout-ms",
-                                                       "ttl-ms",     "count",    "value-size",
-                                                       "key-prefix", "pipeline", "op"};
+  static const std::vector<std::string_view> kKnown = {
+      "node",  "cluster",    "cluster-secret-file", "timeout-ms", "ttl-ms",
+      "count", "value-size", "key-prefix",          "pipeline",   "op"};
   bool literal = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -144,7 +149,10 @@ int main(int argc, char** argv) {
   auto allowed = CommandFlags().find(command);
   if (allowed == CommandFlags().end()) return UsageError("unknown command '" + command + "'");
   for (const auto& [name, unused] : given) {
-    if (name == "node" || name == "cluster" || name == "timeout-ms") continue;
+    if (name == "node" || name == "cluster" || name == "cluster-secret-file" ||
+        name == "timeout-ms") {
+      continue;
+    }
     const auto& ok = allowed->second;
     if (std::find(ok.begin(), ok.end(), name) == ok.end()) {
       return UsageError("--" + name + " does not apply to '" + command + "'");
@@ -197,13 +205,20 @@ int main(int argc, char** argv) {
     fill.ttl_ms = ttl_ms;
   }
 
+  std::string secret;
+  if (given["cluster-secret-file"]) {
+    auto loaded = shoal::auth::LoadClusterSecret(flags["cluster-secret-file"]);
+    if (!loaded.ok()) return UsageError("--cluster-secret-file: " + loaded.status().message());
+    secret = std::move(*loaded);
+  }
+
   auto client = shoal::tools::NodeClient::Connect(*address, static_cast<int>(timeout_ms));
   if (!client.ok()) {
     std::fprintf(stderr, "shoalctl: %s\n", client.status().message().c_str());
     return 1;
   }
   const std::string sender = "shoalctl:" + std::to_string(getpid());
-  auto hello = (*client)->Hello(flags["cluster"], sender, static_cast<int>(timeout_ms));
+  auto hello = (*client)->Hello(flags["cluster"], sender, secret, static_cast<int>(timeout_ms));
   if (!hello.ok()) {
     std::fprintf(stderr, "shoalctl: %s\n", hello.status().message().c_str());
     return 1;

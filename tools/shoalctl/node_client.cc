@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/auth/handshake.h"
+
 namespace shoal::tools {
 
 namespace {
@@ -182,10 +184,14 @@ StatusOr<const wire::Envelope*> NodeClient::Await(uint64_t request_id, int timeo
 }
 
 StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::string& sender_id,
-                                       int timeout_ms) {
+                                       const std::string& secret, int timeout_ms) {
+  const auth::Nonce nonce = auth::NewNonce();
   auto& b = builder_.Start();
-  auto hello = wire::CreateHello(b, kProtocolVersion, b.CreateString(cluster),
-                                 b.CreateString(sender_id), wire::PeerRole::Tool);
+  auto cluster_name = b.CreateString(cluster);
+  auto sender = b.CreateString(sender_id);
+  auto nonce_bytes = b.CreateVector(nonce.data(), nonce.size());
+  auto hello = wire::CreateHello(b, kProtocolVersion, cluster_name, sender, wire::PeerRole::Tool,
+                                 nonce_bytes);
   const uint64_t id = NextRequestId();
   Status s = Send(builder_.Finish(id, wire::Message::Hello, hello.Union()), timeout_ms);
   if (!s.ok()) return s;
@@ -202,6 +208,22 @@ StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::st
   if (resp->cluster() != nullptr) reply.cluster = resp->cluster()->str();
   reply.max_hlc = resp->max_hlc();
   reply.shards = resp->shards();
+  auto proof = auth::AnswerHelloResponse(secret, nonce, sender_id, cluster, *resp);
+  if (!proof.ok()) return proof.status();
+  if (proof->has_value()) {
+    auto& ab = builder_.Start();
+    auto auth_msg = wire::CreateAuth(ab, ab.CreateVector((*proof)->data(), (*proof)->size()));
+    const uint64_t auth_id = NextRequestId();
+    s = Send(builder_.Finish(auth_id, wire::Message::Auth, auth_msg.Union()), timeout_ms);
+    if (!s.ok()) return s;
+    auto auth_reply = Await(auth_id, timeout_ms);
+    if (!auth_reply.ok()) return auth_reply.status();
+    if (const auto* err = (*auth_reply)->message_as_Error()) {
+      return Status::FailedPrecondition(DescribeError(*err));
+    }
+    const auto* ok = (*auth_reply)->message_as_AuthResponse();
+    if (ok == nullptr || !ok->ok()) return Status::FailedPrecondition("the node refused Auth");
+  }
   return reply;
 }
 

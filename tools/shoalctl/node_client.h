@@ -58,8 +58,11 @@ class NodeClient {
   StatusOr<const wire::Envelope*> Await(uint64_t request_id, int timeout_ms);
 
   // Says Hello and returns the node's reply; an Error reply (e.g. WrongCluster) is an error.
+  // With a cluster secret, checks the node's proof and sends Auth when the node asks for it
+  // (common/auth/handshake.h); a node that cannot prove the secret, or one that requires a
+  // secret when `secret` is empty, is an error.
   StatusOr<HelloReply> Hello(const std::string& cluster, const std::string& sender_id,
-                             int timeout_ms);
+                             const std::string& secret, int timeout_ms);
 
  private:
   explicit NodeClient(int fd) : fd_(fd) {}
