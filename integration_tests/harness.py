@@ -83,13 +83,18 @@ class Process:
         return read_log(self.log_path)
 
 
-def start_node(tmp_path, node_id, port=None, extra=()):
-    """Starts shoal-node `node_id` on `port` (a free one if None)."""
+def start_node(tmp_path, node_id, port=None, extra=(), warmup_ms=0):
+    """Starts shoal-node `node_id` on `port` (a free one if None).
+
+    `warmup_ms` is passed as --warmup-ms (unless `extra` has it): 0 by default, so that a test
+    that restarts a node is served at once; the warm-up tests choose their own.
+    """
     port = port or free_port()
     data_dir = Path(tmp_path) / f"node-{node_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
+    warmup = [] if "--warmup-ms" in extra else ["--warmup-ms", str(warmup_ms)]
     args = [str(BIN / "shoal-node"), "--id", node_id, "--listen", f"127.0.0.1:{port}",
-            "--data-dir", str(data_dir), "--log-level", "info", *extra]
+            "--data-dir", str(data_dir), "--log-level", "info", *warmup, *extra]
     return Process(f"node-{node_id}", args, port, Path(tmp_path) / f"node-{node_id}-{port}.log")
 
 

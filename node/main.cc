@@ -22,6 +22,7 @@
 #include "common/clock/clock.h"
 #include "common/config/options.h"
 #include "common/log/log.h"
+#include "node/server/clock_ceiling.h"
 #include "node/server/hlc_file.h"
 #include "node/server/node_config.h"
 #include "node/server/node_info.h"
@@ -32,27 +33,48 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitStartFailure = 1;
 
-constexpr uint64_t kHlcPersistIntervalMs = 1000;
+// How often the main thread checks whether the clock ceiling needs raising (a write above it
+// wakes the main thread at once; see node/server/clock_ceiling.h).
+constexpr uint64_t kCeilingCheckIntervalMs = 250;
 
 struct SignalState {
   shoal::node::NodeServer* server;
   std::string hlc_path;
-  uint64_t persisted_hlc = 0;
   uv_signal_t term;
   uv_signal_t interrupt;
   uv_timer_t hlc_timer;
+  uv_async_t ceiling_wake;
+  bool stopped = false;
+  int64_t next_failure_log_ms = 0;
 };
 
-// Writes the clock's high-water mark when it moved (see node/server/hlc_file.h).
-void PersistHlc(SignalState& state) {
-  const uint64_t hlc = shoal::node::NodeMaxHlc(state.server->context());
-  if (hlc == state.persisted_hlc) return;
-  const shoal::Status s = shoal::node::WriteHlcFile(state.hlc_path, hlc);
+// Keeps the persisted clock ceiling ahead of every version the node may acknowledge, and lets
+// the shards run the writes that waited for it (node/server/clock_ceiling.h).
+void MaintainCeiling(SignalState& state) {
+  if (state.stopped) return;
+  shoal::node::ClockCeiling& ceiling = state.server->ceiling();
+  const int64_t now = shoal::SystemClock::Get().NowMs();
+  const uint64_t target = ceiling.Target(now, shoal::node::NodeMaxHlc(state.server->context()));
+  if (target == 0) return;
+  const shoal::Status s = shoal::node::WriteHlcFile(state.hlc_path, target);
   if (!s.ok()) {
-    spdlog::warn("cannot persist the clock: {}", s.message());
+    // Writes above the old ceiling keep waiting; retried on the next tick.
+    if (now >= state.next_failure_log_ms) {
+      spdlog::error("cannot persist the clock ceiling (writes ahead of it wait): {}", s.message());
+      state.next_failure_log_ms = now + 10'000;
+    }
     return;
   }
-  state.persisted_hlc = hlc;
+  ceiling.SetDurable(target);
+  state.server->NotifyCeilingRaised();
+}
+
+// At a clean stop: the exact high-water mark (below the ceiling), so that the next start
+// reports it rather than the ceiling.
+void PersistFinalHlc(SignalState& state) {
+  const uint64_t hlc = state.server->final_max_hlc();
+  const shoal::Status s = shoal::node::WriteHlcFile(state.hlc_path, hlc);
+  if (!s.ok()) spdlog::warn("cannot persist the clock: {}", s.message());
 }
 
 // Every connection takes a file descriptor: use as many as the hard limit allows (the soft limit
@@ -81,16 +103,22 @@ void TuneMalloc(int shards) {
   }
 }
 
-void OnHlcTimer(uv_timer_t* handle) { PersistHlc(*static_cast<SignalState*>(handle->data)); }
+void OnHlcTimer(uv_timer_t* handle) { MaintainCeiling(*static_cast<SignalState*>(handle->data)); }
+
+void OnCeilingWake(uv_async_t* handle) {
+  MaintainCeiling(*static_cast<SignalState*>(handle->data));
+}
 
 void OnSignal(uv_signal_t* handle, int signum) {
   auto* state = static_cast<SignalState*>(handle->data);
   spdlog::info("shutting down ({})", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   state->server->Stop();
-  PersistHlc(*state);
+  state->stopped = true;
+  PersistFinalHlc(*state);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->term), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->interrupt), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->hlc_timer), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->ceiling_wake), nullptr);
 }
 
 // Creates the HLC timer and the SIGTERM/SIGINT handlers on `loop` and starts them.
@@ -106,8 +134,13 @@ shoal::Status InitMainLoopHandles(uv_loop_t* loop, SignalState& state) {
     return failed("uv_signal_init", rc);
   }
   state.interrupt.data = &state;
-  if (int rc = uv_timer_start(&state.hlc_timer, OnHlcTimer, kHlcPersistIntervalMs,
-                              kHlcPersistIntervalMs);
+  if (int rc = uv_async_init(loop, &state.ceiling_wake, OnCeilingWake); rc != 0) {
+    return failed("uv_async_init", rc);
+  }
+  state.ceiling_wake.data = &state;
+  state.server->ceiling().BindWake(&state.ceiling_wake);
+  if (int rc = uv_timer_start(&state.hlc_timer, OnHlcTimer, kCeilingCheckIntervalMs,
+                              kCeilingCheckIntervalMs);
       rc != 0) {
     return failed("uv_timer_start", rc);
   }
@@ -186,6 +219,9 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   const std::string hlc_path = shoal::node::HlcFilePath(config.data_dir);
+  // A data directory that holds the clock file belongs to a node that served before: it warms
+  // up (its store restarts empty). A new one is a new node.
+  const bool served_before = std::filesystem::exists(hlc_path, ec);
   auto persisted = shoal::node::ReadHlcFile(hlc_path);
   if (!persisted.ok()) {
     spdlog::critical("{}", persisted.status().message());
@@ -214,8 +250,24 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   shoal::node::NodeServer server(config, shoal::SystemClock::Get());
-  server.RaiseClock(*persisted);
-  SignalState state{&server, hlc_path, *persisted, {}, {}, {}};
+  server.Restore(*persisted, served_before ? config.warmup_ms : 0);
+  // The first ceiling is durable before anything is served.
+  const uint64_t first_ceiling =
+      server.ceiling().Target(shoal::SystemClock::Get().NowMs(), *persisted);
+  s = shoal::node::WriteHlcFile(hlc_path, first_ceiling);
+  if (!s.ok()) {
+    spdlog::critical("cannot persist the clock ceiling: {}", s.message());
+    CloseMainLoop(&loop);
+    return kExitStartFailure;
+  }
+  server.ceiling().SetDurable(first_ceiling);
+  if (served_before && config.warmup_ms > 0) {
+    spdlog::info(
+        "restarted on a data directory that served before: Get and Touch answer "
+        "NotReady for {} ms (--warmup-ms)",
+        config.warmup_ms);
+  }
+  SignalState state{&server, hlc_path, {}, {}, {}, {}};
   s = InitMainLoopHandles(&loop, state);
   if (s.ok()) s = server.Start();
   if (!s.ok()) {

@@ -5,9 +5,9 @@
 // mark"). The file holds one decimal uint64 and a newline; it is replaced atomically (write to a
 // temporary file, fsync, rename, fsync the directory).
 //
-// The node writes it every second and at shutdown; at start-up it raises its clock to the value
-// read. A crash can lose the last second's advances: the clock then restarts from the wall clock
-// or the file, whichever is higher, which goes back only if the wall clock went back too.
+// While running, the file holds a ceiling persisted ahead of use (clock_ceiling.h): every
+// version the node acknowledged is at or below it, even after kill -9. At a clean stop it holds
+// the exact high-water mark. At start-up the node reports the value read as its max_hlc.
 
 #include <cstdint>
 #include <string>

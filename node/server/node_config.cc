@@ -15,6 +15,7 @@ constexpr uint64_t kMaxFrameSize = 1ull << 30;  // the length prefix is 32 bits;
 // Tombstones are purged after at most this long; a longer grace is almost surely a typo (and one
 // near INT64_MAX would overflow a deadline).
 constexpr int64_t kMaxTombstoneGraceMs = 30ll * 24 * 3600 * 1000;  // 30 days
+constexpr int64_t kMaxWarmupMs = 24ll * 3600 * 1000;
 
 }  // namespace
 
@@ -33,6 +34,9 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                  "refuse versions further than this ahead of the local clock");
   options.AddInt("tombstone-grace-ms", &c->tombstone_grace_ms,
                  "keep delete tombstones this long before purging them");
+  options.AddInt("warmup-ms", &c->warmup_ms,
+                 "after a restart (the data dir shows the node served before), answer Get and "
+                 "Touch with NotReady for this long; Puts are applied (0: no warm-up)");
   options.AddString("cluster-secret-file", &c->cluster_secret_file,
                     "file holding the cluster secret; peers must prove it (Auth) before any "
                     "request (default: none, no authentication)");
@@ -65,6 +69,11 @@ Status ValidateNodeConfig(NodeConfig* c) {
     return Status::InvalidArgument("--tombstone-grace-ms must be between 0 and " +
                                    std::to_string(kMaxTombstoneGraceMs) + " (30 days), got " +
                                    std::to_string(c->tombstone_grace_ms));
+  }
+  if (c->warmup_ms < 0 || c->warmup_ms > kMaxWarmupMs) {
+    return Status::InvalidArgument("--warmup-ms must be between 0 and " +
+                                   std::to_string(kMaxWarmupMs) + " (1 day), got " +
+                                   std::to_string(c->warmup_ms));
   }
   if (c->cluster.empty()) return Status::InvalidArgument("--cluster must not be empty");
   const auto level = spdlog::level::from_str(c->log_level);

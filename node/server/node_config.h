@@ -22,6 +22,7 @@ struct NodeConfig {
   uint64_t max_frame_size = 64ull << 20;   // largest accepted envelope, bytes
   int64_t max_clock_offset_ms = 60'000;    // versions further ahead than this are refused
   int64_t tombstone_grace_ms = 3'600'000;  // tombstones are purged after this
+  int64_t warmup_ms = 60'000;              // a restarted node answers reads NotReady this long
   std::string cluster_secret_file;         // empty: no cluster secret, no Auth (see auth/)
 
   // Filled by Validate().

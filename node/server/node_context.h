@@ -1,14 +1,16 @@
 #pragma once
 
 // NodeContext: what every shard thread of a node shares. Built by NodeServer before any thread
-// starts and read-only afterwards, except the HLC (lock-free, thread-safe) and the workers'
-// own counters (see ShardWorker).
+// starts and read-only afterwards, except the clock ceiling (thread-safe, see clock_ceiling.h)
+// and the workers' own counters (see ShardWorker). No shared clock is written on the request
+// path: each shard's store tracks its own highest version, and the node's max is the max over
+// the shards (NodeMaxHlc), taken only when asked (Hello, Info, persistence).
 
 #include <cstdint>
 #include <vector>
 
 #include "common/clock/clock.h"
-#include "common/clock/hlc.h"
+#include "node/server/clock_ceiling.h"
 #include "node/server/node_config.h"
 
 namespace shoal::node {
@@ -17,16 +19,16 @@ class ShardWorker;
 
 struct NodeContext {
   NodeContext(const NodeConfig& config, const Clock& clock)
-      : config(config),
-        clock(clock),
-        hlc(clock, config.max_clock_offset_ms),
-        start_monotonic_ms(clock.MonotonicMs()) {}
+      : config(config), clock(clock), start_monotonic_ms(clock.MonotonicMs()) {}
 
   const NodeConfig& config;
   const Clock& clock;
-  HybridLogicalClock hlc;             // node-wide: every write's version is merged into it
   std::vector<ShardWorker*> workers;  // index = shard; fixed before the threads start
   const int64_t start_monotonic_ms;
+  // Set by NodeServer::Restore() before the threads start; read-only afterwards.
+  uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up
+  int64_t warmup_until_monotonic_ms = 0;  // before this, Get and Touch answer NotReady
+  ClockCeiling ceiling;                   // versions above durable() wait for a persist
 };
 
 }  // namespace shoal::node

@@ -9,7 +9,7 @@
 namespace shoal::node {
 
 uint64_t NodeMaxHlc(const NodeContext& node) {
-  uint64_t max_hlc = node.hlc.Last();
+  uint64_t max_hlc = node.restored_max_hlc;
   for (const ShardWorker* w : node.workers) {
     max_hlc = std::max(max_hlc, w->store().stats().max_hlc.load(std::memory_order_relaxed));
   }
@@ -31,6 +31,12 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("shards", node.workers.size());
   add_number("uptime_seconds", (node.clock.MonotonicMs() - node.start_monotonic_ms) / 1000);
   add_number("max_hlc", NodeMaxHlc(node));
+  add_number("clock_ceiling", node.ceiling.durable());
+  const int64_t now = node.clock.MonotonicMs();
+  const bool ready = now >= node.warmup_until_monotonic_ms;
+  add_number("ready", ready ? 1 : 0);
+  add_number("warmup_remaining_ms",
+             ready ? 0 : static_cast<uint64_t>(node.warmup_until_monotonic_ms - now));
 
   uint64_t keys = 0, tombstones = 0, used = 0, limit = 0, evictions = 0, expirations = 0,
            purged = 0, stale = 0, tomb_evicted = 0;

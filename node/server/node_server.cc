@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "node/server/listen_socket.h"
+#include "node/server/node_info.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -35,11 +36,21 @@ Status NodeServer::Start() {
   return Status::Ok();
 }
 
+void NodeServer::NotifyCeilingRaised() {
+  if (!running_) return;
+  for (auto& w : workers_) {
+    MessageBatch batch;
+    batch.Append(ShardMessageKind::kCeilingRaised, 0, 0, {});
+    w->mailbox().Post(batch);
+  }
+}
+
 void NodeServer::Stop() {
   if (!running_) return;
   running_ = false;
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  final_max_hlc_ = NodeMaxHlc(context_);
   // Threads are gone: nothing reads the workers (or their stores) any more.
   context_.workers.clear();
   workers_.clear();

@@ -38,14 +38,25 @@ class NodeServer {
   // The port actually listened on (the configured one, or the kernel's pick for port 0).
   uint16_t port() const { return port_; }
   const NodeContext& context() const { return context_; }
-  // Raises the node's clock to at least `hlc` (the persisted high-water mark, at start-up).
-  void RaiseClock(uint64_t hlc) { context_.hlc.Observe(hlc); }
+  // Before Start(): the version bound persisted by the previous run (0 for a new data directory)
+  // and the warm-up to keep (0: none; see NodeConfig::warmup_ms).
+  void Restore(uint64_t persisted_hlc, int64_t warmup_ms) {
+    context_.restored_max_hlc = persisted_hlc;
+    context_.warmup_until_monotonic_ms =
+        warmup_ms > 0 ? context_.clock.MonotonicMs() + warmup_ms : 0;
+  }
+  ClockCeiling& ceiling() { return context_.ceiling; }
+  // After Stop(): the node's max HLC when its threads ended (what a clean stop persists).
+  uint64_t final_max_hlc() const { return final_max_hlc_; }
+  // Main thread, after a new ceiling is durable: every shard runs the writes it parked for it.
+  void NotifyCeilingRaised();
 
  private:
   NodeContext context_;
   std::vector<std::unique_ptr<ShardWorker>> workers_;
   uint16_t port_ = 0;
   bool running_ = false;
+  uint64_t final_max_hlc_ = 0;
 };
 
 }  // namespace shoal::node

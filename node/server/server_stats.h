@@ -20,6 +20,8 @@ namespace shoal::node {
   X(unsupported_requests, "requests of a type this node does not serve")               \
   X(clock_skew_rejections, "writes refused: version too far ahead of the local clock") \
   X(wrong_cluster, "Hellos refused for naming another cluster")                        \
+  X(not_ready_rejections, "Gets and Touches answered NotReady during the warm-up")     \
+  X(ceiling_waits, "writes parked until a clock ceiling above them was persisted")     \
   X(auth_failures, "connections closed: a request before Auth, or a wrong proof")      \
   X(accept_pauses, "times a shard stopped accepting for a while: out of fds or memory")
 

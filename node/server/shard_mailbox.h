@@ -30,8 +30,9 @@
 namespace shoal::node {
 
 enum class ShardMessageKind : uint8_t {
-  kRequest = 1,   // a request frame to execute on the receiving shard
-  kResponse = 2,  // a response frame for connection `conn_id` of the receiving thread
+  kRequest = 1,        // a request frame to execute on the receiving shard
+  kResponse = 2,       // a response frame for connection `conn_id` of the receiving thread
+  kCeilingRaised = 3,  // from the main thread: the clock ceiling moved (no frame)
 };
 
 struct ShardMessage {

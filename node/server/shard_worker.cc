@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/clock/hlc.h"
 #include "node/server/node_info.h"
 #include "node/server/shard_router.h"
 
@@ -504,13 +505,33 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
     ReplyError(c, envelope.request_id(), wire::ErrorCode::BadRequest, error);
     return;
   }
+  if (envelope.message_type() != wire::Message::Put && !Warm()) {
+    stats_.not_ready_rejections.Add(1);
+    const int64_t left = node_.warmup_until_monotonic_ms - node_.clock.MonotonicMs();
+    char message[160];
+    const int n = snprintf(message, sizeof(message),
+                           "node restarted and is warming up (%lld ms left): its reads are "
+                           "not answers yet",
+                           static_cast<long long>(std::max<int64_t>(left, 0)));
+    ReplyError(c, envelope.request_id(), wire::ErrorCode::NotReady, std::string_view(message, n));
+    return;
+  }
   if (request.version != nullptr) {
-    // Every write's version is merged into the node's clock, so that versions the node issues
-    // later (and the max_hlc it reports) are above it; one too far in the future is refused.
-    Status s = node_.hlc.Update(request.version->hlc());
-    if (!s.ok()) {
+    // The node's reported max is the max over its stores (NodeMaxHlc): nothing shared is
+    // written here. A version too far ahead of the wall clock is refused; one above the durable
+    // ceiling waits for it (see "Versions").
+    const uint64_t hlc = request.version->hlc();
+    const int64_t ahead_ms = static_cast<int64_t>(HlcWallMs(hlc)) - node_.clock.NowMs();
+    if (ahead_ms > node_.config.max_clock_offset_ms) {
       stats_.clock_skew_rejections.Add(1);
-      ReplyError(c, envelope.request_id(), wire::ErrorCode::ClockSkew, s.message());
+      const std::string message = "timestamp " + std::to_string(ahead_ms) +
+                                  "ms ahead of the local clock (max_clock_offset " +
+                                  std::to_string(node_.config.max_clock_offset_ms) + "ms)";
+      ReplyError(c, envelope.request_id(), wire::ErrorCode::ClockSkew, message);
+      return;
+    }
+    if (hlc > node_.ceiling.durable()) {
+      Park(c, hlc, frame);
       return;
     }
   }
@@ -522,6 +543,36 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
   stats_.cross_shard_requests.Add(1);
   ++c->remote_in_flight;
   outboxes_[shard].Append(ShardMessageKind::kRequest, index_, c->id, frame);
+}
+
+bool ShardWorker::Warm() {
+  if (!warm_ && node_.clock.MonotonicMs() >= node_.warmup_until_monotonic_ms) warm_ = true;
+  return warm_;
+}
+
+void ShardWorker::Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame) {
+  stats_.ceiling_waits.Add(1);
+  ++c->remote_in_flight;  // answered later: keeps a draining connection open, counts for pauses
+  parked_.push_back(ParkedWrite{c->id, hlc, std::vector<uint8_t>(frame.begin(), frame.end())});
+  node_.ceiling.Want(hlc);
+}
+
+void ShardWorker::ResumeParked() {
+  if (parked_.empty()) return;
+  const uint64_t durable = node_.ceiling.durable();
+  std::vector<ParkedWrite> still;
+  std::vector<ParkedWrite> ready;
+  for (ParkedWrite& p : parked_) (p.hlc <= durable ? ready : still).push_back(std::move(p));
+  parked_.swap(still);
+  for (const ParkedWrite& p : parked_) node_.ceiling.Want(p.hlc);
+  for (const ParkedWrite& p : ready) {
+    auto it = connections_.find(p.conn_id);
+    if (it == connections_.end()) continue;  // closed meanwhile
+    Connection* c = it->second;
+    --c->remote_in_flight;
+    HandleKeyed(c, *wire::GetSizePrefixedEnvelope(p.frame.data()), p.frame);
+    if (!c->dirty) MaybeFinishDrain(c);
+  }
 }
 
 void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
@@ -635,6 +686,10 @@ void ShardWorker::OnMailbox() {
   }
   mailbox_.Take(inbox_work_);
   inbox_work_.ForEach([this](const ShardMessage& m) {
+    if (m.kind == ShardMessageKind::kCeilingRaised) {
+      ResumeParked();
+      return;
+    }
     if (m.kind == ShardMessageKind::kRequest) {
       // A copy of a frame the origin verified: trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());

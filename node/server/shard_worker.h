@@ -32,6 +32,16 @@
 // (the socket stays open and keeps queueing through a dup() kept for this) and reopens it from a
 // timer. Each pause counts in accept_pauses; the warning is logged at most once per 10 s.
 //
+// Warm-up. A node restarted on a data directory it served from before answers Get and Touch
+// with Error NotReady until NodeContext::warmup_until_monotonic_ms (its reads would report keys
+// as missing that its peers hold); Puts are applied. Checked on the receiving thread, before a
+// request changes shards; each worker remembers once it is warm.
+//
+// Versions. A write (Put, Touch) whose version is more than --max-clock-offset-ms ahead of the
+// local wall clock is refused (ClockSkew). One above the durable clock ceiling
+// (clock_ceiling.h) is parked: copied, counted as in flight on its connection, and run again
+// when the main thread reports a higher ceiling (kCeilingRaised). No shared clock is written.
+//
 // Hello and Auth. A Hello naming another cluster (or none) gets Error WrongCluster and the
 // connection is closed once that is written. The peer's protocol_version is not checked: the
 // node answers with its own, and the peer decides. Without a cluster secret, requests before
@@ -116,6 +126,9 @@ class ShardWorker {
   // Answers Error Unauthenticated and closes the connection once that is written.
   void RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why);
   void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  bool Warm();
+  void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
+  void ResumeParked();
   void ReplyError(Connection* c, uint64_t request_id, wire::ErrorCode code,
                   std::string_view message);
   void Reply(Connection* c, std::span<const uint8_t> frame);
@@ -165,6 +178,13 @@ class ShardWorker {
   std::vector<uint64_t> flushing_;      // the ones being flushed (dirty_ may grow meanwhile)
   std::vector<MessageBatch> outboxes_;  // index = destination shard
   MessageBatch inbox_work_;             // messages taken from the mailbox, being handled
+  bool warm_ = false;                   // the warm-up is over (never goes back)
+  struct ParkedWrite {
+    uint64_t conn_id;
+    uint64_t hlc;
+    std::vector<uint8_t> frame;  // a verified frame
+  };
+  std::vector<ParkedWrite> parked_;  // writes above the clock ceiling (see "Versions")
 };
 
 }  // namespace shoal::node
