@@ -56,8 +56,8 @@ def test_out_of_fds_pauses_accepting_without_spinning(start_node):
     time.sleep(0.3)
     assert ctl_ok(node.port, "set", "after", "emfile") == "OK\n"
     assert ctl_ok(node.port, "get", "after") == "emfile\n"
-    # libuv sometimes sheds the backlog itself (its spare-fd trick); otherwise the shard pauses.
-    assert info(node.port)["accept_pauses"] >= 0
+    # The shard accepts by itself (no libuv spare-fd trick shedding the backlog): it paused.
+    assert info(node.port)["accept_pauses"] >= 1
     assert os.path.getsize(node.log_path) < 100_000
     start = time.time()
     assert node.stop(timeout=5) == 0

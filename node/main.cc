@@ -5,6 +5,7 @@
 // Exit codes: 0 after a clean shutdown, --help or a valid --check-config; 2 for a bad flag or
 // configuration value; 1 when the node cannot start (port in use, data directory not writable).
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -46,7 +47,24 @@ struct SignalState {
   uv_async_t ceiling_wake;
   bool stopped = false;
   int64_t next_failure_log_ms = 0;
+  // Descriptors held in reserve for writing the clock file (a temporary file and the directory),
+  // so that a node out of descriptors (connections) can still persist its ceiling: released just
+  // before the write and taken again after it.
+  int reserved_fds[2] = {-1, -1};
 };
+
+void TakeReservedFds(SignalState& state) {
+  for (int& fd : state.reserved_fds) {
+    if (fd < 0) fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+}
+
+void ReleaseReservedFds(SignalState& state) {
+  for (int& fd : state.reserved_fds) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
 
 // Keeps the persisted clock ceiling ahead of every version the node may acknowledge, and lets
 // the shards run the writes that waited for it (node/server/clock_ceiling.h).
@@ -56,7 +74,9 @@ void MaintainCeiling(SignalState& state) {
   const int64_t now = shoal::SystemClock::Get().NowMs();
   const uint64_t target = ceiling.Target(now, shoal::node::NodeMaxHlc(state.server->context()));
   if (target == 0) return;
+  ReleaseReservedFds(state);
   const shoal::Status s = shoal::node::WriteHlcFile(state.hlc_path, target);
+  TakeReservedFds(state);
   if (!s.ok()) {
     // Writes above the old ceiling keep waiting; retried on the next tick.
     if (now >= state.next_failure_log_ms) {
@@ -114,6 +134,7 @@ void OnSignal(uv_signal_t* handle, int signum) {
   spdlog::info("shutting down ({})", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   state->server->Stop();
   state->stopped = true;
+  ReleaseReservedFds(*state);
   PersistFinalHlc(*state);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->term), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->interrupt), nullptr);
@@ -268,6 +289,7 @@ int main(int argc, char** argv) {
         config.warmup_ms);
   }
   SignalState state{&server, hlc_path, {}, {}, {}, {}};
+  TakeReservedFds(state);
   s = InitMainLoopHandles(&loop, state);
   if (s.ok()) s = server.Start();
   if (!s.ok()) {

@@ -24,9 +24,10 @@ struct Connection {
   uint64_t id = 0;
   std::string peer;  // "ip:port", for logs
 
-  ByteBuffer in;       // received bytes not yet handled (a partial frame; more while paused)
-  ByteBuffer out;      // encoded responses waiting to be written
-  ByteBuffer writing;  // bytes handed to the in-flight uv_write
+  ByteBuffer in;          // received bytes not yet handled (a partial frame; more while paused)
+  ByteBuffer out;         // encoded responses waiting to be written
+  ByteBuffer writing;     // bytes handed to the in-flight uv_write
+  size_t skip_bytes = 0;  // bytes of a frame over the limit still to drop (see ShardWorker)
   size_t partial_frame_bytes = 0;  // whole size of the partial frame at the head of `in`, if known
   uint32_t remote_in_flight = 0;   // requests handed to other shards, not yet answered
   // Expected size of one response from another shard, for admission (see ShardWorker's

@@ -15,7 +15,8 @@ namespace shoal::node {
   X(connections_accepted, "connections accepted since start")                          \
   X(requests, "request frames received")                                               \
   X(cross_shard_requests, "requests handed to another shard's thread")                 \
-  X(protocol_errors, "connections closed for a bad frame (too large or corrupt)")      \
+  X(protocol_errors, "connections closed for a bad frame (corrupt, or no request id)") \
+  X(frames_too_large, "frames over --max-frame-size: skipped, answered TooLarge")      \
   X(bad_requests, "requests answered with Error BadRequest")                           \
   X(unsupported_requests, "requests of a type this node does not serve")               \
   X(clock_skew_rejections, "writes refused: version too far ahead of the local clock") \

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/clock/hlc.h"
+#include "node/server/frame_peek.h"
 #include "node/server/node_info.h"
 #include "node/server/shard_router.h"
 
@@ -44,7 +45,7 @@ constexpr uint64_t kExpireMaxNs = 5'000'000;
 // it says so.
 constexpr uint64_t kAcceptPauseMs = 100;
 constexpr uint64_t kAcceptWarningIntervalMs = 10'000;
-constexpr int kListenBacklog = 1024;
+constexpr int kAcceptBatch = 64;
 
 Connection* ConnOf(uv_handle_t* h) { return static_cast<Connection*>(h->data); }
 ShardWorker* WorkerOf(uv_handle_t* h) { return static_cast<ShardWorker*>(h->data); }
@@ -72,8 +73,8 @@ std::string PeerName(uv_tcp_t* tcp) {
 // ---- static trampolines ------------------------------------------------------------------------
 
 struct ShardWorkerCallbacks {
-  static void Accept(uv_stream_t* server, int status) {
-    WorkerOf(reinterpret_cast<uv_handle_t*>(server))->OnAccept(status);
+  static void Accept(uv_poll_t* h, int status, int) {
+    WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnAcceptReady(status);
   }
   static void Alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
     Connection* c = ConnOf(h);
@@ -99,7 +100,6 @@ struct ShardWorkerCallbacks {
   static void AcceptResume(uv_timer_t* h) {
     WorkerOf(reinterpret_cast<uv_handle_t*>(h))->OnAcceptResumeTimer();
   }
-  static void ListenerClosed(uv_handle_t* h) { WorkerOf(h)->listener_closing_ = false; }
 };
 
 // ---- life cycle --------------------------------------------------------------------------------
@@ -174,8 +174,9 @@ void ShardWorker::Join() {
 void ShardWorker::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  if (listener_open_) {
-    listener_open_ = false;
+  if (listener_ready_) {
+    listener_ready_ = false;
+    accepting_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&accept_resume_timer_), nullptr);
@@ -195,82 +196,77 @@ void ShardWorker::BeginShutdown() {
 // ---- connections -------------------------------------------------------------------------------
 
 Status ShardWorker::StartListening() {
-  // listener_ owns (and closes) its fd: give it a copy, so that the socket outlives a pause.
-  const int fd = fcntl(listen_fd_, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return Status::IOError(std::string("dup listening socket: ") + strerror(errno));
-  uv_tcp_init(&loop_, &listener_);
+  if (int rc = uv_poll_init_socket(&loop_, &listener_, listen_fd_); rc != 0) {
+    return Status::IOError(std::string("uv_poll_init_socket: ") + uv_strerror(rc));
+  }
   listener_.data = this;
-  listener_open_ = true;
-  if (int rc = uv_tcp_open(&listener_, fd); rc != 0) {
-    close(fd);
-    PauseAccepting(0);  // only closes the handle: the caller reports
-    return Status::IOError(std::string("uv_tcp_open: ") + uv_strerror(rc));
-  }
-  if (int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), kListenBacklog,
-                         ShardWorkerCallbacks::Accept);
-      rc != 0) {
-    PauseAccepting(0);
-    return Status::IOError(std::string("listen: ") + uv_strerror(rc));
-  }
+  listener_ready_ = true;
+  ResumeAccepting();
   return Status::Ok();
 }
 
-void ShardWorker::PauseAccepting(int error) {
-  if (listener_open_) {
-    listener_open_ = false;
-    listener_closing_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), ShardWorkerCallbacks::ListenerClosed);
+void ShardWorker::ResumeAccepting() {
+  if (shutting_down_ || !listener_ready_ || accepting_) return;
+  if (int rc = uv_poll_start(&listener_, UV_READABLE, ShardWorkerCallbacks::Accept); rc != 0) {
+    spdlog::warn("shard {}: cannot watch the listening socket: {}", index_, uv_strerror(rc));
+    uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
+    return;
   }
-  if (error == 0) return;
+  accepting_ = true;
+}
+
+void ShardWorker::PauseAccepting(int error) {
+  if (accepting_) {
+    uv_poll_stop(&listener_);
+    accepting_ = false;
+  }
   stats_.accept_pauses.Add(1);
   ++accept_pauses_unreported_;
   const uint64_t now = uv_now(&loop_);
   if (now >= next_accept_warning_ms_) {
     spdlog::warn(
-        "shard {}: cannot accept connections: {}; not accepting for {} ms ({} times "
-        "since the last warning)",
-        index_, uv_strerror(error), kAcceptPauseMs, accept_pauses_unreported_);
+        "shard {}: cannot accept connections: {}; they wait in the listen queue; not accepting "
+        "for {} ms ({} times since the last warning)",
+        index_, strerror(error), kAcceptPauseMs, accept_pauses_unreported_);
     accept_pauses_unreported_ = 0;
     next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
   }
   uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
 }
 
-void ShardWorker::OnAcceptResumeTimer() {
-  if (shutting_down_ || listener_open_) return;
-  if (listener_closing_) {  // the close callback has not run yet: the handle is not reusable
-    uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, 1, 0);
+void ShardWorker::OnAcceptResumeTimer() { ResumeAccepting(); }
+
+void ShardWorker::OnAcceptReady(int status) {
+  if (status < 0) {
+    spdlog::warn("shard {}: listening socket: {}", index_, uv_strerror(status));
     return;
   }
-  if (Status s = StartListening(); !s.ok()) {
-    stats_.accept_pauses.Add(1);
-    const uint64_t now = uv_now(&loop_);
-    if (now >= next_accept_warning_ms_) {
-      spdlog::warn("shard {}: cannot resume accepting: {}; retrying in {} ms", index_, s.message(),
-                   kAcceptPauseMs);
-      next_accept_warning_ms_ = now + kAcceptWarningIntervalMs;
+  for (int i = 0; i < kAcceptBatch && !shutting_down_; ++i) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      AdoptConnection(fd);
+      continue;
     }
-    uv_timer_start(&accept_resume_timer_, ShardWorkerCallbacks::AcceptResume, kAcceptPauseMs, 0);
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      PauseAccepting(err);
+      return;
+    }
+    spdlog::warn("shard {}: accept failed: {}", index_, strerror(err));
+    return;
   }
 }
 
-void ShardWorker::OnAccept(int status) {
-  if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM) {
-    PauseAccepting(status);
-    return;
-  }
-  if (status < 0) {
-    spdlog::warn("shard {}: accept failed: {}", index_, uv_strerror(status));
-    return;
-  }
+void ShardWorker::AdoptConnection(int fd) {
   auto* c = new Connection();
   uv_tcp_init(&loop_, &c->tcp);
   c->tcp.data = c;
   c->write_req.data = c;
-  if (int rc = uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
-                         reinterpret_cast<uv_stream_t*>(&c->tcp));
-      rc != 0) {
-    spdlog::warn("shard {}: accept failed: {}", index_, uv_strerror(rc));
+  if (int rc = uv_tcp_open(&c->tcp, fd); rc != 0) {
+    spdlog::warn("shard {}: cannot adopt an accepted connection: {}", index_, uv_strerror(rc));
+    close(fd);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete ConnOf(h); });
     return;
   }
@@ -329,6 +325,13 @@ bool ShardWorker::Backlogged(const Connection* c) {
 
 void ShardWorker::ProcessInput(Connection* c) {
   while (!c->draining && !c->closing && !Backlogged(c)) {
+    if (c->skip_bytes > 0) {
+      const size_t n = std::min(c->skip_bytes, c->in.size());
+      c->in.Consume(n);
+      c->skip_bytes -= n;
+      if (c->skip_bytes > 0) break;
+      continue;
+    }
     DecodedFrame frame;
     const FrameStatus st = DecodeFrame(c->in.data(), c->in.size(), max_frame_bytes_, &frame);
     if (st == FrameStatus::kOk) {
@@ -341,6 +344,10 @@ void ShardWorker::ProcessInput(Connection* c) {
       c->partial_frame_bytes = frame.frame_bytes;
       break;
     }
+    if (st == FrameStatus::kTooLarge) {
+      if (!SkipOversizedFrame(c)) break;
+      continue;
+    }
     stats_.protocol_errors.Add(1);
     uint32_t declared = 0;
     if (c->in.size() >= 4) std::memcpy(&declared, c->in.data(), 4);
@@ -351,6 +358,40 @@ void ShardWorker::ProcessInput(Connection* c) {
   }
   if (c->in.empty()) c->in.ReleaseIfIdle(kKeepBufferBytes);
   UpdateReadPause(c);
+}
+
+bool ShardWorker::SkipOversizedFrame(Connection* c) {
+  uint32_t declared = 0;
+  std::memcpy(&declared, c->in.data(), 4);
+  declared = flatbuffers::EndianScalar(declared);
+  const size_t total = kFrameHeaderBytes + declared;
+  std::optional<uint64_t> id = PeekRequestId(c->in.data(), c->in.size());
+  if (!id.has_value() && c->in.size() < std::min(total, kPeekFrameBytes)) {
+    c->partial_frame_bytes = std::min(total, kPeekFrameBytes);
+    return false;  // the id may be in bytes still to come
+  }
+  c->partial_frame_bytes = 0;
+  stats_.frames_too_large.Add(1);
+  char message[160];
+  const int n = snprintf(message, sizeof(message),
+                         "frame of %u bytes is larger than this node's limit of %u bytes "
+                         "(--max-frame-size)",
+                         declared, max_frame_bytes_);
+  const uint64_t now = uv_now(&loop_);
+  if (now >= next_too_large_log_ms_) {
+    spdlog::warn("connection from {}: frame too large ({} bytes, limit {}){}", c->peer, declared,
+                 max_frame_bytes_, id.has_value() ? ": skipped" : ", no request id: closing");
+    next_too_large_log_ms_ = now + kAcceptWarningIntervalMs;
+  }
+  ReplyError(c, id.value_or(0), wire::ErrorCode::TooLarge, std::string_view(message, n));
+  if (!id.has_value()) {
+    stats_.protocol_errors.Add(1);
+    c->in.Clear();
+    Drain(c);
+    return true;
+  }
+  c->skip_bytes = total;  // dropped at the top of ProcessInput's loop, as the bytes arrive
+  return true;
 }
 
 void ShardWorker::Reply(Connection* c, std::span<const uint8_t> frame) {

@@ -14,6 +14,14 @@
 // response frame back the same way; the connection's thread writes it. Responses may so come back
 // out of order; each carries its request's id.
 //
+// Frames over --max-frame-size. The node answers Error TooLarge and drops the frame's declared
+// bytes as they arrive (never buffering them), then serves the frames behind it: one oversized
+// request does not cost the others on a multiplexed connection. The Error carries the frame's
+// request id, read from its first bytes (frame_peek.h: up to kPeekFrameBytes are awaited for
+// it). When the id cannot be read from them (not a FlatBuffers Envelope built front-first, i.e.
+// not a Shoal peer), the Error carries request id 0 and the connection is closed after it, like
+// a corrupt frame: the peer could not match the answer to a request anyway.
+//
 // Batching. Responses are appended to the connection's output buffer and outgoing requests to
 // per-shard batches; a uv_check handle (run once per loop iteration, after all I/O callbacks)
 // writes each touched connection's output with one write and posts each non-empty batch with one
@@ -26,11 +34,14 @@
 // resumes below 4 MiB / 128. Responses to requests already admitted are always kept: a peer
 // that does not read holds at most the pause mark plus what its admitted requests return.
 //
-// Accepting. When accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
-// pending connection stays queued and libuv would retry at once, forever. The worker instead
-// stops accepting for 100 ms: libuv cannot pause a listening handle, so it closes the handle
-// (the socket stays open and keeps queueing through a dup() kept for this) and reopens it from a
-// timer. Each pause counts in accept_pauses; the warning is logged at most once per 10 s.
+// Accepting. The worker accepts by itself: a uv_poll on its listening socket, then accept4()
+// until EAGAIN (at most kAcceptBatch per wake-up). It does not use uv_listen because at EMFILE
+// libuv's accept path closes the whole pending backlog silently (its "EMFILE trick": it frees a
+// reserved fd, then accepts and closes every queued connection). When accept fails for lack of
+// resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the pending connections stay queued in the kernel
+// and the worker stops polling the socket for 100 ms, then tries again: they are served as soon
+// as descriptors free up. Each pause counts in accept_pauses; the warning is logged at most once
+// per 10 s with the number of pauses since the last one.
 //
 // Warm-up. A node restarted on a data directory it served from before answers Get and Touch
 // with Error NotReady until NodeContext::warmup_until_monotonic_ms (its reads would report keys
@@ -101,7 +112,8 @@ class ShardWorker {
   friend struct ShardWorkerCallbacks;  // the libuv trampolines in the .cc file
 
   // libuv callbacks.
-  void OnAccept(int status);
+  void OnAcceptReady(int status);
+  void AdoptConnection(int fd);
   void OnAlloc(Connection* c, uv_buf_t* buf);
   void OnRead(Connection* c, ssize_t nread);
   void OnWriteDone(Connection* c, int status);
@@ -113,10 +125,14 @@ class ShardWorker {
 
   // Accepting (see "Accepting" above).
   Status StartListening();
-  void PauseAccepting(int error);
+  void ResumeAccepting();
+  void PauseAccepting(int error);  // an errno value
 
   // Request path.
   void ProcessInput(Connection* c);
+  // The frame at the head of `c->in` declares more than the limit: answers it and starts
+  // skipping it. False while the bytes that carry its request id have not arrived yet.
+  bool SkipOversizedFrame(Connection* c);
   // Output the connection may have to hold: unwritten bytes plus expected remote responses.
   static size_t PendingOutputBytes(const Connection* c);
   static bool Backlogged(const Connection* c);
@@ -159,13 +175,14 @@ class ShardWorker {
 
   uv_loop_t loop_{};
   bool loop_ready_ = false;
-  uv_tcp_t listener_{};
-  bool listener_open_ = false;     // listener_ is initialised and not closed (nor closing)
-  bool listener_closing_ = false;  // uv_close called, close callback not run yet
-  int listen_fd_ = -1;             // the listening socket; listener_ works on a dup of it
+  uv_poll_t listener_{};         // readiness of listen_fd_ (see "Accepting")
+  bool listener_ready_ = false;  // listener_ is initialised and not closed
+  bool accepting_ = false;       // listener_ is started
+  int listen_fd_ = -1;           // the listening socket, owned
   uv_timer_t accept_resume_timer_{};
   uint64_t next_accept_warning_ms_ = 0;  // loop time before which pauses are not logged
   uint64_t accept_pauses_unreported_ = 0;
+  uint64_t next_too_large_log_ms_ = 0;  // loop time before which oversized frames are not logged
   uv_check_t flush_check_{};
   uv_timer_t expire_timer_{};
   ShardMailbox mailbox_;
