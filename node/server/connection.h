@@ -28,8 +28,9 @@ struct Connection {
   ByteBuffer out;         // encoded responses waiting to be written
   ByteBuffer writing;     // bytes handed to the in-flight uv_write
   size_t skip_bytes = 0;  // bytes of a frame over the limit still to drop (see ShardWorker)
-  size_t partial_frame_bytes = 0;  // whole size of the partial frame at the head of `in`, if known
-  uint32_t remote_in_flight = 0;   // requests handed to other shards, not yet answered
+  size_t partial_frame_bytes = 0;   // whole size of the partial frame at the head of `in`, if known
+  uint32_t remote_in_flight = 0;    // requests handed to other shards, not yet answered
+  size_t remote_request_bytes = 0;  // their frames' bytes (copied into batches or parked)
   // Expected size of one response from another shard, for admission (see ShardWorker's
   // "Backpressure"): starts at 1 MiB, jumps to any larger response, decays towards smaller ones.
   size_t remote_response_estimate = 1 << 20;

@@ -61,6 +61,9 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("tombstones_purged", purged);
   add_number("tombstones_evicted", tomb_evicted);
   add_number("stale_writes", stale);
+  uint64_t outside = 0;
+  for (const ShardWorker* w : node.workers) outside += w->stats().buffer_bytes.Get();
+  add_number("memory_outside_store_bytes", outside);
 
 #define SHOAL_ADD_STAT(name, help)                                            \
   {                                                                           \

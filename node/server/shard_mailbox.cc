@@ -3,13 +3,14 @@
 namespace shoal::node {
 
 void MessageBatch::Append(ShardMessageKind kind, uint32_t origin_shard, uint64_t conn_id,
-                          std::span<const uint8_t> frame) {
+                          std::span<const uint8_t> frame, uint32_t request_bytes) {
   const uint32_t len = static_cast<uint32_t>(frame.size());
   uint8_t* p = bytes_.PrepareWrite(kHeaderBytes + len).data();
   p[0] = static_cast<uint8_t>(kind);
   std::memcpy(p + 1, &origin_shard, 4);
   std::memcpy(p + 5, &conn_id, 8);
-  std::memcpy(p + 13, &len, 4);
+  std::memcpy(p + 13, &request_bytes, 4);
+  std::memcpy(p + 17, &len, 4);
   if (len > 0) std::memcpy(p + kHeaderBytes, frame.data(), len);
   bytes_.Commit(kHeaderBytes + len);
   ++count_;
@@ -48,6 +49,11 @@ void ShardMailbox::RequestStop() {
   stop_.store(true, std::memory_order_release);
   std::lock_guard<std::mutex> lock(mu_);
   if (!closed_) uv_async_send(&async_);
+}
+
+size_t ShardMailbox::pending_capacity() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_.capacity();
 }
 
 void ShardMailbox::Take(MessageBatch& out) {

@@ -9,9 +9,12 @@
 //
 // A MessageBatch is a run of messages in one byte buffer, no allocation per message:
 //
-//   +------------------------------------------+----------------+---
-//   | kind u8 | origin u32 | conn u64 | len u32 | frame (len B)  | next message ...
-//   +------------------------------------------+----------------+---
+//   +------------------------------------------------------------+----------------+---
+//   | kind u8 | origin u32 | conn u64 | request_bytes u32 | len u32 | frame (len B)  | next ...
+//   +------------------------------------------------------------+----------------+---
+//
+// request_bytes: on a response, the size of the request frame it answers (the origin releases
+// that much of the connection's cross-shard budget); 0 otherwise.
 //
 // A ShardMailbox is a mutex-protected pending batch plus a uv_async that wakes the owner's loop.
 // Senders append a whole batch under the lock (or swap it in when the pending batch is empty) and
@@ -39,13 +42,14 @@ struct ShardMessage {
   ShardMessageKind kind;
   uint32_t origin_shard;
   uint64_t conn_id;
+  uint32_t request_bytes;
   std::span<const uint8_t> frame;  // points into the batch
 };
 
 class MessageBatch {
  public:
   void Append(ShardMessageKind kind, uint32_t origin_shard, uint64_t conn_id,
-              std::span<const uint8_t> frame);
+              std::span<const uint8_t> frame, uint32_t request_bytes = 0);
 
   // Calls fn(const ShardMessage&) for each message in order.
   template <typename Fn>
@@ -58,7 +62,8 @@ class MessageBatch {
       m.kind = static_cast<ShardMessageKind>(p[0]);
       std::memcpy(&m.origin_shard, p + 1, 4);
       std::memcpy(&m.conn_id, p + 5, 8);
-      std::memcpy(&len, p + 13, 4);
+      std::memcpy(&m.request_bytes, p + 13, 4);
+      std::memcpy(&len, p + 17, 4);
       m.frame = {p + kHeaderBytes, len};
       fn(m);
       p += kHeaderBytes + len;
@@ -68,8 +73,12 @@ class MessageBatch {
   bool empty() const { return bytes_.empty(); }
   size_t count() const { return count_; }
   size_t bytes() const { return bytes_.size(); }
+  size_t capacity() const { return bytes_.capacity(); }
+  // Storage an emptied batch keeps for reuse; a larger one (after a burst or a large frame) is
+  // freed, so that idle batches hold at most this much.
+  static constexpr size_t kKeepBytes = 256 * 1024;
   // Empties the batch, keeping up to `keep_bytes` of storage.
-  void Clear(size_t keep_bytes = 4u << 20) {
+  void Clear(size_t keep_bytes = kKeepBytes) {
     bytes_.Clear();
     bytes_.ReleaseIfIdle(keep_bytes);
     count_ = 0;
@@ -84,7 +93,7 @@ class MessageBatch {
     std::swap(count_, other.count_);
   }
 
-  static constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4;
+  static constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4 + 4;
 
  private:
   ByteBuffer bytes_;
@@ -112,6 +121,9 @@ class ShardMailbox {
 
   // Owner thread: swaps the pending messages into `out` (which should be empty).
   void Take(MessageBatch& out);
+
+  // Any thread: storage held by the pending batch (for the node's memory report).
+  size_t pending_capacity();
 
   // Owner thread: refuses further posts and closes the uv_async (freed by the loop; the mailbox
   // object itself must outlive the loop run that closes it).

@@ -104,3 +104,27 @@ TEST(ShardMailboxTest, DeliversEveryMessageInSenderOrder) {
 
 }  // namespace
 }  // namespace shoal::node
+
+namespace shoal::node {
+namespace {
+
+TEST(MessageBatchMemoryTest, AnEmptiedBatchKeepsAtMostKeepBytes) {
+  MessageBatch batch;
+  const std::vector<uint8_t> big(4u << 20, 7);
+  batch.Append(ShardMessageKind::kRequest, 0, 1, big, 0);
+  EXPECT_GE(batch.capacity(), big.size());
+  batch.Clear();
+  EXPECT_LE(batch.capacity(), MessageBatch::kKeepBytes);
+  const std::vector<uint8_t> small(1000, 7);
+  batch.Append(ShardMessageKind::kResponse, 1, 2, small, 123);
+  batch.ForEach([](const ShardMessage& m) {
+    EXPECT_EQ(m.request_bytes, 123u);
+    EXPECT_EQ(m.conn_id, 2u);
+    EXPECT_EQ(m.frame.size(), 1000u);
+  });
+  batch.Clear();
+  EXPECT_GT(batch.capacity(), 0u);  // small storage is kept for reuse
+}
+
+}  // namespace
+}  // namespace shoal::node

@@ -315,7 +315,7 @@ void ShardWorker::OnRead(Connection* c, ssize_t nread) {
 }
 
 size_t ShardWorker::PendingOutputBytes(const Connection* c) {
-  return c->out.size() + c->writing.size() +
+  return c->out.size() + c->writing.size() + c->remote_request_bytes +
          static_cast<size_t>(c->remote_in_flight) * c->remote_response_estimate;
 }
 
@@ -356,7 +356,15 @@ void ShardWorker::ProcessInput(Connection* c) {
     c->in.Clear();
     Drain(c);
   }
-  if (c->in.empty()) c->in.ReleaseIfIdle(kKeepBufferBytes);
+  if (c->in.empty()) {
+    c->in.ReleaseIfIdle(kKeepBufferBytes);
+  } else if (c->in.capacity() > kKeepBufferBytes && c->in.size() <= kKeepBufferBytes / 2 &&
+             c->partial_frame_bytes <= kKeepBufferBytes / 2) {
+    // A large frame was handled and only a small remainder is left: move it to a small buffer.
+    ByteBuffer smaller;
+    smaller.Append(c->in.data(), c->in.size());
+    c->in.swap(smaller);
+  }
   UpdateReadPause(c);
 }
 
@@ -583,6 +591,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
   }
   stats_.cross_shard_requests.Add(1);
   ++c->remote_in_flight;
+  c->remote_request_bytes += frame.size();
   outboxes_[shard].Append(ShardMessageKind::kRequest, index_, c->id, frame);
 }
 
@@ -594,6 +603,7 @@ bool ShardWorker::Warm() {
 void ShardWorker::Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame) {
   stats_.ceiling_waits.Add(1);
   ++c->remote_in_flight;  // answered later: keeps a draining connection open, counts for pauses
+  c->remote_request_bytes += frame.size();
   parked_.push_back(ParkedWrite{c->id, hlc, std::vector<uint8_t>(frame.begin(), frame.end())});
   node_.ceiling.Want(hlc);
 }
@@ -611,6 +621,7 @@ void ShardWorker::ResumeParked() {
     if (it == connections_.end()) continue;  // closed meanwhile
     Connection* c = it->second;
     --c->remote_in_flight;
+    c->remote_request_bytes -= std::min(c->remote_request_bytes, p.frame.size());
     HandleKeyed(c, *wire::GetSizePrefixedEnvelope(p.frame.data()), p.frame);
     if (!c->dirty) MaybeFinishDrain(c);
   }
@@ -736,13 +747,15 @@ void ShardWorker::OnMailbox() {
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
       std::span<const uint8_t> response = executor_.Execute(*envelope, builder_);
       NoteFrameBuilt(response);
-      outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response);
+      outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response,
+                                       static_cast<uint32_t>(m.frame.size()));
       return;
     }
     auto it = connections_.find(m.conn_id);
     if (it == connections_.end()) return;  // closed meanwhile
     Connection* c = it->second;
     --c->remote_in_flight;
+    c->remote_request_bytes -= std::min<size_t>(c->remote_request_bytes, m.request_bytes);
     const size_t decayed = c->remote_response_estimate - c->remote_response_estimate / 8;
     c->remote_response_estimate = std::max({m.frame.size(), decayed, kMinRemoteResponseEstimate});
     Reply(c, m.frame);
@@ -750,7 +763,20 @@ void ShardWorker::OnMailbox() {
   inbox_work_.Clear();
 }
 
+void ShardWorker::MeasureBuffers() {
+  size_t total =
+      builder_.builder().GetSize() + inbox_work_.capacity() + mailbox_.pending_capacity();
+  for (const MessageBatch& b : outboxes_) total += b.capacity();
+  for (const ParkedWrite& p : parked_) total += p.frame.capacity();
+  for (const auto& [id, c] : connections_) {
+    total += c->in.capacity() + c->out.capacity() + c->writing.capacity();
+  }
+  const uint64_t before = stats_.buffer_bytes.Get();
+  stats_.buffer_bytes.Add(static_cast<int64_t>(total) - static_cast<int64_t>(before));
+}
+
 void ShardWorker::OnExpireTimer() {
+  if (++expire_ticks_ % 10 == 0) MeasureBuffers();
   const uint64_t start = uv_hrtime();
   size_t removed;
   do {

@@ -27,10 +27,18 @@
 // writes each touched connection's output with one write and posts each non-empty batch with one
 // lock and at most one wake-up.
 //
+// Memory outside the store. Input buffers grow to the frame being read (up to the frame limit)
+// and shrink back to at most 1 MiB once it is handled; output buffers are freed past 1 MiB when
+// empty; batches keep at most MessageBatch::kKeepBytes after use. Frames a connection has out on
+// other shards (or parked) count in its backpressure below, so a connection holds at most about
+// the pause mark plus one frame of cross-shard copies. Every second the worker sums what it holds
+// into buffer_bytes (info: memory_outside_store_bytes).
+//
 // Backpressure. A connection stops being served (its remaining frames stay in its buffer and its
 // socket is not read) while the output it may have to hold passes 16 MiB: unwritten responses
 // plus, for every request out on another shard, the expected size of its response (the
-// connection's remote_response_estimate); or while 256 requests are out on other shards. It
+// connection's remote_response_estimate) and the size of the request copied there; or while 256
+// requests are out on other shards. It
 // resumes below 4 MiB / 128. Responses to requests already admitted are always kept: a peer
 // that does not read holds at most the pause mark plus what its admitted requests return.
 //
@@ -121,6 +129,8 @@ class ShardWorker {
   void OnCheck();
   void OnMailbox();
   void OnExpireTimer();
+  // Sums the memory this worker holds outside its store into stats_.buffer_bytes.
+  void MeasureBuffers();
   void OnAcceptResumeTimer();
 
   // Accepting (see "Accepting" above).
@@ -195,6 +205,7 @@ class ShardWorker {
   std::vector<uint64_t> flushing_;      // the ones being flushed (dirty_ may grow meanwhile)
   std::vector<MessageBatch> outboxes_;  // index = destination shard
   MessageBatch inbox_work_;             // messages taken from the mailbox, being handled
+  uint32_t expire_ticks_ = 0;           // OnExpireTimer runs; buffers are measured every 10th
   bool warm_ = false;                   // the warm-up is over (never goes back)
   struct ParkedWrite {
     uint64_t conn_id;
