@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <string>
 
+#include "common/client/node_client.h"
 #include "common/clock/hlc.h"
-#include "tools/shoalctl/node_client.h"
 
 namespace shoal::tools {
+
+using client::DescribeError;
+using client::NodeClient;
 
 // What every command gets: a connected client that has said Hello, and a clock above the node's
 // max_hlc for stamping writes.

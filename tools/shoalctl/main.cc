@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "common/auth/cluster_secret.h"
+#include "common/client/node_client.h"
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/hash/key_hash.h"
 #include "tools/shoalctl/commands.h"
-#include "tools/shoalctl/node_client.h"
 
 namespace {
 
@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
     secret = std::move(*loaded);
   }
 
-  auto client = shoal::tools::NodeClient::Connect(*address, static_cast<int>(timeout_ms));
+  auto client = shoal::client::NodeClient::Connect(*address, static_cast<int>(timeout_ms));
   if (!client.ok()) {
     std::fprintf(stderr, "shoalctl: %s\n", client.status().message().c_str());
     return 1;

@@ -1,4 +1,4 @@
-#include "tools/shoalctl/node_client.h"
+#include "common/client/node_client.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 
 #include "common/auth/handshake.h"
 
-namespace shoal::tools {
+namespace shoal::client {
 
 namespace {
 
@@ -184,14 +184,14 @@ StatusOr<const wire::Envelope*> NodeClient::Await(uint64_t request_id, int timeo
 }
 
 StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::string& sender_id,
-                                       const std::string& secret, int timeout_ms) {
+                                       const std::string& secret, int timeout_ms,
+                                       wire::PeerRole role) {
   const auth::Nonce nonce = auth::NewNonce();
   auto& b = builder_.Start();
   auto cluster_name = b.CreateString(cluster);
   auto sender = b.CreateString(sender_id);
   auto nonce_bytes = b.CreateVector(nonce.data(), nonce.size());
-  auto hello = wire::CreateHello(b, kProtocolVersion, cluster_name, sender, wire::PeerRole::Tool,
-                                 nonce_bytes);
+  auto hello = wire::CreateHello(b, kProtocolVersion, cluster_name, sender, role, nonce_bytes);
   const uint64_t id = NextRequestId();
   Status s = Send(builder_.Finish(id, wire::Message::Hello, hello.Union()), timeout_ms);
   if (!s.ok()) return s;
@@ -208,6 +208,7 @@ StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::st
   if (resp->cluster() != nullptr) reply.cluster = resp->cluster()->str();
   reply.max_hlc = resp->max_hlc();
   reply.shards = resp->shards();
+  reply.max_frame_size = resp->max_frame_size();
   auto proof = auth::AnswerHelloResponse(secret, nonce, sender_id, cluster, *resp);
   if (!proof.ok()) return proof.status();
   if (proof->has_value()) {
@@ -227,4 +228,4 @@ StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::st
   return reply;
 }
 
-}  // namespace shoal::tools
+}  // namespace shoal::client

@@ -1,11 +1,14 @@
 #pragma once
 
-// NodeClient: a small blocking client of the node protocol for tools (shoalctl). One TCP
-// connection, one thread; every call takes a deadline. Requests may be pipelined: send several
-// frames, then receive their responses (in any order, matched by request id).
+// NodeClient: a small blocking client of the node protocol (schemas/shoal.fbs), shared by
+// shoalctl and, later, node-to-node connections (node/ may not include proxy/, whose event-driven
+// links are the proxy's own). One TCP connection, one thread; every call takes a deadline.
+// Requests may be pipelined: send several frames (built with builder(), common/wire/frame.h),
+// then receive their responses (in any order, matched by request id). Hello performs the whole
+// handshake, cluster-secret proof and Auth included (common/auth/handshake.h).
 //
 //   auto client = NodeClient::Connect(address, 5000);
-//   auto hello = (*client)->Hello("shoal", "shoalctl", 5000);
+//   auto hello = (*client)->Hello("shoal", "shoalctl", secret, 5000);
 //   FrameBuilder& fb = (*client)->builder();
 //   auto& b = fb.Start();
 //   uint64_t id = (*client)->NextRequestId();
@@ -23,7 +26,7 @@
 #include "common/wire/frame.h"
 #include "schemas/shoal_generated.h"
 
-namespace shoal::tools {
+namespace shoal::client {
 
 struct HelloReply {
   uint32_t protocol_version = 0;
@@ -31,6 +34,7 @@ struct HelloReply {
   std::string cluster;
   uint64_t max_hlc = 0;
   uint32_t shards = 0;
+  uint32_t max_frame_size = 0;  // largest request frame the node accepts (0: not advertised)
 };
 
 class NodeClient {
@@ -62,7 +66,8 @@ class NodeClient {
   // (common/auth/handshake.h); a node that cannot prove the secret, or one that requires a
   // secret when `secret` is empty, is an error.
   StatusOr<HelloReply> Hello(const std::string& cluster, const std::string& sender_id,
-                             const std::string& secret, int timeout_ms);
+                             const std::string& secret, int timeout_ms,
+                             wire::PeerRole role = wire::PeerRole::Tool);
 
  private:
   explicit NodeClient(int fd) : fd_(fd) {}
@@ -81,4 +86,4 @@ class NodeClient {
 // "BadRequest: key longer than 512 KiB" for an Error envelope.
 std::string DescribeError(const wire::Error& error);
 
-}  // namespace shoal::tools
+}  // namespace shoal::client
