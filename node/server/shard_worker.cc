@@ -36,11 +36,13 @@ constexpr size_t kResumeOutputBytes = 4 << 20;
 constexpr uint32_t kPauseRemoteInFlight = 256;
 constexpr uint32_t kResumeRemoteInFlight = 128;
 constexpr size_t kMinRemoteResponseEstimate = 4 * 1024;
-// Active expiry: every kExpirePeriodMs, examine kExpireBudget entries at a time, again while a
-// quarter of them turn out to be expired, for at most kExpireMaxNs.
-constexpr uint64_t kExpirePeriodMs = 100;
-constexpr size_t kExpireBudget = 2000;
-constexpr uint64_t kExpireMaxNs = 5'000'000;
+// Active expiry (ShardStore::ExpireCycle): every kExpirePeriodMs, steps of 500 entries, again
+// while a tenth of them turn out to be dead, for at most kExpireMaxNs; at least a full pass over
+// the shard every 30 s when few are dead (time permitting).
+constexpr uint64_t kExpirePeriodMs = 10;
+constexpr uint64_t kExpireMaxNs = 1'000'000;
+constexpr ExpireCycleLimits kExpireLimits{
+    .step = 500, .repeat_percent = 10, .full_pass_calls = 30'000 / kExpirePeriodMs};
 // Accepting: how long a shard stops accepting when it runs out of fds or memory, and how often
 // it says so.
 constexpr uint64_t kAcceptPauseMs = 100;
@@ -706,10 +708,7 @@ void ShardWorker::MeasureBuffers() {
 void ShardWorker::OnExpireTimer() {
   if (++expire_ticks_ % 10 == 0) MeasureBuffers();
   const uint64_t start = uv_hrtime();
-  size_t removed;
-  do {
-    removed = store_.ExpireSome(kExpireBudget);
-  } while (removed * 4 >= kExpireBudget && uv_hrtime() - start < kExpireMaxNs);
+  store_.ExpireCycle(kExpireLimits, [start] { return uv_hrtime() - start >= kExpireMaxNs; });
 }
 
 }  // namespace shoal::node

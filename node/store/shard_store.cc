@@ -16,12 +16,13 @@ namespace shoal::node {
 
 // kEntryOverhead, derived. An entry is one malloc block of sizeof(Entry) + key + value bytes.
 // glibc hands out chunks of max(32, round_up(request + 8, 16)) bytes: 8 bytes of chunk header and
-// up to 15 of rounding. The hash table has at most two bucket pointers per entry (it doubles when
-// the entries outnumber the buckets; ExpireSome shrinks it back after mass removals). The LRU
-// links live in the header. Worst case: 64 + 8 + 15 + 16 = 103 bytes on top of key and value.
-// Not counted: page rounding of values large enough for malloc to mmap (>= 128 KiB by default,
-// under 3%), and the fixed cost of an empty store.
-static_assert(ShardStore::kEntryOverhead >= sizeof(Entry) + 8 + 15 + 2 * sizeof(Entry*));
+// up to 15 of rounding. The hash table holds at most two bucket pointers per entry while it grows,
+// its incremental resizes included (see entry_table.h; ExpireSome gives buckets back after mass
+// removals). The LRU links live in the header. Worst case: 64 + 8 + 15 + 16 = 103 bytes on top of
+// key and value. Not counted: page rounding of values large enough for malloc to mmap (>= 128 KiB
+// by default, under 3%), and the fixed cost of an empty store.
+static_assert(ShardStore::kEntryOverhead >=
+              sizeof(Entry) + 8 + 15 + EntryTable::kMaxSlotsPerEntryWhileGrowing * sizeof(Entry*));
 
 namespace {
 
@@ -202,6 +203,9 @@ struct ShardStore::Impl {
       Remove(victim, IsDead(victim, now) ? Removal::kDead : Removal::kEvicted);
     }
   }
+
+  // One step of active expiry (see ShardStore::ExpireSome); publishes memory_used.
+  ExpireCycleResult ExpireStep(size_t budget, LazyNow& now);
 
   // Stores the request's entry, over `held` (same key, dead or alive) if not null. Copies key and
   // value before freeing anything, so they may point into this store.
@@ -399,39 +403,64 @@ TouchResult ShardStore::Touch(std::string_view key, Version version, int64_t exp
   return result;
 }
 
-size_t ShardStore::ExpireSome(size_t budget) {
-  Impl& s = *impl_;
-  LazyNow now(clock_);
-  size_t work = 0;
-  size_t removed = 0;
+ExpireCycleResult ShardStore::Impl::ExpireStep(size_t budget, LazyNow& now) {
+  ExpireCycleResult step;
+  step.steps = 1;
   // Tombstones sit in write order, hence in deadline order: purge from the old end.
-  while (work < budget) {
-    Entry* oldest = s.tombstones.back();
-    if (oldest == nullptr || !s.IsDead(oldest, now)) break;
-    s.Remove(oldest, Impl::Removal::kDead);
-    ++work;
-    ++removed;
+  while (step.examined < budget) {
+    Entry* oldest = tombstones.back();
+    if (oldest == nullptr || !IsDead(oldest, now)) break;
+    Remove(oldest, Removal::kDead);
+    ++step.examined;
+    ++step.removed;
   }
   // Values (and any tombstone met on the way): resume the sweep of the buckets.
-  while (work < budget && s.table.size() > 0) {
+  while (step.examined < budget && table.size() > 0) {
     // VisitBucket reads an entry's successor before calling back, so the entry may be
     // replaced (entombed) or removed here.
-    const size_t visited = s.table.VisitBucket(s.expiry_cursor, [&](Entry* e) {
-      if (!s.IsDead(e, now)) return;
+    const size_t visited = table.VisitBucket(expiry_cursor, [&](Entry* e) {
+      if (!IsDead(e, now)) return;
       if (e->tombstone()) {
-        s.Remove(e, Impl::Removal::kDead);
+        Remove(e, Removal::kDead);
       } else {
-        s.Entomb(e, now);
+        Entomb(e, now);
       }
-      ++removed;
+      ++step.removed;
     });
-    work += visited > 0 ? visited : 1;
-    s.expiry_cursor = s.table.NextCursor(s.expiry_cursor);
-    if (s.expiry_cursor == 0) break;  // a full pass ends here; the next call starts the next one
+    step.examined += visited > 0 ? visited : 1;
+    expiry_cursor = table.NextCursor(expiry_cursor);
+    if (expiry_cursor == 0) break;  // a full pass ends here; the next call starts the next one
   }
-  s.table.MaybeShrink();  // the cursor survives a resize
-  s.PublishMemory();
-  return removed;
+  // Resizes are incremental: keep one in progress moving even when nothing is inserted, and give
+  // buckets back after mass removals (the cursor survives both).
+  table.MaybeShrink();
+  table.RehashSome(budget);
+  PublishMemory();
+  return step;
+}
+
+size_t ShardStore::ExpireSome(size_t budget) {
+  LazyNow now(clock_);
+  return impl_->ExpireStep(budget, now).removed;
+}
+
+ExpireCycleResult ShardStore::ExpireCycleImpl(const ExpireCycleLimits& limits,
+                                              bool (*out_of_time)(void*), void* fn) {
+  Impl& s = *impl_;
+  LazyNow now(clock_);  // one reading per cycle: it lasts about a millisecond
+  const size_t floor = limits.full_pass_calls == 0 ? 0 : s.table.size() / limits.full_pass_calls;
+  const size_t step_size = limits.step == 0 ? 1 : limits.step;
+  ExpireCycleResult cycle;
+  while (true) {
+    const ExpireCycleResult step = s.ExpireStep(step_size, now);
+    cycle.steps += 1;
+    cycle.examined += step.examined;
+    cycle.removed += step.removed;
+    const bool many_dead = step.removed * 100 >= step.examined * uint64_t{limits.repeat_percent};
+    if (step.examined == 0 || (!many_dead && cycle.examined >= floor)) break;
+    if (out_of_time(fn)) break;
+  }
+  return cycle;
 }
 
 uint64_t ShardStore::ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),

@@ -34,7 +34,8 @@
 // PutResult::previous_value when asked for. Lookups hash the string_view key (no copy).
 //
 // Keys and values handed in may point anywhere, even into this store (e.g. a value just returned
-// by Get). Strings handed out as string_view stay valid until the next Put or ExpireSome, or the
+// by Get). Strings handed out as string_view stay valid until the next Put, ExpireSome or
+// ExpireCycle, or the
 // next Get or Touch of the same key (so a batch of Gets of distinct keys may hold on to them).
 
 #include <atomic>
@@ -116,6 +117,23 @@ struct TouchResult {
   int64_t previous_expire_at_ms = 0;
 };
 
+// How much one ShardStore::ExpireCycle call may do.
+struct ExpireCycleLimits {
+  size_t step = 500;  // entries examined per ExpireSome step
+  // Another step follows while the last one found at least this percentage of the entries it
+  // examined dead (Redis: 10).
+  uint32_t repeat_percent = 10;
+  // However few are dead, a call examines at least (entries held / full_pass_calls) entries, so
+  // that a full pass over the table takes at most this many calls (time permitting). 0: no floor.
+  size_t full_pass_calls = 0;
+};
+
+struct ExpireCycleResult {
+  size_t steps = 0;
+  size_t examined = 0;  // entries (and empty buckets) examined
+  size_t removed = 0;   // values expired and tombstones removed
+};
+
 // Counters, written only by the owner thread, readable from any thread (relaxed atomics).
 struct ShardStats {
   std::atomic<uint64_t> keys{0};  // live values + tombstones held
@@ -157,14 +175,29 @@ class ShardStore {
   TouchResult Touch(std::string_view key, Version version, int64_t expire_at_ms, bool want_value,
                     TouchCondition condition = TouchCondition::kAlways);
 
-  // Active expiry: examines about `budget` entries (each empty bucket crossed also counts as one,
-  // a bucket's chain is finished once started), turning expired values into tombstones and
-  // removing tombstones past the grace period. Tombstones past the grace period are found in
-  // write order at no scanning cost; other entries are examined by a cursor that resumes where
-  // the previous call stopped, so repeated calls cover the whole table. Returns the number of
-  // entries expired or removed. Also gives back hash
-  // buckets after many removals. Call periodically from the owner thread.
+  // Active expiry, one step: examines about `budget` entries (each empty bucket crossed also
+  // counts as one, a bucket's chain is finished once started), turning expired values into
+  // tombstones and removing tombstones past the grace period. Tombstones past the grace period
+  // are found in write order at no scanning cost; other entries are examined by a cursor that
+  // resumes where the previous call stopped, so repeated calls cover the whole table. Returns the
+  // number of entries expired or removed. Also moves about `budget` entries of a hash table
+  // resize in progress, and starts giving buckets back after many removals. Call from the owner
+  // thread (ExpireCycle is the periodic driver).
   size_t ExpireSome(size_t budget);
+
+  // Active expiry, adaptive (the model is Redis' activeExpireCycle): runs ExpireSome steps of
+  // limits.step entries while the last step found at least limits.repeat_percent of what it
+  // examined dead (or the call has not yet examined its floor, see ExpireCycleLimits), and
+  // out_of_time() -- asked after every step -- returns false. So a table full of expired entries
+  // is swept as fast as the time budget allows, and one with few costs a step per call.
+  // out_of_time must not call into the store.
+  template <typename OutOfTime>
+  ExpireCycleResult ExpireCycle(const ExpireCycleLimits& limits, OutOfTime&& out_of_time) {
+    using F = std::remove_reference_t<OutOfTime>;
+    return ExpireCycleImpl(
+        limits, [](void* f) -> bool { return (*static_cast<F*>(f))(); },
+        static_cast<void*>(std::addressof(out_of_time)));
+  }
 
   // Iteration (Merkle digests, range streaming): calls fn(const EntryView&) for the live values
   // and tombstones of a few hash buckets, at least `count` entries unless the traversal ends, and
@@ -185,6 +218,8 @@ class ShardStore {
  private:
   struct Impl;
 
+  ExpireCycleResult ExpireCycleImpl(const ExpireCycleLimits& limits, bool (*out_of_time)(void*),
+                                    void* fn);
   uint64_t ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),
                     void* fn) const;
 
