@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 namespace shoal::node {
@@ -18,8 +20,19 @@ constexpr size_t kAll = std::numeric_limits<size_t>::max();
 
 }  // namespace
 
+void EntryTable::FreeSlots::operator()(Entry** slots) const { std::free(slots); }
+
+Entry** EntryTable::AllocateSlots(size_t count) {
+  void* slots = std::calloc(count, sizeof(Entry*));
+  if (slots == nullptr) {
+    std::fprintf(stderr, "out of memory allocating %zu hash buckets\n", count);
+    std::abort();
+  }
+  return static_cast<Entry**>(slots);
+}
+
 EntryTable::EntryTable() {
-  table_.slots.reset(new Entry*[kMinBuckets]());
+  table_.slots.reset(AllocateSlots(kMinBuckets));
   table_.mask = kMinBuckets - 1;
 }
 
@@ -87,7 +100,7 @@ uint64_t EntryTable::NextCursor(uint64_t cursor) const {
 void EntryTable::StartResize(size_t bucket_count) {
   assert(!resizing());
   old_ = std::move(table_);
-  table_.slots.reset(new Entry*[bucket_count]());
+  table_.slots.reset(AllocateSlots(bucket_count));
   table_.mask = bucket_count - 1;
   rehash_index_ = 0;
 }

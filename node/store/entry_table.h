@@ -104,10 +104,16 @@ class EntryTable {
   static constexpr size_t kMaxSlotsPerEntryWhileGrowing = 2;
 
  private:
+  struct FreeSlots {
+    void operator()(Entry** slots) const;
+  };
   struct Buckets {
-    std::unique_ptr<Entry*[]> slots;
+    // calloc'd: a large array comes zeroed from mmap, so its pages are faulted in as buckets are
+    // first used, spread over the resize, instead of all inside the Insert that starts it.
+    std::unique_ptr<Entry*[], FreeSlots> slots;
     uint64_t mask = 0;
   };
+  static Entry** AllocateSlots(size_t count);
 
   // The bucket that holds (or would hold) an entry with this hash.
   Entry* const* Head(uint32_t hash) const {
