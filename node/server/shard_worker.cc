@@ -38,11 +38,11 @@ constexpr uint32_t kResumeRemoteInFlight = 128;
 constexpr size_t kMinRemoteResponseEstimate = 4 * 1024;
 // Active expiry (ShardStore::ExpireCycle): every kExpirePeriodMs, steps of 500 entries, again
 // while a tenth of them turn out to be dead, for at most kExpireMaxNs; at least a full pass over
-// the shard every 30 s when few are dead (time permitting).
+// the shard every 60 s when few are dead (time permitting).
 constexpr uint64_t kExpirePeriodMs = 10;
 constexpr uint64_t kExpireMaxNs = 1'000'000;
 constexpr ExpireCycleLimits kExpireLimits{
-    .step = 500, .repeat_percent = 10, .full_pass_calls = 30'000 / kExpirePeriodMs};
+    .step = 500, .repeat_percent = 10, .full_pass_calls = 60'000 / kExpirePeriodMs};
 // Accepting: how long a shard stops accepting when it runs out of fds or memory, and how often
 // it says so.
 constexpr uint64_t kAcceptPauseMs = 100;
