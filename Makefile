@@ -48,7 +48,7 @@ PROXY_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,p
 TOOLS_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,tools)))
 TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS) $(TOOLS_TESTS)
 
-.PHONY: all deps test unit-test integration-test run bench fuzz clean format
+.PHONY: all deps test unit-test integration-test run bench bench-store fuzz clean format
 all: $(BINARIES) $(TESTS)
 
 deps:
@@ -116,6 +116,15 @@ run: deps
 bench: deps
 	$(MAKE) $(BINARIES)
 	bench/run.sh
+
+# One ShardStore's latency while its table grows and its expiry sweep (docs/benchmarks.md);
+# not part of `all` or `test`.
+$(BUILD)/bin/store_bench: $(call obj,bench/store_bench.cc) $(NODE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(NODE_LIBS)
+
+bench-store: $(BUILD)/bin/store_bench
+	$(BUILD)/bin/store_bench $(STORE_BENCH_ARGS)
 
 # ---- fuzzing (clang + libFuzzer) --------------------------------------------------------------
 FUZZ_SRCS := $(shell find common proxy node -name '*_fuzz.cc' 2>/dev/null)
