@@ -58,7 +58,7 @@ void Usage() {
 }
 
 std::string Key(size_t i) {
-  char key[24];
+  char key[32];
   std::snprintf(key, sizeof(key), "key:%010zu", i);
   return key;
 }
