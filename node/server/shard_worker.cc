@@ -37,8 +37,8 @@ constexpr uint32_t kPauseRemoteInFlight = 256;
 constexpr uint32_t kResumeRemoteInFlight = 128;
 constexpr size_t kMinRemoteResponseEstimate = 4 * 1024;
 // Active expiry (ShardStore::ExpireCycle): every kExpirePeriodMs, steps of 500 entries, again
-// while a tenth of them turn out to be dead, for at most kExpireMaxNs; at least a full pass over
-// the shard every 60 s when few are dead (time permitting).
+// while a tenth of them turn out to be dead, for at most kExpireMaxNs; when few are dead, enough
+// to pass over the shard about every 60 s (time permitting).
 constexpr uint64_t kExpirePeriodMs = 10;
 constexpr uint64_t kExpireMaxNs = 1'000'000;
 constexpr ExpireCycleLimits kExpireLimits{

@@ -123,8 +123,9 @@ struct ExpireCycleLimits {
   // Another step follows while the last one found at least this percentage of the entries it
   // examined dead (Redis: 10).
   uint32_t repeat_percent = 10;
-  // However few are dead, a call examines at least (entries held / full_pass_calls) entries, so
-  // that a full pass over the table takes at most this many calls (time permitting). 0: no floor.
+  // However few are dead, a call examines at least (entries held / full_pass_calls) entries (empty
+  // buckets crossed count, as in ExpireSome), so that a full pass over the table takes about this
+  // many calls, more when many buckets are empty (time permitting). 0: no floor.
   size_t full_pass_calls = 0;
 };
 
