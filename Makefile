@@ -5,14 +5,17 @@
 #   *_test.cc       a GoogleTest unit test, linked into build/bin/tests/<name>
 #   *_fuzz.cc       a libFuzzer target (built by `make fuzz` with clang)
 #   main.cc         a binary's entry point (see BINARIES below)
-#   everything else in common/ node/ proxy/ tools/ is library code of its directory tree.
+#   everything else in common/ node/ proxy/ tools/ is library code of its directory tree,
+#   except tools/sim/ (the replication simulation: links the node and proxy libraries, which may
+#   not include each other; its *_test.cc are unit tests like the others).
 
 CXX      ?= g++
 BUILD    ?= build
 OPT      ?= -O2
 CXXFLAGS ?= $(OPT) -g
 # Required flags stay even when CXXFLAGS/LDFLAGS are given on the command line (sanitizer builds:
-# make BUILD=build-asan CXXFLAGS='-O1 -g -fsanitize=address' LDFLAGS=-fsanitize=address).
+# make BUILD=build-asan CXXFLAGS='-O1 -g -fsanitize=address' LDFLAGS=-fsanitize=address; `make asan`
+# and `make tsan` do this and run the unit and integration suites on the instrumented binaries).
 override CXXFLAGS += -std=c++20 -Wall -Wextra -Wno-unused-parameter -pthread
 override CPPFLAGS += -I. -I$(BUILD)/gen -MMD -MP
 override LDFLAGS  += -pthread
@@ -27,7 +30,8 @@ test_srcs = $(shell find $(1) -name '*_test.cc' 2>/dev/null)
 COMMON_SRCS := $(call lib_srcs,common)
 NODE_SRCS   := $(call lib_srcs,node)
 PROXY_SRCS  := $(call lib_srcs,proxy)
-TOOLS_SRCS  := $(call lib_srcs,tools)
+TOOLS_SRCS  := $(filter-out tools/sim/%,$(call lib_srcs,tools))
+SIM_SRCS    := $(call lib_srcs,tools/sim)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
@@ -45,10 +49,11 @@ BINARIES := $(BUILD)/bin/shoal-node $(BUILD)/bin/shoal-proxy $(BUILD)/bin/shoalc
 COMMON_TESTS := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,common)))
 NODE_TESTS   := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,node)))
 PROXY_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,proxy)))
-TOOLS_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,tools)))
-TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS) $(TOOLS_TESTS)
+TOOLS_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(filter-out tools/sim/%,$(call test_srcs,tools))))
+SIM_TESTS    := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,tools/sim)))
+TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS) $(TOOLS_TESTS) $(SIM_TESTS)
 
-.PHONY: all deps test unit-test integration-test run bench bench-store fuzz clean format
+.PHONY: all deps test unit-test integration-test run bench bench-store fuzz clean format asan tsan
 all: $(BINARIES) $(TESTS)
 
 deps:
@@ -95,7 +100,8 @@ endef
 $(foreach t,$(call test_srcs,common),$(eval $(call test_rule,$(t),$(COMMON_LIB),$(COMMON_LIBS))))
 $(foreach t,$(call test_srcs,node),$(eval $(call test_rule,$(t),$(NODE_LIB) $(COMMON_LIB),$(NODE_LIBS))))
 $(foreach t,$(call test_srcs,proxy),$(eval $(call test_rule,$(t),$(PROXY_LIB) $(COMMON_LIB),$(PROXY_LIBS))))
-$(foreach t,$(call test_srcs,tools),$(eval $(call test_rule,$(t),$(call obj,$(TOOLS_SRCS)) $(COMMON_LIB),$(COMMON_LIBS))))
+$(foreach t,$(filter-out tools/sim/%,$(call test_srcs,tools)),$(eval $(call test_rule,$(t),$(call obj,$(TOOLS_SRCS)) $(COMMON_LIB),$(COMMON_LIBS))))
+$(foreach t,$(call test_srcs,tools/sim),$(eval $(call test_rule,$(t),$(call obj,$(SIM_SRCS)) $(NODE_LIB) $(PROXY_LIB) $(COMMON_LIB),$(NODE_LIBS) $(PROXY_LIBS))))
 
 # ---- the two commands -----------------------------------------------------------------------
 unit-test: $(TESTS)
@@ -125,6 +131,31 @@ $(BUILD)/bin/store_bench: $(call obj,bench/store_bench.cc) $(NODE_LIB) $(COMMON_
 
 bench-store: $(BUILD)/bin/store_bench
 	$(BUILD)/bin/store_bench $(STORE_BENCH_ARGS)
+
+# ---- sanitizers (not part of `make test`: too slow for CI) -------------------------------------
+# Everything is built into build-asan/ or build-tsan/, then the unit tests and the integration
+# suite run on those binaries. Reports go to files under $(BUILD)/sanitizer-logs (the nodes and
+# proxies the suite starts write there too, whatever their exit); any report fails the target.
+ASAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LDFLAGS  := -fsanitize=address,undefined
+TSAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_LDFLAGS  := -fsanitize=thread
+SAN_ENV = ASAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/asan:detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/ubsan:print_stacktrace=1:halt_on_error=1 \
+	TSAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$(abspath scripts/tsan.supp)
+define sanitized_run
+	$(MAKE) BUILD=$(1) CXXFLAGS='$(2)' LDFLAGS='$(3)' all
+	rm -rf $(1)/sanitizer-logs && mkdir -p $(1)/sanitizer-logs
+	fail=0; $(call SAN_ENV,$(1)) $(MAKE) BUILD=$(1) CXXFLAGS='$(2)' LDFLAGS='$(3)' unit-test || fail=1; \
+	$(call SAN_ENV,$(1)) $(MAKE) BUILD=$(1) CXXFLAGS='$(2)' LDFLAGS='$(3)' integration-test || fail=1; \
+	if ls $(1)/sanitizer-logs/* >/dev/null 2>&1; then \
+	  echo "sanitizer reports:"; head -n 60 $(1)/sanitizer-logs/*; fail=1; fi; \
+	exit $$fail
+endef
+asan: deps
+	$(call sanitized_run,build-asan,$(ASAN_CXXFLAGS),$(ASAN_LDFLAGS))
+tsan: deps
+	$(call sanitized_run,build-tsan,$(TSAN_CXXFLAGS),$(TSAN_LDFLAGS))
 
 # ---- fuzzing (clang + libFuzzer) --------------------------------------------------------------
 FUZZ_SRCS := $(shell find common proxy node -name '*_fuzz.cc' 2>/dev/null)

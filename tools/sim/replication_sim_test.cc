@@ -1,0 +1,99 @@
+// The deterministic replication simulation (tools/sim/sim_schedule.h) over many seeds.
+//
+//   SHOAL_SIM_SEED=n       runs only schedule n, with its event trace printed on failure
+//   SHOAL_SIM_SCHEDULES=k  schedules per test (default below; more for a longer hunt)
+//   SHOAL_SIM_FIRST=s      first seed (default 1)
+//
+// A failure prints the seed; rerunning with SHOAL_SIM_SEED reproduces it event for event.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "tools/sim/sim_schedule.h"
+
+namespace shoal::sim {
+namespace {
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v == nullptr || *v == '\0' ? fallback : std::strtoull(v, nullptr, 10);
+}
+
+// Runs the schedules and fails on the first violation, printing its trace (the last lines).
+void RunMany(const SimOptions& options, uint64_t default_schedules) {
+  const char* one = std::getenv("SHOAL_SIM_SEED");
+  uint64_t first = EnvOr("SHOAL_SIM_FIRST", 1);
+  uint64_t count = EnvOr("SHOAL_SIM_SCHEDULES", default_schedules);
+  if (one != nullptr && *one != '\0') {
+    first = std::strtoull(one, nullptr, 10);
+    count = 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  SimResult total;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    SimResult r = RunSchedule(seed, options);
+    total.events += r.events;
+    total.commands += r.commands;
+    total.acknowledged += r.acknowledged;
+    total.read_repairs += r.read_repairs;
+    total.stale_retries += r.stale_retries;
+    if (!r.ok) {
+      SimOptions traced = options;
+      traced.trace = true;
+      const SimResult again = RunSchedule(seed, traced);
+      // Determinism is part of the contract: the rerun must fail the same way.
+      EXPECT_EQ(again.failure, r.failure) << "seed " << seed << " did not reproduce";
+      std::string trace = again.trace;
+      constexpr size_t kTail = 12000;
+      if (trace.size() > kTail) trace = "...\n" + trace.substr(trace.size() - kTail);
+      FAIL() << r.failure << "\n--- trace of seed " << seed << " ---\n" << trace;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%llu schedules from seed %llu: %llu events, %llu commands (%llu acknowledged), "
+              "%llu read-repairs, %llu stale retries, %.2f s\n",
+              static_cast<unsigned long long>(count), static_cast<unsigned long long>(first),
+              static_cast<unsigned long long>(total.events),
+              static_cast<unsigned long long>(total.commands),
+              static_cast<unsigned long long>(total.acknowledged),
+              static_cast<unsigned long long>(total.read_repairs),
+              static_cast<unsigned long long>(total.stale_retries), seconds);
+}
+
+TEST(ReplicationSim, SameSeedSameRun) {
+  SimOptions options;
+  options.trace = true;
+  for (uint64_t seed : {1, 2, 3, 77}) {
+    const SimResult a = RunSchedule(seed, options);
+    const SimResult b = RunSchedule(seed, options);
+    EXPECT_EQ(a.trace, b.trace) << "seed " << seed;
+    EXPECT_EQ(a.events, b.events);
+    EXPECT_GT(a.commands, 0u);
+  }
+}
+
+// SET, DEL and GET with message loss, duplication, delay and reordering, nodes stopped and
+// restarted empty, clock offsets between proxies.
+TEST(ReplicationSim, ValueWrites) {
+  SimOptions options;
+  options.touches = false;
+  RunMany(options, 1500);
+}
+
+// The same with EXPIRE and PERSIST (Touch) mixed in. Disabled until the store keeps the expiry's
+// own version (docs/replication.md; node/store is being changed): today a Touch re-versions the
+// value a replica holds, and seed 1 already shows a PEXPIREAT reordered after a newer SET giving
+// that SET's value the Touch's version (GET answers "c2.0" at a version no value write stamped).
+// Run it with --gtest_also_run_disabled_tests.
+TEST(ReplicationSim, DISABLED_ValueWritesAndTouches) {
+  SimOptions options;
+  RunMany(options, 1500);
+}
+
+}  // namespace
+}  // namespace shoal::sim
