@@ -64,7 +64,10 @@ $(GEN_DIR)/%_generated.h: schemas/%.fbs
 	@mkdir -p $(GEN_DIR)
 	flatc --cpp --scoped-enums --gen-mutable -o $(GEN_DIR) $<
 
-# Every object may include generated headers: generate them first.
+# Every object may include generated headers: generate them first. They are only order-only
+# prerequisites of pattern rules, which would make them intermediate: make would delete them at
+# the end of a fresh build, and the next build would regenerate them and recompile everything.
+.SECONDARY: $(GEN_HDRS)
 $(BUILD)/obj/%.o: %.cc | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@

@@ -5,8 +5,8 @@
 // Its clock is a FakeClock that the simulation sets (simulated time plus this node's offset).
 //
 // What the simulation models itself (the node's event loop does it in production):
-//  - a node restarted empty answers Get with Error{NotReady} until its warm-up ends
-//    (issue 6, item 4), writes are served at once;
+//  - a node restarted empty answers Get and Touch with Error{NotReady} until its warm-up ends
+//    (node/server's --warmup-ms), Puts are applied at once;
 //  - a node that is down receives nothing (the network drops what is sent to it).
 
 #include <cstdint>
@@ -52,7 +52,7 @@ class SimReplica {
   // Executes one request frame and returns the response frame (Error frames included).
   std::vector<uint8_t> Handle(std::span<const uint8_t> request, int64_t sim_now_ms);
 
-  // Loses everything; reads answer NotReady until `warm_until_sim_ms`.
+  // Loses everything; Get and Touch answer NotReady until `warm_until_sim_ms`.
   void RestartEmpty(int64_t warm_until_sim_ms);
   void EndWarmup() { warm_until_ = 0; }
 

@@ -232,6 +232,20 @@ void Schedule::OnOutcome(int c, const Command& command, uint64_t invoked,
   if (!outcome.ok) return;
   ++result_.acknowledged;
   if (command.kind == CommandKind::kSet || command.kind == CommandKind::kDel) {
+    // Real-time order: a write acknowledged before this one began must have a lower version,
+    // or this acknowledged write can never be read (last writer wins by version).
+    if (options_.check_real_time_order) {
+      for (const Acked& a : acked_[command.key]) {
+        if (a.acked_tick < invoked && !(a.version < outcome.version)) {
+          Fail("%s %s acknowledged at version %s, not above the %s acknowledged at %s before it "
+               "began: the acknowledged write is lost",
+               CommandName(command.kind), command.key.c_str(),
+               VersionText(outcome.version).c_str(), a.tombstone ? "DEL" : "SET",
+               VersionText(a.version).c_str());
+          break;
+        }
+      }
+    }
     acked_[command.key].push_back(
         Acked{outcome.version, invoked, now_tick, command.kind == CommandKind::kDel});
     return;

@@ -14,6 +14,8 @@
 //      and the value that version was written with (when at most one node was ever unavailable);
 //   3. no lost write: a final QUORUM read of every key answers at least the newest acknowledged
 //      write (same condition), and never a value an acknowledged DEL removed;
+//   3b. (check_real_time_order) an acknowledged SET/DEL is versioned above every SET/DEL
+//      acknowledged before it began, so it is not lost to last-writer-wins;
 //   4. convergence: after a full repair (every replica sent the greatest state held for the key),
 //      all replicas of a key hold the same state, and check 1 still holds.
 // Deterministic: the same seed and options give the same run, event for event.
@@ -35,6 +37,9 @@ struct SimOptions {
   bool touches = true;         // PEXPIREAT / PERSIST
   bool ttls = true;            // SET with an expiry
   int64_t max_proxy_clock_offset_ms = 50;
+  // An acknowledged SET/DEL must be versioned above every SET/DEL acknowledged before it began
+  // (else it is lost although acknowledged; needs the proxy to re-stamp stale writes).
+  bool check_real_time_order = false;
   bool trace = false;          // record every event (for reproducing a failing seed)
 };
 
