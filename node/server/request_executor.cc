@@ -46,6 +46,12 @@ const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* o
       const auto* put = envelope.message_as_Put();
       if (const char* err = CheckKey(put->key())) return err;
       if (put->version() == nullptr) return "put has no version";
+      // expiry_version absent or zero means "the same as version"; otherwise it is never older.
+      if (const wire::Version* e = put->expiry_version();
+          e != nullptr && (e->hlc() != 0 || e->writer() != 0) &&
+          FromWire(*e) < FromWire(*put->version())) {
+        return "expiry_version older than version";
+      }
       if (put->expire_at_ms() > kMaxExpireAtMs) return "expire_at_ms out of range";
       // A condition this node does not know must not be dropped (the put would apply
       // unconditionally): refuse it, as Touch does.
@@ -100,9 +106,10 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
   if (r.found && !r.tombstone && get.want_value()) value = Bytes(b, r.value);
   const wire::Version version = ToWire(r.version);
-  auto resp =
-      wire::CreateGetResponse(b, r.found, r.found && r.tombstone, value,
-                              r.found ? &version : nullptr, static_cast<uint64_t>(r.expire_at_ms));
+  const wire::Version expiry_version = ToWire(r.expiry_version);
+  auto resp = wire::CreateGetResponse(
+      b, r.found, r.found && r.tombstone, value, r.found ? &version : nullptr,
+      static_cast<uint64_t>(r.expire_at_ms), r.found ? &expiry_version : nullptr);
   return builder.Finish(id, wire::Message::GetResponse, resp.Union());
 }
 
@@ -113,6 +120,7 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   req.tombstone = put.tombstone();
   if (!req.tombstone) req.value = AsView(put.value());
   req.version = FromWire(*put.version());
+  if (put.expiry_version() != nullptr) req.expiry_version = FromWire(*put.expiry_version());
   req.expire_at_ms = static_cast<int64_t>(put.expire_at_ms());
   req.condition = FromWire(put.condition());
   req.keep_ttl = put.keep_ttl();
@@ -122,8 +130,13 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
     char message[160];
     const int n = snprintf(
         message, sizeof(message),
-        "entry of %zu bytes is larger than the shard's memory limit (%llu bytes)",
-        req.key.size() + req.value.size(), static_cast<unsigned long long>(store_.memory_limit()));
+        "entry of %zu bytes is larger than the largest this shard holds (%llu bytes: 1/%llu of "
+        "its %llu-byte memory limit, less %llu bytes of overhead)",
+        req.key.size() + req.value.size(),
+        static_cast<unsigned long long>(store_.max_entry_bytes() - ShardStore::kEntryOverhead),
+        static_cast<unsigned long long>(ShardStore::kMaxEntryDivisor),
+        static_cast<unsigned long long>(store_.memory_limit()),
+        static_cast<unsigned long long>(ShardStore::kEntryOverhead));
     return BuildErrorFrame(builder, id, wire::ErrorCode::TooLarge, std::string_view(message, n));
   }
   auto& b = builder.Start();
@@ -131,10 +144,11 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   if (req.want_previous && r.previous_found) previous = Bytes(b, r.previous_value);
   const wire::Version current = ToWire(r.current);
   const wire::Version previous_version = ToWire(r.previous_version);
+  const wire::Version current_expiry_version = ToWire(r.current_expiry_version);
   auto resp = wire::CreatePutResponse(
       b, r.status == ApplyStatus::kApplied, r.status == ApplyStatus::kConditionFailed, &current,
-      r.previous_found, previous, &previous_version,
-      static_cast<uint64_t>(r.previous_expire_at_ms));
+      r.previous_found, previous, &previous_version, static_cast<uint64_t>(r.previous_expire_at_ms),
+      &current_expiry_version);
   return builder.Finish(id, wire::Message::PutResponse, resp.Union());
 }
 
@@ -146,17 +160,17 @@ static_assert(static_cast<int>(TouchCondition::kIfGreater) ==
 
 std::span<const uint8_t> RequestExecutor::ExecuteTouch(uint64_t id, const wire::Touch& touch,
                                                        FrameBuilder& builder) {
-  const TouchResult r =
-      store_.Touch(AsView(touch.key()), FromWire(*touch.version()),
-                   static_cast<int64_t>(touch.expire_at_ms()), touch.want_value(),
-                   static_cast<TouchCondition>(touch.condition()));
+  const TouchResult r = store_.Touch(AsView(touch.key()), FromWire(*touch.version()),
+                                     static_cast<int64_t>(touch.expire_at_ms()), touch.want_value(),
+                                     static_cast<TouchCondition>(touch.condition()));
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
   if (r.found && touch.want_value()) value = Bytes(b, r.value);
   const wire::Version version = ToWire(r.version);
+  const wire::Version previous_expiry_version = ToWire(r.previous_expiry_version);
   auto resp = wire::CreateTouchResponse(b, r.found, r.applied, value, &version,
                                         static_cast<uint64_t>(r.previous_expire_at_ms),
-                                        r.condition_failed);
+                                        r.condition_failed, &previous_expiry_version, r.tombstone);
   return builder.Finish(id, wire::Message::TouchResponse, resp.Union());
 }
 

@@ -4,8 +4,8 @@
 // encodes their responses. Owned by the shard's thread, like the store; not thread-safe.
 //
 // Checks that do not need the store (a key is present and not over kMaxKeyBytes, writes carry a
-// version, expiries and conditions are in range) are in ValidateKeyedRequest so that the receiving thread can refuse a request before
-// handing it to another shard.
+// version, expiries and conditions are in range) are in ValidateKeyedRequest so that the receiving
+// thread can refuse a request before handing it to another shard.
 
 #include <cstdint>
 #include <span>

@@ -135,11 +135,53 @@ TEST_F(RequestExecutorTest, TouchChangesExpiry) {
   EXPECT_TRUE(r->found());
   EXPECT_TRUE(r->applied());
   EXPECT_EQ(AsView(r->value()), "v");
-  EXPECT_EQ(r->version()->hlc(), 150u);
+  EXPECT_EQ(r->version()->hlc(), 100u);  // the value version: a Touch never changes it
+  EXPECT_EQ(r->previous_expiry_version()->hlc(), 100u);
+  EXPECT_FALSE(r->tombstone());
   EXPECT_EQ(r->previous_expire_at_ms(), 0u);
+  const auto* get = Execute(GetFrame(3, "k")).message_as_GetResponse();
+  EXPECT_EQ(get->version()->hlc(), 100u);
+  EXPECT_EQ(get->expiry_version()->hlc(), 150u);
+  EXPECT_EQ(get->expiry_version()->writer(), 7u);
   clock_.Advance(1001);
   // Expired: reported as a tombstone of its version (readers treat it as absent).
   EXPECT_TRUE(Execute(GetFrame(3, "k")).message_as_GetResponse()->tombstone());
+}
+
+TEST_F(RequestExecutorTest, ExpiryVersionsTravelOnPutGetAndTouch) {
+  // A whole-state put (a repair of a touched value) carries both versions.
+  auto& b = request_builder_.Start();
+  const wire::Version version(100, 7);
+  const wire::Version expiry_version(180, 9);
+  auto put = wire::CreatePut(b, Bytes(b, "k"), Bytes(b, "v"), &version, 0, false,
+                             wire::PutCondition::Always, false, false, &expiry_version);
+  const auto* p =
+      Execute(request_builder_.Finish(1, wire::Message::Put, put.Union())).message_as_PutResponse();
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->applied());
+  EXPECT_EQ(p->current()->hlc(), 100u);
+  EXPECT_EQ(p->current_expiry_version()->hlc(), 180u);
+  EXPECT_EQ(p->current_expiry_version()->writer(), 9u);
+  const auto* g = Execute(GetFrame(2, "k")).message_as_GetResponse();
+  EXPECT_EQ(g->expiry_version()->hlc(), 180u);
+  // A client put without expiry_version: the same as its version.
+  const auto* c = Execute(PutFrame(3, "k", "w", 200)).message_as_PutResponse();
+  EXPECT_TRUE(c->applied());
+  EXPECT_EQ(c->current_expiry_version()->hlc(), 200u);
+  EXPECT_EQ(Execute(GetFrame(4, "k")).message_as_GetResponse()->expiry_version()->hlc(), 200u);
+
+  // A Touch on a tombstone is not applied and says a tombstone is held, with its pair.
+  Execute(PutFrame(5, "k", "", 300, 0, true));
+  auto& tb = request_builder_.Start();
+  const wire::Version touch_version(400, 7);
+  auto touch = wire::CreateTouch(tb, Bytes(tb, "k"), &touch_version, 0, false);
+  const auto* t = Execute(request_builder_.Finish(6, wire::Message::Touch, touch.Union()))
+                      .message_as_TouchResponse();
+  EXPECT_FALSE(t->found());
+  EXPECT_FALSE(t->applied());
+  EXPECT_TRUE(t->tombstone());
+  EXPECT_EQ(t->version()->hlc(), 300u);
+  EXPECT_EQ(t->previous_expiry_version()->hlc(), 300u);
 }
 
 TEST_F(RequestExecutorTest, EntryLargerThanTheLimitIsErrorTooLarge) {
@@ -186,6 +228,17 @@ TEST(ValidateKeyedRequestTest, RefusesMissingKeyHugeKeyAndUnversionedWrites) {
     auto& b = fb.Start();
     auto touch = wire::CreateTouch(b, Bytes(b, "k"));  // no version
     EXPECT_NE(check(fb.Finish(1, wire::Message::Touch, touch.Union())), nullptr);
+  }
+  {
+    // An expiry version older than the value version cannot be a state (it is >= by contract).
+    auto& b = fb.Start();
+    const wire::Version version(100, 7);
+    const wire::Version older(99, 7);
+    auto put = wire::CreatePut(b, Bytes(b, "k"), Bytes(b, "v"), &version, 0, false,
+                               wire::PutCondition::Always, false, false, &older);
+    const char* error = check(fb.Finish(1, wire::Message::Put, put.Union()));
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(std::string(error).find("expiry_version"), std::string::npos) << error;
   }
   {
     // A condition from a newer peer that this node does not know is refused, not ignored.

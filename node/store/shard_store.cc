@@ -1,13 +1,13 @@
 #include "node/store/shard_store.h"
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstring>
 #include <limits>
 #include <utility>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
+#include "common/hash/key_hash.h"
 #include "node/store/entry.h"
 #include "node/store/entry_table.h"
 #include "node/store/lru_list.h"
@@ -18,9 +18,11 @@ namespace shoal::node {
 // glibc hands out chunks of max(32, round_up(request + 8, 16)) bytes: 8 bytes of chunk header and
 // up to 15 of rounding. The hash table holds at most two bucket pointers per entry while it grows,
 // its incremental resizes included (see entry_table.h; ExpireSome gives buckets back after mass
-// removals). The LRU links live in the header. Worst case: 64 + 8 + 15 + 16 = 103 bytes on top of
-// key and value. Not counted: page rounding of values large enough for malloc to mmap (>= 128 KiB
-// by default, under 3%), and the fixed cost of an empty store.
+// removals). The LRU links live in the header. Worst case: 96 + 8 + 15 + 16 = 135 bytes on top of
+// key and value.
+// Not counted: page rounding of values large enough for malloc to mmap (>= 128 KiB by default,
+// under 3%), the evicted-version floor (fixed per shard, see shard_store.h) and the fixed cost of
+// an empty store.
 static_assert(ShardStore::kEntryOverhead >=
               sizeof(Entry) + 8 + 15 + EntryTable::kMaxSlotsPerEntryWhileGrowing * sizeof(Entry*));
 
@@ -31,8 +33,47 @@ constexpr uint64_t kMaxFieldSize = std::numeric_limits<uint32_t>::max();
 // Tombstones may hold up to 1/4 of the memory limit before they are evicted ahead of values.
 constexpr uint64_t kTombstoneBudgetDivisor = 4;
 
-uint32_t HashKey(std::string_view key) {
-  return static_cast<uint32_t>(XXH3_64bits(key.data(), key.size()));
+// The evicted-version floor: one bucket per this many bytes of the memory limit, within bounds.
+constexpr uint64_t kFloorBytesPerBucket = 4096;
+constexpr size_t kMinFloorBuckets = 256;
+constexpr size_t kMaxFloorBuckets = 65536;
+
+// A key's state order (docs/replication.md): (version, expiry_version), lexicographically.
+struct StatePair {
+  Version version;
+  Version expiry;
+  auto operator<=>(const StatePair&) const = default;
+  bool IsZero() const { return version.IsZero() && expiry.IsZero(); }
+};
+
+static_assert(sizeof(StatePair) == ShardStore::kFloorBucketBytes);
+
+StatePair PairOf(const Entry* e) { return {e->version(), e->expiry_version()}; }
+
+KeyState StateOf(const Entry* e) {
+  KeyState state;
+  state.present = true;
+  state.tombstone = e->tombstone();
+  state.version = e->version();
+  state.expiry_version = e->expiry_version();
+  return state;
+}
+
+// The two hashes of a key (see entry.h): the ring's tag-aware KeyHash, and a hash of the whole key
+// for the table (the same one when the key has no hash tag).
+struct KeyHashes {
+  uint64_t ring;
+  uint32_t table;
+};
+KeyHashes HashKey(std::string_view key) {
+  const std::string_view tag = HashTagOf(key);
+  const uint64_t ring = Hash64(tag);
+  return {ring, static_cast<uint32_t>(tag.size() == key.size() ? ring : Hash64(key))};
+}
+
+size_t FloorBuckets(uint64_t limit) {
+  const uint64_t wanted = std::bit_floor(std::max<uint64_t>(limit / kFloorBytesPerBucket, 1));
+  return static_cast<size_t>(std::clamp<uint64_t>(wanted, kMinFloorBuckets, kMaxFloorBuckets));
 }
 
 uint64_t Charge(uint64_t key_size, uint64_t value_size) {
@@ -83,16 +124,23 @@ class LazyNow {
 }  // namespace
 
 struct ShardStore::Impl {
-  enum class Removal : unsigned char { kDead, kEvicted };
+  // Why an entry is removed without a successor (each raises the evicted-version floor).
+  enum class Removal : unsigned char {
+    kPurge,            // a tombstone past its grace period
+    kExpiredEviction,  // an expired value met by eviction (counted as an expiration)
+    kEviction,         // a live value or a tombstone within its grace, for memory
+  };
 
   Impl(uint64_t limit, int64_t grace_ms, ShardStats& stats)
       : limit(limit),
         tombstone_budget(limit / kTombstoneBudgetDivisor),
         grace_ms(grace_ms),
-        stats(stats) {}
+        stats(stats),
+        floor_shift(64 - std::countr_zero(FloorBuckets(limit))),
+        floor(std::make_unique<StatePair[]>(FloorBuckets(limit))) {}
 
   ~Impl() {
-    for (LruList* list : {&values, &tombstones}) {
+    for (LruList* list : {&values, &tombstones, &expiry_tombstones}) {
       while (Entry* e = list->back()) {
         list->Remove(e);
         FreeEntry(e);
@@ -100,7 +148,19 @@ struct ShardStore::Impl {
     }
   }
 
-  LruList& ListOf(const Entry* e) { return e->tombstone() ? tombstones : values; }
+  LruList& ListOf(const Entry* e) {
+    if (!e->tombstone()) return values;
+    return e->from_expiry() ? expiry_tombstones : tombstones;
+  }
+
+  // The tombstone purged next (the earliest deadline): both lists are in write order.
+  Entry* OldestTombstone() {
+    Entry* a = tombstones.back();
+    Entry* b = expiry_tombstones.back();
+    if (a == nullptr) return b;
+    if (b == nullptr) return a;
+    return a->deadline_ms <= b->deadline_ms ? a : b;
+  }
 
   bool IsDead(const Entry* e, LazyNow& now) {
     if (e->tombstone()) return now.monotonic() >= e->deadline_ms;
@@ -114,6 +174,20 @@ struct ShardStore::Impl {
   }
 
   void PublishMemory() { stats.memory_used.store(memory_used, std::memory_order_relaxed); }
+
+  // ---- the evicted-version floor ----
+  StatePair& FloorOf(uint64_t key_hash) {
+    // Fibonacci hashing: the top bits of the product spread any key_hash pattern.
+    return floor[(key_hash * 0x9E3779B97F4A7C15ull) >> floor_shift];
+  }
+  void RaiseFloor(const Entry* e) {
+    StatePair& f = FloorOf(e->key_hash);
+    f = std::max(f, PairOf(e));
+  }
+
+  void Notify(const Entry* e, const KeyState& before, const KeyState& after, ChangeCause cause) {
+    if (observer != nullptr) observer->OnChange(e->key_hash, e->key(), before, after, cause);
+  }
 
   void Account(const Entry* e) {
     memory_used += Charge(e);
@@ -137,21 +211,29 @@ struct ShardStore::Impl {
     Add(e->tombstone() ? stats.tombstones_purged : stats.expirations, 1);
   }
 
-  // Unlinks, counts and frees `e`. Callers publish memory_used when done.
+  // Unlinks, counts and frees `e`, raising its bucket's floor to its pair. Callers publish
+  // memory_used when done.
   void Remove(Entry* e, Removal why) {
     table.Remove(e);
     ListOf(e).Remove(e);
     Unaccount(e);
-    if (why == Removal::kDead) {
-      CountDead(e);
-    } else {
-      Add(stats.evictions, 1);
-      if (e->tombstone()) Add(stats.tombstones_evicted, 1);
+    RaiseFloor(e);
+    switch (why) {
+      case Removal::kPurge:
+      case Removal::kExpiredEviction:
+        CountDead(e);
+        break;
+      case Removal::kEviction:
+        Add(stats.evictions, 1);
+        if (e->tombstone()) Add(stats.tombstones_evicted, 1);
+        break;
     }
+    Notify(e, StateOf(e), KeyState{},
+           why == Removal::kPurge ? ChangeCause::kPurge : ChangeCause::kEviction);
     FreeEntry(e);
   }
 
-  // An expired value becomes a tombstone that keeps its version for the grace period, so that an
+  // An expired value becomes a tombstone that keeps its pair for the grace period, so that an
   // older value a repair or a hint brings later cannot come back (expired entries are dead
   // everywhere: a replica that missed the newer write must not win once it expires). Counted as
   // an expiration. Returns the tombstone (which may be a new block: `e` is gone).
@@ -159,9 +241,9 @@ struct ShardStore::Impl {
     Add(stats.expirations, 1);
     PutRequest tomb;
     tomb.key = e->key();  // Write copies the key from `e` before freeing it
-    tomb.version = e->version();
     tomb.tombstone = true;
-    return Write(e, tomb, e->hash, TombstoneDeadline(now));
+    return Write(e, tomb, PairOf(e), e->key_hash, e->hash, TombstoneDeadline(now),
+                 /*from_expiry=*/true, ChangeCause::kExpiry);
   }
 
   // When a tombstone written now is purged (monotonic ms).
@@ -170,23 +252,24 @@ struct ShardStore::Impl {
   // The entry held under `key`: a live value, a tombstone (an expired value is turned into one),
   // or nullptr (a tombstone past its grace period is removed).
   Entry* FindAlive(std::string_view key, LazyNow& now) {
-    Entry* e = table.Find(key, HashKey(key));
+    Entry* e = table.Find(key, HashKey(key).table);
     if (e == nullptr || !IsDead(e, now)) return e;
     if (!e->tombstone()) {
       Entry* tomb = Entomb(e, now);
       PublishMemory();
       return tomb;
     }
-    Remove(e, Removal::kDead);
+    Remove(e, Removal::kPurge);
     PublishMemory();
     return nullptr;
   }
 
-  // The next entry to evict, never `keep`: the oldest tombstone while tombstones hold more than
-  // their budget, else the least recently used live value, else the oldest tombstone.
+  // The next entry to evict, never `keep`. While tombstones hold more than their budget:
+  // tombstones first; otherwise the least recently used live value first. Among tombstones,
+  // expired values' tombstones (oldest first) before deletes' (oldest first).
   Entry* PickVictim(const Entry* keep) {
-    LruList* order[2] = {&values, &tombstones};
-    if (tombstone_memory > tombstone_budget) std::swap(order[0], order[1]);
+    LruList* order[3] = {&values, &expiry_tombstones, &tombstones};
+    if (tombstone_memory > tombstone_budget) std::rotate(order, order + 1, order + 3);
     for (LruList* list : order) {
       Entry* victim = list->back();
       if (victim == keep) victim = LruList::Newer(victim);
@@ -199,17 +282,24 @@ struct ShardStore::Impl {
     while (memory_used > limit) {
       Entry* victim = PickVictim(keep);
       assert(victim != nullptr && "an entry within the limit cannot need more than everything");
-      // An expired value at the LRU end is an expiry, not a loss.
-      Remove(victim, IsDead(victim, now) ? Removal::kDead : Removal::kEvicted);
+      Removal why = Removal::kEviction;
+      if (IsDead(victim, now)) {
+        // An expired value at the LRU end is an expiry, not a loss (the floor keeps its pair).
+        why = victim->tombstone() ? Removal::kPurge : Removal::kExpiredEviction;
+      }
+      Remove(victim, why);
     }
   }
 
   // One step of active expiry (see ShardStore::ExpireSome); publishes memory_used.
   ExpireCycleResult ExpireStep(size_t budget, LazyNow& now);
 
-  // Stores the request's entry, over `held` (same key, dead or alive) if not null. Copies key and
-  // value before freeing anything, so they may point into this store.
-  Entry* Write(Entry* held, const PutRequest& request, uint32_t hash, int64_t deadline_ms) {
+  // Stores the request's key and value (none for a tombstone) with state `pair`, over `held`
+  // (same key, dead or alive) if not null, and reports the change. Copies key and value before
+  // freeing anything, so they may point into this store.
+  Entry* Write(Entry* held, const PutRequest& request, const StatePair& pair, uint64_t key_hash,
+               uint32_t hash, int64_t deadline_ms, bool from_expiry, ChangeCause cause) {
+    const KeyState before = held != nullptr ? StateOf(held) : KeyState{};
     const uint32_t value_size = request.tombstone ? 0 : static_cast<uint32_t>(request.value.size());
     const size_t block = Entry::BlockSize(request.key.size(), value_size);
     Entry* e;
@@ -231,18 +321,24 @@ struct ShardStore::Impl {
     } else {
       e = AllocateEntry(block);
       e->hash = hash;
+      e->key_hash = key_hash;
       e->key_size = static_cast<uint32_t>(request.key.size());
       CopyBytes(e->key_data(), request.key.data(), request.key.size());
       CopyBytes(e->value_data(), request.value.data(), value_size);
       table.Insert(e);
     }
-    e->hlc = request.version.hlc;
-    e->writer = request.version.writer;
+    e->hlc = pair.version.hlc;
+    e->writer = pair.version.writer;
+    e->expiry_hlc = pair.expiry.hlc;
+    e->expiry_writer = pair.expiry.writer;
     e->deadline_ms = deadline_ms;
     e->value_size = value_size;
-    e->flags = request.tombstone ? Entry::kTombstone : 0;
+    e->flags = request.tombstone
+                   ? (from_expiry ? Entry::kTombstone | Entry::kFromExpiry : Entry::kTombstone)
+                   : 0;
     ListOf(e).PushFront(e);
     Account(e);
+    Notify(e, before, StateOf(e), cause);
     return e;
   }
 
@@ -251,13 +347,20 @@ struct ShardStore::Impl {
   const uint64_t tombstone_budget;
   const int64_t grace_ms;
   ShardStats& stats;
+  StoreObserver* observer = nullptr;
 
   EntryTable table;
-  LruList values;      // live (or not yet removed dead) values, most recently used first
-  LruList tombstones;  // in write order, so in purge-deadline order
+  LruList values;             // live (or not yet removed dead) values, most recently used first
+  LruList tombstones;         // deletes' tombstones, in write order, so in purge-deadline order
+  LruList expiry_tombstones;  // expired values' tombstones, likewise
   uint64_t memory_used = 0;
   uint64_t tombstone_memory = 0;  // the part of memory_used charged for tombstones
   uint64_t expiry_cursor = 0;
+
+  // The evicted-version floor: the greatest pair removed without a successor, per bucket of
+  // key_hash (a power of two of buckets; the index is the top bits of a multiplicative hash).
+  const int floor_shift;
+  std::unique_ptr<StatePair[]> floor;
 };
 
 ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms)
@@ -268,6 +371,10 @@ ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t 
 
 ShardStore::~ShardStore() = default;
 
+void ShardStore::SetObserver(StoreObserver* observer) { impl_->observer = observer; }
+
+size_t ShardStore::floor_buckets() const { return FloorBuckets(memory_limit_); }
+
 GetResult ShardStore::Get(std::string_view key) {
   LazyNow now(clock_);
   GetResult result;
@@ -275,6 +382,7 @@ GetResult ShardStore::Get(std::string_view key) {
   if (e == nullptr) return result;
   result.found = true;
   result.version = e->version();
+  result.expiry_version = e->expiry_version();
   if (e->tombstone()) {
     result.tombstone = true;
   } else {
@@ -287,15 +395,16 @@ GetResult ShardStore::Get(std::string_view key) {
 
 PutResult ShardStore::Put(const PutRequest& request) {
   Impl& s = *impl_;
-  s.NoteHlc(request.version.hlc);
+  const StatePair incoming{request.version, std::max(request.version, request.expiry_version)};
+  s.NoteHlc(incoming.expiry.hlc);
   LazyNow now(clock_);
   PutResult result;
 
-  const uint32_t hash = HashKey(request.key);
-  Entry* held = s.table.Find(request.key, hash);
+  const KeyHashes hashes = HashKey(request.key);
+  Entry* held = s.table.Find(request.key, hashes.table);
   // A dead entry stays in place until the request is done with (the request's key or value may
-  // point into it). A tombstone past its grace counts as gone; an expired value counts as a
-  // tombstone of its version (see Entomb).
+  // point into it). A tombstone past its grace counts as gone (its pair as part of the floor); an
+  // expired value counts as a tombstone of its pair (see Entomb).
   const bool held_dead = held != nullptr && s.IsDead(held, now);
   const bool held_expired = held_dead && !held->tombstone();
   const Entry* current = held_dead && !held_expired ? nullptr : held;
@@ -303,19 +412,32 @@ PutResult ShardStore::Put(const PutRequest& request) {
   result.previous_found = live;
   if (current != nullptr) {
     result.current = result.previous_version = current->version();
+    result.current_expiry_version = result.previous_expiry_version = current->expiry_version();
   }
   if (live) {
     result.previous_expire_at_ms = current->deadline_ms;
     if (request.want_previous) result.previous_value.assign(current->value());
   }
+  // What an absent key's write must beat: its bucket's floor (and a purgeable tombstone's pair).
+  StatePair bar;
+  if (current == nullptr) {
+    bar = s.FloorOf(hashes.ring);
+    if (held_dead) bar = std::max(bar, PairOf(held));
+  }
 
   const uint64_t value_size = request.tombstone ? 0 : request.value.size();
   if (request.key.size() > kMaxFieldSize || value_size > kMaxFieldSize ||
-      Charge(request.key.size(), value_size) > memory_limit_) {
+      Charge(request.key.size(), value_size) > max_entry_bytes()) {
     result.status = ApplyStatus::kTooLarge;
-  } else if (current != nullptr && request.version <= current->version()) {
+  } else if (current != nullptr && incoming <= PairOf(current)) {
     result.status = ApplyStatus::kStale;
     Add(stats_.stale_writes, 1);
+  } else if (current == nullptr && !bar.IsZero() && incoming <= bar) {
+    result.status = ApplyStatus::kStale;
+    result.current = bar.version;
+    result.current_expiry_version = bar.expiry;
+    Add(stats_.stale_writes, 1);
+    Add(stats_.floor_refusals, 1);
   } else if ((request.condition == PutCondition::kIfAbsent && live) ||
              (request.condition == PutCondition::kIfPresent && !live)) {
     result.status = ApplyStatus::kConditionFailed;
@@ -325,33 +447,37 @@ PutResult ShardStore::Put(const PutRequest& request) {
       s.Entomb(held, now);
       s.PublishMemory();
     } else if (held_dead) {
-      s.Remove(held, Impl::Removal::kDead);
+      s.Remove(held, Impl::Removal::kPurge);
       s.PublishMemory();
     }
     return result;
   }
 
-  result.current = request.version;
+  result.current = incoming.version;
+  result.current_expiry_version = incoming.expiry;
   const PutRequest* write = &request;
   PutRequest tomb;
   int64_t deadline_ms;
+  bool dead_on_arrival = false;
   if (request.tombstone) {
     deadline_ms = s.TombstoneDeadline(now);
   } else {
     deadline_ms = request.keep_ttl && live ? current->deadline_ms : request.expire_at_ms;
     if (deadline_ms != 0 && deadline_ms <= now.wall()) {
-      // Newest, but dead on arrival: it is stored as a tombstone of its version, which
-      // supersedes whatever was held.
+      // Newest, but dead on arrival: it is stored as a tombstone of its pair, which supersedes
+      // whatever was held.
       tomb = request;
       tomb.tombstone = true;
       tomb.value = {};
       write = &tomb;
       deadline_ms = s.TombstoneDeadline(now);
+      dead_on_arrival = true;
       Add(stats_.expirations, 1);
     }
   }
   if (held_dead) s.CountDead(held);
-  Entry* e = s.Write(held, *write, hash, deadline_ms);
+  Entry* e = s.Write(held, *write, incoming, hashes.ring, hashes.table, deadline_ms,
+                     dead_on_arrival, ChangeCause::kPut);
   s.EvictToLimit(e, now);
   s.PublishMemory();
   return result;
@@ -362,41 +488,52 @@ namespace {
 bool TouchConditionHolds(TouchCondition condition, int64_t held_expiry, int64_t new_expiry) {
   const bool has_expiry = held_expiry != 0;
   switch (condition) {
-    case TouchCondition::kAlways: return true;
-    case TouchCondition::kIfNoExpiry: return !has_expiry;
-    case TouchCondition::kIfHasExpiry: return has_expiry;
+    case TouchCondition::kAlways:
+      return true;
+    case TouchCondition::kIfNoExpiry:
+      return !has_expiry;
+    case TouchCondition::kIfHasExpiry:
+      return has_expiry;
     // No expiry is an infinite one: never less than the new one, always greater.
-    case TouchCondition::kIfGreater: return has_expiry && new_expiry > held_expiry;
-    case TouchCondition::kIfLess: return !has_expiry || new_expiry < held_expiry;
-    case TouchCondition::kIfHasExpiryAndLess: return has_expiry && new_expiry < held_expiry;
+    case TouchCondition::kIfGreater:
+      return has_expiry && new_expiry > held_expiry;
+    case TouchCondition::kIfLess:
+      return !has_expiry || new_expiry < held_expiry;
+    case TouchCondition::kIfHasExpiryAndLess:
+      return has_expiry && new_expiry < held_expiry;
   }
   return false;
 }
 
 }  // namespace
 
-TouchResult ShardStore::Touch(std::string_view key, Version version, int64_t expire_at_ms,
+TouchResult ShardStore::Touch(std::string_view key, Version expiry_version, int64_t expire_at_ms,
                               bool want_value, TouchCondition condition) {
   Impl& s = *impl_;
-  s.NoteHlc(version.hlc);
+  s.NoteHlc(expiry_version.hlc);
   LazyNow now(clock_);
   TouchResult result;
   Entry* e = s.FindAlive(key, now);
   if (e == nullptr) return result;
   result.version = e->version();
-  if (e->tombstone()) return result;
+  result.previous_expiry_version = e->expiry_version();
+  if (e->tombstone()) {
+    result.tombstone = true;
+    return result;
+  }
   result.found = true;
   result.previous_expire_at_ms = e->deadline_ms;
-  if (version <= e->version()) {
+  if (expiry_version <= e->expiry_version()) {
     Add(stats_.stale_writes, 1);
   } else if (!TouchConditionHolds(condition, e->deadline_ms, expire_at_ms)) {
     result.condition_failed = true;
   } else {
-    e->hlc = version.hlc;
-    e->writer = version.writer;
+    const KeyState before = StateOf(e);
+    e->expiry_hlc = expiry_version.hlc;
+    e->expiry_writer = expiry_version.writer;
     e->deadline_ms = expire_at_ms;
     result.applied = true;
-    result.version = version;
+    s.Notify(e, before, StateOf(e), ChangeCause::kTouch);
   }
   if (want_value) result.value = e->value();
   s.values.Refresh(e);
@@ -408,9 +545,9 @@ ExpireCycleResult ShardStore::Impl::ExpireStep(size_t budget, LazyNow& now) {
   step.steps = 1;
   // Tombstones sit in write order, hence in deadline order: purge from the old end.
   while (step.examined < budget) {
-    Entry* oldest = tombstones.back();
+    Entry* oldest = OldestTombstone();
     if (oldest == nullptr || !IsDead(oldest, now)) break;
-    Remove(oldest, Removal::kDead);
+    Remove(oldest, Removal::kPurge);
     ++step.examined;
     ++step.removed;
   }
@@ -421,7 +558,7 @@ ExpireCycleResult ShardStore::Impl::ExpireStep(size_t budget, LazyNow& now) {
     const size_t visited = table.VisitBucket(expiry_cursor, [&](Entry* e) {
       if (!IsDead(e, now)) return;
       if (e->tombstone()) {
-        Remove(e, Removal::kDead);
+        Remove(e, Removal::kPurge);
       } else {
         Entomb(e, now);
       }
@@ -463,18 +600,22 @@ ExpireCycleResult ShardStore::ExpireCycleImpl(const ExpireCycleLimits& limits,
   return cycle;
 }
 
-uint64_t ShardStore::ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),
-                              void* fn) const {
+uint64_t ShardStore::ScanImpl(uint64_t lo, uint64_t hi, uint64_t cursor, size_t count,
+                              void (*visit)(void*, const EntryView&), void* fn) const {
   Impl& s = *impl_;
   LazyNow now(clock_);
   size_t seen = 0;
   do {
     seen += s.table.VisitBucket(cursor, [&](const Entry* e) {
-      if (s.IsDead(e, now)) return;
+      if (e->key_hash < lo || e->key_hash > hi) return;
+      const bool dead = s.IsDead(e, now);
+      if (dead && e->tombstone()) return;  // past its grace: gone
       EntryView view;
       view.key = e->key();
+      view.key_hash = e->key_hash;
       view.version = e->version();
-      view.tombstone = e->tombstone();
+      view.expiry_version = e->expiry_version();
+      view.tombstone = e->tombstone() || dead;  // an expired value is a tombstone of its pair
       if (!view.tombstone) {
         view.value = e->value();
         view.expire_at_ms = e->deadline_ms;

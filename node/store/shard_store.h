@@ -3,31 +3,48 @@
 // ShardStore: the in-memory data of one shard of a node. Owned by exactly one thread (the shard's
 // event loop); no method is thread-safe, except that stats() may be read from any thread.
 //
-// Semantics:
-//  - Every entry carries a Version; last writer wins. A Put or Touch whose version is not newer
-//    than the held entry's is not applied, whatever order replicas receive writes in.
-//  - Deletes are Puts with tombstone=true: the tombstone keeps its version so an older value that
-//    a repair or a hint brings back cannot resurrect the key. Tombstones are purged once older
-//    than the grace period (measured on the store's monotonic clock from when they were written),
-//    by ExpireSome() or lazily when accessed; after that an older value is accepted again.
+// Semantics (docs/replication.md is the contract):
+//  - A key's state (value or tombstone, expiry) is ordered by the pair (version, expiry_version),
+//    compared lexicographically; the greater pair wins whole. A Put is applied iff its pair is
+//    greater than the held one (and, for an absent key, greater than the key's evicted-version
+//    floor, below); the whole state is replaced. expiry_version zero means "== version".
+//  - Deletes are Puts with tombstone=true: the tombstone keeps its pair so an older value that a
+//    repair or a hint brings back cannot resurrect the key. Tombstones are purged once older than
+//    the grace period (measured on the store's monotonic clock from when they were written), by
+//    ExpireSome() or lazily when accessed.
 //  - TTL: expire_at_ms is absolute unix ms (0 = never). A value is dead from its expire_at_ms on
-//    (now >= expire_at_ms): reads see it as absent (NX applies, XX fails). Lazily on access and
-//    actively by ExpireSome() it becomes a tombstone of its version, kept for the grace period
-//    like a delete's: an older value (from a replica that missed the newer write, brought by a
-//    repair or a hint) is refused instead of coming back. A put that is newer than the held entry
-//    but already dead when it arrives is stored the same way, as a tombstone of its version.
-//  - Touch changes the expiry of a live value only; it never creates an entry. It is therefore
-//    not a full write: replicas converge under Touch only when the newest operation is a Put.
-//  - Memory: stats().memory_used accounts, for every entry held (values and tombstones), its key,
-//    its value and kEntryOverhead. Once an insert or growth has crossed the limit, entries are
-//    evicted before the call returns, so memory_used as published never exceeds the limit.
-//    Tombstones have a budget of a quarter of the limit: while the bytes charged for tombstones
-//    exceed it, the oldest tombstone is evicted first, so a flood of deletes (even of keys never
-//    set) cannot push out the cached values. Otherwise victims are the least-recently-used live
-//    values (approximate LRU: reads, puts and touches refresh), and tombstones are evicted,
-//    oldest first, only when no other value is left to evict, since losing one lets an older
-//    value come back. An entry larger than the limit on its own is refused (kTooLarge) and
-//    changes nothing.
+//    (now >= expire_at_ms) and is, everywhere it is observed (Get, Scan, conditions), a tombstone
+//    of its pair; lazily on access and actively by ExpireSome() it becomes one, kept for the grace
+//    period like a delete's. A put that is newer than the held entry but already dead when it
+//    arrives is stored the same way.
+//  - Touch(E) applies to a live value only, iff E > its expiry_version: it sets the expiry and
+//    expiry_version = E and never changes the value or its version. It never applies to
+//    tombstones, expired values or absent keys, and never creates an entry.
+//
+// What eviction remembers (the evicted-version floor): every entry removed without leaving a
+// tombstone (evicted values, expired values removed by eviction, evicted tombstones, tombstones
+// purged after their grace) raises the floor of its bucket of the 64-bit key hash to the
+// removed pair. A Put to an absent key whose pair is not greater than its bucket's floor is
+// refused as stale (counted in stale_writes; the reply reports the floor as the held pair, so a
+// writer re-stamps above it). So the store never applies, for any key, a pair lower than or equal
+// to one it held before, across evictions and purges. The price is false refusals: an older write
+// to an absent key whose bucket a newer removal raised is refused too. That is safe for a cache:
+// the key stays absent (a miss), never stale; client writes carry fresh versions above the floor
+// (a writer whose clock lags learns the floor from the reply and re-stamps). Cost: a fixed array
+// of 32-byte pairs per shard, one bucket per 4 KiB of the memory limit (a power of two, 256 to
+// 65,536 buckets: at most 0.8% of the limit, at most 2 MiB per shard), allocated at construction
+// and outside memory_used.
+//
+// Memory: stats().memory_used accounts, for every entry held (values and tombstones), its key,
+// its value and kEntryOverhead. Once an insert or growth has crossed the limit, entries are
+// evicted before the call returns, so memory_used as published never exceeds the limit.
+// One entry may take at most max_entry_bytes() = limit / 8 (charged bytes): a larger one is
+// refused (kTooLarge) and changes nothing, so no single write can evict a shard's tombstones.
+// Tombstones have a budget of a quarter of the limit: while the bytes charged for tombstones
+// exceed it, tombstones are evicted first. Otherwise victims are the least-recently-used live
+// values (approximate LRU: reads, puts and touches refresh), and tombstones are evicted only when
+// no other value is left. Among tombstones, those of expired values go first (oldest first), a
+// delete's last (oldest first): under TTL churn, deletes keep their protection for their grace.
 //
 // Cost: no allocation per call apart from the entry itself (a single malloc block per key holding
 // header, key and value; an overwrite of the same size class reuses it in place) and
@@ -35,8 +52,8 @@
 //
 // Keys and values handed in may point anywhere, even into this store (e.g. a value just returned
 // by Get). Strings handed out as string_view stay valid until the next Put, ExpireSome or
-// ExpireCycle, or the
-// next Get or Touch of the same key (so a batch of Gets of distinct keys may hold on to them).
+// ExpireCycle, or the next Get or Touch of the same key (so a batch of Gets of distinct keys may
+// hold on to them).
 
 #include <atomic>
 #include <cstdint>
@@ -44,9 +61,11 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
+#include "node/store/store_observer.h"
 
 namespace shoal::node {
 
@@ -56,46 +75,56 @@ struct PutRequest {
   std::string_view key;
   std::string_view value;
   Version version;
+  // The expiry's version; zero (or anything below `version`) means the same as `version`, which
+  // is what a client write carries. Whole-state writes (repair, hints, streaming) carry the pair.
+  Version expiry_version;
   int64_t expire_at_ms = 0;
   bool tombstone = false;
   PutCondition condition = PutCondition::kAlways;
-  bool keep_ttl = false;       // keep the held live entry's expiry (SET KEEPTTL)
+  bool keep_ttl = false;       // deprecated: keep the held live entry's expiry (SET KEEPTTL)
   bool want_previous = false;  // copy the previous live value into PutResult::previous_value
 };
 
 enum class ApplyStatus : unsigned char {
   kApplied,
-  kStale,            // the held version is newer or equal: not applied
+  kStale,            // the held pair (or the key's evicted-version floor) is greater or equal
   kConditionFailed,  // NX/XX did not hold
-  kTooLarge,         // the entry alone exceeds the memory limit
+  kTooLarge,         // the entry alone exceeds max_entry_bytes()
 };
 
 struct PutResult {
   ApplyStatus status = ApplyStatus::kApplied;
-  // Version held after the call; for kApplied, the version written (even when the write was
-  // already expired on arrival and is held as a tombstone).
+  // Pair held after the call; for kApplied, the pair written (even when the write was already
+  // expired on arrival and is held as a tombstone). For a put to an absent key refused by the
+  // evicted-version floor, the floor's pair (nothing is held).
   Version current;
+  Version current_expiry_version;
   bool previous_found = false;  // a live (non-tombstone, unexpired) value was held before
   std::string previous_value;   // only filled when want_previous
-  Version previous_version;     // of the entry held before (tombstone or expired too); zero if none
+  // Of the entry held before (tombstone or expired too); zero if none.
+  Version previous_version;
+  Version previous_expiry_version;
   int64_t previous_expire_at_ms = 0;
 };
 
 struct GetResult {
-  bool found = false;  // an entry (live value or tombstone) is held
-  bool tombstone = false;
+  bool found = false;      // an entry (live value or tombstone) is held
+  bool tombstone = false;  // a tombstone (an expired value reads as one)
   std::string_view value;  // empty for tombstones
   Version version;
-  int64_t expire_at_ms = 0;
+  Version expiry_version;
+  int64_t expire_at_ms = 0;  // 0 for tombstones
 };
 
 // An entry as Scan() shows it.
 struct EntryView {
   std::string_view key;
+  uint64_t key_hash = 0;   // KeyHash(key), the ring's tag-aware hash
   std::string_view value;  // empty for tombstones
   Version version;
+  Version expiry_version;
   int64_t expire_at_ms = 0;  // 0 for tombstones
-  bool tombstone = false;
+  bool tombstone = false;    // a tombstone, or an expired value (a tombstone of its pair)
 };
 
 // EXPIRE NX | XX | GT | LT: judged on the held live value's expiry (none = infinite, as Redis).
@@ -109,11 +138,13 @@ enum class TouchCondition : unsigned char {
 };
 
 struct TouchResult {
-  bool found = false;  // a live value was held
+  bool found = false;      // a live value was held
+  bool tombstone = false;  // a tombstone (or an expired value) was held
   bool applied = false;
-  bool condition_failed = false;  // found, but the TouchCondition did not hold
-  std::string_view value;  // when want_value and found
-  Version version;         // held after the call
+  bool condition_failed = false;    // found, but the TouchCondition did not hold
+  std::string_view value;           // when want_value and found
+  Version version;                  // the value version held (a Touch never changes it)
+  Version previous_expiry_version;  // held before the call (zero if nothing was held)
   int64_t previous_expire_at_ms = 0;
 };
 
@@ -144,8 +175,9 @@ struct ShardStats {
   std::atomic<uint64_t> expirations{0};  // values whose TTL passed (each became a tombstone)
   std::atomic<uint64_t> tombstones_purged{0};
   std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions: a delete's protection lost
-  std::atomic<uint64_t> stale_writes{0};        // puts/touches refused as older than held
-  std::atomic<uint64_t> max_hlc{0};             // highest version HLC applied or seen
+  std::atomic<uint64_t> stale_writes{0};    // puts/touches refused as older than held (or floor)
+  std::atomic<uint64_t> floor_refusals{0};  // part of stale_writes: refused by the floor
+  std::atomic<uint64_t> max_hlc{0};         // highest version HLC applied or seen
 };
 
 class ShardStore {
@@ -153,11 +185,15 @@ class ShardStore {
   // Per-entry bytes charged on top of key and value: the real cost of holding an entry with
   // glibc malloc on a 64-bit machine, rounded up (see shard_store.cc for the derivation; a test
   // checks it against the allocator's own accounting):
-  //   64  entry header (links, version, expiry, sizes) in front of key and value, one block
+  //   96  entry header (links, both versions, expiry, both hashes, sizes) in front of key and
+  //       value, one block
   //    8  malloc chunk header
   //   15  at most, rounding the chunk up to 16 bytes
   //   16  at most, hash bucket slots (8 bytes each, 1 to 2 buckets per entry)
-  static constexpr uint64_t kEntryOverhead = 104;
+  static constexpr uint64_t kEntryOverhead = 136;
+  // The largest entry is this fraction of the memory limit (charged bytes: key, value and
+  // kEntryOverhead).
+  static constexpr uint64_t kMaxEntryDivisor = 8;
 
   // `clock` must outlive the store. `tombstone_grace_ms` is measured on clock.MonotonicMs(); a
   // negative one counts as 0, and one whose deadline would overflow int64 keeps tombstones for
@@ -167,14 +203,14 @@ class ShardStore {
   ShardStore(const ShardStore&) = delete;
   ShardStore& operator=(const ShardStore&) = delete;
 
-  // Refreshes the recency of a live value found. A dead entry found is removed.
+  // Refreshes the recency of a live value found. A dead entry found is removed (or entombed).
   GetResult Get(std::string_view key);
   PutResult Put(const PutRequest& request);
-  // Sets the expiry of a live value (0 = persist) if `version` is newer than the held one; the
-  // entry then takes `version`. Never creates an entry.
-  // With a condition other than kAlways, the expiry changes only if the condition holds.
-  TouchResult Touch(std::string_view key, Version version, int64_t expire_at_ms, bool want_value,
-                    TouchCondition condition = TouchCondition::kAlways);
+  // Sets the expiry of a live value (0 = persist) and its expiry_version to `expiry_version` if
+  // that is greater than the held expiry_version. Never creates an entry, never changes the
+  // value version. With a condition other than kAlways, only if the condition holds.
+  TouchResult Touch(std::string_view key, Version expiry_version, int64_t expire_at_ms,
+                    bool want_value, TouchCondition condition = TouchCondition::kAlways);
 
   // Active expiry, one step: examines about `budget` entries (each empty bucket crossed also
   // counts as one, a bucket's chain is finished once started), turning expired values into
@@ -204,16 +240,36 @@ class ShardStore {
   // and tombstones of a few hash buckets, at least `count` entries unless the traversal ends, and
   // returns the cursor to pass next; 0 is both the first cursor and the end. Every entry held for
   // the whole traversal is visited at least once (rarely twice), even as the table resizes
-  // between calls. Dead entries are skipped, not removed. fn must not call into the store.
+  // between calls. An expired value is shown as a tombstone of its pair; tombstones past their
+  // grace are skipped. Nothing is removed. fn must not call into the store.
   template <typename Fn>
   uint64_t Scan(uint64_t cursor, size_t count, Fn&& fn) const {
+    return ScanRange(0, UINT64_MAX, cursor, count, std::forward<Fn>(fn));
+  }
+  // The same, for the entries whose key_hash (the ring's KeyHash) is in [lo, hi] (inclusive;
+  // lo > hi selects nothing). Cost: the traversal walks the whole table whatever the range (the
+  // table is ordered by another hash), so a full traversal costs one pass over every entry of the
+  // shard; `count` counts entries examined, not entries in the range, so each call does bounded
+  // work even when the range is sparse.
+  template <typename Fn>
+  uint64_t ScanRange(uint64_t lo, uint64_t hi, uint64_t cursor, size_t count, Fn&& fn) const {
     using F = std::remove_reference_t<Fn>;
     return ScanImpl(
-        cursor, count, [](void* f, const EntryView& e) { (*static_cast<F*>(f))(e); },
+        lo, hi, cursor, count, [](void* f, const EntryView& e) { (*static_cast<F*>(f))(e); },
         const_cast<void*>(static_cast<const void*>(std::addressof(fn))));
   }
 
+  // Every later state change is reported to `observer` (nullptr: none). The observer must
+  // outlive its registration. See store_observer.h.
+  void SetObserver(StoreObserver* observer);
+
   uint64_t memory_limit() const { return memory_limit_; }
+  // The largest entry accepted, in charged bytes (key + value + kEntryOverhead).
+  uint64_t max_entry_bytes() const { return memory_limit_ / kMaxEntryDivisor; }
+  // Buckets of the evicted-version floor (a power of two), kFloorBucketBytes each: fixed memory
+  // beside the entries, outside memory_used.
+  static constexpr size_t kFloorBucketBytes = 32;
+  size_t floor_buckets() const;
   const ShardStats& stats() const { return stats_; }
 
  private:
@@ -221,8 +277,8 @@ class ShardStore {
 
   ExpireCycleResult ExpireCycleImpl(const ExpireCycleLimits& limits, bool (*out_of_time)(void*),
                                     void* fn);
-  uint64_t ScanImpl(uint64_t cursor, size_t count, void (*visit)(void*, const EntryView&),
-                    void* fn) const;
+  uint64_t ScanImpl(uint64_t lo, uint64_t hi, uint64_t cursor, size_t count,
+                    void (*visit)(void*, const EntryView&), void* fn) const;
 
   const Clock& clock_;
   const uint64_t memory_limit_;

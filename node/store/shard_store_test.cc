@@ -87,97 +87,6 @@ TEST_F(ShardStoreTest, MaxHlcCountsRefusedVersionsToo) {
   EXPECT_EQ(Load(store_.stats().max_hlc), 700u);
 }
 
-// ---- convergence: every arrival order of a set of writes ends in the same state ---------------
-
-struct Op {
-  enum Kind { kPut, kDel, kTouch } kind;
-  Version version;
-  std::string value;
-  int64_t expire_at_ms = 0;
-};
-
-struct State {
-  bool found;
-  bool tombstone;
-  std::string value;
-  Version version;
-  int64_t expire_at_ms;
-  bool operator==(const State&) const = default;
-};
-
-State ApplyInOrder(const std::vector<Op>& ops, const std::vector<size_t>& order) {
-  FakeClock clock;
-  ShardStore store(clock, kBigLimit, kGraceMs);
-  for (size_t i : order) {
-    const Op& op = ops[i];
-    if (op.kind == Op::kTouch) {
-      store.Touch("key", op.version, op.expire_at_ms, false);
-      continue;
-    }
-    PutRequest request;
-    request.key = "key";
-    request.value = op.value;
-    request.version = op.version;
-    request.expire_at_ms = op.expire_at_ms;
-    request.tombstone = op.kind == Op::kDel;
-    store.Put(request);
-  }
-  GetResult got = store.Get("key");
-  return State{got.found, got.tombstone, std::string(got.value), got.version, got.expire_at_ms};
-}
-
-void ExpectAllOrdersConverge(const std::vector<Op>& ops, const State& expected) {
-  std::vector<size_t> order(ops.size());
-  std::iota(order.begin(), order.end(), 0);
-  int orders = 0;
-  do {
-    State state = ApplyInOrder(ops, order);
-    std::string trace;
-    for (size_t i : order) trace += std::to_string(i) + " ";
-    EXPECT_EQ(state, expected) << "order: " << trace << " got value '" << state.value
-                               << "' version " << state.version.hlc << "/" << state.version.writer;
-    ++orders;
-  } while (std::next_permutation(order.begin(), order.end()));
-  EXPECT_GT(orders, 1);
-}
-
-TEST(ShardStoreConvergenceTest, PutsAndDeleteConvergeToNewest) {
-  const int64_t far = FakeClock().NowMs() + 1'000'000;
-  // Newest is a delete.
-  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"}, {Op::kPut, V(2), "b", far}, {Op::kDel, V(3), ""}},
-                          State{true, true, "", V(3), 0});
-  // Newest is a put over a delete.
-  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
-                           {Op::kDel, V(2), ""},
-                           {Op::kPut, V(3), "c", far},
-                           {Op::kDel, V(0, 9), ""}},
-                          State{true, false, "c", V(3), far});
-}
-
-TEST(ShardStoreConvergenceTest, EqualHlcIsDecidedByWriter) {
-  ExpectAllOrdersConverge({{Op::kPut, V(7, 1), "one"},
-                           {Op::kPut, V(7, 3), "three"},
-                           {Op::kDel, V(7, 2), ""},
-                           {Op::kPut, V(7, 3), "three"}},  // a duplicate delivery
-                          State{true, false, "three", V(7, 3), 0});
-}
-
-TEST(ShardStoreConvergenceTest, TouchesBelowTheNewestPutConverge) {
-  const int64_t t1 = FakeClock().NowMs() + 10'000;
-  const int64_t t4 = FakeClock().NowMs() + 40'000;
-  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
-                           {Op::kTouch, V(2), "", t1},
-                           {Op::kTouch, V(3), "", 0},
-                           {Op::kPut, V(4), "d", t4}},
-                          State{true, false, "d", V(4), t4});
-  // Touches under a newest delete.
-  ExpectAllOrdersConverge({{Op::kPut, V(1), "a"},
-                           {Op::kTouch, V(2), "", t1},
-                           {Op::kDel, V(5), ""},
-                           {Op::kTouch, V(3), ""}},
-                          State{true, true, "", V(5), 0});
-}
-
 // ---- tombstones ---------------------------------------------------------------------------------
 
 TEST_F(ShardStoreTest, DeleteLeavesTombstoneThatRefusesOlderValues) {
@@ -240,8 +149,10 @@ TEST_F(ShardStoreTest, TombstonesArePurgedByExpireSomeAfterGrace) {
   EXPECT_EQ(Load(store_.stats().memory_used), Charge("live", "x"));
   EXPECT_EQ(Read("live"), "x");
 
-  // After the grace period an older value is accepted again (that is what the grace is for).
-  EXPECT_EQ(Set("a", "old", V(2)).status, ApplyStatus::kApplied);
+  // After the grace period the tombstone is gone, but its pair lives on in the evicted-version
+  // floor: an older value is still refused, a newer one applies.
+  EXPECT_EQ(Set("a", "old", V(2)).status, ApplyStatus::kStale);
+  EXPECT_EQ(Set("a", "new", V(4)).status, ApplyStatus::kApplied);
 }
 
 TEST_F(ShardStoreTest, TombstonePastGraceIsPurgedLazilyOnAccess) {
@@ -594,30 +505,42 @@ TEST_F(ShardStoreTest, PutMayCopyFromTheExpiredEntryItReplaces) {
 
 // ---- Touch --------------------------------------------------------------------------------------
 
-TEST_F(ShardStoreTest, TouchSetsExpiryAndVersionOfLiveValue) {
+TEST_F(ShardStoreTest, TouchSetsExpiryAndExpiryVersionOfLiveValueNotItsVersion) {
   Set("k", "v", V(1), Now() + 1000);
   TouchResult touch = store_.Touch("k", V(2), Now() + 9000, /*want_value=*/true);
   EXPECT_TRUE(touch.found);
+  EXPECT_FALSE(touch.tombstone);
   EXPECT_TRUE(touch.applied);
   EXPECT_EQ(touch.value, "v");
-  EXPECT_EQ(touch.version, V(2));
+  EXPECT_EQ(touch.version, V(1));
+  EXPECT_EQ(touch.previous_expiry_version, V(1));
   EXPECT_EQ(touch.previous_expire_at_ms, Now() + 1000);
 
   GetResult got = store_.Get("k");
-  EXPECT_EQ(got.version, V(2));
+  EXPECT_EQ(got.version, V(1));
+  EXPECT_EQ(got.expiry_version, V(2));
   EXPECT_EQ(got.expire_at_ms, Now() + 9000);
   EXPECT_EQ(got.value, "v");
 
-  // The touch version now guards the entry.
-  EXPECT_EQ(Set("k", "older", V(1, 9)).status, ApplyStatus::kStale);
+  // The pair (V1, V2) now guards the entry: a put of the same value version with an older expiry
+  // loses, one with a newer expiry version wins whole, and any newer value version wins.
+  EXPECT_EQ(Set("k", "older", V(1, 0)).status, ApplyStatus::kStale);
+  PutRequest same;
+  same.key = "k";
+  same.value = "v";
+  same.version = V(1);
+  same.expiry_version = V(2);
+  EXPECT_EQ(store_.Put(same).status, ApplyStatus::kStale);  // equal pair
 
-  // Persist.
+  // Persist, with a newer expiry version.
   touch = store_.Touch("k", V(3), 0, /*want_value=*/false);
   EXPECT_TRUE(touch.applied);
   EXPECT_TRUE(touch.value.empty());
   EXPECT_EQ(touch.previous_expire_at_ms, Now() + 9000);
+  EXPECT_EQ(touch.previous_expiry_version, V(2));
   clock_.Advance(100'000);
   EXPECT_EQ(Read("k"), "v");
+  EXPECT_EQ(store_.Get("k").expiry_version, V(3));
 }
 
 TEST_F(ShardStoreTest, StaleTouchChangesNothing) {
@@ -641,14 +564,21 @@ TEST_F(ShardStoreTest, TouchNeverCreatesOrRevives) {
   Del("k", V(2));
   TouchResult on_tombstone = store_.Touch("k", V(3), 0, true);
   EXPECT_FALSE(on_tombstone.found);
+  EXPECT_TRUE(on_tombstone.tombstone);
   EXPECT_FALSE(on_tombstone.applied);
   EXPECT_EQ(on_tombstone.version, V(2));
+  EXPECT_EQ(on_tombstone.previous_expiry_version, V(2));
   EXPECT_EQ(Read("k"), "<tombstone>");
+  EXPECT_EQ(store_.Get("k").expiry_version, V(2));  // the tombstone's pair is untouched
 
   Set("e", "v", V(1), Now() + 10);
   clock_.Advance(10);
-  EXPECT_FALSE(store_.Touch("e", V(2), 0, false).found);
-  EXPECT_EQ(Read("e"), "<tombstone>");  // expired: a tombstone of its version, not revived
+  TouchResult on_expired = store_.Touch("e", V(2), 0, false);
+  EXPECT_FALSE(on_expired.found);
+  EXPECT_TRUE(on_expired.tombstone);
+  EXPECT_FALSE(on_expired.applied);
+  EXPECT_EQ(Read("e"), "<tombstone>");  // expired: a tombstone of its pair, not revived
+  EXPECT_EQ(store_.Get("e").expiry_version, V(1));
 }
 
 TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
@@ -658,7 +588,8 @@ TEST_F(ShardStoreTest, TouchIntoThePastKillsTheValue) {
   EXPECT_EQ(touch.value, "v");
   GetResult got = store_.Get("k");
   EXPECT_TRUE(got.tombstone);
-  EXPECT_EQ(got.version, V(2));
+  EXPECT_EQ(got.version, V(1));  // a tombstone of the touched pair
+  EXPECT_EQ(got.expiry_version, V(2));
 }
 
 // ---- iteration ----------------------------------------------------------------------------------
@@ -672,6 +603,7 @@ TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
   Del("gone", V(1));
   expected.insert("gone");
   Set("expired", "v", V(1), Now() + 1);
+  expected.insert("expired");  // as a tombstone of its pair
   clock_.Advance(1);
 
   std::multiset<std::string> seen;
@@ -681,7 +613,7 @@ TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
   do {
     cursor = store_.Scan(cursor, 10, [&](const EntryView& e) {
       seen.insert(std::string(e.key));
-      EXPECT_EQ(e.tombstone, e.key == "gone");
+      EXPECT_EQ(e.tombstone, e.key == "gone" || e.key == "expired");
       if (!e.tombstone) {
         EXPECT_EQ(e.value, "v");
       }
@@ -692,7 +624,6 @@ TEST_F(ShardStoreTest, ScanVisitsEveryEntryOnceWhileTheTableGrows) {
   } while (cursor != 0);
   EXPECT_GT(calls, 3);
   for (const std::string& key : expected) EXPECT_EQ(seen.count(key), 1u) << key;
-  EXPECT_EQ(seen.count("expired"), 0u);
   EXPECT_EQ(seen.size() - expected.size(),
             static_cast<size_t>(std::count_if(seen.begin(), seen.end(), [](const std::string& k) {
               return k.starts_with("new");
@@ -712,11 +643,16 @@ TEST_F(ShardStoreTest, TouchConditionsJudgeTheHeldExpiry) {
     bool applies;
   };
   const Case cases[] = {
-      {"none", C::kIfNoExpiry, Now() + 100, true},   {"ttl", C::kIfNoExpiry, Now() + 100, false},
-      {"none", C::kIfHasExpiry, Now() + 100, false}, {"ttl", C::kIfHasExpiry, Now() + 100, true},
-      {"none", C::kIfGreater, Now() + 100, false},   {"ttl", C::kIfGreater, Now() + 9000, true},
-      {"ttl", C::kIfGreater, Now() + 100, false},    {"none", C::kIfLess, Now() + 100, true},
-      {"ttl", C::kIfLess, Now() + 100, true},        {"ttl", C::kIfLess, Now() + 9000, false},
+      {"none", C::kIfNoExpiry, Now() + 100, true},
+      {"ttl", C::kIfNoExpiry, Now() + 100, false},
+      {"none", C::kIfHasExpiry, Now() + 100, false},
+      {"ttl", C::kIfHasExpiry, Now() + 100, true},
+      {"none", C::kIfGreater, Now() + 100, false},
+      {"ttl", C::kIfGreater, Now() + 9000, true},
+      {"ttl", C::kIfGreater, Now() + 100, false},
+      {"none", C::kIfLess, Now() + 100, true},
+      {"ttl", C::kIfLess, Now() + 100, true},
+      {"ttl", C::kIfLess, Now() + 9000, false},
       {"none", C::kIfHasExpiryAndLess, Now() + 100, false},
       {"ttl", C::kIfHasExpiryAndLess, Now() + 100, true},
   };
@@ -727,7 +663,8 @@ TEST_F(ShardStoreTest, TouchConditionsJudgeTheHeldExpiry) {
     Set("ttl", "v", V(hlc++), Now() + 5000);
     const int64_t before = store_.Get(c.key).expire_at_ms;
     const TouchResult r = store_.Touch(c.key, V(hlc++), c.new_expiry, false, c.condition);
-    SCOPED_TRACE(std::string(c.key) + " condition " + std::to_string(static_cast<int>(c.condition)));
+    SCOPED_TRACE(std::string(c.key) + " condition " +
+                 std::to_string(static_cast<int>(c.condition)));
     EXPECT_TRUE(r.found);
     EXPECT_EQ(r.applied, c.applies);
     EXPECT_EQ(r.condition_failed, !c.applies);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -18,11 +19,18 @@ namespace shoal::node {
 inline constexpr uint64_t kBigLimit = 1ull << 30;
 inline constexpr int64_t kGraceMs = 60'000;
 
-inline Version V(uint64_t hlc, uint32_t writer = 1) { return Version{hlc, writer}; }
+inline Version V(uint64_t hlc, uint64_t writer = 1) { return Version{hlc, writer}; }
 
 // What the store charges for an entry.
 inline uint64_t Charge(std::string_view key, std::string_view value) {
   return key.size() + value.size() + ShardStore::kEntryOverhead;
+}
+
+// The seed of a randomized test: SHOAL_TEST_SEED from the environment, else `fixed` (so that a
+// run is deterministic and a failure, which prints its seed, can be replayed).
+inline uint64_t TestSeed(uint64_t fixed) {
+  const char* env = std::getenv("SHOAL_TEST_SEED");
+  return env != nullptr && *env != '\0' ? std::strtoull(env, nullptr, 10) : fixed;
 }
 
 inline uint64_t Load(const std::atomic<uint64_t>& counter) {
