@@ -139,7 +139,8 @@ def test_pipelined_large_cross_shard_gets_all_answered(start_node):
 def test_rss_stays_near_max_memory_with_mixed_value_sizes(start_node):
     node = start_node("n1", extra=["--max-memory", "32mb"])
     for round_ in range(3):  # ~375 MB written, the store evicting all along
-        for count, size, prefix in ((30, "3mb", "big"), (100, "200kb", "mid"),
+        # "big" stays under the largest entry of a 16 MiB shard (1/8 of it, node/store).
+        for count, size, prefix in ((45, "1900kb", "big"), (100, "200kb", "mid"),
                                     (15000, "1000", "small")):
             r = shoalctl(node.port, "fill", "--count", str(count), "--value-size", size,
                          "--key-prefix", f"{prefix}{round_}:", "--pipeline", "64", timeout=60)
