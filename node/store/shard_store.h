@@ -174,7 +174,7 @@ struct ShardStats {
   std::atomic<uint64_t> evictions{0};    // entries removed to stay under the memory limit
   std::atomic<uint64_t> expirations{0};  // values whose TTL passed (each became a tombstone)
   std::atomic<uint64_t> tombstones_purged{0};
-  std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions: a delete's protection lost
+  std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions (the floor keeps the pair)
   std::atomic<uint64_t> stale_writes{0};    // puts/touches refused as older than held (or floor)
   std::atomic<uint64_t> floor_refusals{0};  // part of stale_writes: refused by the floor
   std::atomic<uint64_t> max_hlc{0};         // highest version HLC applied or seen
