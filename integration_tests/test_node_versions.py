@@ -5,6 +5,7 @@ Frames are encoded by node_wire.py; each test talks to a real node on a free por
 """
 import time
 
+from harness import shoalctl
 from node_wire import NodeConnection, hlc_now
 
 
@@ -70,3 +71,38 @@ def test_touch_never_applies_to_a_tombstone(node):
         kind, body = c.call("Touch", key=b"nothing", version=(hlc_now(20), 1), expire_at_ms=0)
         assert not body["found"] and not body["tombstone"] and not body["applied"]
         assert not c.get(b"nothing")[1]["found"]
+
+
+# ---- issue 7, items 1 and 2, as reported (wire level) -----------------------------------------
+
+def test_an_evicted_keys_older_write_is_refused(start_node):
+    """Put `live` at V0, again at V1, evict it by filling the shard, put V0: refused (it was
+    applied again before the evicted-version floor)."""
+    n = start_node("small", extra=("--max-memory", "2mb", "--threads", "1"))
+    v0, v1 = hlc_now(), hlc_now(1)
+    with NodeConnection(n.port) as c:
+        assert c.put(b"live", b"v0", hlc=v0, writer=1)[1]["applied"]
+        assert c.put(b"live", b"v1", hlc=v1, writer=1)[1]["applied"]
+        r = shoalctl(n.port, "fill", "--count", "6000", "--value-size", "1000")
+        assert r.returncode == 0, r.stderr
+        assert not c.get(b"live")[1]["found"]
+        kind, body = c.put(b"live", b"v0", hlc=v0, writer=1)
+        assert kind == "PutResponse" and not body["applied"]
+        assert tuple(body["current"]) >= (v1, 1)  # the floor, so a writer can re-stamp above it
+        assert not c.get(b"live")[1]["found"]
+
+
+def test_a_near_limit_value_is_refused_and_the_delete_holds(start_node):
+    """--max-memory 1mb --threads 1: DEL gone, a 1,048,400-byte value, an older put of gone. The
+    value is refused (TooLarge, one entry takes at most 1/8 of a shard) and the put is stale."""
+    n = start_node("tiny", extra=("--max-memory", "1mb", "--threads", "1"))
+    v = hlc_now()
+    with NodeConnection(n.port) as c:
+        assert c.call("Put", key=b"gone", version=(v, 1), tombstone=True)[1]["applied"]
+        kind, body = c.put(b"huge", b"h" * 1_048_400, hlc=hlc_now(1), writer=1)
+        assert kind == "Error" and body["code_name"] == "TooLarge"
+        assert "1/8" in body["message"], body["message"]
+        kind, body = c.put(b"gone", b"old", hlc=v - (1 << 16), writer=1)
+        assert kind == "PutResponse" and not body["applied"]
+        kind, body = c.get(b"gone")
+        assert body["found"] and body["tombstone"]
