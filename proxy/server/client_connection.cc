@@ -174,13 +174,14 @@ void ClientConnection::Finish(ReplySlot& slot) {
   if (!in_process_) worker_.MarkClientDirty(*this);
 }
 
-void ClientConnection::OnKeyDecided(ReplySlot& slot, const KeyOp& op) {
+void ClientConnection::OnKeyDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
+                                    std::string_view node_error) {
   --waiting_ops_;
   if (closed_) {
     if (retirable()) worker_.RetireClient(*this);
     return;
   }
-  FormatDecided(slot, op);
+  FormatDecided(slot, key_index, answer, node_error);
   if (--slot.outstanding == 0) {
     Finalize(slot);
     Finish(slot);

@@ -23,7 +23,7 @@
 #include "common/buffer/byte_buffer.h"
 #include "proxy/quorum/consistency.h"
 #include "proxy/resp/parser.h"
-#include "proxy/server/key_op.h"
+#include "proxy/quorum/key_operation.h"
 #include "proxy/server/reply_slot.h"
 
 namespace shoal::proxy {
@@ -39,8 +39,10 @@ class ClientConnection {
 
   void Start();
 
-  // A key operation of `slot` reached its decision (quorum reached or failed).
-  void OnKeyDecided(ReplySlot& slot, const KeyOp& op);
+  // Key `key_index` of `slot` has its answer (quorum reached or failed). `answer` and `node_error`
+  // (the first error a node answered with) are valid for the call only.
+  void OnKeyDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
+                    std::string_view node_error);
 
   // Writes finished replies (called by the worker's flush).
   void Flush();
@@ -93,7 +95,8 @@ class ClientConnection {
   // commands_keys.cc
   void ExecuteKeyCommand(const struct CommandSpec& spec, Args args);
   void StartKeys(ReplySlot& slot, uint32_t count);
-  void FormatDecided(ReplySlot& slot, const KeyOp& op);
+  void FormatDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
+                     std::string_view node_error);
   void Finalize(ReplySlot& slot);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);

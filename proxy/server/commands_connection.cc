@@ -289,6 +289,15 @@ void ClientConnection::CmdInfo(Args args) {
   info += "noquorum_errors:" + std::to_string(noquorum) + "\r\n";
   info += "read_repairs:" + std::to_string(repairs) + "\r\n";
   info += "node_request_failures:" + std::to_string(node_failures) + "\r\n";
+  auto sum = [&](std::atomic<uint64_t> WorkerStats::*counter) {
+    uint64_t total = 0;
+    for (const auto& ws : shared.worker_stats) total += ((*ws).*counter).load(std::memory_order_relaxed);
+    return std::to_string(total);
+  };
+  info += "read_repairs_deduplicated:" + sum(&WorkerStats::read_repairs_deduplicated) + "\r\n";
+  info += "not_ready_replies:" + sum(&WorkerStats::not_ready_replies) + "\r\n";
+  info += "hlc_refusals:" + sum(&WorkerStats::hlc_refusals) + "\r\n";
+  info += "stale_write_retries:" + sum(&WorkerStats::stale_write_retries) + "\r\n";
   info += "\r\n# Replication\r\n";
   info += "role:master\r\n";
   info += "\r\n# Shoal\r\n";

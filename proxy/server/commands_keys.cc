@@ -1,50 +1,66 @@
-// Key commands: each is split into one KeyOp per key (Worker::StartKeyOp), and its reply is put
-// together from the decided operations, in key order, by FormatDecided and Finalize.
+// Key commands. Each command becomes one KeyPlan per key (proxy/quorum/key_operation.h says what
+// each mode does, docs/replication.md why), run by Worker::StartKeyOp; its reply is put together
+// from the keys' answers, in key order, by FormatDecided and Finalize. The families:
+//
+//   reads           GET, GETEX (no option), MGET, EXISTS, TOUCH, TTL, PTTL          KeyMode::kRead
+//   blind writes    SET, SETEX, PSETEX, MSET, DEL, UNLINK, EXPIRE* in the past       kWrite
+//   touches         EXPIRE* (future, no condition), PERSIST, GETEX with an option    kTouch
+//   read-then-write SET NX/XX/GET/KEEPTTL, SETNX, GETDEL, EXPIRE* NX/XX/GT/LT kReadThenWrite
 
 #include <algorithm>
 #include <string>
 
-#include "common/wire/frame.h"
 #include "proxy/command/args.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/reply.h"
 #include "proxy/server/client_connection.h"
 #include "proxy/server/worker.h"
-#include "schemas/shoal_generated.h"
 
 namespace shoal::proxy {
 
 namespace {
 
 // ReplySlot::variant bits.
-constexpr uint8_t kReplyPrevious = 1;     // SET ... GET: reply with the previous value
-constexpr uint8_t kReplyConditional = 2;  // SET NX/XX: nil when no replica applied it
-constexpr uint8_t kReplyInteger = 4;      // SETNX: 1/0
-constexpr uint8_t kMilliseconds = 16;     // PTTL
-constexpr uint8_t kConditionalTouch = 32; // EXPIRE NX|XX|GT|LT: 0 when no replica applied it
+constexpr uint8_t kReplyPrevious = 1;       // SET ... GET: reply with the previous value
+constexpr uint8_t kReplyConditional = 2;    // SET NX/XX: nil when the condition did not hold
+constexpr uint8_t kMilliseconds = 16;       // PTTL
+constexpr uint8_t kReplyPerformed = 32;     // EXPIRE NX|XX|GT|LT: 1 when the condition held
+constexpr uint8_t kReplyPreviousLive = 64;  // EXPIRE in the past (a delete): 1 when it was live
+constexpr uint8_t kWriteCommand = 128;      // the command writes (its read phase is a write's)
 
-wire::TouchCondition ToWire(ExpireCondition c) {
+KeyCondition ToKeyCondition(ExpireCondition c) {
   switch (c) {
-    case ExpireCondition::kNone: return wire::TouchCondition::Always;
-    case ExpireCondition::kNx: return wire::TouchCondition::IfNoExpiry;
-    case ExpireCondition::kXx: return wire::TouchCondition::IfHasExpiry;
-    case ExpireCondition::kGt: return wire::TouchCondition::IfGreater;
-    case ExpireCondition::kLt: return wire::TouchCondition::IfLess;
-    case ExpireCondition::kXxLt: return wire::TouchCondition::IfHasExpiryAndLess;
+    case ExpireCondition::kNone:
+      return KeyCondition::kNone;
+    case ExpireCondition::kNx:
+      return KeyCondition::kExpireNx;
+    case ExpireCondition::kXx:
+      return KeyCondition::kExpireXx;
+    case ExpireCondition::kGt:
+      return KeyCondition::kExpireGt;
+    case ExpireCondition::kLt:
+      return KeyCondition::kExpireLt;
+    case ExpireCondition::kXxLt:
+      return KeyCondition::kExpireXxLt;
   }
-  return wire::TouchCondition::Always;
+  return KeyCondition::kNone;
 }
 
-std::string NoQuorumError(const KeyOp& op) {
-  const QuorumTally& t = op.tally();
-  std::string msg = op.kind == OpKind::kGet ? "NOQUORUM read needed " : "NOQUORUM write needed ";
-  msg += std::to_string(t.required());
+// A write command whose read phase failed says "write": that read ran at the write's consistency.
+std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, bool write) {
+  std::string msg = write || answer.failure == KeyAnswer::Failure::kWriteQuorum
+                        ? "NOQUORUM write needed "
+                        : "NOQUORUM read needed ";
+  msg += std::to_string(answer.required);
   msg += " replicas, ";
-  msg += std::to_string(t.acks());
+  msg += std::to_string(answer.acks);
   msg += " answered";
-  if (!op.node_error.empty()) {
+  if (answer.failure == KeyAnswer::Failure::kValueUnavailable) {
+    msg += " (no replica holding the newest version returned its value)";
+  }
+  if (!node_error.empty()) {
     msg += " (node error: ";
-    msg += op.node_error;
+    msg += node_error;
     msg += ")";
   }
   return msg;
@@ -68,89 +84,81 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
     }
   }
   const int64_t now = worker_.NowMs();
-  KeyRequest req;
-  req.level = spec.write ? write_level_ : read_level_;
+  const Consistency level = spec.write ? write_level_ : read_level_;
+  if (spec.write) slot.variant |= kWriteCommand;
+  KeyPlan plan;
+  auto start_one = [&](std::string_view key, Consistency lvl) {
+    StartKeys(slot, 1);
+    worker_.StartKeyOp(*this, slot, 0, key, lvl, plan);
+  };
 
   switch (spec.id) {
-    case CommandId::kGet: {
-      req.kind = OpKind::kGet;
-      req.key = args[1];
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
-    }
+    case CommandId::kGet:
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return start_one(args[1], level);
     case CommandId::kGetEx: {
       GetExOptions opts;
       std::string err = ParseGetExOptions(args.subspan(2), now, &opts);
       if (!err.empty()) return ReplyError(slot, err);
-      req.key = args[1];
       if (!opts.touch) {
-        req.kind = OpKind::kGet;
-        req.level = read_level_;
-      } else {
-        req.kind = OpKind::kTouch;
-        req.want_value = true;
-        req.want_previous = true;
-        req.expire_at_ms = opts.expire_at_ms;
+        plan.mode = KeyMode::kRead;
+        plan.want_value = true;
+        return start_one(args[1], read_level_);
       }
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
+      plan.mode = KeyMode::kTouch;
+      plan.touch_wants_value = true;
+      plan.expire_at_ms = opts.expire_at_ms;
+      return start_one(args[1], level);
     }
     case CommandId::kSet:
     case CommandId::kSetEx:
     case CommandId::kPSetEx:
     case CommandId::kSetNx: {
-      req.kind = OpKind::kPut;
-      req.key = args[1];
+      plan.mode = KeyMode::kWrite;
+      plan.value = args[2];
       if (spec.id == CommandId::kSet) {
         SetOptions opts;
         std::string err = ParseSetOptions(args.subspan(3), now, &opts);
         if (!err.empty()) return ReplyError(slot, err);
-        req.value = args[2];
-        req.expire_at_ms = opts.expire_at_ms;
-        req.keep_ttl = opts.keep_ttl;
-        req.want_previous = opts.get;
-        req.condition = static_cast<unsigned char>(
-            opts.condition == SetCondition::kIfAbsent   ? wire::PutCondition::IfAbsent
-            : opts.condition == SetCondition::kIfPresent ? wire::PutCondition::IfPresent
-                                                         : wire::PutCondition::Always);
+        plan.expire_at_ms = opts.expire_at_ms;
+        if (opts.get || opts.keep_ttl || opts.condition != SetCondition::kNone) {
+          plan.mode = KeyMode::kReadThenWrite;
+          plan.want_value = opts.get;
+          plan.keep_expiry = opts.keep_ttl;
+          plan.condition = opts.condition == SetCondition::kIfAbsent    ? KeyCondition::kIfAbsent
+                           : opts.condition == SetCondition::kIfPresent ? KeyCondition::kIfPresent
+                                                                        : KeyCondition::kNone;
+        }
         if (opts.get) slot.variant |= kReplyPrevious;
         if (opts.condition != SetCondition::kNone) slot.variant |= kReplyConditional;
       } else if (spec.id == CommandId::kSetNx) {
-        req.value = args[2];
-        req.condition = static_cast<unsigned char>(wire::PutCondition::IfAbsent);
-        slot.variant |= kReplyInteger;
+        plan.mode = KeyMode::kReadThenWrite;
+        plan.condition = KeyCondition::kIfAbsent;
+        slot.variant |= kReplyPerformed;
       } else {
         const bool ms = spec.id == CommandId::kPSetEx;
         std::string err =
-            ParsePositiveExpiry(args[2], ms, false, now, spec.name, &req.expire_at_ms);
+            ParsePositiveExpiry(args[2], ms, false, now, spec.name, &plan.expire_at_ms);
         if (!err.empty()) return ReplyError(slot, err);
-        req.value = args[3];
+        plan.value = args[3];
       }
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
+      return start_one(args[1], level);
     }
-    case CommandId::kGetDel: {
-      req.kind = OpKind::kPut;
-      req.key = args[1];
-      req.tombstone = true;
-      req.want_previous = true;
+    case CommandId::kGetDel:
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.condition = KeyCondition::kIfPresent;
+      plan.tombstone = true;
       slot.variant |= kReplyPrevious;
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
-    }
+      return start_one(args[1], level);
     case CommandId::kMGet: {
       const uint32_t n = static_cast<uint32_t>(args.size() - 1);
       slot.parts.resize(n);
-      req.kind = OpKind::kGet;
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
       StartKeys(slot, n);
-      for (uint32_t i = 0; i < n; ++i) {
-        req.key = args[i + 1];
-        worker_.StartKeyOp(*this, slot, i, req);
-      }
+      for (uint32_t i = 0; i < n; ++i) worker_.StartKeyOp(*this, slot, i, args[i + 1], level, plan);
       return;
     }
     case CommandId::kMSet: {
@@ -158,12 +166,11 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
         return ReplyError(slot, "ERR wrong number of arguments for 'mset' command");
       }
       const uint32_t n = static_cast<uint32_t>((args.size() - 1) / 2);
-      req.kind = OpKind::kPut;
+      plan.mode = KeyMode::kWrite;
       StartKeys(slot, n);
       for (uint32_t i = 0; i < n; ++i) {
-        req.key = args[1 + 2 * i];
-        req.value = args[2 + 2 * i];
-        worker_.StartKeyOp(*this, slot, i, req);
+        plan.value = args[2 + 2 * i];
+        worker_.StartKeyOp(*this, slot, i, args[1 + 2 * i], level, plan);
       }
       return;
     }
@@ -173,14 +180,10 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
     case CommandId::kTouch: {
       const uint32_t n = static_cast<uint32_t>(args.size() - 1);
       const bool del = spec.id == CommandId::kDel || spec.id == CommandId::kUnlink;
-      req.kind = del ? OpKind::kPut : OpKind::kGet;
-      req.tombstone = del;
-      req.want_value = false;
+      plan.mode = del ? KeyMode::kWrite : KeyMode::kRead;
+      plan.tombstone = del;
       StartKeys(slot, n);
-      for (uint32_t i = 0; i < n; ++i) {
-        req.key = args[i + 1];
-        worker_.StartKeyOp(*this, slot, i, req);
-      }
+      for (uint32_t i = 0; i < n; ++i) worker_.StartKeyOp(*this, slot, i, args[i + 1], level, plan);
       return;
     }
     case CommandId::kExpire:
@@ -192,74 +195,62 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
       ExpireArgs ea;
       std::string err = ParseExpireArgs(args.subspan(2), ms, absolute, now, spec.name, &ea);
       if (!err.empty()) return ReplyError(slot, err);
-      req.key = args[1];
+      const bool past = ea.expire_at_ms <= now;  // Redis deletes the key
       if (ea.condition != ExpireCondition::kNone) {
-        // Conditional: every replica judges the condition on the expiry it holds. A time in
-        // the past makes the value expire (dead everywhere) when the condition holds.
-        req.kind = OpKind::kTouch;
-        req.want_value = false;
-        req.expire_at_ms = std::max<int64_t>(ea.expire_at_ms, 1);
-        req.touch_condition = static_cast<unsigned char>(ToWire(ea.condition));
-        slot.variant |= kConditionalTouch;
-      } else if (ea.expire_at_ms <= now) {
-        // Redis deletes a key whose new expiry is already past.
-        req.kind = OpKind::kPut;
-        req.tombstone = true;
+        // Judged once on the resolved state, then an unconditional Touch (or a delete).
+        plan.mode = KeyMode::kReadThenWrite;
+        plan.condition = ToKeyCondition(ea.condition);
+        plan.condition_expire_at_ms = ea.expire_at_ms;
+        plan.write_is_touch = !past;
+        plan.tombstone = past;
+        plan.expire_at_ms = past ? 0 : ea.expire_at_ms;
+        slot.variant |= kReplyPerformed;
+      } else if (past) {
+        plan.mode = KeyMode::kWrite;
+        plan.tombstone = true;
+        slot.variant |= kReplyPreviousLive;
       } else {
-        req.kind = OpKind::kTouch;
-        req.want_value = false;
-        req.expire_at_ms = ea.expire_at_ms;
+        plan.mode = KeyMode::kTouch;
+        plan.expire_at_ms = ea.expire_at_ms;
       }
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
+      return start_one(args[1], level);
     }
-    case CommandId::kPersist: {
-      req.kind = OpKind::kTouch;
-      req.key = args[1];
-      req.want_value = false;
-      req.expire_at_ms = 0;
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
-    }
+    case CommandId::kPersist:
+      plan.mode = KeyMode::kTouch;
+      plan.expire_at_ms = 0;
+      return start_one(args[1], level);
     case CommandId::kTtl:
-    case CommandId::kPTtl: {
-      req.kind = OpKind::kGet;
-      req.key = args[1];
-      req.want_value = false;
+    case CommandId::kPTtl:
+      plan.mode = KeyMode::kRead;
       if (spec.id == CommandId::kPTtl) slot.variant |= kMilliseconds;
-      StartKeys(slot, 1);
-      worker_.StartKeyOp(*this, slot, 0, req);
-      return;
-    }
+      return start_one(args[1], level);
     default:
       return ReplyError(slot, "ERR command not implemented");
   }
 }
 
-void ClientConnection::FormatDecided(ReplySlot& slot, const KeyOp& op) {
-  if (op.decision() != QuorumDecision::kReached) {
-    if (slot.error.empty()) slot.error = NoQuorumError(op);
+void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
+                                     std::string_view node_error) {
+  if (answer.failure != KeyAnswer::Failure::kNone) {
+    if (slot.error.empty())
+      slot.error = NoQuorumError(answer, node_error, slot.variant & kWriteCommand);
     return;
   }
   const int64_t now = worker_.NowMs();
   switch (slot.command) {
     case CommandId::kGet:
     case CommandId::kGetEx:
-      if (op.kind == OpKind::kGet) {
-        if (op.read.BestIsLive(now)) resp::AppendBulk(slot.reply, op.read.best_value());
-        else resp::AppendNull(slot.reply);
-      } else if (op.write.previous_found()) {
-        resp::AppendBulk(slot.reply, op.write.previous_value());
-      } else {
+      if (answer.live)
+        resp::AppendBulk(slot.reply, answer.value);
+      else
         resp::AppendNull(slot.reply);
-      }
       return;
     case CommandId::kMGet: {
-      std::string& part = slot.parts[op.key_index];
-      if (op.read.BestIsLive(now)) resp::AppendBulk(part, op.read.best_value());
-      else resp::AppendNull(part);
+      std::string& part = slot.parts[key_index];
+      if (answer.live)
+        resp::AppendBulk(part, answer.value);
+      else
+        resp::AppendNull(part);
       return;
     }
     case CommandId::kSet:
@@ -268,11 +259,13 @@ void ClientConnection::FormatDecided(ReplySlot& slot, const KeyOp& op) {
     case CommandId::kSetNx:
     case CommandId::kGetDel:
       if (slot.variant & kReplyPrevious) {
-        if (op.write.previous_found()) resp::AppendBulk(slot.reply, op.write.previous_value());
-        else resp::AppendNull(slot.reply);
-      } else if (slot.variant & kReplyInteger) {
-        resp::AppendInteger(slot.reply, op.write.applied() > 0 ? 1 : 0);
-      } else if ((slot.variant & kReplyConditional) && op.write.applied() == 0) {
+        if (answer.live)
+          resp::AppendBulk(slot.reply, answer.value);
+        else
+          resp::AppendNull(slot.reply);
+      } else if (slot.variant & kReplyPerformed) {
+        resp::AppendInteger(slot.reply, answer.performed ? 1 : 0);
+      } else if ((slot.variant & kReplyConditional) && !answer.performed) {
         resp::AppendNull(slot.reply);
       } else {
         resp::AppendOk(slot.reply);
@@ -282,36 +275,36 @@ void ClientConnection::FormatDecided(ReplySlot& slot, const KeyOp& op) {
       return;  // OK once all keys are acknowledged
     case CommandId::kDel:
     case CommandId::kUnlink:
-      slot.integer += op.write.previous_found() ? 1 : 0;
+      slot.integer += answer.previous_live ? 1 : 0;
       return;
     case CommandId::kExists:
     case CommandId::kTouch:
-      slot.integer += op.read.BestIsLive(now) ? 1 : 0;
+      slot.integer += answer.live ? 1 : 0;
       return;
     case CommandId::kExpire:
     case CommandId::kPExpire:
     case CommandId::kExpireAt:
     case CommandId::kPExpireAt:
-      if (slot.variant & kConditionalTouch) {
-        resp::AppendInteger(slot.reply, op.write.previous_found() && op.write.applied() > 0);
+      if (slot.variant & kReplyPerformed) {
+        resp::AppendInteger(slot.reply, answer.performed ? 1 : 0);
+      } else if (slot.variant & kReplyPreviousLive) {
+        resp::AppendInteger(slot.reply, answer.previous_live ? 1 : 0);
       } else {
-        resp::AppendInteger(slot.reply, op.write.previous_found() ? 1 : 0);
+        resp::AppendInteger(slot.reply, answer.live ? 1 : 0);
       }
       return;
     case CommandId::kPersist:
-      resp::AppendInteger(slot.reply,
-                          op.write.previous_found() && op.write.previous_expire_at_ms() != 0 ? 1
-                                                                                              : 0);
+      resp::AppendInteger(slot.reply, answer.live && answer.state.expire_at_ms != 0 ? 1 : 0);
       return;
     case CommandId::kTtl:
     case CommandId::kPTtl: {
       int64_t v;
-      if (!op.read.BestIsLive(now)) {
+      if (!answer.live) {
         v = -2;
-      } else if (op.read.best_expire_at_ms() == 0) {
+      } else if (answer.state.expire_at_ms == 0) {
         v = -1;
       } else {
-        const int64_t ms = std::max<int64_t>(op.read.best_expire_at_ms() - now, 0);
+        const int64_t ms = std::max<int64_t>(answer.state.expire_at_ms - now, 0);
         v = (slot.variant & kMilliseconds) ? ms : (ms + 500) / 1000;
       }
       resp::AppendInteger(slot.reply, v);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 
 #include "common/hash/key_hash.h"
@@ -22,6 +23,8 @@ constexpr suseconds_t kAcceptPauseMs = 100;
 constexpr size_t kKeepBufferBytes = 16 << 10;
 // Idle per-key operation records kept for reuse; more are freed when they finish.
 constexpr size_t kMaxIdleOps = 4096;
+// Keys remembered for read-repair deduplication before the map is pruned.
+constexpr size_t kMaxRecentRepairs = 16384;
 
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
 
@@ -110,7 +113,8 @@ void Worker::SetUpLoop() {
   accept_resume_timer_.reset(event_new(base_.get(), -1, 0, &Worker::OnAcceptResume, this));
   ready_timer_.reset(event_new(base_.get(), -1, 0, &Worker::OnReadyTimeout, this));
   const int64_t wait_ms = shared_.config.timeout_ms + 100;
-  timeval tv{static_cast<time_t>(wait_ms / 1000), static_cast<suseconds_t>((wait_ms % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(wait_ms / 1000),
+             static_cast<suseconds_t>((wait_ms % 1000) * 1000)};
   event_add(ready_timer_.get(), &tv);
 }
 
@@ -125,7 +129,8 @@ void Worker::EnableAccept() {
   if (ready_timer_) event_del(ready_timer_.get());
   for (int fd : listen_fds_) {
     accept_events_.emplace_back(
-        event_new(base_.get(), fd, EV_READ | EV_PERSIST, &Worker::OnAcceptEvent, this), &event_free);
+        event_new(base_.get(), fd, EV_READ | EV_PERSIST, &Worker::OnAcceptEvent, this),
+        &event_free);
     event_add(accept_events_.back().get(), nullptr);
   }
   ready_.store(true, std::memory_order_release);
@@ -139,8 +144,8 @@ void Worker::OnAccept(int listen_fd) {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors or memory: the pending connection stays queued and the listener
@@ -219,90 +224,149 @@ KeyOp* Worker::LiveOp(uint32_t index, uint32_t generation) {
 
 KeyOp* Worker::FindOp(const PendingRef& ref) {
   KeyOp* op = LiveOp(ref.owner, ref.generation);
-  return op != nullptr && op->pending[ref.slot] ? op : nullptr;
+  return op != nullptr && ref.slot < KeyOperation::kMaxTags && ((op->pending >> ref.slot) & 1)
+             ? op
+             : nullptr;
 }
 
 void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
-                        const KeyRequest& request) {
+                        std::string_view key, Consistency level, KeyPlan plan) {
   KeyOp& op = *AcquireOp();
-  op.kind = request.kind;
   op.decided = false;
   op.client = &client;
   op.slot = &slot;
   op.key_index = key_index;
-  op.key.assign(request.key.data(), request.key.size());
+  op.key.assign(key.data(), key.size());
   op.node_error.clear();
+  op.pending = 0;
+  op.n = shared_.ring->PreferenceList(KeyHash(key), static_cast<int>(shared_.config.replicas),
+                                      op.members);
+  plan.n = op.n;
+  plan.required = RequiredReplicas(level, static_cast<int>(shared_.config.replicas));
+  plan.value_replica = static_cast<int>(value_rotation_++ % Ring::kMaxReplicas);
+  op.machine.Start(plan, shared_.hlc, shared_.config.writer_id, NowMs());
   op.deadline_ms = MonotonicMs() + shared_.config.timeout_ms;
-  op.n = shared_.ring->PreferenceList(KeyHash(request.key),
-                                      static_cast<int>(shared_.config.replicas), op.members);
-  const int required = RequiredReplicas(request.level, static_cast<int>(shared_.config.replicas));
-  if (op.kind == OpKind::kGet) {
-    op.read.Start(op.n, required);
-  } else {
-    op.write.Start(op.n, required, request.want_previous);
-  }
+  LinkDeadline(op);
+  Advance(op);
+}
 
-  // Build the request once; each link patches in its own request id.
-  auto& b = frame_builder_.Start();
-  std::span<const uint8_t> frame;
-  const auto key = b.CreateVector(reinterpret_cast<const uint8_t*>(request.key.data()),
-                                  request.key.size());
-  switch (request.kind) {
-    case OpKind::kGet: {
-      wire::GetBuilder get(b);
-      get.add_key(key);
-      get.add_want_value(request.want_value);
-      frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Get, get.Finish().Union());
-      break;
-    }
-    case OpKind::kPut: {
-      const auto value = b.CreateVector(reinterpret_cast<const uint8_t*>(request.value.data()),
-                                        request.value.size());
-      const wire::Version version = ToWire(Version{shared_.hlc.NowAt(NowMs()), shared_.config.writer_id});
-      wire::PutBuilder put(b);
-      put.add_key(key);
-      put.add_value(value);
-      put.add_version(&version);
-      put.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(request.expire_at_ms, 0)));
-      put.add_tombstone(request.tombstone);
-      put.add_condition(static_cast<wire::PutCondition>(request.condition));
-      put.add_keep_ttl(request.keep_ttl);
-      put.add_want_previous(request.want_previous);
-      frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Put, put.Finish().Union());
-      break;
-    }
-    case OpKind::kTouch: {
-      const wire::Version version = ToWire(Version{shared_.hlc.NowAt(NowMs()), shared_.config.writer_id});
-      wire::TouchBuilder touch(b);
-      touch.add_key(key);
-      touch.add_version(&version);
-      touch.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(request.expire_at_ms, 0)));
-      touch.add_want_value(request.want_value);
-      touch.add_condition(static_cast<wire::TouchCondition>(request.touch_condition));
-      frame =
-          frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Touch, touch.Finish().Union());
-      break;
-    }
-  }
-
-  // Link into the deadline list before sending: failures below may finish the op at once.
+void Worker::LinkDeadline(KeyOp& op) {
   op.prev = deadline_tail_;
   op.next = nullptr;
-  if (deadline_tail_ != nullptr) deadline_tail_->next = &op;
-  else deadline_head_ = &op;
+  if (deadline_tail_ != nullptr)
+    deadline_tail_->next = &op;
+  else
+    deadline_head_ = &op;
   deadline_tail_ = &op;
+}
 
-  op.pending_count = op.n;
-  for (int r = 0; r < op.n; ++r) op.pending[r] = true;
-  // Send to every replica; a node known to be down fails at once (no waiting for it). When the
-  // last replica fails that way the op finishes and may be freed: `op` is not touched after.
-  const int n = op.n;
-  for (int r = 0; r < n; ++r) {
-    PendingRef ref{op.index, op.generation, static_cast<uint8_t>(r)};
-    Bump(stats_.node_requests);
-    if (!links_[op.members[r]]->Send(frame, ref)) {
-      if (ReplicaDone(op, r, nullptr)) return;
+void Worker::UnlinkDeadline(KeyOp& op) {
+  if (op.prev != nullptr)
+    op.prev->next = op.next;
+  else
+    deadline_head_ = op.next;
+  if (op.next != nullptr)
+    op.next->prev = op.prev;
+  else
+    deadline_tail_ = op.prev;
+  op.prev = op.next = nullptr;
+}
+
+bool Worker::Advance(KeyOp& op) {
+  bool sent = false;
+  while (!op.machine.requests().empty()) {
+    NodeRequest batch[2 * Ring::kMaxReplicas];
+    const auto requests = op.machine.requests();
+    const size_t count = std::min(requests.size(), std::size(batch));
+    std::copy_n(requests.begin(), count, batch);
+    op.machine.ClearRequests();
+    SendRequests(op, {batch, count});
+    sent = true;
+  }
+  if (sent && op.pending != 0) {
+    // A new phase: its requests get the whole timeout (the list stays in deadline order).
+    op.deadline_ms = MonotonicMs() + shared_.config.timeout_ms;
+    UnlinkDeadline(op);
+    LinkDeadline(op);
+  }
+  if (op.machine.answered() && !op.decided) {
+    op.decided = true;
+    const KeyAnswer& answer = op.machine.answer();
+    if (answer.failure != KeyAnswer::Failure::kNone) Bump(stats_.noquorum_errors);
+    ClientConnection* client = op.client;
+    op.client = nullptr;
+    if (client != nullptr) client->OnKeyDecided(*op.slot, op.key_index, answer, op.node_error);
+    op.slot = nullptr;
+  }
+  if (!op.machine.finished()) return false;
+  SendRepairs(op);
+  AddMachineStats(op.machine);
+  ReleaseOp(op);
+  return true;
+}
+
+// Builds each distinct request once; each link patches in its own request id. Requests that fail
+// at once (the node is known to be down) are reported after the whole batch went out, since the
+// machine may queue new ones in answer (the batch's values point into it).
+void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
+  uint8_t failed[2 * Ring::kMaxReplicas];
+  size_t failed_count = 0;
+  std::span<const uint8_t> frame;
+  const NodeRequest* built = nullptr;
+  for (const NodeRequest& req : requests) {
+    if (built == nullptr || built->type != req.type || built->want_value != req.want_value) {
+      auto& b = frame_builder_.Start();
+      const auto key =
+          b.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
+      const wire::Version version = ToWire(req.version);
+      const uint64_t expire_at = static_cast<uint64_t>(std::max<int64_t>(req.expire_at_ms, 0));
+      switch (req.type) {
+        case NodeRequest::Type::kGet: {
+          wire::GetBuilder get(b);
+          get.add_key(key);
+          get.add_want_value(req.want_value);
+          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Get,
+                                        get.Finish().Union());
+          break;
+        }
+        case NodeRequest::Type::kPut: {
+          const auto value =
+              b.CreateVector(reinterpret_cast<const uint8_t*>(req.value.data()), req.value.size());
+          wire::PutBuilder put(b);
+          put.add_key(key);
+          put.add_value(value);
+          put.add_version(&version);
+          put.add_expiry_version(&version);
+          put.add_expire_at_ms(expire_at);
+          put.add_tombstone(req.tombstone);
+          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Put,
+                                        put.Finish().Union());
+          break;
+        }
+        case NodeRequest::Type::kTouch: {
+          wire::TouchBuilder touch(b);
+          touch.add_key(key);
+          touch.add_version(&version);
+          touch.add_expire_at_ms(expire_at);
+          touch.add_want_value(req.want_value);
+          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Touch,
+                                        touch.Finish().Union());
+          break;
+        }
+      }
+      built = &req;
     }
+    op.pending |= uint64_t{1} << req.tag;
+    Bump(stats_.node_requests);
+    if (!links_[op.members[req.replica]]->Send(frame,
+                                               PendingRef{op.index, op.generation, req.tag})) {
+      failed[failed_count++] = req.tag;
+    }
+  }
+  for (size_t i = 0; i < failed_count; ++i) {
+    op.pending &= ~(uint64_t{1} << failed[i]);
+    Bump(stats_.node_failures);
+    op.machine.OnFailure(failed[i], NowMs());
   }
 }
 
@@ -318,115 +382,119 @@ void Worker::OnNodeFailure(const PendingRef& ref) {
   ReplicaDone(*op, ref.slot, nullptr);
 }
 
-// Records replica `r`'s outcome: a response envelope, or nullptr for a failure/timeout. Returns
-// true when this finished the op (it is released and may be freed: do not touch it after).
-bool Worker::ReplicaDone(KeyOp& op, int r, const wire::Envelope* env) {
-  op.pending[r] = false;
-  --op.pending_count;
-  const wire::Error* error = nullptr;
-  if (env != nullptr && env->message_type() == wire::Message::Error) {
-    error = env->message_as_Error();
-    if (op.node_error.empty() && error->message() != nullptr) {
-      op.node_error = error->message()->str();
-    }
-    env = nullptr;
-  }
+namespace {
+
+EntryState StateOf(bool found, bool tombstone, const wire::Version* version,
+                   const wire::Version* expiry_version, uint64_t expire_at_ms) {
+  EntryState s;
+  s.found = found;
+  s.tombstone = tombstone;
+  s.version = FromWire(version);
+  s.expiry_version = FromWire(expiry_version);
+  s.expire_at_ms = static_cast<int64_t>(expire_at_ms);
+  return s;
+}
+
+}  // namespace
+
+void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
+  op.pending &= ~(uint64_t{1} << tag);
+  KeyOperation& m = op.machine;
+  const int64_t now = NowMs();
   if (env == nullptr) {
-    if (error == nullptr) Bump(stats_.node_failures);
-    op.kind == OpKind::kGet ? op.read.OnFailure(r) : op.write.OnFailure(r);
-  } else if (op.kind == OpKind::kGet) {
-    const auto* get = env->message_as_GetResponse();
-    if (get == nullptr) {
-      op.read.OnFailure(r);
+    Bump(stats_.node_failures);
+    m.OnFailure(tag, now);
+  } else if (const auto* error = env->message_as_Error()) {
+    if (error->code() == wire::ErrorCode::NotReady) {
+      Bump(stats_.not_ready_replies);
+      m.OnNotReady(tag, now);
     } else {
-      ReadReply reply;
-      reply.found = get->found();
-      reply.tombstone = get->tombstone();
-      reply.value = AsView(get->value());
-      reply.version = FromWire(get->version());
-      reply.expire_at_ms = static_cast<int64_t>(get->expire_at_ms());
-      if (reply.version.hlc != 0) (void)shared_.hlc.Update(reply.version.hlc);
-      op.read.OnReply(r, reply);
+      if (op.node_error.empty() && error->message() != nullptr) {
+        op.node_error = error->message()->str();
+      }
+      m.OnFailure(tag, now);
     }
-  } else if (op.kind == OpKind::kPut) {
-    const auto* put = env->message_as_PutResponse();
-    if (put == nullptr) {
-      op.write.OnFailure(r);
-    } else {
-      WriteReply reply;
-      reply.applied = put->applied();
-      reply.condition_failed = put->condition_failed();
-      reply.previous_found = put->previous_found();
-      reply.previous_value = AsView(put->previous_value());
-      reply.previous_version = FromWire(put->previous_version());
-      reply.previous_expire_at_ms = static_cast<int64_t>(put->previous_expire_at_ms());
-      op.write.OnReply(r, reply);
-    }
+  } else if (const auto* get = env->message_as_GetResponse()) {
+    GetReply reply;
+    reply.state = StateOf(get->found(), get->tombstone(), get->version(), get->expiry_version(),
+                          get->expire_at_ms());
+    reply.value = AsView(get->value());
+    m.OnGet(tag, reply, now);
+  } else if (const auto* put = env->message_as_PutResponse()) {
+    PutReply reply;
+    reply.applied = put->applied();
+    reply.condition_failed = put->condition_failed();
+    reply.current = FromWire(put->current());
+    reply.current_expiry_version = FromWire(put->current_expiry_version());
+    reply.previous_found = put->previous_found();
+    reply.previous_version = FromWire(put->previous_version());
+    m.OnPut(tag, reply, now);
+  } else if (const auto* touch = env->message_as_TouchResponse()) {
+    TouchReply reply;
+    // `found` is a live value; `tombstone` a tombstone or expired value of `version`.
+    reply.previous =
+        StateOf(touch->found() || touch->tombstone(), touch->tombstone() && !touch->found(),
+                touch->version(), touch->previous_expiry_version(), touch->previous_expire_at_ms());
+    reply.applied = touch->applied();
+    reply.value = AsView(touch->value());
+    m.OnTouch(tag, reply, now);
   } else {
-    const auto* touch = env->message_as_TouchResponse();
-    if (touch == nullptr) {
-      op.write.OnFailure(r);
-    } else {
-      WriteReply reply;
-      reply.applied = touch->applied();
-      reply.condition_failed = touch->condition_failed();
-      reply.previous_found = touch->found();
-      reply.previous_value = AsView(touch->value());
-      reply.previous_version = FromWire(touch->version());
-      reply.previous_expire_at_ms = static_cast<int64_t>(touch->previous_expire_at_ms());
-      op.write.OnReply(r, reply);
-    }
+    m.OnFailure(tag, now);  // an answer of the wrong type
   }
-  MaybeDecided(op);
-  return MaybeFinished(op);
+  Advance(op);
 }
 
-void Worker::MaybeDecided(KeyOp& op) {
-  if (op.decided) return;
-  const QuorumDecision decision = op.decision();
-  if (decision == QuorumDecision::kPending) return;
-  // A failed quorum is reported once every replica has answered or timed out, so that the error
-  // says truthfully how many replicas acknowledged (and so may hold the write).
-  if (decision == QuorumDecision::kFailed && op.pending_count > 0) return;
-  op.decided = true;
-  if (decision == QuorumDecision::kFailed) Bump(stats_.noquorum_errors);
-  ClientConnection* client = op.client;
-  op.client = nullptr;
-  if (client != nullptr) client->OnKeyDecided(*op.slot, op);
-  op.slot = nullptr;
-}
-
-bool Worker::MaybeFinished(KeyOp& op) {
-  if (op.pending_count > 0) return false;
-  if (op.kind == OpKind::kGet) SendRepairs(op);
-  ReleaseOp(op);
-  return true;
+void Worker::AddMachineStats(const KeyOperation& machine) {
+  if (machine.hlc_refusals() > 0) Bump(stats_.hlc_refusals, machine.hlc_refusals());
+  if (machine.stale_retries() > 0) Bump(stats_.stale_write_retries, machine.stale_retries());
 }
 
 void Worker::SendRepairs(KeyOp& op) {
-  const ReadCoordinator& read = op.read;
-  if (!read.best_found()) return;
-  bool built = false;
-  std::span<const uint8_t> frame;
-  for (int r = 0; r < op.n; ++r) {
-    if (!read.NeedsRepair(r)) continue;
-    if (!built) {
-      auto& b = repair_builder_.Start();
-      const auto key = b.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()),
-                                      op.key.size());
-      const auto value = b.CreateVector(
-          reinterpret_cast<const uint8_t*>(read.best_value().data()), read.best_value().size());
-      const wire::Version version = ToWire(read.best_version());
-      wire::PutBuilder put(b);
-      put.add_key(key);
-      put.add_value(value);
-      put.add_version(&version);
-      put.add_expire_at_ms(static_cast<uint64_t>(read.best_expire_at_ms()));
-      put.add_tombstone(read.best_tombstone());
-      frame = repair_builder_.Finish(kPlaceholderRequestId, wire::Message::Put,
-                                     put.Finish().Union());
-      built = true;
+  uint32_t targets = op.machine.repair_targets();
+  if (targets == 0) return;
+  const EntryState& state = op.machine.repair_state();
+  const Version expiry_version = state.effective_expiry_version();
+  const int64_t now = MonotonicMs();
+  // Skip replicas already sent this very pair within the timeout (a hot key's repair in flight).
+  auto it = recent_repairs_.find(op.key);
+  if (it != recent_repairs_.end()) {
+    RecentRepair& recent = it->second;
+    if (recent.version == state.version && recent.expiry_version == expiry_version &&
+        now - recent.sent_ms < shared_.config.timeout_ms) {
+      const uint32_t skipped = targets & recent.replicas;
+      if (skipped != 0) Bump(stats_.read_repairs_deduplicated, std::popcount(skipped));
+      targets &= ~recent.replicas;
+      recent.replicas |= targets;
+    } else {
+      recent = RecentRepair{state.version, expiry_version, targets, now};
     }
+  } else {
+    if (recent_repairs_.size() >= kMaxRecentRepairs) {
+      std::erase_if(recent_repairs_, [&](const auto& entry) {
+        return now - entry.second.sent_ms >= shared_.config.timeout_ms;
+      });
+      if (recent_repairs_.size() >= kMaxRecentRepairs) recent_repairs_.clear();
+    }
+    recent_repairs_.emplace(op.key, RecentRepair{state.version, expiry_version, targets, now});
+  }
+  if (targets == 0) return;
+  auto& b = repair_builder_.Start();
+  const auto key = b.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
+  const std::string_view v = op.machine.repair_value();
+  const auto value = b.CreateVector(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+  const wire::Version version = ToWire(state.version);
+  const wire::Version wire_expiry_version = ToWire(expiry_version);
+  wire::PutBuilder put(b);
+  put.add_key(key);
+  put.add_value(value);
+  put.add_version(&version);
+  put.add_expiry_version(&wire_expiry_version);
+  put.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(state.expire_at_ms, 0)));
+  put.add_tombstone(state.tombstone);
+  const auto frame =
+      repair_builder_.Finish(kPlaceholderRequestId, wire::Message::Put, put.Finish().Union());
+  for (int r = 0; r < op.n; ++r) {
+    if (((targets >> r) & 1) == 0) continue;
     links_[op.members[r]]->SendUnwatched(frame);
     Bump(stats_.read_repairs);
   }
@@ -435,15 +503,9 @@ void Worker::SendRepairs(KeyOp& op) {
 void Worker::ReleaseOp(KeyOp& op) {
   // Pooled ops keep their buffers' capacity for the next key; large ones are given back so that
   // a burst of big values does not stay pinned.
-  op.read.ReleaseLargeBuffers(kKeepBufferBytes);
-  op.write.ReleaseLargeBuffers(kKeepBufferBytes);
+  op.machine.ReleaseLargeBuffers(kKeepBufferBytes);
   if (op.key.capacity() > kKeepBufferBytes) std::string().swap(op.key);
-  // Unlink from the deadline list.
-  if (op.prev != nullptr) op.prev->next = op.next;
-  else deadline_head_ = op.next;
-  if (op.next != nullptr) op.next->prev = op.prev;
-  else deadline_tail_ = op.prev;
-  op.prev = op.next = nullptr;
+  UnlinkDeadline(op);
   op.in_use = false;
   op.client = nullptr;
   op.slot = nullptr;
@@ -473,17 +535,24 @@ void Worker::OnTick() {
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     const uint32_t index = deadline_head_->index;
     const uint32_t generation = deadline_head_->generation;
-    const int n = deadline_head_->n;
     // A replica that has not answered by the deadline means its node is down: failing the link
     // fails every request on it, this one included (see NodeLink). Either may finish (and free)
-    // the op, so it is looked up again after each step.
-    for (int r = 0; r < n; ++r) {
+    // the op, or start a new phase (which moves it to the tail), so it is looked up again after
+    // each step.
+    for (uint8_t tag = 0; tag < KeyOperation::kMaxTags; ++tag) {
       KeyOp* op = LiveOp(index, generation);
-      if (op == nullptr) break;
-      if (!op->pending[r]) continue;
-      links_[op->members[r]]->OnRequestTimeout();
+      if (op == nullptr || op->deadline_ms > now) break;
+      if (((op->pending >> tag) & 1) == 0) continue;
+      links_[op->members[op->machine.replica_of(tag)]]->OnRequestTimeout();
       op = LiveOp(index, generation);
-      if (op != nullptr && op->pending[r]) ReplicaDone(*op, r, nullptr);
+      if (op != nullptr && ((op->pending >> tag) & 1)) ReplicaDone(*op, tag, nullptr);
+    }
+    KeyOp* op = LiveOp(index, generation);
+    if (op != nullptr && op == deadline_head_ && op->deadline_ms <= now) {
+      // Nothing pending yet not finished cannot happen; guard against spinning anyway.
+      op->deadline_ms = now + shared_.config.timeout_ms;
+      UnlinkDeadline(*op);
+      LinkDeadline(*op);
     }
   }
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/wire/frame.h"
+#include "proxy/quorum/consistency.h"
 #include "proxy/server/key_op.h"
 #include "proxy/server/shared_state.h"
 #include "proxy/upstream/node_link.h"
@@ -40,9 +41,11 @@ class Worker final : public NodeLinkListener {
   bool Ready() const { return ready_.load(std::memory_order_acquire); }
 
   // ---- for ClientConnection (worker thread only) ----
-  // Starts one key's fan-out; calls client.OnKeyDecided(slot, op) once, possibly before returning.
+  // Starts one key's operation (`plan` without n/required/value_replica, which the worker fills
+  // in from the ring and `level`); calls client.OnKeyDecided(slot, key_index, ...) exactly once,
+  // possibly before returning. `plan.value` and `key` need only live for the call.
   void StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
-                  const KeyRequest& request);
+                  std::string_view key, Consistency level, KeyPlan plan);
   void MarkClientDirty(ClientConnection& client);
   void RetireClient(ClientConnection& client);
   SharedState& shared() { return shared_; }
@@ -82,11 +85,17 @@ class Worker final : public NodeLinkListener {
   // The op a node answer is for, or nullptr when that op has finished since.
   KeyOp* FindOp(const PendingRef& ref);
   KeyOp* LiveOp(uint32_t index, uint32_t generation);
-  bool ReplicaDone(KeyOp& op, int replica, const wire::Envelope* envelope);
-  void MaybeDecided(KeyOp& op);
-  bool MaybeFinished(KeyOp& op);
+  // Feeds a node's answer (nullptr: failure or timeout) for request `tag` to the op's machine.
+  void ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* envelope);
+  // Sends what the machine asks for, delivers its answer, and repairs and releases the op once it
+  // finished. Returns true when the op was released (it may be freed: do not touch it after).
+  bool Advance(KeyOp& op);
+  void SendRequests(KeyOp& op, std::span<const NodeRequest> requests);
   void SendRepairs(KeyOp& op);
+  void LinkDeadline(KeyOp& op);
+  void UnlinkDeadline(KeyOp& op);
   void ReleaseOp(KeyOp& op);
+  void AddMachineStats(const KeyOperation& machine);
 
   static void OnAcceptEvent(evutil_socket_t fd, short what, void* arg);
   static void OnFlushEvent(evutil_socket_t fd, short what, void* arg);
@@ -121,7 +130,7 @@ class Worker final : public NodeLinkListener {
   std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> clients_;
   std::vector<ClientConnection*> dirty_clients_;
   std::vector<ClientConnection*> retired_clients_;
-  std::vector<NodeLink*> flushing_links_;          // scratch for OnFlush
+  std::vector<NodeLink*> flushing_links_;            // scratch for OnFlush
   std::vector<ClientConnection*> flushing_clients_;  // scratch for OnFlush
 
   // Key operations: a pool, and the in-flight ones in deadline order.
@@ -139,6 +148,18 @@ class Worker final : public NodeLinkListener {
 
   FrameBuilder frame_builder_;
   FrameBuilder repair_builder_;
+  uint32_t value_rotation_ = 0;  // which replica a read asks for the value (KeyPlan::value_replica)
+
+  // Read-repairs sent recently, so that a hot key read many times while a replica is stale is
+  // repaired once per pair and replica, not once per read (#8). Entries older than the timeout
+  // no longer suppress anything; the map is pruned when it grows past kMaxRecentRepairs.
+  struct RecentRepair {
+    Version version;
+    Version expiry_version;
+    uint32_t replicas = 0;  // bit r: replica r was sent this pair
+    int64_t sent_ms = 0;
+  };
+  std::unordered_map<std::string, RecentRepair> recent_repairs_;
 };
 
 }  // namespace shoal::proxy

@@ -1,0 +1,427 @@
+#include "proxy/quorum/key_operation.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace shoal::proxy {
+
+bool EntryState::NewerThan(const EntryState& other) const {
+  if (!found) return false;
+  if (!other.found) return true;
+  if (version != other.version) return version > other.version;
+  return effective_expiry_version() > other.effective_expiry_version();
+}
+
+void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t writer,
+                         int64_t now_ms) {
+  assert(plan.n >= 0 && plan.n <= Ring::kMaxReplicas);
+  plan_ = plan;
+  write_value_.assign(plan.value.data(), plan.value.size());
+  plan_.value = write_value_;
+  hlc_ = &hlc;
+  writer_ = writer;
+  phase_ = Phase::kRead;
+  round_ = 0;
+  next_tag_ = 0;
+  outstanding_ = 0;
+  request_count_ = 0;
+  for (auto& r : reads_) r = ReplicaRead{};
+  read_counted_ = read_failed_ = read_pending_ = 0;
+  resolved_ = EntryState{};
+  read_decided_ = false;
+  newest_ = EntryState{};
+  newest_whole_ = false;
+  newest_value_.clear();
+  fetch_tried_ = 0;
+  fetched_ = false;
+  write_version_ = Version{};
+  stale_floor_ = Version{};
+  answer_value_.clear();
+  answered_ = false;
+  answer_ = KeyAnswer{};
+  hlc_refusals_ = stale_retries_ = 0;
+
+  if (plan_.n < plan_.required || plan_.n == 0) {
+    Fail(plan_.mode == KeyMode::kRead || plan_.mode == KeyMode::kReadThenWrite
+             ? KeyAnswer::Failure::kReadQuorum
+             : KeyAnswer::Failure::kWriteQuorum,
+         plan_.required, 0);
+    return;
+  }
+  if (plan_.mode == KeyMode::kWrite || plan_.mode == KeyMode::kTouch) {
+    StartWrite(now_ms, false);
+    return;
+  }
+  read_pending_ = plan_.n;
+  const int value_replica = plan_.value_replica % plan_.n;
+  for (int r = 0; r < plan_.n; ++r) {
+    NodeRequest req;
+    req.replica = static_cast<uint8_t>(r);
+    req.type = NodeRequest::Type::kGet;
+    req.want_value = plan_.want_value && r == value_replica;
+    tag_phase_[Queue(req)] = Phase::kRead;
+  }
+}
+
+uint8_t KeyOperation::Queue(NodeRequest request) {
+  assert(next_tag_ < kMaxTags);
+  assert(request_count_ < std::size(requests_));
+  request.tag = next_tag_++;
+  tag_replica_[request.tag] = request.replica;
+  tag_round_[request.tag] = static_cast<uint8_t>(round_);
+  tag_value_[request.tag] = request.want_value;
+  requests_[request_count_++] = request;
+  ++outstanding_;
+  return request.tag;
+}
+
+void KeyOperation::Absorb(const Version& v) {
+  if (v.hlc == 0) return;
+  if (!hlc_->Update(v.hlc).ok()) ++hlc_refusals_;
+}
+
+void KeyOperation::AbsorbState(const EntryState& s) {
+  if (!s.found) return;
+  Absorb(s.version);
+  if (s.expiry_version != s.version) Absorb(s.expiry_version);
+}
+
+// Keeps the newest state seen and, when the reply carried it whole, its value.
+void KeyOperation::NoteState(int replica, const EntryState& state, bool has_value,
+                             std::string_view value) {
+  reads_[replica].seen = Seen::kState;
+  reads_[replica].state = state;
+  if (!state.found) return;
+  const bool whole = state.tombstone || has_value;
+  if (state.NewerThan(newest_)) {
+    newest_ = state;
+    newest_whole_ = false;
+    newest_value_.clear();
+  } else if (!state.SamePair(newest_) || newest_whole_) {
+    return;
+  }
+  if (whole) {
+    newest_whole_ = true;
+    if (state.tombstone)
+      newest_value_.clear();
+    else
+      newest_value_.assign(value.data(), value.size());
+  }
+}
+
+bool KeyOperation::Current(uint8_t tag, Phase phase) const {
+  if (tag_phase_[tag] != phase) return false;
+  return phase != Phase::kWrite || tag_round_[tag] == round_;
+}
+
+void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
+  --outstanding_;
+  AbsorbState(reply.state);
+  const int r = tag_replica_[tag];
+  NoteState(r, reply.state, tag_value_[tag], reply.value);
+  if (tag_phase_[tag] == Phase::kRead) {
+    ++read_counted_;
+    --read_pending_;
+  }
+  if (phase_ == Phase::kRead) {
+    ReadProgress(now_ms);
+  } else if (phase_ == Phase::kFetch) {
+    // The value of the resolved pair has arrived, from the fetch or late.
+    if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) &&
+        (reply.state.tombstone || tag_value_[tag])) {
+      answer_value_.assign(reply.value.data(), reply.value.size());
+      fetched_ = true;
+      Resolved(now_ms);
+    } else if (newest_whole_ && newest_.SamePair(resolved_)) {
+      Resolved(now_ms);
+    } else if (Current(tag, Phase::kFetch)) {
+      StartFetch(now_ms);  // that replica no longer holds it: try another holder
+    }
+  }
+}
+
+void KeyOperation::OnNotReady(uint8_t tag, int64_t now_ms) {
+  const int r = tag_replica_[tag];
+  if (tag_phase_[tag] != Phase::kWrite) reads_[r].seen = Seen::kNotReady;
+  OnFailure(tag, now_ms);
+}
+
+void KeyOperation::OnFailure(uint8_t tag, int64_t now_ms) {
+  --outstanding_;
+  const int r = tag_replica_[tag];
+  switch (tag_phase_[tag]) {
+    case Phase::kRead:
+      if (reads_[r].seen == Seen::kNothing) reads_[r].seen = Seen::kFailed;
+      ++read_failed_;
+      --read_pending_;
+      if (phase_ == Phase::kRead) ReadProgress(now_ms);
+      return;
+    case Phase::kFetch:
+      if (phase_ == Phase::kFetch) StartFetch(now_ms);
+      return;
+    case Phase::kWrite:
+      if (!Current(tag, Phase::kWrite)) return;
+      ++write_failed_;
+      --write_pending_;
+      WriteProgress(now_ms);
+      return;
+    case Phase::kDone:
+      return;
+  }
+}
+
+void KeyOperation::ReadProgress(int64_t now_ms) {
+  if (read_decided_) return;
+  if (read_counted_ >= plan_.required) {
+    // The replica asked for the value is waited for (as Cassandra waits for its data response):
+    // fetching from another one would cost a round trip, and could see a later write of this
+    // client's pipeline.
+    const int vr = plan_.value_replica % plan_.n;
+    if (plan_.want_value && !newest_whole_ && newest_.Live(now_ms) &&
+        reads_[vr].seen == Seen::kNothing) {
+      return;
+    }
+    read_decided_ = true;
+    // Every state reply so far is counted, so the newest seen is the resolved one.
+    resolved_ = newest_;
+    if (plan_.want_value && resolved_.Live(now_ms) && !newest_whole_) {
+      StartFetch(now_ms);
+    } else {
+      Resolved(now_ms);
+    }
+    return;
+  }
+  if (read_failed_ > plan_.n - plan_.required && read_pending_ == 0) {
+    read_decided_ = true;
+    Fail(KeyAnswer::Failure::kReadQuorum, plan_.required, read_counted_);
+  }
+}
+
+void KeyOperation::StartFetch(int64_t now_ms) {
+  phase_ = Phase::kFetch;
+  for (int r = 0; r < plan_.n; ++r) {
+    if ((fetch_tried_ >> r) & 1) continue;
+    const ReplicaRead& rr = reads_[r];
+    if (rr.seen != Seen::kState || !rr.state.SamePair(resolved_)) continue;
+    fetch_tried_ |= 1u << r;
+    NodeRequest req;
+    req.replica = static_cast<uint8_t>(r);
+    req.type = NodeRequest::Type::kGet;
+    req.want_value = true;
+    tag_phase_[Queue(req)] = Phase::kFetch;
+    return;
+  }
+  // No replica holds the resolved pair any more: a newer whole state seen meanwhile answers.
+  if (newest_whole_ && newest_.NewerThan(resolved_)) {
+    resolved_ = newest_;
+    fetched_ = false;
+    Resolved(now_ms);
+    return;
+  }
+  Fail(KeyAnswer::Failure::kValueUnavailable, plan_.required, read_counted_);
+}
+
+void KeyOperation::Resolved(int64_t now_ms) {
+  // The resolved pair's value: fetched, or the newest seen (which it then is).
+  const std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
+  if (plan_.mode == KeyMode::kRead) {
+    answer_.state = resolved_;
+    answer_.live = resolved_.Live(now_ms);
+    if (answer_.live && plan_.want_value) answer_.value = value;
+    Answer();
+    return;
+  }
+  // kReadThenWrite: keep the resolved value (late replies may replace newest_value_).
+  if (plan_.want_value && resolved_.Live(now_ms) && !fetched_) answer_value_ = value;
+  answer_.state = resolved_;
+  answer_.live = resolved_.Live(now_ms);
+  if (answer_.live && plan_.want_value) answer_.value = answer_value_;
+  if (!ConditionHolds(now_ms)) {
+    Answer();
+    return;
+  }
+  StartWrite(now_ms, false);
+}
+
+bool KeyOperation::ConditionHolds(int64_t now_ms) const {
+  const bool live = resolved_.Live(now_ms);
+  const int64_t held = resolved_.expire_at_ms;
+  const int64_t wanted = plan_.condition_expire_at_ms;
+  switch (plan_.condition) {
+    case KeyCondition::kNone:
+      return true;
+    case KeyCondition::kIfAbsent:
+      return !live;
+    case KeyCondition::kIfPresent:
+      return live;
+    case KeyCondition::kExpireNx:
+      return live && held == 0;
+    case KeyCondition::kExpireXx:
+      return live && held != 0;
+    case KeyCondition::kExpireGt:
+      return live && held != 0 && wanted > held;
+    case KeyCondition::kExpireLt:
+      return live && (held == 0 || wanted < held);
+    case KeyCondition::kExpireXxLt:
+      return live && held != 0 && wanted < held;
+  }
+  return false;
+}
+
+void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
+  phase_ = Phase::kWrite;
+  ++round_;
+  write_counted_ = write_failed_ = write_applied_ = write_stale_ = 0;
+  write_pending_ = plan_.n;
+  previous_seen_ = previous_live_ = false;
+  previous_version_ = Version{};
+  touch_previous_ = EntryState{};
+  touch_previous_seen_ = false;
+  if (plan_.mode == KeyMode::kTouch) answer_value_.clear();
+  Version v{hlc_->NowAt(now_ms), writer_};
+  if (restamp && v <= stale_floor_) v = Version{stale_floor_.hlc + 1, writer_};
+  write_version_ = v;
+  const bool touch = plan_.mode == KeyMode::kTouch || plan_.write_is_touch;
+  for (int r = 0; r < plan_.n; ++r) {
+    NodeRequest req;
+    req.replica = static_cast<uint8_t>(r);
+    req.version = v;
+    if (touch) {
+      req.type = NodeRequest::Type::kTouch;
+      req.want_value = plan_.touch_wants_value;
+      req.expire_at_ms = plan_.expire_at_ms;
+    } else {
+      req.type = NodeRequest::Type::kPut;
+      req.tombstone = plan_.tombstone;
+      req.value = plan_.tombstone ? std::string_view() : plan_.value;
+      req.expire_at_ms = plan_.expire_at_ms;
+      if (plan_.keep_expiry) req.expire_at_ms = answer_.live ? resolved_.expire_at_ms : 0;
+    }
+    tag_phase_[Queue(req)] = Phase::kWrite;
+  }
+}
+
+void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
+  --outstanding_;
+  Absorb(reply.current);
+  Absorb(reply.current_expiry_version);
+  Absorb(reply.previous_version);
+  if (!Current(tag, Phase::kWrite)) return;
+  --write_pending_;
+  ++write_counted_;
+  if (reply.applied) {
+    ++write_applied_;
+  } else if (!reply.condition_failed) {
+    // Refused as stale: the held pair is at least as new as (V, V).
+    const Version held_expiry =
+        reply.current_expiry_version.IsZero() ? reply.current : reply.current_expiry_version;
+    if (reply.current > write_version_ ||
+        (reply.current == write_version_ && held_expiry > write_version_)) {
+      ++write_stale_;
+      stale_floor_ = std::max(stale_floor_, reply.current);
+    }
+  }
+  // The newest pre-write state among the replies (a live value outranks absence at a tie).
+  if (!previous_seen_ || reply.previous_version > previous_version_ ||
+      (reply.previous_version == previous_version_ && reply.previous_found && !previous_live_)) {
+    previous_seen_ = true;
+    previous_live_ = reply.previous_found;
+    previous_version_ = reply.previous_version;
+  }
+  WriteProgress(now_ms);
+}
+
+void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms) {
+  --outstanding_;
+  AbsorbState(reply.previous);
+  if (!Current(tag, Phase::kWrite)) return;
+  --write_pending_;
+  ++write_counted_;
+  const EntryState& prev = reply.previous;
+  const bool live = prev.found && !prev.tombstone;
+  if (reply.applied) {
+    ++write_applied_;
+  } else if (live && prev.effective_expiry_version() >= write_version_) {
+    ++write_stale_;
+    stale_floor_ = std::max(stale_floor_, prev.effective_expiry_version());
+  }
+  if (!touch_previous_seen_ || prev.NewerThan(touch_previous_)) {
+    touch_previous_seen_ = true;
+    touch_previous_ = prev;
+    if (plan_.mode == KeyMode::kTouch) {
+      if (live && tag_value_[tag])
+        answer_value_.assign(reply.value.data(), reply.value.size());
+      else
+        answer_value_.clear();
+    }
+  }
+  WriteProgress(now_ms);
+}
+
+void KeyOperation::WriteProgress(int64_t now_ms) {
+  if (answered_) return;
+  if (write_counted_ >= plan_.required) {
+    if (write_applied_ == 0 && write_stale_ == write_counted_ && round_ == 1) {
+      // Every counted replica held a newer pair: a clock behind another writer's. Re-stamp above
+      // what they hold and send once more (docs/replication.md).
+      ++stale_retries_;
+      StartWrite(now_ms, true);
+      return;
+    }
+    switch (plan_.mode) {
+      case KeyMode::kWrite:
+        answer_.previous_live = previous_live_;
+        break;
+      case KeyMode::kTouch: {
+        const EntryState& prev = touch_previous_;
+        answer_.state = prev;
+        answer_.live = prev.found && !prev.tombstone;
+        answer_.value = answer_value_;
+        break;
+      }
+      default:
+        break;
+    }
+    answer_.performed = true;
+    Answer();
+    return;
+  }
+  if (write_failed_ > plan_.n - plan_.required && write_pending_ == 0) {
+    Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, write_counted_);
+  }
+}
+
+void KeyOperation::Answer() {
+  answered_ = true;
+  phase_ = Phase::kDone;
+}
+
+void KeyOperation::Fail(KeyAnswer::Failure failure, int required, int acks) {
+  answer_.failure = failure;
+  answer_.required = required;
+  answer_.acks = acks;
+  answer_.performed = false;
+  Answer();
+}
+
+uint32_t KeyOperation::repair_targets() const {
+  // A write that happened covers every replica with a newer pair.
+  if (answer_.performed || round_ > 0) return 0;
+  if (!newest_whole_ || !newest_.found) return 0;
+  uint32_t targets = 0;
+  for (int r = 0; r < plan_.n; ++r) {
+    const ReplicaRead& rr = reads_[r];
+    const bool stale =
+        (rr.seen == Seen::kState && newest_.NewerThan(rr.state)) || rr.seen == Seen::kNotReady;
+    if (stale) targets |= 1u << r;
+  }
+  return targets;
+}
+
+void KeyOperation::ReleaseLargeBuffers(size_t keep_bytes) {
+  for (std::string* s : {&write_value_, &newest_value_, &answer_value_}) {
+    if (s->capacity() > keep_bytes) std::string().swap(*s);
+  }
+}
+
+}  // namespace shoal::proxy

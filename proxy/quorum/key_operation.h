@@ -1,0 +1,262 @@
+#pragma once
+
+// KeyOperation: one key command's whole journey through its replicas, as an I/O-free state
+// machine (docs/replication.md is the contract it implements). The worker (or a simulation)
+// feeds it replica replies and failures and carries out what it asks for:
+//
+//   Start(plan) ──► requests() ──send──► nodes
+//        ▲                                 │ replies / NotReady / failures (each tag exactly once)
+//        └──────── OnGet/OnPut/OnTouch/OnNotReady/OnFailure ◄┘
+//   answered() turns true once (then answer() is final) ─► the client's reply
+//   finished() once no request is outstanding and none will follow ─► repair_targets()
+//
+// Modes (KeyPlan::mode):
+//   kRead          GET, MGET, EXISTS, TOUCH, TTL, PTTL. Get to all n replicas: one (rotating) asked
+//                  for the value, the others for versions only. Decided on `required` counted
+//                  replies; when the newest pair among them is a live value the machine has not
+//                  seen, a Get with the value goes to a replica that reported that pair.
+//   kWrite         SET, SETEX, PSETEX, MSET, DEL, UNLINK, EXPIRE in the past: one blind Put round,
+//                  version = expiry_version = a new HLC.
+//   kTouch         EXPIRE*, PERSIST, GETEX with an option: one Touch round with a new expiry
+//                  version; the answer is the newest pre-touch pair among the counted replies.
+//   kReadThenWrite SET NX/XX/GET/KEEPTTL, SETNX, GETDEL, EXPIRE NX/XX/GT/LT: a kRead at the
+//                  write's consistency, the condition judged once on the resolved state, then
+//                  the write (a Put or a Touch) only if it holds.
+//
+// Every version in a reply is merged into the HLC (refusals counted). A write round in which every
+// counted replica refused the write as stale is re-stamped above the newest pair held and sent
+// once more. NotReady (a node restarted empty, warming up) never counts toward any quorum; such a
+// replica is still a repair target.
+//
+// Not thread-safe: owned by one worker thread (or one simulation).
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/clock/hlc.h"
+#include "common/ring/ring.h"
+
+namespace shoal::proxy {
+
+// A replica's state for one key: `found` an entry (value or tombstone) is held. Expired values are
+// reported by nodes as tombstones of their pair.
+struct EntryState {
+  bool found = false;
+  bool tombstone = false;
+  Version version;
+  Version expiry_version;  // zero: equal to `version` (nodes before expiry versions)
+  int64_t expire_at_ms = 0;
+
+  Version effective_expiry_version() const {
+    return expiry_version.IsZero() ? version : expiry_version;
+  }
+  // Entries are ordered by (version, expiry_version); an absent entry is below every held one.
+  bool NewerThan(const EntryState& other) const;
+  bool SamePair(const EntryState& other) const {
+    return found == other.found && version == other.version &&
+           effective_expiry_version() == other.effective_expiry_version();
+  }
+  bool Live(int64_t now_ms) const {
+    return found && !tombstone && (expire_at_ms == 0 || expire_at_ms > now_ms);
+  }
+};
+
+// Decoded node answers. string_views need only live for the call.
+struct GetReply {
+  EntryState state;
+  std::string_view value;  // read only when the request asked for the value
+};
+struct PutReply {
+  bool applied = false;
+  bool condition_failed = false;
+  Version current;  // the pair held after the put
+  Version current_expiry_version;
+  bool previous_found = false;  // a live value was held before
+  Version previous_version;
+};
+struct TouchReply {
+  bool applied = false;
+  EntryState previous;     // the state held before the touch (found && !tombstone: live)
+  std::string_view value;  // read only when the request asked for the value (GETEX)
+};
+
+enum class KeyMode : unsigned char { kRead, kWrite, kTouch, kReadThenWrite };
+
+// What must hold on the resolved state for a kReadThenWrite to write.
+enum class KeyCondition : unsigned char {
+  kNone,
+  kIfAbsent,    // SET NX, SETNX
+  kIfPresent,   // SET XX, GETDEL
+  kExpireNx,    // EXPIRE NX: live and no expiry
+  kExpireXx,    // EXPIRE XX: live with an expiry
+  kExpireGt,    // EXPIRE GT / XX GT: live, with an expiry, below the new one
+  kExpireLt,    // EXPIRE LT: live, no expiry or above the new one
+  kExpireXxLt,  // EXPIRE XX LT: live, with an expiry above the new one
+};
+
+struct KeyPlan {
+  KeyMode mode = KeyMode::kRead;
+  int n = 0;                // replicas (<= Ring::kMaxReplicas)
+  int required = 1;         // counted replies needed, for every phase
+  bool want_value = false;  // kRead / kReadThenWrite: the answer needs the value
+  int value_replica = 0;    // which replica is asked for the value first (rotate it)
+  // The write (kWrite, kTouch, or kReadThenWrite's second step).
+  bool write_is_touch = false;  // kReadThenWrite: a Touch, else a Put
+  std::string_view value;       // copied by Start
+  bool tombstone = false;
+  int64_t expire_at_ms = 0;        // 0: none (Put) / persist (Touch)
+  bool keep_expiry = false;        // SET KEEPTTL: the Put takes the resolved state's expiry
+  bool touch_wants_value = false;  // GETEX
+  KeyCondition condition = KeyCondition::kNone;
+  int64_t condition_expire_at_ms = 0;  // EXPIRE NX/XX/GT/LT: the new expiry to compare with
+};
+
+// One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
+// machine and is valid until the next call that changes the machine.
+struct NodeRequest {
+  enum class Type : unsigned char { kGet, kPut, kTouch };
+  uint8_t tag = 0;
+  uint8_t replica = 0;
+  Type type = Type::kGet;
+  bool want_value = false;   // get, touch
+  Version version;           // put, touch (the touch's expiry version)
+  bool tombstone = false;    // put
+  int64_t expire_at_ms = 0;  // put, touch
+  std::string_view value;    // put
+};
+
+// The client's answer, final once answered().
+struct KeyAnswer {
+  enum class Failure : unsigned char { kNone, kReadQuorum, kWriteQuorum, kValueUnavailable };
+  Failure failure = Failure::kNone;
+  int required = 0;  // on failure: what the failed phase needed and got
+  int acks = 0;
+  // kRead / kReadThenWrite: the resolved state (kTouch: the newest pre-touch state).
+  EntryState state;
+  bool live = false;
+  std::string_view value;  // when the plan wanted it; points into the machine, valid until the
+                           // next input
+  // kReadThenWrite: the condition held (and the write reached its quorum).
+  bool performed = false;
+  // kWrite: a live value was held before (newest pre-write state among counted replies).
+  bool previous_live = false;
+};
+
+class KeyOperation {
+ public:
+  static constexpr int kMaxTags = 64;
+
+  // Starts a plan; the first requests are in requests(). `hlc` stamps the versions and absorbs
+  // those seen in replies (it must outlive the operation); `writer` is this process's id.
+  void Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t writer, int64_t now_ms);
+
+  // Each tag handed out in requests() must be reported exactly once, by one of these.
+  void OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms);
+  void OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms);
+  void OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms);
+  void OnNotReady(uint8_t tag, int64_t now_ms);
+  void OnFailure(uint8_t tag, int64_t now_ms);  // error, timeout, connection failure
+
+  // Requests to send now (each exactly once); the caller clears them after sending.
+  std::span<const NodeRequest> requests() const { return {requests_, request_count_}; }
+  void ClearRequests() { request_count_ = 0; }
+
+  bool answered() const { return answered_; }
+  const KeyAnswer& answer() const { return answer_; }
+  // No request outstanding and none to come. Only then is repair_targets() final.
+  bool finished() const { return answered_ && outstanding_ == 0 && request_count_ == 0; }
+  int outstanding() const { return outstanding_; }
+  // The replica a tag was sent to.
+  int replica_of(uint8_t tag) const { return tag_replica_[tag]; }
+
+  // Replicas (bit i: replica i) to send repair_state() as a whole-state Put, once finished().
+  // Only a state the machine holds whole (a value read with it, or a tombstone) is a repair
+  // source; version-only replies never are.
+  uint32_t repair_targets() const;
+  const EntryState& repair_state() const { return newest_; }
+  std::string_view repair_value() const { return newest_value_; }
+
+  // Counters since Start.
+  int hlc_refusals() const { return hlc_refusals_; }
+  int stale_retries() const { return stale_retries_; }
+
+  // Frees buffers whose capacity exceeds `keep_bytes` (between uses).
+  void ReleaseLargeBuffers(size_t keep_bytes);
+
+ private:
+  enum class Phase : unsigned char { kRead, kFetch, kWrite, kDone };
+  enum class Seen : unsigned char { kNothing, kState, kNotReady, kFailed };
+
+  struct ReplicaRead {
+    Seen seen = Seen::kNothing;
+    EntryState state;
+  };
+
+  uint8_t Queue(NodeRequest request);
+  void Absorb(const Version& v);
+  void AbsorbState(const EntryState& s);
+  void NoteState(int replica, const EntryState& state, bool has_value, std::string_view value);
+  void ReadProgress(int64_t now_ms);
+  void StartFetch(int64_t now_ms);
+  void Resolved(int64_t now_ms);
+  bool ConditionHolds(int64_t now_ms) const;
+  void StartWrite(int64_t now_ms, bool restamp);
+  void WriteProgress(int64_t now_ms);
+  void Answer();
+  void Fail(KeyAnswer::Failure failure, int required, int acks);
+  bool Current(uint8_t tag, Phase phase) const;
+
+  KeyPlan plan_;
+  HybridLogicalClock* hlc_ = nullptr;
+  uint64_t writer_ = 0;
+  std::string write_value_;  // the plan's value, owned (capacity reused)
+
+  Phase phase_ = Phase::kRead;
+  int round_ = 0;  // write rounds started
+  uint8_t next_tag_ = 0;
+  uint8_t tag_replica_[kMaxTags] = {};
+  uint8_t tag_round_[kMaxTags] = {};  // read/fetch: 0; write: its round (1, 2)
+  bool tag_value_[kMaxTags] = {};     // the request asked for the value
+  Phase tag_phase_[kMaxTags] = {};
+  int outstanding_ = 0;
+  NodeRequest requests_[3 * Ring::kMaxReplicas];
+  size_t request_count_ = 0;
+
+  // Read phase.
+  ReplicaRead reads_[Ring::kMaxReplicas];
+  int read_counted_ = 0;
+  int read_failed_ = 0;
+  int read_pending_ = 0;
+  EntryState resolved_;  // newest among the counted replies at the decision
+  bool read_decided_ = false;
+  // The newest state seen in any reply (repair source), and its value when held.
+  EntryState newest_;
+  bool newest_whole_ = false;  // value (or tombstone) known for newest_
+  std::string newest_value_;
+  uint32_t fetch_tried_ = 0;  // replicas asked for the value in the fetch phase
+  bool fetched_ = false;      // answer_value_ holds the resolved pair's value, fetched
+
+  // Write phase.
+  Version write_version_;
+  int write_counted_ = 0;
+  int write_failed_ = 0;
+  int write_pending_ = 0;
+  int write_applied_ = 0;
+  int write_stale_ = 0;
+  Version stale_floor_;  // newest version (or expiry version) that refused the write
+  bool previous_seen_ = false;
+  bool previous_live_ = false;
+  Version previous_version_;
+  EntryState touch_previous_;  // newest pre-touch state (kTouch)
+  bool touch_previous_seen_ = false;
+  std::string answer_value_;  // the value answered: fetched, read-then-write's, or GETEX's
+
+  bool answered_ = false;
+  KeyAnswer answer_;
+  int hlc_refusals_ = 0;
+  int stale_retries_ = 0;
+};
+
+}  // namespace shoal::proxy
