@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev prometheus-cpp-dev
   liblz4-dev libzstd-dev
-  redis-tools redis-server nutcracker
+  redis-tools redis-server nutcracker faketime
   python3-redis python3-pytest
 )
 if [[ "${SHOAL_WITH_BAZEL:-0}" == "1" ]]; then

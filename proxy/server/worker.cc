@@ -431,10 +431,11 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
     m.OnPut(tag, reply, now);
   } else if (const auto* touch = env->message_as_TouchResponse()) {
     TouchReply reply;
-    // `found` is a live value; `tombstone` a tombstone or expired value of `version`.
-    reply.previous =
-        StateOf(touch->found() || touch->tombstone(), touch->tombstone() && !touch->found(),
-                touch->version(), touch->previous_expiry_version(), touch->previous_expire_at_ms());
+    // `found` is a live value; otherwise a version reported is a tombstone's or an expired
+    // value's (nodes before TouchResponse.tombstone report only the version).
+    const bool held = touch->found() || touch->tombstone() || !FromWire(touch->version()).IsZero();
+    reply.previous = StateOf(held, held && !touch->found(), touch->version(),
+                             touch->previous_expiry_version(), touch->previous_expire_at_ms());
     reply.applied = touch->applied();
     reply.value = AsView(touch->value());
     m.OnTouch(tag, reply, now);
