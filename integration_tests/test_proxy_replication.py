@@ -12,7 +12,7 @@ import pytest
 
 import harness
 import node_wire
-from conftest_proxy import Cluster, node_get
+from conftest_proxy import Cluster, node_get, node_holds
 from harness import RespConn, Simple
 
 OK = Simple("OK")
@@ -25,6 +25,14 @@ def cluster(tmp_path):
     c = Cluster(tmp_path, proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
     yield c
     c.close()
+
+
+def info_field(info, name):
+    """An integer field of INFO's reply (0 when absent)."""
+    for line in info.split(b"\r\n"):
+        if line.startswith(name.encode() + b":"):
+            return int(line.split(b":", 1)[1])
+    return 0
 
 
 def consistency(conn, read, write):
@@ -224,6 +232,45 @@ def test_writes_of_a_proxy_with_a_slower_clock_win(cluster):
             assert c.call("SET", f"skew:{i}", "slow") == OK
         assert [c.call("GET", f"skew:{i}") for i in range(20)] == [b"slow"] * 20
         assert [f.call("GET", f"skew:{i}") for i in range(20)] == [b"slow"] * 20
-        info = c.call("INFO")
-        retries = int(info.split(b"stale_write_retries:")[1].split(b"\r\n")[0])
-        assert retries >= 1, info
+        assert info_field(c.call("INFO"), "stale_write_retries") >= 1
+
+
+# ---- #4: a node restarted empty and warming up never counts toward a quorum -----------------------
+
+def restart_warming(cluster, node_id, warmup_ms):
+    old = cluster.nodes[node_id]
+    old.kill()
+    cluster.nodes[node_id] = harness.start_node(cluster.tmp, node_id, port=old.port,
+                                                warmup_ms=warmup_ms)
+
+
+def test_warming_replicas_never_answer_reads_and_are_repaired(cluster):
+    """Restart c, then a, with b up throughout (issue 6 #4): QUORUM reads never answer nil for an
+    acknowledged key (NOQUORUM instead while two replicas warm up), and reads during the warm-up
+    refill the warming replica."""
+    warmup_ms = 6000
+    keys = [f"warm:{i}" for i in range(30)]
+    with RespConn(cluster.proxy.port) as c:
+        consistency(c, "QUORUM", "ALL")
+        for k in keys:
+            assert c.call("SET", k, k) == OK
+        restart_warming(cluster, "c", warmup_ms)
+        started = time.monotonic()
+        wait_all_up(c)  # writes are applied during the warm-up
+        for k in keys:
+            assert c.call("GET", k) == k.encode(), k  # a and b answer; c is repaired
+        restart_warming(cluster, "a", warmup_ms)
+        ok = harness.wait_until(lambda: c.call("SET", "probe:a", "p") == OK, timeout=5,
+                                interval=0.1)
+        assert ok
+        if time.monotonic() - started < warmup_ms / 1000 - 1:
+            for k in keys:  # only b can answer: never a nil for an acknowledged key
+                reply = c.call("GET", k)
+                assert reply == k.encode() or str(reply).startswith("NOQUORUM"), (k, reply)
+        not_ready = info_field(c.call("INFO"), "not_ready_replies")
+    # After c's warm-up it holds what the reads repaired while it was warming up.
+    time.sleep(max(0.0, warmup_ms / 1000 - (time.monotonic() - started)) + 0.2)
+    port = cluster.node_port("c")
+    missing = [k for k in keys if not node_holds(port, k, k)]
+    assert not missing, f"node c was not repaired during its warm-up: {missing[:5]}"
+    assert not_ready > 0

@@ -147,6 +147,9 @@ struct KeyAnswer {
 class KeyOperation {
  public:
   static constexpr int kMaxTags = 64;
+  // The most requests queued between two ClearRequests() (one phase's are one per replica; the
+  // margin covers a fetch queued by an immediate failure reported after a batch).
+  static constexpr size_t kMaxBatch = 2 * Ring::kMaxReplicas;
 
   // Starts a plan; the first requests are in requests(). `hlc` stamps the versions and absorbs
   // those seen in replies (it must outlive the operation); `writer` is this process's id.
@@ -221,7 +224,7 @@ class KeyOperation {
   bool tag_value_[kMaxTags] = {};     // the request asked for the value
   Phase tag_phase_[kMaxTags] = {};
   int outstanding_ = 0;
-  NodeRequest requests_[3 * Ring::kMaxReplicas];
+  NodeRequest requests_[kMaxBatch];
   size_t request_count_ = 0;
 
   // Read phase.

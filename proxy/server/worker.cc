@@ -23,8 +23,8 @@ constexpr suseconds_t kAcceptPauseMs = 100;
 constexpr size_t kKeepBufferBytes = 16 << 10;
 // Idle per-key operation records kept for reuse; more are freed when they finish.
 constexpr size_t kMaxIdleOps = 4096;
-// Keys remembered for read-repair deduplication before the map is pruned.
-constexpr size_t kMaxRecentRepairs = 16384;
+// Key bytes remembered for read-repair deduplication before the map is pruned.
+constexpr size_t kMaxRecentRepairBytes = 4 << 20;
 
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
 
@@ -275,7 +275,7 @@ void Worker::UnlinkDeadline(KeyOp& op) {
 bool Worker::Advance(KeyOp& op) {
   bool sent = false;
   while (!op.machine.requests().empty()) {
-    NodeRequest batch[2 * Ring::kMaxReplicas];
+    NodeRequest batch[KeyOperation::kMaxBatch];
     const auto requests = op.machine.requests();
     const size_t count = std::min(requests.size(), std::size(batch));
     std::copy_n(requests.begin(), count, batch);
@@ -309,7 +309,7 @@ bool Worker::Advance(KeyOp& op) {
 // at once (the node is known to be down) are reported after the whole batch went out, since the
 // machine may queue new ones in answer (the batch's values point into it).
 void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
-  uint8_t failed[2 * Ring::kMaxReplicas];
+  uint8_t failed[KeyOperation::kMaxBatch];
   size_t failed_count = 0;
   std::span<const uint8_t> frame;
   const NodeRequest* built = nullptr;
@@ -470,12 +470,18 @@ void Worker::SendRepairs(KeyOp& op) {
       recent = RecentRepair{state.version, expiry_version, targets, now};
     }
   } else {
-    if (recent_repairs_.size() >= kMaxRecentRepairs) {
+    if (recent_repair_bytes_ + op.key.size() > kMaxRecentRepairBytes) {
       std::erase_if(recent_repairs_, [&](const auto& entry) {
-        return now - entry.second.sent_ms >= shared_.config.timeout_ms;
+        const bool old = now - entry.second.sent_ms >= shared_.config.timeout_ms;
+        if (old) recent_repair_bytes_ -= entry.first.size();
+        return old;
       });
-      if (recent_repairs_.size() >= kMaxRecentRepairs) recent_repairs_.clear();
+      if (recent_repair_bytes_ + op.key.size() > kMaxRecentRepairBytes) {
+        recent_repairs_.clear();
+        recent_repair_bytes_ = 0;
+      }
     }
+    recent_repair_bytes_ += op.key.size();
     recent_repairs_.emplace(op.key, RecentRepair{state.version, expiry_version, targets, now});
   }
   if (targets == 0) return;

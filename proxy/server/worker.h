@@ -152,7 +152,7 @@ class Worker final : public NodeLinkListener {
 
   // Read-repairs sent recently, so that a hot key read many times while a replica is stale is
   // repaired once per pair and replica, not once per read (#8). Entries older than the timeout
-  // no longer suppress anything; the map is pruned when it grows past kMaxRecentRepairs.
+  // no longer suppress anything; the map is pruned when its keys pass kMaxRecentRepairBytes.
   struct RecentRepair {
     Version version;
     Version expiry_version;
@@ -160,6 +160,7 @@ class Worker final : public NodeLinkListener {
     int64_t sent_ms = 0;
   };
   std::unordered_map<std::string, RecentRepair> recent_repairs_;
+  size_t recent_repair_bytes_ = 0;  // key bytes in recent_repairs_
 };
 
 }  // namespace shoal::proxy
