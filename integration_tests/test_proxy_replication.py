@@ -83,7 +83,7 @@ def needs_expiry_versions(cluster):
 
 def _touch_commands(now_ms):
     return [
-        (("PERSIST", "{k}"), 0, 1),
+        (("PERSIST", "{k}"), 0, 0),  # v2 has no TTL
         (("EXPIRE", "{k}", "1000"), 0, 1),
         (("PEXPIRE", "{k}", "1000000"), 0, 1),
         (("EXPIREAT", "{k}", str(now_ms // 1000 + 1000)), 0, 1),
