@@ -136,9 +136,11 @@ for i in "${!NODE_IDS[@]}"; do
   id=${NODE_IDS[i]}
   port=${NODE_PORTS[i]}
   mkdir -p "$RUN_DIR/$id"
+  # --warmup-ms 0: the whole local cluster starts (or restarts) at once and empty, so no replica
+  # holds data a warming one could hide; a warm-up would only make reads NOQUORUM for a minute.
   start "node $id" "$RUN_DIR/node-$id.log" "$BIN/shoal-node" --id "$id" \
     --listen "127.0.0.1:$port" --data-dir "$RUN_DIR/$id" --max-memory 256mb \
-    --threads "$NODE_THREADS" --log-level "$LOG_LEVEL"
+    --threads "$NODE_THREADS" --log-level "$LOG_LEVEL" --warmup-ms 0
   NODES_ARG+="${NODES_ARG:+,}$id=127.0.0.1:$port"
 done
 for i in "${!NODE_IDS[@]}"; do
