@@ -26,6 +26,16 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddSize("max-value-size", &max_value_size, "largest value a client may write");
   o.AddInt("max-pipeline", &max_pipeline,
            "unanswered commands per client before the proxy stops reading from it");
+  o.AddSize("client-query-buffer-limit", &client_query_buffer_limit,
+            "largest command a client may send (all its arguments together); a larger one is "
+            "refused with a protocol error and the connection closed");
+  o.AddSize("client-output-buffer-limit", &client_output_buffer_limit,
+            "hard limit on reply bytes waiting for one client; a client past it is closed "
+            "(0: no limit)");
+  o.AddInt("max-keys-per-command", &max_keys_per_command,
+           "most keys one command (MGET, MSET, DEL, ...) may name");
+  o.AddInt("down-after-timeouts", &down_after_timeouts,
+           "consecutive request timeouts after which a node is marked down");
   o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,
            "versions further ahead of the local clock are not merged into the proxy's clock");
   o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
@@ -79,6 +89,15 @@ Status ProxyConfig::Finish() {
   if (timeout_ms < 1) return Status::InvalidArgument("--timeout-ms must be >= 1");
   if (threads < 1 || threads > 256) return Status::InvalidArgument("--threads must be 1..256");
   if (max_pipeline < 1) return Status::InvalidArgument("--max-pipeline must be >= 1");
+  if (client_query_buffer_limit < 1024) {
+    return Status::InvalidArgument("--client-query-buffer-limit must be at least 1kb");
+  }
+  if (max_keys_per_command < 1) {
+    return Status::InvalidArgument("--max-keys-per-command must be >= 1");
+  }
+  if (down_after_timeouts < 1) {
+    return Status::InvalidArgument("--down-after-timeouts must be >= 1");
+  }
   if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
   if (listen.empty() && unix_path.empty()) {
     return Status::InvalidArgument("one of --listen or --unix is required");
@@ -101,6 +120,7 @@ Status ProxyConfig::Finish() {
   }
   writer_id = NewWriterId();
   resp_limits.max_bulk_bytes = max_value_size;
+  resp_limits.max_request_bytes = client_query_buffer_limit;
   return Status::Ok();
 }
 

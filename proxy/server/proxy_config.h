@@ -30,6 +30,10 @@ struct ProxyConfig {
   std::string cluster = "shoal";
   uint64_t max_value_size = 32u << 20;  // largest value a client may SET
   int64_t max_pipeline = 2048;          // unanswered commands per client before reading pauses
+  uint64_t client_query_buffer_limit = 128u << 20;   // largest command a client may send
+  uint64_t client_output_buffer_limit = 256u << 20;  // reply bytes held for a client; 0: none
+  int64_t max_keys_per_command = 10000;  // keys one command may fan out to
+  int64_t down_after_timeouts = 3;       // consecutive request timeouts that mark a node down
   int64_t max_clock_offset_ms = 60000;
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
 
