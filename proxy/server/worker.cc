@@ -96,6 +96,7 @@ void Worker::SetUpLoop() {
   link_options.cluster = shared_.config.cluster;
   link_options.sender_id = shared_.config.id;
   link_options.timeout_ms = shared_.config.timeout_ms;
+  link_options.down_after_timeouts = shared_.config.down_after_timeouts;
   const auto& members = shared_.ring->members();
   for (size_t m = 0; m < members.size(); ++m) {
     auto hp = ParseHostPort(members[m].address);  // validated by ProxyConfig::Finish
@@ -300,7 +301,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   for (int r = 0; r < n; ++r) {
     PendingRef ref{op.index, op.generation, static_cast<uint8_t>(r)};
     Bump(stats_.node_requests);
-    if (!links_[op.members[r]]->Send(frame, ref)) {
+    if (!links_[op.members[r]]->Send(frame, ref, op.deadline_ms)) {
       if (ReplicaDone(op, r, nullptr)) return;
     }
   }
@@ -469,21 +470,20 @@ void Worker::CacheTime() {
 void Worker::OnTick() {
   time_cached_ = false;
   const int64_t now = MonotonicMs();
+  // Requests time out one by one on their links (a node is marked down only after a run of
+  // them); an op past its deadline has had every pending replica failed that way.
+  for (auto& link : links_) Bump(stats_.node_request_timeouts, link->ExpireRequests(now));
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     const uint32_t index = deadline_head_->index;
     const uint32_t generation = deadline_head_->generation;
     const int n = deadline_head_->n;
-    // A replica that has not answered by the deadline means its node is down: failing the link
-    // fails every request on it, this one included (see NodeLink). Either may finish (and free)
-    // the op, so it is looked up again after each step.
+    // Backstop: a replica still pending here is failed. ReplicaDone may finish (and free) the
+    // op, so it is looked up again after each step.
     for (int r = 0; r < n; ++r) {
       KeyOp* op = LiveOp(index, generation);
       if (op == nullptr) break;
-      if (!op->pending[r]) continue;
-      links_[op->members[r]]->OnRequestTimeout();
-      op = LiveOp(index, generation);
-      if (op != nullptr && op->pending[r]) ReplicaDone(*op, r, nullptr);
+      if (op->pending[r]) ReplicaDone(*op, r, nullptr);
     }
   }
 }

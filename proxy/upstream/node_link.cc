@@ -137,7 +137,7 @@ void NodeLink::ArmWrite(bool on) {
   }
 }
 
-uint64_t NodeLink::Register(const PendingRef& ref) {
+uint64_t NodeLink::Register(const PendingRef& ref, int64_t deadline_ms) {
   uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();
@@ -152,12 +152,13 @@ uint64_t NodeLink::Register(const PendingRef& ref) {
   p.sequence = next_sequence_++;
   if (next_sequence_ == 0) next_sequence_ = 1;
   ++in_flight_;
+  deadlines_.push_back({deadline_ms, index, p.sequence});
   return (static_cast<uint64_t>(p.sequence) << 32) | index;
 }
 
-bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref) {
+bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref, int64_t deadline_ms) {
   if (!Available()) return false;
-  const uint64_t id = Register(ref);
+  const uint64_t id = Register(ref, deadline_ms);
   const size_t at = out_.size();
   out_.Append(frame.data(), frame.size());
   // Patch the request id in place: the frame was built with a non-zero placeholder id so that
@@ -275,11 +276,39 @@ void NodeLink::HandleFrame(const wire::Envelope& envelope) {
   const PendingRef ref = p.ref;
   free_slots_.push_back(index);
   --in_flight_;
+  consecutive_timeouts_ = 0;  // the node answers
   listener_.OnNodeResponse(ref, envelope);
 }
 
-void NodeLink::OnRequestTimeout() {
-  Fail("request timed out after " + std::to_string(options_.timeout_ms) + "ms");
+size_t NodeLink::ExpireRequests(int64_t now_ms) {
+  size_t expired = 0;
+  // Callbacks may send new requests (appended at the back, with later deadlines) or fail the
+  // link (which clears deadlines_): the front is looked at afresh each time.
+  while (!deadlines_.empty()) {
+    const Deadline d = deadlines_.front();
+    Pending* p = d.index < pending_.size() ? &pending_[d.index] : nullptr;
+    const bool live = p != nullptr && p->used && p->sequence == d.sequence;
+    if (live && d.deadline_ms > now_ms) break;
+    deadlines_.pop_front();
+    if (!live) continue;  // answered already
+    p->used = false;
+    free_slots_.push_back(d.index);
+    --in_flight_;
+    ++expired;
+    const PendingRef ref = p->ref;
+    if (++consecutive_timeouts_ >= options_.down_after_timeouts) {
+      // The request goes with the others in flight: Fail() fails only those still pending.
+      const std::string reason = std::to_string(consecutive_timeouts_) +
+                                 " consecutive requests timed out after " +
+                                 std::to_string(options_.timeout_ms) + "ms";
+      listener_.OnNodeFailure(ref);
+      if (state_ != State::kBackoff) Fail(reason);
+      break;
+    }
+    spdlog::debug("node {}: a request timed out ({} in a row)", node_id_, consecutive_timeouts_);
+    listener_.OnNodeFailure(ref);
+  }
+  return expired;
 }
 
 void NodeLink::Fail(const std::string& reason) {
@@ -298,6 +327,8 @@ void NodeLink::Fail(const std::string& reason) {
   out_.Clear();
   in_.Clear();
   dirty_ = false;
+  deadlines_.clear();
+  consecutive_timeouts_ = 0;
   // Fail everything in flight. Callbacks may send new requests: the link is down, so Send()
   // refuses them and nothing is added to pending_ while we walk it.
   for (uint32_t i = 0; i < pending_.size(); ++i) {
