@@ -306,9 +306,13 @@ void ClientConnection::CmdInfo(Args args) {
   const auto& members = shared.ring->members();
   info += "nodes:" + std::to_string(members.size()) + "\r\n";
   for (size_t m = 0; m < members.size(); ++m) {
-    const bool down = shared.health[m].down.load(std::memory_order_relaxed);
+    const NodeHealth& health = shared.health[m];
+    const bool down = health.down.load(std::memory_order_relaxed);
     info += "node_" + members[m].id + ":address=" + members[m].address +
-            ",status=" + (down ? "down" : "up") + "\r\n";
+            ",status=" + (down ? "down" : "up") + ",identity_refusals=" +
+            std::to_string(health.identity_refusals.load(std::memory_order_relaxed)) +
+            ",auth_refusals=" +
+            std::to_string(health.auth_refusals.load(std::memory_order_relaxed)) + "\r\n";
   }
   info += "\r\n# Keyspace\r\n";
   resp::AppendBulk(slot.reply, info);

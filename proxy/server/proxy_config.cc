@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "common/auth/cluster_secret.h"
 #include "common/clock/hlc.h"
 #include "common/hash/key_hash.h"
 #include "common/wire/frame.h"
@@ -22,7 +23,10 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddInt("threads", &threads, "worker threads, each with its own event loop");
   o.AddString("requirepass", &requirepass, "password clients must AUTH with (empty: none)");
   o.AddString("log-level", &log_level, "trace|debug|info|warn|error|critical|off");
-  o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello");
+  o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello (nodes must match it)");
+  o.AddString("cluster-secret-file", &cluster_secret_file,
+              "file holding the cluster secret: nodes must prove it and the proxy proves it to "
+              "them (empty: none)");
   o.AddSize("max-value-size", &max_value_size, "largest value a client may write");
   o.AddInt("max-pipeline", &max_pipeline,
            "unanswered commands per client before the proxy stops reading from it");
@@ -119,6 +123,11 @@ Status ProxyConfig::Finish() {
     id = std::string(host) + "-" + std::to_string(getpid());
   }
   writer_id = NewWriterId();
+  if (!cluster_secret_file.empty()) {
+    auto secret = auth::LoadClusterSecret(cluster_secret_file);
+    if (!secret.ok()) return Status::InvalidArgument("--cluster-secret-file: " + secret.status().message());
+    cluster_secret = std::move(*secret);
+  }
   resp_limits.max_bulk_bytes = max_value_size;
   resp_limits.max_request_bytes = client_query_buffer_limit;
   return Status::Ok();

@@ -28,6 +28,7 @@ struct ProxyConfig {
   std::string requirepass;
   std::string log_level = "info";
   std::string cluster = "shoal";
+  std::string cluster_secret_file;      // empty: nodes are not asked to prove a secret
   uint64_t max_value_size = 32u << 20;  // largest value a client may SET
   int64_t max_pipeline = 2048;          // unanswered commands per client before reading pauses
   uint64_t client_query_buffer_limit = 128u << 20;   // largest command a client may send
@@ -42,6 +43,7 @@ struct ProxyConfig {
   Consistency read_level = Consistency::kQuorum;
   Consistency write_level = Consistency::kQuorum;
   uint64_t writer_id = 0;  // NewWriterId() per process start
+  std::string cluster_secret;  // read from cluster_secret_file
   RespLimits resp_limits;
 
   void RegisterOptions(Options& options);

@@ -95,6 +95,7 @@ void Worker::SetUpLoop() {
   NodeLinkOptions link_options;
   link_options.cluster = shared_.config.cluster;
   link_options.sender_id = shared_.config.id;
+  link_options.cluster_secret = shared_.config.cluster_secret;
   link_options.timeout_ms = shared_.config.timeout_ms;
   link_options.down_after_timeouts = shared_.config.down_after_timeouts;
   const auto& members = shared_.ring->members();

@@ -11,6 +11,15 @@
 // `down_after_timeouts` consecutive timeouts (no answer from the node in between) counts as a
 // dead node.
 //
+// Handshake: every connection starts with Hello (with a fresh nonce). The node's HelloResponse
+// must name the member this link is for (node id and cluster) and, when the proxy has a cluster
+// secret, prove that the node knows it (node_proof); the proxy then proves it in turn (Auth).
+// Requests sent before that are held in the link and written behind the handshake, so nothing
+// reaches a node that has not been verified. A node that answers as another member, in another
+// cluster, or without the right proof is refused: logged (once per streak), counted in
+// NodeHealth, and the link is down as for a connection failure (it keeps retrying, so a node
+// that is fixed comes back).
+//
 // Health: a link that cannot connect, is closed by the node or times out that many requests in a
 // row is "down": every request in flight on it fails at once, new requests are refused
 // immediately (Send returns false) and it reconnects with exponential backoff (100 ms doubling to
@@ -31,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/handshake.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/wire/frame.h"
@@ -60,11 +70,15 @@ class NodeLinkListener {
 // Shared by the links of all workers to one node.
 struct NodeHealth {
   std::atomic<bool> down{false};
+  // Handshakes refused (rare: relaxed increments from any worker).
+  std::atomic<uint64_t> identity_refusals{0};  // answered as another member or cluster
+  std::atomic<uint64_t> auth_refusals{0};      // cluster-secret proof missing or wrong
 };
 
 struct NodeLinkOptions {
   std::string cluster;
   std::string sender_id;
+  std::string cluster_secret;  // empty: no cluster-secret handshake (a node requiring one is refused)
   int64_t timeout_ms = 1000;     // connect + Hello; requests carry their own deadline
   int64_t down_after_timeouts = 3;  // consecutive request timeouts that make the link down
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
@@ -131,6 +145,9 @@ class NodeLink {
   void ArmWrite(bool on);
   uint64_t Register(const PendingRef& ref, int64_t deadline_ms);
   void QueueHello();
+  void OnHelloResponse(const wire::HelloResponse& hello);
+  // Refuses the node after a failed handshake check (see Handshake above).
+  void Refuse(std::atomic<uint64_t>& counter, const std::string& reason);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
   static void OnTimerEvent(evutil_socket_t fd, short what, void* arg);
@@ -163,6 +180,10 @@ class NodeLink {
   uint32_t next_sequence_ = 1;
   size_t in_flight_ = 0;
   FrameBuilder hello_builder_;
+  auth::Nonce nonce_{};        // sent in this connection's Hello
+  bool handshake_done_ = false;  // HelloResponse verified (and Auth sent when required)
+  ByteBuffer held_;              // requests sent before that, written right behind the handshake
+  std::string last_refusal_;     // logged once until the reason changes or a handshake succeeds
 
  public:
   bool dirty() const { return dirty_; }
