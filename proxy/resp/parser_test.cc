@@ -572,7 +572,8 @@ TEST(RespParserTest, MaxInlineBytes) {
 TEST(RespParserTest, MaxRequestBytesCountsTheWholeCommand) {
   RespLimits limits;
   limits.max_request_bytes = 34;
-  const std::string too_big = "Protocol error: too big request (client-query-buffer-limit is 34 bytes)";
+  const std::string too_big =
+      "Protocol error: too big request (client-query-buffer-limit is 34 bytes)";
   // *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n12345678\r\n is exactly 34 bytes.
   const std::string at_limit = Multibulk({"SET", "k", "12345678"});
   ASSERT_EQ(at_limit.size(), 34u);
@@ -582,8 +583,9 @@ TEST(RespParserTest, MaxRequestBytesCountsTheWholeCommand) {
   EXPECT_EQ(ParseError("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9\r\n", limits), too_big);
   EXPECT_EQ(ParseError("*3\r\n$3\r\nSET\r\n$2\r\nkk\r\n$8\r\n", limits), too_big);
   // Many arguments, each small: the sum counts (MSET of many large values).
-  EXPECT_EQ(FeedInChunks(Multibulk({"MSET", "a", "0123456789", "b", "0123456789"}), 3, limits).error,
-            too_big);
+  EXPECT_EQ(
+      FeedInChunks(Multibulk({"MSET", "a", "0123456789", "b", "0123456789"}), 3, limits).error,
+      too_big);
   // The limit is per command: pipelined commands each within it all pass.
   std::string pipeline;
   for (int i = 0; i < 10; ++i) pipeline += at_limit;

@@ -125,7 +125,8 @@ Status ProxyConfig::Finish() {
   writer_id = NewWriterId();
   if (!cluster_secret_file.empty()) {
     auto secret = auth::LoadClusterSecret(cluster_secret_file);
-    if (!secret.ok()) return Status::InvalidArgument("--cluster-secret-file: " + secret.status().message());
+    if (!secret.ok())
+      return Status::InvalidArgument("--cluster-secret-file: " + secret.status().message());
     cluster_secret = std::move(*secret);
   }
   resp_limits.max_bulk_bytes = max_value_size;

@@ -227,8 +227,7 @@ void NodeLink::OnReadable() {
     // Decode every whole frame now in the buffer.
     while (true) {
       DecodedFrame frame;
-      const FrameStatus st =
-          DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
+      const FrameStatus st = DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
       if (st == FrameStatus::kNeedMore) {
         if (frame.frame_bytes > in_.size()) in_.PrepareWrite(frame.frame_bytes - in_.size());
         break;
@@ -261,10 +260,10 @@ void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
   const std::string_view cluster =
       hello.cluster() != nullptr ? hello.cluster()->string_view() : std::string_view();
   if (id != node_id_ || cluster != options_.cluster) {
-    return Refuse(health_.identity_refusals,
-                  "it answers as node '" + std::string(id) + "' of cluster '" +
-                      std::string(cluster) + "', expected node '" + node_id_ + "' of cluster '" +
-                      options_.cluster + "'");
+    return Refuse(health_.identity_refusals, "it answers as node '" + std::string(id) +
+                                                 "' of cluster '" + std::string(cluster) +
+                                                 "', expected node '" + node_id_ +
+                                                 "' of cluster '" + options_.cluster + "'");
   }
   auto proof = auth::AnswerHelloResponse(options_.cluster_secret, nonce_, options_.sender_id,
                                          options_.cluster, hello);
@@ -305,12 +304,13 @@ void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
 void NodeLink::HandleFrame(const wire::Envelope& envelope) {
   const wire::Message type = envelope.message_type();
   if (!handshake_done_) {
-    if (type == wire::Message::HelloResponse) return OnHelloResponse(*envelope.message_as_HelloResponse());
+    if (type == wire::Message::HelloResponse)
+      return OnHelloResponse(*envelope.message_as_HelloResponse());
     const auto* e = envelope.message_as_Error();
-    const std::string what = e != nullptr && e->message() != nullptr
-                                 ? e->message()->str()
-                                 : std::string("a ") + wire::EnumNameMessage(type) +
-                                       " frame before HelloResponse";
+    const std::string what =
+        e != nullptr && e->message() != nullptr
+            ? e->message()->str()
+            : std::string("a ") + wire::EnumNameMessage(type) + " frame before HelloResponse";
     if (e != nullptr && e->code() == wire::ErrorCode::WrongCluster) {
       return Refuse(health_.identity_refusals, what);
     }

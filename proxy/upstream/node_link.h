@@ -41,10 +41,10 @@
 #include <vector>
 
 #include "common/auth/handshake.h"
+#include "common/buffer/byte_buffer.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/wire/frame.h"
-#include "common/buffer/byte_buffer.h"
 
 namespace shoal::proxy {
 
@@ -78,8 +78,9 @@ struct NodeHealth {
 struct NodeLinkOptions {
   std::string cluster;
   std::string sender_id;
-  std::string cluster_secret;  // empty: no cluster-secret handshake (a node requiring one is refused)
-  int64_t timeout_ms = 1000;     // connect + Hello; requests carry their own deadline
+  // Empty: no cluster-secret handshake (a node that requires one is refused).
+  std::string cluster_secret;
+  int64_t timeout_ms = 1000;        // connect + Hello; requests carry their own deadline
   int64_t down_after_timeouts = 3;  // consecutive request timeouts that make the link down
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
 };
@@ -180,7 +181,7 @@ class NodeLink {
   uint32_t next_sequence_ = 1;
   size_t in_flight_ = 0;
   FrameBuilder hello_builder_;
-  auth::Nonce nonce_{};        // sent in this connection's Hello
+  auth::Nonce nonce_{};          // sent in this connection's Hello
   bool handshake_done_ = false;  // HelloResponse verified (and Auth sent when required)
   ByteBuffer held_;              // requests sent before that, written right behind the handshake
   std::string last_refusal_;     // logged once until the reason changes or a handshake succeeds
