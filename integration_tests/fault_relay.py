@@ -80,3 +80,13 @@ class FaultRelay:
             self.loop.stop()
         self.loop.call_soon_threadsafe(stop)
         self.thread.join(5)
+        # Let the relaying tasks see their cancellation, so none is left pending at exit.
+        tasks = asyncio.all_tasks(self.loop)
+        for t in tasks:
+            t.cancel()
+
+        async def drain():
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.loop.run_until_complete(drain())
+        self.loop.close()
