@@ -98,9 +98,11 @@ def test_expired_overwrite_does_not_resurrect_the_older_value(cluster):
         missed = cluster.nodes[owners[2]]
         harness.pause(missed)
         try:
-            # A write that times out on the paused node marks it down, so the next write skips
-            # it (requests already in its socket are still applied when it resumes: v1 again).
-            assert c.call("SET", "k", "v1") == Simple("OK")
+            # Writes that time out on the paused node (--down-after-timeouts, 3 in a row) mark it
+            # down, so the next write skips it (requests already in its socket are still applied
+            # when it resumes: v1 again).
+            for _ in range(3):
+                assert c.call("SET", "k", "v1") == Simple("OK")
             time.sleep(0.5)
             assert c.call("SET", "k", "v2", "PX", "800") == Simple("OK")  # 2 of 3 replicas
         finally:

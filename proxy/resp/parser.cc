@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <string>
 
 namespace shoal::proxy {
 namespace {
@@ -92,6 +93,7 @@ void RespParser::Reset() {
   ClearKeepingSmallCapacity(args_, kKeptArgCapacity);
   ClearKeepingSmallCapacity(unescaped_, kKeptUnescapedCapacity);
   error_.clear();
+  request_too_big_ = false;
 }
 
 RespParser::Result RespParser::Parse(const char* data, size_t size, size_t* consumed) {
@@ -221,6 +223,12 @@ RespParser::Step RespParser::ParseMultibulk(const char* data, size_t size) {
       }
       bulk_len_ = static_cast<size_t>(len);
       scanned_ = cr + 2;
+      // The whole command once this payload has arrived (max_bulk_bytes bounds len: no overflow).
+      if (scanned_ - command_start_ + bulk_len_ + 2 > limits_.max_request_bytes) {
+        request_too_big_ = true;
+        return Fail("Protocol error: too big request (client-query-buffer-limit is " +
+                    std::to_string(limits_.max_request_bytes) + " bytes)");
+      }
       state_ = State::kBulkData;
     }
     // In a payload: decide from the byte count alone, without looking at the bytes.

@@ -20,6 +20,12 @@
 // finds line ends with strchr), so only the size limit can end such a request. NUL is ordinary
 // data inside bulk payloads.
 //
+// Request limit (Redis's client-query-buffer-limit, here RespLimits::max_request_bytes): a
+// multibulk command whose declared size (every $<len> payload and header so far) would exceed it
+// fails with "too big request" as soon as the $<len> line that crosses it is read, before its
+// payload is buffered. So a connection never buffers more than the limit for one command (plus
+// one read), however many large arguments the command declares.
+//
 // Where this parser is stricter than Redis 7 (which ignores the two bytes it skips):
 //   - a bulk payload must be followed by \r\n: "Protocol error: expected CRLF after bulk data";
 //   - the \r ending a *<n> or $<len> line must be followed by \n, else the line is invalid
@@ -53,6 +59,7 @@ struct RespLimits {
   size_t max_bulk_bytes = 512u << 20;   // Redis proto-max-bulk-len: larger $<len> is invalid
   size_t max_args = 1024 * 1024;        // larger *<n> is invalid; multibulk only (Redis 7: INT_MAX)
   size_t max_inline_bytes = 64u << 10;  // Redis PROTO_INLINE_MAX_SIZE (see "Line limits")
+  size_t max_request_bytes = 1u << 30;  // Redis client-query-buffer-limit (see "Request limit")
 };
 
 class RespParser {
@@ -79,8 +86,12 @@ class RespParser {
 
   // E.g. "Protocol error: invalid multibulk length", "Protocol error: expected '$', got 'x'",
   // "Protocol error: invalid bulk length", "Protocol error: too big inline request",
-  // "Protocol error: unbalanced quotes in request" (Redis's own wording).
+  // "Protocol error: unbalanced quotes in request" (Redis's own wording), and
+  // "Protocol error: too big request (client-query-buffer-limit is <n> bytes)".
   const std::string& error() const { return error_; }
+
+  // After kError: the error is "too big request" (the connection counts those apart).
+  bool request_too_big() const { return request_too_big_; }
 
   // Forget any partial command and any error (used when a connection is reset).
   void Reset();
@@ -121,6 +132,7 @@ class RespParser {
   std::vector<std::string_view> args_;
   std::string unescaped_;  // owned bytes of quoted inline arguments
   std::string error_;
+  bool request_too_big_ = false;
 };
 
 }  // namespace shoal::proxy

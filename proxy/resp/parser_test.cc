@@ -569,6 +569,31 @@ TEST(RespParserTest, MaxInlineBytes) {
   EXPECT_EQ(FeedWhole(header + std::string(15, '1'), limits).last, Result::kNeedMore);
 }
 
+TEST(RespParserTest, MaxRequestBytesCountsTheWholeCommand) {
+  RespLimits limits;
+  limits.max_request_bytes = 34;
+  const std::string too_big =
+      "Protocol error: too big request (client-query-buffer-limit is 34 bytes)";
+  // *3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n12345678\r\n is exactly 34 bytes.
+  const std::string at_limit = Multibulk({"SET", "k", "12345678"});
+  ASSERT_EQ(at_limit.size(), 34u);
+  EXPECT_EQ(ParseOne(at_limit, limits), (Args{"SET", "k", "12345678"}));
+  // One byte more in any argument crosses it; refused at the $<len> line that crosses it,
+  // before the payload arrives (every argument is within max_bulk_bytes on its own).
+  EXPECT_EQ(ParseError("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9\r\n", limits), too_big);
+  EXPECT_EQ(ParseError("*3\r\n$3\r\nSET\r\n$2\r\nkk\r\n$8\r\n", limits), too_big);
+  // Many arguments, each small: the sum counts (MSET of many large values).
+  EXPECT_EQ(
+      FeedInChunks(Multibulk({"MSET", "a", "0123456789", "b", "0123456789"}), 3, limits).error,
+      too_big);
+  // The limit is per command: pipelined commands each within it all pass.
+  std::string pipeline;
+  for (int i = 0; i < 10; ++i) pipeline += at_limit;
+  const Outcome outcome = FeedInChunks(pipeline, 7, limits);
+  EXPECT_EQ(outcome.commands.size(), 10u);
+  EXPECT_TRUE(outcome.error.empty());
+}
+
 TEST(RespParserTest, DefaultLimitBoundaries) {
   RespParser parser;
   size_t consumed = 0;

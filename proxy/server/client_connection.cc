@@ -25,6 +25,22 @@ constexpr int kLingerMs = 2000;
 constexpr size_t kLingerBytes = 1u << 20;
 // Buffers larger than this are freed when they empty (a burst does not pin memory).
 constexpr size_t kIdleBufferBytes = 64u << 10;
+// Clients closed for a limit are logged at most this often per worker thread.
+constexpr int64_t kLimitLogIntervalMs = 10'000;
+
+bool TakeLimitLogTicket(int64_t now_ms) {
+  thread_local int64_t last_ms = INT64_MIN / 2;
+  if (now_ms - last_ms < kLimitLogIntervalMs) return false;
+  last_ms = now_ms;
+  return true;
+}
+
+// Reply bytes of `slot` that deciding key `key_index` can change (FormatDecided writes the
+// slot's reply, its error or that key's part).
+size_t PartBytes(const ReplySlot& slot, uint32_t key_index) {
+  return slot.reply.size() + slot.error.size() +
+         (key_index < slot.parts.size() ? slot.parts[key_index].size() : 0);
+}
 }  // namespace
 
 ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::string peer)
@@ -90,11 +106,20 @@ void ClientConnection::ProcessInput() {
       break;
     }
     if (result == RespParser::Result::kError) {
-      Bump(worker_.stats().protocol_errors);
+      if (parser_.request_too_big()) {
+        Bump(worker_.stats().client_query_buffer_limit_disconnections);
+        if (TakeLimitLogTicket(worker_.MonotonicMs())) {
+          spdlog::warn("closing client {} that sent a command larger than "
+                       "client-query-buffer-limit ({} bytes)",
+                       peer_, worker_.config().client_query_buffer_limit);
+        }
+      } else {
+        Bump(worker_.stats().protocol_errors);
+        spdlog::debug("client {}: {}", peer_, parser_.error());
+      }
       ReplySlot& slot = NewSlot(CommandId::kPing);
       ReplyError(slot, "ERR " + parser_.error());
       StopReading();
-      spdlog::debug("client {}: {}", peer_, parser_.error());
       break;
     }
     const size_t slots_before = slots_.size();
@@ -104,6 +129,7 @@ void ClientConnection::ProcessInput() {
       unanswered_bytes_ += slots_.back().request_bytes;
     }
     in_.Consume(consumed);
+    if (EnforceOutputLimit()) break;
     MaybePause();
   }
   in_process_ = false;
@@ -144,7 +170,7 @@ void ClientConnection::StopReading() {
 void ClientConnection::MaybePause() {
   if (paused_) return;
   if (slots_.size() >= static_cast<size_t>(worker_.config().max_pipeline) ||
-      unanswered_bytes_ > kMaxUnansweredBytes || out_.size() > kMaxPendingOutput) {
+      unanswered_bytes_ > kMaxUnansweredBytes || held_output() > kMaxPendingOutput) {
     paused_ = true;
     Bump(worker_.stats().client_pauses);
     event_del(read_event_.get());
@@ -169,8 +195,35 @@ void ClientConnection::ReplyError(ReplySlot& slot, std::string_view message) {
   Finish(slot);
 }
 
+void ClientConnection::HoldReplyBytes(ReplySlot& slot, size_t before, size_t after) {
+  if (after >= before) {
+    slot.held_bytes += after - before;
+    held_reply_bytes_ += after - before;
+  } else {
+    const size_t less = std::min(before - after, slot.held_bytes);
+    slot.held_bytes -= less;
+    held_reply_bytes_ -= less;
+  }
+}
+
+bool ClientConnection::EnforceOutputLimit() {
+  const uint64_t limit = worker_.config().client_output_buffer_limit;
+  if (closed_ || limit == 0 || held_output() <= limit) return false;
+  Bump(worker_.stats().client_output_buffer_limit_disconnections);
+  if (TakeLimitLogTicket(worker_.MonotonicMs())) {
+    spdlog::warn("closing client {} for overcoming client-output-buffer-limit ({} bytes held, "
+                 "limit {})",
+                 peer_, held_output(), limit);
+  }
+  Close("client-output-buffer-limit");
+  return true;
+}
+
 void ClientConnection::Finish(ReplySlot& slot) {
   slot.done = true;
+  // The reply is final: from now on it holds exactly its own bytes.
+  HoldReplyBytes(slot, slot.held_bytes, slot.reply.size());
+  if (slot.outstanding == 0 && !slot.parts.empty()) std::vector<std::string>().swap(slot.parts);
   if (!in_process_) worker_.MarkClientDirty(*this);
 }
 
@@ -181,7 +234,12 @@ void ClientConnection::OnKeyDecided(ReplySlot& slot, uint32_t key_index, const K
     if (retirable()) worker_.RetireClient(*this);
     return;
   }
+  const size_t before = PartBytes(slot, key_index);
   FormatDecided(slot, key_index, answer, node_error);
+  HoldReplyBytes(slot, before, PartBytes(slot, key_index));
+  // While ProcessInput runs (a key decided at once, e.g. all its nodes down), it checks the
+  // limit itself once the command has been executed.
+  if (!in_process_ && EnforceOutputLimit()) return;
   if (--slot.outstanding == 0) {
     Finalize(slot);
     Finish(slot);
@@ -195,6 +253,7 @@ void ClientConnection::Flush() {
   while (!slots_.empty() && slots_.front().done) {
     out_.Append(slots_.front().reply);
     unanswered_bytes_ -= slots_.front().request_bytes;
+    held_reply_bytes_ -= slots_.front().held_bytes;
     slots_.pop_front();
   }
   while (!out_.empty()) {
@@ -205,6 +264,7 @@ void ClientConnection::Flush() {
       return;
     }
   }
+  if (EnforceOutputLimit()) return;
   const bool want_write = !out_.empty();
   if (want_write != write_armed_) {
     write_armed_ = want_write;
@@ -222,7 +282,7 @@ void ClientConnection::Flush() {
   }
   // Resume a paused client once it has drained to half its limits.
   if (paused_ && !closing_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
-      unanswered_bytes_ <= kMaxUnansweredBytes / 2 && out_.size() <= kMaxPendingOutput / 2) {
+      unanswered_bytes_ <= kMaxUnansweredBytes / 2 && held_output() <= kMaxPendingOutput / 2) {
     paused_ = false;
     event_add(read_event_.get(), nullptr);
     ProcessInput();  // commands already buffered
@@ -243,7 +303,28 @@ void ClientConnection::Close(const char* reason) {
   // alive (they are in slots_) until they report; then the connection is retired.
   in_.Clear();
   out_.Clear();
+  in_.ReleaseIfIdle(0);
+  out_.ReleaseIfIdle(0);
+  for (ReplySlot& slot : slots_) {
+    std::string().swap(slot.reply);
+    std::vector<std::string>().swap(slot.parts);
+    slot.held_bytes = 0;
+  }
+  held_reply_bytes_ = 0;
   if (retirable()) worker_.RetireClient(*this);
+}
+
+bool ClientConnection::CheckKeyCount(const CommandSpec& spec, Args args) {
+  if (spec.first_key <= 0 || spec.step <= 0) return true;
+  const int64_t last = spec.last_key < 0 ? static_cast<int64_t>(args.size()) + spec.last_key
+                                         : spec.last_key;
+  const int64_t keys = last < spec.first_key ? 0 : (last - spec.first_key) / spec.step + 1;
+  const int64_t limit = worker_.config().max_keys_per_command;
+  if (keys <= limit) return true;
+  ReplyError(NewSlot(spec.id), "ERR too many keys in one command: " + std::to_string(keys) +
+                                   " (Shoal's max-keys-per-command is " + std::to_string(limit) +
+                                   ")");
+  return false;
 }
 
 void ClientConnection::Execute(Args args) {
@@ -287,7 +368,9 @@ void ClientConnection::Execute(Args args) {
     case CommandId::kCommand: return CmdCommand(args);
     case CommandId::kShoalConsistency: return CmdShoalConsistency(args);
     case CommandId::kShoalLocate: return CmdShoalLocate(args);
-    default: return ExecuteKeyCommand(*spec, args);
+    default:
+      if (!CheckKeyCount(*spec, args)) return;
+      return ExecuteKeyCommand(*spec, args);
   }
 }
 

@@ -9,8 +9,17 @@
 //
 // Backpressure: when more than --max-pipeline commands are unanswered, their requests add up to
 // more than 8 MiB (so a burst of large values does not sit in node queues past the timeout), or
-// too many reply bytes wait for the client to read them, the connection stops reading until it
-// drains to half.
+// more than 16 MiB of replies wait for the client (written or still being put together), the
+// connection stops reading until it drains to half.
+//
+// Hard limits (Redis's client-query-buffer-limit and client-output-buffer-limit): a command
+// larger than --client-query-buffer-limit is refused by the parser before it is buffered
+// ("-ERR Protocol error: too big request ...", then the connection closes); a client for which
+// more than --client-output-buffer-limit reply bytes are held (in the output buffer, or in
+// replies of commands still waiting for other keys or for earlier commands) is closed at once,
+// as Redis closes a client past its hard output limit. Each is counted in INFO. So one client
+// costs the proxy at most about: one command (query limit) plus its copies to the nodes, plus
+// the output limit, plus the replies of the commands in flight when it was reached.
 
 #include <event2/event.h>
 
@@ -72,10 +81,18 @@ class ClientConnection {
   void StopReading();
   void Linger();
   void OnLingerEvent(short what);
+  // Output accounting (see "Hard limits"): adds `delta` bytes to the held reply bytes.
+  void HoldReplyBytes(ReplySlot& slot, size_t before, size_t after);
+  size_t held_output() const { return out_.size() + held_reply_bytes_; }
+  // Closes the client if it holds more replies than --client-output-buffer-limit; true if so.
+  bool EnforceOutputLimit();
   ReplySlot& NewSlot(CommandId command);
   void Finish(ReplySlot& slot);
   void Reply(ReplySlot& slot, std::string_view resp);
   void ReplyError(ReplySlot& slot, std::string_view message);
+
+  // A key command naming more keys than --max-keys-per-command is answered an error.
+  bool CheckKeyCount(const struct CommandSpec& spec, Args args);
 
   // commands_connection.cc
   bool CheckAuth(const struct CommandSpec& spec);
@@ -114,6 +131,7 @@ class ClientConnection {
   std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
   uint32_t waiting_ops_ = 0;     // key operations that will still call OnKeyDecided
   size_t unanswered_bytes_ = 0;  // request bytes of the commands in slots_
+  size_t held_reply_bytes_ = 0;  // sum of slots_[i].held_bytes: replies not yet in out_
 
   bool closed_ = false;
   bool closing_ = false;  // see StopReading()

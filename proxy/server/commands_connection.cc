@@ -260,6 +260,7 @@ void ClientConnection::CmdInfo(Args args) {
   SharedState& shared = worker_.shared();
   const int64_t uptime_s = (shared.clock.MonotonicMs() - shared.start_ms) / 1000;
   uint64_t connections = 0, commands = 0, noquorum = 0, repairs = 0, node_failures = 0;
+  uint64_t query_limit = 0, output_limit = 0, node_timeouts = 0;
   int64_t clients = 0;
   for (const auto& ws : shared.worker_stats) {
     connections += ws->connections_received.load(std::memory_order_relaxed);
@@ -268,6 +269,9 @@ void ClientConnection::CmdInfo(Args args) {
     repairs += ws->read_repairs.load(std::memory_order_relaxed);
     node_failures += ws->node_failures.load(std::memory_order_relaxed);
     clients += ws->connected_clients.load(std::memory_order_relaxed);
+    query_limit += ws->client_query_buffer_limit_disconnections.load(std::memory_order_relaxed);
+    output_limit += ws->client_output_buffer_limit_disconnections.load(std::memory_order_relaxed);
+    node_timeouts += ws->node_request_timeouts.load(std::memory_order_relaxed);
   }
   std::string info;
   info += "# Server\r\n";
@@ -298,6 +302,10 @@ void ClientConnection::CmdInfo(Args args) {
   info += "not_ready_replies:" + sum(&WorkerStats::not_ready_replies) + "\r\n";
   info += "hlc_refusals:" + sum(&WorkerStats::hlc_refusals) + "\r\n";
   info += "stale_write_retries:" + sum(&WorkerStats::stale_write_retries) + "\r\n";
+  info += "node_request_timeouts:" + std::to_string(node_timeouts) + "\r\n";
+  // Redis 7.2's names for these two.
+  info += "client_query_buffer_limit_disconnections:" + std::to_string(query_limit) + "\r\n";
+  info += "client_output_buffer_limit_disconnections:" + std::to_string(output_limit) + "\r\n";
   info += "\r\n# Replication\r\n";
   info += "role:master\r\n";
   info += "\r\n# Shoal\r\n";
@@ -307,9 +315,13 @@ void ClientConnection::CmdInfo(Args args) {
   const auto& members = shared.ring->members();
   info += "nodes:" + std::to_string(members.size()) + "\r\n";
   for (size_t m = 0; m < members.size(); ++m) {
-    const bool down = shared.health[m].down.load(std::memory_order_relaxed);
+    const NodeHealth& health = shared.health[m];
+    const bool down = health.down.load(std::memory_order_relaxed);
     info += "node_" + members[m].id + ":address=" + members[m].address +
-            ",status=" + (down ? "down" : "up") + "\r\n";
+            ",status=" + (down ? "down" : "up") + ",identity_refusals=" +
+            std::to_string(health.identity_refusals.load(std::memory_order_relaxed)) +
+            ",auth_refusals=" +
+            std::to_string(health.auth_refusals.load(std::memory_order_relaxed)) + "\r\n";
   }
   info += "\r\n# Keyspace\r\n";
   resp::AppendBulk(slot.reply, info);

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "common/auth/cluster_secret.h"
 #include "common/clock/hlc.h"
 #include "common/hash/key_hash.h"
 #include "common/wire/frame.h"
@@ -22,10 +23,23 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddInt("threads", &threads, "worker threads, each with its own event loop");
   o.AddString("requirepass", &requirepass, "password clients must AUTH with (empty: none)");
   o.AddString("log-level", &log_level, "trace|debug|info|warn|error|critical|off");
-  o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello");
+  o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello (nodes must match it)");
+  o.AddString("cluster-secret-file", &cluster_secret_file,
+              "file holding the cluster secret: nodes must prove it and the proxy proves it to "
+              "them (empty: none)");
   o.AddSize("max-value-size", &max_value_size, "largest value a client may write");
   o.AddInt("max-pipeline", &max_pipeline,
            "unanswered commands per client before the proxy stops reading from it");
+  o.AddSize("client-query-buffer-limit", &client_query_buffer_limit,
+            "largest command a client may send (all its arguments together); a larger one is "
+            "refused with a protocol error and the connection closed");
+  o.AddSize("client-output-buffer-limit", &client_output_buffer_limit,
+            "hard limit on reply bytes waiting for one client; a client past it is closed "
+            "(0: no limit)");
+  o.AddInt("max-keys-per-command", &max_keys_per_command,
+           "most keys one command (MGET, MSET, DEL, ...) may name");
+  o.AddInt("down-after-timeouts", &down_after_timeouts,
+           "consecutive request timeouts after which a node is marked down");
   o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,
            "versions further ahead of the local clock are not merged into the proxy's clock");
   o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
@@ -79,6 +93,15 @@ Status ProxyConfig::Finish() {
   if (timeout_ms < 1) return Status::InvalidArgument("--timeout-ms must be >= 1");
   if (threads < 1 || threads > 256) return Status::InvalidArgument("--threads must be 1..256");
   if (max_pipeline < 1) return Status::InvalidArgument("--max-pipeline must be >= 1");
+  if (client_query_buffer_limit < 1024) {
+    return Status::InvalidArgument("--client-query-buffer-limit must be at least 1kb");
+  }
+  if (max_keys_per_command < 1) {
+    return Status::InvalidArgument("--max-keys-per-command must be >= 1");
+  }
+  if (down_after_timeouts < 1) {
+    return Status::InvalidArgument("--down-after-timeouts must be >= 1");
+  }
   if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
   if (listen.empty() && unix_path.empty()) {
     return Status::InvalidArgument("one of --listen or --unix is required");
@@ -100,7 +123,14 @@ Status ProxyConfig::Finish() {
     id = std::string(host) + "-" + std::to_string(getpid());
   }
   writer_id = NewWriterId();
+  if (!cluster_secret_file.empty()) {
+    auto secret = auth::LoadClusterSecret(cluster_secret_file);
+    if (!secret.ok())
+      return Status::InvalidArgument("--cluster-secret-file: " + secret.status().message());
+    cluster_secret = std::move(*secret);
+  }
   resp_limits.max_bulk_bytes = max_value_size;
+  resp_limits.max_request_bytes = client_query_buffer_limit;
   return Status::Ok();
 }
 

@@ -28,8 +28,13 @@ struct ProxyConfig {
   std::string requirepass;
   std::string log_level = "info";
   std::string cluster = "shoal";
+  std::string cluster_secret_file;      // empty: nodes are not asked to prove a secret
   uint64_t max_value_size = 32u << 20;  // largest value a client may SET
   int64_t max_pipeline = 2048;          // unanswered commands per client before reading pauses
+  uint64_t client_query_buffer_limit = 128u << 20;   // largest command a client may send
+  uint64_t client_output_buffer_limit = 256u << 20;  // reply bytes held for a client; 0: none
+  int64_t max_keys_per_command = 10000;  // keys one command may fan out to
+  int64_t down_after_timeouts = 3;       // consecutive request timeouts that mark a node down
   int64_t max_clock_offset_ms = 60000;
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
 
@@ -38,6 +43,7 @@ struct ProxyConfig {
   Consistency read_level = Consistency::kQuorum;
   Consistency write_level = Consistency::kQuorum;
   uint64_t writer_id = 0;  // NewWriterId() per process start
+  std::string cluster_secret;  // read from cluster_secret_file
   RespLimits resp_limits;
 
   void RegisterOptions(Options& options);

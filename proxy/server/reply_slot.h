@@ -20,6 +20,7 @@ struct ReplySlot {
   std::string reply;         // RESP bytes
   std::vector<std::string> parts;  // per-key RESP fragments (MGET)
   std::string error;         // first error among the keys (without '-')
+  size_t held_bytes = 0;     // reply bytes counted against the client's output limit
 };
 
 }  // namespace shoal::proxy

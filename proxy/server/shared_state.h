@@ -29,7 +29,12 @@ namespace shoal::proxy {
   X(hlc_refusals, "versions in node replies refused by the clock (too far ahead)")            \
   X(stale_write_retries, "writes refused as stale by every replica, re-stamped and resent")     \
   X(client_pauses, "times a client was paused for pipelining faster than nodes answer")      \
-  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")
+  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")          \
+  X(client_query_buffer_limit_disconnections,                                       \
+    "clients closed for a command larger than --client-query-buffer-limit")         \
+  X(client_output_buffer_limit_disconnections,                                      \
+    "clients closed for holding more replies than --client-output-buffer-limit")    \
+  X(node_request_timeouts, "node requests that passed --timeout-ms")
 
 struct WorkerStats {
 #define SHOAL_DECLARE_STAT(name, help) std::atomic<uint64_t> name{0};

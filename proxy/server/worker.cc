@@ -98,7 +98,9 @@ void Worker::SetUpLoop() {
   NodeLinkOptions link_options;
   link_options.cluster = shared_.config.cluster;
   link_options.sender_id = shared_.config.id;
+  link_options.cluster_secret = shared_.config.cluster_secret;
   link_options.timeout_ms = shared_.config.timeout_ms;
+  link_options.down_after_timeouts = shared_.config.down_after_timeouts;
   const auto& members = shared_.ring->members();
   for (size_t m = 0; m < members.size(); ++m) {
     auto hp = ParseHostPort(members[m].address);  // validated by ProxyConfig::Finish
@@ -358,8 +360,9 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
     }
     op.pending |= uint64_t{1} << req.tag;
     Bump(stats_.node_requests);
-    if (!links_[op.members[req.replica]]->Send(frame,
-                                               PendingRef{op.index, op.generation, req.tag})) {
+    // Each request times out on its own (NodeLink::ExpireRequests), a timeout after it is sent.
+    if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
+                                               MonotonicMs() + shared_.config.timeout_ms)) {
       failed[failed_count++] = req.tag;
     }
   }
@@ -538,21 +541,22 @@ void Worker::CacheTime() {
 void Worker::OnTick() {
   time_cached_ = false;
   const int64_t now = MonotonicMs();
+  // Requests time out one by one on their links (a node is marked down only after a run of
+  // them); an op past its deadline has had every pending replica failed that way.
+  for (auto& link : links_) Bump(stats_.node_request_timeouts, link->ExpireRequests(now));
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     const uint32_t index = deadline_head_->index;
     const uint32_t generation = deadline_head_->generation;
-    // A replica that has not answered by the deadline means its node is down: failing the link
-    // fails every request on it, this one included (see NodeLink). Either may finish (and free)
-    // the op, or start a new phase (which moves it to the tail), so it is looked up again after
-    // each step.
+    // Backstop: a replica still pending here is failed (links expire their requests one by one
+    // above, and mark a node down only after a run of timeouts). Failing one may finish (and
+    // free) the op, or start a new phase (which moves it to the tail), so it is looked up again
+    // after each step.
     for (uint8_t tag = 0; tag < KeyOperation::kMaxTags; ++tag) {
       KeyOp* op = LiveOp(index, generation);
       if (op == nullptr || op->deadline_ms > now) break;
       if (((op->pending >> tag) & 1) == 0) continue;
-      links_[op->members[op->machine.replica_of(tag)]]->OnRequestTimeout();
-      op = LiveOp(index, generation);
-      if (op != nullptr && ((op->pending >> tag) & 1)) ReplicaDone(*op, tag, nullptr);
+      ReplicaDone(*op, tag, nullptr);
     }
     KeyOp* op = LiveOp(index, generation);
     if (op != nullptr && op == deadline_head_ && op->deadline_ms <= now) {

@@ -93,6 +93,8 @@ void NodeLink::Connect() {
   write_event_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &NodeLink::OnIoEvent, this));
   out_.Clear();
   in_.Clear();
+  held_.Clear();
+  handshake_done_ = false;
   QueueHello();
   const int rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), len);
   if (rc < 0 && errno != EINPROGRESS) {
@@ -106,9 +108,11 @@ void NodeLink::Connect() {
 }
 
 void NodeLink::QueueHello() {
+  nonce_ = auth::NewNonce();
   auto& b = hello_builder_.Start();
   auto hello = wire::CreateHello(b, kProtocolVersion, b.CreateString(options_.cluster),
-                                 b.CreateString(options_.sender_id), wire::PeerRole::Proxy);
+                                 b.CreateString(options_.sender_id), wire::PeerRole::Proxy,
+                                 b.CreateVector(nonce_.data(), nonce_.size()));
   auto frame = hello_builder_.Finish(0, wire::Message::Hello, hello.Union());
   out_.Append(frame.data(), frame.size());
 }
@@ -137,7 +141,7 @@ void NodeLink::ArmWrite(bool on) {
   }
 }
 
-uint64_t NodeLink::Register(const PendingRef& ref) {
+uint64_t NodeLink::Register(const PendingRef& ref, int64_t deadline_ms) {
   uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();
@@ -152,18 +156,22 @@ uint64_t NodeLink::Register(const PendingRef& ref) {
   p.sequence = next_sequence_++;
   if (next_sequence_ == 0) next_sequence_ = 1;
   ++in_flight_;
+  deadlines_.push_back({deadline_ms, index, p.sequence});
   return (static_cast<uint64_t>(p.sequence) << 32) | index;
 }
 
-bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref) {
+bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref, int64_t deadline_ms) {
   if (!Available()) return false;
-  const uint64_t id = Register(ref);
-  const size_t at = out_.size();
-  out_.Append(frame.data(), frame.size());
+  const uint64_t id = Register(ref, deadline_ms);
+  // Before the handshake is verified, requests wait in held_ (see Handshake in the header).
+  ByteBuffer& buffer = handshake_done_ ? out_ : held_;
+  const size_t at = buffer.size();
+  buffer.Append(frame.data(), frame.size());
   // Patch the request id in place: the frame was built with a non-zero placeholder id so that
   // the field is present in the buffer.
-  auto* env = wire::GetMutableSizePrefixedEnvelope(out_.mutable_data() + at);
+  auto* env = wire::GetMutableSizePrefixedEnvelope(buffer.mutable_data() + at);
   env->mutate_request_id(id);
+  if (!handshake_done_) return true;
   if (!dirty_) {
     dirty_ = true;
     listener_.OnLinkDirty(*this);
@@ -172,7 +180,7 @@ bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref) {
 }
 
 void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
-  if (state_ != State::kConnected) return;
+  if (state_ != State::kConnected || !handshake_done_) return;
   const size_t at = out_.size();
   out_.Append(frame.data(), frame.size());
   auto* env = wire::GetMutableSizePrefixedEnvelope(out_.mutable_data() + at);
@@ -219,8 +227,7 @@ void NodeLink::OnReadable() {
     // Decode every whole frame now in the buffer.
     while (true) {
       DecodedFrame frame;
-      const FrameStatus st =
-          DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
+      const FrameStatus st = DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
       if (st == FrameStatus::kNeedMore) {
         if (frame.frame_bytes > in_.size()) in_.PrepareWrite(frame.frame_bytes - in_.size());
         break;
@@ -238,30 +245,95 @@ void NodeLink::OnReadable() {
   in_.ReleaseIfIdle(1 << 20);
 }
 
+void NodeLink::Refuse(std::atomic<uint64_t>& counter, const std::string& reason) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  if (reason != last_refusal_) {
+    last_refusal_ = reason;
+    spdlog::error("refusing node {} at {}: {}", node_id_, address_.ToString(), reason);
+  }
+  Fail(reason);
+}
+
+void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
+  const std::string_view id =
+      hello.node_id() != nullptr ? hello.node_id()->string_view() : std::string_view();
+  const std::string_view cluster =
+      hello.cluster() != nullptr ? hello.cluster()->string_view() : std::string_view();
+  if (id != node_id_ || cluster != options_.cluster) {
+    return Refuse(health_.identity_refusals, "it answers as node '" + std::string(id) +
+                                                 "' of cluster '" + std::string(cluster) +
+                                                 "', expected node '" + node_id_ +
+                                                 "' of cluster '" + options_.cluster + "'");
+  }
+  auto proof = auth::AnswerHelloResponse(options_.cluster_secret, nonce_, options_.sender_id,
+                                         options_.cluster, hello);
+  if (!proof.ok()) return Refuse(health_.auth_refusals, proof.status().message());
+  if (proof->has_value()) {
+    auto& b = hello_builder_.Start();
+    auto auth_msg = wire::CreateAuth(b, b.CreateVector((**proof).data(), (**proof).size()));
+    out_.Append(hello_builder_.Finish(0, wire::Message::Auth, auth_msg.Union()));
+  }
+  // Verified: the requests held so far follow the Auth.
+  handshake_done_ = true;
+  last_refusal_.clear();
+  if (!held_.empty()) {
+    out_.Append(held_.data(), held_.size());
+    held_.Clear();
+  }
+  held_.ReleaseIfIdle(0);
+  if (!out_.empty() && !dirty_) {
+    dirty_ = true;
+    listener_.OnLinkDirty(*this);
+  }
+  // Merged like any remote timestamp: a node whose clock is far ahead is not followed past
+  // max_clock_offset (other nodes would refuse such versions).
+  if (Status s = hlc_.Update(hello.max_hlc()); !s.ok()) {
+    spdlog::warn("node {}: its highest version is not merged: {}", node_id_, s.message());
+  }
+  evtimer_del(timer_.get());
+  backoff_ms_ = kMinBackoffMs;
+  const bool was_down = health_.down.exchange(false, std::memory_order_relaxed);
+  if (was_down || !ever_settled_) {
+    spdlog::info("node {} at {} is up", node_id_, address_.ToString());
+  }
+  const bool first = !ever_settled_;
+  ever_settled_ = true;
+  if (first) listener_.OnNodeSettled(member_, true);
+}
+
 void NodeLink::HandleFrame(const wire::Envelope& envelope) {
-  if (envelope.message_type() == wire::Message::HelloResponse) {
-    const auto* hello = envelope.message_as_HelloResponse();
-    // Merged like any remote timestamp: a node whose clock is far ahead is not followed past
-    // max_clock_offset (other nodes would refuse such versions).
-    if (Status s = hlc_.Update(hello->max_hlc()); !s.ok()) {
-      spdlog::warn("node {}: its highest version is not merged: {}", node_id_, s.message());
+  const wire::Message type = envelope.message_type();
+  if (!handshake_done_) {
+    if (type == wire::Message::HelloResponse)
+      return OnHelloResponse(*envelope.message_as_HelloResponse());
+    const auto* e = envelope.message_as_Error();
+    const std::string what =
+        e != nullptr && e->message() != nullptr
+            ? e->message()->str()
+            : std::string("a ") + wire::EnumNameMessage(type) + " frame before HelloResponse";
+    if (e != nullptr && e->code() == wire::ErrorCode::WrongCluster) {
+      return Refuse(health_.identity_refusals, what);
     }
-    evtimer_del(timer_.get());
-    backoff_ms_ = kMinBackoffMs;
-    const bool was_down = health_.down.exchange(false, std::memory_order_relaxed);
-    if (was_down || !ever_settled_) {
-      spdlog::info("node {} at {} is up", node_id_, address_.ToString());
+    if (e != nullptr && e->code() == wire::ErrorCode::Unauthenticated) {
+      return Refuse(health_.auth_refusals, what);
     }
-    const bool first = !ever_settled_;
-    ever_settled_ = true;
-    if (first) listener_.OnNodeSettled(member_, true);
-    return;
+    return Fail("handshake: " + what);
   }
   const uint64_t id = envelope.request_id();
   if (id == 0) {
-    if (envelope.message_type() == wire::Message::Error) {
+    if (type == wire::Message::AuthResponse) {
+      if (!envelope.message_as_AuthResponse()->ok()) {
+        Refuse(health_.auth_refusals, "the node refused this proxy's cluster-secret proof");
+      }
+      return;
+    }
+    if (type == wire::Message::Error) {
       const auto* e = envelope.message_as_Error();
-      spdlog::warn("node {}: {}", node_id_, e->message() ? e->message()->str() : "error");
+      const std::string what = e->message() ? e->message()->str() : "error";
+      if (e->code() == wire::ErrorCode::Unauthenticated) {
+        return Refuse(health_.auth_refusals, what);
+      }
+      spdlog::warn("node {}: {}", node_id_, what);
     }
     return;  // answer to an unwatched request
   }
@@ -275,11 +347,39 @@ void NodeLink::HandleFrame(const wire::Envelope& envelope) {
   const PendingRef ref = p.ref;
   free_slots_.push_back(index);
   --in_flight_;
+  consecutive_timeouts_ = 0;  // the node answers
   listener_.OnNodeResponse(ref, envelope);
 }
 
-void NodeLink::OnRequestTimeout() {
-  Fail("request timed out after " + std::to_string(options_.timeout_ms) + "ms");
+size_t NodeLink::ExpireRequests(int64_t now_ms) {
+  size_t expired = 0;
+  // Callbacks may send new requests (appended at the back, with later deadlines) or fail the
+  // link (which clears deadlines_): the front is looked at afresh each time.
+  while (!deadlines_.empty()) {
+    const Deadline d = deadlines_.front();
+    Pending* p = d.index < pending_.size() ? &pending_[d.index] : nullptr;
+    const bool live = p != nullptr && p->used && p->sequence == d.sequence;
+    if (live && d.deadline_ms > now_ms) break;
+    deadlines_.pop_front();
+    if (!live) continue;  // answered already
+    p->used = false;
+    free_slots_.push_back(d.index);
+    --in_flight_;
+    ++expired;
+    const PendingRef ref = p->ref;
+    if (++consecutive_timeouts_ >= options_.down_after_timeouts) {
+      // The request goes with the others in flight: Fail() fails only those still pending.
+      const std::string reason = std::to_string(consecutive_timeouts_) +
+                                 " consecutive requests timed out after " +
+                                 std::to_string(options_.timeout_ms) + "ms";
+      listener_.OnNodeFailure(ref);
+      if (state_ != State::kBackoff) Fail(reason);
+      break;
+    }
+    spdlog::debug("node {}: a request timed out ({} in a row)", node_id_, consecutive_timeouts_);
+    listener_.OnNodeFailure(ref);
+  }
+  return expired;
 }
 
 void NodeLink::Fail(const std::string& reason) {
@@ -297,7 +397,11 @@ void NodeLink::Fail(const std::string& reason) {
   state_ = State::kBackoff;
   out_.Clear();
   in_.Clear();
+  held_.Clear();
+  handshake_done_ = false;
   dirty_ = false;
+  deadlines_.clear();
+  consecutive_timeouts_ = 0;
   // Fail everything in flight. Callbacks may send new requests: the link is down, so Send()
   // refuses them and nothing is added to pending_ while we walk it.
   for (uint32_t i = 0; i < pending_.size(); ++i) {

@@ -6,12 +6,26 @@
 // appended to an output buffer and written in batches (Flush, called once per loop iteration by
 // the worker); responses are matched to requests by request id, in any order.
 //
-// Health: a link that cannot connect, is closed by the node or lets a request time out is
-// "down": every request in flight on it fails at once, new requests are refused immediately
-// (Send returns false) and it reconnects with exponential backoff (100 ms doubling to 2 s). It is
-// up again once the node has answered Hello. The down state is shared with the other workers'
-// links to the same node through NodeHealth, so a dead node costs the timeout once, not once per
-// worker.
+// Timeouts are per request: a request not answered by its deadline fails alone (its late answer,
+// if any, is ignored) and the other requests on the link carry on. A run of
+// `down_after_timeouts` consecutive timeouts (no answer from the node in between) counts as a
+// dead node.
+//
+// Handshake: every connection starts with Hello (with a fresh nonce). The node's HelloResponse
+// must name the member this link is for (node id and cluster) and, when the proxy has a cluster
+// secret, prove that the node knows it (node_proof); the proxy then proves it in turn (Auth).
+// Requests sent before that are held in the link and written behind the handshake, so nothing
+// reaches a node that has not been verified. A node that answers as another member, in another
+// cluster, or without the right proof is refused: logged (once per streak), counted in
+// NodeHealth, and the link is down as for a connection failure (it keeps retrying, so a node
+// that is fixed comes back).
+//
+// Health: a link that cannot connect, is closed by the node or times out that many requests in a
+// row is "down": every request in flight on it fails at once, new requests are refused
+// immediately (Send returns false) and it reconnects with exponential backoff (100 ms doubling to
+// 2 s). It is up again once the node has answered Hello. The down state is shared with the other
+// workers' links to the same node through NodeHealth, so a dead node costs the timeout once, not
+// once per worker.
 //
 // Callback guarantee: for every request accepted by Register(), the listener gets exactly one of
 // OnNodeResponse or OnNodeFailure (unless the link is destroyed first).
@@ -20,15 +34,17 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "common/auth/handshake.h"
+#include "common/buffer/byte_buffer.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/wire/frame.h"
-#include "common/buffer/byte_buffer.h"
 
 namespace shoal::proxy {
 
@@ -54,12 +70,18 @@ class NodeLinkListener {
 // Shared by the links of all workers to one node.
 struct NodeHealth {
   std::atomic<bool> down{false};
+  // Handshakes refused (rare: relaxed increments from any worker).
+  std::atomic<uint64_t> identity_refusals{0};  // answered as another member or cluster
+  std::atomic<uint64_t> auth_refusals{0};      // cluster-secret proof missing or wrong
 };
 
 struct NodeLinkOptions {
   std::string cluster;
   std::string sender_id;
-  int64_t timeout_ms = 1000;
+  // Empty: no cluster-secret handshake (a node that requires one is refused).
+  std::string cluster_secret;
+  int64_t timeout_ms = 1000;        // connect + Hello; requests carry their own deadline
+  int64_t down_after_timeouts = 3;  // consecutive request timeouts that make the link down
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
 };
 
@@ -79,16 +101,20 @@ class NodeLink {
   bool Available() const;
 
   // Appends a frame built with a placeholder request id, patching in a fresh id registered to
-  // `ref`. Returns false (nothing queued, no callback) when the link is not Available().
-  bool Send(std::span<const uint8_t> frame, const PendingRef& ref);
+  // `ref`, due by `deadline_ms` (the worker's monotonic clock; deadlines must not decrease from
+  // one Send to the next). Returns false (nothing queued, no callback) when the link is not
+  // Available().
+  bool Send(std::span<const uint8_t> frame, const PendingRef& ref, int64_t deadline_ms);
   // Appends a frame whose answer nobody waits for (read-repair writes). Dropped when down.
   void SendUnwatched(std::span<const uint8_t> frame);
 
   // Writes buffered requests to the socket.
   void Flush();
 
-  // A request on this link passed its deadline: the node is considered down (see above).
-  void OnRequestTimeout();
+  // Fails (OnNodeFailure) every request whose deadline is at or before `now_ms`, oldest first;
+  // after a run of down_after_timeouts consecutive ones the link goes down (see above). Returns
+  // the number of requests that timed out.
+  size_t ExpireRequests(int64_t now_ms);
 
   int member() const { return member_; }
   const std::string& node_id() const { return node_id_; }
@@ -102,6 +128,13 @@ class NodeLink {
     uint32_t sequence = 0;
     bool used = false;
   };
+  // A sent request in deadline order (the entry may have been answered since: then its
+  // pending_ slot is free or reused with another sequence).
+  struct Deadline {
+    int64_t deadline_ms;
+    uint32_t index;
+    uint32_t sequence;
+  };
 
   void Connect();
   void OnConnectable();
@@ -111,8 +144,11 @@ class NodeLink {
   void Fail(const std::string& reason);
   void ScheduleReconnect();
   void ArmWrite(bool on);
-  uint64_t Register(const PendingRef& ref);
+  uint64_t Register(const PendingRef& ref, int64_t deadline_ms);
   void QueueHello();
+  void OnHelloResponse(const wire::HelloResponse& hello);
+  // Refuses the node after a failed handshake check (see Handshake above).
+  void Refuse(std::atomic<uint64_t>& counter, const std::string& reason);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
   static void OnTimerEvent(evutil_socket_t fd, short what, void* arg);
@@ -140,9 +176,15 @@ class NodeLink {
   ByteBuffer in_;
   std::vector<Pending> pending_;
   std::vector<uint32_t> free_slots_;
+  std::deque<Deadline> deadlines_;
+  int64_t consecutive_timeouts_ = 0;
   uint32_t next_sequence_ = 1;
   size_t in_flight_ = 0;
   FrameBuilder hello_builder_;
+  auth::Nonce nonce_{};          // sent in this connection's Hello
+  bool handshake_done_ = false;  // HelloResponse verified (and Auth sent when required)
+  ByteBuffer held_;              // requests sent before that, written right behind the handshake
+  std::string last_refusal_;     // logged once until the reason changes or a handshake succeeds
 
  public:
   bool dirty() const { return dirty_; }
