@@ -4,6 +4,7 @@ a node is marked down only when it refuses or closes connections, or after a run
 
 Before, the first request past --timeout-ms failed the whole node connection (every request in
 flight on it) and marked the node down for every worker until it reconnected."""
+import select
 import threading
 import time
 from types import SimpleNamespace
@@ -66,12 +67,22 @@ def test_one_slow_answer_fails_only_its_request(setup):
         assert c.call("SET", "slow", SLOW) == OK  # PutResponse holds no value: not held back
         for i in range(20):
             assert c.call("SET", f"fast:{i}", f"v{i}") == OK
-        # c's answer to this GET is held back past the timeout: at ALL the read fails...
-        c.send_raw(RespConn.encode("GET", "slow"))
-        # ...while the other connection's requests to the same node, sent before, during and
-        # after that timeout on the same node connection, are all answered.
-        start = time.monotonic()
+        # A read asks one replica (rotating) for the value and the others for versions only, so
+        # c's answer carries the value, and is held back past the timeout, only when c is the
+        # value replica: send GET slow until that happens (a quick answer means it was not).
         replies = []
+        for _ in range(20):
+            c.send_raw(RespConn.encode("GET", "slow"))
+            readable, _, _ = select.select([c.sock], [], [], 0.3)
+            if not readable:
+                break
+            assert c.read_reply() == SLOW
+        else:
+            pytest.fail("c was never asked for the value in 20 reads")
+        # c's answer to this GET is held back past the timeout: at ALL the read fails, while the
+        # other connection's requests to the same node, sent before, during and after that
+        # timeout on the same node connection, are all answered.
+        start = time.monotonic()
         while time.monotonic() - start < 2.5:
             i = len(replies) % 20
             replies.append((i, other.call("GET", f"fast:{i}")))
