@@ -361,8 +361,11 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
 void KeyOperation::WriteProgress(int64_t now_ms) {
   if (answered_) return;
   if (write_counted_ >= plan_.required) {
-    if (write_applied_ == 0 && write_stale_ == write_counted_ && round_ == 1) {
-      // Every counted replica held a newer pair: a clock behind another writer's. Re-stamp above
+    if (write_stale_ > 0 && round_ == 1) {
+      // A counted replica held a newer pair: this proxy's clock is behind another writer's. Left
+      // as is, the write would be acknowledged yet lose to that newer state on the first repair
+      // (an acknowledged write lost: the replication simulation's seed 16, where a replica that
+      // missed another proxy's DEL applied the SET and one that had it refused). Re-stamp above
       // what they hold and send once more (docs/replication.md).
       ++stale_retries_;
       StartWrite(now_ms, true);
