@@ -85,23 +85,20 @@ TEST(ReplicationSim, ValueWrites) {
   RunMany(options, 1500);
 }
 
-// The same with EXPIRE and PERSIST (Touch) mixed in. Disabled until the store keeps the expiry's
-// own version (docs/replication.md; node/store is being changed): today a Touch re-versions the
-// value a replica holds, and seed 1 already shows a PEXPIREAT reordered after a newer SET giving
-// that SET's value the Touch's version (GET answers "c2.0" at a version no value write stamped).
-// Run it with --gtest_also_run_disabled_tests.
-TEST(ReplicationSim, DISABLED_ValueWritesAndTouches) {
+// The same with EXPIRE and PERSIST (Touch) mixed in. Seed 383 once showed one pair with two
+// states; it was this simulation's own resolution (by version alone, the legacy coordinator's),
+// now by the pair.
+TEST(ReplicationSim, ValueWritesAndTouches) {
   SimOptions options;
   RunMany(options, 1500);
 }
 
 // Acknowledged writes must also respect real-time order (a SET/DEL acknowledged before another
-// began has a lower version). Disabled: docs/replication.md re-stamps a write only when every
-// replica refused it as stale, so a write that one replica (which had missed the newer write)
-// applied is acknowledged below the newer version and lost. Seed 16: proxy p1's clock is 73 ms
-// behind p0's; p0's DEL k0 is acknowledged at 144.0, then p1's SET k0 is stamped 133.4, applied
-// by one replica, refused as stale by the other, acknowledged with W=2, and never readable.
-TEST(ReplicationSim, DISABLED_RealTimeOrderOfAcknowledgedWrites) {
+// began has a lower version). Seed 16 found that re-stamping only writes refused as stale by
+// every replica loses acknowledged writes (p1's clock 73 ms behind p0's: p1's SET k0 was stamped
+// below p0's acknowledged DEL, applied by a replica that had missed the DEL, refused by one that
+// had it, and acknowledged); a write refused by any counted replica is now re-stamped.
+TEST(ReplicationSim, RealTimeOrderOfAcknowledgedWrites) {
   SimOptions options;
   options.touches = false;
   options.check_real_time_order = true;

@@ -158,16 +158,20 @@ void SimProxy::ReplicaDone(Op& op, int slot, const wire::Envelope* env) {
       reply.expire_at_ms = static_cast<int64_t>(get->expire_at_ms());
       Version ev = FromWire(get->expiry_version());
       if (ev.IsZero()) ev = reply.version;
-      const bool had_best = op.read.best_found();
-      const Version best_before = op.read.best_version();
-      op.read.OnReply(slot, reply);
-      if (reply.found) {
-        if (!had_best || reply.version > best_before) {
-          op.best_expiry_version = ev;
-        } else if (reply.version == best_before && ev > op.best_expiry_version) {
-          op.best_expiry_version = ev;
-        }
+      op.replica_answered[slot] = true;
+      op.replica_found[slot] = reply.found;
+      op.replica_version[slot] = reply.version;
+      op.replica_expiry_version[slot] = ev;
+      if (reply.found && (!op.best_found || std::pair(reply.version, ev) >
+                                                std::pair(op.best_version, op.best_expiry_version))) {
+        op.best_found = true;
+        op.best_tombstone = reply.tombstone;
+        op.best_value.assign(reply.value.data(), reply.value.size());
+        op.best_version = reply.version;
+        op.best_expiry_version = ev;
+        op.best_expire_at_ms = reply.expire_at_ms;
       }
+      op.read.OnReply(slot, reply);
     }
   } else if (op.command.kind == CommandKind::kSet || op.command.kind == CommandKind::kDel) {
     const auto* put = env->message_as_PutResponse();
@@ -182,7 +186,10 @@ void SimProxy::ReplicaDone(Op& op, int slot, const wire::Envelope* env) {
       reply.previous_found = put->previous_found();
       reply.previous_version = FromWire(put->previous_version());
       reply.previous_expire_at_ms = static_cast<int64_t>(put->previous_expire_at_ms());
-      if (reply.applied) op.stale_everywhere = false;
+      // A replica holding a newer version than this write (not a duplicate of it).
+      if (!reply.applied && put->current() != nullptr && FromWire(put->current()) > op.version) {
+        op.stale_somewhere = true;
+      }
       op.write.OnReply(slot, reply);
     }
   } else {
@@ -216,10 +223,10 @@ void SimProxy::MaybeDecide(Op& op) {
   if (decision == proxy::QuorumDecision::kFailed && op.pending_count > 0) return;
   const bool value_write =
       op.command.kind == CommandKind::kSet || op.command.kind == CommandKind::kDel;
-  if (decision == proxy::QuorumDecision::kReached && value_write && op.stale_everywhere &&
+  if (decision == proxy::QuorumDecision::kReached && value_write && op.stale_somewhere &&
       !op.retried) {
-    // docs/replication.md: refused as stale by every replica that answered: re-stamp (the HLC
-    // has absorbed the newer versions held) and retry once.
+    // docs/replication.md: refused as stale by a replica that answered: re-stamp (the HLC has
+    // absorbed the newer versions held) and retry once, as proxy/quorum/key_operation does.
     ++stale_retries_;
     auto retry = std::make_unique<Op>();
     retry->command = op.command;
@@ -232,9 +239,11 @@ void SimProxy::MaybeDecide(Op& op) {
   Outcome outcome;
   outcome.ok = decision == proxy::QuorumDecision::kReached;
   if (op.is_read) {
-    outcome.found = op.read.BestIsLive(NowMs());
-    if (outcome.found) outcome.value = op.read.best_value();
-    outcome.version = op.read.best_version();
+    const int64_t now = NowMs();
+    outcome.found = op.best_found && !op.best_tombstone &&
+                    (op.best_expire_at_ms == 0 || op.best_expire_at_ms > now);
+    if (outcome.found) outcome.value = op.best_value;
+    outcome.version = op.best_version;
   } else {
     outcome.version = op.version;
     outcome.applied = op.write.applied();
@@ -251,17 +260,21 @@ void SimProxy::Finish(Op& op) {
 }
 
 void SimProxy::SendRepairs(Op& op) {
-  const proxy::ReadCoordinator& read = op.read;
-  if (!read.best_found()) return;
+  if (!op.best_found) return;
+  const auto best = std::pair(op.best_version, op.best_expiry_version);
   for (int r = 0; r < op.n; ++r) {
-    if (!read.NeedsRepair(r)) continue;
+    if (!op.replica_answered[r]) continue;
+    if (op.replica_found[r] &&
+        std::pair(op.replica_version[r], op.replica_expiry_version[r]) >= best) {
+      continue;
+    }
     auto& b = builder_.Start();
-    const Version v = read.best_version();
+    const Version v = op.best_version;
     const wire::Version version(v.hlc, v.writer);
     const wire::Version expiry_version(op.best_expiry_version.hlc, op.best_expiry_version.writer);
     auto put = wire::CreatePut(
-        b, Bytes(b, op.command.key), read.best_tombstone() ? 0 : Bytes(b, read.best_value()),
-        &version, static_cast<uint64_t>(read.best_expire_at_ms()), read.best_tombstone(),
+        b, Bytes(b, op.command.key), op.best_tombstone ? 0 : Bytes(b, op.best_value),
+        &version, static_cast<uint64_t>(op.best_expire_at_ms), op.best_tombstone,
         wire::PutCondition::Always, false, false, &expiry_version);
     // Request id 0 is never pending: the reply is ignored, as the proxy's unwatched repairs are.
     auto frame = builder_.Finish(0, wire::Message::Put, put.Union());

@@ -96,10 +96,22 @@ class SimProxy {
     int pending_count = 0;
     proxy::ReadCoordinator read;
     proxy::WriteCoordinator write;
-    // Reads: the expiry version of the newest reply, which the coordinator does not track yet.
+    // Reads: the newest whole state by (version, expiry_version) and each replica's pair. The
+    // legacy ReadCoordinator orders by version alone, which would pair one reply's expiry with
+    // another's expiry version (seed 383); resolution and repairs here use the pair, as
+    // proxy/quorum/key_operation does.
+    bool best_found = false;
+    bool best_tombstone = false;
+    std::string best_value;
+    Version best_version;
     Version best_expiry_version;
+    int64_t best_expire_at_ms = 0;
+    bool replica_answered[Ring::kMaxReplicas] = {};
+    bool replica_found[Ring::kMaxReplicas] = {};
+    Version replica_version[Ring::kMaxReplicas] = {};
+    Version replica_expiry_version[Ring::kMaxReplicas] = {};
     // Reads: replicas whose reply carried the value (a repair source must).
-    bool stale_everywhere = true;  // writes: every reply so far held a newer version
+    bool stale_somewhere = false;  // writes: a reply so far held a newer version
   };
 
   void Start(std::unique_ptr<Op> op);
