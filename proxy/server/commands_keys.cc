@@ -66,6 +66,23 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
   return msg;
 }
 
+// What a Put frame adds to its key and value: envelope, table and vtable, two versions, expiry,
+// flags and alignment padding (a generous bound: FlatBuffers needs well under 200 bytes).
+constexpr uint64_t kPutFrameOverhead = 256;
+
+// Empty when `key` and `value` fit in one Put frame for every node (`frame_limit`: the smallest
+// request frame the nodes advertised); else the client's error.
+std::string CheckPutSize(std::string_view key, std::string_view value, uint64_t frame_limit) {
+  const uint64_t frame = key.size() + value.size() + kPutFrameOverhead;
+  if (frame <= frame_limit) return {};
+  const uint64_t largest = frame_limit > key.size() + kPutFrameOverhead
+                               ? frame_limit - key.size() - kPutFrameOverhead
+                               : 0;
+  return "ERR value too large: " + std::to_string(value.size()) +
+         " bytes, the storage nodes accept at most " + std::to_string(largest) +
+         " bytes for this key (node --max-frame-size " + std::to_string(frame_limit) + ")";
+}
+
 }  // namespace
 
 void ClientConnection::StartKeys(ReplySlot& slot, uint32_t count) {
@@ -143,6 +160,10 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
         if (!err.empty()) return ReplyError(slot, err);
         plan.value = args[3];
       }
+      if (std::string err = CheckPutSize(args[1], plan.value, worker_.SmallestNodeFrameLimit());
+          !err.empty()) {
+        return ReplyError(slot, err);
+      }
       return start_one(args[1], level);
     }
     case CommandId::kGetDel:
@@ -166,6 +187,12 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
         return ReplyError(slot, "ERR wrong number of arguments for 'mset' command");
       }
       const uint32_t n = static_cast<uint32_t>((args.size() - 1) / 2);
+      // Refused whole, before any key is written.
+      const uint64_t frame_limit = worker_.SmallestNodeFrameLimit();
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string err = CheckPutSize(args[1 + 2 * i], args[2 + 2 * i], frame_limit);
+        if (!err.empty()) return ReplyError(slot, err);
+      }
       plan.mode = KeyMode::kWrite;
       StartKeys(slot, n);
       for (uint32_t i = 0; i < n; ++i) {

@@ -252,6 +252,15 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   Advance(op);
 }
 
+uint64_t Worker::SmallestNodeFrameLimit() const {
+  uint64_t limit = UINT64_MAX;
+  for (const NodeHealth& h : shared_.health) {
+    const uint32_t advertised = h.max_request_frame.load(std::memory_order_relaxed);
+    if (advertised != 0) limit = std::min<uint64_t>(limit, advertised);
+  }
+  return limit;
+}
+
 void Worker::LinkDeadline(KeyOp& op) {
   op.prev = deadline_tail_;
   op.next = nullptr;

@@ -46,6 +46,9 @@ class Worker final : public NodeLinkListener {
   // possibly before returning. `plan.value` and `key` need only live for the call.
   void StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
                   std::string_view key, Consistency level, KeyPlan plan);
+  // The smallest request frame any node advertised in its handshake (UINT64_MAX while none has
+  // answered yet): a write whose Put frame would be larger is refused before it is sent.
+  uint64_t SmallestNodeFrameLimit() const;
   void MarkClientDirty(ClientConnection& client);
   void RetireClient(ClientConnection& client);
   SharedState& shared() { return shared_; }

@@ -275,6 +275,7 @@ void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
   }
   // Verified: the requests held so far follow the Auth.
   handshake_done_ = true;
+  health_.max_request_frame.store(hello.max_frame_size(), std::memory_order_relaxed);
   last_refusal_.clear();
   if (!held_.empty()) {
     out_.Append(held_.data(), held_.size());

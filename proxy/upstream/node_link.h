@@ -73,6 +73,8 @@ struct NodeHealth {
   // Handshakes refused (rare: relaxed increments from any worker).
   std::atomic<uint64_t> identity_refusals{0};  // answered as another member or cluster
   std::atomic<uint64_t> auth_refusals{0};      // cluster-secret proof missing or wrong
+  // The largest request frame the node accepts, from its last HelloResponse (0: not known yet).
+  std::atomic<uint32_t> max_request_frame{0};
 };
 
 struct NodeLinkOptions {
