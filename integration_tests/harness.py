@@ -83,18 +83,25 @@ class Process:
         return read_log(self.log_path)
 
 
-def start_node(tmp_path, node_id, port=None, extra=(), warmup_ms=0):
+def member_list(ports):
+    """The --nodes value for {node_id: port}: "a=127.0.0.1:7001,b=..."."""
+    return ",".join(f"{node_id}=127.0.0.1:{port}" for node_id, port in ports.items())
+
+
+def start_node(tmp_path, node_id, port=None, extra=(), warmup_ms=0, members=None):
     """Starts shoal-node `node_id` on `port` (a free one if None).
 
     `warmup_ms` is passed as --warmup-ms (unless `extra` has it): 0 by default, so that a test
-    that restarts a node is served at once; the warm-up tests choose their own.
+    that restarts a node is served at once; the warm-up tests choose their own. `members`
+    ({node_id: port}, this node included) is passed as --nodes: the node then knows its peers.
     """
     port = port or free_port()
     data_dir = Path(tmp_path) / f"node-{node_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
     warmup = [] if "--warmup-ms" in extra else ["--warmup-ms", str(warmup_ms)]
+    nodes = ["--nodes", member_list(members)] if members else []
     args = [str(BIN / "shoal-node"), "--id", node_id, "--listen", f"127.0.0.1:{port}",
-            "--data-dir", str(data_dir), "--log-level", "info", *warmup, *extra]
+            "--data-dir", str(data_dir), "--log-level", "info", *warmup, *nodes, *extra]
     return Process(f"node-{node_id}", args, port, Path(tmp_path) / f"node-{node_id}-{port}.log")
 
 

@@ -132,6 +132,10 @@ wait_ready() {  # wait_ready NAME PID LOG CHECK...
 }
 
 NODES_ARG=""
+# Every node knows the whole member list (hint replay and anti-entropy reach their peers).
+for i in "${!NODE_IDS[@]}"; do
+  NODES_ARG+="${NODES_ARG:+,}${NODE_IDS[i]}=127.0.0.1:${NODE_PORTS[i]}"
+done
 for i in "${!NODE_IDS[@]}"; do
   id=${NODE_IDS[i]}
   port=${NODE_PORTS[i]}
@@ -140,8 +144,8 @@ for i in "${!NODE_IDS[@]}"; do
   # holds data a warming one could hide; a warm-up would only make reads NOQUORUM for a minute.
   start "node $id" "$RUN_DIR/node-$id.log" "$BIN/shoal-node" --id "$id" \
     --listen "127.0.0.1:$port" --data-dir "$RUN_DIR/$id" --max-memory 256mb \
-    --threads "$NODE_THREADS" --log-level "$LOG_LEVEL" --warmup-ms 0
-  NODES_ARG+="${NODES_ARG:+,}$id=127.0.0.1:$port"
+    --threads "$NODE_THREADS" --log-level "$LOG_LEVEL" --warmup-ms 0 \
+    --nodes "$NODES_ARG" --replicas "$REPLICAS"
 done
 for i in "${!NODE_IDS[@]}"; do
   wait_ready "node ${NODE_IDS[i]}" "${PIDS[i]}" "$RUN_DIR/node-${NODE_IDS[i]}.log" \

@@ -23,6 +23,10 @@ struct RingMember {
   std::string address;  // HOST:PORT of its node protocol listener
 };
 
+// "a=127.0.0.1:7001,b=127.0.0.1:7002" → members (ids unique, addresses HOST:PORT; spaces around
+// items ignored). Errors start with `flag` (the option the list came from, e.g. "--nodes").
+StatusOr<std::vector<RingMember>> ParseMemberList(const std::string& text, std::string_view flag);
+
 class Ring;
 using RingPtr = std::shared_ptr<const Ring>;
 

@@ -40,6 +40,12 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddString("cluster-secret-file", &c->cluster_secret_file,
                     "file holding the cluster secret; peers must prove it (Auth) before any "
                     "request (default: none, no authentication)");
+  options.AddString("nodes", &c->nodes,
+                    "the cluster's members, this node included: ID=HOST:PORT,... (the proxies' "
+                    "--nodes list; default: none, a standalone node)");
+  options.AddInt("replicas", &c->replicas, "replicas per key (N), as the proxies are configured");
+  options.AddInt("tokens-per-node", &c->tokens_per_node,
+                 "virtual-node tokens per member, as the proxies are configured");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -76,6 +82,28 @@ Status ValidateNodeConfig(NodeConfig* c) {
                                    std::to_string(c->warmup_ms));
   }
   if (c->cluster.empty()) return Status::InvalidArgument("--cluster must not be empty");
+  if (c->replicas < 1 || c->replicas > Ring::kMaxReplicas) {
+    return Status::InvalidArgument("--replicas must be between 1 and " +
+                                   std::to_string(Ring::kMaxReplicas) + ", got " +
+                                   std::to_string(c->replicas));
+  }
+  if (c->tokens_per_node < 1 || c->tokens_per_node > 65536) {
+    return Status::InvalidArgument("--tokens-per-node must be between 1 and 65536, got " +
+                                   std::to_string(c->tokens_per_node));
+  }
+  c->ring = nullptr;
+  c->self = -1;
+  if (!c->nodes.empty()) {
+    auto members = ParseMemberList(c->nodes, "--nodes");
+    if (!members.ok()) return members.status();
+    auto ring = Ring::Build(std::move(*members), static_cast<int>(c->tokens_per_node));
+    if (!ring.ok()) return Status::InvalidArgument("--nodes: " + ring.status().message());
+    c->ring = std::move(*ring);
+    c->self = c->ring->IndexOf(c->id);
+    if (c->self < 0) {
+      return Status::InvalidArgument("--nodes must list this node's own id '" + c->id + "'");
+    }
+  }
   const auto level = spdlog::level::from_str(c->log_level);
   if (level == spdlog::level::off && c->log_level != "off") {
     return Status::InvalidArgument("--log-level: unknown level '" + c->log_level + "'");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/config/options.h"
+#include "common/ring/ring.h"
 #include "common/status/status.h"
 
 namespace shoal::node {
@@ -24,9 +25,16 @@ struct NodeConfig {
   int64_t tombstone_grace_ms = 3'600'000;  // tombstones are purged after this
   int64_t warmup_ms = 60'000;              // a restarted node answers reads NotReady this long
   std::string cluster_secret_file;         // empty: no cluster secret, no Auth (see auth/)
+  // The cluster's static members, this node included (the proxies' --nodes list). Empty: a
+  // standalone node, which neither replays hints nor runs anti-entropy.
+  std::string nodes;
+  int64_t replicas = 3;  // N: replicas per key (must match the proxies')
+  int64_t tokens_per_node = Ring::kDefaultTokensPerNode;  // (must match the proxies')
 
   // Filled by Validate().
   HostPort listen_address;
+  RingPtr ring;   // built from `nodes`; nullptr for a standalone node
+  int self = -1;  // this node's index in ring->members() (-1 without a ring)
   // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).
   std::string cluster_secret;
 };

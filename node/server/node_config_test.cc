@@ -40,6 +40,33 @@ TEST(NodeConfigTest, FlagsAndSizes) {
   EXPECT_EQ(c.cluster, "prod");
 }
 
+TEST(NodeConfigTest, StandaloneWithoutNodes) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id", "a"}, &c).ok());
+  EXPECT_EQ(c.ring, nullptr);
+  EXPECT_EQ(c.self, -1);
+  EXPECT_EQ(c.replicas, 3);
+}
+
+TEST(NodeConfigTest, NodesBuildTheProxiesRing) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id", "b", "--nodes", "a=127.0.0.1:7001, b=127.0.0.1:7002,c=h:7003",
+                     "--replicas", "2", "--tokens-per-node", "64"},
+                    &c)
+                  .ok());
+  ASSERT_NE(c.ring, nullptr);
+  ASSERT_EQ(c.ring->members().size(), 3u);
+  EXPECT_EQ(c.self, 1);
+  EXPECT_EQ(c.ring->members()[2].address, "h:7003");
+  EXPECT_EQ(c.replicas, 2);
+  // The same members and tokens give the ring the proxies compute (it is a pure function of them).
+  auto same = Ring::Build({{"a", "127.0.0.1:7001"}, {"b", "127.0.0.1:7002"}, {"c", "h:7003"}}, 64);
+  ASSERT_TRUE(same.ok());
+  for (const char* key : {"k1", "k2", "{tag}x", "another"}) {
+    EXPECT_EQ(c.ring->OwnersOfKey(key, 2), (*same)->OwnersOfKey(key, 2)) << key;
+  }
+}
+
 TEST(NodeConfigTest, YamlKeysAreTheFlagNames) {
   NodeConfig c;
   Options options("shoal-node", "test");
@@ -69,6 +96,13 @@ TEST(NodeConfigTest, RefusesBadValuesNamingTheFlag) {
       {{"--id", "a", "--tombstone-grace-ms", "-1"}, "--tombstone-grace-ms"},
       {{"--id", "a", "--tombstone-grace-ms", "2592000001"}, "--tombstone-grace-ms"},
       {{"--id", "a", "--tombstone-grace-ms", "9223372036854775807"}, "--tombstone-grace-ms"},
+      {{"--id", "a", "--nodes", "b=127.0.0.1:7001"}, "--nodes must list this node's own id 'a'"},
+      {{"--id", "a", "--nodes", "a=127.0.0.1:7001,a=127.0.0.1:7002"}, "--nodes: duplicate"},
+      {{"--id", "a", "--nodes", "a127.0.0.1:7001"}, "--nodes: expected ID=HOST:PORT"},
+      {{"--id", "a", "--nodes", "a=nowhere"}, "--nodes"},
+      {{"--id", "a", "--replicas", "0"}, "--replicas"},
+      {{"--id", "a", "--replicas", "9"}, "--replicas"},
+      {{"--id", "a", "--tokens-per-node", "0"}, "--tokens-per-node"},
   };
   for (const auto& tc : cases) {
     NodeConfig c;

@@ -23,6 +23,9 @@ struct NodeContext {
 
   const NodeConfig& config;
   const Clock& clock;
+  // The cluster's members (config.ring, config.self): nullptr / -1 for a standalone node.
+  const RingPtr ring = config.ring;
+  const int self = config.self;
   std::vector<ShardWorker*> workers;  // index = shard; fixed before the threads start
   const int64_t start_monotonic_ms;
   // Set by NodeServer::Restore() before the threads start; read-only afterwards.

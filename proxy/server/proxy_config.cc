@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <set>
 
 #include "common/auth/cluster_secret.h"
 #include "common/clock/hlc.h"
@@ -45,39 +44,8 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
 }
 
-StatusOr<std::vector<RingMember>> ParseNodeList(const std::string& text) {
-  std::vector<RingMember> members;
-  std::set<std::string> ids;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    // Trim spaces.
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) {
-      const size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return Status::InvalidArgument("--nodes: expected ID=HOST:PORT, got '" + item + "'");
-      }
-      RingMember m{item.substr(0, eq), item.substr(eq + 1)};
-      auto hp = ParseHostPort(m.address);
-      if (!hp.ok()) return Status::InvalidArgument("--nodes: " + hp.status().message());
-      if (!ids.insert(m.id).second) {
-        return Status::InvalidArgument("--nodes: duplicate node id '" + m.id + "'");
-      }
-      members.push_back(std::move(m));
-    }
-    if (end == text.size()) break;
-    start = end + 1;
-  }
-  if (members.empty()) return Status::InvalidArgument("--nodes: at least one node is required");
-  return members;
-}
-
 Status ProxyConfig::Finish() {
-  auto parsed = ParseNodeList(nodes);
+  auto parsed = ParseMemberList(nodes, "--nodes");
   if (!parsed.ok()) return parsed.status();
   members = std::move(*parsed);
   if (replicas < 1 || replicas > Ring::kMaxReplicas) {

@@ -51,7 +51,4 @@ struct ProxyConfig {
   Status Finish();
 };
 
-// "a=127.0.0.1:7001,b=127.0.0.1:7002" → members (ids unique, addresses HOST:PORT).
-StatusOr<std::vector<RingMember>> ParseNodeList(const std::string& text);
-
 }  // namespace shoal::proxy
