@@ -53,7 +53,7 @@ TOOLS_TESTS  := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(filter-out tools
 SIM_TESTS    := $(patsubst %.cc,$(BUILD)/bin/tests/%,$(notdir $(call test_srcs,tools/sim)))
 TESTS := $(COMMON_TESTS) $(NODE_TESTS) $(PROXY_TESTS) $(TOOLS_TESTS) $(SIM_TESTS)
 
-.PHONY: all deps test unit-test integration-test run bench bench-store fuzz clean format asan tsan
+.PHONY: all deps test unit-test integration-test chaos run bench bench-store fuzz clean format asan tsan
 all: $(BINARIES) $(TESTS)
 
 deps:
@@ -112,6 +112,13 @@ unit-test: $(TESTS)
 
 integration-test: $(BINARIES)
 	SHOAL_BIN=$(abspath $(BUILD)/bin) /usr/bin/python3 -m pytest -q integration_tests
+
+# The chaos runs, long (make test runs them for ~18 s each): SHOAL_CHAOS_SECONDS (default 300)
+# and SHOAL_CHAOS_SEED choose the run.
+chaos: deps
+	$(MAKE) $(BINARIES)
+	SHOAL_CHAOS_SECONDS=$${SHOAL_CHAOS_SECONDS:-300} SHOAL_BIN=$(abspath $(BUILD)/bin) \
+	  /usr/bin/python3 -m pytest -q integration_tests/test_chaos_restarts.py
 
 test: deps
 	$(MAKE) all
