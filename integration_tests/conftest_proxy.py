@@ -35,15 +35,19 @@ class Cluster:
     """Three shoal-nodes and one or more shoal-proxies in front of them (all on free ports)."""
 
     def __init__(self, tmp, ids=NODE_IDS, proxy_extra=("--timeout-ms", "500", "--threads", "2"),
-                 node_extra=()):
+                 node_extra=(), members=False):
+        """`members`: every node is started with the member list (--nodes), so that it knows
+        its peers (hint replay, anti-entropy); ports are chosen before any node starts."""
         self.tmp = Path(tmp)
         self.node_extra = tuple(node_extra)
         self.nodes = {}
         self.proxies = []
+        self.members = {node_id: harness.free_port() for node_id in ids} if members else None
         try:
             for node_id in ids:
-                self.nodes[node_id] = harness.start_node(self.tmp, node_id,
-                                                         extra=self.node_extra)
+                self.nodes[node_id] = harness.start_node(
+                    self.tmp, node_id, port=self.members[node_id] if members else None,
+                    extra=self.node_extra, members=self.members)
             self.proxy = self.add_proxy(proxy_extra)
         except Exception:
             self.close()
@@ -65,7 +69,7 @@ class Cluster:
         old = self.nodes[node_id]
         old.kill()
         self.nodes[node_id] = harness.start_node(self.tmp, node_id, port=old.port,
-                                                 extra=self.node_extra)
+                                                 extra=self.node_extra, members=self.members)
         return self.nodes[node_id]
 
     def close(self):

@@ -29,7 +29,8 @@ def restart_node(cluster, node_id, warmup_ms):
     old = cluster.nodes[node_id]
     old.kill()
     cluster.nodes[node_id] = harness.start_node(cluster.tmp, node_id, port=old.port,
-                                                warmup_ms=warmup_ms)
+                                                warmup_ms=warmup_ms, extra=cluster.node_extra,
+                                                members=cluster.members)
     return cluster.nodes[node_id]
 
 
