@@ -146,11 +146,7 @@ bench-store: $(BUILD)/bin/store_bench
 # Everything is built into build-asan/ or build-tsan/, then the unit tests and the integration
 # suite run on those binaries. Reports go to files under $(BUILD)/sanitizer-logs (the nodes and
 # proxies the suite starts write there too, whatever their exit); any report fails the target.
-# -fno-sanitize=alignment: frames are decoded in place at any offset of a receive buffer and
-# FlatBuffers reads their scalars through typed pointers (common/wire/frame.cc relies on x86-64 and
-# arm64 loading unaligned scalars). UBSan rightly calls that undefined behaviour, and the first
-# request would stop every node; until frames are kept aligned, that one check is off.
-ASAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize=alignment -fno-sanitize-recover=undefined
+ASAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LDFLAGS  := -fsanitize=address,undefined
 TSAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 TSAN_LDFLAGS  := -fsanitize=thread

@@ -125,12 +125,15 @@ def _fields(name, values):
 def encode_raw(message_type_id, request_id, body_name=None, **fields):
     """A frame with any union type id (even one the schema does not know) and a body table."""
     w = _Writer()
-    w.buf += bytes(4)  # root offset
+    # Length prefix and root offset. Alignment counts from the prefix, as in FlatBuffers'
+    # size-prefixed buffers: the node reads a frame from an 8-aligned address and refuses one
+    # whose scalars are misaligned from its start.
+    w.buf += bytes(8)
     env_fields = [("u64", request_id), ("u8", message_type_id)]
     env_fields.append(("table", (body_name, fields)) if body_name is not None else None)
     root = w.table(env_fields)
-    struct.pack_into("<I", w.buf, 0, root)
-    return struct.pack("<I", len(w.buf)) + bytes(w.buf)
+    struct.pack_into("<II", w.buf, 0, len(w.buf) - 4, root - 4)
+    return bytes(w.buf)
 
 
 def encode(message, request_id, **fields):

@@ -139,7 +139,8 @@ StatusOr<const wire::Envelope*> NodeClient::Receive(int timeout_ms) {
   while (true) {
     DecodedFrame frame;
     const FrameStatus st =
-        DecodeFrame(in_.data() + in_head_, in_.size() - in_head_, kMaxResponseFrame, &frame);
+        DecodeFrame(in_.data() + in_head_, in_.size() - in_head_, kMaxResponseFrame, aligned_in_,
+                    &frame);
     if (st == FrameStatus::kOk) {
       consume_next_ = frame.frame_bytes;
       return frame.envelope;

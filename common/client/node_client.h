@@ -80,6 +80,7 @@ class NodeClient {
   FrameBuilder builder_;
   std::vector<uint8_t> in_;
   size_t in_head_ = 0;       // first unconsumed byte of in_
+  FrameScratch aligned_in_;  // a frame at a misaligned in_head_ is decoded from here
   size_t consume_next_ = 0;  // bytes of the frame last returned, dropped on the next receive
 };
 

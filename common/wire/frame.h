@@ -8,9 +8,19 @@
 //
 // Decoding never trusts a byte: the length is checked against a limit before anything is
 // buffered for it, and the envelope is run through the FlatBuffers verifier before it is read.
+//
+// Alignment. FlatBuffers reads scalars through typed pointers, so a frame must start at an
+// address aligned for its largest scalar (kFrameAlignment: the u64 hlc, ids and expiries), and
+// every scalar inside must sit at an aligned offset from that start (FrameBuilder always lays
+// them out so; the verifier refuses a frame that does not). A frame built by FrameBuilder, or
+// copied into a std::vector or a ByteBuffer at offset 0, is aligned. One that arrives at an
+// arbitrary offset of a receive buffer may not be: DecodeFrame then copies it into the caller's
+// FrameScratch (only then: frames of well-behaved peers are multiples of 8 bytes long, so in a
+// receive buffer they normally stay aligned and are read in place).
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -37,16 +47,54 @@ enum class FrameStatus : unsigned char {
 
 const char* FrameStatusName(FrameStatus status);
 
-struct DecodedFrame {
-  const wire::Envelope* envelope = nullptr;  // points into the caller's buffer
-  size_t frame_bytes = 0;                    // prefix + envelope: bytes to consume
+inline constexpr size_t kFrameAlignment = 8;
+
+inline bool IsFrameAligned(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % kFrameAlignment == 0;
+}
+
+// Aligned storage DecodeFrame copies a misaligned frame into. Owned by the caller (one per
+// connection or per thread), reused from frame to frame; its storage grows to the largest frame
+// copied until Release(). Not thread-safe.
+class FrameScratch {
+ public:
+  // Copies `n` bytes into the scratch and returns the (aligned) copy, valid until the next Copy
+  // or Release.
+  std::span<const uint8_t> Copy(const uint8_t* data, size_t n);
+  // Frees the storage when it holds more than `keep_bytes` (after a large frame).
+  void Release(size_t keep_bytes);
+  size_t capacity() const { return words_ * sizeof(uint64_t); }
+
+ private:
+  std::unique_ptr<uint64_t[]> storage_;  // uint64_t: aligned to kFrameAlignment
+  size_t words_ = 0;
 };
 
-// Looks at the front of `data` for one frame. On kOk fills `out`; the envelope stays valid while
-// the caller's bytes do. On kNeedMore, `out->frame_bytes` is the whole frame's size when the
-// prefix was readable (so the caller can reserve), else 0.
+struct DecodedFrame {
+  const wire::Envelope* envelope = nullptr;  // points into `frame`
+  // The verified frame (prefix + envelope), aligned: the caller's bytes, or the scratch copy of
+  // them when they were misaligned.
+  std::span<const uint8_t> frame;
+  size_t frame_bytes = 0;  // prefix + envelope: bytes to consume from the caller's buffer
+};
+
+// Looks at the front of `data` for one frame. On kOk fills `out`: when `data` is aligned the
+// envelope points into the caller's bytes and stays valid while they do; otherwise into a copy in
+// `scratch`, valid until the scratch is next used. On kNeedMore, `out->frame_bytes` is the whole
+// frame's size when the prefix was readable (so the caller can reserve), else 0.
+FrameStatus DecodeFrame(const uint8_t* data, size_t size, uint32_t max_frame_bytes,
+                        FrameScratch& scratch, DecodedFrame* out);
+
+// The same for bytes aligned by construction (a std::vector, a builder's output, offset 0 of a
+// buffer): `data` must be IsFrameAligned (debug-asserted).
 FrameStatus DecodeFrame(const uint8_t* data, size_t size, uint32_t max_frame_bytes,
                         DecodedFrame* out);
+
+// Writes `request_id` into `copy`, a byte copy of `frame` placed at any address (memcpy: no
+// alignment needed), so that one built frame can go to several peers under different ids.
+// `frame` is the aligned original (a FrameBuilder's output) and its envelope must carry the
+// field (built with a non-zero id; debug-asserted).
+void PatchRequestId(std::span<const uint8_t> frame, uint8_t* copy, uint64_t request_id);
 
 // Builds frames into one reusable FlatBufferBuilder (its memory is kept between frames).
 // Not thread-safe: one per thread or connection.

@@ -5,14 +5,17 @@ namespace shoal::node {
 void MessageBatch::Append(ShardMessageKind kind, uint32_t origin_shard, uint64_t conn_id,
                           std::span<const uint8_t> frame, uint32_t request_bytes) {
   const uint32_t len = static_cast<uint32_t>(frame.size());
-  uint8_t* p = bytes_.PrepareWrite(kHeaderBytes + len).data();
+  const size_t total = MessageBytes(len);
+  uint8_t* p = bytes_.PrepareWrite(total).data();
+  std::memset(p, 0, kHeaderBytes);
   p[0] = static_cast<uint8_t>(kind);
-  std::memcpy(p + 1, &origin_shard, 4);
-  std::memcpy(p + 5, &conn_id, 8);
-  std::memcpy(p + 13, &request_bytes, 4);
-  std::memcpy(p + 17, &len, 4);
+  std::memcpy(p + 4, &origin_shard, 4);
+  std::memcpy(p + 8, &conn_id, 8);
+  std::memcpy(p + 16, &request_bytes, 4);
+  std::memcpy(p + 20, &len, 4);
   if (len > 0) std::memcpy(p + kHeaderBytes, frame.data(), len);
-  bytes_.Commit(kHeaderBytes + len);
+  if (total > kHeaderBytes + len) std::memset(p + kHeaderBytes + len, 0, total - kHeaderBytes - len);
+  bytes_.Commit(total);
   ++count_;
 }
 

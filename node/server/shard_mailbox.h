@@ -9,12 +9,15 @@
 //
 // A MessageBatch is a run of messages in one byte buffer, no allocation per message:
 //
-//   +------------------------------------------------------------+----------------+---
-//   | kind u8 | origin u32 | conn u64 | request_bytes u32 | len u32 | frame (len B)  | next ...
-//   +------------------------------------------------------------+----------------+---
+//   0      1       4            8          16                  20        24             24+len
+//   +------+-------+------------+----------+-------------------+---------+--------------+-----+---
+//   | kind | (pad) | origin u32 | conn u64 | request_bytes u32 | len u32 | frame (len B) | pad | next
+//   +------+-------+------------+----------+-------------------+---------+--------------+-----+---
 //
 // request_bytes: on a response, the size of the request frame it answers (the origin releases
-// that much of the connection's cross-shard budget); 0 otherwise.
+// that much of the connection's cross-shard budget); 0 otherwise. Each message is padded to a
+// multiple of 8 bytes, and the buffer's storage is 8-aligned, so every frame in a batch starts
+// aligned and is read in place by FlatBuffers (common/wire/frame.h, "Alignment").
 //
 // A ShardMailbox is a mutex-protected pending batch plus a uv_async that wakes the owner's loop.
 // Senders append a whole batch under the lock (or swap it in when the pending batch is empty) and
@@ -60,13 +63,13 @@ class MessageBatch {
       ShardMessage m;
       uint32_t len;
       m.kind = static_cast<ShardMessageKind>(p[0]);
-      std::memcpy(&m.origin_shard, p + 1, 4);
-      std::memcpy(&m.conn_id, p + 5, 8);
-      std::memcpy(&m.request_bytes, p + 13, 4);
-      std::memcpy(&len, p + 17, 4);
+      std::memcpy(&m.origin_shard, p + 4, 4);
+      std::memcpy(&m.conn_id, p + 8, 8);
+      std::memcpy(&m.request_bytes, p + 16, 4);
+      std::memcpy(&len, p + 20, 4);
       m.frame = {p + kHeaderBytes, len};
       fn(m);
-      p += kHeaderBytes + len;
+      p += MessageBytes(len);
     }
   }
 
@@ -93,7 +96,12 @@ class MessageBatch {
     std::swap(count_, other.count_);
   }
 
-  static constexpr size_t kHeaderBytes = 1 + 4 + 8 + 4 + 4;
+  static constexpr size_t kHeaderBytes = 24;
+  static constexpr size_t kAlignment = 8;
+  // A message's bytes in the batch: header, frame, padding.
+  static constexpr size_t MessageBytes(size_t frame_bytes) {
+    return (kHeaderBytes + frame_bytes + kAlignment - 1) / kAlignment * kAlignment;
+  }
 
  private:
   ByteBuffer bytes_;

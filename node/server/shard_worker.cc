@@ -335,10 +335,11 @@ void ShardWorker::ProcessInput(Connection* c) {
       continue;
     }
     DecodedFrame frame;
-    const FrameStatus st = DecodeFrame(c->in.data(), c->in.size(), max_frame_bytes_, &frame);
+    const FrameStatus st =
+        DecodeFrame(c->in.data(), c->in.size(), max_frame_bytes_, aligned_in_, &frame);
     if (st == FrameStatus::kOk) {
       c->partial_frame_bytes = 0;
-      Dispatch(c, *frame.envelope, {c->in.data(), frame.frame_bytes});
+      Dispatch(c, *frame.envelope, frame.frame);
       c->in.Consume(frame.frame_bytes);
       continue;
     }
@@ -358,6 +359,7 @@ void ShardWorker::ProcessInput(Connection* c) {
     c->in.Clear();
     Drain(c);
   }
+  aligned_in_.Release(kKeepBufferBytes);
   if (c->in.empty()) {
     c->in.ReleaseIfIdle(kKeepBufferBytes);
   } else if (c->in.capacity() > kKeepBufferBytes && c->in.size() <= kKeepBufferBytes / 2 &&
@@ -695,7 +697,8 @@ void ShardWorker::OnMailbox() {
 
 void ShardWorker::MeasureBuffers() {
   size_t total =
-      builder_.builder().GetSize() + inbox_work_.capacity() + mailbox_.pending_capacity();
+      builder_.builder().GetSize() + aligned_in_.capacity() + inbox_work_.capacity() +
+      mailbox_.pending_capacity();
   for (const MessageBatch& b : outboxes_) total += b.capacity();
   for (const ParkedWrite& p : parked_) total += p.frame.capacity();
   for (const auto& [id, c] : connections_) {

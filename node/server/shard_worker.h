@@ -181,6 +181,9 @@ class ShardWorker {
   static constexpr size_t kLargeFrameBytes = 1 << 20;
   FrameBuilder builder_;  // every frame this thread encodes
   bool builder_holds_large_frame_ = false;
+  // Where a request frame that sits misaligned in its connection's buffer is decoded from (read
+  // only while it is dispatched; see frame.h, "Alignment").
+  FrameScratch aligned_in_;
   ServerStats stats_;
 
   uv_loop_t loop_{};

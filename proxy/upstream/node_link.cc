@@ -169,8 +169,7 @@ bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref, int64
   buffer.Append(frame.data(), frame.size());
   // Patch the request id in place: the frame was built with a non-zero placeholder id so that
   // the field is present in the buffer.
-  auto* env = wire::GetMutableSizePrefixedEnvelope(buffer.mutable_data() + at);
-  env->mutate_request_id(id);
+  PatchRequestId(frame, buffer.mutable_data() + at, id);
   if (!handshake_done_) return true;
   if (!dirty_) {
     dirty_ = true;
@@ -183,8 +182,7 @@ void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
   if (state_ != State::kConnected || !handshake_done_) return;
   const size_t at = out_.size();
   out_.Append(frame.data(), frame.size());
-  auto* env = wire::GetMutableSizePrefixedEnvelope(out_.mutable_data() + at);
-  env->mutate_request_id(0);
+  PatchRequestId(frame, out_.mutable_data() + at, 0);
   if (!dirty_) {
     dirty_ = true;
     listener_.OnLinkDirty(*this);
@@ -227,7 +225,8 @@ void NodeLink::OnReadable() {
     // Decode every whole frame now in the buffer.
     while (true) {
       DecodedFrame frame;
-      const FrameStatus st = DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, &frame);
+      const FrameStatus st =
+          DecodeFrame(in_.data(), in_.size(), options_.max_frame_bytes, aligned_in_, &frame);
       if (st == FrameStatus::kNeedMore) {
         if (frame.frame_bytes > in_.size()) in_.PrepareWrite(frame.frame_bytes - in_.size());
         break;
@@ -243,6 +242,7 @@ void NodeLink::OnReadable() {
     if (static_cast<size_t>(n) < 65536) break;  // drained the socket
   }
   in_.ReleaseIfIdle(1 << 20);
+  aligned_in_.Release(1 << 20);
 }
 
 void NodeLink::Refuse(std::atomic<uint64_t>& counter, const std::string& reason) {

@@ -176,6 +176,7 @@ class NodeLink {
 
   ByteBuffer out_;
   ByteBuffer in_;
+  FrameScratch aligned_in_;  // a frame misaligned in in_ is decoded from here (frame.h)
   std::vector<Pending> pending_;
   std::vector<uint32_t> free_slots_;
   std::deque<Deadline> deadlines_;
