@@ -97,7 +97,13 @@ void KeyOperation::NoteState(int replica, const EntryState& state, bool has_valu
     newest_ = state;
     newest_whole_ = false;
     newest_value_.clear();
-  } else if (!state.SamePair(newest_) || newest_whole_) {
+  } else if (!state.SamePair(newest_)) {
+    return;
+  } else if (state.tombstone && !newest_.tombstone) {
+    // The pair has expired on that node (an expired value is a tombstone of its pair wherever it
+    // is seen): it is held whole as the tombstone, never as a value with an empty body.
+    newest_ = state;
+  } else if (newest_whole_) {
     return;
   }
   if (whole) {
@@ -127,8 +133,8 @@ void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
     ReadProgress(now_ms);
   } else if (phase_ == Phase::kFetch) {
     // The value of the resolved pair has arrived, from the fetch or late.
-    if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) &&
-        (reply.state.tombstone || tag_value_[tag])) {
+    if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) && !reply.state.tombstone &&
+        tag_value_[tag]) {
       answer_value_.assign(reply.value.data(), reply.value.size());
       fetched_ = true;
       Resolved(now_ms);
@@ -222,6 +228,8 @@ void KeyOperation::StartFetch(int64_t now_ms) {
 }
 
 void KeyOperation::Resolved(int64_t now_ms) {
+  // The resolved pair held whole is taken as held (seen expired somewhere, it is a tombstone).
+  if (!fetched_ && newest_whole_ && newest_.SamePair(resolved_)) resolved_ = newest_;
   // The resolved pair's value: fetched, or the newest seen (which it then is).
   const std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
   if (plan_.mode == KeyMode::kRead) {

@@ -181,6 +181,10 @@ class KeyOperation {
   const EntryState& repair_state() const { return newest_; }
   std::string_view repair_value() const { return newest_value_; }
 
+  // The version of the latest write round started (zero: none). Once answer().performed, the
+  // version the write was acknowledged at (a re-stamped write's second).
+  const Version& write_version() const { return write_version_; }
+
   // Counters since Start.
   int hlc_refusals() const { return hlc_refusals_; }
   int stale_retries() const { return stale_retries_; }

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <deque>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
+#include "proxy/quorum/consistency.h"
 
 namespace shoal::proxy {
 namespace {
@@ -393,6 +397,97 @@ TEST(KeyOperationRead, GreaterPairWinsWhole) {
   EXPECT_EQ(h.nodes()[2].state.expire_at_ms, kNow + 5000);
 }
 
+// An expired value is a tombstone of its pair on a node whose clock has passed its expiry, while
+// others still report the value. Replication simulation seeds 32 (ValueWrites) and 14 (touches):
+// a version-only reply of the live pair, then that tombstone of the same pair, decided the read as
+// a live value with the tombstone's empty "value" (GET answered ""). The pair seen as a tombstone
+// anywhere answers as one.
+FakeNode ExpiredThere(Version version, int64_t expire_at) {
+  FakeNode n = FakeNode::Tombstone(version);
+  n.state.expire_at_ms = expire_at;
+  return n;
+}
+
+TEST(KeyOperationRead, PairExpiredOnOneNodeNeverAnswersAnEmptyValue) {
+  Harness h({FakeNode::Live("v", V(1), kNow + 50), FakeNode::Live("v", V(1), kNow + 50),
+             ExpiredThere(V(1), kNow + 50)});
+  KeyPlan p = Read();
+  p.value_replica = 0;
+  h.Start(p, 2);
+  h.Step(1);  // the live pair, version only
+  h.Step(2);  // the same pair, expired there
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kNone);
+  EXPECT_FALSE(h.op.answer().live);
+  EXPECT_EQ(h.op.answer().value, "");
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_EQ(h.Repair(), 0);  // the same pair everywhere
+}
+
+// The same, found by the fetch: the holder asked for the value reports the pair expired by then.
+TEST(KeyOperationRead, FetchThatFindsThePairExpiredAnswersNil) {
+  Harness h(
+      {FakeNode{}, FakeNode::Live("v", V(1), kNow + 50), FakeNode::Live("v", V(1), kNow + 50)});
+  KeyPlan p = Read();
+  p.value_replica = 0;
+  h.Start(p, 3);
+  h.Step(0);
+  h.Step(1);
+  h.Step(2);  // decided: the value is fetched from replica 1
+  EXPECT_FALSE(h.op.answered());
+  h.nodes()[1] = ExpiredThere(V(1), kNow + 50);
+  h.Step(1);
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kNone);
+  EXPECT_FALSE(h.op.answer().live);
+  EXPECT_EQ(h.op.answer().value, "");
+}
+
+// The greater (version, expiry_version) pair wins whole whatever the order of the replies: the
+// writer breaks HLC ties, a newer tombstone means absent, an older live value never outlives a
+// newer pair that has expired.
+TEST(KeyOperationRead, NewestPairWinsInAnyOrder) {
+  struct Case {
+    std::vector<FakeNode> nodes;
+    bool live;
+    std::string value;
+  };
+  std::vector<Case> cases;
+  cases.push_back(
+      {{FakeNode::Live("a", V(1)), FakeNode::Live("c", V(3)), FakeNode::Live("b", V(2))},
+       true,
+       "c"});
+  cases.push_back(
+      {{FakeNode::Live("w1", V(5, 1)), FakeNode::Live("w2", V(5, 2)), FakeNode{}}, true, "w2"});
+  cases.push_back(
+      {{FakeNode::Live("a", V(1)), FakeNode::Tombstone(V(3)), FakeNode::Live("b", V(2))},
+       false,
+       ""});
+  cases.push_back({{FakeNode::Tombstone(V(1)), FakeNode::Live("b", V(2)), FakeNode{}}, true, "b"});
+  cases.push_back({{FakeNode::Live("old", V(1)), FakeNode::Live("gone", V(2), kNow - 1),
+                    FakeNode::Live("old", V(1))},
+                   false,
+                   ""});
+  cases.push_back({{FakeNode{}, FakeNode{}, FakeNode{}}, false, ""});
+  for (size_t c = 0; c < cases.size(); ++c) {
+    std::vector<int> order = {0, 1, 2};
+    do {
+      for (int value_replica = 0; value_replica < 3; ++value_replica) {
+        Harness h(cases[c].nodes);
+        KeyPlan p = Read();
+        p.value_replica = value_replica;
+        h.Start(p, 3);
+        h.Deliver(order);
+        ASSERT_TRUE(h.op.finished()) << "case " << c;
+        EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kNone) << "case " << c;
+        EXPECT_EQ(h.op.answer().live, cases[c].live) << "case " << c;
+        EXPECT_EQ(h.op.answer().value, cases[c].value) << "case " << c;
+      }
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+}
+
 TEST(KeyOperationRead, FailsOnlyAfterEveryReplicaAnswered) {
   Harness h({FakeNode::Live("v", V(1)), FakeNode{}, FakeNode{}});
   h.nodes()[1].down = true;
@@ -481,6 +576,71 @@ TEST(KeyOperationWrite, QuorumFailure) {
   ASSERT_TRUE(h.op.answered());
   EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
   EXPECT_EQ(h.op.answer().acks, 1);
+}
+
+// Every outcome sequence (each replica applies or fails, answering in replica order) for n = 1..5
+// at every level: the answer comes exactly once, at the reply that settles it (a failure once
+// every replica has answered), and succeeds exactly when `required` replicas acknowledged.
+TEST(KeyOperationWrite, EveryOutcomeSequenceAnswersExactlyOnce) {
+  for (int n = 1; n <= 5; ++n) {
+    for (Consistency level : {Consistency::kOne, Consistency::kQuorum, Consistency::kAll}) {
+      const int required = RequiredReplicas(level, n);
+      for (uint32_t failing = 0; failing < (1u << n); ++failing) {
+        std::vector<FakeNode> nodes(static_cast<size_t>(n));
+        for (int r = 0; r < n; ++r) nodes[r].down = ((failing >> r) & 1) != 0;
+        Harness h(nodes);
+        h.Start(Write("v"), required);
+        int acks = 0;
+        for (int r = 0; r < n; ++r) {
+          const bool answered_before = h.op.answered();
+          h.Step(r);
+          acks += ((failing >> r) & 1) == 0 ? 1 : 0;
+          const bool settles =
+              !answered_before && (acks == required || (r == n - 1 && acks < required));
+          EXPECT_EQ(h.op.answered() && !answered_before, settles)
+              << "n=" << n << " required=" << required << " failing=" << failing << " r=" << r;
+        }
+        ASSERT_TRUE(h.op.finished());
+        const bool reached = n - std::popcount(failing) >= required;
+        EXPECT_EQ(h.op.answer().failure == KeyAnswer::Failure::kNone, reached)
+            << "n=" << n << " required=" << required << " failing=" << failing;
+        EXPECT_EQ(h.op.answer().performed, reached);
+      }
+    }
+  }
+}
+
+// DEL answers 1 when the newest pre-write state among the counted replies was a live value: a
+// newer tombstone beats an older live value and an older live value beats nothing, in any order;
+// at equal versions a live value outranks absence.
+TEST(KeyOperationWrite, PreviousLiveIsTheNewestPreWriteStateInAnyOrder) {
+  struct Case {
+    std::vector<FakeNode> nodes;
+    bool previous_live;
+  };
+  std::vector<Case> cases;
+  cases.push_back(
+      {{FakeNode::Live("stale", V(100)), FakeNode::Tombstone(V(200)), FakeNode{}}, false});
+  cases.push_back({{FakeNode{}, FakeNode::Live("only", V(7)), FakeNode{}}, true});
+  cases.push_back(
+      {{FakeNode::Live("old", V(100)), FakeNode::Live("new", V(300)), FakeNode::Tombstone(V(200))},
+       true});
+  cases.push_back(
+      {{FakeNode::Live("expired", V(40), kNow - 1), FakeNode::Live("here", V(40))}, true});
+  for (size_t c = 0; c < cases.size(); ++c) {
+    std::vector<int> order(cases[c].nodes.size());
+    std::iota(order.begin(), order.end(), 0);
+    do {
+      Harness h(cases[c].nodes);
+      KeyPlan del;
+      del.mode = KeyMode::kWrite;
+      del.tombstone = true;
+      h.Start(del, static_cast<int>(order.size()));
+      for (int r : order) h.Step(r);
+      ASSERT_TRUE(h.op.answered());
+      EXPECT_EQ(h.op.answer().previous_live, cases[c].previous_live) << "case " << c;
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
 }
 
 // ---- touches (#2)
@@ -687,7 +847,9 @@ TEST(KeyOperationConditional, ExpireConditionsAreJudgedOnTheResolvedState) {
     ASSERT_TRUE(h.op.answered());
     EXPECT_EQ(h.op.answer().performed, c.holds) << static_cast<int>(c.condition) << " " << c.held;
     EXPECT_EQ(h.CountSent(NodeRequest::Type::kTouch), c.holds ? 3 : 0);
-    if (c.holds) EXPECT_EQ(h.nodes()[1].state.expire_at_ms, c.wanted);
+    if (c.holds) {
+      EXPECT_EQ(h.nodes()[1].state.expire_at_ms, c.wanted);
+    }
   }
 }
 

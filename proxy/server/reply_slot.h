@@ -12,7 +12,7 @@ namespace shoal::proxy {
 
 struct ReplySlot {
   CommandId command = CommandId::kPing;
-  uint8_t variant = 0;       // command-specific flags (see commands_keys.cc)
+  uint8_t variant = 0;       // KeyCommand::reply bits (proxy/command/key_commands.h)
   uint32_t request_bytes = 0;  // size of the command as received (for backpressure)
   bool done = false;         // `reply` is final
   uint32_t outstanding = 0;  // key operations not yet decided

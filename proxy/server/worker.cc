@@ -14,6 +14,7 @@
 
 #include "common/hash/key_hash.h"
 #include "proxy/server/client_connection.h"
+#include "proxy/upstream/key_messages.h"
 
 namespace shoal::proxy {
 
@@ -27,11 +28,6 @@ constexpr size_t kMaxIdleOps = 4096;
 constexpr size_t kMaxRecentRepairBytes = 4 << 20;
 
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
-
-wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
 
 std::string PeerName(const sockaddr_storage& addr) {
   char host[64] = "?";
@@ -326,45 +322,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
   const NodeRequest* built = nullptr;
   for (const NodeRequest& req : requests) {
     if (built == nullptr || built->type != req.type || built->want_value != req.want_value) {
-      auto& b = frame_builder_.Start();
-      const auto key =
-          b.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
-      const wire::Version version = ToWire(req.version);
-      const uint64_t expire_at = static_cast<uint64_t>(std::max<int64_t>(req.expire_at_ms, 0));
-      switch (req.type) {
-        case NodeRequest::Type::kGet: {
-          wire::GetBuilder get(b);
-          get.add_key(key);
-          get.add_want_value(req.want_value);
-          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Get,
-                                        get.Finish().Union());
-          break;
-        }
-        case NodeRequest::Type::kPut: {
-          const auto value =
-              b.CreateVector(reinterpret_cast<const uint8_t*>(req.value.data()), req.value.size());
-          wire::PutBuilder put(b);
-          put.add_key(key);
-          put.add_value(value);
-          put.add_version(&version);
-          put.add_expiry_version(&version);
-          put.add_expire_at_ms(expire_at);
-          put.add_tombstone(req.tombstone);
-          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Put,
-                                        put.Finish().Union());
-          break;
-        }
-        case NodeRequest::Type::kTouch: {
-          wire::TouchBuilder touch(b);
-          touch.add_key(key);
-          touch.add_version(&version);
-          touch.add_expire_at_ms(expire_at);
-          touch.add_want_value(req.want_value);
-          frame = frame_builder_.Finish(kPlaceholderRequestId, wire::Message::Touch,
-                                        touch.Finish().Union());
-          break;
-        }
-      }
+      frame = BuildKeyRequest(frame_builder_, kPlaceholderRequestId, op.key, req);
       built = &req;
     }
     op.pending |= uint64_t{1} << req.tag;
@@ -394,65 +352,19 @@ void Worker::OnNodeFailure(const PendingRef& ref) {
   ReplicaDone(*op, ref.slot, nullptr);
 }
 
-namespace {
-
-EntryState StateOf(bool found, bool tombstone, const wire::Version* version,
-                   const wire::Version* expiry_version, uint64_t expire_at_ms) {
-  EntryState s;
-  s.found = found;
-  s.tombstone = tombstone;
-  s.version = FromWire(version);
-  s.expiry_version = FromWire(expiry_version);
-  s.expire_at_ms = static_cast<int64_t>(expire_at_ms);
-  return s;
-}
-
-}  // namespace
-
 void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
   op.pending &= ~(uint64_t{1} << tag);
-  KeyOperation& m = op.machine;
-  const int64_t now = NowMs();
-  if (env == nullptr) {
-    Bump(stats_.node_failures);
-    m.OnFailure(tag, now);
-  } else if (const auto* error = env->message_as_Error()) {
-    if (error->code() == wire::ErrorCode::NotReady) {
+  switch (FeedKeyReply(op.machine, tag, env, NowMs(), &op.node_error)) {
+    case KeyReplyKind::kFailure:
+      Bump(stats_.node_failures);
+      break;
+    case KeyReplyKind::kNotReady:
       Bump(stats_.not_ready_replies);
-      m.OnNotReady(tag, now);
-    } else {
-      if (op.node_error.empty() && error->message() != nullptr) {
-        op.node_error = error->message()->str();
-      }
-      m.OnFailure(tag, now);
-    }
-  } else if (const auto* get = env->message_as_GetResponse()) {
-    GetReply reply;
-    reply.state = StateOf(get->found(), get->tombstone(), get->version(), get->expiry_version(),
-                          get->expire_at_ms());
-    reply.value = AsView(get->value());
-    m.OnGet(tag, reply, now);
-  } else if (const auto* put = env->message_as_PutResponse()) {
-    PutReply reply;
-    reply.applied = put->applied();
-    reply.condition_failed = put->condition_failed();
-    reply.current = FromWire(put->current());
-    reply.current_expiry_version = FromWire(put->current_expiry_version());
-    reply.previous_found = put->previous_found();
-    reply.previous_version = FromWire(put->previous_version());
-    m.OnPut(tag, reply, now);
-  } else if (const auto* touch = env->message_as_TouchResponse()) {
-    TouchReply reply;
-    // `found` is a live value; otherwise a version reported is a tombstone's or an expired
-    // value's (nodes before TouchResponse.tombstone report only the version).
-    const bool held = touch->found() || touch->tombstone() || !FromWire(touch->version()).IsZero();
-    reply.previous = StateOf(held, held && !touch->found(), touch->version(),
-                             touch->previous_expiry_version(), touch->previous_expire_at_ms());
-    reply.applied = touch->applied();
-    reply.value = AsView(touch->value());
-    m.OnTouch(tag, reply, now);
-  } else {
-    m.OnFailure(tag, now);  // an answer of the wrong type
+      break;
+    case KeyReplyKind::kReply:
+    case KeyReplyKind::kNodeError:
+    case KeyReplyKind::kWrongType:
+      break;
   }
   Advance(op);
 }
@@ -497,21 +409,8 @@ void Worker::SendRepairs(KeyOp& op) {
     recent_repairs_.emplace(op.key, RecentRepair{state.version, expiry_version, targets, now});
   }
   if (targets == 0) return;
-  auto& b = repair_builder_.Start();
-  const auto key = b.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
-  const std::string_view v = op.machine.repair_value();
-  const auto value = b.CreateVector(reinterpret_cast<const uint8_t*>(v.data()), v.size());
-  const wire::Version version = ToWire(state.version);
-  const wire::Version wire_expiry_version = ToWire(expiry_version);
-  wire::PutBuilder put(b);
-  put.add_key(key);
-  put.add_value(value);
-  put.add_version(&version);
-  put.add_expiry_version(&wire_expiry_version);
-  put.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(state.expire_at_ms, 0)));
-  put.add_tombstone(state.tombstone);
-  const auto frame =
-      repair_builder_.Finish(kPlaceholderRequestId, wire::Message::Put, put.Finish().Union());
+  const auto frame = BuildRepairPut(repair_builder_, kPlaceholderRequestId, op.key, state,
+                                    op.machine.repair_value());
   for (int r = 0; r < op.n; ++r) {
     if (((targets >> r) & 1) == 0) continue;
     links_[op.members[r]]->SendUnwatched(frame);

@@ -1,10 +1,16 @@
 #pragma once
 
-// A simulated proxy: its own FakeClock (simulated time plus an offset) and hybrid logical clock,
-// the real quorum coordinators (proxy/quorum), and the per-key glue that turns a command into
-// node requests and replies into coordinator input. The glue follows docs/replication.md's proxy
-// rules; it mirrors proxy/server/worker.cc (which is tied to libevent and cannot run here) and is
-// the part to replace with the proxy's I/O-free per-key state machine once it exists.
+// A simulated proxy: the proxy's own per-key path with the simulation's network and clock in
+// place of libevent. Each command is planned by the proxy's PlanKeyCommand (proxy/command/
+// key_commands.h) from its RESP arguments, run by the proxy's KeyOperation state machine
+// (proxy/quorum/key_operation.h), and spoken to the nodes through the proxy's BuildKeyRequest /
+// FeedKeyReply / BuildRepairPut (proxy/upstream/key_messages.h), exactly as proxy/server/worker.cc
+// does. What is the simulation's own: the network (SimNetwork), the clock (a FakeClock at
+// simulated time plus an offset, and the HLC over it), per-request timeouts (NodeLink's, one
+// timeout after each request is sent), and the answer handed back (the KeyAnswer with the versions
+// the oracle needs, instead of RESP bytes). Not modelled: a node link marked down refusing
+// requests at once, and the worker's deduplication of repairs already in flight (it only saves
+// messages).
 //
 // Single-threaded, driven by the simulation's EventQueue; sends through a SimNetwork.
 
@@ -21,7 +27,7 @@
 #include "common/ring/ring.h"
 #include "common/wire/frame.h"
 #include "proxy/quorum/consistency.h"
-#include "proxy/quorum/coordinator.h"
+#include "proxy/quorum/key_operation.h"
 #include "tools/sim/sim_world.h"
 
 namespace shoal::sim {
@@ -32,36 +38,45 @@ class SimNetwork {
   virtual void SendToReplica(int proxy, int replica, std::vector<uint8_t> frame) = 0;
 };
 
-enum class CommandKind : unsigned char { kGet, kSet, kDel, kExpire, kPersist };
-const char* CommandName(CommandKind kind);
-
+// A client command as it would arrive in RESP (args[0] is its name), with the connection's
+// consistency levels. Single-key commands only.
 struct Command {
-  CommandKind kind = CommandKind::kGet;
-  std::string key;
-  std::string value;         // SET
-  int64_t expire_at_ms = 0;  // SET (0 = none), EXPIRE (absolute, in the proxy's clock)
-  proxy::Consistency level = proxy::Consistency::kQuorum;
+  std::vector<std::string> args;
+  proxy::Consistency read_level = proxy::Consistency::kQuorum;
+  proxy::Consistency write_level = proxy::Consistency::kQuorum;
+  std::string Text() const;  // the arguments, space-separated
 };
 
+// What a command's key operation answered (proxy/quorum/key_operation.h's KeyAnswer, with what
+// the oracle needs beside it).
 struct Outcome {
-  bool ok = false;  // the quorum was reached (else NOQUORUM)
-  // GET
-  bool found = false;
+  bool ok = false;    // planned, and every phase reached its quorum
+  std::string error;  // otherwise: the planning error or the quorum failure
+  // The state the command saw (kRead and kReadThenWrite: the resolved one; kTouch: the newest
+  // pre-touch state among the counted replies), when `saw_state`.
+  bool saw_state = false;
+  proxy::EntryState state;
+  bool live = false;
+  bool has_value = false;  // `value` is the live value answered (GET, SET GET, GETDEL, GETEX)
   std::string value;
-  Version version;  // GET: value version answered; writes: the version this command wrote
-  // writes
-  int applied = 0;
-  int64_t integer = 0;  // DEL: 1 if a live value was seen; EXPIRE/PERSIST: 1 if applied to one
+  // The write the command made, when `wrote` (it reached its quorum).
+  bool wrote = false;
+  bool wrote_touch = false;  // a Touch (expiry only); else a Put
+  bool tombstone = false;    // the Put was a delete
+  Version written;           // its version (a re-stamped write's second)
+  bool performed = false;    // KeyAnswer::performed
+  bool previous_live = false;
 };
 
-// Every version a proxy stamps, reported before the request leaves (the oracle's history).
+// Every Put and Touch a proxy sends for a command (not repairs), before it leaves: the oracle's
+// history of what each version was written with.
 struct Issued {
-  CommandKind kind;
   std::string key;
-  Version version;  // value version (SET, DEL) or expiry version (EXPIRE, PERSIST)
+  bool touch = false;  // a Touch: `version` is an expiry version, `expire_at_ms` what it set
+  Version version;
+  bool tombstone = false;
   std::string value;
-  int64_t expire_at_ms;
-  bool tombstone;
+  int64_t expire_at_ms = 0;
 };
 
 class SimProxy {
@@ -69,12 +84,14 @@ class SimProxy {
   SimProxy(int index, uint64_t writer, int64_t clock_offset_ms, RingPtr ring, int replicas,
            int64_t timeout_ms, EventQueue& queue, SimNetwork& network,
            std::function<void(const Issued&)> on_issue);
+  ~SimProxy();
 
   int index() const { return index_; }
   void SetTime(int64_t sim_now_ms) { clock_.Set(sim_now_ms + clock_offset_ms_); }
   int64_t NowMs() const { return clock_.NowMs(); }
 
-  // Runs one command; `done` is called once, when the quorum is decided.
+  // Runs one command; `done` is called exactly once, when the command is answered (possibly
+  // before Execute returns, for a command refused at planning).
   void Execute(const Command& command, std::function<void(const Outcome&)> done);
   // A response frame from replica `replica` (any order, duplicates and late ones included).
   void OnResponse(int replica, std::span<const uint8_t> frame);
@@ -83,43 +100,16 @@ class SimProxy {
   uint64_t stale_retries() const { return stale_retries_; }
 
  private:
-  struct Op {
-    uint64_t id = 0;
-    Command command;
-    std::function<void(const Outcome&)> done;  // empty once called
-    bool is_read = false;
-    bool retried = false;  // a write refused as stale everywhere is re-stamped once
-    Version version;       // stamped (writes)
-    int n = 0;
-    int members[Ring::kMaxReplicas] = {};
-    bool pending[Ring::kMaxReplicas] = {};
-    int pending_count = 0;
-    proxy::ReadCoordinator read;
-    proxy::WriteCoordinator write;
-    // Reads: the newest whole state by (version, expiry_version) and each replica's pair. The
-    // legacy ReadCoordinator orders by version alone, which would pair one reply's expiry with
-    // another's expiry version (seed 383); resolution and repairs here use the pair, as
-    // proxy/quorum/key_operation does.
-    bool best_found = false;
-    bool best_tombstone = false;
-    std::string best_value;
-    Version best_version;
-    Version best_expiry_version;
-    int64_t best_expire_at_ms = 0;
-    bool replica_answered[Ring::kMaxReplicas] = {};
-    bool replica_found[Ring::kMaxReplicas] = {};
-    Version replica_version[Ring::kMaxReplicas] = {};
-    Version replica_expiry_version[Ring::kMaxReplicas] = {};
-    // Reads: replicas whose reply carried the value (a repair source must).
-    bool stale_somewhere = false;  // writes: a reply so far held a newer version
+  struct Op;
+  struct Pending {
+    uint64_t op;
+    uint8_t tag;
   };
 
-  void Start(std::unique_ptr<Op> op);
-  void ReplicaDone(Op& op, int slot, const wire::Envelope* envelope);
-  void MaybeDecide(Op& op);
-  void Finish(Op& op);
+  void Advance(Op& op);
+  void Send(Op& op, const proxy::NodeRequest& request);
+  void ReplicaDone(const Pending& pending, const wire::Envelope* envelope);
   void SendRepairs(Op& op);
-  void Absorb(const wire::Version* v);
 
   const int index_;
   const uint64_t writer_;
@@ -133,14 +123,11 @@ class SimProxy {
   SimNetwork& network_;
   std::function<void(const Issued&)> on_issue_;
   FrameBuilder builder_;
+  uint32_t value_rotation_ = 0;  // as the worker's: which replica a read asks for the value
   uint64_t next_op_ = 1;
   uint64_t next_request_ = 1;
   std::map<uint64_t, std::unique_ptr<Op>> ops_;
-  struct Pending {
-    uint64_t op;
-    int slot;
-  };
-  std::map<uint64_t, Pending> requests_;
+  std::map<uint64_t, Pending> requests_;  // request id -> its op and tag, until answered
   uint64_t read_repairs_ = 0;
   uint64_t stale_retries_ = 0;
 };

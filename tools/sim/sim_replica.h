@@ -39,7 +39,7 @@ struct ReplicaEntry {
 
 class SimReplica {
  public:
-  static constexpr uint64_t kMemoryLimit = 64ull << 20;
+  static constexpr uint64_t kMemoryLimit = 1ull << 20;  // a few keys; a small evicted-version floor
   static constexpr int64_t kTombstoneGraceMs = 3'600'000;
 
   SimReplica(int index, int64_t clock_offset_ms, int64_t sim_now_ms);

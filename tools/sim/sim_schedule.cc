@@ -1,9 +1,9 @@
 #include "tools/sim/sim_schedule.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
-#include <algorithm>
 #include <limits>
 #include <map>
 #include <memory>
@@ -33,10 +33,19 @@ std::string VersionText(const Version& v) {
 std::string EntryText(const ReplicaEntry& e) {
   if (!e.found) return "absent";
   char buf[256];
-  snprintf(buf, sizeof(buf), "%s%s v=%s ev=%s exp=%" PRId64, e.tombstone ? "tombstone" : "value=",
-           e.tombstone ? "" : e.value.c_str(), VersionText(e.version).c_str(),
-           VersionText(e.EffectiveExpiryVersion()).c_str(),
+  snprintf(buf, sizeof(buf), "%s%s v=%s ev=%s exp=%" PRId64,
+           e.tombstone ? "tombstone" : "value=", e.tombstone ? "" : e.value.c_str(),
+           VersionText(e.version).c_str(), VersionText(e.EffectiveExpiryVersion()).c_str(),
            e.expire_at_ms == 0 ? 0 : e.expire_at_ms - kStartMs);
+  return buf;
+}
+
+std::string StateText(const proxy::EntryState& s) {
+  if (!s.found) return "absent";
+  char buf[160];
+  snprintf(buf, sizeof(buf), "%s v=%s ev=%s exp=%" PRId64, s.tombstone ? "tombstone" : "value",
+           VersionText(s.version).c_str(), VersionText(s.effective_expiry_version()).c_str(),
+           s.expire_at_ms == 0 ? 0 : s.expire_at_ms - kStartMs);
   return buf;
 }
 
@@ -86,8 +95,11 @@ class Schedule final : public SimNetwork {
   void SendToReplica(int proxy, int replica, std::vector<uint8_t> frame) override;
   void Deliver(int proxy, int replica, const std::vector<uint8_t>& frame);
   void NextCommand(int client);
-  void OnOutcome(int client, const Command& command, uint64_t invoked_tick,
-                 const Outcome& outcome);
+  void OnOutcome(int client, const Command& command, uint64_t invoked_tick, const Outcome& outcome);
+  std::string CheckPair(const std::string& key, const Version& version,
+                        const Version& expiry_version, bool tombstone, std::string_view value,
+                        bool check_value, int64_t expire_at_ms, const WriteRecord** record,
+                        int64_t* expiry);
   void PlanFaults();
   void Drain() {
     while (!result_.ok ? false : queue_.RunNext()) {
@@ -126,7 +138,7 @@ class Schedule final : public SimNetwork {
 
   std::map<std::string, std::map<Version, WriteRecord>> writes_;  // value writes issued
   std::map<std::string, std::map<Version, int64_t>> touches_;     // expiry writes issued
-  std::map<std::string, std::vector<Acked>> acked_;                // acknowledged SET / DEL
+  std::map<std::string, std::vector<Acked>> acked_;               // acknowledged SET / DEL
   std::set<int> ever_unavailable_;
   SimResult result_;
 };
@@ -154,8 +166,9 @@ void Schedule::Fail(const char* format, ...) {
   va_end(args);
   result_.ok = false;
   char prefix[96];
-  snprintf(prefix, sizeof(prefix), "seed %" PRIu64 " (rerun: SHOAL_SIM_SEED=%" PRIu64 "), t=%" PRId64 ": ",
-           seed_, seed_, queue_.now() - kStartMs);
+  snprintf(prefix, sizeof(prefix),
+           "seed %" PRIu64 " (rerun: SHOAL_SIM_SEED=%" PRIu64 "), t=%" PRId64 ": ", seed_, seed_,
+           queue_.now() - kStartMs);
   result_.failure = std::string(prefix) + buf;
   Trace("VIOLATION %s", buf);
 }
@@ -194,88 +207,152 @@ void Schedule::NextCommand(int c) {
   if (client.remaining == 0 || !result_.ok) return;
   --client.remaining;
   SimProxy& proxy = *proxies_[client.proxy];
+  const std::string key = keys_[rng_.Below(keys_.size())];
+  auto value = [&] { return "c" + std::to_string(c) + "." + std::to_string(client.sequence++); };
+  auto ms = [&](int64_t lo, int64_t hi) { return std::to_string(rng_.Range(lo, hi)); };
+  auto at = [&](int64_t lo, int64_t hi) {
+    return std::to_string(proxy.NowMs() + rng_.Range(lo, hi));
+  };
   Command command;
-  command.key = keys_[rng_.Below(keys_.size())];
+  std::vector<std::string>& args = command.args;
+  // The mix. Without touches: GET 35%, SET 50%, DEL 15%. With touches, PEXPIRE[AT] (future,
+  // past), PERSIST and GETEX take 20% from SET and DEL. With conditionals, some SETs carry NX, XX,
+  // GET or KEEPTTL, some DELs are GETDEL, some PEXPIREs carry NX, XX, GT or LT.
   const uint64_t dice = rng_.Below(100);
   const bool touches = options_.touches;
   if (dice < 35) {
-    command.kind = CommandKind::kGet;
+    args = {"GET", key};
   } else if (dice < 65 || (!touches && dice < 85)) {
-    command.kind = CommandKind::kSet;
-    command.value = "c" + std::to_string(c) + "." + std::to_string(client.sequence++);
-    if (options_.ttls && rng_.Chance(0.25)) command.expire_at_ms = proxy.NowMs() + rng_.Range(5, 300);
+    args = {"SET", key, value()};
+    const bool expiry = options_.ttls && rng_.Chance(0.25);
+    if (expiry) {
+      if (rng_.Chance(0.5)) {
+        args.insert(args.end(), {"PX", ms(5, 300)});
+      } else {
+        args.insert(args.end(), {"PXAT", at(5, 300)});
+      }
+    }
+    if (options_.conditionals && rng_.Chance(0.3)) {
+      static const char* const kOptions[] = {"NX", "XX", "GET", "KEEPTTL"};
+      const std::string option = kOptions[rng_.Below(std::size(kOptions))];
+      if (option != "KEEPTTL" || !expiry) args.push_back(option);
+    }
   } else if (dice < 80 || !touches) {
-    command.kind = CommandKind::kDel;
+    args = {options_.conditionals && rng_.Chance(0.25) ? "GETDEL" : "DEL", key};
+  } else if (dice < 87) {
+    args = {"PEXPIRE", key, rng_.Chance(0.1) ? ms(-50, 0) : ms(5, 300)};  // <= 0: a delete
+    if (options_.conditionals && rng_.Chance(0.3)) {
+      static const char* const kConditions[] = {"NX", "XX", "GT", "LT"};
+      args.push_back(kConditions[rng_.Below(std::size(kConditions))]);
+    }
   } else if (dice < 90) {
-    command.kind = CommandKind::kExpire;
-    command.expire_at_ms = proxy.NowMs() + rng_.Range(5, 300);
+    args = {"PEXPIREAT", key, at(5, 300)};
+  } else if (dice < 95 && options_.conditionals) {
+    args = {"GETEX", key};
+    if (rng_.Chance(0.3)) {
+      args.push_back("PERSIST");
+    } else {
+      args.insert(args.end(), {"PX", ms(5, 300)});
+    }
   } else {
-    command.kind = CommandKind::kPersist;
+    args = {"PERSIST", key};
   }
   const uint64_t invoked = ++tick_;
   ++result_.commands;
-  Trace("c%d p%d %s %s %s exp=%" PRId64, c, client.proxy, CommandName(command.kind),
-        command.key.c_str(), command.value.c_str(),
-        command.expire_at_ms == 0 ? 0 : command.expire_at_ms - kStartMs);
+  Trace("c%d p%d %s", c, client.proxy, command.Text().c_str());
   proxy.Execute(command, [this, c, command, invoked](const Outcome& outcome) {
     OnOutcome(c, command, invoked, outcome);
     queue_.After(rng_.Range(0, 3), [this, c] { NextCommand(c); });
   });
 }
 
-void Schedule::OnOutcome(int c, const Command& command, uint64_t invoked,
-                         const Outcome& outcome) {
+// A state shown by a reply or held by a replica must be the one its pair was written with: the
+// value of the write that stamped `version`, the expiry of the write or Touch that stamped its
+// expiry version. Returns "" or what is wrong; fills *record with the value write and *expiry with
+// the expiry the pair was written with (when not null and the versions were stamped).
+std::string Schedule::CheckPair(const std::string& key, const Version& version,
+                                const Version& expiry_version, bool tombstone,
+                                std::string_view value, bool check_value, int64_t expire_at_ms,
+                                const WriteRecord** record, int64_t* expiry) {
+  const auto& writes = writes_[key];
+  auto w = writes.find(version);
+  if (w == writes.end()) return "no value write stamped that version";
+  int64_t expected_expiry = w->second.expire_at_ms;
+  if (expiry_version != version) {
+    auto t = touches_[key].find(expiry_version);
+    if (t == touches_[key].end()) return "no Touch stamped that expiry version";
+    expected_expiry = t->second;
+  }
+  if (record != nullptr) *record = &w->second;
+  if (expiry != nullptr) *expiry = expected_expiry;
+  if (tombstone) return "";
+  if (w->second.tombstone) return "that version was written as a delete";
+  if (check_value && w->second.value != value) {
+    return "that version was written as " + w->second.value;
+  }
+  if (expire_at_ms != expected_expiry) {
+    return "its expiry version set expiry " +
+           std::to_string(expected_expiry == 0 ? 0 : expected_expiry - kStartMs);
+  }
+  return "";
+}
+
+void Schedule::OnOutcome(int c, const Command& command, uint64_t invoked, const Outcome& outcome) {
   const uint64_t now_tick = ++tick_;
-  Trace("c%d %s %s -> %s found=%d value=%s v=%s applied=%d", c, CommandName(command.kind),
-        command.key.c_str(), outcome.ok ? "OK" : "NOQUORUM", outcome.found, outcome.value.c_str(),
-        VersionText(outcome.version).c_str(), outcome.applied);
+  const std::string& key = command.args[1];
+  if (options_.trace) {
+    std::string text = outcome.ok ? "OK" : outcome.error;
+    if (outcome.saw_state)
+      text += " saw " + StateText(outcome.state) + (outcome.live ? "" : " (not live)");
+    if (outcome.has_value) text += " value=" + outcome.value;
+    if (outcome.wrote) {
+      text += outcome.wrote_touch ? " touched at "
+              : outcome.tombstone ? " deleted at "
+                                  : " wrote at ";
+      text += VersionText(outcome.written);
+    }
+    Trace("c%d %s -> %s", c, command.Text().c_str(), text.c_str());
+  }
   if (!outcome.ok) return;
   ++result_.acknowledged;
-  if (command.kind == CommandKind::kSet || command.kind == CommandKind::kDel) {
-    // Real-time order: a write acknowledged before this one began must have a lower version,
-    // or this acknowledged write can never be read (last writer wins by version).
-    if (options_.check_real_time_order) {
-      for (const Acked& a : acked_[command.key]) {
-        if (a.acked_tick < invoked && !(a.version < outcome.version)) {
-          Fail("%s %s acknowledged at version %s, not above the %s acknowledged at %s before it "
-               "began: the acknowledged write is lost",
-               CommandName(command.kind), command.key.c_str(),
-               VersionText(outcome.version).c_str(), a.tombstone ? "DEL" : "SET",
-               VersionText(a.version).c_str());
-          break;
+  if (outcome.saw_state) {
+    const proxy::EntryState& s = outcome.state;
+    // One version, one state: a live state answered is the one its pair was written with.
+    if (outcome.live) {
+      const std::string wrong =
+          CheckPair(key, s.version, s.effective_expiry_version(), false, outcome.value,
+                    outcome.has_value, s.expire_at_ms, nullptr, nullptr);
+      if (!wrong.empty()) {
+        return Fail("%s answered %s%s%s: %s", command.Text().c_str(), StateText(s).c_str(),
+                    outcome.has_value ? " value=" : "", outcome.value.c_str(), wrong.c_str());
+      }
+    }
+    // No stale read: at least the newest write acknowledged before this command began.
+    if (Guaranteed()) {
+      for (const Acked& a : acked_[key]) {
+        if (a.acked_tick < invoked && (!s.found || s.version < a.version)) {
+          return Fail("%s saw %s, older than the %s acknowledged at %s before it began",
+                      command.Text().c_str(), StateText(s).c_str(),
+                      a.tombstone ? "delete" : "value write", VersionText(a.version).c_str());
         }
       }
     }
-    acked_[command.key].push_back(
-        Acked{outcome.version, invoked, now_tick, command.kind == CommandKind::kDel});
-    return;
   }
-  if (command.kind != CommandKind::kGet) return;
-  // One version, one value: the value answered is the one its version was written with.
-  const auto& writes = writes_[command.key];
-  if (outcome.found) {
-    auto w = writes.find(outcome.version);
-    if (w == writes.end()) {
-      return Fail("GET %s answered %s at version %s, which no value write stamped",
-                  command.key.c_str(), outcome.value.c_str(),
-                  VersionText(outcome.version).c_str());
+  if (outcome.wrote && !outcome.wrote_touch) {
+    // Real-time order: a write acknowledged before this one began must have a lower version,
+    // or this acknowledged write can never be read (last writer wins by version).
+    if (options_.check_real_time_order) {
+      for (const Acked& a : acked_[key]) {
+        if (a.acked_tick < invoked && !(a.version < outcome.written)) {
+          return Fail(
+              "%s acknowledged at version %s, not above the %s acknowledged at %s before "
+              "it began: the acknowledged write is lost",
+              command.Text().c_str(), VersionText(outcome.written).c_str(),
+              a.tombstone ? "delete" : "value write", VersionText(a.version).c_str());
+        }
+      }
     }
-    if (w->second.tombstone || w->second.value != outcome.value) {
-      return Fail("GET %s answered %s at version %s, written as %s", command.key.c_str(),
-                  outcome.value.c_str(), VersionText(outcome.version).c_str(),
-                  w->second.tombstone ? "a delete" : w->second.value.c_str());
-    }
-  }
-  // No stale read: at least the newest write acknowledged before this GET began.
-  if (!Guaranteed()) return;
-  for (const Acked& a : acked_[command.key]) {
-    if (a.acked_tick < invoked && outcome.version < a.version) {
-      return Fail("GET %s answered version %s (%s), older than the %s acknowledged at %s before "
-                  "it began",
-                  command.key.c_str(), VersionText(outcome.version).c_str(),
-                  outcome.found ? outcome.value.c_str() : "nil", a.tombstone ? "DEL" : "SET",
-                  VersionText(a.version).c_str());
-    }
+    acked_[key].push_back(Acked{outcome.written, invoked, now_tick, outcome.tombstone});
   }
 }
 
@@ -310,37 +387,18 @@ void Schedule::PlanFaults() {
 
 void Schedule::CheckState(int node, const std::string& key, const ReplicaEntry& e) {
   if (!e.found || !result_.ok) return;
-  const auto& writes = writes_[key];
-  auto w = writes.find(e.version);
-  if (w == writes.end()) {
-    return Fail("n%d holds %s = %s: no value write stamped that version", node, key.c_str(),
-                EntryText(e).c_str());
+  const WriteRecord* w = nullptr;
+  int64_t expected_expiry = 0;
+  const std::string wrong = CheckPair(key, e.version, e.EffectiveExpiryVersion(), e.tombstone,
+                                      e.value, true, e.expire_at_ms, &w, &expected_expiry);
+  if (!wrong.empty()) {
+    return Fail("n%d holds %s = %s: %s", node, key.c_str(), EntryText(e).c_str(), wrong.c_str());
   }
-  const Version ev = e.EffectiveExpiryVersion();
-  int64_t expected_expiry = w->second.expire_at_ms;
-  if (ev != e.version) {
-    auto t = touches_[key].find(ev);
-    if (t == touches_[key].end()) {
-      return Fail("n%d holds %s = %s: no Touch stamped that expiry version", node, key.c_str(),
-                  EntryText(e).c_str());
-    }
-    expected_expiry = t->second;
-  }
-  if (!e.tombstone) {
-    if (w->second.tombstone || w->second.value != e.value) {
-      return Fail("n%d holds %s = %s, but that version was written as %s", node, key.c_str(),
-                  EntryText(e).c_str(),
-                  w->second.tombstone ? "a delete" : w->second.value.c_str());
-    }
-    if (e.expire_at_ms != expected_expiry) {
-      return Fail("n%d holds %s = %s, but its expiry version set expiry %" PRId64, node,
-                  key.c_str(), EntryText(e).c_str(),
-                  expected_expiry == 0 ? 0 : expected_expiry - kStartMs);
-    }
-  } else if (!w->second.tombstone && (expected_expiry == 0 || expected_expiry > LatestNodeClock())) {
-    // A value is a tombstone of its version once expired on any node (repairs copy that).
-    return Fail("n%d holds %s = %s, but that version is a live value %s (expiry %" PRId64 ")",
-                node, key.c_str(), EntryText(e).c_str(), w->second.value.c_str(),
+  // A value is a tombstone of its version once expired on any node (repairs copy that).
+  if (e.tombstone && !w->tombstone &&
+      (expected_expiry == 0 || expected_expiry > LatestNodeClock())) {
+    return Fail("n%d holds %s = %s, but that version is a live value %s (expiry %" PRId64 ")", node,
+                key.c_str(), EntryText(e).c_str(), w->value.c_str(),
                 expected_expiry == 0 ? 0 : expected_expiry - kStartMs);
   }
 }
@@ -357,8 +415,7 @@ void Schedule::FinalReads() {
   for (const std::string& key : keys_) {
     if (!result_.ok) return;
     Command get;
-    get.kind = CommandKind::kGet;
-    get.key = key;
+    get.args = {"GET", key};
     bool answered = false;
     Outcome final_outcome;
     const uint64_t invoked = ++tick_;
@@ -414,9 +471,9 @@ void Schedule::FullRepairAndConverge() {
         same = first.value == other.value && first.expire_at_ms == other.expire_at_ms;
       }
       if (!same) {
-        Fail("after full repair of %s (greatest state %s): n%d holds %s, n%d holds %s",
-             key.c_str(), EntryText(best).c_str(), members[0], EntryText(first).c_str(),
-             members[i], EntryText(other).c_str());
+        Fail("after full repair of %s (greatest state %s): n%d holds %s, n%d holds %s", key.c_str(),
+             EntryText(best).c_str(), members[0], EntryText(first).c_str(), members[i],
+             EntryText(other).c_str());
       }
     }
   }
@@ -438,11 +495,11 @@ SimResult Schedule::Run() {
     proxies_.push_back(std::make_unique<SimProxy>(
         p, WriterId(rng_.Next()), offset, ring_, options_.replicas, kTimeoutMs, queue_, *this,
         [this](const Issued& issued) {
-          if (issued.kind == CommandKind::kSet || issued.kind == CommandKind::kDel) {
+          if (issued.touch) {
+            touches_[issued.key][issued.version] = issued.expire_at_ms;
+          } else {
             writes_[issued.key][issued.version] =
                 WriteRecord{issued.tombstone, issued.value, issued.expire_at_ms};
-          } else {
-            touches_[issued.key][issued.version] = issued.expire_at_ms;
           }
         }));
     Trace("p%d clock offset %" PRId64 " ms", p, offset);

@@ -1,0 +1,196 @@
+#include "proxy/command/key_commands.h"
+
+#include <cstdint>
+#include <string>
+
+#include "common/wire/frame.h"
+#include "proxy/command/args.h"
+
+namespace shoal::proxy {
+
+namespace {
+
+KeyCondition ToKeyCondition(ExpireCondition c) {
+  switch (c) {
+    case ExpireCondition::kNone:
+      return KeyCondition::kNone;
+    case ExpireCondition::kNx:
+      return KeyCondition::kExpireNx;
+    case ExpireCondition::kXx:
+      return KeyCondition::kExpireXx;
+    case ExpireCondition::kGt:
+      return KeyCondition::kExpireGt;
+    case ExpireCondition::kLt:
+      return KeyCondition::kExpireLt;
+    case ExpireCondition::kXxLt:
+      return KeyCondition::kExpireXxLt;
+  }
+  return KeyCondition::kNone;
+}
+
+// What a Put frame adds to its key and value: envelope, table and vtable, two versions, expiry,
+// flags and alignment padding (a generous bound: FlatBuffers needs well under 200 bytes).
+constexpr uint64_t kPutFrameOverhead = 256;
+
+// Empty when `key` and `value` fit in one Put frame for every node (`frame_limit`: the smallest
+// request frame the nodes advertised); else the client's error.
+std::string CheckPutSize(std::string_view key, std::string_view value, uint64_t frame_limit) {
+  const uint64_t frame = key.size() + value.size() + kPutFrameOverhead;
+  if (frame <= frame_limit) return {};
+  const uint64_t largest = frame_limit > key.size() + kPutFrameOverhead
+                               ? frame_limit - key.size() - kPutFrameOverhead
+                               : 0;
+  return "ERR value too large: " + std::to_string(value.size()) +
+         " bytes, the storage nodes accept at most " + std::to_string(largest) +
+         " bytes for this key (node --max-frame-size " + std::to_string(frame_limit) + ")";
+}
+
+}  // namespace
+
+std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_view> args,
+                           int64_t now_ms, uint64_t put_frame_limit, KeyCommand* out) {
+  const size_t last_key = spec.last_key < 0 ? args.size() + spec.last_key : spec.last_key;
+  for (size_t k = spec.first_key; spec.step > 0 && k <= last_key && k < args.size();
+       k += spec.step) {
+    if (args[k].size() > kMaxKeyBytes) {
+      return "ERR key is too long (Shoal's limit is " + std::to_string(kMaxKeyBytes) + " bytes)";
+    }
+  }
+  *out = KeyCommand{};
+  KeyCommand& c = *out;
+  KeyPlan& plan = c.plan;
+  c.write_level = spec.write;
+  if (spec.write) c.reply |= kReplyWriteCommand;
+  c.keys = 1;
+
+  switch (spec.id) {
+    case CommandId::kGet:
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    case CommandId::kGetEx: {
+      GetExOptions opts;
+      std::string err = ParseGetExOptions(args.subspan(2), now_ms, &opts);
+      if (!err.empty()) return err;
+      if (!opts.touch) {
+        plan.mode = KeyMode::kRead;
+        plan.want_value = true;
+        c.write_level = false;
+        return "";
+      }
+      plan.mode = KeyMode::kTouch;
+      plan.touch_wants_value = true;
+      plan.expire_at_ms = opts.expire_at_ms;
+      return "";
+    }
+    case CommandId::kSet:
+    case CommandId::kSetEx:
+    case CommandId::kPSetEx:
+    case CommandId::kSetNx: {
+      plan.mode = KeyMode::kWrite;
+      plan.value = args[2];
+      if (spec.id == CommandId::kSet) {
+        SetOptions opts;
+        std::string err = ParseSetOptions(args.subspan(3), now_ms, &opts);
+        if (!err.empty()) return err;
+        plan.expire_at_ms = opts.expire_at_ms;
+        if (opts.get || opts.keep_ttl || opts.condition != SetCondition::kNone) {
+          plan.mode = KeyMode::kReadThenWrite;
+          plan.want_value = opts.get;
+          plan.keep_expiry = opts.keep_ttl;
+          plan.condition = opts.condition == SetCondition::kIfAbsent    ? KeyCondition::kIfAbsent
+                           : opts.condition == SetCondition::kIfPresent ? KeyCondition::kIfPresent
+                                                                        : KeyCondition::kNone;
+        }
+        if (opts.get) c.reply |= kReplyPrevious;
+        if (opts.condition != SetCondition::kNone) c.reply |= kReplyConditional;
+      } else if (spec.id == CommandId::kSetNx) {
+        plan.mode = KeyMode::kReadThenWrite;
+        plan.condition = KeyCondition::kIfAbsent;
+        c.reply |= kReplyPerformed;
+      } else {
+        const bool ms = spec.id == CommandId::kPSetEx;
+        std::string err =
+            ParsePositiveExpiry(args[2], ms, false, now_ms, spec.name, &plan.expire_at_ms);
+        if (!err.empty()) return err;
+        plan.value = args[3];
+      }
+      return CheckPutSize(args[1], plan.value, put_frame_limit);
+    }
+    case CommandId::kGetDel:
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.condition = KeyCondition::kIfPresent;
+      plan.tombstone = true;
+      c.reply |= kReplyPrevious;
+      return "";
+    case CommandId::kMGet:
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      c.keys = static_cast<uint32_t>(args.size() - 1);
+      return "";
+    case CommandId::kMSet:
+      if (args.size() % 2 == 0) return "ERR wrong number of arguments for 'mset' command";
+      for (size_t k = 1; k + 1 < args.size(); k += 2) {  // refused whole, before any key is written
+        std::string err = CheckPutSize(args[k], args[k + 1], put_frame_limit);
+        if (!err.empty()) return err;
+      }
+      plan.mode = KeyMode::kWrite;
+      c.keys = static_cast<uint32_t>((args.size() - 1) / 2);
+      c.key_step = 2;
+      c.value_per_key = true;
+      return "";
+    case CommandId::kDel:
+    case CommandId::kUnlink:
+    case CommandId::kExists:
+    case CommandId::kTouch: {
+      const bool del = spec.id == CommandId::kDel || spec.id == CommandId::kUnlink;
+      plan.mode = del ? KeyMode::kWrite : KeyMode::kRead;
+      plan.tombstone = del;
+      c.keys = static_cast<uint32_t>(args.size() - 1);
+      return "";
+    }
+    case CommandId::kExpire:
+    case CommandId::kPExpire:
+    case CommandId::kExpireAt:
+    case CommandId::kPExpireAt: {
+      const bool ms = spec.id == CommandId::kPExpire || spec.id == CommandId::kPExpireAt;
+      const bool absolute = spec.id == CommandId::kExpireAt || spec.id == CommandId::kPExpireAt;
+      ExpireArgs ea;
+      std::string err = ParseExpireArgs(args.subspan(2), ms, absolute, now_ms, spec.name, &ea);
+      if (!err.empty()) return err;
+      const bool past = ea.expire_at_ms <= now_ms;  // Redis deletes the key
+      if (ea.condition != ExpireCondition::kNone) {
+        // Judged once on the resolved state, then an unconditional Touch (or a delete).
+        plan.mode = KeyMode::kReadThenWrite;
+        plan.condition = ToKeyCondition(ea.condition);
+        plan.condition_expire_at_ms = ea.expire_at_ms;
+        plan.write_is_touch = !past;
+        plan.tombstone = past;
+        plan.expire_at_ms = past ? 0 : ea.expire_at_ms;
+        c.reply |= kReplyPerformed;
+      } else if (past) {
+        plan.mode = KeyMode::kWrite;
+        plan.tombstone = true;
+        c.reply |= kReplyPreviousLive;
+      } else {
+        plan.mode = KeyMode::kTouch;
+        plan.expire_at_ms = ea.expire_at_ms;
+      }
+      return "";
+    }
+    case CommandId::kPersist:
+      plan.mode = KeyMode::kTouch;
+      plan.expire_at_ms = 0;
+      return "";
+    case CommandId::kTtl:
+    case CommandId::kPTtl:
+      plan.mode = KeyMode::kRead;
+      if (spec.id == CommandId::kPTtl) c.reply |= kReplyMilliseconds;
+      return "";
+    default:
+      return "ERR command not implemented";
+  }
+}
+
+}  // namespace shoal::proxy

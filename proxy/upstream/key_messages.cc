@@ -1,0 +1,133 @@
+#include "proxy/upstream/key_messages.h"
+
+#include <algorithm>
+
+namespace shoal::proxy {
+
+namespace {
+
+wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
+Version FromWire(const wire::Version* v) {
+  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
+}
+
+EntryState StateOf(bool found, bool tombstone, const wire::Version* version,
+                   const wire::Version* expiry_version, uint64_t expire_at_ms) {
+  EntryState s;
+  s.found = found;
+  s.tombstone = tombstone;
+  s.version = FromWire(version);
+  s.expiry_version = FromWire(expiry_version);
+  s.expire_at_ms = static_cast<int64_t>(expire_at_ms);
+  return s;
+}
+
+}  // namespace
+
+std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request_id,
+                                         std::string_view key, const NodeRequest& req) {
+  auto& b = builder.Start();
+  const auto key_bytes = Bytes(b, key);
+  const wire::Version version = ToWire(req.version);
+  const uint64_t expire_at = static_cast<uint64_t>(std::max<int64_t>(req.expire_at_ms, 0));
+  switch (req.type) {
+    case NodeRequest::Type::kGet: {
+      wire::GetBuilder get(b);
+      get.add_key(key_bytes);
+      get.add_want_value(req.want_value);
+      return builder.Finish(request_id, wire::Message::Get, get.Finish().Union());
+    }
+    case NodeRequest::Type::kPut: {
+      const auto value = Bytes(b, req.value);
+      wire::PutBuilder put(b);
+      put.add_key(key_bytes);
+      put.add_value(value);
+      put.add_version(&version);
+      put.add_expiry_version(&version);
+      put.add_expire_at_ms(expire_at);
+      put.add_tombstone(req.tombstone);
+      return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
+    }
+    case NodeRequest::Type::kTouch: {
+      wire::TouchBuilder touch(b);
+      touch.add_key(key_bytes);
+      touch.add_version(&version);
+      touch.add_expire_at_ms(expire_at);
+      touch.add_want_value(req.want_value);
+      return builder.Finish(request_id, wire::Message::Touch, touch.Finish().Union());
+    }
+  }
+  return {};
+}
+
+std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_id,
+                                        std::string_view key, const EntryState& state,
+                                        std::string_view value) {
+  auto& b = builder.Start();
+  const auto key_bytes = Bytes(b, key);
+  const auto value_bytes = Bytes(b, value);
+  const wire::Version version = ToWire(state.version);
+  const wire::Version expiry_version = ToWire(state.effective_expiry_version());
+  wire::PutBuilder put(b);
+  put.add_key(key_bytes);
+  put.add_value(value_bytes);
+  put.add_version(&version);
+  put.add_expiry_version(&expiry_version);
+  put.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(state.expire_at_ms, 0)));
+  put.add_tombstone(state.tombstone);
+  return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
+}
+
+KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* env, int64_t now,
+                          std::string* node_error) {
+  if (env == nullptr) {
+    m.OnFailure(tag, now);
+    return KeyReplyKind::kFailure;
+  }
+  if (const auto* error = env->message_as_Error()) {
+    if (error->code() == wire::ErrorCode::NotReady) {
+      m.OnNotReady(tag, now);
+      return KeyReplyKind::kNotReady;
+    }
+    if (node_error != nullptr && node_error->empty() && error->message() != nullptr) {
+      *node_error = error->message()->str();
+    }
+    m.OnFailure(tag, now);
+    return KeyReplyKind::kNodeError;
+  }
+  if (const auto* get = env->message_as_GetResponse()) {
+    GetReply reply;
+    reply.state = StateOf(get->found(), get->tombstone(), get->version(), get->expiry_version(),
+                          get->expire_at_ms());
+    reply.value = AsView(get->value());
+    m.OnGet(tag, reply, now);
+    return KeyReplyKind::kReply;
+  }
+  if (const auto* put = env->message_as_PutResponse()) {
+    PutReply reply;
+    reply.applied = put->applied();
+    reply.condition_failed = put->condition_failed();
+    reply.current = FromWire(put->current());
+    reply.current_expiry_version = FromWire(put->current_expiry_version());
+    reply.previous_found = put->previous_found();
+    reply.previous_version = FromWire(put->previous_version());
+    m.OnPut(tag, reply, now);
+    return KeyReplyKind::kReply;
+  }
+  if (const auto* touch = env->message_as_TouchResponse()) {
+    TouchReply reply;
+    // `found` is a live value; otherwise a version reported is a tombstone's or an expired
+    // value's (nodes before TouchResponse.tombstone report only the version).
+    const bool held = touch->found() || touch->tombstone() || !FromWire(touch->version()).IsZero();
+    reply.previous = StateOf(held, held && !touch->found(), touch->version(),
+                             touch->previous_expiry_version(), touch->previous_expire_at_ms());
+    reply.applied = touch->applied();
+    reply.value = AsView(touch->value());
+    m.OnTouch(tag, reply, now);
+    return KeyReplyKind::kReply;
+  }
+  m.OnFailure(tag, now);
+  return KeyReplyKind::kWrongType;
+}
+
+}  // namespace shoal::proxy

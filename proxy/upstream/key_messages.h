@@ -1,0 +1,44 @@
+#pragma once
+
+// The node messages of a KeyOperation (proxy/quorum/key_operation.h): its requests and repairs as
+// wire frames, and the nodes' answers decoded into its input. Pure (no I/O): the proxy's workers
+// (proxy/server/worker.cc) and the replication simulation (tools/sim/sim_proxy.cc) both speak to
+// the nodes through these, so the simulation's proxy reads and writes what the proxy does.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/wire/frame.h"
+#include "proxy/quorum/key_operation.h"
+
+namespace shoal::proxy {
+
+// Encodes `request` (a Get, a Put whose expiry version is its version, or a Touch) for `key`.
+// The frame lives in `builder` until its next Start().
+std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request_id,
+                                         std::string_view key, const NodeRequest& request);
+
+// Encodes the whole-state Put that read-repair sends (KeyOperation::repair_state() and
+// repair_value(): both versions, expiry, tombstone). The frame lives in `builder` until its next
+// Start().
+std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_id,
+                                        std::string_view key, const EntryState& state,
+                                        std::string_view value);
+
+// What a node's answer was, for the caller's counters.
+enum class KeyReplyKind : unsigned char {
+  kReply,      // a reply of the request's type, fed to OnGet / OnPut / OnTouch
+  kFailure,    // no answer (timeout, connection failure): OnFailure
+  kNotReady,   // Error{NotReady} (warming up after an empty start): OnNotReady
+  kNodeError,  // any other Error: OnFailure; its message is kept in *node_error if empty
+  kWrongType,  // an answer of another type: OnFailure
+};
+
+// Feeds the answer to the request tagged `tag` to `machine`: `envelope` is the node's answer, or
+// null for a failure. `node_error` (may be null) receives the first error message a node sent.
+KeyReplyKind FeedKeyReply(KeyOperation& machine, uint8_t tag, const wire::Envelope* envelope,
+                          int64_t now_ms, std::string* node_error);
+
+}  // namespace shoal::proxy
