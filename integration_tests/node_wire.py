@@ -23,7 +23,8 @@ SCHEMA = {
     "Get": [("key", "bytes"), ("want_value", "bool")],
     "GetResponse": [("found", "bool"), ("tombstone", "bool"), ("value", "bytes"),
                     ("version", "version"), ("expire_at_ms", "u64"),
-                    ("expiry_version", "version")],
+                    ("expiry_version", "version"), ("floor_version", "version"),
+                    ("floor_expiry_version", "version")],
     "Put": [("key", "bytes"), ("value", "bytes"), ("version", "version"), ("expire_at_ms", "u64"),
             ("tombstone", "bool"), ("condition", "u8"), ("keep_ttl", "bool"),
             ("want_previous", "bool"), ("expiry_version", "version")],
@@ -41,10 +42,17 @@ SCHEMA = {
     "AuthResponse": [("ok", "bool")],
     "InfoEntry": [("name", "str"), ("value", "str")],
     "InfoResponse": [("entries", "tables:InfoEntry")],
+    "DigestRequest": [("peer", "str"), ("level", "u8"), ("first", "u32"), ("count", "u32")],
+    "DigestResponse": [("level", "u8"), ("first", "u32"), ("hashes", "u64s")],
+    "KeyVersionsRequest": [("peer", "str"), ("slices", "u32s")],
+    "KeyVersion": [("key", "bytes"), ("version", "version"), ("expiry_version", "version"),
+                   ("tombstone", "bool"), ("expire_at_ms", "u64")],
+    "KeyVersionsResponse": [("entries", "tables:KeyVersion")],
 }
 # The Message union, in schema order (0 is NONE).
 MESSAGES = ["NONE", "Hello", "HelloResponse", "Get", "GetResponse", "Put", "PutResponse", "Touch",
-            "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse"]
+            "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse",
+            "DigestRequest", "DigestResponse", "KeyVersionsRequest", "KeyVersionsResponse"]
 ERROR_CODES = ["Unknown", "BadRequest", "TooLarge", "ClockSkew", "Unsupported", "Internal",
                "NotReady", "Unauthenticated", "WrongCluster", "OutOfMemory"]
 PROTOCOL_VERSION = 1
@@ -106,6 +114,15 @@ class _Writer:
             self.align(4)
             pos = len(self.buf)
             self.buf += struct.pack("<I", len(data)) + data + (b"\0" if kind == "str" else b"")
+            return pos
+        if kind in ("u32s", "u64s"):  # a vector of scalars
+            fmt, size = ("<I", 4) if kind == "u32s" else ("<Q", 8)
+            while (len(self.buf) + 4) % size:
+                self.buf.append(0)
+            pos = len(self.buf)
+            self.buf += struct.pack("<I", len(value))
+            for v in value:
+                self.buf += struct.pack(fmt, v)
             return pos
         if kind == "table":  # (name, dict)
             name, fields = value
@@ -179,6 +196,10 @@ def _decode_table(buf, pos, name):
                 out[fname] = bytes(buf[child + 4:child + 4 + length]).decode()
             elif kind == "bytes":
                 out[fname] = bytes(buf[child + 4:child + 4 + length])
+            elif kind in ("u32s", "u64s"):
+                fmt, size = ("<I", 4) if kind == "u32s" else ("<Q", 8)
+                out[fname] = [struct.unpack_from(fmt, buf, child + 4 + size * i)[0]
+                              for i in range(length)]
             elif kind.startswith("tables:"):
                 sub = kind.split(":", 1)[1]
                 items = []

@@ -107,9 +107,13 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
   if (r.found && !r.tombstone && get.want_value()) value = Bytes(b, r.value);
   const wire::Version version = ToWire(r.version);
   const wire::Version expiry_version = ToWire(r.expiry_version);
+  const wire::Version floor_version = ToWire(r.floor_version);
+  const wire::Version floor_expiry_version = ToWire(r.floor_expiry_version);
+  const bool floor = !r.found && !r.floor_version.IsZero();
   auto resp = wire::CreateGetResponse(
       b, r.found, r.found && r.tombstone, value, r.found ? &version : nullptr,
-      static_cast<uint64_t>(r.expire_at_ms), r.found ? &expiry_version : nullptr);
+      static_cast<uint64_t>(r.expire_at_ms), r.found ? &expiry_version : nullptr,
+      floor ? &floor_version : nullptr, floor ? &floor_expiry_version : nullptr);
   return builder.Finish(id, wire::Message::GetResponse, resp.Union());
 }
 

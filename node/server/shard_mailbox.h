@@ -39,6 +39,9 @@ enum class ShardMessageKind : uint8_t {
   kRequest = 1,        // a request frame to execute on the receiving shard
   kResponse = 2,       // a response frame for connection `conn_id` of the receiving thread
   kCeilingRaised = 3,  // from the main thread: the clock ceiling moved (no frame)
+  // A request every shard answers a part of (conn_id: the origin's gather id), and a part.
+  kGatherRequest = 4,
+  kGatherResponse = 5,
 };
 
 struct ShardMessage {

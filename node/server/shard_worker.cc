@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/clock/hlc.h"
+#include "node/server/anti_entropy_handlers.h"
 #include "node/server/frame_peek.h"
 #include "node/server/node_info.h"
 #include "node/server/shard_router.h"
@@ -111,11 +112,17 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
       index_(index),
       shards_(static_cast<uint32_t>(node.config.threads)),
       max_frame_bytes_(static_cast<uint32_t>(node.config.max_frame_size)),
+      digests_(node.ring == nullptr
+                   ? nullptr
+                   : std::make_unique<SliceDigests>(node.ring, node.self,
+                                                    static_cast<int>(node.config.replicas))),
       store_(node.clock, node.config.max_memory / static_cast<uint64_t>(node.config.threads),
              node.config.tombstone_grace_ms),
       executor_(store_),
       builder_(64 * 1024),
-      outboxes_(shards_) {}
+      outboxes_(shards_) {
+  store_.SetObserver(digests_.get());
+}
 
 ShardWorker::~ShardWorker() {
   assert(!thread_.joinable());
@@ -538,6 +545,10 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::Info:
       Reply(c, BuildInfoFrame(node_, envelope.request_id(), builder_));
       return;
+    case wire::Message::DigestRequest:
+    case wire::Message::KeyVersionsRequest:
+      HandleAntiEntropy(c, envelope, frame);
+      return;
     default: {
       stats_.unsupported_requests.Add(1);
       char message[96];
@@ -597,6 +608,53 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
   ++c->remote_in_flight;
   c->remote_request_bytes += frame.size();
   outboxes_[shard].Append(ShardMessageKind::kRequest, index_, c->id, frame);
+}
+
+void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelope,
+                                    std::span<const uint8_t> frame) {
+  int peer = -1;
+  wire::ErrorCode code;
+  if (const char* error = ValidateAntiEntropyRequest(node_, envelope, &peer, &code)) {
+    (code == wire::ErrorCode::Unsupported ? stats_.unsupported_requests : stats_.bad_requests)
+        .Add(1);
+    ReplyError(c, envelope.request_id(), code, error);
+    return;
+  }
+  if (envelope.message_type() == wire::Message::DigestRequest) {
+    Reply(c, BuildDigestResponse(node_, envelope.request_id(), peer,
+                                 *envelope.message_as_DigestRequest(), builder_));
+    return;
+  }
+  // KeyVersions: every shard answers its part (see "Anti-entropy").
+  const uint64_t gather_id = next_gather_id_++;
+  gathers_.emplace(gather_id, Gather{c->id, envelope.request_id(), frame.size(), shards_, {}});
+  ++c->remote_in_flight;
+  c->remote_request_bytes += frame.size();
+  for (uint32_t shard = 0; shard < shards_; ++shard) {
+    if (shard == index_) continue;
+    stats_.cross_shard_requests.Add(1);
+    outboxes_[shard].Append(ShardMessageKind::kGatherRequest, index_, gather_id, frame);
+  }
+  AddGatherPart(gather_id, BuildKeyVersionsPart(store_, *digests_, peer,
+                                                *envelope.message_as_KeyVersionsRequest(),
+                                                envelope.request_id(), builder_));
+}
+
+void ShardWorker::AddGatherPart(uint64_t gather_id, std::span<const uint8_t> part) {
+  auto it = gathers_.find(gather_id);
+  if (it == gathers_.end()) return;
+  Gather& g = it->second;
+  g.parts.emplace_back(part.begin(), part.end());
+  if (--g.remaining > 0) return;
+  const Gather done = std::move(g);
+  gathers_.erase(it);
+  auto conn = connections_.find(done.conn_id);
+  if (conn == connections_.end()) return;  // closed meanwhile
+  Connection* c = conn->second;
+  --c->remote_in_flight;
+  c->remote_request_bytes -= std::min(c->remote_request_bytes, done.request_bytes);
+  Reply(c, MergeKeyVersionsParts(done.parts, done.request_id, max_frame_bytes_, builder_));
+  if (!c->dirty) MaybeFinishDrain(c);
 }
 
 bool ShardWorker::Warm() {
@@ -674,6 +732,21 @@ void ShardWorker::OnMailbox() {
       ResumeParked();
       return;
     }
+    if (m.kind == ShardMessageKind::kGatherRequest) {
+      // A copy of a KeyVersionsRequest the origin validated: trusted.
+      const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
+      const wire::KeyVersionsRequest* r = envelope->message_as_KeyVersionsRequest();
+      const int peer = node_.ring->IndexOf(r->peer()->string_view());
+      std::span<const uint8_t> part =
+          BuildKeyVersionsPart(store_, *digests_, peer, *r, envelope->request_id(), builder_);
+      NoteFrameBuilt(part);
+      outboxes_[m.origin_shard].Append(ShardMessageKind::kGatherResponse, index_, m.conn_id, part);
+      return;
+    }
+    if (m.kind == ShardMessageKind::kGatherResponse) {
+      AddGatherPart(m.conn_id, m.frame);
+      return;
+    }
     if (m.kind == ShardMessageKind::kRequest) {
       // A copy of a frame the origin verified: trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
@@ -701,6 +774,9 @@ void ShardWorker::MeasureBuffers() {
       mailbox_.pending_capacity();
   for (const MessageBatch& b : outboxes_) total += b.capacity();
   for (const ParkedWrite& p : parked_) total += p.frame.capacity();
+  for (const auto& [id, g] : gathers_) {
+    for (const std::vector<uint8_t>& part : g.parts) total += part.capacity();
+  }
   for (const auto& [id, c] : connections_) {
     total += c->in.capacity() + c->out.capacity() + c->writing.capacity();
   }

@@ -61,6 +61,12 @@
 // (clock_ceiling.h) is parked: copied, counted as in flight on its connection, and run again
 // when the main thread reports a higher ceiling (kCeilingRaised). No shared clock is written.
 //
+// Anti-entropy (anti_entropy_handlers.h). With cluster membership (NodeContext::ring) the store
+// reports its changes to the worker's SliceDigests. DigestRequest is answered by the connection's
+// thread from every shard's digests; KeyVersionsRequest is a gather: the frame goes to every shard
+// (kGatherRequest), each answers its part (kGatherResponse), and the connection's thread merges
+// them once all are in. A gather counts as one request out on other shards (backpressure).
+//
 // Hello and Auth. A Hello naming another cluster (or none) gets Error WrongCluster and the
 // connection is closed once that is written. The peer's protocol_version is not checked: the
 // node answers with its own, and the peer decides. Without a cluster secret, requests before
@@ -91,6 +97,7 @@
 #include "node/server/server_stats.h"
 #include "node/server/shard_mailbox.h"
 #include "node/store/shard_store.h"
+#include "node/store/slice_digests.h"
 
 namespace shoal::node {
 
@@ -113,6 +120,8 @@ class ShardWorker {
 
   uint32_t index() const { return index_; }
   const ShardStore& store() const { return store_; }
+  // This shard's anti-entropy digests (nullptr on a standalone node). Readable from any thread.
+  const SliceDigests* digests() const { return digests_.get(); }
   const ServerStats& stats() const { return stats_; }
   ShardMailbox& mailbox() { return mailbox_; }
 
@@ -152,6 +161,10 @@ class ShardWorker {
   // Answers Error Unauthenticated and closes the connection once that is written.
   void RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why);
   void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  void HandleAntiEntropy(Connection* c, const wire::Envelope& envelope,
+                         std::span<const uint8_t> frame);
+  // A part of gather `gather_id` arrived (from this or another shard).
+  void AddGatherPart(uint64_t gather_id, std::span<const uint8_t> part);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();
@@ -176,6 +189,7 @@ class ShardWorker {
   const uint32_t shards_;
   const uint32_t max_frame_bytes_;
 
+  std::unique_ptr<SliceDigests> digests_;  // before store_: outlives its registration
   ShardStore store_;
   RequestExecutor executor_;
   static constexpr size_t kLargeFrameBytes = 1 << 20;
@@ -216,6 +230,15 @@ class ShardWorker {
     std::vector<uint8_t> frame;  // a verified frame
   };
   std::vector<ParkedWrite> parked_;  // writes above the clock ceiling (see "Versions")
+  struct Gather {
+    uint64_t conn_id;
+    uint64_t request_id;
+    size_t request_bytes;
+    uint32_t remaining;                       // parts still to come
+    std::vector<std::vector<uint8_t>> parts;  // KeyVersionsResponse frames
+  };
+  uint64_t next_gather_id_ = 1;
+  std::unordered_map<uint64_t, Gather> gathers_;  // KeyVersions requests being gathered
 };
 
 }  // namespace shoal::node

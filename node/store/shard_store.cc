@@ -379,7 +379,12 @@ GetResult ShardStore::Get(std::string_view key) {
   LazyNow now(clock_);
   GetResult result;
   Entry* e = impl_->FindAlive(key, now);
-  if (e == nullptr) return result;
+  if (e == nullptr) {
+    const StatePair& floor = impl_->FloorOf(HashKey(key).ring);
+    result.floor_version = floor.version;
+    result.floor_expiry_version = floor.expiry;
+    return result;
+  }
   result.found = true;
   result.version = e->version();
   result.expiry_version = e->expiry_version();

@@ -114,6 +114,11 @@ struct GetResult {
   Version version;
   Version expiry_version;
   int64_t expire_at_ms = 0;  // 0 for tombstones
+  // When !found: the pair of the key's evicted-version floor (zero if none). A Put of a pair at or
+  // below it is refused as stale, so anti-entropy does not offer such a key (one this store
+  // evicted or purged) again.
+  Version floor_version;
+  Version floor_expiry_version;
 };
 
 // An entry as Scan() shows it.

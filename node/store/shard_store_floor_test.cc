@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "common/clock/clock.h"
 #include "node/store/shard_store.h"
@@ -50,6 +51,31 @@ TEST_F(ShardStoreFloorTest, OlderWriteOfAnEvictedKeyIsRefused) {
   // A newer write applies.
   EXPECT_EQ(Set("live", "v2", V(2'000'000)).status, ApplyStatus::kApplied);
   EXPECT_EQ(Read("live"), "v2");
+}
+
+// Anti-entropy asks a replica for a key it does not hold before offering it: the Get of an absent
+// key reports the floor, so a state the replica evicted is never sent back to it.
+TEST_F(ShardStoreFloorTest, GetOfAnAbsentKeyReportsItsFloor) {
+  const GetResult never = store_.Get("never-written");
+  EXPECT_FALSE(never.found);
+  EXPECT_TRUE(never.floor_version.IsZero());
+  EXPECT_TRUE(never.floor_expiry_version.IsZero());
+  PutRequest put;
+  put.key = "gone";
+  put.value = "v";
+  put.version = V(101);
+  put.expiry_version = V(105);
+  ASSERT_EQ(store_.Put(put).status, ApplyStatus::kApplied);
+  FillUntilEvicted("gone");
+  const GetResult got = store_.Get("gone");
+  EXPECT_FALSE(got.found);
+  const std::pair<Version, Version> floor{got.floor_version, got.floor_expiry_version};
+  EXPECT_GE(floor, std::make_pair(V(101), V(105)));
+  // Exactly what the store refuses: the evicted state again is stale.
+  EXPECT_EQ(store_.Put(put).status, ApplyStatus::kStale);
+  // A held key reports no floor.
+  ASSERT_EQ(Set("held", "v", V(3'000'000)).status, ApplyStatus::kApplied);
+  EXPECT_TRUE(store_.Get("held").floor_version.IsZero());
 }
 
 TEST_F(ShardStoreFloorTest, OlderWriteOfAnExpiredValueRemovedByEvictionIsRefused) {

@@ -1,0 +1,151 @@
+#include "node/server/anti_entropy_handlers.h"
+
+#include <algorithm>
+#include <bitset>
+#include <string_view>
+
+#include "common/hash/key_hash.h"
+#include "node/server/shard_worker.h"
+
+namespace shoal::node {
+
+namespace {
+
+wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
+
+// Bytes a KeyVersion takes in a response besides its key (table, vtable share, two versions,
+// vector slot, padding), rounded up.
+constexpr uint64_t kKeyVersionOverhead = 96;
+
+}  // namespace
+
+const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Envelope& envelope,
+                                       int* peer, wire::ErrorCode* code) {
+  const flatbuffers::String* peer_id = nullptr;
+  if (envelope.message_type() == wire::Message::DigestRequest) {
+    peer_id = envelope.message_as_DigestRequest()->peer();
+  } else if (envelope.message_type() == wire::Message::KeyVersionsRequest) {
+    peer_id = envelope.message_as_KeyVersionsRequest()->peer();
+  } else {
+    *code = wire::ErrorCode::Internal;
+    return "not an anti-entropy request (node bug)";
+  }
+  if (node.ring == nullptr) {
+    *code = wire::ErrorCode::Unsupported;
+    return "anti-entropy needs cluster membership: this node was started without --nodes";
+  }
+  *code = wire::ErrorCode::BadRequest;
+  if (peer_id == nullptr) return "anti-entropy request has no peer";
+  const int index = node.ring->IndexOf(peer_id->string_view());
+  if (index < 0) return "anti-entropy request from a peer that is not a member (--nodes)";
+  if (index == node.self) return "anti-entropy request names this node itself as the peer";
+  if (envelope.message_type() == wire::Message::DigestRequest) {
+    const wire::DigestRequest* r = envelope.message_as_DigestRequest();
+    if (r->level() >= kSummaryLevels) return "digest level out of range (0..3)";
+    if (r->count() == 0) return "digest request for no node";
+    if (r->first() >= SummaryLevelSize(r->level())) return "digest first node out of range";
+  } else {
+    const wire::KeyVersionsRequest* r = envelope.message_as_KeyVersionsRequest();
+    if (r->slices() == nullptr || r->slices()->size() == 0) return "key versions for no slice";
+    if (r->slices()->size() > kMaxKeyVersionsSlices) return "key versions for too many slices";
+    for (uint32_t s : *r->slices()) {
+      if (s >= kSlices) return "slice out of range (0..4095)";
+    }
+  }
+  *peer = index;
+  return nullptr;
+}
+
+MerkleSummary NodeSummary(const NodeContext& node, int peer) {
+  std::vector<uint64_t> leaves(kSlices, 0);
+  for (const ShardWorker* w : node.workers) {
+    const SliceDigests* d = w->digests();
+    if (d == nullptr) continue;
+    for (uint32_t s = 0; s < kSlices; ++s) leaves[s] ^= d->Get(peer, s);
+  }
+  return MerkleSummary(std::move(leaves));
+}
+
+std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id, int peer,
+                                             const wire::DigestRequest& request,
+                                             FrameBuilder& builder) {
+  const MerkleSummary summary = NodeSummary(node, peer);
+  const std::vector<uint64_t>& level = summary.level(request.level());
+  const uint32_t first = request.first();
+  const uint32_t end =
+      static_cast<uint32_t>(std::min<uint64_t>(uint64_t{first} + request.count(), level.size()));
+  auto& b = builder.Start();
+  auto hashes = b.CreateVector(level.data() + first, end - first);
+  auto resp = wire::CreateDigestResponse(b, request.level(), first, hashes);
+  return builder.Finish(request_id, wire::Message::DigestResponse, resp.Union());
+}
+
+std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const SliceDigests& digests,
+                                              int peer, const wire::KeyVersionsRequest& request,
+                                              uint64_t request_id, FrameBuilder& builder) {
+  std::bitset<kSlices> wanted;
+  for (uint32_t s : *request.slices()) wanted.set(s);
+  auto& b = builder.Start();
+  std::vector<flatbuffers::Offset<wire::KeyVersion>> entries;
+  uint64_t cursor = 0;
+  do {
+    cursor = store.Scan(cursor, 4096, [&](const EntryView& e) {
+      if (!wanted.test(SliceOf(e.key_hash)) || !digests.Shared(e.key_hash, peer)) return;
+      const wire::Version version = ToWire(e.version);
+      const wire::Version expiry_version = ToWire(e.expiry_version);
+      entries.push_back(wire::CreateKeyVersion(b, Bytes(b, e.key), &version, &expiry_version,
+                                               e.tombstone, static_cast<uint64_t>(e.expire_at_ms)));
+    });
+  } while (cursor != 0);
+  auto resp = wire::CreateKeyVersionsResponse(b, b.CreateVector(entries));
+  return builder.Finish(request_id, wire::Message::KeyVersionsResponse, resp.Union());
+}
+
+std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uint8_t>>& parts,
+                                               uint64_t request_id, uint64_t max_bytes,
+                                               FrameBuilder& builder) {
+  struct Item {
+    uint32_t slice;
+    std::string_view key;
+    const wire::KeyVersion* entry;
+  };
+  std::vector<Item> items;
+  for (const std::vector<uint8_t>& part : parts) {
+    // Built by this node's own threads (BuildKeyVersionsPart): trusted.
+    const wire::KeyVersionsResponse* r =
+        wire::GetSizePrefixedEnvelope(part.data())->message_as_KeyVersionsResponse();
+    if (r == nullptr || r->entries() == nullptr) continue;
+    for (const wire::KeyVersion* e : *r->entries()) {
+      const std::string_view key = AsView(e->key());
+      items.push_back({SliceOf(KeyHash(key)), key, e});
+    }
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.slice != b.slice ? a.slice < b.slice : a.key < b.key;
+  });
+  // A scan may show an entry twice (ShardStore::Scan): keep one.
+  items.erase(std::unique(items.begin(), items.end(),
+                          [](const Item& a, const Item& b) { return a.key == b.key; }),
+              items.end());
+  uint64_t bytes = 64;
+  for (const Item& i : items) bytes += i.key.size() + kKeyVersionOverhead;
+  if (bytes > max_bytes) {
+    const std::string message = "the " + std::to_string(items.size()) +
+                                " keys of these slices take about " + std::to_string(bytes) +
+                                " bytes, more than the frame limit (" + std::to_string(max_bytes) +
+                                "): ask for fewer slices";
+    return BuildErrorFrame(builder, request_id, wire::ErrorCode::TooLarge, message);
+  }
+  auto& b = builder.Start();
+  std::vector<flatbuffers::Offset<wire::KeyVersion>> entries;
+  entries.reserve(items.size());
+  for (const Item& i : items) {
+    const wire::KeyVersion* e = i.entry;
+    entries.push_back(wire::CreateKeyVersion(b, Bytes(b, i.key), e->version(), e->expiry_version(),
+                                             e->tombstone(), e->expire_at_ms()));
+  }
+  auto resp = wire::CreateKeyVersionsResponse(b, b.CreateVector(entries));
+  return builder.Finish(request_id, wire::Message::KeyVersionsResponse, resp.Union());
+}
+
+}  // namespace shoal::node

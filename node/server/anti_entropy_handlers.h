@@ -1,0 +1,57 @@
+#pragma once
+
+// The node's side of the anti-entropy exchange (schemas/shoal.fbs: DigestRequest,
+// KeyVersionsRequest; docs/architecture.md "Anti-entropy digests").
+//
+// DigestRequest is answered by the connection's thread from every shard's SliceDigests (relaxed
+// atomic reads, as Info reads counters): the node-wide leaf of a slice is the XOR of the shards'.
+// KeyVersionsRequest needs each shard's table, so the connection's thread scatters it to every
+// shard (ShardWorker's gathers): each answers a part (BuildKeyVersionsPart, one pass over its
+// table for the whole batch of slices), and the receiving thread merges the parts into the
+// response (MergeKeyVersionsParts).
+//
+// Frames returned are valid until `builder`'s next Start(). Any shard thread.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/wire/frame.h"
+#include "node/server/node_context.h"
+#include "node/store/shard_store.h"
+#include "node/store/slice_digests.h"
+#include "schemas/shoal_generated.h"
+
+namespace shoal::node {
+
+// Most slices one KeyVersionsRequest may name.
+inline constexpr uint32_t kMaxKeyVersionsSlices = kSlices;
+
+// For a DigestRequest or KeyVersionsRequest: returns nullptr and sets *peer (the asking member's
+// index in the ring), or returns why it cannot be served, with the Error code to answer.
+const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Envelope& envelope,
+                                       int* peer, wire::ErrorCode* code);
+
+// The DigestResponse for a validated DigestRequest.
+std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id, int peer,
+                                             const wire::DigestRequest& request,
+                                             FrameBuilder& builder);
+
+// The node-wide Merkle summary of the pair (self, peer). Any thread.
+MerkleSummary NodeSummary(const NodeContext& node, int peer);
+
+// One shard's part of a KeyVersionsResponse (a KeyVersionsResponse frame, unsorted): the entries
+// of `store` in the requested slices shared with `peer`. Owner thread of `store`.
+std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const SliceDigests& digests,
+                                              int peer, const wire::KeyVersionsRequest& request,
+                                              uint64_t request_id, FrameBuilder& builder);
+
+// Merges the shards' parts (KeyVersionsResponse frames built by BuildKeyVersionsPart) into the
+// response: entries sorted by (slice, key), each key once. Error TooLarge when the response would
+// pass `max_bytes`.
+std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uint8_t>>& parts,
+                                               uint64_t request_id, uint64_t max_bytes,
+                                               FrameBuilder& builder);
+
+}  // namespace shoal::node
