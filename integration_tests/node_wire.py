@@ -13,7 +13,8 @@ import struct
 import time
 
 # Field lists in schema order (the field id is the index). Kinds: u8 u16 u32 u64 bool str bytes
-# version (the Version struct), table:<Name>, tables:<Name> (a vector of tables).
+# version (the Version struct), table:<Name>, tables:<Name> (a vector of tables), u32s / u64s
+# (vectors of scalars).
 SCHEMA = {
     "Hello": [("protocol_version", "u32"), ("cluster", "str"), ("sender_id", "str"),
               ("role", "u8"), ("nonce", "bytes")],
@@ -23,8 +24,7 @@ SCHEMA = {
     "Get": [("key", "bytes"), ("want_value", "bool")],
     "GetResponse": [("found", "bool"), ("tombstone", "bool"), ("value", "bytes"),
                     ("version", "version"), ("expire_at_ms", "u64"),
-                    ("expiry_version", "version"), ("floor_version", "version"),
-                    ("floor_expiry_version", "version")],
+                    ("expiry_version", "version")],
     "Put": [("key", "bytes"), ("value", "bytes"), ("version", "version"), ("expire_at_ms", "u64"),
             ("tombstone", "bool"), ("condition", "u8"), ("keep_ttl", "bool"),
             ("want_previous", "bool"), ("expiry_version", "version")],
@@ -42,17 +42,10 @@ SCHEMA = {
     "AuthResponse": [("ok", "bool")],
     "InfoEntry": [("name", "str"), ("value", "str")],
     "InfoResponse": [("entries", "tables:InfoEntry")],
-    "DigestRequest": [("peer", "str"), ("level", "u8"), ("first", "u32"), ("count", "u32")],
-    "DigestResponse": [("level", "u8"), ("first", "u32"), ("hashes", "u64s")],
-    "KeyVersionsRequest": [("peer", "str"), ("slices", "u32s")],
-    "KeyVersion": [("key", "bytes"), ("version", "version"), ("expiry_version", "version"),
-                   ("tombstone", "bool"), ("expire_at_ms", "u64")],
-    "KeyVersionsResponse": [("entries", "tables:KeyVersion")],
 }
 # The Message union, in schema order (0 is NONE).
 MESSAGES = ["NONE", "Hello", "HelloResponse", "Get", "GetResponse", "Put", "PutResponse", "Touch",
-            "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse",
-            "DigestRequest", "DigestResponse", "KeyVersionsRequest", "KeyVersionsResponse"]
+            "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse"]
 ERROR_CODES = ["Unknown", "BadRequest", "TooLarge", "ClockSkew", "Unsupported", "Internal",
                "NotReady", "Unauthenticated", "WrongCluster", "OutOfMemory"]
 PROTOCOL_VERSION = 1
@@ -303,3 +296,16 @@ SCHEMA["TouchResponse"].append(("tombstone", "bool"))
 # TouchCondition values (EXPIRE NX | XX | GT | LT), as in schemas/shoal.fbs.
 TOUCH_CONDITIONS = {"Always": 0, "IfNoExpiry": 1, "IfHasExpiry": 2, "IfGreater": 3, "IfLess": 4,
                     "IfHasExpiryAndLess": 5}
+
+# Anti-entropy (issue 8): GetResponse reports an absent key's evicted-version floor; the digest and
+# key-version messages. Union members in schema order.
+SCHEMA["GetResponse"] += [("floor_version", "version"), ("floor_expiry_version", "version")]
+SCHEMA.update({
+    "DigestRequest": [("peer", "str"), ("level", "u8"), ("first", "u32"), ("count", "u32")],
+    "DigestResponse": [("level", "u8"), ("first", "u32"), ("hashes", "u64s")],
+    "KeyVersionsRequest": [("peer", "str"), ("slices", "u32s")],
+    "KeyVersion": [("key", "bytes"), ("version", "version"), ("expiry_version", "version"),
+                   ("tombstone", "bool"), ("expire_at_ms", "u64")],
+    "KeyVersionsResponse": [("entries", "tables:KeyVersion")],
+})
+MESSAGES += ["DigestRequest", "DigestResponse", "KeyVersionsRequest", "KeyVersionsResponse"]

@@ -46,6 +46,11 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddInt("replicas", &c->replicas, "replicas per key (N), as the proxies are configured");
   options.AddInt("tokens-per-node", &c->tokens_per_node,
                  "virtual-node tokens per member, as the proxies are configured");
+  options.AddInt("anti-entropy-interval-ms", &c->anti_entropy_interval_ms,
+                 "compare summaries with every peer and repair differences this often, in ms "
+                 "(0: never; needs --nodes)");
+  options.AddSize("anti-entropy-rate", &c->anti_entropy_rate,
+                  "most bytes (keys and values) anti-entropy pushes per second (0: unlimited)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -86,6 +91,11 @@ Status ValidateNodeConfig(NodeConfig* c) {
     return Status::InvalidArgument("--replicas must be between 1 and " +
                                    std::to_string(Ring::kMaxReplicas) + ", got " +
                                    std::to_string(c->replicas));
+  }
+  if (c->anti_entropy_interval_ms < 0 || c->anti_entropy_interval_ms > kMaxWarmupMs) {
+    return Status::InvalidArgument("--anti-entropy-interval-ms must be between 0 and " +
+                                   std::to_string(kMaxWarmupMs) + " (1 day), got " +
+                                   std::to_string(c->anti_entropy_interval_ms));
   }
   if (c->tokens_per_node < 1 || c->tokens_per_node > 65536) {
     return Status::InvalidArgument("--tokens-per-node must be between 1 and 65536, got " +

@@ -30,6 +30,10 @@ struct NodeConfig {
   std::string nodes;
   int64_t replicas = 3;  // N: replicas per key (must match the proxies')
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;  // (must match the proxies')
+  // Anti-entropy (node/server/anti_entropy.h): a round with every peer this often (0: never),
+  // pushing at most this many bytes of keys and values per second (0: unlimited).
+  int64_t anti_entropy_interval_ms = 60'000;
+  uint64_t anti_entropy_rate = 8ull << 20;
 
   // Filled by Validate().
   HostPort listen_address;

@@ -6,6 +6,7 @@
 // path: each shard's store tracks its own highest version, and the node's max is the max over
 // the shards (NodeMaxHlc), taken only when asked (Hello, Info, persistence).
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -32,6 +33,16 @@ struct NodeContext {
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up
   int64_t warmup_until_monotonic_ms = 0;  // before this, Get and Touch answer NotReady
   ClockCeiling ceiling;                   // versions above durable() wait for a persist
+  // Written by the anti-entropy thread (anti_entropy.h), read by Info: any thread.
+  struct AntiEntropyStats {
+    std::atomic<uint64_t> rounds{0};
+    std::atomic<uint64_t> keys_repaired{0};       // states pushed to a peer and applied there
+    std::atomic<uint64_t> bytes_repaired{0};      // their keys' and values' bytes
+    std::atomic<uint64_t> keys_skipped_floor{0};  // not offered: the peer evicted or purged them
+    std::atomic<uint64_t> summary_nodes{0};       // digest nodes fetched from peers
+    std::atomic<uint64_t> slices_exchanged{0};    // slices whose key versions were compared
+    std::atomic<uint64_t> errors{0};              // failed rounds with a peer, refused pushes
+  } anti_entropy;
 };
 
 }  // namespace shoal::node

@@ -61,6 +61,15 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("tombstones_purged", purged);
   add_number("tombstones_evicted", tomb_evicted);
   add_number("stale_writes", stale);
+  const NodeContext::AntiEntropyStats& ae = node.anti_entropy;
+  add_number("antientropy_rounds", ae.rounds.load(std::memory_order_relaxed));
+  add_number("antientropy_keys_repaired", ae.keys_repaired.load(std::memory_order_relaxed));
+  add_number("antientropy_bytes_repaired", ae.bytes_repaired.load(std::memory_order_relaxed));
+  add_number("antientropy_keys_skipped_floor",
+             ae.keys_skipped_floor.load(std::memory_order_relaxed));
+  add_number("antientropy_summary_nodes", ae.summary_nodes.load(std::memory_order_relaxed));
+  add_number("antientropy_slices_exchanged", ae.slices_exchanged.load(std::memory_order_relaxed));
+  add_number("antientropy_errors", ae.errors.load(std::memory_order_relaxed));
   uint64_t outside = 0;
   for (const ShardWorker* w : node.workers) outside += w->stats().buffer_bytes.Get();
   add_number("memory_outside_store_bytes", outside);

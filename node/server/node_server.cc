@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "node/server/anti_entropy.h"
 #include "node/server/listen_socket.h"
 #include "node/server/node_info.h"
 #include "node/server/shard_worker.h"
@@ -32,6 +33,10 @@ Status NodeServer::Start() {
     }
   }
   for (auto& w : workers_) w->Launch();
+  if (context_.ring != nullptr && context_.config.anti_entropy_interval_ms > 0) {
+    anti_entropy_ = std::make_unique<AntiEntropy>(context_);
+    anti_entropy_->Start();
+  }
   running_ = true;
   return Status::Ok();
 }
@@ -48,6 +53,8 @@ void NodeServer::NotifyCeilingRaised() {
 void NodeServer::Stop() {
   if (!running_) return;
   running_ = false;
+  if (anti_entropy_ != nullptr) anti_entropy_->Stop();  // it talks to the workers: first
+  anti_entropy_.reset();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
   final_max_hlc_ = NodeMaxHlc(context_);

@@ -22,6 +22,7 @@
 namespace shoal::node {
 
 class ShardWorker;
+class AntiEntropy;
 
 class NodeServer {
  public:
@@ -54,6 +55,7 @@ class NodeServer {
  private:
   NodeContext context_;
   std::vector<std::unique_ptr<ShardWorker>> workers_;
+  std::unique_ptr<AntiEntropy> anti_entropy_;  // with --nodes and an interval
   uint16_t port_ = 0;
   bool running_ = false;
   uint64_t final_max_hlc_ = 0;

@@ -1,0 +1,370 @@
+#include "node/server/anti_entropy.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "node/server/anti_entropy_handlers.h"
+
+namespace shoal::node {
+
+namespace {
+
+constexpr int kTimeoutMs = 5000;
+// Slices per KeyVersions exchange, and requests in flight on one connection.
+constexpr size_t kSlicesPerBatch = 64;
+constexpr size_t kWindow = 128;
+
+Version FromWire(const wire::Version* v) {
+  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
+}
+
+struct Pair {
+  Version version;
+  Version expiry;
+  auto operator<=>(const Pair&) const = default;
+};
+
+struct Listed {
+  std::string key;
+  Pair pair;
+};
+
+// Sends requests 0..n-1 (build(i, builder) returns the frame of request i, built with the
+// client's builder and the id given) with at most kWindow in flight, and calls
+// on_reply(i, envelope) for each reply. The first transport error ends it.
+template <typename Build, typename OnReply>
+Status Pipeline(client::NodeClient& c, size_t n, Build&& build, OnReply&& on_reply) {
+  std::unordered_map<uint64_t, size_t> in_flight;
+  size_t next = 0;
+  while (next < n || !in_flight.empty()) {
+    while (next < n && in_flight.size() < kWindow) {
+      const uint64_t id = c.NextRequestId();
+      if (Status s = c.Send(build(next, id, c.builder()), kTimeoutMs); !s.ok()) return s;
+      in_flight.emplace(id, next++);
+    }
+    StatusOr<const wire::Envelope*> reply = c.Receive(kTimeoutMs);
+    if (!reply.ok()) return reply.status();
+    auto it = in_flight.find((*reply)->request_id());
+    if (it == in_flight.end()) continue;  // a late reply to an abandoned request
+    const size_t i = it->second;
+    in_flight.erase(it);
+    on_reply(i, **reply);
+  }
+  return Status::Ok();
+}
+
+// One request, one reply (an Error reply is an error).
+template <typename Build>
+StatusOr<const wire::Envelope*> Call(client::NodeClient& c, Build&& build) {
+  const uint64_t id = c.NextRequestId();
+  if (Status s = c.Send(build(id, c.builder()), kTimeoutMs); !s.ok()) return s;
+  StatusOr<const wire::Envelope*> reply = c.Await(id, kTimeoutMs);
+  if (!reply.ok()) return reply.status();
+  if (const wire::Error* err = (*reply)->message_as_Error()) {
+    return Status::Unavailable(client::DescribeError(*err));
+  }
+  return reply;
+}
+
+StatusOr<std::vector<Listed>> KeyVersions(client::NodeClient& c, const std::string& peer_id,
+                                          const std::vector<uint32_t>& slices) {
+  StatusOr<const wire::Envelope*> reply = Call(c, [&](uint64_t id, FrameBuilder& fb) {
+    auto& b = fb.Start();
+    auto req = wire::CreateKeyVersionsRequest(b, b.CreateString(peer_id), b.CreateVector(slices));
+    return fb.Finish(id, wire::Message::KeyVersionsRequest, req.Union());
+  });
+  if (!reply.ok()) return reply.status();
+  const wire::KeyVersionsResponse* r = (*reply)->message_as_KeyVersionsResponse();
+  if (r == nullptr) return Status::Corruption("unexpected reply to KeyVersions");
+  std::vector<Listed> out;
+  if (r->entries() == nullptr) return out;
+  out.reserve(r->entries()->size());
+  for (const wire::KeyVersion* e : *r->entries()) {
+    out.push_back({std::string(AsView(e->key())),
+                   Pair{FromWire(e->version()), FromWire(e->expiry_version())}});
+  }
+  return out;
+}
+
+}  // namespace
+
+AntiEntropy::AntiEntropy(NodeContext& node) : node_(node) {
+  const auto& members = node_.ring->members();
+  for (int m = 0; m < static_cast<int>(members.size()); ++m) {
+    if (m == node_.self) continue;
+    Peer p;
+    p.index = m;
+    p.settled_local.assign(kSlices, 0);
+    p.settled_peer.assign(kSlices, 0);
+    p.settled.assign(kSlices, false);
+    peers_.push_back(std::move(p));
+  }
+}
+
+AntiEntropy::~AntiEntropy() { Stop(); }
+
+void AntiEntropy::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "shoal-antientr");
+    Run();
+  });
+}
+
+void AntiEntropy::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool AntiEntropy::stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+void AntiEntropy::Run() {
+  const auto interval = std::chrono::milliseconds(node_.config.anti_entropy_interval_ms);
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, interval, [this] { return stop_; })) return;
+    }
+    RunRound();
+  }
+}
+
+void AntiEntropy::RunRound() {
+  round_bytes_ = 0;
+  round_start_ms_ = node_.clock.MonotonicMs();
+  for (Peer& p : peers_) {
+    if (stopping()) return;
+    if (Status s = SyncPeer(p); !s.ok()) {
+      node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("anti-entropy with {}: {}", node_.ring->members()[p.index].id, s.ToString());
+      p.conn.reset();
+      local_.reset();
+    }
+  }
+  node_.anti_entropy.rounds.fetch_add(1, std::memory_order_relaxed);
+}
+
+Status AntiEntropy::Ensure(std::unique_ptr<client::NodeClient>& conn, const std::string& address) {
+  if (conn != nullptr) return Status::Ok();
+  StatusOr<HostPort> hp = ParseHostPort(address);
+  if (!hp.ok()) return hp.status();
+  StatusOr<std::unique_ptr<client::NodeClient>> c = client::NodeClient::Connect(*hp, kTimeoutMs);
+  if (!c.ok()) return c.status();
+  StatusOr<client::HelloReply> hello =
+      (*c)->Hello(node_.config.cluster, node_.config.id, node_.config.cluster_secret, kTimeoutMs,
+                  wire::PeerRole::Node);
+  if (!hello.ok()) return hello.status();
+  conn = std::move(*c);
+  return Status::Ok();
+}
+
+bool AntiEntropy::Throttle() {
+  const uint64_t rate = node_.config.anti_entropy_rate;
+  if (rate == 0) return !stopping();
+  // The time the bytes pushed so far are allowed to take at the rate, from the round's start.
+  const int64_t due_ms = round_start_ms_ + static_cast<int64_t>(round_bytes_ * 1000 / rate);
+  const int64_t wait_ms = due_ms - node_.clock.MonotonicMs();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (wait_ms > 0) {
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_; });
+  }
+  return !stop_;
+}
+
+Status AntiEntropy::SyncPeer(Peer& p) {
+  const RingMember& member = node_.ring->members()[p.index];
+  const std::string& self_id = node_.config.id;
+  if (Status s = Ensure(p.conn, member.address); !s.ok()) return s;
+  if (Status s = Ensure(local_, node_.ring->members()[node_.self].address); !s.ok()) return s;
+  client::NodeClient& peer = *p.conn;
+  client::NodeClient& local = *local_;
+
+  // 1. Summaries: root first, then only the children of differing nodes.
+  const MerkleSummary summary = NodeSummary(node_, p.index);
+  std::vector<uint64_t> their_leaves(kSlices, 0);
+  auto fetch = [&](int level, uint32_t first, uint32_t count) -> StatusOr<std::vector<uint64_t>> {
+    StatusOr<const wire::Envelope*> reply = Call(peer, [&](uint64_t id, FrameBuilder& fb) {
+      auto& b = fb.Start();
+      auto req = wire::CreateDigestRequest(b, b.CreateString(self_id), static_cast<uint8_t>(level),
+                                           first, count);
+      return fb.Finish(id, wire::Message::DigestRequest, req.Union());
+    });
+    if (!reply.ok()) return reply.status();
+    const wire::DigestResponse* r = (*reply)->message_as_DigestResponse();
+    if (r == nullptr || r->hashes() == nullptr) {
+      return Status::Corruption("unexpected reply to DigestRequest");
+    }
+    std::vector<uint64_t> hashes(r->hashes()->begin(), r->hashes()->end());
+    if (level == kSummaryLevels - 1) {
+      for (size_t i = 0; i < hashes.size() && first + i < kSlices; ++i) {
+        their_leaves[first + i] = hashes[i];
+      }
+    }
+    return hashes;
+  };
+  uint64_t fetched = 0;
+  StatusOr<std::vector<uint32_t>> differing = DifferingSlices(summary, fetch, &fetched);
+  node_.anti_entropy.summary_nodes.fetch_add(fetched, std::memory_order_relaxed);
+  if (!differing.ok()) return differing.status();
+
+  // 2. Settled differences are not exchanged again while both digests stay the same.
+  const std::vector<uint64_t>& my_leaves = summary.level(kSummaryLevels - 1);
+  std::vector<uint32_t> todo;
+  for (uint32_t s : *differing) {
+    if (p.settled[s] && p.settled_local[s] == my_leaves[s] &&
+        p.settled_peer[s] == their_leaves[s]) {
+      continue;
+    }
+    todo.push_back(s);
+  }
+
+  for (size_t at = 0; at < todo.size(); at += kSlicesPerBatch) {
+    if (stopping()) return Status::Ok();
+    const std::vector<uint32_t> batch(
+        todo.begin() + static_cast<ptrdiff_t>(at),
+        todo.begin() + static_cast<ptrdiff_t>(std::min(todo.size(), at + kSlicesPerBatch)));
+    // 3. Key versions from both sides (each sorted by slice, then key).
+    StatusOr<std::vector<Listed>> mine = KeyVersions(local, member.id, batch);
+    if (!mine.ok()) return mine.status();
+    StatusOr<std::vector<Listed>> theirs = KeyVersions(peer, self_id, batch);
+    if (!theirs.ok()) return theirs.status();
+    node_.anti_entropy.slices_exchanged.fetch_add(batch.size(), std::memory_order_relaxed);
+    std::unordered_map<std::string_view, Pair> held;
+    for (const Listed& t : *theirs) held.emplace(t.key, t.pair);
+    // Whether every reply of this batch was an answer (an Error other than TooLarge, e.g. a
+    // local NotReady during warm-up, leaves the batch unsettled: it is exchanged again).
+    bool complete = true;
+    std::vector<const Listed*> newer;    // the peer holds an older pair
+    std::vector<const Listed*> missing;  // the peer holds nothing: ask it first
+    for (const Listed& m : *mine) {
+      auto it = held.find(m.key);
+      if (it == held.end()) {
+        missing.push_back(&m);
+      } else if (it->second < m.pair) {
+        newer.push_back(&m);
+      }
+    }
+    // 4a. A key the peer does not hold is offered only above its evicted-version floor.
+    Status s = Pipeline(
+        peer, missing.size(),
+        [&](size_t i, uint64_t id, FrameBuilder& fb) {
+          auto& b = fb.Start();
+          auto get = wire::CreateGet(b, Bytes(b, missing[i]->key), /*want_value=*/false);
+          return fb.Finish(id, wire::Message::Get, get.Union());
+        },
+        [&](size_t i, const wire::Envelope& reply) {
+          const wire::GetResponse* r = reply.message_as_GetResponse();
+          if (r == nullptr) {  // an error: not offered this round
+            complete = false;
+            return;
+          }
+          if (r->found()) {
+            const Pair now{FromWire(r->version()), FromWire(r->expiry_version())};
+            if (now < missing[i]->pair) newer.push_back(missing[i]);  // arrived meanwhile
+            return;
+          }
+          const Pair floor{FromWire(r->floor_version()), FromWire(r->floor_expiry_version())};
+          if (missing[i]->pair <= floor) {
+            node_.anti_entropy.keys_skipped_floor.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+          newer.push_back(missing[i]);
+        });
+    if (!s.ok()) return s;
+
+    // 4b. Read each state to push from the local node, whole, then put it on the peer.
+    for (size_t from = 0; from < newer.size(); from += kWindow) {
+      if (!Throttle()) return Status::Ok();
+      const size_t n = std::min(kWindow, newer.size() - from);
+      struct State {
+        bool found = false;
+        bool tombstone = false;
+        std::string value;
+        wire::Version version, expiry_version;
+        uint64_t expire_at_ms = 0;
+      };
+      std::vector<State> states(n);
+      s = Pipeline(
+          local, n,
+          [&](size_t i, uint64_t id, FrameBuilder& fb) {
+            auto& b = fb.Start();
+            auto get = wire::CreateGet(b, Bytes(b, newer[from + i]->key), /*want_value=*/true);
+            return fb.Finish(id, wire::Message::Get, get.Union());
+          },
+          [&](size_t i, const wire::Envelope& reply) {
+            const wire::GetResponse* r = reply.message_as_GetResponse();
+            if (r == nullptr) complete = false;
+            if (r == nullptr || !r->found() || r->version() == nullptr) return;
+            State& st = states[i];
+            st.found = true;
+            st.tombstone = r->tombstone();
+            st.value.assign(AsView(r->value()));
+            st.version = *r->version();
+            st.expiry_version = r->expiry_version() != nullptr ? *r->expiry_version() : st.version;
+            st.expire_at_ms = r->expire_at_ms();
+          });
+      if (!s.ok()) return s;
+      s = Pipeline(
+          peer, n,
+          [&](size_t i, uint64_t id, FrameBuilder& fb) {
+            const State& st = states[i];
+            auto& b = fb.Start();
+            if (!st.found) {  // gone locally meanwhile: ask for nothing useful (a cheap Get)
+              auto get = wire::CreateGet(b, Bytes(b, newer[from + i]->key), false);
+              return fb.Finish(id, wire::Message::Get, get.Union());
+            }
+            auto key = Bytes(b, newer[from + i]->key);
+            flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
+            if (!st.tombstone) value = Bytes(b, st.value);
+            wire::PutBuilder put(b);
+            put.add_key(key);
+            if (!st.tombstone) put.add_value(value);
+            put.add_version(&st.version);
+            put.add_expiry_version(&st.expiry_version);
+            put.add_expire_at_ms(st.tombstone ? 0 : st.expire_at_ms);
+            put.add_tombstone(st.tombstone);
+            return fb.Finish(id, wire::Message::Put, put.Finish().Union());
+          },
+          [&](size_t i, const wire::Envelope& reply) {
+            const wire::PutResponse* r = reply.message_as_PutResponse();
+            if (r == nullptr) {
+              if (const wire::Error* err = reply.message_as_Error()) {
+                // TooLarge: the peer holds smaller entries; that will not change.
+                if (err->code() != wire::ErrorCode::TooLarge) complete = false;
+                node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+                spdlog::debug("anti-entropy put to {}: {}", member.id, client::DescribeError(*err));
+              }
+              return;
+            }
+            if (!r->applied()) return;
+            const uint64_t bytes = newer[from + i]->key.size() + states[i].value.size();
+            round_bytes_ += bytes;
+            node_.anti_entropy.keys_repaired.fetch_add(1, std::memory_order_relaxed);
+            node_.anti_entropy.bytes_repaired.fetch_add(bytes, std::memory_order_relaxed);
+          });
+      if (!s.ok()) return s;
+    }
+    // The exchange of these slices is complete: remember their digests as settled.
+    if (!complete) continue;
+    for (uint32_t slice : batch) {
+      p.settled[slice] = true;
+      p.settled_local[slice] = my_leaves[slice];
+      p.settled_peer[slice] = their_leaves[slice];
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace shoal::node

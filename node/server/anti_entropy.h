@@ -1,0 +1,81 @@
+#pragma once
+
+// AntiEntropy: the node's periodic repair (docs/architecture.md, "Anti-entropy"). A thread of its
+// own (never a shard loop), started by NodeServer when the node has cluster membership and
+// --anti-entropy-interval-ms > 0. Every interval, for each other member (peer):
+//  1. compares the Merkle summary of the pair (self, peer) -- built locally from the shards'
+//     digests -- with the peer's (DigestRequest), root first, descending only into differing
+//     nodes;
+//  2. skips the differing slices whose two digests are what they were at the last exchange that
+//     completed (a settled difference: e.g. keys the peer evicted);
+//  3. fetches KeyVersions of the other slices, in batches, from both sides (the local node over
+//     a connection to itself, so that the shards are read on their own threads);
+//  4. pushes every state it holds newer than the peer's (values and tombstones) as a Put carrying
+//     version, expiry_version and expire_at_ms, the value read with a Get from the local node.
+//     Before offering a key the peer does not hold, it asks the peer for it: a peer whose
+//     evicted-version floor covers the pair would refuse it (it evicted or purged it), so it is
+//     skipped and counted (keys_skipped_floor) instead of being sent again every round.
+// Only newer states are pushed: the peer, running the same loop, pushes what it holds newer.
+// Pushed bytes are limited to --anti-entropy-rate per second.
+//
+// Thread rules: Start/Stop/RunRoundNow from the controlling thread (main, tests); the rest runs
+// on the anti-entropy thread. Counters are in NodeContext::anti_entropy (any thread).
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/client/node_client.h"
+#include "common/status/status.h"
+#include "node/server/node_context.h"
+#include "node/store/slice_digests.h"
+
+namespace shoal::node {
+
+class AntiEntropy {
+ public:
+  // `node` must have a ring and outlive this object.
+  explicit AntiEntropy(NodeContext& node);
+  ~AntiEntropy();  // stops
+  AntiEntropy(const AntiEntropy&) = delete;
+  AntiEntropy& operator=(const AntiEntropy&) = delete;
+
+  // Starts the thread: a round every node.config.anti_entropy_interval_ms.
+  void Start();
+  // Ends the round in progress at its next step and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  struct Peer {
+    int index = -1;
+    std::unique_ptr<client::NodeClient> conn;
+    // Per slice: the (local, peer) digests at the last completed exchange of the slice.
+    std::vector<uint64_t> settled_local, settled_peer;
+    std::vector<bool> settled;
+  };
+
+  void Run();
+  void RunRound();
+  Status SyncPeer(Peer& peer);
+  // Opens (and says Hello on) `conn` to `address` unless it is open.
+  Status Ensure(std::unique_ptr<client::NodeClient>& conn, const std::string& address);
+  bool stopping();
+  // Waits until `bytes` pushed so far in this round are within the rate; false when stopping.
+  bool Throttle();
+
+  NodeContext& node_;
+  std::vector<Peer> peers_;
+  std::unique_ptr<client::NodeClient> local_;  // to this node itself
+  uint64_t round_bytes_ = 0;
+  int64_t round_start_ms_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace shoal::node
