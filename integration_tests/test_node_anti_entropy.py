@@ -286,3 +286,30 @@ def test_keys_a_peer_evicted_are_not_sent_back(tmp_path):
 def read_put_response(conn):
     _, kind, body = read_frame(conn.sock)
     assert kind == "PutResponse", body
+
+
+def test_a_node_restarted_empty_is_refilled(tmp_path):
+    members, procs = start_pair(tmp_path, interval_ms=200)
+    try:
+        with NodeConnection(members["a"]) as a, NodeConnection(members["b"]) as b:
+            base = hlc_now()
+            for i in range(500):
+                for conn in (a, b):
+                    conn.put(f"r:{i}".encode(), b"value-%d" % i, hlc=base + i, writer=4)
+            kind, body = a.call("Put", key=b"r:7", tombstone=True, version=(base + 1000, 4))
+            assert body["applied"]
+            wanted = key_versions(a, "b", list(range(SLICES)))
+            assert len(wanted) == 500
+        procs[1].kill()
+        # Restarted on its data dir: it warms up (reads answer NotReady) and is refilled meanwhile.
+        procs[1] = harness.start_node(tmp_path, "b", port=members["b"], members=members,
+                                      extra=("--replicas", "2", "--threads", "3",
+                                             "--anti-entropy-interval-ms", "200",
+                                             "--warmup-ms", "60000"))
+        with NodeConnection(members["a"]) as a, NodeConnection(members["b"]) as b:
+            assert wait_until(lambda: digests(a, "b", 0) == digests(b, "a", 0)), info(members["a"])
+            assert info(members["b"])["ready"] == 0  # refilled during its warm-up
+            assert key_versions(b, "a", list(range(SLICES))) == wanted
+    finally:
+        for p in procs:
+            p.stop()

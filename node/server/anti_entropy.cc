@@ -16,8 +16,12 @@ namespace shoal::node {
 namespace {
 
 constexpr int kTimeoutMs = 5000;
-// Slices per KeyVersions exchange, and requests in flight on one connection.
-constexpr size_t kSlicesPerBatch = 64;
+// Slices per KeyVersions exchange start at kFirstBatchSlices and adapt so that a batch lists
+// about kTargetKeysPerBatch keys (each batch costs every shard of both nodes a pass over its
+// table, so fewer, larger batches are cheaper while the answers stay well under a frame); a
+// batch answered TooLarge is halved. Requests in flight on one connection: kWindow.
+constexpr size_t kFirstBatchSlices = 64;
+constexpr size_t kTargetKeysPerBatch = 20'000;
 constexpr size_t kWindow = 128;
 
 Version FromWire(const wire::Version* v) {
@@ -67,6 +71,9 @@ StatusOr<const wire::Envelope*> Call(client::NodeClient& c, Build&& build) {
   StatusOr<const wire::Envelope*> reply = c.Await(id, kTimeoutMs);
   if (!reply.ok()) return reply.status();
   if (const wire::Error* err = (*reply)->message_as_Error()) {
+    if (err->code() == wire::ErrorCode::TooLarge) {
+      return Status::ResourceExhausted(client::DescribeError(*err));
+    }
     return Status::Unavailable(client::DescribeError(*err));
   }
   return reply;
@@ -103,6 +110,7 @@ AntiEntropy::AntiEntropy(NodeContext& node) : node_(node) {
     p.settled_local.assign(kSlices, 0);
     p.settled_peer.assign(kSlices, 0);
     p.settled.assign(kSlices, false);
+    p.batch_slices = kFirstBatchSlices;
     peers_.push_back(std::move(p));
   }
 }
@@ -230,16 +238,36 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     todo.push_back(s);
   }
 
-  for (size_t at = 0; at < todo.size(); at += kSlicesPerBatch) {
+  size_t at = 0;
+  while (at < todo.size()) {
     if (stopping()) return Status::Ok();
-    const std::vector<uint32_t> batch(
-        todo.begin() + static_cast<ptrdiff_t>(at),
-        todo.begin() + static_cast<ptrdiff_t>(std::min(todo.size(), at + kSlicesPerBatch)));
+    const size_t n = std::min(todo.size() - at, p.batch_slices);
+    const std::vector<uint32_t> batch(todo.begin() + static_cast<ptrdiff_t>(at),
+                                      todo.begin() + static_cast<ptrdiff_t>(at + n));
     // 3. Key versions from both sides (each sorted by slice, then key).
     StatusOr<std::vector<Listed>> mine = KeyVersions(local, member.id, batch);
-    if (!mine.ok()) return mine.status();
-    StatusOr<std::vector<Listed>> theirs = KeyVersions(peer, self_id, batch);
-    if (!theirs.ok()) return theirs.status();
+    StatusOr<std::vector<Listed>> theirs = mine.ok() ? KeyVersions(peer, self_id, batch)
+                                                     : StatusOr<std::vector<Listed>>(mine.status());
+    if (!theirs.ok()) {
+      if (theirs.status().code() != Status::Code::kResourceExhausted) return theirs.status();
+      if (n > 1) {
+        p.batch_slices = n / 2;  // too many keys for one answer: retry in halves
+      } else {
+        // One slice's keys do not fit in a frame: it cannot be exchanged (counted, logged).
+        node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("anti-entropy with {}: slice {}: {}", member.id, batch[0],
+                     theirs.status().ToString());
+        ++at;
+      }
+      continue;
+    }
+    at += n;
+    const size_t listed = std::max(mine->size(), theirs->size());
+    if (listed < kTargetKeysPerBatch / 2 && n == p.batch_slices) {
+      p.batch_slices = std::min<size_t>(p.batch_slices * 2, kSlices);
+    } else if (listed > kTargetKeysPerBatch && p.batch_slices > 1) {
+      p.batch_slices /= 2;
+    }
     node_.anti_entropy.slices_exchanged.fetch_add(batch.size(), std::memory_order_relaxed);
     std::unordered_map<std::string_view, Pair> held;
     for (const Listed& t : *theirs) held.emplace(t.key, t.pair);
@@ -266,8 +294,15 @@ Status AntiEntropy::SyncPeer(Peer& p) {
         },
         [&](size_t i, const wire::Envelope& reply) {
           const wire::GetResponse* r = reply.message_as_GetResponse();
-          if (r == nullptr) {  // an error: not offered this round
-            complete = false;
+          if (r == nullptr) {
+            // A peer warming up after a restart (NotReady) started with an empty store and no
+            // floor: offer it. Any other error: not offered this round.
+            const wire::Error* err = reply.message_as_Error();
+            if (err != nullptr && err->code() == wire::ErrorCode::NotReady) {
+              newer.push_back(missing[i]);
+            } else {
+              complete = false;
+            }
             return;
           }
           if (r->found()) {

@@ -9,7 +9,8 @@
 //  2. skips the differing slices whose two digests are what they were at the last exchange that
 //     completed (a settled difference: e.g. keys the peer evicted);
 //  3. fetches KeyVersions of the other slices, in batches, from both sides (the local node over
-//     a connection to itself, so that the shards are read on their own threads);
+//     a connection to itself, so that the shards are read on their own threads); a batch's size
+//     adapts to list about 20,000 keys (halved when an answer would pass the frame limit);
 //  4. pushes every state it holds newer than the peer's (values and tombstones) as a Put carrying
 //     version, expiry_version and expire_at_ms, the value read with a Get from the local node.
 //     Before offering a key the peer does not hold, it asks the peer for it: a peer whose
@@ -56,6 +57,7 @@ class AntiEntropy {
     // Per slice: the (local, peer) digests at the last completed exchange of the slice.
     std::vector<uint64_t> settled_local, settled_peer;
     std::vector<bool> settled;
+    size_t batch_slices = 0;  // slices per KeyVersions exchange (adapted, see the .cc)
   };
 
   void Run();
