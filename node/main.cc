@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -28,6 +29,7 @@
 #include "node/server/node_config.h"
 #include "node/server/node_info.h"
 #include "node/server/node_server.h"
+#include "node/sync/restart_sync.h"
 
 namespace {
 
@@ -288,6 +290,13 @@ int main(int argc, char** argv) {
         "NotReady for {} ms (--warmup-ms)",
         config.warmup_ms);
   }
+  // With membership, the node starts empty among peers that hold its keys: it pulls them before
+  // answering reads (constructed before the shards serve: it marks the node syncing).
+  std::unique_ptr<shoal::node::RestartSync> sync;
+  if (config.ring != nullptr && config.sync_timeout_ms > 0) {
+    sync = std::make_unique<shoal::node::RestartSync>(
+        server.mutable_context(), config.listen_address, config.sync_timeout_ms);
+  }
   SignalState state{&server, hlc_path, {}, {}, {}, {}};
   TakeReservedFds(state);
   s = InitMainLoopHandles(&loop, state);
@@ -297,6 +306,7 @@ int main(int argc, char** argv) {
     CloseMainLoop(&loop);
     return kExitStartFailure;
   }
+  if (sync != nullptr) sync->Start(server.port());
   spdlog::info("node '{}' (cluster '{}') listening on {}:{} with {} shards, max memory {} bytes",
                config.id, config.cluster, config.listen_address.host, server.port(), config.threads,
                config.max_memory);
@@ -305,7 +315,9 @@ int main(int argc, char** argv) {
                                                  : "on (peers must prove the cluster secret)");
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  if (sync != nullptr) sync->RequestStop();
   server.Stop();  // no-op after a signal; covers a loop that ended some other way
+  if (sync != nullptr) sync->Join();  // its calls to this node fail fast once it stopped
   CloseMainLoop(&loop);
   spdlog::info("stopped");
   return 0;

@@ -38,6 +38,9 @@ struct Connection {
   // Cluster-secret handshake (ShardWorker "Hello and Auth"). Without a node secret every
   // connection starts authenticated.
   bool authenticated = false;
+  // The peer said Hello as another node (role Node): its reads are served while this node
+  // syncs (two nodes syncing at once must not wait on each other; node/sync/restart_sync.h).
+  bool peer_is_node = false;
   bool challenged = false;     // a HelloResponse carried `challenge`
   auth::Nonce challenge{};     // the node's nonce for this connection's peer proof
   std::string peer_sender_id;  // Hello.sender_id, part of the peer proof

@@ -37,6 +37,9 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddInt("warmup-ms", &c->warmup_ms,
                  "after a restart (the data dir shows the node served before), answer Get and "
                  "Touch with NotReady for this long; Puts are applied (0: no warm-up)");
+  options.AddInt("sync-timeout-ms", &c->sync_timeout_ms,
+                 "with --nodes: at start, pull newer states from every peer before answering "
+                 "reads, retrying unreachable peers this long (0: no start-up sync)");
   options.AddString("cluster-secret-file", &c->cluster_secret_file,
                     "file holding the cluster secret; peers must prove it (Auth) before any "
                     "request (default: none, no authentication)");
@@ -85,6 +88,11 @@ Status ValidateNodeConfig(NodeConfig* c) {
     return Status::InvalidArgument("--warmup-ms must be between 0 and " +
                                    std::to_string(kMaxWarmupMs) + " (1 day), got " +
                                    std::to_string(c->warmup_ms));
+  }
+  if (c->sync_timeout_ms < 0 || c->sync_timeout_ms > kMaxWarmupMs) {
+    return Status::InvalidArgument("--sync-timeout-ms must be between 0 and " +
+                                   std::to_string(kMaxWarmupMs) + " (1 day), got " +
+                                   std::to_string(c->sync_timeout_ms));
   }
   if (c->cluster.empty()) return Status::InvalidArgument("--cluster must not be empty");
   if (c->replicas < 1 || c->replicas > Ring::kMaxReplicas) {

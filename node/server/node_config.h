@@ -24,6 +24,7 @@ struct NodeConfig {
   int64_t max_clock_offset_ms = 60'000;    // versions further ahead than this are refused
   int64_t tombstone_grace_ms = 3'600'000;  // tombstones are purged after this
   int64_t warmup_ms = 60'000;              // a restarted node answers reads NotReady this long
+  int64_t sync_timeout_ms = 60'000;  // with --nodes: how long the start-up sync retries its peers
   std::string cluster_secret_file;         // empty: no cluster secret, no Auth (see auth/)
   // The cluster's static members, this node included (the proxies' --nodes list). Empty: a
   // standalone node, which neither replays hints nor runs anti-entropy.

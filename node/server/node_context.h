@@ -18,6 +18,23 @@ namespace shoal::node {
 
 class ShardWorker;
 
+// The start-up sync's progress (node/sync/restart_sync.h).
+enum class SyncState : int { kOff = 0, kSyncing = 1, kDone = 2, kPartial = 3 };
+
+inline const char* SyncStateName(int state) {
+  switch (static_cast<SyncState>(state)) {
+    case SyncState::kOff:
+      return "off";  // a standalone node (no --nodes), or --sync-timeout-ms 0
+    case SyncState::kSyncing:
+      return "syncing";
+    case SyncState::kDone:
+      return "done";
+    case SyncState::kPartial:
+      return "partial";  // gave up on some peers after --sync-timeout-ms
+  }
+  return "unknown";
+}
+
 struct NodeContext {
   NodeContext(const NodeConfig& config, const Clock& clock)
       : config(config), clock(clock), start_monotonic_ms(clock.MonotonicMs()) {}
@@ -43,6 +60,15 @@ struct NodeContext {
     std::atomic<uint64_t> slices_exchanged{0};    // slices whose key versions were compared
     std::atomic<uint64_t> errors{0};              // failed rounds with a peer, refused pushes
   } anti_entropy;
+  // Written by RestartSync's thread, read by any (Get/Touch answer NotReady while syncing).
+  std::atomic<int> sync_state{static_cast<int>(SyncState::kOff)};
+  std::atomic<uint64_t> sync_keys{0};        // states pulled and applied
+  std::atomic<uint64_t> sync_bytes{0};       // their key and value bytes
+  std::atomic<uint64_t> sync_peers{0};       // peers to pull from
+  std::atomic<uint64_t> sync_peers_done{0};  // peers pulled from completely
+  bool Syncing() const {
+    return sync_state.load(std::memory_order_acquire) == static_cast<int>(SyncState::kSyncing);
+  }
 };
 
 }  // namespace shoal::node

@@ -33,10 +33,15 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("max_hlc", NodeMaxHlc(node));
   add_number("clock_ceiling", node.ceiling.durable());
   const int64_t now = node.clock.MonotonicMs();
-  const bool ready = now >= node.warmup_until_monotonic_ms;
-  add_number("ready", ready ? 1 : 0);
+  const bool warm = now >= node.warmup_until_monotonic_ms;
+  add_number("ready", warm && !node.Syncing() ? 1 : 0);
   add_number("warmup_remaining_ms",
-             ready ? 0 : static_cast<uint64_t>(node.warmup_until_monotonic_ms - now));
+             warm ? 0 : static_cast<uint64_t>(node.warmup_until_monotonic_ms - now));
+  add("sync_state", SyncStateName(node.sync_state.load(std::memory_order_acquire)));
+  add_number("sync_keys", node.sync_keys.load(std::memory_order_relaxed));
+  add_number("sync_bytes", node.sync_bytes.load(std::memory_order_relaxed));
+  add_number("sync_peers", node.sync_peers.load(std::memory_order_relaxed));
+  add_number("sync_peers_done", node.sync_peers_done.load(std::memory_order_relaxed));
 
   uint64_t keys = 0, tombstones = 0, used = 0, limit = 0, evictions = 0, expirations = 0,
            purged = 0, stale = 0, tomb_evicted = 0;

@@ -39,6 +39,7 @@ class NodeServer {
   // The port actually listened on (the configured one, or the kernel's pick for port 0).
   uint16_t port() const { return port_; }
   const NodeContext& context() const { return context_; }
+  NodeContext& mutable_context() { return context_; }
   // Before Start(): the version bound persisted by the previous run (0 for a new data directory)
   // and the warm-up to keep (0: none; see NodeConfig::warmup_ms).
   void Restore(uint64_t persisted_hlc, int64_t warmup_ms) {

@@ -569,14 +569,23 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
     ReplyError(c, envelope.request_id(), wire::ErrorCode::BadRequest, error);
     return;
   }
-  if (envelope.message_type() != wire::Message::Put && !Warm()) {
+  if (envelope.message_type() != wire::Message::Put && !Warm() && !c->peer_is_node) {
     stats_.not_ready_rejections.Add(1);
-    const int64_t left = node_.warmup_until_monotonic_ms - node_.clock.MonotonicMs();
     char message[160];
-    const int n = snprintf(message, sizeof(message),
-                           "node restarted and is warming up (%lld ms left): its reads are "
-                           "not answers yet",
-                           static_cast<long long>(std::max<int64_t>(left, 0)));
+    int n;
+    if (node_.Syncing()) {
+      n = snprintf(message, sizeof(message),
+                   "node started empty and is pulling its keys from its peers (%llu of %llu "
+                   "done): its reads are not answers yet",
+                   static_cast<unsigned long long>(node_.sync_peers_done.load()),
+                   static_cast<unsigned long long>(node_.sync_peers.load()));
+    } else {
+      const int64_t left = node_.warmup_until_monotonic_ms - node_.clock.MonotonicMs();
+      n = snprintf(message, sizeof(message),
+                   "node restarted and is warming up (%lld ms left): its reads are not answers "
+                   "yet",
+                   static_cast<long long>(std::max<int64_t>(left, 0)));
+    }
     ReplyError(c, envelope.request_id(), wire::ErrorCode::NotReady, std::string_view(message, n));
     return;
   }
@@ -658,7 +667,9 @@ void ShardWorker::AddGatherPart(uint64_t gather_id, std::span<const uint8_t> par
 }
 
 bool ShardWorker::Warm() {
-  if (!warm_ && node_.clock.MonotonicMs() >= node_.warmup_until_monotonic_ms) warm_ = true;
+  if (!warm_ && node_.clock.MonotonicMs() >= node_.warmup_until_monotonic_ms && !node_.Syncing()) {
+    warm_ = true;
+  }
   return warm_;
 }
 

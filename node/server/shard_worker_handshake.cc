@@ -31,6 +31,7 @@ void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
     spdlog::debug("shard {}: Hello from {} ({}, {})", index_, c->peer,
                   hello->sender_id()->string_view(), wire::EnumNamePeerRole(hello->role()));
   }
+  c->peer_is_node = hello->role() == wire::PeerRole::Node;
   const std::string& secret = node_.config.cluster_secret;
   auth::Proof node_proof{};
   if (!secret.empty()) {

@@ -1,0 +1,58 @@
+#pragma once
+
+// Pulling a peer's newer states into this node: the half of an anti-entropy exchange that a node
+// restarted empty runs against every peer before it answers reads (docs/architecture.md, "Sync on
+// restart").
+//
+// For one peer, Merkle-guided: compare this node's summary of the keys it shares with the peer
+// (NodeSummary, in process) with the peer's summary of the same pair (DigestRequest), descending
+// only into differing subtrees (DifferingSlices); for the differing slices, in batches, list both
+// sides' keys with their pairs (KeyVersionsRequest to the peer and, through a connection to this
+// same node, to itself); every key whose pair on the peer is greater than this node's (or that
+// this node lacks) is fetched from the peer (Get, value included) and written here with its full
+// state (Put carrying version, expiry_version and expiry). Tombstones (deletes, and expired
+// values, which are tombstones of their pair) are written as tombstones. Writes go through this
+// node's own request path (version checks, clock ceiling, the evicted-version floor: a state the
+// node evicted is refused as stale and skipped).
+//
+// Blocking, on the caller's thread (never a shard loop): NodeClient connections.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/client/node_client.h"
+#include "common/status/status.h"
+#include "node/store/slice_digests.h"
+
+namespace shoal::node {
+
+struct PullCounters {
+  uint64_t summary_nodes = 0;     // Merkle nodes fetched from the peer
+  uint64_t differing_slices = 0;  // slices whose digests differed
+  uint64_t keys_compared = 0;     // keys listed by the peer in those slices
+  uint64_t keys_pulled = 0;       // states written here (applied)
+  uint64_t bytes_pulled = 0;      // key and value bytes of those
+  uint64_t keys_stale = 0;        // fetched but refused here (this node held or evicted newer)
+};
+
+struct PullTarget {
+  client::NodeClient* peer = nullptr;  // handshake done
+  client::NodeClient* self = nullptr;  // a connection to this node, handshake done
+  std::string self_id;
+  std::string peer_id;
+  int timeout_ms = 5000;  // per request
+  // Slices per KeyVersionsRequest at first (halved when a response would be too large).
+  uint32_t slices_per_batch = 256;
+  // Keys fetched and written per round trip.
+  uint32_t keys_per_batch = 128;
+};
+
+// Pulls from `target.peer` every state newer than this node's, for the keys both share.
+// `local` is this node's summary of the pair (self, peer). `progress` (optional) is called after
+// each batch with the counters so far. Stops at the first error (the counters say how far it
+// got); pulling again is safe (every write is versioned).
+Status PullFromPeer(const PullTarget& target, const MerkleSummary& local, PullCounters* counters,
+                    const std::function<void(const PullCounters&)>& progress = nullptr);
+
+}  // namespace shoal::node

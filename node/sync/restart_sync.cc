@@ -1,0 +1,160 @@
+#include "node/sync/restart_sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <vector>
+
+#include "common/client/node_client.h"
+#include "node/server/anti_entropy_handlers.h"
+#include "node/sync/peer_pull.h"
+
+namespace shoal::node {
+
+namespace {
+
+constexpr int64_t kRetryMs = 500;
+constexpr int kRequestTimeoutMs = 5000;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+StatusOr<std::unique_ptr<client::NodeClient>> Open(const NodeContext& node,
+                                                   const HostPort& address) {
+  auto c = client::NodeClient::Connect(address, kRequestTimeoutMs);
+  if (!c.ok()) return c.status();
+  auto hello = (*c)->Hello(node.config.cluster, node.config.id, node.config.cluster_secret,
+                           kRequestTimeoutMs, wire::PeerRole::Node);
+  if (!hello.ok()) return hello.status();
+  return std::move(*c);
+}
+
+}  // namespace
+
+RestartSync::RestartSync(NodeContext& node, HostPort self, int64_t timeout_ms)
+    : node_(node), self_(std::move(self)), timeout_ms_(timeout_ms) {
+  if (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::") {
+    self_.host = "127.0.0.1";
+  }
+  node_.sync_peers.store(node_.ring->members().size() - 1, std::memory_order_relaxed);
+  node_.sync_state.store(static_cast<int>(SyncState::kSyncing), std::memory_order_release);
+}
+
+RestartSync::~RestartSync() {
+  RequestStop();
+  Join();
+}
+
+void RestartSync::Start(uint16_t port) {
+  self_.port = port;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void RestartSync::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true, std::memory_order_relaxed);
+  }
+  cv_.notify_all();
+}
+
+void RestartSync::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void RestartSync::Sleep(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms),
+               [this] { return stop_.load(std::memory_order_relaxed); });
+}
+
+bool RestartSync::SyncWith(int peer) {
+  const RingMember& member = node_.ring->members()[static_cast<size_t>(peer)];
+  auto address = ParseHostPort(member.address);
+  if (!address.ok()) return false;  // validated with --nodes: cannot happen
+  auto remote = Open(node_, *address);
+  if (!remote.ok()) {
+    spdlog::debug("sync: {} not reachable yet: {}", member.id, remote.status().message());
+    return false;
+  }
+  auto self = Open(node_, self_);
+  if (!self.ok()) {
+    spdlog::warn("sync: cannot reach this node at {}: {}", self_.ToString(),
+                 self.status().message());
+    return false;
+  }
+  PullTarget target;
+  target.peer = remote->get();
+  target.self = self->get();
+  target.self_id = node_.config.id;
+  target.peer_id = member.id;
+  target.timeout_ms = kRequestTimeoutMs;
+  PullCounters counters;
+  uint64_t keys_before = 0, bytes_before = 0;
+  const Status s =
+      PullFromPeer(target, NodeSummary(node_, peer), &counters, [&](const PullCounters& c) {
+        node_.sync_keys.fetch_add(c.keys_pulled - keys_before, std::memory_order_relaxed);
+        node_.sync_bytes.fetch_add(c.bytes_pulled - bytes_before, std::memory_order_relaxed);
+        keys_before = c.keys_pulled;
+        bytes_before = c.bytes_pulled;
+      });
+  node_.sync_keys.fetch_add(counters.keys_pulled - keys_before, std::memory_order_relaxed);
+  node_.sync_bytes.fetch_add(counters.bytes_pulled - bytes_before, std::memory_order_relaxed);
+  if (!s.ok()) {
+    spdlog::info("sync: pulling from {} stopped ({} keys so far): {}", member.id,
+                 counters.keys_pulled, s.message());
+    return false;
+  }
+  spdlog::info(
+      "sync: pulled from {}: {} differing slices, {} keys compared, {} keys ({} bytes) written, "
+      "{} refused as stale",
+      member.id, counters.differing_slices, counters.keys_compared, counters.keys_pulled,
+      counters.bytes_pulled, counters.keys_stale);
+  return true;
+}
+
+void RestartSync::Run() {
+  const int64_t deadline = SteadyMs() + timeout_ms_;
+  std::vector<int> pending;
+  for (int i = 0; i < static_cast<int>(node_.ring->members().size()); ++i) {
+    if (i != node_.self) pending.push_back(i);
+  }
+  spdlog::info("sync: pulling from {} peers before answering reads (--sync-timeout-ms {})",
+               pending.size(), timeout_ms_);
+  while (!pending.empty() && !stop_.load(std::memory_order_relaxed)) {
+    std::vector<int> still;
+    for (int peer : pending) {
+      if (stop_.load(std::memory_order_relaxed)) return;
+      if (SyncWith(peer)) {
+        node_.sync_peers_done.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        still.push_back(peer);
+      }
+    }
+    pending.swap(still);
+    if (pending.empty() || SteadyMs() >= deadline) break;
+    Sleep(kRetryMs);
+  }
+  if (stop_.load(std::memory_order_relaxed)) return;
+  if (pending.empty()) {
+    node_.sync_state.store(static_cast<int>(SyncState::kDone), std::memory_order_release);
+    spdlog::info("sync: done ({} keys, {} bytes); answering reads",
+                 node_.sync_keys.load(std::memory_order_relaxed),
+                 node_.sync_bytes.load(std::memory_order_relaxed));
+  } else {
+    std::string missing;
+    for (int peer : pending) {
+      missing += (missing.empty() ? "" : ", ") + node_.ring->members()[peer].id;
+    }
+    node_.sync_state.store(static_cast<int>(SyncState::kPartial), std::memory_order_release);
+    spdlog::warn(
+        "sync: gave up after --sync-timeout-ms {} on peers {} (unreachable or failing); "
+        "answering reads with what was pulled ({} keys)",
+        timeout_ms_, missing, node_.sync_keys.load(std::memory_order_relaxed));
+  }
+}
+
+}  // namespace shoal::node
