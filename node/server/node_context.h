@@ -16,6 +16,9 @@
 namespace shoal::node {
 
 class ShardWorker;
+namespace hints {
+class HintService;
+}
 
 struct NodeContext {
   NodeContext(const NodeConfig& config, const Clock& clock)
@@ -27,6 +30,9 @@ struct NodeContext {
   const RingPtr ring = config.ring;
   const int self = config.self;
   std::vector<ShardWorker*> workers;  // index = shard; fixed before the threads start
+  // Hinted handoff (node/hints/hint_service.h): set before the threads start when the node has
+  // members (ring); nullptr for a standalone node, which refuses HintPuts.
+  hints::HintService* hints = nullptr;
   const int64_t start_monotonic_ms;
   // Set by NodeServer::Restore() before the threads start; read-only afterwards.
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up

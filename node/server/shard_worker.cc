@@ -538,6 +538,9 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::Info:
       Reply(c, BuildInfoFrame(node_, envelope.request_id(), builder_));
       return;
+    case wire::Message::HintPut:
+      HandleHintPut(c, envelope, frame);
+      return;
     default: {
       stats_.unsupported_requests.Add(1);
       char message[96];

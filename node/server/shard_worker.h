@@ -70,6 +70,13 @@
 // Auth, an Auth before Hello, or a wrong proof is answered Error Unauthenticated and the
 // connection is closed once that is written (auth_failures counts them).
 //
+// Hints. A HintPut (hinted handoff, node/hints/) is handled by the connection's thread, whatever
+// its key: it is never applied to this node's store. Refusals (no --nodes, a target that is not
+// a member, hints disabled, spool full, the key already expired) are answered HintAck{stored=
+// false} at once; an admitted hint goes to the node's hint writer, which answers HintAck once
+// it is durable through this shard's mailbox (a kResponse, counted in flight on the connection
+// like a cross-shard request).
+//
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
 // and max_hlc readings from any thread; everything else on the worker's thread only.
@@ -152,6 +159,9 @@ class ShardWorker {
   // Answers Error Unauthenticated and closes the connection once that is written.
   void RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why);
   void HandleKeyed(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  // shard_worker_hints.cc (see "Hints").
+  void HandleHintPut(Connection* c, const wire::Envelope& envelope,
+                     std::span<const uint8_t> frame);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();
