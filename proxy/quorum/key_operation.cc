@@ -133,8 +133,13 @@ void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
     ReadProgress(now_ms);
   } else if (phase_ == Phase::kFetch) {
     // The value of the resolved pair has arrived, from the fetch or late.
-    if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) && !reply.state.tombstone &&
-        tag_value_[tag]) {
+    if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) && reply.state.tombstone) {
+      // The holder asked for the value has seen the resolved pair expire: it answers as that
+      // tombstone (simulation seed 37117: a newer pair seen meanwhile, version only, left no
+      // other source, and the read failed as value-unavailable).
+      resolved_ = reply.state;
+      Resolved(now_ms);
+    } else if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) && tag_value_[tag]) {
       answer_value_.assign(reply.value.data(), reply.value.size());
       fetched_ = true;
       Resolved(now_ms);
@@ -229,7 +234,9 @@ void KeyOperation::StartFetch(int64_t now_ms) {
 
 void KeyOperation::Resolved(int64_t now_ms) {
   // The resolved pair held whole is taken as held (seen expired somewhere, it is a tombstone).
-  if (!fetched_ && newest_whole_ && newest_.SamePair(resolved_)) resolved_ = newest_;
+  if (!fetched_ && !resolved_.tombstone && newest_whole_ && newest_.SamePair(resolved_)) {
+    resolved_ = newest_;
+  }
   // The resolved pair's value: fetched, or the newest seen (which it then is).
   const std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
   if (plan_.mode == KeyMode::kRead) {

@@ -444,6 +444,31 @@ TEST(KeyOperationRead, FetchThatFindsThePairExpiredAnswersNil) {
   EXPECT_EQ(h.op.answer().value, "");
 }
 
+// Simulation seed 37117: while the value of the resolved pair is fetched, a newer pair arrives
+// version only (a late reply), then the holder asked reports the resolved pair expired. No
+// holder of the resolved pair is left and the newer pair has no value: the read failed as
+// value-unavailable (before: answered a live value with an empty body). It answers as the
+// tombstone the holder reported.
+TEST(KeyOperationRead, FetchFindsThePairExpiredAfterANewerPairWasSeen) {
+  Harness h({FakeNode::Tombstone(V(1)), FakeNode::Live("v", V(2), kNow + 50),
+             FakeNode::Live("v", V(2), kNow + 50)});
+  KeyPlan p = Read();
+  p.value_replica = 0;
+  h.Start(p, 2);
+  h.Step(0);  // the value replica: an older tombstone
+  h.Step(1);  // the live pair, version only: decided, its value fetched from replica 1
+  EXPECT_FALSE(h.op.answered());
+  h.nodes()[2] = FakeNode::Live("v", V(2), kNow + 500, V(3));  // touched meanwhile
+  h.Step(2);                                                    // late, version only
+  EXPECT_FALSE(h.op.answered());
+  h.nodes()[1] = ExpiredThere(V(2), kNow + 50);
+  h.Step(1);
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kNone);
+  EXPECT_FALSE(h.op.answer().live);
+  EXPECT_EQ(h.op.answer().value, "");
+}
+
 // The greater (version, expiry_version) pair wins whole whatever the order of the replies: the
 // writer breaks HLC ties, a newer tombstone means absent, an older live value never outlives a
 // newer pair that has expired.

@@ -3,6 +3,8 @@
 //   SHOAL_SIM_SEED=n       runs only schedule n, with its event trace printed on failure
 //   SHOAL_SIM_SCHEDULES=k  schedules per test (default below; more for a longer hunt)
 //   SHOAL_SIM_FIRST=s      first seed (default 1)
+//   SHOAL_SIM_KEYS, SHOAL_SIM_CLIENTS, SHOAL_SIM_COMMANDS, SHOAL_SIM_PROXY_OFFSET_MS
+//                          override those options in every test (a different hunt)
 //
 // A failure prints the seed; rerunning with SHOAL_SIM_SEED reproduces it event for event.
 
@@ -24,7 +26,13 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 }
 
 // Runs the schedules and fails on the first violation, printing its trace (the last lines).
-void RunMany(const SimOptions& options, uint64_t default_schedules) {
+void RunMany(SimOptions options, uint64_t default_schedules) {
+  options.keys = static_cast<int>(EnvOr("SHOAL_SIM_KEYS", options.keys));
+  options.clients = static_cast<int>(EnvOr("SHOAL_SIM_CLIENTS", options.clients));
+  options.commands_per_client =
+      static_cast<int>(EnvOr("SHOAL_SIM_COMMANDS", options.commands_per_client));
+  options.max_proxy_clock_offset_ms =
+      static_cast<int64_t>(EnvOr("SHOAL_SIM_PROXY_OFFSET_MS", options.max_proxy_clock_offset_ms));
   const char* one = std::getenv("SHOAL_SIM_SEED");
   uint64_t first = EnvOr("SHOAL_SIM_FIRST", 1);
   uint64_t count = EnvOr("SHOAL_SIM_SCHEDULES", default_schedules);
@@ -104,6 +112,13 @@ TEST(ReplicationSim, ValueWritesAndTouches) {
 TEST(ReplicationSim, RealTimeOrderOfAcknowledgedWrites) {
   SimOptions options;
   options.touches = false;
+  options.check_real_time_order = true;
+  RunMany(options, 1500);
+}
+
+// Everything at once: touches, conditionals and the real-time order of acknowledged writes.
+TEST(ReplicationSim, TouchesAndRealTimeOrder) {
+  SimOptions options;
   options.check_real_time_order = true;
   RunMany(options, 1500);
 }

@@ -18,6 +18,70 @@ using proxy::KeyMode;
 using proxy::KeyOperation;
 using proxy::NodeRequest;
 
+namespace {
+
+std::string VersionText(const Version& v) {
+  return std::to_string(HlcWallMs(v.hlc) % 1'000'000) + "." + std::to_string(HlcLogical(v.hlc)) +
+         "/w" + std::to_string(v.writer % 1000);
+}
+
+std::string RequestText(const NodeRequest& r) {
+  switch (r.type) {
+    case NodeRequest::Type::kGet:
+      return r.want_value ? "Get+value" : "Get";
+    case NodeRequest::Type::kPut:
+      return std::string(r.tombstone ? "Put tombstone" : "Put ") +
+             (r.tombstone ? "" : std::string(r.value)) + " v=" + VersionText(r.version) +
+             " exp=" + std::to_string(r.expire_at_ms % 1'000'000);
+    case NodeRequest::Type::kTouch:
+      return "Touch ev=" + VersionText(r.version) +
+             " exp=" + std::to_string(r.expire_at_ms % 1'000'000);
+  }
+  return "?";
+}
+
+Version FromWire(const wire::Version* v) {
+  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
+}
+
+std::string ReplyText(const wire::Envelope* env) {
+  if (env == nullptr) return "timeout";
+  if (const auto* e = env->message_as_Error()) {
+    return std::string("Error ") + wire::EnumNameErrorCode(e->code());
+  }
+  auto state = [](bool found, bool tombstone, const wire::Version* v, const wire::Version* ev,
+                  uint64_t exp) {
+    if (!found && !tombstone && FromWire(v).IsZero()) return std::string("absent");
+    return std::string(tombstone ? "tombstone"
+                       : found   ? "value"
+                                 : "held") +
+           " v=" + VersionText(FromWire(v)) + " ev=" + VersionText(FromWire(ev)) +
+           " exp=" + std::to_string(exp % 1'000'000);
+  };
+  if (const auto* g = env->message_as_GetResponse()) {
+    return "GetResponse " +
+           state(g->found(), g->tombstone(), g->version(), g->expiry_version(), g->expire_at_ms()) +
+           (g->value() != nullptr && g->value()->size() > 0
+                ? " value=" + std::string(AsView(g->value()))
+                : "");
+  }
+  if (const auto* p = env->message_as_PutResponse()) {
+    return std::string("PutResponse ") + (p->applied() ? "applied" : "refused") +
+           " current=" + VersionText(FromWire(p->current())) + "/" +
+           VersionText(FromWire(p->current_expiry_version())) +
+           (p->previous_found() ? " previous live " : " previous ") +
+           VersionText(FromWire(p->previous_version()));
+  }
+  if (const auto* t = env->message_as_TouchResponse()) {
+    return std::string("TouchResponse ") + (t->applied() ? "applied" : "refused") + " previous " +
+           state(t->found(), t->tombstone(), t->version(), t->previous_expiry_version(),
+                 t->previous_expire_at_ms());
+  }
+  return "another message";
+}
+
+}  // namespace
+
 struct SimProxy::Op {
   uint64_t id = 0;
   std::string key;
@@ -146,6 +210,10 @@ void SimProxy::Send(Op& op, const NodeRequest& req) {
   }
   const uint64_t request_id = next_request_++;
   requests_[request_id] = Pending{op.id, req.tag};
+  if (trace_) {
+    trace_("p" + std::to_string(index_) + " -> n" + std::to_string(op.members[req.replica]) + " #" +
+           std::to_string(req.tag) + " " + op.key + " " + RequestText(req));
+  }
   const auto frame = proxy::BuildKeyRequest(builder_, request_id, op.key, req);
   network_.SendToReplica(index_, op.members[req.replica],
                          std::vector<uint8_t>(frame.begin(), frame.end()));
@@ -178,6 +246,11 @@ void SimProxy::ReplicaDone(const Pending& pending, const wire::Envelope* envelop
   auto it = ops_.find(pending.op);
   if (it == ops_.end()) return;
   Op& op = *it->second;
+  if (trace_) {
+    trace_("p" + std::to_string(index_) + " <- n" +
+           std::to_string(op.members[op.machine.replica_of(pending.tag)]) + " #" +
+           std::to_string(pending.tag) + " " + op.key + " " + ReplyText(envelope));
+  }
   proxy::FeedKeyReply(op.machine, pending.tag, envelope, NowMs(), &op.node_error);
   Advance(op);
 }
@@ -190,6 +263,12 @@ void SimProxy::SendRepairs(Op& op) {
                                            op.machine.repair_value());
   for (int r = 0; r < op.n; ++r) {
     if (((targets >> r) & 1) == 0) continue;
+    if (trace_) {
+      const proxy::EntryState& s = op.machine.repair_state();
+      trace_("p" + std::to_string(index_) + " -> n" + std::to_string(op.members[r]) + " " + op.key +
+             " repair " + (s.tombstone ? "tombstone" : std::string(op.machine.repair_value())) +
+             " v=" + VersionText(s.version) + " ev=" + VersionText(s.effective_expiry_version()));
+    }
     network_.SendToReplica(index_, op.members[r], std::vector<uint8_t>(frame.begin(), frame.end()));
     ++read_repairs_;
   }

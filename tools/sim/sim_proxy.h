@@ -96,6 +96,9 @@ class SimProxy {
   // A response frame from replica `replica` (any order, duplicates and late ones included).
   void OnResponse(int replica, std::span<const uint8_t> frame);
 
+  // Reports every request sent, answer fed and timeout (for a failing seed's trace).
+  void set_trace(std::function<void(const std::string&)> trace) { trace_ = std::move(trace); }
+
   uint64_t read_repairs() const { return read_repairs_; }
   uint64_t stale_retries() const { return stale_retries_; }
 
@@ -122,6 +125,7 @@ class SimProxy {
   EventQueue& queue_;
   SimNetwork& network_;
   std::function<void(const Issued&)> on_issue_;
+  std::function<void(const std::string&)> trace_;
   FrameBuilder builder_;
   uint32_t value_rotation_ = 0;  // as the worker's: which replica a read asks for the value
   uint64_t next_op_ = 1;

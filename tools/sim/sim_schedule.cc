@@ -502,6 +502,9 @@ SimResult Schedule::Run() {
                 WriteRecord{issued.tombstone, issued.value, issued.expire_at_ms};
           }
         }));
+    if (options_.trace) {
+      proxies_.back()->set_trace([this](const std::string& line) { Trace("%s", line.c_str()); });
+    }
     Trace("p%d clock offset %" PRId64 " ms", p, offset);
   }
   Trace("%d nodes, loss %.2f, duplicate %.2f, delay 1-%" PRId64 " ms", nodes, loss_, duplicate_,
