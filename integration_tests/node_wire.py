@@ -13,8 +13,8 @@ import struct
 import time
 
 # Field lists in schema order (the field id is the index). Kinds: u8 u16 u32 u64 bool str bytes
-# version (the Version struct), table:<Name>, tables:<Name> (a vector of tables), u32s / u64s
-# (vectors of scalars).
+# version (the Version struct), table:<Name> (one table: a dict), tables:<Name> (a vector of
+# tables), u32s / u64s (vectors of scalars).
 SCHEMA = {
     "Hello": [("protocol_version", "u32"), ("cluster", "str"), ("sender_id", "str"),
               ("role", "u8"), ("nonce", "bytes")],
@@ -120,6 +120,8 @@ class _Writer:
         if kind == "table":  # (name, dict)
             name, fields = value
             return self.table(_fields(name, fields))
+        if kind.startswith("table:"):  # a field holding one table of that name: a dict
+            return self.table(_fields(kind.split(":", 1)[1], value))
         raise ValueError(f"cannot encode {kind}")
 
 
@@ -193,6 +195,8 @@ def _decode_table(buf, pos, name):
                 fmt, size = ("<I", 4) if kind == "u32s" else ("<Q", 8)
                 out[fname] = [struct.unpack_from(fmt, buf, child + 4 + size * i)[0]
                               for i in range(length)]
+            elif kind.startswith("table:"):
+                out[fname] = _decode_table(buf, child, kind.split(":", 1)[1])
             elif kind.startswith("tables:"):
                 sub = kind.split(":", 1)[1]
                 items = []
@@ -296,6 +300,10 @@ SCHEMA["TouchResponse"].append(("tombstone", "bool"))
 # TouchCondition values (EXPIRE NX | XX | GT | LT), as in schemas/shoal.fbs.
 TOUCH_CONDITIONS = {"Always": 0, "IfNoExpiry": 1, "IfHasExpiry": 2, "IfGreater": 3, "IfLess": 4,
                     "IfHasExpiryAndLess": 5}
+# Hinted handoff (issue 8): HintPut { target, put: Put } -> HintAck { stored, reason }.
+SCHEMA["HintPut"] = [("target", "str"), ("put", "table:Put")]
+SCHEMA["HintAck"] = [("stored", "bool"), ("reason", "str")]
+MESSAGES += ["HintPut", "HintAck"]
 
 # Anti-entropy (issue 8): GetResponse reports an absent key's evicted-version floor; the digest and
 # key-version messages. Union members in schema order.

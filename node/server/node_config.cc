@@ -2,6 +2,11 @@
 
 #include <spdlog/common.h>
 
+#include <cctype>
+#include <charconv>
+#include <limits>
+#include <utility>
+
 #include "common/auth/cluster_secret.h"
 
 namespace shoal::node {
@@ -16,8 +21,38 @@ constexpr uint64_t kMaxFrameSize = 1ull << 30;  // the length prefix is 32 bits;
 // near INT64_MAX would overflow a deadline).
 constexpr int64_t kMaxTombstoneGraceMs = 30ll * 24 * 3600 * 1000;  // 30 days
 constexpr int64_t kMaxWarmupMs = 24ll * 3600 * 1000;
+constexpr int64_t kMaxHintWindowMs = 30ll * 24 * 3600 * 1000;  // 30 days
 
 }  // namespace
+
+StatusOr<int64_t> ParseDurationMs(std::string_view text) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1'000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  std::string s;
+  for (char ch : text) {
+    if (!std::isspace(static_cast<unsigned char>(ch))) {
+      s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    }
+  }
+  if (s == "0") return int64_t{0};
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  const std::string_view unit = std::string_view(s).substr(digits);
+  int64_t mult = 0;
+  for (const auto& [name, ms] : kUnits) {
+    if (unit == name) mult = ms;
+  }
+  if (digits == 0 || mult == 0) {
+    return Status::InvalidArgument("bad duration '" + std::string(text) +
+                                   "' (a whole number with a unit: ms, s, m, h, d; or 0)");
+  }
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + digits, value);
+  if (ec != std::errc() || value > std::numeric_limits<int64_t>::max() / mult) {
+    return Status::InvalidArgument("duration too large '" + std::string(text) + "'");
+  }
+  return value * mult;
+}
 
 void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddString("id", &c->id, "this node's id, unique in the cluster (required)");
@@ -54,6 +89,14 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                  "(0: never; needs --nodes)");
   options.AddSize("anti-entropy-rate", &c->anti_entropy_rate,
                   "most bytes (keys and values) anti-entropy pushes per second (0: unlimited)");
+  options.AddSize("hint-max-bytes", &c->hint_max_bytes,
+                  "bound of the hint spool (<data-dir>/hints), e.g. 1gb; HintPuts past it are "
+                  "refused");
+  options.AddString("hint-window", &c->hint_window,
+                    "how long a hint is kept for a target that stays away: 3h, 30m, 90s, 2d "
+                    "(0: hints disabled, HintPut refused)");
+  options.AddInt("hint-replay-rate", &c->hint_replay_rate,
+                 "hints replayed per second to their targets, all targets together");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -108,6 +151,17 @@ Status ValidateNodeConfig(NodeConfig* c) {
   if (c->tokens_per_node < 1 || c->tokens_per_node > 65536) {
     return Status::InvalidArgument("--tokens-per-node must be between 1 and 65536, got " +
                                    std::to_string(c->tokens_per_node));
+  }
+  auto window = ParseDurationMs(c->hint_window);
+  if (!window.ok()) return Status::InvalidArgument("--hint-window: " + window.status().message());
+  if (*window > kMaxHintWindowMs) {
+    return Status::InvalidArgument("--hint-window must be at most 30d, got '" + c->hint_window +
+                                   "'");
+  }
+  c->hint_window_ms = *window;
+  if (c->hint_replay_rate < 1 || c->hint_replay_rate > 10'000'000) {
+    return Status::InvalidArgument("--hint-replay-rate must be between 1 and 10000000, got " +
+                                   std::to_string(c->hint_replay_rate));
   }
   c->ring = nullptr;
   c->self = -1;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/config/options.h"
 #include "common/ring/ring.h"
@@ -35,11 +36,18 @@ struct NodeConfig {
   // pushing at most this many bytes of keys and values per second (0: unlimited).
   int64_t anti_entropy_interval_ms = 60'000;
   uint64_t anti_entropy_rate = 8ull << 20;
+  // Hinted handoff (node/hints/): the spool's bound, how long a hint is kept (a duration: "3h",
+  // "30m", "90s", "500ms", "2d"; "0" disables hints, HintPut refused) and how fast hints are
+  // replayed to their targets.
+  uint64_t hint_max_bytes = 1ull << 30;
+  std::string hint_window = "3h";
+  int64_t hint_replay_rate = 5'000;  // keys/s, all targets together
 
   // Filled by Validate().
   HostPort listen_address;
   RingPtr ring;   // built from `nodes`; nullptr for a standalone node
   int self = -1;  // this node's index in ring->members() (-1 without a ring)
+  int64_t hint_window_ms = 3 * 3'600'000;  // hint_window in milliseconds
   // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).
   std::string cluster_secret;
 };
@@ -50,6 +58,10 @@ void RegisterNodeOptions(Options& options, NodeConfig* config);
 // Checks values that Options cannot check on its own (ranges, required fields, the listen
 // address) and fills the derived fields. Errors name the offending flag.
 Status ValidateNodeConfig(NodeConfig* config);
+
+// A duration in milliseconds: a whole number with a unit ("500ms", "90s", "30m", "3h", "2d",
+// case-insensitive) or "0" alone.
+StatusOr<int64_t> ParseDurationMs(std::string_view text);
 
 // Reads --cluster-secret-file (when given) into config->cluster_secret. Errors name the flag and
 // the file (missing, unreadable, empty).

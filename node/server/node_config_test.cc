@@ -48,6 +48,32 @@ TEST(NodeConfigTest, StandaloneWithoutNodes) {
   EXPECT_EQ(c.replicas, 3);
 }
 
+TEST(NodeConfigTest, HintFlags) {
+  NodeConfig c;
+  ASSERT_TRUE(Parse({"--id", "a"}, &c).ok());
+  EXPECT_EQ(c.hint_window_ms, 3 * 3'600'000);
+  EXPECT_EQ(c.hint_max_bytes, 1ull << 30);
+  EXPECT_EQ(c.hint_replay_rate, 5000);
+  ASSERT_TRUE(Parse({"--id", "a", "--hint-window", "0", "--hint-max-bytes", "4kb",
+                     "--hint-replay-rate", "100"},
+                    &c)
+                  .ok());
+  EXPECT_EQ(c.hint_window_ms, 0);
+  EXPECT_EQ(c.hint_max_bytes, 4096u);
+  EXPECT_EQ(c.hint_replay_rate, 100);
+  for (const auto& [text, ms] :
+       std::vector<std::pair<const char*, int64_t>>{{"250ms", 250},
+                                                    {"90s", 90'000},
+                                                    {"30M", 1'800'000},
+                                                    {" 2d ", 172'800'000},
+                                                    {"0s", 0},
+                                                    {"30d", 2'592'000'000}}) {
+    NodeConfig d;
+    ASSERT_TRUE(Parse({"--id", "a", "--hint-window", text}, &d).ok()) << text;
+    EXPECT_EQ(d.hint_window_ms, ms) << text;
+  }
+}
+
 TEST(NodeConfigTest, NodesBuildTheProxiesRing) {
   NodeConfig c;
   ASSERT_TRUE(Parse({"--id", "b", "--nodes", "a=127.0.0.1:7001, b=127.0.0.1:7002,c=h:7003",
@@ -103,6 +129,13 @@ TEST(NodeConfigTest, RefusesBadValuesNamingTheFlag) {
       {{"--id", "a", "--replicas", "0"}, "--replicas"},
       {{"--id", "a", "--replicas", "9"}, "--replicas"},
       {{"--id", "a", "--tokens-per-node", "0"}, "--tokens-per-node"},
+      {{"--id", "a", "--hint-window", "3"}, "--hint-window: bad duration '3'"},
+      {{"--id", "a", "--hint-window", "1.5h"}, "--hint-window: bad duration"},
+      {{"--id", "a", "--hint-window", "-1s"}, "--hint-window: bad duration"},
+      {{"--id", "a", "--hint-window", "31d"}, "--hint-window must be at most 30d"},
+      {{"--id", "a", "--hint-window", "99999999999999999d"}, "--hint-window: duration too large"},
+      {{"--id", "a", "--hint-replay-rate", "0"}, "--hint-replay-rate"},
+      {{"--id", "a", "--hint-max-bytes", "lots"}, "--hint-max-bytes"},
   };
   for (const auto& tc : cases) {
     NodeConfig c;

@@ -17,6 +17,9 @@
 namespace shoal::node {
 
 class ShardWorker;
+namespace hints {
+class HintService;
+}
 
 // The start-up sync's progress (node/sync/restart_sync.h).
 enum class SyncState : int { kOff = 0, kSyncing = 1, kDone = 2, kPartial = 3 };
@@ -45,6 +48,9 @@ struct NodeContext {
   const RingPtr ring = config.ring;
   const int self = config.self;
   std::vector<ShardWorker*> workers;  // index = shard; fixed before the threads start
+  // Hinted handoff (node/hints/hint_service.h): set before the threads start when the node has
+  // members (ring); nullptr for a standalone node, which refuses HintPuts.
+  hints::HintService* hints = nullptr;
   const int64_t start_monotonic_ms;
   // Set by NodeServer::Restore() before the threads start; read-only afterwards.
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "node/hints/hint_service.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -78,6 +79,18 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   uint64_t outside = 0;
   for (const ShardWorker* w : node.workers) outside += w->stats().buffer_bytes.Get();
   add_number("memory_outside_store_bytes", outside);
+
+  // Hinted handoff (node/hints/): zeros for a standalone node, which holds no hints.
+  hints::SpoolStats hints;
+  if (node.hints != nullptr) hints = node.hints->spool().Stats();
+  add_number("hints_pending", hints.pending);
+  add_number("hints_pending_bytes", hints.pending_bytes);
+  add_number("hints_oldest_age_ms", static_cast<uint64_t>(hints.oldest_age_ms));
+  add_number("hints_stored", hints.stored);
+  add_number("hints_replayed", hints.replayed);
+  add_number("hints_expired", hints.expired);
+  add_number("hints_refused", hints.refused);
+  add_number("hints_rejected", hints.rejected);
 
 #define SHOAL_ADD_STAT(name, help)                                            \
   {                                                                           \

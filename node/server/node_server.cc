@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
+#include "node/hints/hint_wire.h"
 #include "node/server/anti_entropy.h"
 #include "node/server/listen_socket.h"
 #include "node/server/node_info.h"
@@ -15,6 +18,23 @@ NodeServer::~NodeServer() { Stop(); }
 
 Status NodeServer::Start() {
   const int shards = static_cast<int>(context_.config.threads);
+  const NodeConfig& config = context_.config;
+  if (context_.ring != nullptr && hints_ == nullptr) {
+    hints::HintServiceConfig hc;
+    hc.dir = (std::filesystem::path(config.data_dir) / "hints").string();
+    hc.spool.max_bytes = config.hint_max_bytes;
+    hc.spool.window_ms = config.hint_window_ms;
+    hc.replay.rate_per_s = config.hint_replay_rate;
+    hc.session = hints::SessionConfig{config.cluster, config.id, config.cluster_secret};
+    hc.ring = context_.ring;
+    hint_ack_batches_.resize(shards);
+    auto service = hints::HintService::Open(
+        std::move(hc), context_.clock,
+        [this](std::span<const hints::HintWriter::Result> results) { AnswerHints(results); });
+    if (!service.ok()) return service.status();
+    hints_ = std::move(*service);
+    context_.hints = hints_.get();
+  }
   auto fds = OpenReusePortListeners(context_.config.listen_address, shards, &port_);
   if (!fds.ok()) return fds.status();
 
@@ -37,8 +57,28 @@ Status NodeServer::Start() {
     anti_entropy_ = std::make_unique<AntiEntropy>(context_);
     anti_entropy_->Start();
   }
+  if (hints_ != nullptr) hints_->Start();
   running_ = true;
   return Status::Ok();
+}
+
+void NodeServer::AnswerHints(std::span<const hints::HintWriter::Result> results) {
+  for (const hints::HintWriter::Result& r : results) {
+    const std::string reason =
+        r.status.ok() ? std::string() : "hint not stored: " + r.status.ToString();
+    std::span<const uint8_t> frame =
+        hints::BuildHintAckFrame(hint_ack_builder_, r.ticket.request_id, r.status.ok(), reason);
+    hint_ack_batches_[r.ticket.shard].Append(ShardMessageKind::kResponse, r.ticket.shard,
+                                             r.ticket.conn_id, frame, r.ticket.request_bytes);
+  }
+  // The workers outlive the writer (Stop() stops it before freeing them); a closed mailbox (a
+  // worker shutting down) drops the answers, as it drops any response to a closed connection.
+  for (size_t shard = 0; shard < hint_ack_batches_.size(); ++shard) {
+    if (!hint_ack_batches_[shard].empty()) {
+      context_.workers[shard]->mailbox().Post(hint_ack_batches_[shard]);
+      hint_ack_batches_[shard].Clear();
+    }
+  }
 }
 
 void NodeServer::NotifyCeilingRaised() {
@@ -57,6 +97,9 @@ void NodeServer::Stop() {
   anti_entropy_.reset();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  // The hint writer writes what it was given (durable, though no longer answered) and stops
+  // before the workers, whose mailboxes it posts to, are freed.
+  if (hints_ != nullptr) hints_->Stop();
   final_max_hlc_ = NodeMaxHlc(context_);
   // Threads are gone: nothing reads the workers (or their stores) any more.
   context_.workers.clear();

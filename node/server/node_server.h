@@ -9,15 +9,21 @@
 //   server.Stop();               // stop accepting, close connections, join the threads
 //
 // Start() and Stop() are called from one controlling thread (main), never from a worker.
+// With members (--nodes), the server also runs the node's hinted handoff (node/hints/): the
+// spool under <data-dir>/hints is opened by Start() (a failure to open it fails the start).
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "common/clock/clock.h"
 #include "common/status/status.h"
+#include "common/wire/frame.h"
+#include "node/hints/hint_service.h"
 #include "node/server/node_config.h"
 #include "node/server/node_context.h"
+#include "node/server/shard_mailbox.h"
 
 namespace shoal::node {
 
@@ -54,9 +60,16 @@ class NodeServer {
   void NotifyCeilingRaised();
 
  private:
+  // Writer thread (the hint writer's sink): answers every hint of a group with a HintAck, posted
+  // to the shard that received it (node/server/shard_worker.h, "Hints").
+  void AnswerHints(std::span<const hints::HintWriter::Result> results);
+
   NodeContext context_;
   std::vector<std::unique_ptr<ShardWorker>> workers_;
   std::unique_ptr<AntiEntropy> anti_entropy_;  // with --nodes and an interval
+  std::unique_ptr<hints::HintService> hints_;   // with members (ring) only
+  FrameBuilder hint_ack_builder_;               // writer thread only
+  std::vector<MessageBatch> hint_ack_batches_;  // writer thread only; index = shard
   uint16_t port_ = 0;
   bool running_ = false;
   uint64_t final_max_hlc_ = 0;

@@ -76,6 +76,13 @@
 // Auth, an Auth before Hello, or a wrong proof is answered Error Unauthenticated and the
 // connection is closed once that is written (auth_failures counts them).
 //
+// Hints. A HintPut (hinted handoff, node/hints/) is handled by the connection's thread, whatever
+// its key: it is never applied to this node's store. Refusals (no --nodes, a target that is not
+// a member, hints disabled, spool full, the key already expired) are answered HintAck{stored=
+// false} at once; an admitted hint goes to the node's hint writer, which answers HintAck once
+// it is durable through this shard's mailbox (a kResponse, counted in flight on the connection
+// like a cross-shard request).
+//
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
 // and max_hlc readings from any thread; everything else on the worker's thread only.
@@ -165,6 +172,9 @@ class ShardWorker {
                          std::span<const uint8_t> frame);
   // A part of gather `gather_id` arrived (from this or another shard).
   void AddGatherPart(uint64_t gather_id, std::span<const uint8_t> part);
+  // shard_worker_hints.cc (see "Hints").
+  void HandleHintPut(Connection* c, const wire::Envelope& envelope,
+                     std::span<const uint8_t> frame);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();

@@ -1,0 +1,48 @@
+#include "node/hints/hint_service.h"
+
+namespace shoal::node::hints {
+
+StatusOr<std::unique_ptr<HintService>> HintService::Open(HintServiceConfig config,
+                                                         const Clock& clock,
+                                                         HintWriter::Sink sink) {
+  std::unique_ptr<HintService> service(new HintService());
+  service->config_ = std::move(config);
+  auto spool = HintSpool::Open(service->config_.dir, service->config_.spool, clock);
+  if (!spool.ok()) return spool.status();
+  service->spool_ = std::move(*spool);
+  HintService* self = service.get();
+  if (service->config_.ring != nullptr) {
+    service->replayer_ = std::make_unique<HintReplayer>(
+        *service->spool_, [self](const std::string& target) { return self->OpenSession(target); },
+        clock, service->config_.replay);
+  }
+  service->writer_ = std::make_unique<HintWriter>(
+      *service->spool_, [self, sink = std::move(sink)](std::span<const HintWriter::Result> r) {
+        sink(r);
+        if (self->replayer_ != nullptr) self->replayer_->Wake();
+      });
+  return service;
+}
+
+HintService::~HintService() { Stop(); }
+
+void HintService::Start() {
+  writer_->Start();
+  if (replayer_ != nullptr) replayer_->Start();
+}
+
+void HintService::Stop() {
+  if (writer_ != nullptr) writer_->Stop();
+  if (replayer_ != nullptr) replayer_->Stop();
+}
+
+StatusOr<std::unique_ptr<HintSession>> HintService::OpenSession(const std::string& target) {
+  const Ring& ring = *config_.ring;
+  const int index = ring.IndexOf(target);
+  if (index < 0) return Status::NotFound("'" + target + "' is not a member (--nodes)");
+  auto address = ParseHostPort(ring.members()[index].address);
+  if (!address.ok()) return address.status();
+  return NodeHintSession::Open(target, *address, config_.session);
+}
+
+}  // namespace shoal::node::hints

@@ -1,0 +1,144 @@
+#pragma once
+
+// HintSpool: the durable store of hints (hinted handoff, docs/architecture.md) in a RocksDB
+// database under <data-dir>/hints. Records are laid out by hint_record.h: one target's hints are
+// contiguous and in version order.
+//
+//   auto spool = HintSpool::Open(dir + "/hints", {.max_bytes = 1 << 30, .window_ms = 3 * 3600000},
+//                                clock);
+//   if (const char* why = (*spool)->Admit(bytes)) refuse(why);   // any thread
+//   (*spool)->Append(batch);                                      // one writer thread (synced)
+//   auto hints = (*spool)->Next("n2", cursor, 64);                // the replay thread
+//   (*spool)->Remove(delivered);                                  // the replay thread
+//
+// Bound. --hint-max-bytes bounds the bytes of the held records (Hint::SpoolBytes) plus those
+// admitted and not yet written: Admit() reserves room (or refuses, counting hints_refused),
+// Append() turns the reservation into held bytes (or gives it back for a duplicate or a failed
+// write).
+//
+// Expiry. A hint is dropped (counted hints_expired) once it is older than the window (wall time
+// since it was spooled; a window of 0 means hints are disabled: Admit refuses, and what an
+// earlier run spooled is still delivered, never expired by age) or once its key's expiry has
+// passed. Next() drops the expired hints it meets; Sweep() drops them everywhere and is cheap
+// when nothing can have expired (it keeps the oldest stored second and a lower bound of the
+// expiries held).
+//
+// Durability. Append writes one WriteBatch with WriteOptions.sync: when it returns ok every hint
+// in it survives a crash (kill -9, power loss). Removals are not synced: a removal lost in a
+// crash makes the hint be delivered again, which is harmless (the put carries its version).
+// Open() rebuilds the counters by reading every record.
+//
+// Thread rules: Admit, Release, Targets, Stats and the counters from any thread; Append from
+// one thread at a time (the writer); Next, Remove, Drop and Sweep from one thread at a time (the
+// replayer). Appends and replay may run concurrently.
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock/clock.h"
+#include "common/status/status.h"
+#include "node/hints/hint_record.h"
+
+namespace shoal::node::hints {
+
+struct SpoolOptions {
+  uint64_t max_bytes = 1ull << 30;
+  int64_t window_ms = 3 * 3600 * 1000;  // 0: hints disabled
+};
+
+struct SpoolStats {
+  uint64_t pending = 0;        // hints held
+  uint64_t pending_bytes = 0;  // their bytes (Hint::SpoolBytes)
+  int64_t oldest_age_ms = 0;   // age of the oldest held hint, to the second (0: none)
+  uint64_t stored = 0;         // hints made durable since start
+  uint64_t replayed = 0;       // hints delivered to their target and removed
+  uint64_t expired = 0;        // hints dropped: past the window or the key's expiry
+  uint64_t refused = 0;        // HintPuts refused: hints disabled or spool full
+  uint64_t rejected = 0;       // hints their target refused for good (BadRequest, TooLarge)
+};
+
+class HintSpool {
+ public:
+  static StatusOr<std::unique_ptr<HintSpool>> Open(const std::string& path, SpoolOptions options,
+                                                   const Clock& clock);
+  ~HintSpool();
+  HintSpool(const HintSpool&) = delete;
+  HintSpool& operator=(const HintSpool&) = delete;
+
+  const SpoolOptions& options() const { return options_; }
+  bool enabled() const { return options_.window_ms > 0; }
+
+  // Reserves `bytes` for a hint about to be appended. Returns nullptr, or why the hint is refused
+  // (a static string; hints_refused counts it): hints disabled, or the spool is full.
+  const char* Admit(size_t bytes);
+  // Gives back a reservation whose hint will not be appended.
+  void Release(size_t bytes);
+
+  // Makes `hints` durable in one synced write, stamping stored_ms with the clock's wall time.
+  // Every hint must have been admitted with its SpoolBytes(); the reservations become held bytes
+  // (a hint already held, or repeated in `hints`, is not written twice: its reservation is given
+  // back). On error nothing is held and every reservation is given back.
+  Status Append(std::vector<Hint>& hints);
+
+  // Up to `max` held hints of `target`, in record order, after the record key `after` (from the
+  // first when empty). Expired hints met on the way are dropped (not returned).
+  StatusOr<std::vector<Hint>> Next(std::string_view target, std::string_view after, size_t max);
+  // Removes hints their target acknowledged (counted hints_replayed).
+  Status Remove(const std::vector<Hint>& delivered);
+  // Removes a hint its target refuses for good (counted rejected).
+  Status Drop(const Hint& hint);
+  // Drops every expired hint, when any can have expired. Returns how many were dropped.
+  StatusOr<uint64_t> Sweep();
+
+  // Counts a HintPut refused (or a hint found expired) before it reached Admit.
+  void CountRefused() { refused_.fetch_add(1, std::memory_order_relaxed); }
+  void CountExpired() { expired_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Targets holding hints, in id order.
+  std::vector<std::string> Targets() const;
+  // Hints held for `target`.
+  uint64_t PendingFor(std::string_view target) const;
+  SpoolStats Stats() const;
+
+ private:
+  HintSpool(SpoolOptions options, const Clock& clock) : options_(options), clock_(clock) {}
+
+  bool Expired(const Hint& hint, int64_t now_ms) const;
+  // Accounting (under mu_).
+  void HoldLocked(const Hint& hint);
+  void ForgetLocked(const Hint& hint);
+  // Deletes `hints` (not synced) and forgets them; counts them in `counter`.
+  Status Delete(const std::vector<Hint>& hints, std::atomic<uint64_t>& counter);
+
+  const SpoolOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<rocksdb::DB> db_;
+
+  mutable std::mutex mu_;
+  struct TargetState {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, TargetState, std::less<>> targets_;  // guarded by mu_; only non-empty
+  std::map<int64_t, uint64_t> stored_seconds_;  // guarded by mu_: stored_ms / 1000 -> hints
+  uint64_t pending_ = 0;                        // guarded by mu_
+  uint64_t held_bytes_ = 0;                     // guarded by mu_
+  uint64_t reserved_bytes_ = 0;                 // guarded by mu_
+  int64_t min_expire_at_ms_ = 0;  // guarded by mu_: <= every held expiry (0: none held)
+
+  std::atomic<uint64_t> stored_{0};
+  std::atomic<uint64_t> replayed_{0};
+  std::atomic<uint64_t> expired_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> rejected_{0};
+};
+
+}  // namespace shoal::node::hints
