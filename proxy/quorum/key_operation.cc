@@ -39,6 +39,7 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   answer_value_.clear();
   answered_ = false;
   answer_ = KeyAnswer{};
+  answer_.sloppy = plan_.sloppy;
   hlc_refusals_ = stale_retries_ = 0;
   hints_sent_ = hint_acks_ = hint_refusals_ = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;

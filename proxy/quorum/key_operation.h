@@ -162,6 +162,7 @@ struct KeyAnswer {
   // toward `required` (sloppy quorum only; 0 when the owners alone made the quorum).
   int hints_stored = 0;
   int sloppy_acks = 0;
+  bool sloppy = false;  // the plan's quorum mode
 };
 
 class KeyOperation {
@@ -195,6 +196,8 @@ class KeyOperation {
   int outstanding() const { return outstanding_; }
   // The replica a tag was sent to.
   int replica_of(uint8_t tag) const { return tag_replica_[tag]; }
+  // The request tagged `tag` is a kHintPut (to a fallback, not an owner).
+  bool is_hint(uint8_t tag) const { return tag_hint_for_[tag] >= 0; }
 
   // Replicas (bit i: replica i) to send repair_state() as a whole-state Put, once finished().
   // Only a state the machine holds whole (a value read with it, or a tombstone) is a repair
