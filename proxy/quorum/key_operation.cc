@@ -213,6 +213,7 @@ void KeyOperation::SendHint(int owner, int64_t now_ms) {
 }
 
 void KeyOperation::OnHintAck(uint8_t tag, bool stored, int64_t now_ms) {
+  if (tag_hint_for_[tag] < 0) return OnFailure(tag, now_ms);  // a HintAck to another request
   --outstanding_;
   if (!stored) ++hint_refusals_;
   HintDone(tag, stored, now_ms);
@@ -370,6 +371,9 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
 
 void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   --outstanding_;
+  // A PutResponse to a HintPut (a peer that applied it as a write): the fallback is no owner and
+  // never counts as one; the hint is treated as failed.
+  if (tag_hint_for_[tag] >= 0) return HintDone(tag, false, now_ms);
   Absorb(reply.current);
   Absorb(reply.current_expiry_version);
   Absorb(reply.previous_version);

@@ -1173,5 +1173,35 @@ TEST(KeyOperationHints, RestampedRoundHintsTheNewVersion) {
   EXPECT_GT(h.nodes()[3].hints[0].version, ahead);
 }
 
+TEST(KeyOperationHints, AMismatchedAnswerNeverCountsAsAnOwner) {
+  // A fallback that answers a HintPut with a PutResponse (it applied the write) is no owner: the
+  // strict quorum still fails, and a HintAck to an owner's Put is that Put failing.
+  KeyOperation op;
+  FakeClock clock(kNow);
+  HybridLogicalClock hlc(clock, 60'000);
+  KeyPlan p = Write("v");
+  p.n = 3;
+  p.fallbacks = 1;
+  p.required = 2;
+  op.Start(p, hlc, kWriter, kNow);
+  ASSERT_EQ(op.requests().size(), 3u);
+  op.ClearRequests();
+  PutReply applied;
+  applied.applied = true;
+  op.OnPut(0, applied, kNow);  // owner 0 applied
+  op.OnHintAck(1, true, kNow);  // owner 1's Put answered with a HintAck: a failure
+  ASSERT_EQ(op.requests().size(), 1u);
+  const NodeRequest hint = op.requests()[0];
+  EXPECT_EQ(hint.type, NodeRequest::Type::kHintPut);
+  EXPECT_EQ(hint.hint_for, 1);
+  op.ClearRequests();
+  op.OnFailure(2, kNow);
+  op.OnPut(hint.tag, applied, kNow);  // the fallback "applied" the hint
+  ASSERT_TRUE(op.answered());
+  EXPECT_EQ(op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
+  EXPECT_EQ(op.answer().acks, 1);
+  EXPECT_TRUE(op.finished());
+}
+
 }  // namespace
 }  // namespace shoal::proxy
