@@ -181,4 +181,4 @@ def test_config_file_keys_and_flag_override(shoal, tmp_path):
         assert c.call("AUTH", PASSWORD) == OK
         levels = c.call("SHOAL.CONSISTENCY")
         assert [x.decode().upper() if isinstance(x, bytes) else str(x).upper()
-                for x in levels] == ["ONE", "ONE"], levels
+                for x in levels] == ["ONE", "ONE", "STRICT"], levels

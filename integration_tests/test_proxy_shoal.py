@@ -14,9 +14,12 @@ OK = Simple("OK")
 
 
 def pair(reply):
-    """SHOAL.CONSISTENCY's reply as ('READ', 'WRITE'), whatever string type each level is."""
-    assert isinstance(reply, list) and len(reply) == 2, f"expected a 2-element array, got {reply!r}"
-    return tuple((x.decode() if isinstance(x, bytes) else str(x)).upper() for x in reply)
+    """SHOAL.CONSISTENCY's reply as ('READ', 'WRITE'), whatever string type each level is (its
+    third element, the quorum mode, is STRICT unless the test set SLOPPY: test_proxy_hints.py)."""
+    assert isinstance(reply, list) and len(reply) == 3, f"expected a 3-element array, got {reply!r}"
+    levels = tuple((x.decode() if isinstance(x, bytes) else str(x)).upper() for x in reply)
+    assert levels[2] == "STRICT", reply
+    return levels[:2]
 
 
 # ---- SHOAL.CONSISTENCY ------------------------------------------------------------------------

@@ -41,7 +41,7 @@ constexpr std::array kCommands = {
     CommandSpec{"ttl", C::kTtl, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time in seconds of a key.", "1.0.0"},
     CommandSpec{"pttl", C::kPTtl, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time in milliseconds of a key.", "2.6.0"},
     CommandSpec{"touch", C::kTouch, -2, 1, -1, 1, false, false, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1"},
-    CommandSpec{"shoal.consistency", C::kShoalConsistency, -1, 0, 0, 0, false, false, "shoal", "Gets or sets this connection's read and write consistency (ONE, QUORUM, ALL).", "0.1.0"},
+    CommandSpec{"shoal.consistency", C::kShoalConsistency, -1, 0, 0, 0, false, false, "shoal", "Gets or sets this connection's read and write consistency (ONE, QUORUM, ALL) and quorum mode (STRICT: only owners count; SLOPPY: stored hints count toward writes).", "0.1.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
 };
 

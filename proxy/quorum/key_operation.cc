@@ -14,7 +14,7 @@ bool EntryState::NewerThan(const EntryState& other) const {
 
 void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t writer,
                          int64_t now_ms) {
-  assert(plan.n >= 0 && plan.n <= Ring::kMaxReplicas);
+  assert(plan.n >= 0 && plan.fallbacks >= 0 && plan.n + plan.fallbacks <= Ring::kMaxReplicas);
   plan_ = plan;
   write_value_.assign(plan.value.data(), plan.value.size());
   plan_.value = write_value_;
@@ -39,7 +39,10 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   answer_value_.clear();
   answered_ = false;
   answer_ = KeyAnswer{};
+  answer_.sloppy = plan_.sloppy;
   hlc_refusals_ = stale_retries_ = 0;
+  hints_sent_ = hint_acks_ = hint_refusals_ = 0;
+  next_fallback_ = hint_pending_ = hint_stored_ = 0;
 
   if (plan_.n < plan_.required || plan_.n == 0) {
     Fail(plan_.mode == KeyMode::kRead || plan_.mode == KeyMode::kReadThenWrite
@@ -70,6 +73,8 @@ uint8_t KeyOperation::Queue(NodeRequest request) {
   tag_replica_[request.tag] = request.replica;
   tag_round_[request.tag] = static_cast<uint8_t>(round_);
   tag_value_[request.tag] = request.want_value;
+  tag_hint_for_[request.tag] =
+      request.type == NodeRequest::Type::kHintPut ? static_cast<int8_t>(request.hint_for) : -1;
   requests_[request_count_++] = request;
   ++outstanding_;
   return request.tag;
@@ -171,14 +176,61 @@ void KeyOperation::OnFailure(uint8_t tag, int64_t now_ms) {
       if (phase_ == Phase::kFetch) StartFetch(now_ms);
       return;
     case Phase::kWrite:
+      if (tag_hint_for_[tag] >= 0) return HintDone(tag, false, now_ms);
       if (!Current(tag, Phase::kWrite)) return;
       ++write_failed_;
       --write_pending_;
+      // Hinted before progress is judged, so that a failed quorum waits for the hint's answer.
+      if (Hintable()) SendHint(r, now_ms);
       WriteProgress(now_ms);
       return;
     case Phase::kDone:
       return;
   }
+}
+
+bool KeyOperation::Hintable() const {
+  // Touches are not hinted (docs/replication.md: a hint is a Put, and a Touch's whole state is
+  // not known to the machine); anti-entropy and read-repair heal a missed touch. A Put that fails
+  // after the client has its answer is still hinted: the owner catches up sooner.
+  return plan_.fallbacks > 0 && plan_.mode != KeyMode::kTouch && !plan_.write_is_touch;
+}
+
+void KeyOperation::SendHint(int owner, int64_t now_ms) {
+  if (next_fallback_ >= plan_.fallbacks) return;  // no holder left this round
+  NodeRequest req;
+  req.replica = static_cast<uint8_t>(plan_.n + next_fallback_++);
+  req.hint_for = static_cast<uint8_t>(owner);
+  req.type = NodeRequest::Type::kHintPut;
+  req.version = write_version_;
+  req.tombstone = plan_.tombstone;
+  req.value = plan_.tombstone ? std::string_view() : std::string_view(plan_.value);
+  req.expire_at_ms = plan_.expire_at_ms;
+  if (plan_.keep_expiry) req.expire_at_ms = answer_.live ? resolved_.expire_at_ms : 0;
+  tag_phase_[Queue(req)] = Phase::kWrite;
+  ++hint_pending_;
+  ++hints_sent_;
+}
+
+void KeyOperation::OnHintAck(uint8_t tag, bool stored, int64_t now_ms) {
+  if (tag_hint_for_[tag] < 0) return OnFailure(tag, now_ms);  // a HintAck to another request
+  --outstanding_;
+  if (!stored) ++hint_refusals_;
+  HintDone(tag, stored, now_ms);
+}
+
+// A hint answered (`stored`), refused or failed; `outstanding_` is already counted down.
+void KeyOperation::HintDone(uint8_t tag, bool stored, int64_t now_ms) {
+  assert(tag_hint_for_[tag] >= 0);
+  if (stored) ++hint_acks_;
+  if (!Current(tag, Phase::kWrite)) return;  // an earlier round's, or the op is done
+  --hint_pending_;
+  if (stored) {
+    ++hint_stored_;
+  } else {
+    SendHint(tag_hint_for_[tag], now_ms);  // the next unused fallback, if any
+  }
+  WriteProgress(now_ms);
 }
 
 void KeyOperation::ReadProgress(int64_t now_ms) {
@@ -287,6 +339,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   phase_ = Phase::kWrite;
   ++round_;
   write_counted_ = write_failed_ = write_applied_ = write_stale_ = 0;
+  next_fallback_ = hint_pending_ = hint_stored_ = 0;
   write_pending_ = plan_.n;
   previous_seen_ = previous_live_ = false;
   previous_version_ = Version{};
@@ -318,6 +371,9 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
 
 void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   --outstanding_;
+  // A PutResponse to a HintPut (a peer that applied it as a write): the fallback is no owner and
+  // never counts as one; the hint is treated as failed.
+  if (tag_hint_for_[tag] >= 0) return HintDone(tag, false, now_ms);
   Absorb(reply.current);
   Absorb(reply.current_expiry_version);
   Absorb(reply.previous_version);
@@ -375,7 +431,8 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
 
 void KeyOperation::WriteProgress(int64_t now_ms) {
   if (answered_) return;
-  if (write_counted_ >= plan_.required) {
+  const int counted = write_counted_ + (plan_.sloppy ? hint_stored_ : 0);
+  if (counted >= plan_.required) {
     if (write_stale_ > 0 && round_ == 1) {
       // A counted replica held a newer pair: this proxy's clock is behind another writer's. Left
       // as is, the write would be acknowledged yet lose to that newer state on the first repair
@@ -401,11 +458,14 @@ void KeyOperation::WriteProgress(int64_t now_ms) {
         break;
     }
     answer_.performed = true;
+    answer_.hints_stored = hint_stored_;
+    answer_.sloppy_acks = std::max(0, plan_.required - write_counted_);
     Answer();
     return;
   }
-  if (write_failed_ > plan_.n - plan_.required && write_pending_ == 0) {
-    Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, write_counted_);
+  if (write_pending_ == 0 && hint_pending_ == 0) {
+    Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, counted);
+    answer_.hints_stored = hint_stored_;
   }
 }
 

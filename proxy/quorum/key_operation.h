@@ -23,6 +23,15 @@
 //                  write's consistency, the condition judged once on the resolved state, then
 //                  the write (a Put or a Touch) only if it holds.
 //
+// Hinted handoff (KeyPlan::fallbacks > 0): a Put (kWrite, or kReadThenWrite's Put; never a read,
+// a Touch or a repair) that fails at an owner is sent again as a kHintPut, naming that owner, to
+// the next fallback not yet used in the round (replicas n .. n+fallbacks-1: the healthy members
+// past the preference list). One hint holder per failed owner; a hint that fails or is refused
+// moves on to the next unused fallback. Strict (default): only owners' acks count toward
+// `required`, and a durable hint never does. Sloppy (KeyPlan::sloppy): a stored hint counts too.
+// A write that fails its quorum is decided only once its hints have answered, so that the
+// answer can say how many were stored (KeyAnswer::hints_stored).
+//
 // Every version in a reply is merged into the HLC (refusals counted). A write round in which every
 // counted replica refused the write as stale is re-stamped above the newest pair held and sent
 // once more. NotReady (a node restarted empty, warming up) never counts toward any quorum; such a
@@ -111,20 +120,26 @@ struct KeyPlan {
   bool touch_wants_value = false;  // GETEX
   KeyCondition condition = KeyCondition::kNone;
   int64_t condition_expire_at_ms = 0;  // EXPIRE NX/XX/GT/LT: the new expiry to compare with
+  // Hinted handoff: how many fallbacks follow the n owners (replica indexes n .. n+fallbacks-1;
+  // n + fallbacks <= Ring::kMaxReplicas). 0: no hints.
+  int fallbacks = 0;
+  bool sloppy = false;  // a stored hint counts toward `required` (sloppy quorum)
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
 // machine and is valid until the next call that changes the machine.
 struct NodeRequest {
-  enum class Type : unsigned char { kGet, kPut, kTouch };
+  // kHintPut: the same Put, to a fallback (`replica` >= n), to be stored for owner `hint_for`.
+  enum class Type : unsigned char { kGet, kPut, kTouch, kHintPut };
   uint8_t tag = 0;
   uint8_t replica = 0;
+  uint8_t hint_for = 0;  // kHintPut: the owner (replica index < n) the hint is for
   Type type = Type::kGet;
   bool want_value = false;   // get, touch
   Version version;           // put, touch (the touch's expiry version)
   bool tombstone = false;    // put
   int64_t expire_at_ms = 0;  // put, touch
-  std::string_view value;    // put
+  std::string_view value;    // put, hint put
 };
 
 // The client's answer, final once answered().
@@ -142,6 +157,12 @@ struct KeyAnswer {
   bool performed = false;
   // kWrite: a live value was held before (newest pre-write state among counted replies).
   bool previous_live = false;
+  // Hinted handoff, for the write round decided: hints stored durably by fallbacks so far (on a
+  // failure: all of them, they will replay to their owners), and how many of those were counted
+  // toward `required` (sloppy quorum only; 0 when the owners alone made the quorum).
+  int hints_stored = 0;
+  int sloppy_acks = 0;
+  bool sloppy = false;  // the plan's quorum mode
 };
 
 class KeyOperation {
@@ -161,6 +182,8 @@ class KeyOperation {
   void OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms);
   void OnNotReady(uint8_t tag, int64_t now_ms);
   void OnFailure(uint8_t tag, int64_t now_ms);  // error, timeout, connection failure
+  // A fallback's answer to a kHintPut: `stored` durably, or refused (spool full, hints off).
+  void OnHintAck(uint8_t tag, bool stored, int64_t now_ms);
 
   // Requests to send now (each exactly once); the caller clears them after sending.
   std::span<const NodeRequest> requests() const { return {requests_, request_count_}; }
@@ -173,6 +196,8 @@ class KeyOperation {
   int outstanding() const { return outstanding_; }
   // The replica a tag was sent to.
   int replica_of(uint8_t tag) const { return tag_replica_[tag]; }
+  // The request tagged `tag` is a kHintPut (to a fallback, not an owner).
+  bool is_hint(uint8_t tag) const { return tag_hint_for_[tag] >= 0; }
 
   // Replicas (bit i: replica i) to send repair_state() as a whole-state Put, once finished().
   // Only a state the machine holds whole (a value read with it, or a tombstone) is a repair
@@ -188,6 +213,10 @@ class KeyOperation {
   // Counters since Start.
   int hlc_refusals() const { return hlc_refusals_; }
   int stale_retries() const { return stale_retries_; }
+  int hints_sent() const { return hints_sent_; }
+  int hint_acks() const { return hint_acks_; }          // stored, any round
+  int hint_refusals() const { return hint_refusals_; }  // answered stored = false
+  int sloppy_acks() const { return answer_.sloppy_acks; }
 
   // Frees buffers whose capacity exceeds `keep_bytes` (between uses).
   void ReleaseLargeBuffers(size_t keep_bytes);
@@ -214,6 +243,9 @@ class KeyOperation {
   void Answer();
   void Fail(KeyAnswer::Failure failure, int required, int acks);
   bool Current(uint8_t tag, Phase phase) const;
+  bool Hintable() const;
+  void SendHint(int owner, int64_t now_ms);
+  void HintDone(uint8_t tag, bool stored, int64_t now_ms);
 
   KeyPlan plan_;
   HybridLogicalClock* hlc_ = nullptr;
@@ -224,8 +256,9 @@ class KeyOperation {
   int round_ = 0;  // write rounds started
   uint8_t next_tag_ = 0;
   uint8_t tag_replica_[kMaxTags] = {};
-  uint8_t tag_round_[kMaxTags] = {};  // read/fetch: 0; write: its round (1, 2)
-  bool tag_value_[kMaxTags] = {};     // the request asked for the value
+  uint8_t tag_round_[kMaxTags] = {};    // read/fetch: 0; write: its round (1, 2)
+  bool tag_value_[kMaxTags] = {};       // the request asked for the value
+  int8_t tag_hint_for_[kMaxTags] = {};  // a kHintPut's owner; -1 for other requests
   Phase tag_phase_[kMaxTags] = {};
   int outstanding_ = 0;
   NodeRequest requests_[kMaxBatch];
@@ -252,7 +285,10 @@ class KeyOperation {
   int write_pending_ = 0;
   int write_applied_ = 0;
   int write_stale_ = 0;
-  Version stale_floor_;  // newest version (or expiry version) that refused the write
+  Version stale_floor_;    // newest version (or expiry version) that refused the write
+  int next_fallback_ = 0;  // fallbacks used this round (each holds at most one hint per round)
+  int hint_pending_ = 0;   // this round's hints in flight
+  int hint_stored_ = 0;    // this round's hints stored
   bool previous_seen_ = false;
   bool previous_live_ = false;
   Version previous_version_;
@@ -264,6 +300,9 @@ class KeyOperation {
   KeyAnswer answer_;
   int hlc_refusals_ = 0;
   int stale_retries_ = 0;
+  int hints_sent_ = 0;
+  int hint_acks_ = 0;
+  int hint_refusals_ = 0;
 };
 
 }  // namespace shoal::proxy

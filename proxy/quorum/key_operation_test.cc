@@ -31,8 +31,17 @@ struct FakeNode {
   std::string value;
   bool down = false;       // every request fails
   bool not_ready = false;  // Gets are answered NotReady; writes apply
+  bool refuse_hints = false;  // HintPuts are answered stored = false (spool full)
   std::string reply_buffer;
   int gets = 0, value_gets = 0, puts = 0, touches = 0;
+  struct Hint {
+    int owner;
+    Version version;
+    std::string value;
+    bool tombstone;
+    int64_t expire_at_ms;
+  };
+  std::vector<Hint> hints;  // hints stored (a fallback)
 
   static FakeNode Live(std::string v, Version version, int64_t expire_at = 0,
                        Version expiry_version = {}) {
@@ -60,6 +69,12 @@ class Harness {
  public:
   explicit Harness(std::vector<FakeNode> nodes, int64_t max_offset_ms = 60'000)
       : hlc(clock_, max_offset_ms), nodes_(std::move(nodes)) {}
+  // The last `fallbacks` nodes are not owners: they follow the preference list (hint holders).
+  struct Fallbacks {
+    int count;
+  };
+  Harness(std::vector<FakeNode> nodes, Fallbacks fallbacks)
+      : hlc(clock_, 60'000), nodes_(std::move(nodes)), fallbacks_(fallbacks.count) {}
 
   FakeClock clock_{kNow};
   HybridLogicalClock hlc;
@@ -68,7 +83,8 @@ class Harness {
   std::vector<NodeRequest> sent;  // every request, in sending order
 
   void Start(KeyPlan plan, int required) {
-    plan.n = static_cast<int>(nodes_.size());
+    plan.n = static_cast<int>(nodes_.size()) - fallbacks_;
+    plan.fallbacks = fallbacks_;
     plan.required = required;
     op.Start(plan, hlc, kWriter, clock_.NowMs());
     Collect();
@@ -93,7 +109,18 @@ class Harness {
       }
     }
   }
-  void DeliverAll() { Deliver({0, 1, 2, 3, 4}); }
+  void DeliverAll() { Deliver({0, 1, 2, 3, 4, 5, 6, 7}); }
+  // Fails replica r's oldest request in flight (a timeout).
+  void Fail(int r) {
+    for (size_t i = 0; i < inflight_.size(); ++i) {
+      if (inflight_[i].replica != r) continue;
+      const NodeRequest req = inflight_[i];
+      inflight_.erase(inflight_.begin() + static_cast<long>(i));
+      op.OnFailure(req.tag, clock_.NowMs());
+      return Collect();
+    }
+    ADD_FAILURE() << "nothing in flight to replica " << r;
+  }
   // Delivers replica r's oldest request in flight.
   void Step(int r) {
     for (size_t i = 0; i < inflight_.size(); ++i) {
@@ -210,11 +237,22 @@ class Harness {
         op.OnTouch(req.tag, reply, now);
         break;
       }
+      case NodeRequest::Type::kHintPut: {
+        EXPECT_GE(req.replica, nodes_.size() - fallbacks_) << "a hint to an owner";
+        EXPECT_LT(req.hint_for, nodes_.size() - fallbacks_) << "a hint for a non-owner";
+        if (!n.refuse_hints) {
+          n.hints.push_back(FakeNode::Hint{req.hint_for, req.version, std::string(req.value),
+                                           req.tombstone, req.expire_at_ms});
+        }
+        op.OnHintAck(req.tag, !n.refuse_hints, now);
+        break;
+      }
     }
     Collect();
   }
 
   std::vector<FakeNode> nodes_;
+  int fallbacks_ = 0;
   std::deque<NodeRequest> inflight_;
   std::deque<std::string> values_;
   std::string reply_buffer_;
@@ -888,6 +926,281 @@ TEST(KeyOperationConditional, ExpireOnAnAbsentKeyIsZero) {
   h.Start(p, 2);
   h.DeliverAll();
   EXPECT_FALSE(h.op.answer().performed);
+}
+
+}  // namespace
+}  // namespace shoal::proxy
+
+namespace shoal::proxy {
+namespace {
+
+// ---- hinted handoff (issue 8): owners 0..2, fallbacks after them -------------------------------
+
+std::vector<FakeNode> Cluster(int owners, int fallbacks) {
+  return std::vector<FakeNode>(static_cast<size_t>(owners + fallbacks));
+}
+
+TEST(KeyOperationHints, FailedOwnerIsHintedToTheFirstFallback) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[1].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.op.answer().sloppy_acks, 0);
+  ASSERT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 1);
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  EXPECT_TRUE(h.nodes()[4].hints.empty());  // one holder per failed owner
+  const FakeNode::Hint& hint = h.nodes()[3].hints[0];
+  EXPECT_EQ(hint.owner, 1);
+  EXPECT_EQ(hint.value, "v");
+  EXPECT_EQ(hint.version, h.nodes()[0].state.version);  // the same Put
+  EXPECT_EQ(h.op.hints_sent(), 1);
+  EXPECT_EQ(h.op.hint_acks(), 1);
+  EXPECT_EQ(h.op.hint_refusals(), 0);
+}
+
+TEST(KeyOperationHints, EachFailedOwnerHasItsOwnHolder) {
+  Harness h(Cluster(3, 3), Harness::Fallbacks{3});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  ASSERT_EQ(h.nodes()[4].hints.size(), 1u);
+  EXPECT_TRUE(h.nodes()[5].hints.empty());
+  EXPECT_EQ(h.nodes()[3].hints[0].owner + h.nodes()[4].hints[0].owner, 0 + 2);
+  EXPECT_NE(h.nodes()[3].hints[0].owner, h.nodes()[4].hints[0].owner);
+}
+
+TEST(KeyOperationHints, StrictQuorumNeverCountsAHint) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
+  EXPECT_EQ(h.op.answer().acks, 1);  // the one owner: stored hints are not acks
+  EXPECT_EQ(h.op.answer().hints_stored, 2);
+  EXPECT_EQ(h.op.answer().sloppy_acks, 0);
+  EXPECT_FALSE(h.op.answer().performed);
+}
+
+TEST(KeyOperationHints, StrictFailureWaitsForTheHintsToAnswer) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  h.Start(Write("v"), 2);
+  h.Deliver({0, 1, 2});
+  EXPECT_FALSE(h.op.answered());  // both hints in flight
+  h.Deliver({3});
+  EXPECT_FALSE(h.op.answered());
+  h.Deliver({4});
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().hints_stored, 2);
+}
+
+TEST(KeyOperationHints, SloppyQuorumCountsStoredHints) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  KeyPlan p = Write("v");
+  p.sloppy = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kNone);
+  EXPECT_EQ(h.op.answer().sloppy_acks, 1);  // one owner + one hint made W = 2
+  EXPECT_TRUE(h.op.finished());
+  EXPECT_EQ(h.op.hint_acks(), 2);
+}
+
+TEST(KeyOperationHints, SloppyQuorumWithEnoughOwnersCountsNoHint) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[2].down = true;
+  KeyPlan p = Write("v");
+  p.sloppy = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.op.answer().sloppy_acks, 0);
+}
+
+TEST(KeyOperationHints, RefusedHintDoesNotCountAndMovesToTheNextFallback) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  h.nodes()[3].refuse_hints = true;
+  KeyPlan p = Write("v");
+  p.sloppy = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  // Owner 0's hint went to 3, owner 2's to 4; 3 refused, and with no unused fallback left that
+  // hint is dropped (each fallback is asked for at most one hint per round).
+  EXPECT_EQ(h.op.hint_refusals(), 1);
+  EXPECT_EQ(h.op.hint_acks(), 1);
+  EXPECT_EQ(h.nodes()[4].hints.size(), 1u);
+  EXPECT_TRUE(h.nodes()[3].hints.empty());
+  EXPECT_TRUE(h.op.answer().performed);  // one owner + the stored hint
+  EXPECT_EQ(h.op.answer().sloppy_acks, 1);
+}
+
+TEST(KeyOperationHints, AllHintsRefusedFailsEvenWhenSloppy) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[0].down = h.nodes()[2].down = true;
+  h.nodes()[3].refuse_hints = h.nodes()[4].refuse_hints = true;
+  KeyPlan p = Write("v");
+  p.sloppy = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
+  EXPECT_EQ(h.op.answer().acks, 1);
+  EXPECT_EQ(h.op.answer().hints_stored, 0);
+  EXPECT_EQ(h.op.hint_refusals(), 2);
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 2);  // no fallback left to try
+}
+
+TEST(KeyOperationHints, FailedHintMovesToTheNextFallback) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[1].down = true;
+  h.nodes()[3].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  ASSERT_EQ(h.nodes()[4].hints.size(), 1u);
+  EXPECT_EQ(h.nodes()[4].hints[0].owner, 1);
+  EXPECT_EQ(h.op.hint_refusals(), 0);  // a failure, not a refusal
+}
+
+TEST(KeyOperationHints, OwnerThatFailsAfterTheAnswerIsStillHinted) {
+  Harness h(Cluster(3, 1), Harness::Fallbacks{1});
+  h.Start(Write("v"), 2);
+  h.Deliver({0, 1});
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_FALSE(h.op.finished());
+  h.Fail(2);  // owner 2 times out
+  EXPECT_FALSE(h.op.finished());  // its hint is in flight
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  EXPECT_EQ(h.nodes()[3].hints[0].owner, 2);
+  EXPECT_EQ(h.op.answer().hints_stored, 0);  // decided before
+}
+
+TEST(KeyOperationHints, DeleteIsHintedAsATombstone) {
+  Harness h(Cluster(3, 1), Harness::Fallbacks{1});
+  h.nodes()[2].down = true;
+  KeyPlan p = Write("");
+  p.tombstone = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  EXPECT_TRUE(h.nodes()[3].hints[0].tombstone);
+}
+
+TEST(KeyOperationHints, NoFallbacksNoHints) {
+  Harness h({FakeNode{}, FakeNode{}, FakeNode{}});
+  h.nodes()[1].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 0);
+}
+
+TEST(KeyOperationHints, ReadsAreNeverHinted) {
+  Harness h({FakeNode::Live("v", V(1)), FakeNode{}, FakeNode::Live("v", V(1)), FakeNode{}},
+            Harness::Fallbacks{1});
+  h.nodes()[1].down = true;
+  h.Start(Read(), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_EQ(h.op.answer().value, "v");
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 0);
+  for (const NodeRequest& r : h.sent) EXPECT_LT(r.replica, 3);  // nothing to the fallback
+  EXPECT_EQ(h.nodes()[3].gets + h.nodes()[3].puts, 0);
+}
+
+TEST(KeyOperationHints, TouchesAreNotHinted) {
+  Harness h({FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)),
+             FakeNode{}},
+            Harness::Fallbacks{1});
+  h.nodes()[1].down = true;
+  h.Start(Touch(kNow + 50'000), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 0);
+}
+
+TEST(KeyOperationHints, ReadThenWriteHintsItsPutOnly) {
+  // SET k v KEEPTTL: the read phase is never hinted; the write's Put to the failed owner is,
+  // with the resolved expiry.
+  const int64_t ttl = kNow + 70'000;
+  Harness h({FakeNode::Live("old", V(1), ttl), FakeNode::Live("old", V(1), ttl), FakeNode{},
+             FakeNode{}},
+            Harness::Fallbacks{1});
+  h.nodes()[2].down = true;
+  KeyPlan p;
+  p.mode = KeyMode::kReadThenWrite;
+  p.value = "new";
+  p.keep_expiry = true;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 1);
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  EXPECT_EQ(h.nodes()[3].hints[0].owner, 2);
+  EXPECT_EQ(h.nodes()[3].hints[0].value, "new");
+  EXPECT_EQ(h.nodes()[3].hints[0].expire_at_ms, ttl);
+  EXPECT_EQ(h.nodes()[3].gets, 0);
+}
+
+TEST(KeyOperationHints, RestampedRoundHintsTheNewVersion) {
+  const Version ahead = V(kNow + 30'000, 99);
+  Harness h({FakeNode::Live("fast", ahead), FakeNode::Live("fast", ahead), FakeNode{}, FakeNode{}},
+            Harness::Fallbacks{1});
+  h.nodes()[2].down = true;
+  h.Start(Write("slow"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_EQ(h.op.stale_retries(), 1);
+  // Round 1's put to 2 failed after the re-stamp: superseded, not hinted. Round 2's is, with the
+  // new version.
+  ASSERT_EQ(h.nodes()[3].hints.size(), 1u);
+  EXPECT_EQ(h.nodes()[3].hints[0].version, h.nodes()[0].state.version);
+  EXPECT_GT(h.nodes()[3].hints[0].version, ahead);
+}
+
+TEST(KeyOperationHints, AMismatchedAnswerNeverCountsAsAnOwner) {
+  // A fallback that answers a HintPut with a PutResponse (it applied the write) is no owner: the
+  // strict quorum still fails, and a HintAck to an owner's Put is that Put failing.
+  KeyOperation op;
+  FakeClock clock(kNow);
+  HybridLogicalClock hlc(clock, 60'000);
+  KeyPlan p = Write("v");
+  p.n = 3;
+  p.fallbacks = 1;
+  p.required = 2;
+  op.Start(p, hlc, kWriter, kNow);
+  ASSERT_EQ(op.requests().size(), 3u);
+  op.ClearRequests();
+  PutReply applied;
+  applied.applied = true;
+  op.OnPut(0, applied, kNow);  // owner 0 applied
+  op.OnHintAck(1, true, kNow);  // owner 1's Put answered with a HintAck: a failure
+  ASSERT_EQ(op.requests().size(), 1u);
+  const NodeRequest hint = op.requests()[0];
+  EXPECT_EQ(hint.type, NodeRequest::Type::kHintPut);
+  EXPECT_EQ(hint.hint_for, 1);
+  op.ClearRequests();
+  op.OnFailure(2, kNow);
+  op.OnPut(hint.tag, applied, kNow);  // the fallback "applied" the hint
+  ASSERT_TRUE(op.answered());
+  EXPECT_EQ(op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
+  EXPECT_EQ(op.answer().acks, 1);
+  EXPECT_TRUE(op.finished());
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::str
       parser_(worker.config().resp_limits),
       authenticated_(worker.config().requirepass.empty()),
       read_level_(worker.config().read_level),
-      write_level_(worker.config().write_level) {}
+      write_level_(worker.config().write_level),
+      sloppy_(worker.config().sloppy_quorum) {}
 
 ClientConnection::~ClientConnection() {
   read_event_.reset();

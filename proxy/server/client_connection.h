@@ -31,8 +31,8 @@
 
 #include "common/buffer/byte_buffer.h"
 #include "proxy/quorum/consistency.h"
-#include "proxy/resp/parser.h"
 #include "proxy/quorum/key_operation.h"
+#include "proxy/resp/parser.h"
 #include "proxy/server/reply_slot.h"
 
 namespace shoal::proxy {
@@ -148,6 +148,7 @@ class ClientConnection {
   std::string name_;
   Consistency read_level_;
   Consistency write_level_;
+  bool sloppy_;  // writes count stored hints toward write_level_ (SHOAL.CONSISTENCY ... SLOPPY)
 };
 
 }  // namespace shoal::proxy

@@ -237,15 +237,15 @@ void ClientConnection::CmdClient(Args args) {
     }
     for (char c : args[3]) {
       if (c < '!' || c > '~') {
-        return ReplyError(slot, "ERR " + attr +
-                                    " cannot contain spaces, newlines or special characters.");
+        return ReplyError(
+            slot, "ERR " + attr + " cannot contain spaces, newlines or special characters.");
       }
     }
     return Reply(slot, "+OK\r\n");
   }
   if (sub == "info" && args.size() == 2) {
-    std::string line = "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ +
-                       " db=0\n";
+    std::string line =
+        "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ + " db=0\n";
     resp::AppendBulk(slot.reply, line);
     return Finish(slot);
   }
@@ -295,13 +295,18 @@ void ClientConnection::CmdInfo(Args args) {
   info += "node_request_failures:" + std::to_string(node_failures) + "\r\n";
   auto sum = [&](std::atomic<uint64_t> WorkerStats::*counter) {
     uint64_t total = 0;
-    for (const auto& ws : shared.worker_stats) total += ((*ws).*counter).load(std::memory_order_relaxed);
+    for (const auto& ws : shared.worker_stats)
+      total += ((*ws).*counter).load(std::memory_order_relaxed);
     return std::to_string(total);
   };
   info += "read_repairs_deduplicated:" + sum(&WorkerStats::read_repairs_deduplicated) + "\r\n";
   info += "not_ready_replies:" + sum(&WorkerStats::not_ready_replies) + "\r\n";
   info += "hlc_refusals:" + sum(&WorkerStats::hlc_refusals) + "\r\n";
   info += "stale_write_retries:" + sum(&WorkerStats::stale_write_retries) + "\r\n";
+  info += "hinted_writes:" + sum(&WorkerStats::hinted_writes) + "\r\n";
+  info += "hint_acks:" + sum(&WorkerStats::hint_acks) + "\r\n";
+  info += "hint_refusals:" + sum(&WorkerStats::hint_refusals) + "\r\n";
+  info += "sloppy_acks:" + sum(&WorkerStats::sloppy_acks) + "\r\n";
   info += "node_request_timeouts:" + std::to_string(node_timeouts) + "\r\n";
   // Redis 7.2's names for these two.
   info += "client_query_buffer_limit_disconnections:" + std::to_string(query_limit) + "\r\n";
@@ -312,16 +317,20 @@ void ClientConnection::CmdInfo(Args args) {
   info += "replicas:" + std::to_string(shared.config.replicas) + "\r\n";
   info += "read_consistency:" + std::string(ConsistencyName(shared.config.read_level)) + "\r\n";
   info += "write_consistency:" + std::string(ConsistencyName(shared.config.write_level)) + "\r\n";
+  info +=
+      std::string("quorum_mode:") + (shared.config.sloppy_quorum ? "sloppy" : "strict") + "\r\n";
+  info += std::string("hinted_handoff:") + (shared.config.hinted_handoff ? "1" : "0") + "\r\n";
   const auto& members = shared.ring->members();
   info += "nodes:" + std::to_string(members.size()) + "\r\n";
   for (size_t m = 0; m < members.size(); ++m) {
     const NodeHealth& health = shared.health[m];
     const bool down = health.down.load(std::memory_order_relaxed);
-    info += "node_" + members[m].id + ":address=" + members[m].address +
-            ",status=" + (down ? "down" : "up") + ",identity_refusals=" +
-            std::to_string(health.identity_refusals.load(std::memory_order_relaxed)) +
-            ",auth_refusals=" +
-            std::to_string(health.auth_refusals.load(std::memory_order_relaxed)) + "\r\n";
+    info +=
+        "node_" + members[m].id + ":address=" + members[m].address +
+        ",status=" + (down ? "down" : "up") + ",identity_refusals=" +
+        std::to_string(health.identity_refusals.load(std::memory_order_relaxed)) +
+        ",auth_refusals=" + std::to_string(health.auth_refusals.load(std::memory_order_relaxed)) +
+        "\r\n";
   }
   info += "\r\n# Keyspace\r\n";
   resp::AppendBulk(slot.reply, info);
@@ -385,10 +394,24 @@ void ClientConnection::CmdCommand(Args args) {
 
 void ClientConnection::CmdShoalConsistency(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kShoalConsistency);
-  if (args.size() > 3) return ReplyError(slot, kErrSyntax);
+  // SHOAL.CONSISTENCY [<read> [<write>]] [STRICT|SLOPPY]
+  if (args.size() > 4) return ReplyError(slot, kErrSyntax);
   if (args.size() >= 2) {
-    auto read = ParseConsistency(args[1]);
-    auto write = args.size() == 3 ? ParseConsistency(args[2]) : read;
+    size_t levels = args.size() - 1;
+    std::optional<bool> sloppy;
+    const std::string mode = Lower(args.back());
+    if (mode == "strict" || mode == "sloppy") {
+      sloppy = mode == "sloppy";
+      --levels;
+    } else if (levels == 3) {
+      return ReplyError(slot, "ERR invalid quorum mode '" + std::string(args.back()) +
+                                  "' (expected STRICT or SLOPPY)");
+    }
+    std::optional<Consistency> read = read_level_, write = write_level_;
+    if (levels >= 1) {
+      read = ParseConsistency(args[1]);
+      write = levels == 2 ? ParseConsistency(args[2]) : read;
+    }
     if (!read || !write) {
       const std::string_view bad = !read ? args[1] : args[2];
       return ReplyError(slot, "ERR invalid consistency level '" + std::string(bad) +
@@ -396,11 +419,13 @@ void ClientConnection::CmdShoalConsistency(Args args) {
     }
     read_level_ = *read;
     write_level_ = *write;
+    if (sloppy) sloppy_ = *sloppy;
     return Reply(slot, "+OK\r\n");
   }
-  resp::AppendArray(slot.reply, 2);
+  resp::AppendArray(slot.reply, 3);
   resp::AppendBulk(slot.reply, ConsistencyName(read_level_));
   resp::AppendBulk(slot.reply, ConsistencyName(write_level_));
+  resp::AppendBulk(slot.reply, sloppy_ ? "SLOPPY" : "STRICT");
   Finish(slot);
 }
 
@@ -408,8 +433,8 @@ void ClientConnection::CmdShoalLocate(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kShoalLocate);
   const Ring& ring = worker_.ring();
   int owners[Ring::kMaxReplicas];
-  const int n = ring.PreferenceList(KeyHash(args[1]), static_cast<int>(worker_.config().replicas),
-                                    owners);
+  const int n =
+      ring.PreferenceList(KeyHash(args[1]), static_cast<int>(worker_.config().replicas), owners);
   resp::AppendArray(slot.reply, n);
   for (int i = 0; i < n; ++i) resp::AppendBulk(slot.reply, ring.members()[owners[i]].id);
   Finish(slot);

@@ -27,6 +27,15 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
   if (answer.failure == KeyAnswer::Failure::kValueUnavailable) {
     msg += " (no replica holding the newest version returned its value)";
   }
+  if (answer.sloppy_acks > 0 || (answer.sloppy && answer.hints_stored > 0)) {
+    msg += " (sloppy quorum: counting " + std::to_string(answer.hints_stored) + " stored hint" +
+           (answer.hints_stored == 1 ? "" : "s") + ")";
+  } else if (answer.hints_stored > 0) {
+    msg += " (" + std::to_string(answer.hints_stored) + " hint" +
+           (answer.hints_stored == 1 ? "" : "s") +
+           " stored for unreachable owners, not counted: strict quorum; the write may still "
+           "reach them)";
+  }
   if (!node_error.empty()) {
     msg += " (node error: ";
     msg += node_error;
@@ -53,7 +62,9 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   const Consistency level = command.write_level ? write_level_ : read_level_;
   StartKeys(slot, command.keys);
   for (uint32_t i = 0; i < command.keys; ++i) {
-    worker_.StartKeyOp(*this, slot, i, command.Key(args, i), level, command.PlanFor(args, i));
+    KeyPlan plan = command.PlanFor(args, i);
+    plan.sloppy = sloppy_;  // writes only: reads never count hints
+    worker_.StartKeyOp(*this, slot, i, command.Key(args, i), level, plan);
   }
 }
 

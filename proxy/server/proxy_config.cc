@@ -42,6 +42,13 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,
            "versions further ahead of the local clock are not merged into the proxy's clock");
   o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
+  o.AddBool("hinted-handoff", &hinted_handoff,
+            "a write that fails at an owner is sent as a hint to the next healthy node past the "
+            "preference list, which replays it to the owner later");
+  o.AddBool("sloppy-quorum", &sloppy_quorum,
+            "default for connections: stored hints count toward the write consistency level "
+            "(a sloppy quorum is not a quorum; SHOAL.CONSISTENCY ... STRICT|SLOPPY per "
+            "connection)");
 }
 
 Status ProxyConfig::Finish() {

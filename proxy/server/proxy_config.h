@@ -37,6 +37,11 @@ struct ProxyConfig {
   int64_t down_after_timeouts = 3;       // consecutive request timeouts that mark a node down
   int64_t max_clock_offset_ms = 60000;
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
+  // Hinted handoff: a write that fails at an owner is stored as a hint by the next healthy node
+  // past the preference list. Sloppy quorum (default for connections that do not say): those
+  // stored hints count toward the write consistency level.
+  bool hinted_handoff = true;
+  bool sloppy_quorum = false;
 
   // Derived by Finish().
   std::vector<RingMember> members;

@@ -34,7 +34,11 @@ namespace shoal::proxy {
     "clients closed for a command larger than --client-query-buffer-limit")         \
   X(client_output_buffer_limit_disconnections,                                      \
     "clients closed for holding more replies than --client-output-buffer-limit")    \
-  X(node_request_timeouts, "node requests that passed --timeout-ms")
+  X(node_request_timeouts, "node requests that passed --timeout-ms")                 \
+  X(hinted_writes, "hints sent: writes that failed at an owner, sent to a fallback node") \
+  X(hint_acks, "hints a fallback node stored durably")                                 \
+  X(hint_refusals, "hints a fallback node refused (spool full or hints off)")          \
+  X(sloppy_acks, "stored hints counted toward a write's consistency level (sloppy)")
 
 struct WorkerStats {
 #define SHOAL_DECLARE_STAT(name, help) std::atomic<uint64_t> name{0};

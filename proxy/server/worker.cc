@@ -237,9 +237,23 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   op.key.assign(key.data(), key.size());
   op.node_error.clear();
   op.pending = 0;
-  op.n = shared_.ring->PreferenceList(KeyHash(key), static_cast<int>(shared_.config.replicas),
-                                      op.members);
+  // A write that may be hinted also lists the members past its preference list: the healthy
+  // ones are its fallbacks (KeyPlan::fallbacks), in ring order, after the owners in op.members.
+  const int replicas = static_cast<int>(shared_.config.replicas);
+  const bool hintable = shared_.config.hinted_handoff &&
+                        (plan.mode == KeyMode::kWrite ||
+                         (plan.mode == KeyMode::kReadThenWrite && !plan.write_is_touch));
+  const int listed = shared_.ring->PreferenceList(
+      KeyHash(key), hintable ? Ring::kMaxReplicas : replicas, op.members);
+  op.n = std::min(listed, replicas);
+  int fallbacks = 0;
+  for (int i = op.n; i < listed; ++i) {
+    const int member = op.members[i];
+    if (shared_.health[member].down.load(std::memory_order_relaxed)) continue;  // known down
+    op.members[op.n + fallbacks++] = member;
+  }
   plan.n = op.n;
+  plan.fallbacks = fallbacks;
   plan.required = RequiredReplicas(level, static_cast<int>(shared_.config.replicas));
   plan.value_replica = static_cast<int>(value_rotation_++ % Ring::kMaxReplicas);
   op.machine.Start(plan, shared_.hlc, shared_.config.writer_id, NowMs());
@@ -321,12 +335,19 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
   std::span<const uint8_t> frame;
   const NodeRequest* built = nullptr;
   for (const NodeRequest& req : requests) {
-    if (built == nullptr || built->type != req.type || built->want_value != req.want_value) {
-      frame = BuildKeyRequest(frame_builder_, kPlaceholderRequestId, op.key, req);
+    // A hint names its owner: built for each one.
+    if (built == nullptr || built->type != req.type || built->want_value != req.want_value ||
+        req.type == NodeRequest::Type::kHintPut) {
+      const std::string_view target =
+          req.type == NodeRequest::Type::kHintPut
+              ? std::string_view(ring().members()[op.members[req.hint_for]].id)
+              : std::string_view();
+      frame = BuildKeyRequest(frame_builder_, kPlaceholderRequestId, op.key, req, target);
       built = &req;
     }
     op.pending |= uint64_t{1} << req.tag;
     Bump(stats_.node_requests);
+    if (req.type == NodeRequest::Type::kHintPut) Bump(stats_.hinted_writes);
     // Each request times out on its own (NodeLink::ExpireRequests), a timeout after it is sent.
     if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
                                                MonotonicMs() + shared_.config.timeout_ms)) {
@@ -372,6 +393,9 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
 void Worker::AddMachineStats(const KeyOperation& machine) {
   if (machine.hlc_refusals() > 0) Bump(stats_.hlc_refusals, machine.hlc_refusals());
   if (machine.stale_retries() > 0) Bump(stats_.stale_write_retries, machine.stale_retries());
+  if (machine.hint_acks() > 0) Bump(stats_.hint_acks, machine.hint_acks());
+  if (machine.hint_refusals() > 0) Bump(stats_.hint_refusals, machine.hint_refusals());
+  if (machine.sloppy_acks() > 0) Bump(stats_.sloppy_acks, machine.sloppy_acks());
 }
 
 void Worker::SendRepairs(KeyOp& op) {

@@ -25,7 +25,8 @@ EntryState StateOf(bool found, bool tombstone, const wire::Version* version,
 }  // namespace
 
 std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request_id,
-                                         std::string_view key, const NodeRequest& req) {
+                                         std::string_view key, const NodeRequest& req,
+                                         std::string_view hint_target) {
   auto& b = builder.Start();
   const auto key_bytes = Bytes(b, key);
   const wire::Version version = ToWire(req.version);
@@ -47,6 +48,24 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
       put.add_expire_at_ms(expire_at);
       put.add_tombstone(req.tombstone);
       return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
+    }
+    case NodeRequest::Type::kHintPut: {
+      // The same Put the owner was sent, wrapped with the owner's id: the fallback spools it
+      // (durably, then HintAck) and replays it to that owner later.
+      const auto value = Bytes(b, req.value);
+      wire::PutBuilder put(b);
+      put.add_key(key_bytes);
+      put.add_value(value);
+      put.add_version(&version);
+      put.add_expiry_version(&version);
+      put.add_expire_at_ms(expire_at);
+      put.add_tombstone(req.tombstone);
+      const auto put_offset = put.Finish();
+      const auto target = b.CreateString(hint_target.data(), hint_target.size());
+      wire::HintPutBuilder hint(b);
+      hint.add_target(target);
+      hint.add_put(put_offset);
+      return builder.Finish(request_id, wire::Message::HintPut, hint.Finish().Union());
     }
     case NodeRequest::Type::kTouch: {
       wire::TouchBuilder touch(b);
@@ -89,7 +108,8 @@ KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* en
       m.OnNotReady(tag, now);
       return KeyReplyKind::kNotReady;
     }
-    if (node_error != nullptr && node_error->empty() && error->message() != nullptr) {
+    if (node_error != nullptr && node_error->empty() && error->message() != nullptr &&
+        !m.is_hint(tag)) {
       *node_error = error->message()->str();
     }
     m.OnFailure(tag, now);
@@ -112,6 +132,10 @@ KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* en
     reply.previous_found = put->previous_found();
     reply.previous_version = FromWire(put->previous_version());
     m.OnPut(tag, reply, now);
+    return KeyReplyKind::kReply;
+  }
+  if (const auto* ack = env->message_as_HintAck()) {
+    m.OnHintAck(tag, ack->stored(), now);
     return KeyReplyKind::kReply;
   }
   if (const auto* touch = env->message_as_TouchResponse()) {

@@ -15,10 +15,12 @@
 
 namespace shoal::proxy {
 
-// Encodes `request` (a Get, a Put whose expiry version is its version, or a Touch) for `key`.
+// Encodes `request` (a Get, a Put whose expiry version is its version, a Touch, or a HintPut:
+// that same Put wrapped with `hint_target`, the id of the owner it is for) for `key`.
 // The frame lives in `builder` until its next Start().
 std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request_id,
-                                         std::string_view key, const NodeRequest& request);
+                                         std::string_view key, const NodeRequest& request,
+                                         std::string_view hint_target = {});
 
 // Encodes the whole-state Put that read-repair sends (KeyOperation::repair_state() and
 // repair_value(): both versions, expiry, tombstone). The frame lives in `builder` until its next
@@ -29,7 +31,7 @@ std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_
 
 // What a node's answer was, for the caller's counters.
 enum class KeyReplyKind : unsigned char {
-  kReply,      // a reply of the request's type, fed to OnGet / OnPut / OnTouch
+  kReply,      // a reply of the request's type, fed to OnGet / OnPut / OnTouch / OnHintAck
   kFailure,    // no answer (timeout, connection failure): OnFailure
   kNotReady,   // Error{NotReady} (warming up after an empty start): OnNotReady
   kNodeError,  // any other Error: OnFailure; its message is kept in *node_error if empty
@@ -37,7 +39,8 @@ enum class KeyReplyKind : unsigned char {
 };
 
 // Feeds the answer to the request tagged `tag` to `machine`: `envelope` is the node's answer, or
-// null for a failure. `node_error` (may be null) receives the first error message a node sent.
+// null for a failure. `node_error` (may be null) receives the first error message an owner sent
+// (a hint holder's error does not explain a NOQUORUM).
 KeyReplyKind FeedKeyReply(KeyOperation& machine, uint8_t tag, const wire::Envelope* envelope,
                           int64_t now_ms, std::string* node_error);
 
