@@ -66,22 +66,42 @@ def test_node_restarted_empty_pulls_every_key_and_tombstone_before_serving():
         cluster.close()
 
 
-def test_sync_gives_up_on_an_unreachable_peer_after_the_timeout():
-    """With a peer down, the restarted node keeps answering NotReady while it retries that
-    peer, then serves what it pulled from the others (sync_state partial)."""
+def test_sync_skips_a_peer_that_is_not_running():
+    """A peer whose address refuses connections holds nothing (stores are memory only): the
+    restarted node pulls from the others and serves at once."""
+    cluster = Cluster(short_tmp_dir(), members=True)
+    try:
+        r = client(cluster.proxy.port)
+        assert r.set("one", "1")
+        cluster.kill("a")
+        node = cluster.restart("c")
+        state = wait_synced(node.port, timeout=10)
+        assert state["sync_state"] == "done", state
+        assert state["sync_peers_done"] == 2 and state["sync_peers_down"] == 1, state
+        assert node_holds(node.port, "one", "1")  # pulled from b
+        assert "sync: a is not running" in node.log()
+    finally:
+        cluster.close()
+
+
+def test_sync_waits_for_a_paused_peer_until_the_timeout():
+    """A peer that accepts connections but does not answer (SIGSTOP) may hold newer states: the
+    restarted node keeps answering NotReady while it retries, then serves what it pulled from
+    the others (sync_state partial)."""
     cluster = Cluster(short_tmp_dir(), members=True,
                       node_extra=("--sync-timeout-ms", "3000"))
     try:
         r = client(cluster.proxy.port)
         assert r.set("one", "1")
-        cluster.kill("a")
+        harness.pause(cluster.nodes["a"])
         node = cluster.restart("c")
         seen = info(node.port)
         assert seen["sync_state"] == "syncing" and seen["ready"] == 0, seen
         res = harness.shoalctl(node.port, "get", "one")
         assert res.returncode != 0 and "NotReady" in res.stderr, (res.stdout, res.stderr)
         state = wait_synced(node.port)
-        assert state["sync_state"] == "partial" and state["sync_peers_done"] == 1, state
+        assert state["sync_state"] == "partial", state
+        assert state["sync_peers_done"] == 1 and state["sync_peers_down"] == 0, state
         assert state["ready"] == 1
         assert node_holds(node.port, "one", "1")  # pulled from b
         assert "gave up after --sync-timeout-ms 3000 on peers a" in node.log()

@@ -71,7 +71,8 @@ struct NodeContext {
   std::atomic<uint64_t> sync_keys{0};        // states pulled and applied
   std::atomic<uint64_t> sync_bytes{0};       // their key and value bytes
   std::atomic<uint64_t> sync_peers{0};       // peers to pull from
-  std::atomic<uint64_t> sync_peers_done{0};  // peers pulled from completely
+  std::atomic<uint64_t> sync_peers_done{0};  // peers pulled from completely, or not running
+  std::atomic<uint64_t> sync_peers_down{0};  // of those, peers found not running (nothing to pull)
   bool Syncing() const {
     return sync_state.load(std::memory_order_acquire) == static_cast<int>(SyncState::kSyncing);
   }

@@ -43,6 +43,7 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("sync_bytes", node.sync_bytes.load(std::memory_order_relaxed));
   add_number("sync_peers", node.sync_peers.load(std::memory_order_relaxed));
   add_number("sync_peers_done", node.sync_peers_done.load(std::memory_order_relaxed));
+  add_number("sync_peers_down", node.sync_peers_down.load(std::memory_order_relaxed));
 
   uint64_t keys = 0, tombstones = 0, used = 0, limit = 0, evictions = 0, expirations = 0,
            purged = 0, stale = 0, tomb_evicted = 0;

@@ -77,7 +77,15 @@ bool RestartSync::SyncWith(int peer) {
   if (!address.ok()) return false;  // validated with --nodes: cannot happen
   auto remote = Open(node_, *address);
   if (!remote.ok()) {
-    spdlog::debug("sync: {} not reachable yet: {}", member.id, remote.status().message());
+    if (remote.status().code() == Status::Code::kIOError) {
+      // Nothing listens there (refused, unreachable): the peer's process is not running, and a
+      // store is memory only, so it holds nothing to pull (it syncs itself when it starts).
+      spdlog::info("sync: {} is not running ({}); nothing to pull from it", member.id,
+                   remote.status().message());
+      node_.sync_peers_down.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    spdlog::debug("sync: {} not answering yet: {}", member.id, remote.status().message());
     return false;
   }
   auto self = Open(node_, self_);
