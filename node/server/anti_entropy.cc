@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "node/server/anti_entropy_handlers.h"
+#include "node/server/peer_requests.h"
 
 namespace shoal::node {
 
@@ -23,81 +24,6 @@ constexpr int kTimeoutMs = 5000;
 constexpr size_t kFirstBatchSlices = 64;
 constexpr size_t kTargetKeysPerBatch = 20'000;
 constexpr size_t kWindow = 128;
-
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
-
-struct Pair {
-  Version version;
-  Version expiry;
-  auto operator<=>(const Pair&) const = default;
-};
-
-struct Listed {
-  std::string key;
-  Pair pair;
-};
-
-// Sends requests 0..n-1 (build(i, builder) returns the frame of request i, built with the
-// client's builder and the id given) with at most kWindow in flight, and calls
-// on_reply(i, envelope) for each reply. The first transport error ends it.
-template <typename Build, typename OnReply>
-Status Pipeline(client::NodeClient& c, size_t n, Build&& build, OnReply&& on_reply) {
-  std::unordered_map<uint64_t, size_t> in_flight;
-  size_t next = 0;
-  while (next < n || !in_flight.empty()) {
-    while (next < n && in_flight.size() < kWindow) {
-      const uint64_t id = c.NextRequestId();
-      if (Status s = c.Send(build(next, id, c.builder()), kTimeoutMs); !s.ok()) return s;
-      in_flight.emplace(id, next++);
-    }
-    StatusOr<const wire::Envelope*> reply = c.Receive(kTimeoutMs);
-    if (!reply.ok()) return reply.status();
-    auto it = in_flight.find((*reply)->request_id());
-    if (it == in_flight.end()) continue;  // a late reply to an abandoned request
-    const size_t i = it->second;
-    in_flight.erase(it);
-    on_reply(i, **reply);
-  }
-  return Status::Ok();
-}
-
-// One request, one reply (an Error reply is an error).
-template <typename Build>
-StatusOr<const wire::Envelope*> Call(client::NodeClient& c, Build&& build) {
-  const uint64_t id = c.NextRequestId();
-  if (Status s = c.Send(build(id, c.builder()), kTimeoutMs); !s.ok()) return s;
-  StatusOr<const wire::Envelope*> reply = c.Await(id, kTimeoutMs);
-  if (!reply.ok()) return reply.status();
-  if (const wire::Error* err = (*reply)->message_as_Error()) {
-    if (err->code() == wire::ErrorCode::TooLarge) {
-      return Status::ResourceExhausted(client::DescribeError(*err));
-    }
-    return Status::Unavailable(client::DescribeError(*err));
-  }
-  return reply;
-}
-
-StatusOr<std::vector<Listed>> KeyVersions(client::NodeClient& c, const std::string& peer_id,
-                                          const std::vector<uint32_t>& slices) {
-  StatusOr<const wire::Envelope*> reply = Call(c, [&](uint64_t id, FrameBuilder& fb) {
-    auto& b = fb.Start();
-    auto req = wire::CreateKeyVersionsRequest(b, b.CreateString(peer_id), b.CreateVector(slices));
-    return fb.Finish(id, wire::Message::KeyVersionsRequest, req.Union());
-  });
-  if (!reply.ok()) return reply.status();
-  const wire::KeyVersionsResponse* r = (*reply)->message_as_KeyVersionsResponse();
-  if (r == nullptr) return Status::Corruption("unexpected reply to KeyVersions");
-  std::vector<Listed> out;
-  if (r->entries() == nullptr) return out;
-  out.reserve(r->entries()->size());
-  for (const wire::KeyVersion* e : *r->entries()) {
-    out.push_back({std::string(AsView(e->key())),
-                   Pair{FromWire(e->version()), FromWire(e->expiry_version())}});
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -203,12 +129,13 @@ Status AntiEntropy::SyncPeer(Peer& p) {
   const MerkleSummary summary = NodeSummary(node_, p.index);
   std::vector<uint64_t> their_leaves(kSlices, 0);
   auto fetch = [&](int level, uint32_t first, uint32_t count) -> StatusOr<std::vector<uint64_t>> {
-    StatusOr<const wire::Envelope*> reply = Call(peer, [&](uint64_t id, FrameBuilder& fb) {
-      auto& b = fb.Start();
-      auto req = wire::CreateDigestRequest(b, b.CreateString(self_id), static_cast<uint8_t>(level),
-                                           first, count);
-      return fb.Finish(id, wire::Message::DigestRequest, req.Union());
-    });
+    StatusOr<const wire::Envelope*> reply =
+        Call(peer, kTimeoutMs, [&](uint64_t id, FrameBuilder& fb) {
+          auto& b = fb.Start();
+          auto req = wire::CreateDigestRequest(b, b.CreateString(self_id),
+                                               static_cast<uint8_t>(level), first, count);
+          return fb.Finish(id, wire::Message::DigestRequest, req.Union());
+        });
     if (!reply.ok()) return reply.status();
     const wire::DigestResponse* r = (*reply)->message_as_DigestResponse();
     if (r == nullptr || r->hashes() == nullptr) {
@@ -245,8 +172,8 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     const std::vector<uint32_t> batch(todo.begin() + static_cast<ptrdiff_t>(at),
                                       todo.begin() + static_cast<ptrdiff_t>(at + n));
     // 3. Key versions from both sides (each sorted by slice, then key).
-    StatusOr<std::vector<Listed>> mine = KeyVersions(local, member.id, batch);
-    StatusOr<std::vector<Listed>> theirs = mine.ok() ? KeyVersions(peer, self_id, batch)
+    StatusOr<std::vector<Listed>> mine = KeyVersions(local, member.id, batch, kTimeoutMs);
+    StatusOr<std::vector<Listed>> theirs = mine.ok() ? KeyVersions(peer, self_id, batch, kTimeoutMs)
                                                      : StatusOr<std::vector<Listed>>(mine.status());
     if (!theirs.ok()) {
       if (theirs.status().code() != Status::Code::kResourceExhausted) return theirs.status();
@@ -286,7 +213,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     }
     // 4a. A key the peer does not hold is offered only above its evicted-version floor.
     Status s = Pipeline(
-        peer, missing.size(),
+        peer, missing.size(), kWindow, kTimeoutMs,
         [&](size_t i, uint64_t id, FrameBuilder& fb) {
           auto& b = fb.Start();
           auto get = wire::CreateGet(b, Bytes(b, missing[i]->key), /*want_value=*/false);
@@ -332,7 +259,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
       };
       std::vector<State> states(n);
       s = Pipeline(
-          local, n,
+          local, n, kWindow, kTimeoutMs,
           [&](size_t i, uint64_t id, FrameBuilder& fb) {
             auto& b = fb.Start();
             auto get = wire::CreateGet(b, Bytes(b, newer[from + i]->key), /*want_value=*/true);
@@ -352,7 +279,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
           });
       if (!s.ok()) return s;
       s = Pipeline(
-          peer, n,
+          peer, n, kWindow, kTimeoutMs,
           [&](size_t i, uint64_t id, FrameBuilder& fb) {
             const State& st = states[i];
             auto& b = fb.Start();

@@ -6,86 +6,30 @@
 #include <vector>
 
 #include "common/wire/frame.h"
+#include "node/server/peer_requests.h"
 
 namespace shoal::node {
 
 namespace {
 
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
-
-// A key's state as a KeyVersions list or a Get shows it.
-struct Held {
-  Version version;
-  Version expiry_version;
-  bool tombstone = false;
-};
-
-bool Newer(const Held& a, const Held& b) {
-  if (a.version != b.version) return a.version > b.version;
-  return a.expiry_version > b.expiry_version;
-}
-
-// Sends one request frame and waits for its answer; an Error answer becomes a Status (TooLarge
-// as ResourceExhausted, so that the caller can ask for less).
-StatusOr<const wire::Envelope*> Call(client::NodeClient& c, uint64_t id,
-                                     std::span<const uint8_t> frame, int timeout_ms,
-                                     const char* what) {
-  if (Status s = c.Send(frame, timeout_ms); !s.ok()) return s;
-  auto env = c.Await(id, timeout_ms);
-  if (!env.ok()) return env.status();
-  if (const auto* e = (*env)->message_as_Error()) {
-    const std::string message = std::string(what) + ": " + client::DescribeError(*e);
-    if (e->code() == wire::ErrorCode::TooLarge) return Status::ResourceExhausted(message);
-    if (e->code() == wire::ErrorCode::NotReady) return Status::Unavailable(message);
-    return Status::FailedPrecondition(message);
-  }
-  return env;
-}
+// In flight on one connection while fetching and writing states.
+constexpr size_t kWindow = 128;
 
 StatusOr<std::vector<uint64_t>> FetchSummary(client::NodeClient& peer, const std::string& self_id,
                                              int level, uint32_t first, uint32_t count,
                                              int timeout_ms) {
-  FrameBuilder& fb = peer.builder();
-  auto& b = fb.Start();
-  auto req = wire::CreateDigestRequest(b, b.CreateString(self_id), static_cast<uint8_t>(level),
-                                       first, count);
-  const uint64_t id = peer.NextRequestId();
-  auto env = Call(peer, id, fb.Finish(id, wire::Message::DigestRequest, req.Union()), timeout_ms,
-                  "DigestRequest");
+  auto env = Call(peer, timeout_ms, [&](uint64_t id, FrameBuilder& fb) {
+    auto& b = fb.Start();
+    auto req = wire::CreateDigestRequest(b, b.CreateString(self_id), static_cast<uint8_t>(level),
+                                         first, count);
+    return fb.Finish(id, wire::Message::DigestRequest, req.Union());
+  });
   if (!env.ok()) return env.status();
   const auto* resp = (*env)->message_as_DigestResponse();
   if (resp == nullptr || resp->hashes() == nullptr) {
     return Status::Corruption("unexpected answer to DigestRequest");
   }
   return std::vector<uint64_t>(resp->hashes()->begin(), resp->hashes()->end());
-}
-
-// The keys `node` lists in `slices` for `asking_id`, with their states (key order as sent).
-StatusOr<std::vector<std::pair<std::string, Held>>> FetchKeyVersions(
-    client::NodeClient& node, const std::string& asking_id, std::span<const uint32_t> slices,
-    int timeout_ms) {
-  FrameBuilder& fb = node.builder();
-  auto& b = fb.Start();
-  auto list = b.CreateVector(slices.data(), slices.size());
-  auto req = wire::CreateKeyVersionsRequest(b, b.CreateString(asking_id), list);
-  const uint64_t id = node.NextRequestId();
-  auto env = Call(node, id, fb.Finish(id, wire::Message::KeyVersionsRequest, req.Union()),
-                  timeout_ms, "KeyVersionsRequest");
-  if (!env.ok()) return env.status();
-  const auto* resp = (*env)->message_as_KeyVersionsResponse();
-  if (resp == nullptr) return Status::Corruption("unexpected answer to KeyVersionsRequest");
-  std::vector<std::pair<std::string, Held>> out;
-  if (resp->entries() == nullptr) return out;
-  out.reserve(resp->entries()->size());
-  for (const wire::KeyVersion* kv : *resp->entries()) {
-    if (kv->key() == nullptr) continue;
-    out.emplace_back(
-        std::string(AsView(kv->key())),
-        Held{FromWire(kv->version()), FromWire(kv->expiry_version()), kv->tombstone()});
-  }
-  return out;
 }
 
 // One state to write here.
@@ -101,89 +45,81 @@ struct Pulled {
 // Gets `keys` from the peer (pipelined), keeping those it still holds.
 Status FetchStates(client::NodeClient& peer, const std::vector<std::string>& keys, int timeout_ms,
                    std::vector<Pulled>* out) {
-  FrameBuilder& fb = peer.builder();
-  std::unordered_map<uint64_t, size_t> index;  // request id -> key
-  for (size_t i = 0; i < keys.size(); ++i) {
-    auto& b = fb.Start();
-    auto get = wire::CreateGet(b, Bytes(b, keys[i]), true);
-    const uint64_t id = peer.NextRequestId();
-    index[id] = i;
-    if (Status s = peer.Send(fb.Finish(id, wire::Message::Get, get.Union()), timeout_ms); !s.ok())
-      return s;
-  }
-  while (!index.empty()) {
-    auto env = peer.Receive(timeout_ms);
-    if (!env.ok()) return env.status();
-    auto it = index.find((*env)->request_id());
-    if (it == index.end()) continue;
-    const std::string& key = keys[it->second];
-    index.erase(it);
-    if (const auto* e = (*env)->message_as_Error()) {
-      const std::string message = "Get: " + client::DescribeError(*e);
-      if (e->code() == wire::ErrorCode::NotReady) return Status::Unavailable(message);
-      return Status::FailedPrecondition(message);
-    }
-    const auto* r = (*env)->message_as_GetResponse();
-    if (r == nullptr) return Status::Corruption("unexpected answer to Get");
-    if (!r->found()) continue;  // gone since it was listed (purged or evicted)
-    Pulled p;
-    p.key = key;
-    p.tombstone = r->tombstone();
-    if (!p.tombstone && r->value() != nullptr) p.value = std::string(AsView(r->value()));
-    p.version = FromWire(r->version());
-    p.expiry_version = FromWire(r->expiry_version());
-    if (p.expiry_version.IsZero()) p.expiry_version = p.version;
-    p.expire_at_ms = p.tombstone ? 0 : r->expire_at_ms();
-    out->push_back(std::move(p));
-  }
-  return Status::Ok();
+  Status failure = Status::Ok();
+  Status s = Pipeline(
+      peer, keys.size(), kWindow, timeout_ms,
+      [&](size_t i, uint64_t id, FrameBuilder& fb) {
+        auto& b = fb.Start();
+        auto get = wire::CreateGet(b, Bytes(b, keys[i]), true);
+        return fb.Finish(id, wire::Message::Get, get.Union());
+      },
+      [&](size_t i, const wire::Envelope& env) {
+        if (const auto* e = env.message_as_Error()) {
+          if (failure.ok()) failure = Status::Unavailable("Get: " + client::DescribeError(*e));
+          return;
+        }
+        const auto* r = env.message_as_GetResponse();
+        if (r == nullptr) {
+          if (failure.ok()) failure = Status::Corruption("unexpected answer to Get");
+          return;
+        }
+        if (!r->found()) return;  // gone since it was listed (purged or evicted)
+        Pulled p;
+        p.key = keys[i];
+        p.tombstone = r->tombstone();
+        if (!p.tombstone && r->value() != nullptr) p.value = std::string(AsView(r->value()));
+        p.version = FromWire(r->version());
+        p.expiry_version = FromWire(r->expiry_version());
+        if (p.expiry_version.IsZero()) p.expiry_version = p.version;
+        p.expire_at_ms = p.tombstone ? 0 : r->expire_at_ms();
+        out->push_back(std::move(p));
+      });
+  return s.ok() ? failure : s;
 }
 
 // Writes `states` to this node (pipelined). Counts applied and stale ones.
 Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, int timeout_ms,
                    PullCounters* counters) {
-  FrameBuilder& fb = self.builder();
-  std::unordered_map<uint64_t, size_t> index;
-  for (size_t i = 0; i < states.size(); ++i) {
-    const Pulled& p = states[i];
-    auto& b = fb.Start();
-    const auto key = Bytes(b, p.key);
-    const auto value = Bytes(b, p.value);
-    const wire::Version version(p.version.hlc, p.version.writer);
-    const wire::Version expiry_version(p.expiry_version.hlc, p.expiry_version.writer);
-    wire::PutBuilder put(b);
-    put.add_key(key);
-    put.add_value(value);
-    put.add_version(&version);
-    put.add_expiry_version(&expiry_version);
-    put.add_expire_at_ms(p.expire_at_ms);
-    put.add_tombstone(p.tombstone);
-    const auto msg = put.Finish();
-    const uint64_t id = self.NextRequestId();
-    index[id] = i;
-    if (Status s = self.Send(fb.Finish(id, wire::Message::Put, msg.Union()), timeout_ms); !s.ok())
-      return s;
-  }
-  while (!index.empty()) {
-    auto env = self.Receive(timeout_ms);
-    if (!env.ok()) return env.status();
-    auto it = index.find((*env)->request_id());
-    if (it == index.end()) continue;
-    const Pulled& p = states[it->second];
-    index.erase(it);
-    if (const auto* e = (*env)->message_as_Error()) {
-      return Status::FailedPrecondition("Put to this node: " + client::DescribeError(*e));
-    }
-    const auto* r = (*env)->message_as_PutResponse();
-    if (r == nullptr) return Status::Corruption("unexpected answer to Put");
-    if (r->applied()) {
-      ++counters->keys_pulled;
-      counters->bytes_pulled += p.key.size() + p.value.size();
-    } else {
-      ++counters->keys_stale;
-    }
-  }
-  return Status::Ok();
+  Status failure = Status::Ok();
+  Status s = Pipeline(
+      self, states.size(), kWindow, timeout_ms,
+      [&](size_t i, uint64_t id, FrameBuilder& fb) {
+        const Pulled& p = states[i];
+        auto& b = fb.Start();
+        const auto key = Bytes(b, p.key);
+        const auto value = Bytes(b, p.value);
+        const wire::Version version(p.version.hlc, p.version.writer);
+        const wire::Version expiry_version(p.expiry_version.hlc, p.expiry_version.writer);
+        wire::PutBuilder put(b);
+        put.add_key(key);
+        put.add_value(value);
+        put.add_version(&version);
+        put.add_expiry_version(&expiry_version);
+        put.add_expire_at_ms(p.expire_at_ms);
+        put.add_tombstone(p.tombstone);
+        const auto msg = put.Finish();
+        return fb.Finish(id, wire::Message::Put, msg.Union());
+      },
+      [&](size_t i, const wire::Envelope& env) {
+        if (const auto* e = env.message_as_Error()) {
+          if (failure.ok()) {
+            failure = Status::FailedPrecondition("Put to this node: " + client::DescribeError(*e));
+          }
+          return;
+        }
+        const auto* r = env.message_as_PutResponse();
+        if (r == nullptr) {
+          if (failure.ok()) failure = Status::Corruption("unexpected answer to Put");
+          return;
+        }
+        if (r->applied()) {
+          ++counters->keys_pulled;
+          counters->bytes_pulled += states[i].key.size() + states[i].value.size();
+        } else {
+          ++counters->keys_stale;
+        }
+      });
+  return s.ok() ? failure : s;
 }
 
 }  // namespace
@@ -202,10 +138,10 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
   while (next < slices->size()) {
     const size_t n = std::min<size_t>(batch, slices->size() - next);
     const std::span<const uint32_t> part(slices->data() + next, n);
-    auto remote = FetchKeyVersions(*t.peer, t.self_id, part, t.timeout_ms);
-    StatusOr<std::vector<std::pair<std::string, Held>>> mine =
-        remote.ok() ? FetchKeyVersions(*t.self, t.peer_id, part, t.timeout_ms)
-                    : StatusOr<std::vector<std::pair<std::string, Held>>>(remote.status());
+    auto remote = KeyVersions(*t.peer, t.self_id, part, t.timeout_ms);
+    StatusOr<std::vector<Listed>> mine = remote.ok()
+                                             ? KeyVersions(*t.self, t.peer_id, part, t.timeout_ms)
+                                             : StatusOr<std::vector<Listed>>(remote.status());
     if (!remote.ok() || !mine.ok()) {
       const Status& s = !remote.ok() ? remote.status() : mine.status();
       if (s.code() == Status::Code::kResourceExhausted && n > 1) {
@@ -214,14 +150,14 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
       }
       return s;
     }
-    std::unordered_map<std::string_view, Held> held;
+    std::unordered_map<std::string_view, Pair> held;
     held.reserve(mine->size());
-    for (const auto& [key, state] : *mine) held.emplace(key, state);
+    for (const Listed& m : *mine) held.emplace(m.key, m.pair);
     std::vector<std::string> wanted;
-    for (const auto& [key, state] : *remote) {
+    for (const Listed& r : *remote) {
       ++counters->keys_compared;
-      auto it = held.find(key);
-      if (it == held.end() || Newer(state, it->second)) wanted.push_back(key);
+      auto it = held.find(r.key);
+      if (it == held.end() || r.pair > it->second) wanted.push_back(r.key);
     }
     for (size_t i = 0; i < wanted.size(); i += t.keys_per_batch) {
       const size_t end = std::min<size_t>(wanted.size(), i + t.keys_per_batch);
