@@ -317,3 +317,13 @@ SCHEMA.update({
     "KeyVersionsResponse": [("entries", "tables:KeyVersion")],
 })
 MESSAGES += ["DigestRequest", "DigestResponse", "KeyVersionsRequest", "KeyVersionsResponse"]
+
+# PutResponse.not_ready (a put applied by a node still warming up or syncing); Repair (shoalctl
+# repair: one anti-entropy round now) -> RepairResponse.
+SCHEMA["PutResponse"].append(("not_ready", "bool"))
+SCHEMA.update({
+    "Repair": [],
+    "RepairResponse": [("ok", "bool"), ("error", "str"), ("peers", "u32"),
+                       ("keys_repaired", "u64"), ("bytes_repaired", "u64")],
+})
+MESSAGES += ["Repair", "RepairResponse"]
