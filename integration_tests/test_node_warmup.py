@@ -33,6 +33,8 @@ def test_restarted_node_refuses_reads_during_warmup(tmp_path):
             # Puts are applied during the warm-up; the connection keeps serving.
             kind, body = c.call("Put", key=b"k", value=b"v", version=(hlc_now(), 1))
             assert kind == "PutResponse" and body["applied"], body
+            # ... and say so: a put applied while warming up does not count toward W.
+            assert body.get("not_ready") is True, body
             # Keys of the other shard too (the check is made before a request changes threads).
             for i in range(8):
                 kind, body = c.call("Get", key=b"other-%d" % i)
@@ -49,6 +51,9 @@ def test_restarted_node_refuses_reads_during_warmup(tmp_path):
         with NodeConnection(port) as c:
             kind, body = c.call("Get", key=b"k")
             assert kind == "GetResponse" and body["value"] == b"v", body
+            kind, body = c.call("Put", key=b"k2", value=b"v", version=(hlc_now(), 1))
+            assert kind == "PutResponse" and body["applied"], body
+            assert not body.get("not_ready"), body
     finally:
         second.stop()
 

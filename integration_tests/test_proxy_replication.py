@@ -39,11 +39,20 @@ def consistency(conn, read, write):
     assert conn.call("SHOAL.CONSISTENCY", read, write) == OK
 
 
-def wait_all_up(conn):
-    """Until a write at ALL succeeds: the proxy talks to every node again."""
+def wait_all_up(conn, warming=0):
+    """Until a write at ALL reaches every node: the proxy talks to every node again. With
+    `warming` nodes warming up, the write fails only because those applied it without being
+    counted (a warming replica's put is not an acknowledgement)."""
     consistency(conn, "QUORUM", "ALL")
-    ok = harness.wait_until(lambda: conn.call("SET", "probe:all", "p") == OK, timeout=10,
-                            interval=0.1)
+
+    def reached():
+        reply = conn.call("SET", "probe:all", "p")
+        if warming == 0:
+            return reply == OK
+        return (str(reply).startswith("NOQUORUM")
+                and f"{3 - warming} answered ({warming} warming up" in str(reply))
+
+    ok = harness.wait_until(reached, timeout=10, interval=0.1)
     assert ok, "the proxy did not reach every node again"
     consistency(conn, "QUORUM", "QUORUM")
 
@@ -256,12 +265,15 @@ def test_warming_replicas_never_answer_reads_and_are_repaired(cluster):
             assert c.call("SET", k, k) == OK
         restart_warming(cluster, "c", warmup_ms)
         started = time.monotonic()
-        wait_all_up(c)  # writes are applied during the warm-up
+        wait_all_up(c, warming=1)  # writes are applied during the warm-up
         for k in keys:
             assert c.call("GET", k) == k.encode(), k  # a and b answer; c is repaired
         restart_warming(cluster, "a", warmup_ms)
-        ok = harness.wait_until(lambda: c.call("SET", "probe:a", "p") == OK, timeout=5,
-                                interval=0.1)
+        # Until the proxy reaches a again: the write is applied by b and by both warming nodes
+        # (not counted: NOQUORUM), or c's warm-up has ended (OK).
+        ok = harness.wait_until(
+            lambda: (lambda r: r == OK or "(2 warming up" in str(r))(c.call("SET", "probe:a", "p")),
+            timeout=5, interval=0.1)
         assert ok
         if time.monotonic() - started < warmup_ms / 1000 - 1:
             for k in keys:  # only b can answer: never a nil for an acknowledged key
@@ -274,3 +286,28 @@ def test_warming_replicas_never_answer_reads_and_are_repaired(cluster):
     missing = [k for k in keys if not node_holds(port, k, k)]
     assert not missing, f"node c was not repaired during its warm-up: {missing[:5]}"
     assert not_ready > 0
+
+
+def test_put_applied_by_a_warming_replica_is_not_an_acknowledgement(cluster):
+    """A node restarted empty applies writes during its warm-up but answers reads NotReady: a
+    write acknowledged by it and one other replica would be on one of the two replicas a later
+    QUORUM read hears from. With c warming and b stopped, a QUORUM write has one real ack: it
+    fails (NOQUORUM) instead of being acknowledged; with b back it succeeds (simulation seed
+    20743 found the lost write this allowed)."""
+    with RespConn(cluster.proxy.port) as c:
+        consistency(c, "QUORUM", "QUORUM")
+        assert c.call("SET", "warm-ack:probe", "x") == OK
+        restart_warming(cluster, "c", 60_000)
+        wait_all_up(c, warming=1)
+        before = info_field(c.call("INFO"), "not_ready_replies")
+        harness.pause(cluster.nodes["b"])
+        try:
+            replies = [c.call("SET", f"warm-ack:{i}", "v") for i in range(10)]
+        finally:
+            harness.resume(cluster.nodes["b"])
+        for r in replies:
+            assert str(r).startswith("NOQUORUM write needed 2 replicas, 1 answered (1 warming up"), r
+        assert info_field(c.call("INFO"), "not_ready_replies") >= before + 10
+        ok = harness.wait_until(lambda: c.call("SET", "warm-ack:after", "v") == OK, timeout=10,
+                                interval=0.1)
+        assert ok, "the write did not succeed once b answered again"

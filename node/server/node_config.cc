@@ -68,7 +68,8 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddInt("max-clock-offset-ms", &c->max_clock_offset_ms,
                  "refuse versions further than this ahead of the local clock");
   options.AddInt("tombstone-grace-ms", &c->tombstone_grace_ms,
-                 "keep delete tombstones this long before purging them");
+                 "keep delete tombstones this long before purging them; with --nodes it must "
+                 "exceed --hint-window plus two --anti-entropy-interval-ms");
   options.AddInt("warmup-ms", &c->warmup_ms,
                  "after a restart (the data dir shows the node served before), answer Get and "
                  "Touch with NotReady for this long; Puts are applied (0: no warm-up)");
@@ -159,6 +160,17 @@ Status ValidateNodeConfig(NodeConfig* c) {
                                    "'");
   }
   c->hint_window_ms = *window;
+  // A replica that missed a delete learns it from its hint (within the hint window) or from
+  // anti-entropy (within an interval or two of coming back): the other replicas must still hold
+  // the tombstone then, or the stale value would be pushed back to them as the newer state.
+  const int64_t tombstone_needed = c->hint_window_ms + 2 * c->anti_entropy_interval_ms;
+  if (!c->nodes.empty() && c->tombstone_grace_ms <= tombstone_needed) {
+    return Status::InvalidArgument(
+        "--tombstone-grace-ms must be longer than --hint-window plus two "
+        "--anti-entropy-interval-ms (" +
+        std::to_string(tombstone_needed) + " ms), got " + std::to_string(c->tombstone_grace_ms) +
+        ": a delete missed by a replica would be undone when it comes back");
+  }
   if (c->hint_replay_rate < 1 || c->hint_replay_rate > 10'000'000) {
     return Status::InvalidArgument("--hint-replay-rate must be between 1 and 10000000, got " +
                                    std::to_string(c->hint_replay_rate));

@@ -154,5 +154,34 @@ TEST(NodeConfigTest, TombstoneGraceUpToThirtyDays) {
   EXPECT_EQ(zero.tombstone_grace_ms, 0);
 }
 
+// With members (hints replayed, anti-entropy), a tombstone must outlive the hint window and two
+// anti-entropy intervals; the default does (3h window, 60 s interval, 4h02m grace).
+TEST(NodeConfigTest, TombstoneGraceOutlivesHintWindowAndAntiEntropy) {
+  const std::vector<const char*> members = {"--id", "a", "--nodes", "a=127.0.0.1:7001"};
+  auto with = [&](std::vector<const char*> extra) {
+    std::vector<const char*> args = members;
+    args.insert(args.end(), extra.begin(), extra.end());
+    NodeConfig c;
+    return Parse(args, &c);
+  };
+  EXPECT_TRUE(with({}).ok());
+  EXPECT_GT(NodeConfig{}.tombstone_grace_ms, 3 * 3'600'000 + 2 * 60'000);
+  const Status short_grace = with({"--tombstone-grace-ms", "3600000"});
+  ASSERT_FALSE(short_grace.ok());
+  EXPECT_NE(short_grace.message().find("--tombstone-grace-ms must be longer than --hint-window"),
+            std::string::npos)
+      << short_grace.message();
+  EXPECT_FALSE(with({"--hint-window", "1h", "--anti-entropy-interval-ms", "60000",
+                     "--tombstone-grace-ms", "3720000"})
+                   .ok());  // exactly 1h + 2 min: not longer
+  EXPECT_TRUE(with({"--hint-window", "1h", "--anti-entropy-interval-ms", "60000",
+                    "--tombstone-grace-ms", "3720001"})
+                  .ok());
+  EXPECT_FALSE(with({"--hint-window", "5h"}).ok());  // the default grace is too short for it
+  EXPECT_TRUE(with({"--hint-window", "0", "--anti-entropy-interval-ms", "0",
+                    "--tombstone-grace-ms", "1"})
+                  .ok());
+}
+
 }  // namespace
 }  // namespace shoal::node

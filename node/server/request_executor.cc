@@ -84,13 +84,13 @@ std::span<const uint8_t> BuildErrorFrame(FrameBuilder& builder, uint64_t request
 }
 
 std::span<const uint8_t> RequestExecutor::Execute(const wire::Envelope& envelope,
-                                                  FrameBuilder& builder) {
+                                                  FrameBuilder& builder, bool ready) {
   const uint64_t id = envelope.request_id();
   switch (envelope.message_type()) {
     case wire::Message::Get:
       return ExecuteGet(id, *envelope.message_as_Get(), builder);
     case wire::Message::Put:
-      return ExecutePut(id, *envelope.message_as_Put(), builder);
+      return ExecutePut(id, *envelope.message_as_Put(), builder, ready);
     case wire::Message::Touch:
       return ExecuteTouch(id, *envelope.message_as_Touch(), builder);
     default:
@@ -118,7 +118,7 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
 }
 
 std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Put& put,
-                                                     FrameBuilder& builder) {
+                                                     FrameBuilder& builder, bool ready) {
   PutRequest req;
   req.key = AsView(put.key());
   req.tombstone = put.tombstone();
@@ -152,7 +152,7 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   auto resp = wire::CreatePutResponse(
       b, r.status == ApplyStatus::kApplied, r.status == ApplyStatus::kConditionFailed, &current,
       r.previous_found, previous, &previous_version, static_cast<uint64_t>(r.previous_expire_at_ms),
-      &current_expiry_version);
+      &current_expiry_version, !ready);
   return builder.Finish(id, wire::Message::PutResponse, resp.Union());
 }
 

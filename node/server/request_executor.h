@@ -36,11 +36,15 @@ class RequestExecutor {
 
   // Executes a Get, Put or Touch that passed ValidateKeyedRequest (and, for writes, the node's
   // clock check) and returns the response frame, valid until `builder`'s next Start().
-  std::span<const uint8_t> Execute(const wire::Envelope& envelope, FrameBuilder& builder);
+  // `ready` is false while the node warms up or syncs on start: a Put is applied all the same and
+  // its PutResponse says not_ready (the proxy does not count it toward W).
+  std::span<const uint8_t> Execute(const wire::Envelope& envelope, FrameBuilder& builder,
+                                   bool ready = true);
 
  private:
   std::span<const uint8_t> ExecuteGet(uint64_t id, const wire::Get& get, FrameBuilder& builder);
-  std::span<const uint8_t> ExecutePut(uint64_t id, const wire::Put& put, FrameBuilder& builder);
+  std::span<const uint8_t> ExecutePut(uint64_t id, const wire::Put& put, FrameBuilder& builder,
+                                      bool ready);
   std::span<const uint8_t> ExecuteTouch(uint64_t id, const wire::Touch& touch,
                                         FrameBuilder& builder);
 

@@ -613,7 +613,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
   }
   const uint32_t shard = ShardOf(request.key, shards_);
   if (shard == index_) {
-    Reply(c, executor_.Execute(envelope, builder_));
+    Reply(c, executor_.Execute(envelope, builder_, Warm()));
     return;
   }
   stats_.cross_shard_requests.Add(1);
@@ -764,7 +764,7 @@ void ShardWorker::OnMailbox() {
     if (m.kind == ShardMessageKind::kRequest) {
       // A copy of a frame the origin verified: trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
-      std::span<const uint8_t> response = executor_.Execute(*envelope, builder_);
+      std::span<const uint8_t> response = executor_.Execute(*envelope, builder_, Warm());
       NoteFrameBuilt(response);
       outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response,
                                        static_cast<uint32_t>(m.frame.size()));

@@ -41,7 +41,7 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   answer_ = KeyAnswer{};
   answer_.sloppy = plan_.sloppy;
   hlc_refusals_ = stale_retries_ = 0;
-  hints_sent_ = hint_acks_ = hint_refusals_ = 0;
+  hints_sent_ = hint_acks_ = hint_refusals_ = write_not_ready_ = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
 
   if (plan_.n < plan_.required || plan_.n == 0) {
@@ -379,6 +379,16 @@ void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   Absorb(reply.previous_version);
   if (!Current(tag, Phase::kWrite)) return;
   --write_pending_;
+  if (reply.not_ready) {
+    // The replica holds the write but answers reads NotReady until it has warmed up or synced: W
+    // acknowledgements that include it could leave the write on fewer than W of the replicas a
+    // later quorum read hears from (simulation seeds 20743, 699 and 11388). Not counted, not
+    // hinted (the owner has it), and its previous state is that of an empty store: ignored.
+    ++write_failed_;
+    ++write_not_ready_;
+    WriteProgress(now_ms);
+    return;
+  }
   ++write_counted_;
   if (reply.applied) {
     ++write_applied_;
@@ -478,6 +488,7 @@ void KeyOperation::Fail(KeyAnswer::Failure failure, int required, int acks) {
   answer_.failure = failure;
   answer_.required = required;
   answer_.acks = acks;
+  answer_.not_ready_applied = write_not_ready_;
   answer_.performed = false;
   Answer();
 }

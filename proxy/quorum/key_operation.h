@@ -84,6 +84,9 @@ struct PutReply {
   Version current_expiry_version;
   bool previous_found = false;  // a live value was held before
   Version previous_version;
+  // Applied by a node still warming up or syncing on start: not counted toward W (its reads are
+  // NotReady, so a quorum read could not find the write there), and no hint is sent for it.
+  bool not_ready = false;
 };
 struct TouchReply {
   bool applied = false;
@@ -163,6 +166,9 @@ struct KeyAnswer {
   int hints_stored = 0;
   int sloppy_acks = 0;
   bool sloppy = false;  // the plan's quorum mode
+  // On a write failure: replicas warming up or syncing that applied the write but were not
+  // counted (PutResponse.not_ready).
+  int not_ready_applied = 0;
 };
 
 class KeyOperation {
@@ -217,6 +223,8 @@ class KeyOperation {
   int hint_acks() const { return hint_acks_; }          // stored, any round
   int hint_refusals() const { return hint_refusals_; }  // answered stored = false
   int sloppy_acks() const { return answer_.sloppy_acks; }
+  // Puts applied by a replica still warming up or syncing (PutResponse.not_ready): not counted.
+  int not_ready_acks() const { return write_not_ready_; }
 
   // Frees buffers whose capacity exceeds `keep_bytes` (between uses).
   void ReleaseLargeBuffers(size_t keep_bytes);
@@ -303,6 +311,7 @@ class KeyOperation {
   int hints_sent_ = 0;
   int hint_acks_ = 0;
   int hint_refusals_ = 0;
+  int write_not_ready_ = 0;
 };
 
 }  // namespace shoal::proxy

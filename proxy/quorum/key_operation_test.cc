@@ -219,6 +219,7 @@ class Harness {
         reply.applied = !(n.state.SamePair(before) && before.found);
         reply.current = n.state.version;
         reply.current_expiry_version = n.state.expiry_version;
+        reply.not_ready = n.not_ready;
         op.OnPut(req.tag, reply, now);
         break;
       }
@@ -641,6 +642,35 @@ TEST(KeyOperationWrite, QuorumFailure) {
   EXPECT_EQ(h.op.answer().acks, 1);
 }
 
+// A replica warming up or syncing applies a Put but answers reads NotReady: were its ack counted,
+// a write acknowledged by it and one other replica could be on only one of the two replicas a
+// later QUORUM read hears from (simulation seeds 20743, 699, 11388).
+TEST(KeyOperationWrite, NotReadyAckNeverCountsTowardW) {
+  Harness h({FakeNode{}, FakeNode{}, FakeNode{}});
+  h.nodes()[0].not_ready = true;
+  h.nodes()[2].down = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_EQ(h.op.answer().failure, KeyAnswer::Failure::kWriteQuorum);
+  EXPECT_EQ(h.op.answer().acks, 1);
+  EXPECT_FALSE(h.op.answer().performed);
+  EXPECT_EQ(h.op.not_ready_acks(), 1);
+  EXPECT_EQ(h.op.answer().not_ready_applied, 1);
+  EXPECT_EQ(h.nodes()[0].value, "v");  // applied there all the same
+}
+
+TEST(KeyOperationWrite, NotReadyAckWaitsForAnotherReplica) {
+  Harness h({FakeNode{}, FakeNode{}, FakeNode{}});
+  h.nodes()[0].not_ready = true;
+  h.Start(Write("v"), 2);
+  h.Deliver({0, 1});
+  EXPECT_FALSE(h.op.answered());  // 0 and 1 answered: one counted ack
+  h.Deliver({2});
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_TRUE(h.op.answer().performed);
+}
+
 // Every outcome sequence (each replica applies or fails, answering in replica order) for n = 1..5
 // at every level: the answer comes exactly once, at the reply that settles it (a failure once
 // every replica has answered), and succeeds exactly when `required` replicas acknowledged.
@@ -958,6 +988,17 @@ TEST(KeyOperationHints, FailedOwnerIsHintedToTheFirstFallback) {
   EXPECT_EQ(h.op.hints_sent(), 1);
   EXPECT_EQ(h.op.hint_acks(), 1);
   EXPECT_EQ(h.op.hint_refusals(), 0);
+}
+
+TEST(KeyOperationHints, NotReadyOwnerIsNotHinted) {
+  Harness h(Cluster(3, 2), Harness::Fallbacks{2});
+  h.nodes()[1].not_ready = true;
+  h.Start(Write("v"), 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.finished());
+  EXPECT_TRUE(h.op.answer().performed);
+  EXPECT_EQ(h.CountSent(NodeRequest::Type::kHintPut), 0);  // the owner holds the write
+  EXPECT_EQ(h.nodes()[1].value, "v");
 }
 
 TEST(KeyOperationHints, EachFailedOwnerHasItsOwnHolder) {

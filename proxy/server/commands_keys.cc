@@ -24,6 +24,10 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
   msg += " replicas, ";
   msg += std::to_string(answer.acks);
   msg += " answered";
+  if (answer.not_ready_applied > 0) {
+    msg += " (" + std::to_string(answer.not_ready_applied) +
+           " warming up or syncing: applied there, not counted)";
+  }
   if (answer.failure == KeyAnswer::Failure::kValueUnavailable) {
     msg += " (no replica holding the newest version returned its value)";
   }

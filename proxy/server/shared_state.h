@@ -25,7 +25,7 @@ namespace shoal::proxy {
   X(node_failures, "node requests that failed or timed out")                        \
   X(read_repairs, "repair writes sent to stale replicas")                           \
   X(read_repairs_deduplicated, "repairs skipped: the same state was just sent to that replica")  \
-  X(not_ready_replies, "NotReady answers from warming-up nodes (never counted as answers)")      \
+  X(not_ready_replies, "NotReady answers (and puts applied) by warming-up nodes: never counted")      \
   X(hlc_refusals, "versions in node replies refused by the clock (too far ahead)")            \
   X(stale_write_retries, "writes refused as stale by every replica, re-stamped and resent")     \
   X(client_pauses, "times a client was paused for pipelining faster than nodes answer")      \

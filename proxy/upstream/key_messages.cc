@@ -131,8 +131,9 @@ KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* en
     reply.current_expiry_version = FromWire(put->current_expiry_version());
     reply.previous_found = put->previous_found();
     reply.previous_version = FromWire(put->previous_version());
+    reply.not_ready = put->not_ready();
     m.OnPut(tag, reply, now);
-    return KeyReplyKind::kReply;
+    return reply.not_ready ? KeyReplyKind::kNotReady : KeyReplyKind::kReply;
   }
   if (const auto* ack = env->message_as_HintAck()) {
     m.OnHintAck(tag, ack->stored(), now);

@@ -33,7 +33,8 @@ std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_
 enum class KeyReplyKind : unsigned char {
   kReply,      // a reply of the request's type, fed to OnGet / OnPut / OnTouch / OnHintAck
   kFailure,    // no answer (timeout, connection failure): OnFailure
-  kNotReady,   // Error{NotReady} (warming up after an empty start): OnNotReady
+  kNotReady,   // Error{NotReady} (warming up after an empty start): OnNotReady; or a PutResponse
+               // with not_ready (applied by a warming node, not counted toward W): OnPut
   kNodeError,  // any other Error: OnFailure; its message is kept in *node_error if empty
   kWrongType,  // an answer of another type: OnFailure
 };

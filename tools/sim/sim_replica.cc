@@ -38,7 +38,7 @@ std::vector<uint8_t> SimReplica::Handle(std::span<const uint8_t> request, int64_
     frame = node::BuildErrorFrame(out_, envelope.request_id(), wire::ErrorCode::NotReady,
                                   "warming up after an empty start");
   } else {
-    frame = executor_->Execute(envelope, out_);
+    frame = executor_->Execute(envelope, out_, sim_now_ms >= warm_until_);
   }
   return {frame.begin(), frame.end()};
 }

@@ -6,7 +6,7 @@
 //
 // What the simulation models itself (the node's event loop does it in production):
 //  - a node restarted empty answers Get and Touch with Error{NotReady} until its warm-up ends
-//    (node/server's --warmup-ms), Puts are applied at once;
+//    (node/server's --warmup-ms), Puts are applied at once and answered with not_ready set;
 //  - a node that is down receives nothing (the network drops what is sent to it).
 
 #include <cstdint>
