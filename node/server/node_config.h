@@ -20,17 +20,17 @@ struct NodeConfig {
   uint64_t max_memory = 256ull << 20;     // bytes, split evenly across shards
   int64_t threads = 2;                    // shards, one event-loop thread each
   std::string log_level = "info";
-  std::string cluster = "shoal";           // peers saying Hello with another name are refused
-  uint64_t max_frame_size = 64ull << 20;   // largest accepted envelope, bytes
-  int64_t max_clock_offset_ms = 60'000;    // versions further ahead than this are refused
+  std::string cluster = "shoal";          // peers saying Hello with another name are refused
+  uint64_t max_frame_size = 64ull << 20;  // largest accepted envelope, bytes
+  int64_t max_clock_offset_ms = 60'000;   // versions further ahead than this are refused
   // Tombstones are purged after this: longer than the hint window plus two anti-entropy
   // intervals (the defaults' 3h02m, plus an hour), so that a delete a replica missed reaches it by
   // its hint or by anti-entropy while the other replicas still hold it. With --nodes, a grace at or
   // below the hint window plus two intervals is refused.
   int64_t tombstone_grace_ms = 4 * 3'600'000 + 2 * 60'000;
-  int64_t warmup_ms = 60'000;              // a restarted node answers reads NotReady this long
+  int64_t warmup_ms = 60'000;        // a restarted node answers reads NotReady this long
   int64_t sync_timeout_ms = 60'000;  // with --nodes: how long the start-up sync retries its peers
-  std::string cluster_secret_file;         // empty: no cluster secret, no Auth (see auth/)
+  std::string cluster_secret_file;   // empty: no cluster secret, no Auth (see auth/)
   // The cluster's static members, this node included (the proxies' --nodes list). Empty: a
   // standalone node, which neither replays hints nor runs anti-entropy.
   std::string nodes;

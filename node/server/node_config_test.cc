@@ -178,9 +178,9 @@ TEST(NodeConfigTest, TombstoneGraceOutlivesHintWindowAndAntiEntropy) {
                     "--tombstone-grace-ms", "3720001"})
                   .ok());
   EXPECT_FALSE(with({"--hint-window", "5h"}).ok());  // the default grace is too short for it
-  EXPECT_TRUE(with({"--hint-window", "0", "--anti-entropy-interval-ms", "0",
-                    "--tombstone-grace-ms", "1"})
-                  .ok());
+  EXPECT_TRUE(
+      with({"--hint-window", "0", "--anti-entropy-interval-ms", "0", "--tombstone-grace-ms", "1"})
+          .ok());
 }
 
 }  // namespace

@@ -29,8 +29,8 @@ Version V(int64_t wall_ms, uint64_t writer = 1) {
 struct FakeNode {
   EntryState state;
   std::string value;
-  bool down = false;       // every request fails
-  bool not_ready = false;  // Gets are answered NotReady; writes apply
+  bool down = false;          // every request fails
+  bool not_ready = false;     // Gets are answered NotReady; writes apply
   bool refuse_hints = false;  // HintPuts are answered stored = false (spool full)
   std::string reply_buffer;
   int gets = 0, value_gets = 0, puts = 0, touches = 0;
@@ -498,7 +498,7 @@ TEST(KeyOperationRead, FetchFindsThePairExpiredAfterANewerPairWasSeen) {
   h.Step(1);  // the live pair, version only: decided, its value fetched from replica 1
   EXPECT_FALSE(h.op.answered());
   h.nodes()[2] = FakeNode::Live("v", V(2), kNow + 500, V(3));  // touched meanwhile
-  h.Step(2);                                                    // late, version only
+  h.Step(2);                                                   // late, version only
   EXPECT_FALSE(h.op.answered());
   h.nodes()[1] = ExpiredThere(V(2), kNow + 50);
   h.Step(1);
@@ -1120,7 +1120,7 @@ TEST(KeyOperationHints, OwnerThatFailsAfterTheAnswerIsStillHinted) {
   ASSERT_TRUE(h.op.answered());
   EXPECT_TRUE(h.op.answer().performed);
   EXPECT_FALSE(h.op.finished());
-  h.Fail(2);  // owner 2 times out
+  h.Fail(2);                      // owner 2 times out
   EXPECT_FALSE(h.op.finished());  // its hint is in flight
   h.DeliverAll();
   ASSERT_TRUE(h.op.finished());
@@ -1163,9 +1163,9 @@ TEST(KeyOperationHints, ReadsAreNeverHinted) {
 }
 
 TEST(KeyOperationHints, TouchesAreNotHinted) {
-  Harness h({FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)),
-             FakeNode{}},
-            Harness::Fallbacks{1});
+  Harness h(
+      {FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)), FakeNode{}},
+      Harness::Fallbacks{1});
   h.nodes()[1].down = true;
   h.Start(Touch(kNow + 50'000), 2);
   h.DeliverAll();
@@ -1178,9 +1178,9 @@ TEST(KeyOperationHints, ReadThenWriteHintsItsPutOnly) {
   // SET k v KEEPTTL: the read phase is never hinted; the write's Put to the failed owner is,
   // with the resolved expiry.
   const int64_t ttl = kNow + 70'000;
-  Harness h({FakeNode::Live("old", V(1), ttl), FakeNode::Live("old", V(1), ttl), FakeNode{},
-             FakeNode{}},
-            Harness::Fallbacks{1});
+  Harness h(
+      {FakeNode::Live("old", V(1), ttl), FakeNode::Live("old", V(1), ttl), FakeNode{}, FakeNode{}},
+      Harness::Fallbacks{1});
   h.nodes()[2].down = true;
   KeyPlan p;
   p.mode = KeyMode::kReadThenWrite;
@@ -1229,7 +1229,7 @@ TEST(KeyOperationHints, AMismatchedAnswerNeverCountsAsAnOwner) {
   op.ClearRequests();
   PutReply applied;
   applied.applied = true;
-  op.OnPut(0, applied, kNow);  // owner 0 applied
+  op.OnPut(0, applied, kNow);   // owner 0 applied
   op.OnHintAck(1, true, kNow);  // owner 1's Put answered with a HintAck: a failure
   ASSERT_EQ(op.requests().size(), 1u);
   const NodeRequest hint = op.requests()[0];

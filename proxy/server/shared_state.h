@@ -16,28 +16,28 @@
 namespace shoal::proxy {
 
 // Per-worker counters: written by the owner thread only (relaxed), summed on read.
-#define SHOAL_PROXY_STATS(X)                                                       \
-  X(connections_received, "client connections accepted")                            \
-  X(commands_processed, "client commands executed")                                 \
-  X(protocol_errors, "client connections closed for malformed RESP")                \
-  X(noquorum_errors, "commands answered NOQUORUM")                                  \
-  X(node_requests, "requests sent to nodes")                                        \
-  X(node_failures, "node requests that failed or timed out")                        \
-  X(read_repairs, "repair writes sent to stale replicas")                           \
+#define SHOAL_PROXY_STATS(X)                                                                     \
+  X(connections_received, "client connections accepted")                                         \
+  X(commands_processed, "client commands executed")                                              \
+  X(protocol_errors, "client connections closed for malformed RESP")                             \
+  X(noquorum_errors, "commands answered NOQUORUM")                                               \
+  X(node_requests, "requests sent to nodes")                                                     \
+  X(node_failures, "node requests that failed or timed out")                                     \
+  X(read_repairs, "repair writes sent to stale replicas")                                        \
   X(read_repairs_deduplicated, "repairs skipped: the same state was just sent to that replica")  \
-  X(not_ready_replies, "NotReady answers (and puts applied) by warming-up nodes: never counted")      \
-  X(hlc_refusals, "versions in node replies refused by the clock (too far ahead)")            \
-  X(stale_write_retries, "writes refused as stale by every replica, re-stamped and resent")     \
-  X(client_pauses, "times a client was paused for pipelining faster than nodes answer")      \
-  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")          \
-  X(client_query_buffer_limit_disconnections,                                       \
-    "clients closed for a command larger than --client-query-buffer-limit")         \
-  X(client_output_buffer_limit_disconnections,                                      \
-    "clients closed for holding more replies than --client-output-buffer-limit")    \
-  X(node_request_timeouts, "node requests that passed --timeout-ms")                 \
-  X(hinted_writes, "hints sent: writes that failed at an owner, sent to a fallback node") \
-  X(hint_acks, "hints a fallback node stored durably")                                 \
-  X(hint_refusals, "hints a fallback node refused (spool full or hints off)")          \
+  X(not_ready_replies, "NotReady answers (and puts applied) by warming-up nodes: never counted") \
+  X(hlc_refusals, "versions in node replies refused by the clock (too far ahead)")               \
+  X(stale_write_retries, "writes refused as stale by every replica, re-stamped and resent")      \
+  X(client_pauses, "times a client was paused for pipelining faster than nodes answer")          \
+  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")             \
+  X(client_query_buffer_limit_disconnections,                                                    \
+    "clients closed for a command larger than --client-query-buffer-limit")                      \
+  X(client_output_buffer_limit_disconnections,                                                   \
+    "clients closed for holding more replies than --client-output-buffer-limit")                 \
+  X(node_request_timeouts, "node requests that passed --timeout-ms")                             \
+  X(hinted_writes, "hints sent: writes that failed at an owner, sent to a fallback node")        \
+  X(hint_acks, "hints a fallback node stored durably")                                           \
+  X(hint_refusals, "hints a fallback node refused (spool full or hints off)")                    \
   X(sloppy_acks, "stored hints counted toward a write's consistency level (sloppy)")
 
 struct WorkerStats {
