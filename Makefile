@@ -151,9 +151,11 @@ ASAN_LDFLAGS  := -fsanitize=address,undefined
 TSAN_CXXFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 TSAN_LDFLAGS  := -fsanitize=thread
 # SHOAL_SLOW=1: tests with a wall-clock bound allow ten times more (sanitized code is that slow).
+# SHOAL_SANITIZER=asan|tsan: which instrumentation the binaries have (integration_tests/harness.py:
+# the few bounds meaningless under it, RSS under ASan's shadow memory, are skipped there).
 # verify_asan_link_order=0: the clock-skew tests preload libfaketime, which ASan would otherwise
 # refuse to start behind.
-SAN_ENV = SHOAL_SLOW=1 ASAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/asan:detect_leaks=1:abort_on_error=0:verify_asan_link_order=0 \
+SAN_ENV = SHOAL_SLOW=1 SHOAL_SANITIZER=$(patsubst build-%,%,$(notdir $(1))) ASAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/asan:detect_leaks=1:abort_on_error=0:verify_asan_link_order=0 \
 	UBSAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/ubsan:print_stacktrace=1:halt_on_error=1 \
 	TSAN_OPTIONS=log_path=$(abspath $(1))/sanitizer-logs/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$(abspath scripts/tsan.supp)
 define sanitized_run

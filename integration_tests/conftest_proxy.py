@@ -89,8 +89,11 @@ def short_tmp_dir():
 
 @pytest.fixture(scope="module")
 def shoal(tmp_path_factory):
-    """A healthy 3-node cluster with one proxy (N=3, QUORUM/QUORUM), shared by a module."""
-    cluster = Cluster(tmp_path_factory.mktemp("shoal"))
+    """A healthy 3-node cluster with one proxy (N=3, QUORUM/QUORUM), shared by a module. No node
+    is slow on purpose here: the proxy's node timeout (500 ms) grows with slow(), so that a
+    sanitized build's slowness is not taken for a failed node."""
+    cluster = Cluster(tmp_path_factory.mktemp("shoal"),
+                      proxy_extra=("--timeout-ms", str(int(harness.slow(500))), "--threads", "2"))
     yield cluster
     cluster.close()
 
@@ -105,7 +108,7 @@ def redis_ref(tmp_path_factory):
 
 def client(port, **kwargs):
     """A redis-py client (decoded replies) to a proxy or redis-server port."""
-    kwargs.setdefault("socket_timeout", 10)
+    kwargs.setdefault("socket_timeout", harness.slow(10))
     kwargs.setdefault("decode_responses", True)
     return redis.Redis(host="127.0.0.1", port=port, **kwargs)
 

@@ -100,8 +100,11 @@ def test_info_lists_the_readings(node):
 # ---- TTL ---------------------------------------------------------------------------------------
 
 def test_ttl_expiry(node):
-    assert ctl_ok(node.port, "set", "short", "lived", "--ttl-ms", "300") == "OK\n"
-    assert ctl_ok(node.port, "set", "unread", "x", "--ttl-ms", "300") == "OK\n"
+    # Long enough for three shoalctl runs before the first read (300 ms was not, on a loaded
+    # machine, nor under a sanitizer, where each run starts slower: slow()).
+    ttl_ms = str(int(harness.slow(1000)))
+    assert ctl_ok(node.port, "set", "short", "lived", "--ttl-ms", ttl_ms) == "OK\n"
+    assert ctl_ok(node.port, "set", "unread", "x", "--ttl-ms", ttl_ms) == "OK\n"
     assert ctl_ok(node.port, "set", "forever", "y") == "OK\n"
     assert ctl_ok(node.port, "get", "short") == "lived\n"
     assert wait_until(lambda: ctl_ok(node.port, "get", "short") == "(nil)\n", timeout=3)
@@ -126,7 +129,8 @@ def test_eviction_keeps_memory_bounded(start_node):
     peak = proc_status(n.proc.pid, "VmHWM")
     print(f"after 100 MB written with --max-memory 32mb: VmRSS {rss / 2**20:.1f} MiB, "
           f"VmHWM {peak / 2**20:.1f} MiB; {r.stdout.strip()}")
-    assert peak < 80 * 2**20, f"peak RSS {peak / 2**20:.1f} MiB"
+    if harness.rss_is_measurable():  # (not under a sanitizer: its shadow memory and quarantine)
+        assert peak < 80 * 2**20, f"peak RSS {peak / 2**20:.1f} MiB"
     stats = info(n.port)
     print(f"info: keys {stats['keys']}, memory_used_bytes {stats['memory_used_bytes']}, "
           f"evictions {stats['evictions']}")
@@ -143,7 +147,8 @@ def test_eviction_keeps_memory_bounded(start_node):
     assert r.returncode == 0, r.stderr
     peak = proc_status(n.proc.pid, "VmHWM")
     print(f"after 200 MB: VmHWM {peak / 2**20:.1f} MiB")
-    assert peak < 80 * 2**20
+    if harness.rss_is_measurable():
+        assert peak < 80 * 2**20
     assert info(n.port)["memory_used_bytes"] <= 32 * 2**20
 
 

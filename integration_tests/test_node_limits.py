@@ -61,7 +61,7 @@ def test_out_of_fds_pauses_accepting_without_spinning(start_node):
     assert os.path.getsize(node.log_path) < 100_000
     start = time.time()
     assert node.stop(timeout=5) == 0
-    assert time.time() - start < 5
+    assert time.time() - start < harness.slow(5)
 
 
 # ---- start-up without file descriptors; signals during start-up ------------------------------
@@ -77,7 +77,8 @@ def test_start_with_too_few_fds_fails_cleanly(tmp_path):
              "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), "--threads", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            out, _ = proc.communicate(timeout=0.5)
+            # (A sanitized node takes longer to start or to fail: slow().)
+            out, _ = proc.communicate(timeout=harness.slow(0.5))
         except subprocess.TimeoutExpired:
             proc.terminate()
             out, _ = proc.communicate(timeout=5)
@@ -150,7 +151,8 @@ def test_rss_stays_near_max_memory_with_mixed_value_sizes(start_node):
     assert stats["evictions"] > 0
     rss = vm_rss(node.proc.pid)
     print(f"VmRSS {rss >> 20} MiB, store {stats['memory_used_bytes'] >> 20} MiB")
-    assert rss < 80 << 20, f"VmRSS {rss >> 20} MiB with a 32 MiB store"
+    if harness.rss_is_measurable():  # (not under a sanitizer: its shadow memory and quarantine)
+        assert rss < 80 << 20, f"VmRSS {rss >> 20} MiB with a 32 MiB store"
 
 
 # ---- a second node on a taken port -------------------------------------------------------------

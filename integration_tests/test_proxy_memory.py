@@ -121,6 +121,14 @@ def peak_growth_mb(proxy, baseline_kb):
     return (status_kb(proxy.proc.pid, "VmHWM") - baseline_kb) / 1024
 
 
+def assert_growth_bounded(growth):
+    # Not under a sanitizer: ASan's shadow memory and its quarantine of freed blocks (256 MB by
+    # default), or TSan's shadow, make the proxy's RSS say nothing about what it holds. The
+    # offender is still refused and the bystander served (asserted by each test).
+    if harness.rss_is_measurable():
+        assert growth < BOUND_MB
+
+
 def test_pipelined_gets_without_reading(cluster):
     proxy = cluster.proxy
     baseline = status_kb(proxy.proc.pid, "VmRSS")
@@ -134,7 +142,7 @@ def test_pipelined_gets_without_reading(cluster):
     growth = peak_growth_mb(proxy, baseline)
     print(f"2000 pipelined GETs of {VALUE // KB} KB: peak RSS +{growth:.0f} MB "
           f"(bystander slowest call {bystander.slowest * 1000:.0f} ms)")
-    assert growth < BOUND_MB
+    assert_growth_bounded(growth)
     # The offender was closed (Redis closes a client past its hard output limit, no reply).
     bad.settimeout(10)
     try:
@@ -157,7 +165,7 @@ def test_one_mget_of_a_large_reply(cluster):
     growth = peak_growth_mb(proxy, baseline)
     print(f"MGET of a {VALUE // KB} KB key x1000: peak RSS +{growth:.0f} MB "
           f"(bystander slowest call {bystander.slowest * 1000:.0f} ms)")
-    assert growth < BOUND_MB
+    assert_growth_bounded(growth)
     assert bad.is_closed(timeout=10)
     bad.close()
 
@@ -185,7 +193,7 @@ def test_one_mset_of_200_large_values(cluster):
     bystander.finish()
     growth = peak_growth_mb(proxy, baseline)
     print(f"MSET of 200 x 1 MB: refused after {sent} values; peak RSS +{growth:.0f} MB")
-    assert growth < BOUND_MB
+    assert_growth_bounded(growth)
     # The refusal is a protocol error (when the reply arrives before the reset).
     try:
         data, _ = bad.read_all_until_close(timeout=5)
