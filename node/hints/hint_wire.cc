@@ -2,13 +2,13 @@
 
 #include <limits>
 
+#include "common/wire/version_wire.h"
+
 namespace shoal::node::hints {
 
 namespace {
 
 constexpr uint64_t kMaxExpireAtMs = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-
-Version FromWire(const wire::Version& v) { return Version{v.hlc(), v.writer()}; }
 
 }  // namespace
 

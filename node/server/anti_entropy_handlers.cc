@@ -5,13 +5,12 @@
 #include <string_view>
 
 #include "common/hash/key_hash.h"
+#include "common/wire/version_wire.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
 
 namespace {
-
-wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
 
 // Bytes a KeyVersion takes in a response besides its key (table, vtable share, two versions,
 // vector slot, padding), rounded up.
@@ -91,8 +90,8 @@ std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const Sli
   do {
     cursor = store.Scan(cursor, 4096, [&](const EntryView& e) {
       if (!wanted.test(SliceOf(e.key_hash)) || !digests.Shared(e.key_hash, peer)) return;
-      const wire::Version version = ToWire(e.version);
-      const wire::Version expiry_version = ToWire(e.expiry_version);
+      const wire::Version version = wire::ToWire(e.version);
+      const wire::Version expiry_version = wire::ToWire(e.expiry_version);
       entries.push_back(wire::CreateKeyVersion(b, Bytes(b, e.key), &version, &expiry_version,
                                                e.tombstone, static_cast<uint64_t>(e.expire_at_ms)));
     });

@@ -15,13 +15,10 @@
 #include "common/clock/hlc.h"
 #include "common/status/status.h"
 #include "common/wire/frame.h"
+#include "common/wire/version_wire.h"
 #include "schemas/shoal_generated.h"
 
 namespace shoal::node {
-
-inline Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
 
 // A key's state as docs/replication.md orders it: the greater pair wins.
 struct Pair {

@@ -3,12 +3,11 @@
 #include <limits>
 #include <string>
 
+#include "common/wire/version_wire.h"
+
 namespace shoal::node {
 
 namespace {
-
-wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
-Version FromWire(const wire::Version& v) { return Version{v.hlc(), v.writer()}; }
 
 // `c` is known (ValidateKeyedRequest refuses the others).
 PutCondition FromWire(wire::PutCondition c) {
@@ -105,10 +104,10 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
   if (r.found && !r.tombstone && get.want_value()) value = Bytes(b, r.value);
-  const wire::Version version = ToWire(r.version);
-  const wire::Version expiry_version = ToWire(r.expiry_version);
-  const wire::Version floor_version = ToWire(r.floor_version);
-  const wire::Version floor_expiry_version = ToWire(r.floor_expiry_version);
+  const wire::Version version = wire::ToWire(r.version);
+  const wire::Version expiry_version = wire::ToWire(r.expiry_version);
+  const wire::Version floor_version = wire::ToWire(r.floor_version);
+  const wire::Version floor_expiry_version = wire::ToWire(r.floor_expiry_version);
   const bool floor = !r.found && !r.floor_version.IsZero();
   auto resp = wire::CreateGetResponse(
       b, r.found, r.found && r.tombstone, value, r.found ? &version : nullptr,
@@ -146,9 +145,9 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> previous = 0;
   if (req.want_previous && r.previous_found) previous = Bytes(b, r.previous_value);
-  const wire::Version current = ToWire(r.current);
-  const wire::Version previous_version = ToWire(r.previous_version);
-  const wire::Version current_expiry_version = ToWire(r.current_expiry_version);
+  const wire::Version current = wire::ToWire(r.current);
+  const wire::Version previous_version = wire::ToWire(r.previous_version);
+  const wire::Version current_expiry_version = wire::ToWire(r.current_expiry_version);
   auto resp = wire::CreatePutResponse(
       b, r.status == ApplyStatus::kApplied, r.status == ApplyStatus::kConditionFailed, &current,
       r.previous_found, previous, &previous_version, static_cast<uint64_t>(r.previous_expire_at_ms),
@@ -170,8 +169,8 @@ std::span<const uint8_t> RequestExecutor::ExecuteTouch(uint64_t id, const wire::
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
   if (r.found && touch.want_value()) value = Bytes(b, r.value);
-  const wire::Version version = ToWire(r.version);
-  const wire::Version previous_expiry_version = ToWire(r.previous_expiry_version);
+  const wire::Version version = wire::ToWire(r.version);
+  const wire::Version previous_expiry_version = wire::ToWire(r.previous_expiry_version);
   auto resp = wire::CreateTouchResponse(b, r.found, r.applied, value, &version,
                                         static_cast<uint64_t>(r.previous_expire_at_ms),
                                         r.condition_failed, &previous_expiry_version, r.tombstone);

@@ -2,14 +2,11 @@
 
 #include <algorithm>
 
+#include "common/wire/version_wire.h"
+
 namespace shoal::proxy {
 
 namespace {
-
-wire::Version ToWire(const Version& v) { return wire::Version(v.hlc, v.writer); }
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
 
 EntryState StateOf(bool found, bool tombstone, const wire::Version* version,
                    const wire::Version* expiry_version, uint64_t expire_at_ms) {
@@ -29,7 +26,7 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
                                          std::string_view hint_target) {
   auto& b = builder.Start();
   const auto key_bytes = Bytes(b, key);
-  const wire::Version version = ToWire(req.version);
+  const wire::Version version = wire::ToWire(req.version);
   const uint64_t expire_at = static_cast<uint64_t>(std::max<int64_t>(req.expire_at_ms, 0));
   switch (req.type) {
     case NodeRequest::Type::kGet: {
@@ -85,8 +82,8 @@ std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_
   auto& b = builder.Start();
   const auto key_bytes = Bytes(b, key);
   const auto value_bytes = Bytes(b, value);
-  const wire::Version version = ToWire(state.version);
-  const wire::Version expiry_version = ToWire(state.effective_expiry_version());
+  const wire::Version version = wire::ToWire(state.version);
+  const wire::Version expiry_version = wire::ToWire(state.effective_expiry_version());
   wire::PutBuilder put(b);
   put.add_key(key_bytes);
   put.add_value(value_bytes);

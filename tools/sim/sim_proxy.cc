@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/hash/key_hash.h"
+#include "common/wire/version_wire.h"
 #include "proxy/command/command_table.h"
 #include "proxy/command/key_commands.h"
 #include "proxy/server/proxy_config.h"
@@ -38,10 +39,6 @@ std::string RequestText(const NodeRequest& r) {
              " exp=" + std::to_string(r.expire_at_ms % 1'000'000);
   }
   return "?";
-}
-
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
 }
 
 std::string ReplyText(const wire::Envelope* env) {

@@ -1,12 +1,8 @@
 #include "tools/sim/sim_replica.h"
 
-namespace shoal::sim {
+#include "common/wire/version_wire.h"
 
-namespace {
-Version FromWire(const wire::Version* v) {
-  return v == nullptr ? Version{} : Version{v->hlc(), v->writer()};
-}
-}  // namespace
+namespace shoal::sim {
 
 SimReplica::SimReplica(int index, int64_t clock_offset_ms, int64_t sim_now_ms)
     : index_(index), clock_offset_ms_(clock_offset_ms) {
