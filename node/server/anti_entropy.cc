@@ -11,6 +11,7 @@
 
 #include "node/server/anti_entropy_handlers.h"
 #include "node/server/peer_requests.h"
+#include "node/sync/peer_pull.h"
 
 namespace shoal::node {
 
@@ -51,12 +52,24 @@ void AntiEntropy::Start() {
 }
 
 void AntiEntropy::Stop() {
+  std::vector<RepairDone> unanswered;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    unanswered = requests_.Close();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (RepairDone& done : unanswered) done(RepairRefused("the node is shutting down"));
+}
+
+bool AntiEntropy::RequestRepair(RepairDone done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!requests_.Add(std::move(done))) return false;
+  }
+  cv_.notify_all();
+  return true;
 }
 
 bool AntiEntropy::stopping() {
@@ -65,29 +78,82 @@ bool AntiEntropy::stopping() {
 }
 
 void AntiEntropy::Run() {
-  const auto interval = std::chrono::milliseconds(node_.config.anti_entropy_interval_ms);
+  const int64_t interval_ms = node_.config.anti_entropy_interval_ms;
   while (true) {
+    std::vector<RepairDone> serving;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, interval, [this] { return stop_; })) return;
+      auto woken = [this] { return stop_ || !requests_.empty(); };
+      if (interval_ms > 0) {
+        cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), woken);
+      } else {
+        cv_.wait(lock, woken);  // no periodic rounds: on demand only
+      }
+      if (stop_) return;  // Stop() answers the requests still queued
+      serving = requests_.TakeAll();
     }
-    RunRound();
+    if (serving.empty()) {
+      RunRound(/*pull=*/false);
+      continue;
+    }
+    // Every request in `serving` arrived before this round started.
+    node_.anti_entropy.repairs.fetch_add(1, std::memory_order_relaxed);
+    RepairResult result = RunRound(/*pull=*/true);
+    if (stopping()) result = RepairRefused("the node is shutting down: the round was cut short");
+    for (RepairDone& done : serving) done(result);
   }
 }
 
-void AntiEntropy::RunRound() {
+RepairResult AntiEntropy::RunRound(bool pull) {
   round_bytes_ = 0;
   round_start_ms_ = node_.clock.MonotonicMs();
+  const uint64_t keys_before = node_.anti_entropy.keys_repaired.load(std::memory_order_relaxed);
+  const uint64_t bytes_before = node_.anti_entropy.bytes_repaired.load(std::memory_order_relaxed);
+  uint32_t peers_ok = 0;
+  std::vector<std::string> failures;
   for (Peer& p : peers_) {
-    if (stopping()) return;
-    if (Status s = SyncPeer(p); !s.ok()) {
+    if (stopping()) break;
+    Status s = SyncPeer(p);
+    if (s.ok() && pull && !stopping()) s = PullPeer(p);
+    if (!s.ok()) {
+      const std::string& id = node_.ring->members()[p.index].id;
       node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("anti-entropy with {}: {}", node_.ring->members()[p.index].id, s.ToString());
+      spdlog::info("anti-entropy with {}: {}", id, s.ToString());
+      failures.push_back(id + ": " + s.ToString());
       p.conn.reset();
       local_.reset();
+    } else {
+      ++peers_ok;
     }
   }
   node_.anti_entropy.rounds.fetch_add(1, std::memory_order_relaxed);
+  // Only this thread adds to the counters: their growth is this round's.
+  return RepairRoundResult(
+      peers_ok, failures,
+      node_.anti_entropy.keys_repaired.load(std::memory_order_relaxed) - keys_before,
+      node_.anti_entropy.bytes_repaired.load(std::memory_order_relaxed) - bytes_before);
+}
+
+Status AntiEntropy::PullPeer(Peer& p) {
+  PullTarget target;
+  target.peer = p.conn.get();
+  target.self = local_.get();
+  target.self_id = node_.config.id;
+  target.peer_id = node_.ring->members()[p.index].id;
+  target.timeout_ms = kTimeoutMs;
+  PullCounters counters;
+  uint64_t throttled_bytes = 0;
+  Status s =
+      PullFromPeer(target, NodeSummary(node_, p.index), &counters, [&](const PullCounters& so_far) {
+        // Pulled bytes count toward --anti-entropy-rate like pushed ones.
+        round_bytes_ += so_far.bytes_pulled - throttled_bytes;
+        throttled_bytes = so_far.bytes_pulled;
+        Throttle();
+      });
+  node_.anti_entropy.summary_nodes.fetch_add(counters.summary_nodes, std::memory_order_relaxed);
+  node_.anti_entropy.keys_repaired.fetch_add(counters.keys_pulled, std::memory_order_relaxed);
+  node_.anti_entropy.bytes_repaired.fetch_add(counters.bytes_pulled, std::memory_order_relaxed);
+  return s;
 }
 
 Status AntiEntropy::Ensure(std::unique_ptr<client::NodeClient>& conn, const std::string& address) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // AntiEntropy: the node's periodic repair (docs/architecture.md, "Anti-entropy"). A thread of its
-// own (never a shard loop), started by NodeServer when the node has cluster membership and
-// --anti-entropy-interval-ms > 0. Every interval, for each other member (peer):
+// own (never a shard loop), started by NodeServer when the node has cluster membership (--nodes).
+// Every --anti-entropy-interval-ms (never when it is 0), for each other member (peer):
 //  1. compares the Merkle summary of the pair (self, peer) -- built locally from the shards'
 //     digests -- with the peer's (DigestRequest), root first, descending only into differing
 //     nodes;
@@ -19,8 +19,18 @@
 // Only newer states are pushed: the peer, running the same loop, pushes what it holds newer.
 // Pushed bytes are limited to --anti-entropy-rate per second.
 //
-// Thread rules: Start/Stop/RunRoundNow from the controlling thread (main, tests); the rest runs
-// on the anti-entropy thread. Counters are in NodeContext::anti_entropy (any thread).
+// On demand (RequestRepair: `shoalctl repair`, wire Repair), whatever the interval, even 0: one
+// round in both directions: with each peer, the push above and then a pull of every state the peer
+// holds newer than this node (node/sync/peer_pull.h, PullFromPeer; every state, settled slices
+// included), so that after the round the node holds the newest state each of its peers had, and
+// they hold its own. Pulled bytes count toward the same rate. A request arriving while a round
+// runs (periodic or on demand) waits for that round to end; the requests that queued meanwhile
+// are then served together by one new round (repair.h, RepairRequests). The periodic interval
+// restarts after an on-demand round.
+//
+// Thread rules: Start/Stop from the controlling thread (main, tests); RequestRepair from any
+// thread (a shard loop: it only takes a short lock); the rest runs on the anti-entropy thread.
+// Counters are in NodeContext::anti_entropy (any thread).
 
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +43,7 @@
 #include "common/client/node_client.h"
 #include "common/status/status.h"
 #include "node/server/node_context.h"
+#include "node/server/repair.h"
 #include "node/store/slice_digests.h"
 
 namespace shoal::node {
@@ -45,10 +56,16 @@ class AntiEntropy {
   AntiEntropy(const AntiEntropy&) = delete;
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
-  // Starts the thread: a round every node.config.anti_entropy_interval_ms.
+  // Starts the thread: a round every node.config.anti_entropy_interval_ms (none when 0), and one
+  // for each batch of repair requests.
   void Start();
-  // Ends the round in progress at its next step and joins the thread. Idempotent.
+  // Ends the round in progress at its next step and joins the thread; then answers every repair
+  // request not yet answered (ok=false: shutting down) on the caller's thread. Idempotent.
   void Stop();
+  // Asks for one on-demand round; `done` gets its result on the anti-entropy thread (see above).
+  // False, and `done` never called, once Stop() has begun. Any thread; never blocks beyond a
+  // short lock.
+  bool RequestRepair(RepairDone done);
 
  private:
   struct Peer {
@@ -61,8 +78,11 @@ class AntiEntropy {
   };
 
   void Run();
-  void RunRound();
+  // One round with every peer; `pull` (on demand) also takes what each peer holds newer.
+  RepairResult RunRound(bool pull);
   Status SyncPeer(Peer& peer);
+  // The pull half of an on-demand round with `peer` (its connections are open).
+  Status PullPeer(Peer& peer);
   // Opens (and says Hello on) `conn` to `address` unless it is open.
   Status Ensure(std::unique_ptr<client::NodeClient>& conn, const std::string& address);
   bool stopping();
@@ -76,7 +96,8 @@ class AntiEntropy {
   int64_t round_start_ms_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;        // guarded by mu_
+  RepairRequests requests_;  // guarded by mu_
   std::thread thread_;
 };
 

@@ -17,6 +17,7 @@
 namespace shoal::node {
 
 class ShardWorker;
+class AntiEntropy;
 namespace hints {
 class HintService;
 }
@@ -51,6 +52,9 @@ struct NodeContext {
   // Hinted handoff (node/hints/hint_service.h): set before the threads start when the node has
   // members (ring); nullptr for a standalone node, which refuses HintPuts.
   hints::HintService* hints = nullptr;
+  // The anti-entropy driver (anti_entropy.h), for on-demand rounds (Repair): set before the
+  // threads start when the node has members; nullptr for a standalone node, which refuses Repair.
+  AntiEntropy* anti_entropy_driver = nullptr;
   const int64_t start_monotonic_ms;
   // Set by NodeServer::Restore() before the threads start; read-only afterwards.
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up
@@ -59,7 +63,9 @@ struct NodeContext {
   // Written by the anti-entropy thread (anti_entropy.h), read by Info: any thread.
   struct AntiEntropyStats {
     std::atomic<uint64_t> rounds{0};
-    std::atomic<uint64_t> keys_repaired{0};       // states pushed to a peer and applied there
+    std::atomic<uint64_t> repairs{0};             // on-demand rounds (Repair), of those rounds
+    std::atomic<uint64_t> keys_repaired{0};       // states pushed to a peer (or, on demand,
+                                                  // pulled from one) and applied
     std::atomic<uint64_t> bytes_repaired{0};      // their keys' and values' bytes
     std::atomic<uint64_t> keys_skipped_floor{0};  // not offered: the peer evicted or purged them
     std::atomic<uint64_t> summary_nodes{0};       // digest nodes fetched from peers

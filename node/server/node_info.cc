@@ -70,6 +70,7 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("stale_writes", stale);
   const NodeContext::AntiEntropyStats& ae = node.anti_entropy;
   add_number("antientropy_rounds", ae.rounds.load(std::memory_order_relaxed));
+  add_number("antientropy_repairs", ae.repairs.load(std::memory_order_relaxed));
   add_number("antientropy_keys_repaired", ae.keys_repaired.load(std::memory_order_relaxed));
   add_number("antientropy_bytes_repaired", ae.bytes_repaired.load(std::memory_order_relaxed));
   add_number("antientropy_keys_skipped_floor",

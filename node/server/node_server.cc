@@ -52,11 +52,14 @@ Status NodeServer::Start() {
       return s;
     }
   }
-  for (auto& w : workers_) w->Launch();
-  if (context_.ring != nullptr && context_.config.anti_entropy_interval_ms > 0) {
+  // With members, the anti-entropy driver runs even with --anti-entropy-interval-ms 0: it then
+  // runs on-demand rounds (Repair) only.
+  if (context_.ring != nullptr) {
     anti_entropy_ = std::make_unique<AntiEntropy>(context_);
-    anti_entropy_->Start();
+    context_.anti_entropy_driver = anti_entropy_.get();
   }
+  for (auto& w : workers_) w->Launch();
+  if (anti_entropy_ != nullptr) anti_entropy_->Start();
   if (hints_ != nullptr) hints_->Start();
   running_ = true;
   return Status::Ok();
@@ -93,10 +96,13 @@ void NodeServer::NotifyCeilingRaised() {
 void NodeServer::Stop() {
   if (!running_) return;
   running_ = false;
-  if (anti_entropy_ != nullptr) anti_entropy_->Stop();  // it talks to the workers: first
-  anti_entropy_.reset();
+  // It talks to the workers (and answers Repairs through their mailboxes): stopped first. The
+  // object outlives the workers: a Repair arriving meanwhile is refused by it (shutting down).
+  if (anti_entropy_ != nullptr) anti_entropy_->Stop();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  context_.anti_entropy_driver = nullptr;
+  anti_entropy_.reset();
   // The hint writer writes what it was given (durable, though no longer answered) and stops
   // before the workers, whose mailboxes it posts to, are freed.
   if (hints_ != nullptr) hints_->Stop();

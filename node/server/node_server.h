@@ -66,7 +66,7 @@ class NodeServer {
 
   NodeContext context_;
   std::vector<std::unique_ptr<ShardWorker>> workers_;
-  std::unique_ptr<AntiEntropy> anti_entropy_;  // with --nodes and an interval
+  std::unique_ptr<AntiEntropy> anti_entropy_;  // with --nodes (any interval, even 0)
   std::unique_ptr<hints::HintService> hints_;   // with members (ring) only
   FrameBuilder hint_ack_builder_;               // writer thread only
   std::vector<MessageBatch> hint_ack_batches_;  // writer thread only; index = shard

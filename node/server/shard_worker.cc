@@ -552,6 +552,9 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::HintPut:
       HandleHintPut(c, envelope, frame);
       return;
+    case wire::Message::Repair:
+      HandleRepair(c, envelope, frame);
+      return;
     default: {
       stats_.unsupported_requests.Add(1);
       char message[96];

@@ -83,6 +83,12 @@
 // it is durable through this shard's mailbox (a kResponse, counted in flight on the connection
 // like a cross-shard request).
 //
+// Repair (`shoalctl repair`). Handled by the connection's thread: a standalone node answers
+// RepairResponse{ok=false} at once; otherwise the request goes to the node's anti-entropy driver
+// (anti_entropy.h, RequestRepair), whose thread answers once its round has ended through this
+// shard's mailbox (a kResponse, counted in flight on the connection like a hint). The loop never
+// waits for the round.
+//
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
 // and max_hlc readings from any thread; everything else on the worker's thread only.
@@ -175,6 +181,8 @@ class ShardWorker {
   // shard_worker_hints.cc (see "Hints").
   void HandleHintPut(Connection* c, const wire::Envelope& envelope,
                      std::span<const uint8_t> frame);
+  // shard_worker_repair.cc (see "Repair").
+  void HandleRepair(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();

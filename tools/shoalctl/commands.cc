@@ -107,4 +107,28 @@ int RunInfo(CommandContext& ctx) {
   return 0;
 }
 
+int RunRepair(CommandContext& ctx) {
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto repair = wire::CreateRepair(b);
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env = Call(ctx, id, fb.Finish(id, wire::Message::Repair, repair.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_RepairResponse();
+  if (resp == nullptr) return Unexpected("repair");
+  const std::string error = resp->error() != nullptr ? resp->error()->str() : std::string();
+  if (!resp->ok()) {
+    std::fprintf(stderr, "shoalctl: repair: %s\n", error.empty() ? "no round ran" : error.c_str());
+    return 1;
+  }
+  std::printf("peers: %u\nkeys_repaired: %llu\nbytes_repaired: %llu\n", resp->peers(),
+              static_cast<unsigned long long>(resp->keys_repaired()),
+              static_cast<unsigned long long>(resp->bytes_repaired()));
+  if (!error.empty()) {
+    std::fprintf(stderr, "shoalctl: repair: %s\n", error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace shoal::tools

@@ -27,6 +27,10 @@ int RunGet(CommandContext& ctx, const std::string& key);
 int RunSet(CommandContext& ctx, const std::string& key, const std::string& value, int64_t ttl_ms);
 int RunDel(CommandContext& ctx, const std::string& key);
 int RunInfo(CommandContext& ctx);
+// One anti-entropy round on the node now (wire Repair). Prints "peers: N", "keys_repaired: N",
+// "bytes_repaired: N"; a round that failed with some peers prints them on stderr and returns 1,
+// as does a node that ran no round (standalone, shutting down).
+int RunRepair(CommandContext& ctx);
 
 // Load generation ("fill"): `count` requests pipelined `pipeline` deep, keys
 // "<key_prefix><i>". Puts write values of `value_size` bytes; gets read the keys back and count

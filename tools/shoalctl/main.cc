@@ -40,6 +40,12 @@ Commands:
   del KEY                    delete (writes a tombstone); prints "(integer) 1" when a live value
                              was removed, "(integer) 0" otherwise, as redis-cli does for DEL
   info                       print the node's readings, one "name: value" per line
+  repair                     run one anti-entropy round on the node now, in both directions:
+                             with each peer it pushes the states it holds newer and pulls
+                             those the peer holds newer; prints peers compared, keys and bytes
+                             repaired once the round has ended (waits up to --timeout-ms,
+                             default 10 minutes for repair); exits 1 if no round ran or the
+                             round failed with a peer (named on stderr)
 
 Load generation (tests, quick measurements):
   fill --count N [--value-size SIZE] [--key-prefix P] [--pipeline W] [--ttl-ms N] [--op put|get]
@@ -53,7 +59,7 @@ Options:
   --cluster-secret-file FILE
                      the cluster secret: prove it to the node (Auth) and require the node to
                      prove it too; needed for nodes started with --cluster-secret-file
-  --timeout-ms N     connect and per-request timeout (default 5000)
+  --timeout-ms N     connect and per-request timeout (default 5000; repair's answer: 600000)
   --help             show this help
   --                 end of options: following arguments are taken literally (values that begin
                      with "--")
@@ -76,18 +82,16 @@ bool ParseInt(std::string_view text, int64_t* out) {
 // The flags every command may take, and those of specific commands.
 const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() {
   static const auto* flags = new std::map<std::string_view, std::vector<std::string_view>>{
-      {"get", {}},
-      {"set", {"ttl-ms"}},
-      {"del", {}},
-      {"info", {}},
-      {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
+      {"get", {}},    {"set", {"ttl-ms"}},
+      {"del", {}},    {"info", {}},
+      {"repair", {}}, {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
   };
   return *flags;
 }
 
 const std::map<std::string_view, size_t>& CommandArity() {
   static const auto* arity = new std::map<std::string_view, size_t>{
-      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"fill", 0}};
+      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"repair", 0}, {"fill", 0}};
   return *arity;
 }
 
@@ -233,5 +237,10 @@ int main(int argc, char** argv) {
   if (command == "set") return shoal::tools::RunSet(ctx, args[0], args[1], ttl_ms);
   if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
   if (command == "info") return shoal::tools::RunInfo(ctx);
+  if (command == "repair") {
+    // A repair waits for a whole anti-entropy round: a longer default for its answer.
+    ctx.timeout_ms = given["timeout-ms"] ? static_cast<int>(timeout_ms) : 600'000;
+    return shoal::tools::RunRepair(ctx);
+  }
   return shoal::tools::RunFill(ctx, fill);
 }
