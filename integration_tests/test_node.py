@@ -29,7 +29,7 @@ def info(port):
 
 
 def wait_until(predicate, timeout=5.0, interval=0.05):
-    deadline = time.time() + timeout
+    deadline = time.time() + harness.slow(timeout)  # (longer for sanitized binaries)
     while time.time() < deadline:
         if predicate():
             return True

@@ -178,7 +178,7 @@ def test_get_of_an_evicted_key_reports_its_floor(tmp_path):
 # ---- the driver: periodic rounds (--anti-entropy-interval-ms) ----------------------------------
 
 def wait_until(predicate, timeout=15.0):
-    deadline = time.time() + timeout
+    deadline = time.time() + harness.slow(timeout)  # (longer for sanitized binaries)
     while time.time() < deadline:
         if predicate():
             return True

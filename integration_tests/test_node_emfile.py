@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 import harness
 from node_wire import encode, read_frame
 from test_node_limits import info
@@ -22,6 +24,13 @@ def closed_or_answered(sock, timeout):
     return "answered" if head else "closed"
 
 
+# Not under ASan+UBSan: UBSan's vptr check, on a cache miss, probes memory through a pipe();
+# in a process with no descriptor left that fails, and UBSan reports a valid object (the
+# temporary flatbuffers::DefaultAllocator of every FlatBufferBuilder) as "invalid vptr" and halts
+# the node (reproduced: every run whose first request comes once the fds are exhausted). The
+# sanitizer's runtime, not Shoal, runs out of descriptors here; TSan and the normal build run it.
+@pytest.mark.skipif(harness.SANITIZER == "asan",
+                    reason="UBSan's vptr check needs a free descriptor (pipe) in the node")
 def test_connections_beyond_the_fd_limit_wait_and_are_served(tmp_path):
     port = harness.free_port()
     data_dir = tmp_path / "d"

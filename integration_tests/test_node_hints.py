@@ -36,7 +36,7 @@ def hint_put(conn, target, key, value=b"v", hlc=None, writer=7, **extra):
 
 
 def wait_until(what, predicate, timeout=30.0):
-    deadline = time.time() + timeout
+    deadline = time.time() + harness.slow(timeout)  # (longer for sanitized binaries)
     while not predicate():
         assert time.time() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import harness
 from harness import shoalctl
 from node_wire import NodeConnection, encode, encode_raw, hlc_now, read_frame
 
@@ -48,7 +49,7 @@ def assert_serves(port):
 
 
 def wait_for_log(proc, text, timeout=3.0):
-    deadline = time.time() + timeout
+    deadline = time.time() + harness.slow(timeout)  # (longer for sanitized binaries)
     while time.time() < deadline:
         if text in proc.log():
             return True
