@@ -239,6 +239,11 @@ def test_anti_entropy_pushes_what_a_peer_missed(tmp_path):
                 == rounds
             assert after["antientropy_slices_exchanged"] == before["antientropy_slices_exchanged"]
             assert after["antientropy_keys_repaired"] == before["antientropy_keys_repaired"]
+            # ... one DigestRequest per round and peer, about a hundred bytes each way.
+            requests = after["antientropy_digest_requests"] - before["antientropy_digest_requests"]
+            assert requests == rounds, (before, after)
+            digest_bytes = after["antientropy_digest_bytes"] - before["antientropy_digest_bytes"]
+            assert 0 < digest_bytes <= 400 * rounds, (before, after)
     finally:
         for p in procs:
             p.stop()

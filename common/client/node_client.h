@@ -61,6 +61,10 @@ class NodeClient {
   // Receives until the response to `request_id` arrives; responses to other ids are dropped.
   StatusOr<const wire::Envelope*> Await(uint64_t request_id, int timeout_ms);
 
+  // The size in bytes (prefix included) of the frame last returned by Receive or Await (for
+  // traffic counters); 0 before the first.
+  size_t last_frame_bytes() const { return consume_next_; }
+
   // Says Hello and returns the node's reply; an Error reply (e.g. WrongCluster) is an error.
   // With a cluster secret, checks the node's proof and sends Auth when the node asks for it
   // (common/auth/handshake.h); a node that cannot prove the secret, or one that requires a

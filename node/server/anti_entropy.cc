@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -195,13 +196,20 @@ Status AntiEntropy::SyncPeer(Peer& p) {
   const MerkleSummary summary = NodeSummary(node_, p.index);
   std::vector<uint64_t> their_leaves(kSlices, 0);
   auto fetch = [&](int level, uint32_t first, uint32_t count) -> StatusOr<std::vector<uint64_t>> {
+    uint64_t request_bytes = 0;
     StatusOr<const wire::Envelope*> reply =
         Call(peer, kTimeoutMs, [&](uint64_t id, FrameBuilder& fb) {
           auto& b = fb.Start();
           auto req = wire::CreateDigestRequest(b, b.CreateString(self_id),
                                                static_cast<uint8_t>(level), first, count);
-          return fb.Finish(id, wire::Message::DigestRequest, req.Union());
+          std::span<const uint8_t> frame =
+              fb.Finish(id, wire::Message::DigestRequest, req.Union());
+          request_bytes = frame.size();
+          return frame;
         });
+    node_.anti_entropy.digest_requests.fetch_add(1, std::memory_order_relaxed);
+    node_.anti_entropy.digest_bytes.fetch_add(
+        request_bytes + (reply.ok() ? peer.last_frame_bytes() : 0), std::memory_order_relaxed);
     if (!reply.ok()) return reply.status();
     const wire::DigestResponse* r = (*reply)->message_as_DigestResponse();
     if (r == nullptr || r->hashes() == nullptr) {

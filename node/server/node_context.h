@@ -69,6 +69,8 @@ struct NodeContext {
     std::atomic<uint64_t> bytes_repaired{0};      // their keys' and values' bytes
     std::atomic<uint64_t> keys_skipped_floor{0};  // not offered: the peer evicted or purged them
     std::atomic<uint64_t> summary_nodes{0};       // digest nodes fetched from peers
+    std::atomic<uint64_t> digest_requests{0};     // DigestRequests sent to peers
+    std::atomic<uint64_t> digest_bytes{0};        // their frames and the answers', both ways
     std::atomic<uint64_t> slices_exchanged{0};    // slices whose key versions were compared
     std::atomic<uint64_t> errors{0};              // failed rounds with a peer, refused pushes
   } anti_entropy;

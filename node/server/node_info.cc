@@ -76,6 +76,8 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("antientropy_keys_skipped_floor",
              ae.keys_skipped_floor.load(std::memory_order_relaxed));
   add_number("antientropy_summary_nodes", ae.summary_nodes.load(std::memory_order_relaxed));
+  add_number("antientropy_digest_requests", ae.digest_requests.load(std::memory_order_relaxed));
+  add_number("antientropy_digest_bytes", ae.digest_bytes.load(std::memory_order_relaxed));
   add_number("antientropy_slices_exchanged", ae.slices_exchanged.load(std::memory_order_relaxed));
   add_number("antientropy_errors", ae.errors.load(std::memory_order_relaxed));
   uint64_t outside = 0;
