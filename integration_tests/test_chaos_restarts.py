@@ -26,7 +26,8 @@ key survives only if the cluster refilled them.
 
 Without self-healing the same run loses data: SHOAL_CHAOS_HEALING=0 starts the nodes without
 --nodes (no sync, hints or anti-entropy; the warm-up is then the only protection), and the test
-fails. Measured (default seed, 18 s, loaded 2-core machine): see README, "When things fail".
+fails. Measured (default seed, 18 s, loaded 2-core machine): with self-healing 0 of 600 final
+reads wrong; without, 500 of 600 wrong (every cold key lost).
 
 Keys: 100 hot ones take the random operations; 500 cold ones are written once before the first
 restart (half with a 300 s TTL) and never touched again, the data a rolling restart most easily
