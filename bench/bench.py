@@ -36,7 +36,14 @@ SYSTEMS = {
     "twemproxy": "twemproxy + 3 redis",
     "shoal-n1": "shoal N=1",
     "shoal-n3q": "shoal N=3 quorum",
+    "shoal-n3q-heal": "shoal N=3 quorum, self-healing",
 }
+# The pair whose ratio is the cost of self-healing (hints, digests, anti-entropy, sync on start).
+HEAL_ON, HEAL_OFF = "shoal-n3q-heal", "shoal-n3q"
+# Node counters (shoalctl info) of the anti-entropy traffic measured on the idle, agreeing cluster.
+AE_COUNTERS = ["antientropy_rounds", "antientropy_digest_requests", "antientropy_digest_bytes",
+               "antientropy_summary_nodes", "antientropy_slices_exchanged",
+               "antientropy_keys_repaired", "antientropy_bytes_repaired", "antientropy_errors"]
 TESTS = ["SET", "GET"]
 
 
@@ -70,6 +77,13 @@ def parse_args():
       help="shoal-proxy --threads (env BENCH_PROXY_THREADS, default 2)")
     a("--node-threads", type=int, default=env_int("BENCH_NODE_THREADS", 1),
       help="shoal-node --threads (env BENCH_NODE_THREADS, default 1)")
+    a("--ae-interval-ms", type=int, default=env_int("BENCH_AE_INTERVAL_MS", 1000),
+      help="shoal-node --anti-entropy-interval-ms of the self-healing system; short, so that "
+           "its cost shows (env BENCH_AE_INTERVAL_MS, default 1000; the node's default is "
+           "60000)")
+    a("--ae-idle-intervals", type=int, default=env_int("BENCH_AE_IDLE_INTERVALS", 10),
+      help="after the rounds, anti-entropy traffic of the idle self-healing cluster is counted "
+           "over this many intervals; 0 skips it (env BENCH_AE_IDLE_INTERVALS, default 10)")
     a("--timeout", type=int, default=env_int("BENCH_TIMEOUT", 180),
       help="seconds one redis-benchmark invocation may take (env BENCH_TIMEOUT, default 180)")
     a("--bin", default=os.environ.get("SHOAL_BIN", str(ROOT / "build" / "bin")),
@@ -170,6 +184,7 @@ class ProcGroup:
     def __init__(self, workdir):
         self.workdir = workdir
         self.procs = []
+        self.node_ports = []  # Shoal systems: the nodes' ports (for shoalctl info)
 
     def start(self, name, args):
         proc = Proc(name, args, self.workdir / f"{name}.log")
@@ -301,6 +316,11 @@ def start_system(key, group, args):
             raise SkipSystem(f"{binary_dir / b} not found (build it with make)")
     replicas, consistency = (1, "one") if key == "shoal-n1" else (3, "quorum")
     port, *nports = free_ports(4)
+    node_list = ",".join(f"{i}=127.0.0.1:{np}" for i, np in zip("abc", nports))
+    # Self-healing needs the member list on the nodes (hint replay, anti-entropy, sync on start);
+    # without it a node is standalone and none of that runs.
+    healing = (["--nodes", node_list, "--replicas", replicas, "--anti-entropy-interval-ms",
+                args.ae_interval_ms] if key == HEAL_ON else [])
     nodes = []
     for node_id, np in zip("abc", nports):
         data_dir = group.workdir / f"data-{node_id}"
@@ -308,10 +328,13 @@ def start_system(key, group, args):
         nodes.append(group.start(f"node-{node_id}", [
             binary_dir / "shoal-node", "--id", node_id, "--listen", f"127.0.0.1:{np}",
             "--data-dir", data_dir, "--max-memory", "256mb", "--threads", args.node_threads,
-            "--log-level", "warn"]))
+            "--log-level", "warn", *healing]))
     for np, p in zip(nports, nodes):
         wait_listening(np, p)
-    node_list = ",".join(f"{i}=127.0.0.1:{np}" for i, np in zip("abc", nports))
+    group.node_ports = nports
+    if healing:  # reads are answered NotReady until each node's start-up sync is done
+        for np, p in zip(nports, nodes):
+            wait_node_ready(args, np, p)
     proxy = group.start("proxy", [
         binary_dir / "shoal-proxy", "--listen", f"127.0.0.1:{port}", "--nodes", node_list,
         "--replicas", replicas, "--read-consistency", consistency, "--write-consistency",
@@ -323,6 +346,102 @@ def start_system(key, group, args):
 
 class SkipSystem(Exception):
     pass
+
+
+def node_info(args, port):
+    """A node's `shoalctl info` as {name: int or str}."""
+    res = subprocess.run([str(Path(args.bin) / "shoalctl"), "--node", f"127.0.0.1:{port}",
+                          "info"], capture_output=True, text=True, timeout=10)
+    if res.returncode != 0:
+        raise BenchError(f"shoalctl info on port {port}: {(res.stderr or res.stdout).strip()}")
+    out = {}
+    for line in res.stdout.splitlines():
+        name, _, value = line.partition(": ")
+        out[name] = int(value) if value.isdigit() else value
+    return out
+
+
+def wait_node_ready(args, port, proc, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not proc.alive():
+            raise BenchError(f"{proc.name} exited with {proc.popen.returncode} during start-up:\n"
+                             + tail(proc.log_path))
+        if node_info(args, port).get("ready") == 1:
+            return
+        time.sleep(0.1)
+    raise BenchError(f"{proc.name} was not ready (start-up sync) in {timeout:.0f}s")
+
+
+def ae_counters(args, ports):
+    """AE_COUNTERS summed over the nodes, plus the data they hold."""
+    total = dict.fromkeys(AE_COUNTERS + ["keys", "memory_used_bytes"], 0)
+    for port in ports:
+        i = node_info(args, port)
+        for name in total:
+            total[name] += i.get(name, 0) if isinstance(i.get(name), int) else 0
+    return total
+
+
+def measure_idle_anti_entropy(sut, args):
+    """Anti-entropy traffic while the replicas agree: the counters' growth, summed over the 3
+    nodes, over --ae-idle-intervals intervals of the idle cluster (after one interval for the
+    rounds still busy with the benchmark's last writes)."""
+    interval_s = args.ae_interval_ms / 1000
+    time.sleep(2 * interval_s)
+    before = ae_counters(args, sut.group.node_ports)
+    started = time.time()
+    time.sleep(args.ae_idle_intervals * interval_s)
+    after = ae_counters(args, sut.group.node_ports)
+    delta = {k: after[k] - before[k] for k in AE_COUNTERS}
+    out = {"intervals": args.ae_idle_intervals, "interval_ms": args.ae_interval_ms,
+           "seconds": round(time.time() - started, 1), "nodes": len(sut.group.node_ports),
+           "keys_held": after["keys"], "memory_used_bytes": after["memory_used_bytes"], **delta}
+    log(f"{sut.label}: idle anti-entropy over {out['seconds']}s: " +
+        ", ".join(f"{k} {v}" for k, v in delta.items()) +
+        f"; the nodes hold {after['keys']} keys, {after['memory_used_bytes']} bytes")
+    return out
+
+
+def healing_cost(rows, idle, load):
+    """The self-healing system's ops/s over the same cluster's without it, per test, and the
+    anti-entropy figures; None when either did not run."""
+    rps = {(r["system"], r["test"], r["pipeline"]): r["rps"] for r in rows if r["status"] == "ok"}
+    ratios = {}
+    for (system, test, pipeline), v in rps.items():
+        off = rps.get((HEAL_OFF, test, pipeline))
+        if system == HEAL_ON and off:
+            ratios[f"{test} -P {pipeline}"] = round(v / off, 3)
+    if not ratios:
+        return None
+    return {"ratio_on_to_off": ratios, "anti_entropy_during_rounds": load,
+            "anti_entropy_idle": idle}
+
+
+def healing_text(cost):
+    lines = ["Cost of self-healing (shoal N=3 quorum with --nodes, hints and anti-entropy every "
+             f"{cost['anti_entropy_idle']['interval_ms'] if cost['anti_entropy_idle'] else '?'} "
+             "ms, over the same cluster without them), ops/s ratio on/off in this run: " +
+             ", ".join(f"{k} {v:.2f}" for k, v in cost["ratio_on_to_off"].items())]
+    load = cost["anti_entropy_during_rounds"]
+    if load:
+        lines.append("Anti-entropy during the rounds (3 nodes): " +
+                     ", ".join(f"{k.removeprefix('antientropy_')} {v}" for k, v in load.items()))
+    idle = cost["anti_entropy_idle"]
+    if idle:
+        per = idle["intervals"]
+        lines.append(
+            f"Anti-entropy of the idle, agreeing cluster over {per} intervals "
+            f"({idle['seconds']} s, 3 nodes holding {idle['keys_held']} keys, "
+            f"{idle['memory_used_bytes']} bytes): {idle['antientropy_rounds']} rounds, "
+            f"{idle['antientropy_digest_requests']} summary requests "
+            f"({idle['antientropy_digest_requests'] / per:.1f} per interval), "
+            f"{idle['antientropy_digest_bytes']} summary bytes "
+            f"({idle['antientropy_digest_bytes'] / per:.0f} per interval), "
+            f"{idle['antientropy_slices_exchanged']} slices exchanged, "
+            f"{idle['antientropy_keys_repaired']} keys / {idle['antientropy_bytes_repaired']} "
+            f"bytes repaired")
+    return "\n".join(lines)
 
 
 def smoke_test(port, data_size):
@@ -391,6 +510,7 @@ class SystemUnderTest:
     def __init__(self, key, workdir):
         self.key, self.label = key, SYSTEMS[key]
         self.group = ProcGroup(workdir)
+        self.ae_start = None  # anti-entropy counters when the rounds start (self-healing only)
         self.port = None
         self.status, self.note = "ok", ""
 
@@ -584,6 +704,8 @@ def write_results(out_dir, stamp, meta, rows, rounds):
           f"{c['pipeline']}, {c['data_size']}-byte values, {c['keyspace']} keys, "
           f"{c['rounds']} round(s) (median); shoal-proxy --threads {c['proxy_threads']}, "
           f"shoal-node --threads {c['node_threads']}.\n\n" + markdown_table(rows) + "\n")
+    if meta.get("healing_cost"):
+        md += "\n" + healing_text(meta["healing_cost"]) + "\n"
     base.with_suffix(".md").write_text(md)
     for suffix in (".json", ".csv", ".md"):
         shutil.copyfile(base.with_suffix(suffix), out_dir / f"latest{suffix}")
@@ -613,6 +735,8 @@ def main():
                    "data_size": args.data_size, "keyspace": args.keyspace,
                    "rounds": args.rounds, "systems": args.systems,
                    "proxy_threads": args.proxy_threads, "node_threads": args.node_threads,
+                   "ae_interval_ms": args.ae_interval_ms,
+                   "ae_idle_intervals": args.ae_idle_intervals,
                    "tests": TESTS},
     }
     m = meta["machine"]
@@ -632,6 +756,9 @@ def main():
         for sut in systems:
             sut.group.workdir.mkdir()
             sut.start(args)
+        heal = next((s for s in systems if s.key == HEAL_ON and s.status == "ok"), None)
+        if heal is not None:
+            heal.ae_start = ae_counters(args, heal.group.node_ports)
         for rnd in range(args.rounds):
             if args.rounds > 1:
                 log(f"round {rnd + 1}/{args.rounds}")
@@ -642,6 +769,12 @@ def main():
                     rows += sut.bench(args, pipeline)
             rounds.append(rows)
             failed = failed or any(r["status"] == "failed" for r in rows)
+        ae_load = ae_idle = None
+        if heal is not None and heal.status == "ok":
+            now = ae_counters(args, heal.group.node_ports)
+            ae_load = {k: now[k] - heal.ae_start[k] for k in AE_COUNTERS}
+            if args.ae_idle_intervals > 0:
+                ae_idle = measure_idle_anti_entropy(heal, args)
     except KeyboardInterrupt:
         log(f"interrupted; stopping everything; logs in {workroot}")
         sys.exit(130)
@@ -650,12 +783,17 @@ def main():
             sut.group.stop()
     meta["duration_s"] = round(time.time() - started, 1)
     table = aggregate(rounds, args.systems, args)
+    cost = healing_cost(table, ae_idle, ae_load)
+    meta["healing_cost"] = cost
     base = write_results(Path(args.out), stamp, meta, table, rounds)
     print()
     print(f"{meta['timestamp']}  {m['nproc']} x {m['cpu_model']}  kernel {m['kernel']}  "
           f"({meta['duration_s']:.0f}s, {args.rounds} round(s){', medians' if args.rounds > 1 else ''})")
     print(text_table(table))
     print()
+    if cost:
+        print(healing_text(cost))
+        print()
     print(f"results: {base}.json, {base}.csv, {base}.md (and latest.*)")
     print("Both cores are shared by the servers and redis-benchmark: compare ratios within one "
           "run, not absolute numbers across runs.")
