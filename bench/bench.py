@@ -403,7 +403,7 @@ def measure_idle_anti_entropy(sut, args):
     return out
 
 
-def healing_cost(rows, idle, load):
+def healing_cost(rows, idle, load, interval_ms):
     """The self-healing system's ops/s over the same cluster's without it, per test, and the
     anti-entropy figures; None when either did not run."""
     rps = {(r["system"], r["test"], r["pipeline"]): r["rps"] for r in rows if r["status"] == "ok"}
@@ -414,13 +414,14 @@ def healing_cost(rows, idle, load):
             ratios[f"{test} -P {pipeline}"] = round(v / off, 3)
     if not ratios:
         return None
-    return {"ratio_on_to_off": ratios, "anti_entropy_during_rounds": load,
+    return {"ratio_on_to_off": ratios, "ae_interval_ms": interval_ms,
+            "anti_entropy_during_rounds": load,
             "anti_entropy_idle": idle}
 
 
 def healing_text(cost):
     lines = ["Cost of self-healing (shoal N=3 quorum with --nodes, hints and anti-entropy every "
-             f"{cost['anti_entropy_idle']['interval_ms'] if cost['anti_entropy_idle'] else '?'} "
+             f"{cost['ae_interval_ms']} "
              "ms, over the same cluster without them), ops/s ratio on/off in this run: " +
              ", ".join(f"{k} {v:.2f}" for k, v in cost["ratio_on_to_off"].items())]
     load = cost["anti_entropy_during_rounds"]
@@ -783,7 +784,7 @@ def main():
             sut.group.stop()
     meta["duration_s"] = round(time.time() - started, 1)
     table = aggregate(rounds, args.systems, args)
-    cost = healing_cost(table, ae_idle, ae_load)
+    cost = healing_cost(table, ae_idle, ae_load, args.ae_interval_ms)
     meta["healing_cost"] = cost
     base = write_results(Path(args.out), stamp, meta, table, rounds)
     print()
