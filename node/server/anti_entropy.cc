@@ -202,8 +202,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
           auto& b = fb.Start();
           auto req = wire::CreateDigestRequest(b, b.CreateString(self_id),
                                                static_cast<uint8_t>(level), first, count);
-          std::span<const uint8_t> frame =
-              fb.Finish(id, wire::Message::DigestRequest, req.Union());
+          std::span<const uint8_t> frame = fb.Finish(id, wire::Message::DigestRequest, req.Union());
           request_bytes = frame.size();
           return frame;
         });
