@@ -265,7 +265,8 @@ def test_a_peer_that_does_not_read_is_paused_not_buffered(start_node):
         c.sock.sendall(b"".join(encode("Get", 100 + i, key=b"big") for i in range(300)))
         time.sleep(1.0)
         grown = proc_rss(n.proc.pid) - rss_before
-        assert grown < 64 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
+        if harness.rss_is_measurable():  # (not under a sanitizer: its shadow memory, quarantine)
+            assert grown < 64 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
         c.sock.settimeout(10)
         ids = []
         for _ in range(300):

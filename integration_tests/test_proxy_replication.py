@@ -16,7 +16,8 @@ from conftest_proxy import Cluster, node_get, node_holds
 from harness import RespConn, Simple
 
 OK = Simple("OK")
-TIMEOUT_MS = 200
+# The proxy's node timeout; a sanitized node is slower to answer (slow()), not down.
+TIMEOUT_MS = int(harness.slow(200))
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
