@@ -267,7 +267,7 @@ def test_a_peer_that_does_not_read_is_paused_not_buffered(start_node):
         grown = proc_rss(n.proc.pid) - rss_before
         if harness.rss_is_measurable():  # (not under a sanitizer: its shadow memory, quarantine)
             assert grown < 64 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
-        c.sock.settimeout(10)
+        c.sock.settimeout(harness.slow(10))
         ids = []
         for _ in range(300):
             rid, kind, body = read_frame(c.sock)
