@@ -338,7 +338,7 @@ bool KeyOperation::ConditionHolds(int64_t now_ms) const {
 void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   phase_ = Phase::kWrite;
   ++round_;
-  write_counted_ = write_failed_ = write_applied_ = write_stale_ = 0;
+  write_counted_ = write_failed_ = write_applied_ = write_stale_ = write_not_ready_ = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
   write_pending_ = plan_.n;
   previous_seen_ = previous_live_ = false;

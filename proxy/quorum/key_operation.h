@@ -223,7 +223,8 @@ class KeyOperation {
   int hint_acks() const { return hint_acks_; }          // stored, any round
   int hint_refusals() const { return hint_refusals_; }  // answered stored = false
   int sloppy_acks() const { return answer_.sloppy_acks; }
-  // Puts applied by a replica still warming up or syncing (PutResponse.not_ready): not counted.
+  // Puts applied by a replica still warming up or syncing (PutResponse.not_ready), not counted,
+  // in the current (or last) write round, as KeyAnswer::acks counts that round's acks.
   int not_ready_acks() const { return write_not_ready_; }
 
   // Frees buffers whose capacity exceeds `keep_bytes` (between uses).
@@ -293,10 +294,11 @@ class KeyOperation {
   int write_pending_ = 0;
   int write_applied_ = 0;
   int write_stale_ = 0;
-  Version stale_floor_;    // newest version (or expiry version) that refused the write
-  int next_fallback_ = 0;  // fallbacks used this round (each holds at most one hint per round)
-  int hint_pending_ = 0;   // this round's hints in flight
-  int hint_stored_ = 0;    // this round's hints stored
+  int write_not_ready_ = 0;  // PutResponse.not_ready, this round
+  Version stale_floor_;      // newest version (or expiry version) that refused the write
+  int next_fallback_ = 0;    // fallbacks used this round (each holds at most one hint per round)
+  int hint_pending_ = 0;     // this round's hints in flight
+  int hint_stored_ = 0;      // this round's hints stored
   bool previous_seen_ = false;
   bool previous_live_ = false;
   Version previous_version_;
@@ -311,7 +313,6 @@ class KeyOperation {
   int hints_sent_ = 0;
   int hint_acks_ = 0;
   int hint_refusals_ = 0;
-  int write_not_ready_ = 0;
 };
 
 }  // namespace shoal::proxy
