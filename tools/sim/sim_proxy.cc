@@ -37,6 +37,10 @@ std::string RequestText(const NodeRequest& r) {
     case NodeRequest::Type::kTouch:
       return "Touch ev=" + VersionText(r.version) +
              " exp=" + std::to_string(r.expire_at_ms % 1'000'000);
+    case NodeRequest::Type::kHintPut:
+      return std::string("HintPut for=") + std::to_string(r.hint_for) +
+             (r.tombstone ? " tombstone" : " ") + (r.tombstone ? "" : std::string(r.value)) +
+             " v=" + VersionText(r.version) + " exp=" + std::to_string(r.expire_at_ms % 1'000'000);
   }
   return "?";
 }
