@@ -176,7 +176,7 @@ void Expiry(const Options& options) {
   size_t ticks = 0;
   uint64_t busy_ns = 0;
   std::vector<uint32_t> tick_ns;
-  while (store.stats().expirations.load() < options.entries) {
+  while (store.stats().expirations.Value() < options.entries) {
     const Tick t = RunTick(store);
     ++ticks;
     busy_ns += t.ns;

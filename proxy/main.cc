@@ -67,7 +67,10 @@ int main(int argc, char** argv) {
   auto shared = std::make_unique<SharedState>(config, *ring, SystemClock::Get());
   shared->start_ms = SystemClock::Get().MonotonicMs();
   const int threads = static_cast<int>(config.threads);
-  for (int i = 0; i < threads; ++i) shared->worker_stats.push_back(std::make_unique<WorkerStats>());
+  for (int i = 0; i < threads; ++i) {
+    shared->worker_stats.push_back(std::make_unique<WorkerStats>());
+    AttachWorkerStats(shared->metrics, *shared->worker_stats.back());
+  }
 
   // Listeners: one SO_REUSEPORT TCP socket per worker; the Unix socket is shared.
   std::vector<std::vector<int>> worker_fds(threads);

@@ -98,7 +98,7 @@ void AntiEntropy::Run() {
       continue;
     }
     // Every request in `serving` arrived before this round started.
-    node_.anti_entropy.repairs.fetch_add(1, std::memory_order_relaxed);
+    node_.anti_entropy.repairs.Inc();
     RepairResult result = RunRound(/*pull=*/true);
     if (stopping()) result = RepairRefused("the node is shutting down: the round was cut short");
     for (RepairDone& done : serving) done(result);
@@ -108,8 +108,8 @@ void AntiEntropy::Run() {
 RepairResult AntiEntropy::RunRound(bool pull) {
   round_bytes_ = 0;
   round_start_ms_ = node_.clock.MonotonicMs();
-  const uint64_t keys_before = node_.anti_entropy.keys_repaired.load(std::memory_order_relaxed);
-  const uint64_t bytes_before = node_.anti_entropy.bytes_repaired.load(std::memory_order_relaxed);
+  const uint64_t keys_before = node_.anti_entropy.keys_repaired.Value();
+  const uint64_t bytes_before = node_.anti_entropy.bytes_repaired.Value();
   uint32_t peers_ok = 0;
   std::vector<std::string> failures;
   for (Peer& p : peers_) {
@@ -118,7 +118,7 @@ RepairResult AntiEntropy::RunRound(bool pull) {
     if (s.ok() && pull && !stopping()) s = PullPeer(p);
     if (!s.ok()) {
       const std::string& id = node_.ring->members()[p.index].id;
-      node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+      node_.anti_entropy.errors.Inc();
       spdlog::info("anti-entropy with {}: {}", id, s.ToString());
       failures.push_back(id + ": " + s.ToString());
       p.conn.reset();
@@ -127,12 +127,11 @@ RepairResult AntiEntropy::RunRound(bool pull) {
       ++peers_ok;
     }
   }
-  node_.anti_entropy.rounds.fetch_add(1, std::memory_order_relaxed);
+  node_.anti_entropy.rounds.Inc();
   // Only this thread adds to the counters: their growth is this round's.
-  return RepairRoundResult(
-      peers_ok, failures,
-      node_.anti_entropy.keys_repaired.load(std::memory_order_relaxed) - keys_before,
-      node_.anti_entropy.bytes_repaired.load(std::memory_order_relaxed) - bytes_before);
+  return RepairRoundResult(peers_ok, failures,
+                           node_.anti_entropy.keys_repaired.Value() - keys_before,
+                           node_.anti_entropy.bytes_repaired.Value() - bytes_before);
 }
 
 Status AntiEntropy::PullPeer(Peer& p) {
@@ -151,9 +150,9 @@ Status AntiEntropy::PullPeer(Peer& p) {
         throttled_bytes = so_far.bytes_pulled;
         Throttle();
       });
-  node_.anti_entropy.summary_nodes.fetch_add(counters.summary_nodes, std::memory_order_relaxed);
-  node_.anti_entropy.keys_repaired.fetch_add(counters.keys_pulled, std::memory_order_relaxed);
-  node_.anti_entropy.bytes_repaired.fetch_add(counters.bytes_pulled, std::memory_order_relaxed);
+  node_.anti_entropy.summary_nodes.Inc(counters.summary_nodes);
+  node_.anti_entropy.keys_repaired.Inc(counters.keys_pulled);
+  node_.anti_entropy.bytes_repaired.Inc(counters.bytes_pulled);
   return s;
 }
 
@@ -206,9 +205,8 @@ Status AntiEntropy::SyncPeer(Peer& p) {
           request_bytes = frame.size();
           return frame;
         });
-    node_.anti_entropy.digest_requests.fetch_add(1, std::memory_order_relaxed);
-    node_.anti_entropy.digest_bytes.fetch_add(
-        request_bytes + (reply.ok() ? peer.last_frame_bytes() : 0), std::memory_order_relaxed);
+    node_.anti_entropy.digest_requests.Inc();
+    node_.anti_entropy.digest_bytes.Inc(request_bytes + (reply.ok() ? peer.last_frame_bytes() : 0));
     if (!reply.ok()) return reply.status();
     const wire::DigestResponse* r = (*reply)->message_as_DigestResponse();
     if (r == nullptr || r->hashes() == nullptr) {
@@ -224,7 +222,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
   };
   uint64_t fetched = 0;
   StatusOr<std::vector<uint32_t>> differing = DifferingSlices(summary, fetch, &fetched);
-  node_.anti_entropy.summary_nodes.fetch_add(fetched, std::memory_order_relaxed);
+  node_.anti_entropy.summary_nodes.Inc(fetched);
   if (!differing.ok()) return differing.status();
 
   // 2. Settled differences are not exchanged again while both digests stay the same.
@@ -254,7 +252,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
         p.batch_slices = n / 2;  // too many keys for one answer: retry in halves
       } else {
         // One slice's keys do not fit in a frame: it cannot be exchanged (counted, logged).
-        node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+        node_.anti_entropy.errors.Inc();
         spdlog::warn("anti-entropy with {}: slice {}: {}", member.id, batch[0],
                      theirs.status().ToString());
         ++at;
@@ -268,7 +266,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     } else if (listed > kTargetKeysPerBatch && p.batch_slices > 1) {
       p.batch_slices /= 2;
     }
-    node_.anti_entropy.slices_exchanged.fetch_add(batch.size(), std::memory_order_relaxed);
+    node_.anti_entropy.slices_exchanged.Inc(batch.size());
     std::unordered_map<std::string_view, Pair> held;
     for (const Listed& t : *theirs) held.emplace(t.key, t.pair);
     // Whether every reply of this batch was an answer (an Error other than TooLarge, e.g. a
@@ -312,7 +310,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
           }
           const Pair floor{FromWire(r->floor_version()), FromWire(r->floor_expiry_version())};
           if (missing[i]->pair <= floor) {
-            node_.anti_entropy.keys_skipped_floor.fetch_add(1, std::memory_order_relaxed);
+            node_.anti_entropy.keys_skipped_floor.Inc();
             return;
           }
           newer.push_back(missing[i]);
@@ -378,7 +376,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
               if (const wire::Error* err = reply.message_as_Error()) {
                 // TooLarge: the peer holds smaller entries; that will not change.
                 if (err->code() != wire::ErrorCode::TooLarge) complete = false;
-                node_.anti_entropy.errors.fetch_add(1, std::memory_order_relaxed);
+                node_.anti_entropy.errors.Inc();
                 spdlog::debug("anti-entropy put to {}: {}", member.id, client::DescribeError(*err));
               }
               return;
@@ -386,8 +384,8 @@ Status AntiEntropy::SyncPeer(Peer& p) {
             if (!r->applied()) return;
             const uint64_t bytes = newer[from + i]->key.size() + states[i].value.size();
             round_bytes_ += bytes;
-            node_.anti_entropy.keys_repaired.fetch_add(1, std::memory_order_relaxed);
-            node_.anti_entropy.bytes_repaired.fetch_add(bytes, std::memory_order_relaxed);
+            node_.anti_entropy.keys_repaired.Inc();
+            node_.anti_entropy.bytes_repaired.Inc(bytes);
           });
       if (!s.ok()) return s;
     }

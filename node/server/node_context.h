@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/clock/clock.h"
+#include "common/metrics/registry.h"
 #include "node/server/clock_ceiling.h"
 #include "node/server/node_config.h"
 
@@ -39,6 +40,29 @@ inline const char* SyncStateName(int state) {
   return "unknown";
 }
 
+// X(type, field, prometheus name, help); Info reports each as antientropy_<field>.
+#define SHOAL_NODE_ANTI_ENTROPY_METRICS(X)                                          \
+  X(Counter, rounds, "shoal_node_antientropy_rounds_total",                         \
+    "Anti-entropy rounds run (periodic and on demand).")                            \
+  X(Counter, repairs, "shoal_node_antientropy_repairs_total",                       \
+    "On-demand rounds (Repair requests), part of the rounds.")                      \
+  X(Counter, keys_repaired, "shoal_node_antientropy_keys_repaired_total",           \
+    "Key states pushed to a peer (or, on demand, pulled from one) and applied.")    \
+  X(Counter, bytes_repaired, "shoal_node_antientropy_repaired_bytes_total",         \
+    "Key and value bytes of the repaired states.")                                  \
+  X(Counter, keys_skipped_floor, "shoal_node_antientropy_keys_skipped_floor_total", \
+    "Keys not offered: the peer evicted or purged them.")                           \
+  X(Counter, summary_nodes, "shoal_node_antientropy_summary_nodes_total",           \
+    "Digest tree nodes fetched from peers.")                                        \
+  X(Counter, digest_requests, "shoal_node_antientropy_digest_requests_total",       \
+    "DigestRequests sent to peers.")                                                \
+  X(Counter, digest_bytes, "shoal_node_antientropy_digest_bytes_total",             \
+    "Bytes of digest frames, both ways.")                                           \
+  X(Counter, slices_exchanged, "shoal_node_antientropy_slices_exchanged_total",     \
+    "Slices whose key versions were compared.")                                     \
+  X(Counter, errors, "shoal_node_antientropy_errors_total",                         \
+    "Failed rounds with a peer and refused pushes.")
+
 struct NodeContext {
   NodeContext(const NodeConfig& config, const Clock& clock)
       : config(config), clock(clock), start_monotonic_ms(clock.MonotonicMs()) {}
@@ -60,20 +84,13 @@ struct NodeContext {
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up
   int64_t warmup_until_monotonic_ms = 0;  // before this, Get and Touch answer NotReady
   ClockCeiling ceiling;                   // versions above durable() wait for a persist
-  // Written by the anti-entropy thread (anti_entropy.h), read by Info: any thread.
+  // Cells written by the anti-entropy thread only (anti_entropy.h), read by any thread.
   struct AntiEntropyStats {
-    std::atomic<uint64_t> rounds{0};
-    std::atomic<uint64_t> repairs{0};             // on-demand rounds (Repair), of those rounds
-    std::atomic<uint64_t> keys_repaired{0};       // states pushed to a peer (or, on demand,
-                                                  // pulled from one) and applied
-    std::atomic<uint64_t> bytes_repaired{0};      // their keys' and values' bytes
-    std::atomic<uint64_t> keys_skipped_floor{0};  // not offered: the peer evicted or purged them
-    std::atomic<uint64_t> summary_nodes{0};       // digest nodes fetched from peers
-    std::atomic<uint64_t> digest_requests{0};     // DigestRequests sent to peers
-    std::atomic<uint64_t> digest_bytes{0};        // their frames and the answers', both ways
-    std::atomic<uint64_t> slices_exchanged{0};    // slices whose key versions were compared
-    std::atomic<uint64_t> errors{0};              // failed rounds with a peer, refused pushes
+    SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_FIELD)
   } anti_entropy;
+  // The node's metrics (common/metrics/): the shards', the store's, the anti-entropy thread's and
+  // the hint spool's, attached by NodeServer; read by Info, the admin endpoint and tests.
+  metrics::Registry metrics;
   // Written by RestartSync's thread, read by any (Get/Touch answer NotReady while syncing).
   std::atomic<int> sync_state{static_cast<int>(SyncState::kOff)};
   std::atomic<uint64_t> sync_keys{0};        // states pulled and applied

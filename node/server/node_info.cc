@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "node/hints/hint_service.h"
+#include "node/server/node_metrics.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -35,7 +36,7 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("clock_ceiling", node.ceiling.durable());
   const int64_t now = node.clock.MonotonicMs();
   const bool warm = now >= node.warmup_until_monotonic_ms;
-  add_number("ready", warm && !node.Syncing() ? 1 : 0);
+  add_number("ready", NodeReady(node) ? 1 : 0);
   add_number("warmup_remaining_ms",
              warm ? 0 : static_cast<uint64_t>(node.warmup_until_monotonic_ms - now));
   add("sync_state", SyncStateName(node.sync_state.load(std::memory_order_acquire)));
@@ -45,44 +46,23 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("sync_peers_done", node.sync_peers_done.load(std::memory_order_relaxed));
   add_number("sync_peers_down", node.sync_peers_down.load(std::memory_order_relaxed));
 
-  uint64_t keys = 0, tombstones = 0, used = 0, limit = 0, evictions = 0, expirations = 0,
-           purged = 0, stale = 0, tomb_evicted = 0;
-  for (const ShardWorker* w : node.workers) {
-    const ShardStats& s = w->store().stats();
-    keys += s.keys.load(std::memory_order_relaxed);
-    tombstones += s.tombstones.load(std::memory_order_relaxed);
-    used += s.memory_used.load(std::memory_order_relaxed);
-    limit += w->store().memory_limit();
-    evictions += s.evictions.load(std::memory_order_relaxed);
-    expirations += s.expirations.load(std::memory_order_relaxed);
-    purged += s.tombstones_purged.load(std::memory_order_relaxed);
-    tomb_evicted += s.tombstones_evicted.load(std::memory_order_relaxed);
-    stale += s.stale_writes.load(std::memory_order_relaxed);
-  }
-  add_number("keys", keys);
-  add_number("tombstones", tombstones);
-  add_number("memory_used_bytes", used);
-  add_number("memory_limit_bytes", limit);
-  add_number("evictions", evictions);
-  add_number("expirations", expirations);
-  add_number("tombstones_purged", purged);
-  add_number("tombstones_evicted", tomb_evicted);
-  add_number("stale_writes", stale);
-  const NodeContext::AntiEntropyStats& ae = node.anti_entropy;
-  add_number("antientropy_rounds", ae.rounds.load(std::memory_order_relaxed));
-  add_number("antientropy_repairs", ae.repairs.load(std::memory_order_relaxed));
-  add_number("antientropy_keys_repaired", ae.keys_repaired.load(std::memory_order_relaxed));
-  add_number("antientropy_bytes_repaired", ae.bytes_repaired.load(std::memory_order_relaxed));
-  add_number("antientropy_keys_skipped_floor",
-             ae.keys_skipped_floor.load(std::memory_order_relaxed));
-  add_number("antientropy_summary_nodes", ae.summary_nodes.load(std::memory_order_relaxed));
-  add_number("antientropy_digest_requests", ae.digest_requests.load(std::memory_order_relaxed));
-  add_number("antientropy_digest_bytes", ae.digest_bytes.load(std::memory_order_relaxed));
-  add_number("antientropy_slices_exchanged", ae.slices_exchanged.load(std::memory_order_relaxed));
-  add_number("antientropy_errors", ae.errors.load(std::memory_order_relaxed));
-  uint64_t outside = 0;
-  for (const ShardWorker* w : node.workers) outside += w->stats().buffer_bytes.Get();
-  add_number("memory_outside_store_bytes", outside);
+  // Every shard's cells, summed by the registry (node_metrics.h).
+  const metrics::Registry& m = node.metrics;
+  auto total = [&](const char* metric) { return static_cast<uint64_t>(m.Total(metric)); };
+  add_number("keys", total("shoal_node_keys"));
+  add_number("tombstones", total("shoal_node_tombstones"));
+  add_number("memory_used_bytes", total("shoal_node_memory_used_bytes"));
+  add_number("memory_limit_bytes", total("shoal_node_memory_limit_bytes"));
+  add_number("evictions", total("shoal_node_evictions_total"));
+  add_number("expirations", total("shoal_node_expirations_total"));
+  add_number("tombstones_purged", total("shoal_node_tombstones_purged_total"));
+  add_number("tombstones_evicted", total("shoal_node_tombstones_evicted_total"));
+  add_number("stale_writes", total("shoal_node_stale_writes_total"));
+#define SHOAL_INFO_ANTI_ENTROPY(type, field, metric, help) \
+  add_number("antientropy_" #field, total(metric));
+  SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_INFO_ANTI_ENTROPY)
+#undef SHOAL_INFO_ANTI_ENTROPY
+  add_number("memory_outside_store_bytes", total("shoal_node_buffer_bytes"));
 
   // Hinted handoff (node/hints/): zeros for a standalone node, which holds no hints.
   hints::SpoolStats hints;
@@ -96,14 +76,9 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("hints_refused", hints.refused);
   add_number("hints_rejected", hints.rejected);
 
-#define SHOAL_ADD_STAT(name, help)                                            \
-  {                                                                           \
-    uint64_t total = 0;                                                       \
-    for (const ShardWorker* w : node.workers) total += w->stats().name.Get(); \
-    add_number(#name, total);                                                 \
-  }
-  SHOAL_NODE_SERVER_STATS(SHOAL_ADD_STAT)
-#undef SHOAL_ADD_STAT
+#define SHOAL_INFO_SERVER(type, field, metric, help) add_number(#field, total(metric));
+  SHOAL_NODE_SERVER_METRICS(SHOAL_INFO_SERVER)
+#undef SHOAL_INFO_SERVER
 
   auto resp = wire::CreateInfoResponse(b, b.CreateVector(entries));
   return builder.Finish(request_id, wire::Message::InfoResponse, resp.Union());

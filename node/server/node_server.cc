@@ -8,6 +8,7 @@
 #include "node/server/anti_entropy.h"
 #include "node/server/listen_socket.h"
 #include "node/server/node_info.h"
+#include "node/server/node_metrics.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -58,6 +59,8 @@ Status NodeServer::Start() {
     anti_entropy_ = std::make_unique<AntiEntropy>(context_);
     context_.anti_entropy_driver = anti_entropy_.get();
   }
+  for (auto& w : workers_) AttachShardMetrics(context_, *w);
+  AttachNodeMetrics(context_);
   for (auto& w : workers_) w->Launch();
   if (anti_entropy_ != nullptr) anti_entropy_->Start();
   if (hints_ != nullptr) hints_->Start();
@@ -107,6 +110,9 @@ void NodeServer::Stop() {
   // before the workers, whose mailboxes it posts to, are freed.
   if (hints_ != nullptr) hints_->Stop();
   final_max_hlc_ = NodeMaxHlc(context_);
+  // Nothing reads the cells of the workers about to be freed (a scrape in progress ends first).
+  DetachNodeMetrics(context_);
+  for (auto& w : workers_) DetachShardMetrics(context_, *w);
   // Threads are gone: nothing reads the workers (or their stores) any more.
   context_.workers.clear();
   workers_.clear();

@@ -144,8 +144,8 @@ TEST(AntiEntropyRepairTest, OnDemandRoundRunsWithIntervalZeroAndServesQueuedRequ
   ASSERT_TRUE(driver.RequestRepair(answers.Done()));
   driver.Start();
   answers.WaitFor(2);
-  EXPECT_EQ(node.anti_entropy.rounds.load(), 1u);
-  EXPECT_EQ(node.anti_entropy.repairs.load(), 1u);
+  EXPECT_EQ(node.anti_entropy.rounds.Value(), 1u);
+  EXPECT_EQ(node.anti_entropy.repairs.Value(), 1u);
   for (size_t i = 0; i < 2; ++i) {
     const RepairResult& r = answers.results[i];
     EXPECT_TRUE(r.ok);  // a round ran; no peer could be compared
@@ -158,8 +158,8 @@ TEST(AntiEntropyRepairTest, OnDemandRoundRunsWithIntervalZeroAndServesQueuedRequ
   // A later request gets a round of its own.
   ASSERT_TRUE(driver.RequestRepair(answers.Done()));
   answers.WaitFor(3);
-  EXPECT_EQ(node.anti_entropy.rounds.load(), 2u);
-  EXPECT_EQ(node.anti_entropy.repairs.load(), 2u);
+  EXPECT_EQ(node.anti_entropy.rounds.Value(), 2u);
+  EXPECT_EQ(node.anti_entropy.repairs.Value(), 2u);
   driver.Stop();
   EXPECT_FALSE(driver.RequestRepair(answers.Done()));
   EXPECT_EQ(answers.results.size(), 3u);
@@ -177,7 +177,7 @@ TEST(AntiEntropyRepairTest, StopAnswersQueuedRequestsShuttingDown) {
   EXPECT_FALSE(answers.results[0].ok);
   EXPECT_EQ(answers.results[0].error, "the node is shutting down");
   EXPECT_EQ(answers.threads[0], std::this_thread::get_id());
-  EXPECT_EQ(node.anti_entropy.rounds.load(), 0u);
+  EXPECT_EQ(node.anti_entropy.rounds.Value(), 0u);
   driver.Stop();  // idempotent
   EXPECT_EQ(answers.results.size(), 1u);
 }

@@ -229,7 +229,7 @@ void ShardWorker::PauseAccepting(int error) {
     uv_poll_stop(&listener_);
     accepting_ = false;
   }
-  stats_.accept_pauses.Add(1);
+  stats_.accept_pauses.Inc();
   ++accept_pauses_unreported_;
   const uint64_t now = uv_now(&loop_);
   if (now >= next_accept_warning_ms_) {
@@ -285,7 +285,7 @@ void ShardWorker::AdoptConnection(int fd) {
   uv_tcp_nodelay(&c->tcp, 1);
   connections_.emplace(c->id, c);
   stats_.connections.Add(1);
-  stats_.connections_accepted.Add(1);
+  stats_.connections_accepted.Inc();
   spdlog::debug("shard {}: connection {} from {}", index_, c->id, c->peer);
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), ShardWorkerCallbacks::Alloc,
                 ShardWorkerCallbacks::Read);
@@ -358,7 +358,7 @@ void ShardWorker::ProcessInput(Connection* c) {
       if (!SkipOversizedFrame(c)) break;
       continue;
     }
-    stats_.protocol_errors.Add(1);
+    stats_.protocol_errors.Inc();
     uint32_t declared = 0;
     if (c->in.size() >= 4) std::memcpy(&declared, c->in.data(), 4);
     spdlog::warn("closing connection from {}: {} (declared envelope length {}, limit {})", c->peer,
@@ -390,7 +390,7 @@ bool ShardWorker::SkipOversizedFrame(Connection* c) {
     return false;  // the id may be in bytes still to come
   }
   c->partial_frame_bytes = 0;
-  stats_.frames_too_large.Add(1);
+  stats_.frames_too_large.Inc();
   char message[160];
   const int n = snprintf(message, sizeof(message),
                          "frame of %u bytes is larger than this node's limit of %u bytes "
@@ -404,7 +404,7 @@ bool ShardWorker::SkipOversizedFrame(Connection* c) {
   }
   ReplyError(c, id.value_or(0), wire::ErrorCode::TooLarge, std::string_view(message, n));
   if (!id.has_value()) {
-    stats_.protocol_errors.Add(1);
+    stats_.protocol_errors.Inc();
     c->in.Clear();
     Drain(c);
     return true;
@@ -523,7 +523,7 @@ void ShardWorker::OnClosed(Connection* c) { delete c; }
 
 void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
                            std::span<const uint8_t> frame) {
-  stats_.requests.Add(1);
+  stats_.requests.Inc();
   const wire::Message type = envelope.message_type();
   if (!c->authenticated && type != wire::Message::Hello && type != wire::Message::Auth) {
     RefuseUnauthenticated(c, envelope.request_id(),
@@ -556,7 +556,7 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
       HandleRepair(c, envelope, frame);
       return;
     default: {
-      stats_.unsupported_requests.Add(1);
+      stats_.unsupported_requests.Inc();
       char message[96];
       const int n = snprintf(message, sizeof(message), "message type %s is not served by a node",
                              wire::EnumNameMessage(envelope.message_type()));
@@ -571,12 +571,12 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
                               std::span<const uint8_t> frame) {
   KeyedRequest request;
   if (const char* error = ValidateKeyedRequest(envelope, &request)) {
-    stats_.bad_requests.Add(1);
+    stats_.bad_requests.Inc();
     ReplyError(c, envelope.request_id(), wire::ErrorCode::BadRequest, error);
     return;
   }
   if (envelope.message_type() != wire::Message::Put && !Warm() && !c->peer_is_node) {
-    stats_.not_ready_rejections.Add(1);
+    stats_.not_ready_rejections.Inc();
     char message[160];
     int n;
     if (node_.Syncing()) {
@@ -602,7 +602,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
     const uint64_t hlc = request.version->hlc();
     const int64_t ahead_ms = static_cast<int64_t>(HlcWallMs(hlc)) - node_.clock.NowMs();
     if (ahead_ms > node_.config.max_clock_offset_ms) {
-      stats_.clock_skew_rejections.Add(1);
+      stats_.clock_skew_rejections.Inc();
       const std::string message = "timestamp " + std::to_string(ahead_ms) +
                                   "ms ahead of the local clock (max_clock_offset " +
                                   std::to_string(node_.config.max_clock_offset_ms) + "ms)";
@@ -619,7 +619,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
     Reply(c, executor_.Execute(envelope, builder_, Warm()));
     return;
   }
-  stats_.cross_shard_requests.Add(1);
+  stats_.cross_shard_requests.Inc();
   ++c->remote_in_flight;
   c->remote_request_bytes += frame.size();
   outboxes_[shard].Append(ShardMessageKind::kRequest, index_, c->id, frame);
@@ -631,7 +631,7 @@ void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelop
   wire::ErrorCode code;
   if (const char* error = ValidateAntiEntropyRequest(node_, envelope, &peer, &code)) {
     (code == wire::ErrorCode::Unsupported ? stats_.unsupported_requests : stats_.bad_requests)
-        .Add(1);
+        .Inc();
     ReplyError(c, envelope.request_id(), code, error);
     return;
   }
@@ -647,7 +647,7 @@ void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelop
   c->remote_request_bytes += frame.size();
   for (uint32_t shard = 0; shard < shards_; ++shard) {
     if (shard == index_) continue;
-    stats_.cross_shard_requests.Add(1);
+    stats_.cross_shard_requests.Inc();
     outboxes_[shard].Append(ShardMessageKind::kGatherRequest, index_, gather_id, frame);
   }
   AddGatherPart(gather_id, BuildKeyVersionsPart(store_, *digests_, peer,
@@ -680,7 +680,7 @@ bool ShardWorker::Warm() {
 }
 
 void ShardWorker::Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame) {
-  stats_.ceiling_waits.Add(1);
+  stats_.ceiling_waits.Inc();
   ++c->remote_in_flight;  // answered later: keeps a draining connection open, counts for pauses
   c->remote_request_bytes += frame.size();
   parked_.push_back(ParkedWrite{c->id, hlc, std::vector<uint8_t>(frame.begin(), frame.end())});
@@ -797,8 +797,7 @@ void ShardWorker::MeasureBuffers() {
   for (const auto& [id, c] : connections_) {
     total += c->in.capacity() + c->out.capacity() + c->writing.capacity();
   }
-  const uint64_t before = stats_.buffer_bytes.Get();
-  stats_.buffer_bytes.Add(static_cast<int64_t>(total) - static_cast<int64_t>(before));
+  stats_.buffer_bytes.Set(static_cast<int64_t>(total));
 }
 
 void ShardWorker::OnExpireTimer() {

@@ -17,7 +17,7 @@ void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
   const std::string_view cluster =
       hello->cluster() != nullptr ? hello->cluster()->string_view() : std::string_view();
   if (cluster != node_.config.cluster) {
-    stats_.wrong_cluster.Add(1);
+    stats_.wrong_cluster.Inc();
     spdlog::warn("refusing Hello from {}: cluster '{}', this node is in '{}'", c->peer, cluster,
                  node_.config.cluster);
     const std::string message = "cluster '" + std::string(cluster) +
@@ -79,7 +79,7 @@ void ShardWorker::HandleAuth(Connection* c, const wire::Envelope& envelope) {
 }
 
 void ShardWorker::RefuseUnauthenticated(Connection* c, uint64_t request_id, std::string_view why) {
-  stats_.auth_failures.Add(1);
+  stats_.auth_failures.Inc();
   spdlog::warn("closing connection from {}: {}", c->peer, why);
   ReplyError(c, request_id, wire::ErrorCode::Unauthenticated, why);
   Drain(c);

@@ -14,7 +14,7 @@ void ShardWorker::HandleHintPut(Connection* c, const wire::Envelope& envelope,
   const uint64_t id = envelope.request_id();
   const wire::HintPut& hint_put = *envelope.message_as_HintPut();
   if (const char* error = hints::ValidateHintPut(hint_put, node_.config.id)) {
-    stats_.bad_requests.Add(1);
+    stats_.bad_requests.Inc();
     ReplyError(c, id, wire::ErrorCode::BadRequest, error);
     return;
   }
@@ -37,7 +37,7 @@ void ShardWorker::HandleHintPut(Connection* c, const wire::Envelope& envelope,
   const int64_t now = node_.clock.NowMs();
   const int64_t ahead_ms = static_cast<int64_t>(HlcWallMs(hlc)) - now;
   if (ahead_ms > node_.config.max_clock_offset_ms) {
-    stats_.clock_skew_rejections.Add(1);
+    stats_.clock_skew_rejections.Inc();
     ReplyError(c, id, wire::ErrorCode::ClockSkew,
                "timestamp " + std::to_string(ahead_ms) +
                    "ms ahead of the local clock (max_clock_offset " +

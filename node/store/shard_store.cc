@@ -87,12 +87,9 @@ void CopyBytes(char* to, const char* from, size_t n) {
 }
 
 // Single writer: a relaxed load and store, no read-modify-write instruction.
-void Add(std::atomic<uint64_t>& counter, uint64_t delta) {
-  counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
-}
-void Sub(std::atomic<uint64_t>& counter, uint64_t delta) {
-  counter.store(counter.load(std::memory_order_relaxed) - delta, std::memory_order_relaxed);
-}
+void Add(metrics::Counter& counter, uint64_t delta) { counter.Inc(delta); }
+void Add(metrics::Gauge& gauge, uint64_t delta) { gauge.Add(static_cast<int64_t>(delta)); }
+void Sub(metrics::Gauge& gauge, uint64_t delta) { gauge.Add(-static_cast<int64_t>(delta)); }
 
 // a + b for b >= 0, capped at the largest int64_t instead of overflowing (a grace so long that
 // the deadline cannot be represented means "never purged").
@@ -173,7 +170,7 @@ struct ShardStore::Impl {
     }
   }
 
-  void PublishMemory() { stats.memory_used.store(memory_used, std::memory_order_relaxed); }
+  void PublishMemory() { stats.memory_used.Set(static_cast<int64_t>(memory_used)); }
 
   // ---- the evicted-version floor ----
   StatePair& FloorOf(uint64_t key_hash) {

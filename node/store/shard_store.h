@@ -65,6 +65,7 @@
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
+#include "common/metrics/registry.h"
 #include "node/store/store_observer.h"
 
 namespace shoal::node {
@@ -171,19 +172,38 @@ struct ExpireCycleResult {
   size_t removed = 0;   // values expired and tombstones removed
 };
 
-// Counters, written only by the owner thread, readable from any thread (relaxed atomics).
+// Metrics of one store: cells written only by the owner thread, readable from any thread
+// (common/metrics/cells.h). X(type, field, prometheus name, help).
+#define SHOAL_NODE_STORE_METRICS(X)                                                           \
+  X(Gauge, keys, "shoal_node_keys", "Entries held: live values and tombstones.")              \
+  X(Gauge, tombstones, "shoal_node_tombstones", "Tombstones held (part of shoal_node_keys).") \
+  X(Gauge, memory_used, "shoal_node_memory_used_bytes",                                       \
+    "Bytes charged to the stores: keys, values and per-entry overhead.")                      \
+  X(Counter, evictions, "shoal_node_evictions_total",                                         \
+    "Entries removed to stay under the memory limit.")                                        \
+  X(Counter, expirations, "shoal_node_expirations_total",                                     \
+    "Values whose TTL passed (each became a tombstone).")                                     \
+  X(Counter, tombstones_purged, "shoal_node_tombstones_purged_total",                         \
+    "Tombstones removed after the grace period.")                                             \
+  X(Counter, tombstones_evicted, "shoal_node_tombstones_evicted_total",                       \
+    "Tombstones evicted (part of shoal_node_evictions_total; the floor keeps their pair).")   \
+  X(Counter, stale_writes, "shoal_node_stale_writes_total",                                   \
+    "Puts and touches refused as older than the state held (or the floor).")                  \
+  X(Counter, floor_refusals, "shoal_node_floor_refusals_total",                               \
+    "Stale writes refused by the evicted-version floor (part of shoal_node_stale_writes_total).")
+
 struct ShardStats {
-  std::atomic<uint64_t> keys{0};  // live values + tombstones held
-  std::atomic<uint64_t> tombstones{0};
-  std::atomic<uint64_t> memory_used{0};
-  std::atomic<uint64_t> evictions{0};    // entries removed to stay under the memory limit
-  std::atomic<uint64_t> expirations{0};  // values whose TTL passed (each became a tombstone)
-  std::atomic<uint64_t> tombstones_purged{0};
-  std::atomic<uint64_t> tombstones_evicted{0};  // part of evictions (the floor keeps the pair)
-  std::atomic<uint64_t> stale_writes{0};    // puts/touches refused as older than held (or floor)
-  std::atomic<uint64_t> floor_refusals{0};  // part of stale_writes: refused by the floor
-  std::atomic<uint64_t> max_hlc{0};         // highest version HLC applied or seen
+  SHOAL_NODE_STORE_METRICS(SHOAL_METRIC_FIELD)
+  // Not a metric: the highest version HLC applied or seen (relaxed atomic, owner writes).
+  std::atomic<uint64_t> max_hlc{0};
 };
+
+// Attaches one store's cells (owner: `stats`) to `registry`.
+inline void AttachShardStats(metrics::Registry& registry, const ShardStats& stats) {
+  const void* owner = &stats;
+  const metrics::Labels labels;
+  SHOAL_NODE_STORE_METRICS(SHOAL_METRIC_ATTACH)
+}
 
 class ShardStore {
  public:

@@ -33,9 +33,11 @@ inline uint64_t TestSeed(uint64_t fixed) {
   return env != nullptr && *env != '\0' ? std::strtoull(env, nullptr, 10) : fixed;
 }
 
-inline uint64_t Load(const std::atomic<uint64_t>& counter) {
-  return counter.load(std::memory_order_relaxed);
+inline uint64_t Load(const std::atomic<uint64_t>& value) {
+  return value.load(std::memory_order_relaxed);
 }
+inline uint64_t Load(const metrics::Counter& counter) { return counter.Value(); }
+inline uint64_t Load(const metrics::Gauge& gauge) { return static_cast<uint64_t>(gauge.Value()); }
 
 class ShardStoreTest : public ::testing::Test {
  protected:

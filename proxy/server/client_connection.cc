@@ -108,14 +108,14 @@ void ClientConnection::ProcessInput() {
     }
     if (result == RespParser::Result::kError) {
       if (parser_.request_too_big()) {
-        Bump(worker_.stats().client_query_buffer_limit_disconnections);
+        worker_.stats().client_query_buffer_limit_disconnections.Inc();
         if (TakeLimitLogTicket(worker_.MonotonicMs())) {
           spdlog::warn("closing client {} that sent a command larger than "
                        "client-query-buffer-limit ({} bytes)",
                        peer_, worker_.config().client_query_buffer_limit);
         }
       } else {
-        Bump(worker_.stats().protocol_errors);
+        worker_.stats().protocol_errors.Inc();
         spdlog::debug("client {}: {}", peer_, parser_.error());
       }
       ReplySlot& slot = NewSlot(CommandId::kPing);
@@ -173,7 +173,7 @@ void ClientConnection::MaybePause() {
   if (slots_.size() >= static_cast<size_t>(worker_.config().max_pipeline) ||
       unanswered_bytes_ > kMaxUnansweredBytes || held_output() > kMaxPendingOutput) {
     paused_ = true;
-    Bump(worker_.stats().client_pauses);
+    worker_.stats().client_pauses.Inc();
     event_del(read_event_.get());
   }
 }
@@ -210,7 +210,7 @@ void ClientConnection::HoldReplyBytes(ReplySlot& slot, size_t before, size_t aft
 bool ClientConnection::EnforceOutputLimit() {
   const uint64_t limit = worker_.config().client_output_buffer_limit;
   if (closed_ || limit == 0 || held_output() <= limit) return false;
-  Bump(worker_.stats().client_output_buffer_limit_disconnections);
+  worker_.stats().client_output_buffer_limit_disconnections.Inc();
   if (TakeLimitLogTicket(worker_.MonotonicMs())) {
     spdlog::warn("closing client {} for overcoming client-output-buffer-limit ({} bytes held, "
                  "limit {})",
@@ -329,7 +329,7 @@ bool ClientConnection::CheckKeyCount(const CommandSpec& spec, Args args) {
 }
 
 void ClientConnection::Execute(Args args) {
-  Bump(worker_.stats().commands_processed);
+  worker_.stats().commands_processed.Inc();
   const CommandSpec* spec = LookupCommand(args[0]);
   if (spec == nullptr) {
     ReplySlot& slot = NewSlot(CommandId::kPing);

@@ -259,20 +259,10 @@ void ClientConnection::CmdInfo(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kInfo);
   SharedState& shared = worker_.shared();
   const int64_t uptime_s = (shared.clock.MonotonicMs() - shared.start_ms) / 1000;
-  uint64_t connections = 0, commands = 0, noquorum = 0, repairs = 0, node_failures = 0;
-  uint64_t query_limit = 0, output_limit = 0, node_timeouts = 0;
-  int64_t clients = 0;
-  for (const auto& ws : shared.worker_stats) {
-    connections += ws->connections_received.load(std::memory_order_relaxed);
-    commands += ws->commands_processed.load(std::memory_order_relaxed);
-    noquorum += ws->noquorum_errors.load(std::memory_order_relaxed);
-    repairs += ws->read_repairs.load(std::memory_order_relaxed);
-    node_failures += ws->node_failures.load(std::memory_order_relaxed);
-    clients += ws->connected_clients.load(std::memory_order_relaxed);
-    query_limit += ws->client_query_buffer_limit_disconnections.load(std::memory_order_relaxed);
-    output_limit += ws->client_output_buffer_limit_disconnections.load(std::memory_order_relaxed);
-    node_timeouts += ws->node_request_timeouts.load(std::memory_order_relaxed);
-  }
+  // Every worker's cells, summed by the registry.
+  auto sum = [&](const char* metric) {
+    return std::to_string(static_cast<uint64_t>(shared.metrics.Total(metric)));
+  };
   std::string info;
   info += "# Server\r\n";
   info += "redis_version:" + std::string(kRedisCompatVersion) + "\r\n";
@@ -284,33 +274,31 @@ void ClientConnection::CmdInfo(Args args) {
   info += "proxy_id:" + shared.config.id + "\r\n";
   info += "io_threads:" + std::to_string(shared.config.threads) + "\r\n";
   info += "\r\n# Clients\r\n";
-  info += "connected_clients:" + std::to_string(clients) + "\r\n";
+  info += "connected_clients:" + sum("shoal_proxy_client_connections") + "\r\n";
   info += "\r\n# Persistence\r\n";
   info += "loading:0\r\n";
   info += "\r\n# Stats\r\n";
-  info += "total_connections_received:" + std::to_string(connections) + "\r\n";
-  info += "total_commands_processed:" + std::to_string(commands) + "\r\n";
-  info += "noquorum_errors:" + std::to_string(noquorum) + "\r\n";
-  info += "read_repairs:" + std::to_string(repairs) + "\r\n";
-  info += "node_request_failures:" + std::to_string(node_failures) + "\r\n";
-  auto sum = [&](std::atomic<uint64_t> WorkerStats::*counter) {
-    uint64_t total = 0;
-    for (const auto& ws : shared.worker_stats)
-      total += ((*ws).*counter).load(std::memory_order_relaxed);
-    return std::to_string(total);
-  };
-  info += "read_repairs_deduplicated:" + sum(&WorkerStats::read_repairs_deduplicated) + "\r\n";
-  info += "not_ready_replies:" + sum(&WorkerStats::not_ready_replies) + "\r\n";
-  info += "hlc_refusals:" + sum(&WorkerStats::hlc_refusals) + "\r\n";
-  info += "stale_write_retries:" + sum(&WorkerStats::stale_write_retries) + "\r\n";
-  info += "hinted_writes:" + sum(&WorkerStats::hinted_writes) + "\r\n";
-  info += "hint_acks:" + sum(&WorkerStats::hint_acks) + "\r\n";
-  info += "hint_refusals:" + sum(&WorkerStats::hint_refusals) + "\r\n";
-  info += "sloppy_acks:" + sum(&WorkerStats::sloppy_acks) + "\r\n";
-  info += "node_request_timeouts:" + std::to_string(node_timeouts) + "\r\n";
+  info +=
+      "total_connections_received:" + sum("shoal_proxy_client_connections_accepted_total") + "\r\n";
+  info += "total_commands_processed:" + sum("shoal_proxy_commands_processed_total") + "\r\n";
+  info += "noquorum_errors:" + sum("shoal_proxy_quorum_failures_total") + "\r\n";
+  info += "read_repairs:" + sum("shoal_proxy_read_repairs_total") + "\r\n";
+  info += "node_request_failures:" + sum("shoal_proxy_upstream_failures_total") + "\r\n";
+  info +=
+      "read_repairs_deduplicated:" + sum("shoal_proxy_read_repairs_deduplicated_total") + "\r\n";
+  info += "not_ready_replies:" + sum("shoal_proxy_not_ready_replies_total") + "\r\n";
+  info += "hlc_refusals:" + sum("shoal_proxy_hlc_refusals_total") + "\r\n";
+  info += "stale_write_retries:" + sum("shoal_proxy_stale_write_retries_total") + "\r\n";
+  info += "hinted_writes:" + sum("shoal_proxy_hinted_writes_total") + "\r\n";
+  info += "hint_acks:" + sum("shoal_proxy_hint_acks_total") + "\r\n";
+  info += "hint_refusals:" + sum("shoal_proxy_hint_refusals_total") + "\r\n";
+  info += "sloppy_acks:" + sum("shoal_proxy_sloppy_acks_total") + "\r\n";
+  info += "node_request_timeouts:" + sum("shoal_proxy_upstream_timeouts_total") + "\r\n";
   // Redis 7.2's names for these two.
-  info += "client_query_buffer_limit_disconnections:" + std::to_string(query_limit) + "\r\n";
-  info += "client_output_buffer_limit_disconnections:" + std::to_string(output_limit) + "\r\n";
+  info += "client_query_buffer_limit_disconnections:" +
+          sum("shoal_proxy_client_query_buffer_limit_disconnections_total") + "\r\n";
+  info += "client_output_buffer_limit_disconnections:" +
+          sum("shoal_proxy_client_output_buffer_limit_disconnections_total") + "\r\n";
   info += "\r\n# Replication\r\n";
   info += "role:master\r\n";
   info += "\r\n# Shoal\r\n";

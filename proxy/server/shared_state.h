@@ -9,46 +9,67 @@
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
+#include "common/metrics/registry.h"
 #include "common/ring/ring.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/upstream/node_link.h"
 
 namespace shoal::proxy {
 
-// Per-worker counters: written by the owner thread only (relaxed), summed on read.
-#define SHOAL_PROXY_STATS(X)                                                                     \
-  X(connections_received, "client connections accepted")                                         \
-  X(commands_processed, "client commands executed")                                              \
-  X(protocol_errors, "client connections closed for malformed RESP")                             \
-  X(noquorum_errors, "commands answered NOQUORUM")                                               \
-  X(node_requests, "requests sent to nodes")                                                     \
-  X(node_failures, "node requests that failed or timed out")                                     \
-  X(read_repairs, "repair writes sent to stale replicas")                                        \
-  X(read_repairs_deduplicated, "repairs skipped: the same state was just sent to that replica")  \
-  X(not_ready_replies, "NotReady answers (and puts applied) by warming-up nodes: never counted") \
-  X(hlc_refusals, "versions in node replies refused by the clock (too far ahead)")               \
-  X(stale_write_retries, "writes refused as stale by every replica, re-stamped and resent")      \
-  X(client_pauses, "times a client was paused for pipelining faster than nodes answer")          \
-  X(accept_pauses, "times accepting stopped for lack of file descriptors or memory")             \
-  X(client_query_buffer_limit_disconnections,                                                    \
-    "clients closed for a command larger than --client-query-buffer-limit")                      \
-  X(client_output_buffer_limit_disconnections,                                                   \
-    "clients closed for holding more replies than --client-output-buffer-limit")                 \
-  X(node_request_timeouts, "node requests that passed --timeout-ms")                             \
-  X(hinted_writes, "hints sent: writes that failed at an owner, sent to a fallback node")        \
-  X(hint_acks, "hints a fallback node stored durably")                                           \
-  X(hint_refusals, "hints a fallback node refused (spool full or hints off)")                    \
-  X(sloppy_acks, "stored hints counted toward a write's consistency level (sloppy)")
+// Per-worker metric cells: written by the owner worker thread only, summed when scraped or when
+// INFO asks (common/metrics/). X(type, field, prometheus name, help); INFO's names are in
+// commands_connection.cc.
+#define SHOAL_PROXY_METRICS(X)                                                                    \
+  X(Gauge, connected_clients, "shoal_proxy_client_connections", "Open client connections.")       \
+  X(Counter, connections_received, "shoal_proxy_client_connections_accepted_total",               \
+    "Client connections accepted.")                                                               \
+  X(Counter, commands_processed, "shoal_proxy_commands_processed_total",                          \
+    "Client commands executed.")                                                                  \
+  X(Counter, protocol_errors, "shoal_proxy_protocol_errors_total",                                \
+    "Client connections closed for malformed RESP.")                                              \
+  X(Counter, noquorum_errors, "shoal_proxy_quorum_failures_total", "Commands answered NOQUORUM.") \
+  X(Counter, node_requests, "shoal_proxy_upstream_requests_total", "Requests sent to nodes.")     \
+  X(Counter, node_failures, "shoal_proxy_upstream_failures_total",                                \
+    "Node requests that failed or timed out.")                                                    \
+  X(Counter, node_request_timeouts, "shoal_proxy_upstream_timeouts_total",                        \
+    "Node requests that passed --timeout-ms.")                                                    \
+  X(Counter, read_repairs, "shoal_proxy_read_repairs_total",                                      \
+    "Repair writes sent to stale replicas.")                                                      \
+  X(Counter, read_repairs_deduplicated, "shoal_proxy_read_repairs_deduplicated_total",            \
+    "Repairs skipped: the same state was just sent to that replica.")                             \
+  X(Counter, not_ready_replies, "shoal_proxy_not_ready_replies_total",                            \
+    "NotReady answers (and puts applied) by warming-up nodes: never counted toward quorum.")      \
+  X(Counter, hlc_refusals, "shoal_proxy_hlc_refusals_total",                                      \
+    "Versions in node replies refused by the clock (too far ahead).")                             \
+  X(Counter, stale_write_retries, "shoal_proxy_stale_write_retries_total",                        \
+    "Writes refused as stale by every replica, re-stamped and resent.")                           \
+  X(Counter, client_pauses, "shoal_proxy_client_pauses_total",                                    \
+    "Times a client was paused for pipelining faster than nodes answer.")                         \
+  X(Counter, accept_pauses, "shoal_proxy_accept_pauses_total",                                    \
+    "Times accepting stopped for lack of file descriptors or memory.")                            \
+  X(Counter, client_query_buffer_limit_disconnections,                                            \
+    "shoal_proxy_client_query_buffer_limit_disconnections_total",                                 \
+    "Clients closed for a command larger than --client-query-buffer-limit.")                      \
+  X(Counter, client_output_buffer_limit_disconnections,                                           \
+    "shoal_proxy_client_output_buffer_limit_disconnections_total",                                \
+    "Clients closed for holding more replies than --client-output-buffer-limit.")                 \
+  X(Counter, hinted_writes, "shoal_proxy_hinted_writes_total",                                    \
+    "Hints sent: writes that failed at an owner, sent to a fallback node.")                       \
+  X(Counter, hint_acks, "shoal_proxy_hint_acks_total", "Hints a fallback node stored durably.")   \
+  X(Counter, hint_refusals, "shoal_proxy_hint_refusals_total",                                    \
+    "Hints a fallback node refused (spool full or hints off).")                                   \
+  X(Counter, sloppy_acks, "shoal_proxy_sloppy_acks_total",                                        \
+    "Stored hints counted toward a write's consistency level (sloppy).")
 
 struct WorkerStats {
-#define SHOAL_DECLARE_STAT(name, help) std::atomic<uint64_t> name{0};
-  SHOAL_PROXY_STATS(SHOAL_DECLARE_STAT)
-#undef SHOAL_DECLARE_STAT
-  std::atomic<int64_t> connected_clients{0};
+  SHOAL_PROXY_METRICS(SHOAL_METRIC_FIELD)
 };
 
-inline void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+// Attaches one worker's cells (owner: `stats`) to `registry`.
+inline void AttachWorkerStats(metrics::Registry& registry, const WorkerStats& stats) {
+  const void* owner = &stats;
+  const metrics::Labels labels;
+  SHOAL_PROXY_METRICS(SHOAL_METRIC_ATTACH)
 }
 
 struct SharedState {
@@ -67,7 +88,9 @@ struct SharedState {
   std::atomic<uint64_t> next_client_id{1};
   int64_t start_ms = 0;
   int tcp_port = 0;
-  std::vector<std::unique_ptr<WorkerStats>> worker_stats;
+  std::vector<std::unique_ptr<WorkerStats>> worker_stats;  // index = worker; fixed at start
+  // The proxy's metrics (common/metrics/): every worker's cells, attached at start-up.
+  metrics::Registry metrics;
 };
 
 }  // namespace shoal::proxy

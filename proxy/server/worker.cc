@@ -163,16 +163,15 @@ void Worker::OnAccept(int listen_fd) {
     auto conn = std::make_unique<ClientConnection>(*this, fd, id, PeerName(addr));
     ClientConnection* raw = conn.get();
     clients_.emplace(raw, std::move(conn));
-    Bump(stats_.connections_received);
-    stats_.connected_clients.store(static_cast<int64_t>(clients_.size()),
-                                   std::memory_order_relaxed);
+    stats_.connections_received.Inc();
+    stats_.connected_clients.Set(static_cast<int64_t>(clients_.size()));
     raw->Start();
   }
 }
 
 void Worker::PauseAccepting(const char* reason) {
   for (auto& ev : accept_events_) event_del(ev.get());
-  Bump(stats_.accept_pauses);
+  stats_.accept_pauses.Inc();
   const int64_t now = shared_.clock.MonotonicMs();
   if (now - last_accept_warning_ms_ >= 10'000) {  // at most one warning per 10 s
     last_accept_warning_ms_ = now;
@@ -313,7 +312,7 @@ bool Worker::Advance(KeyOp& op) {
   if (op.machine.answered() && !op.decided) {
     op.decided = true;
     const KeyAnswer& answer = op.machine.answer();
-    if (answer.failure != KeyAnswer::Failure::kNone) Bump(stats_.noquorum_errors);
+    if (answer.failure != KeyAnswer::Failure::kNone) stats_.noquorum_errors.Inc();
     ClientConnection* client = op.client;
     op.client = nullptr;
     if (client != nullptr) client->OnKeyDecided(*op.slot, op.key_index, answer, op.node_error);
@@ -346,8 +345,8 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
       built = &req;
     }
     op.pending |= uint64_t{1} << req.tag;
-    Bump(stats_.node_requests);
-    if (req.type == NodeRequest::Type::kHintPut) Bump(stats_.hinted_writes);
+    stats_.node_requests.Inc();
+    if (req.type == NodeRequest::Type::kHintPut) stats_.hinted_writes.Inc();
     // Each request times out on its own (NodeLink::ExpireRequests), a timeout after it is sent.
     if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
                                                MonotonicMs() + shared_.config.timeout_ms)) {
@@ -356,7 +355,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
   }
   for (size_t i = 0; i < failed_count; ++i) {
     op.pending &= ~(uint64_t{1} << failed[i]);
-    Bump(stats_.node_failures);
+    stats_.node_failures.Inc();
     op.machine.OnFailure(failed[i], NowMs());
   }
 }
@@ -377,10 +376,10 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
   op.pending &= ~(uint64_t{1} << tag);
   switch (FeedKeyReply(op.machine, tag, env, NowMs(), &op.node_error)) {
     case KeyReplyKind::kFailure:
-      Bump(stats_.node_failures);
+      stats_.node_failures.Inc();
       break;
     case KeyReplyKind::kNotReady:
-      Bump(stats_.not_ready_replies);
+      stats_.not_ready_replies.Inc();
       break;
     case KeyReplyKind::kReply:
     case KeyReplyKind::kNodeError:
@@ -391,11 +390,11 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
 }
 
 void Worker::AddMachineStats(const KeyOperation& machine) {
-  if (machine.hlc_refusals() > 0) Bump(stats_.hlc_refusals, machine.hlc_refusals());
-  if (machine.stale_retries() > 0) Bump(stats_.stale_write_retries, machine.stale_retries());
-  if (machine.hint_acks() > 0) Bump(stats_.hint_acks, machine.hint_acks());
-  if (machine.hint_refusals() > 0) Bump(stats_.hint_refusals, machine.hint_refusals());
-  if (machine.sloppy_acks() > 0) Bump(stats_.sloppy_acks, machine.sloppy_acks());
+  if (machine.hlc_refusals() > 0) stats_.hlc_refusals.Inc(machine.hlc_refusals());
+  if (machine.stale_retries() > 0) stats_.stale_write_retries.Inc(machine.stale_retries());
+  if (machine.hint_acks() > 0) stats_.hint_acks.Inc(machine.hint_acks());
+  if (machine.hint_refusals() > 0) stats_.hint_refusals.Inc(machine.hint_refusals());
+  if (machine.sloppy_acks() > 0) stats_.sloppy_acks.Inc(machine.sloppy_acks());
 }
 
 void Worker::SendRepairs(KeyOp& op) {
@@ -411,7 +410,7 @@ void Worker::SendRepairs(KeyOp& op) {
     if (recent.version == state.version && recent.expiry_version == expiry_version &&
         now - recent.sent_ms < shared_.config.timeout_ms) {
       const uint32_t skipped = targets & recent.replicas;
-      if (skipped != 0) Bump(stats_.read_repairs_deduplicated, std::popcount(skipped));
+      if (skipped != 0) stats_.read_repairs_deduplicated.Inc(std::popcount(skipped));
       targets &= ~recent.replicas;
       recent.replicas |= targets;
     } else {
@@ -438,7 +437,7 @@ void Worker::SendRepairs(KeyOp& op) {
   for (int r = 0; r < op.n; ++r) {
     if (((targets >> r) & 1) == 0) continue;
     links_[op.members[r]]->SendUnwatched(frame);
-    Bump(stats_.read_repairs);
+    stats_.read_repairs.Inc();
   }
 }
 
@@ -475,7 +474,7 @@ void Worker::OnTick() {
   const int64_t now = MonotonicMs();
   // Requests time out one by one on their links (a node is marked down only after a run of
   // them); an op past its deadline has had every pending replica failed that way.
-  for (auto& link : links_) Bump(stats_.node_request_timeouts, link->ExpireRequests(now));
+  for (auto& link : links_) stats_.node_request_timeouts.Inc(link->ExpireRequests(now));
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     const uint32_t index = deadline_head_->index;
@@ -544,7 +543,7 @@ void Worker::OnFlush() {
     if (it != clients_.end() && it->second->retirable()) clients_.erase(it);
   }
   retired_clients_.clear();
-  stats_.connected_clients.store(static_cast<int64_t>(clients_.size()), std::memory_order_relaxed);
+  stats_.connected_clients.Set(static_cast<int64_t>(clients_.size()));
   if (!dirty_links_.empty() || !dirty_clients_.empty()) ScheduleFlush();
 }
 
