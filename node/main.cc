@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -273,7 +274,15 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   shoal::node::NodeServer server(config, shoal::SystemClock::Get());
-  server.Restore(*persisted, served_before ? config.warmup_ms : 0);
+  // FLUSHALL's marker survives restarts: nothing older is accepted, even before a peer is heard.
+  s = server.mutable_context().flush_mark.Load();
+  if (!s.ok()) {
+    spdlog::critical("{}", s.message());
+    CloseMainLoop(&loop);
+    return kExitStartFailure;
+  }
+  server.Restore(std::max(*persisted, server.mutable_context().flush_mark.Get().hlc),
+                 served_before ? config.warmup_ms : 0);
   // The first ceiling is durable before anything is served.
   const uint64_t first_ceiling =
       server.ceiling().Target(shoal::SystemClock::Get().NowMs(), *persisted);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/auth/handshake.h"
+#include "common/wire/version_wire.h"
 
 namespace shoal::client {
 
@@ -186,13 +187,15 @@ StatusOr<const wire::Envelope*> NodeClient::Await(uint64_t request_id, int timeo
 
 StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::string& sender_id,
                                        const std::string& secret, int timeout_ms,
-                                       wire::PeerRole role) {
+                                       wire::PeerRole role, Version flush_version) {
   const auth::Nonce nonce = auth::NewNonce();
   auto& b = builder_.Start();
   auto cluster_name = b.CreateString(cluster);
   auto sender = b.CreateString(sender_id);
   auto nonce_bytes = b.CreateVector(nonce.data(), nonce.size());
-  auto hello = wire::CreateHello(b, kProtocolVersion, cluster_name, sender, role, nonce_bytes);
+  const wire::Version mark = wire::ToWire(flush_version);
+  auto hello = wire::CreateHello(b, kProtocolVersion, cluster_name, sender, role, nonce_bytes,
+                                 flush_version.IsZero() ? nullptr : &mark);
   const uint64_t id = NextRequestId();
   Status s = Send(builder_.Finish(id, wire::Message::Hello, hello.Union()), timeout_ms);
   if (!s.ok()) return s;
@@ -210,6 +213,7 @@ StatusOr<HelloReply> NodeClient::Hello(const std::string& cluster, const std::st
   reply.max_hlc = resp->max_hlc();
   reply.shards = resp->shards();
   reply.max_frame_size = resp->max_frame_size();
+  reply.flush_version = wire::FromWire(resp->flush_version());
   auto proof = auth::AnswerHelloResponse(secret, nonce, sender_id, cluster, *resp);
   if (!proof.ok()) return proof.status();
   if (proof->has_value()) {

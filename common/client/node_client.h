@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/status/status.h"
 #include "common/wire/frame.h"
@@ -35,6 +36,7 @@ struct HelloReply {
   uint64_t max_hlc = 0;
   uint32_t shards = 0;
   uint32_t max_frame_size = 0;  // largest request frame the node accepts (0: not advertised)
+  Version flush_version;        // the node's FLUSHALL marker (zero: none)
 };
 
 class NodeClient {
@@ -68,10 +70,12 @@ class NodeClient {
   // Says Hello and returns the node's reply; an Error reply (e.g. WrongCluster) is an error.
   // With a cluster secret, checks the node's proof and sends Auth when the node asks for it
   // (common/auth/handshake.h); a node that cannot prove the secret, or one that requires a
-  // secret when `secret` is empty, is an error.
+  // secret when `secret` is empty, is an error. `flush_version` (a node's FLUSHALL marker; zero:
+  // none) is offered to the node, which adopts it if greater (docs/replication.md, "Flush").
   StatusOr<HelloReply> Hello(const std::string& cluster, const std::string& sender_id,
                              const std::string& secret, int timeout_ms,
-                             wire::PeerRole role = wire::PeerRole::Tool);
+                             wire::PeerRole role = wire::PeerRole::Tool,
+                             Version flush_version = {});
 
  private:
   explicit NodeClient(int fd) : fd_(fd) {}

@@ -21,8 +21,9 @@ StatusOr<std::unique_ptr<HintSession>> NodeHintSession::Open(const std::string& 
                                                              const SessionConfig& config) {
   auto client = client::NodeClient::Connect(address, config.timeout_ms);
   if (!client.ok()) return client.status();
-  auto hello = (*client)->Hello(config.cluster, config.self_id, config.secret, config.timeout_ms,
-                                wire::PeerRole::Node);
+  auto hello =
+      (*client)->Hello(config.cluster, config.self_id, config.secret, config.timeout_ms,
+                       wire::PeerRole::Node, config.flush_mark ? config.flush_mark() : Version{});
   if (!hello.ok()) return hello.status();
   if (hello->node_id != target) {
     return Status::FailedPrecondition("node at " + address.ToString() + " is '" + hello->node_id +

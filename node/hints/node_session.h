@@ -5,6 +5,7 @@
 // (with the cluster secret's proof when there is one) and checks the peer is the target it was
 // meant for; Deliver() pipelines the hints as Puts and classifies every answer.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,9 @@ struct SessionConfig {
   std::string self_id;  // this node's id, the Hello's sender_id
   std::string secret;   // empty: no cluster secret
   int timeout_ms = 5'000;
+  // This node's FLUSHALL marker, offered to the target in Hello: a target that missed the flush
+  // adopts it before any hint arrives, and so refuses the hints older than it (optional).
+  std::function<Version()> flush_mark;
 };
 
 class NodeHintSession final : public HintSession {

@@ -10,7 +10,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/wire/version_wire.h"
 #include "node/server/anti_entropy_handlers.h"
+#include "node/server/node_flush.h"
 #include "node/server/peer_requests.h"
 #include "node/sync/peer_pull.h"
 
@@ -139,6 +141,8 @@ Status AntiEntropy::PullPeer(Peer& p) {
   target.peer = p.conn.get();
   target.self = local_.get();
   target.self_id = node_.config.id;
+  target.flush_mark = node_.flush_mark.Get();
+  target.adopt_flush_mark = [this](Version marker) { AdoptFlushMark(node_, marker); };
   target.peer_id = node_.ring->members()[p.index].id;
   target.timeout_ms = kTimeoutMs;
   PullCounters counters;
@@ -164,8 +168,9 @@ Status AntiEntropy::Ensure(std::unique_ptr<client::NodeClient>& conn, const std:
   if (!c.ok()) return c.status();
   StatusOr<client::HelloReply> hello =
       (*c)->Hello(node_.config.cluster, node_.config.id, node_.config.cluster_secret, kTimeoutMs,
-                  wire::PeerRole::Node);
+                  wire::PeerRole::Node, node_.flush_mark.Get());
   if (!hello.ok()) return hello.status();
+  AdoptFlushMark(node_, hello->flush_version);
   conn = std::move(*c);
   return Status::Ok();
 }
@@ -199,8 +204,9 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     StatusOr<const wire::Envelope*> reply =
         Call(peer, kTimeoutMs, [&](uint64_t id, FrameBuilder& fb) {
           auto& b = fb.Start();
+          const wire::Version mark = wire::ToWire(node_.flush_mark.Get());
           auto req = wire::CreateDigestRequest(b, b.CreateString(self_id),
-                                               static_cast<uint8_t>(level), first, count);
+                                               static_cast<uint8_t>(level), first, count, &mark);
           std::span<const uint8_t> frame = fb.Finish(id, wire::Message::DigestRequest, req.Union());
           request_bytes = frame.size();
           return frame;
@@ -212,6 +218,8 @@ Status AntiEntropy::SyncPeer(Peer& p) {
     if (r == nullptr || r->hashes() == nullptr) {
       return Status::Corruption("unexpected reply to DigestRequest");
     }
+    // FLUSHALL's marker travels with every summary exchange (docs/replication.md, "Flush").
+    AdoptFlushMark(node_, wire::FromWire(r->flush_version()));
     std::vector<uint64_t> hashes(r->hashes()->begin(), r->hashes()->end());
     if (level == kSummaryLevels - 1) {
       for (size_t i = 0; i < hashes.size() && first + i < kSlices; ++i) {

@@ -75,7 +75,8 @@ std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t r
       static_cast<uint32_t>(std::min<uint64_t>(uint64_t{first} + request.count(), level.size()));
   auto& b = builder.Start();
   auto hashes = b.CreateVector(level.data() + first, end - first);
-  auto resp = wire::CreateDigestResponse(b, request.level(), first, hashes);
+  const wire::Version mark = wire::ToWire(node.flush_mark.Get());
+  auto resp = wire::CreateDigestResponse(b, request.level(), first, hashes, &mark);
   return builder.Finish(request_id, wire::Message::DigestResponse, resp.Union());
 }
 

@@ -44,6 +44,9 @@ struct Connection {
   bool challenged = false;     // a HelloResponse carried `challenge`
   auth::Nonce challenge{};     // the node's nonce for this connection's peer proof
   std::string peer_sender_id;  // Hello.sender_id, part of the peer proof
+  // Hello.flush_version, adopted once the peer is authenticated (ShardWorker "Flush").
+  uint64_t offered_flush_hlc = 0;
+  uint64_t offered_flush_writer = 0;
 
   bool reading = false;  // wants the peer's bytes (false once draining)
   bool paused = false;   // backlogged (see ShardWorker::Backlogged): frames are left unhandled

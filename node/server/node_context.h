@@ -13,6 +13,7 @@
 #include "common/clock/clock.h"
 #include "common/metrics/registry.h"
 #include "node/server/clock_ceiling.h"
+#include "node/server/flush_mark.h"
 #include "node/server/node_config.h"
 
 namespace shoal::node {
@@ -84,6 +85,9 @@ struct NodeContext {
   uint64_t restored_max_hlc = 0;          // the bound found in <data-dir>/hlc at start-up
   int64_t warmup_until_monotonic_ms = 0;  // before this, Get and Touch answer NotReady
   ClockCeiling ceiling;                   // versions above durable() wait for a persist
+  // FLUSHALL's marker (flush_mark.h; adopted through AdoptFlushMark, node_flush.h): loaded by
+  // NodeServer::Restore() before the threads start; thread-safe.
+  FlushMark flush_mark{FlushFilePath(config.data_dir)};
   // Cells written by the anti-entropy thread only (anti_entropy.h), read by any thread.
   struct AntiEntropyStats {
     SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_FIELD)

@@ -34,6 +34,8 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("uptime_seconds", (node.clock.MonotonicMs() - node.start_monotonic_ms) / 1000);
   add_number("max_hlc", NodeMaxHlc(node));
   add_number("clock_ceiling", node.ceiling.durable());
+  // FLUSHALL's marker (docs/replication.md, "Flush"): its HLC, 0 when never flushed.
+  add_number("flush_hlc", node.flush_mark.Get().hlc);
   const int64_t now = node.clock.MonotonicMs();
   const bool warm = now >= node.warmup_until_monotonic_ms;
   add_number("ready", NodeReady(node) ? 1 : 0);
@@ -58,6 +60,7 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("tombstones_purged", total("shoal_node_tombstones_purged_total"));
   add_number("tombstones_evicted", total("shoal_node_tombstones_evicted_total"));
   add_number("stale_writes", total("shoal_node_stale_writes_total"));
+  add_number("flushed_keys", total("shoal_node_flushed_total"));  // entries removed by flushes
 #define SHOAL_INFO_ANTI_ENTROPY(type, field, metric, help) \
   add_number("antientropy_" #field, total(metric));
   SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_INFO_ANTI_ENTROPY)

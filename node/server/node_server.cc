@@ -26,7 +26,10 @@ Status NodeServer::Start() {
     hc.spool.max_bytes = config.hint_max_bytes;
     hc.spool.window_ms = config.hint_window_ms;
     hc.replay.rate_per_s = config.hint_replay_rate;
-    hc.session = hints::SessionConfig{config.cluster, config.id, config.cluster_secret};
+    hc.session.cluster = config.cluster;
+    hc.session.self_id = config.id;
+    hc.session.secret = config.cluster_secret;
+    hc.session.flush_mark = [this] { return context_.flush_mark.Get(); };
     hc.ring = context_.ring;
     hint_ack_batches_.resize(shards);
     auto service = hints::HintService::Open(

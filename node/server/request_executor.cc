@@ -128,6 +128,10 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   req.condition = FromWire(put.condition());
   req.keep_ttl = put.keep_ttl();
   req.want_previous = put.want_previous();
+  if (put.if_version_at_most() != nullptr) {
+    req.has_if_version_at_most = true;
+    req.if_version_at_most = FromWire(*put.if_version_at_most());
+  }
   const PutResult r = store_.Put(req);
   if (r.status == ApplyStatus::kTooLarge) {
     char message[160];

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/clock/hlc.h"
+#include "common/wire/version_wire.h"
 #include "node/server/anti_entropy_handlers.h"
 #include "node/server/frame_peek.h"
 #include "node/server/node_info.h"
@@ -122,6 +123,8 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
       builder_(64 * 1024),
       outboxes_(shards_) {
   store_.SetObserver(digests_.get());
+  // The marker restored from <data-dir>/flush (NodeServer::Restore): nothing older is accepted.
+  store_.Flush(node.flush_mark.Get());
 }
 
 ShardWorker::~ShardWorker() {
@@ -555,6 +558,15 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::Repair:
       HandleRepair(c, envelope, frame);
       return;
+    case wire::Message::FlushRequest:
+      HandleFlush(c, envelope, frame);
+      return;
+    case wire::Message::KeyCountRequest:
+      HandleKeyCount(c, envelope);
+      return;
+    case wire::Message::ScanRequest:
+      HandleScan(c, envelope, frame);
+      return;
     default: {
       stats_.unsupported_requests.Inc();
       char message[96];
@@ -636,13 +648,22 @@ void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelop
     return;
   }
   if (envelope.message_type() == wire::Message::DigestRequest) {
+    OfferFlushMark(c, envelope.message_as_DigestRequest()->flush_version());
     Reply(c, BuildDigestResponse(node_, envelope.request_id(), peer,
                                  *envelope.message_as_DigestRequest(), builder_));
     return;
   }
   // KeyVersions: every shard answers its part (see "Anti-entropy").
+  const uint64_t gather_id = StartGather(c, envelope, frame);
+  AddGatherPart(gather_id, GatherPart(envelope));
+}
+
+uint64_t ShardWorker::StartGather(Connection* c, const wire::Envelope& envelope,
+                                  std::span<const uint8_t> frame) {
   const uint64_t gather_id = next_gather_id_++;
-  gathers_.emplace(gather_id, Gather{c->id, envelope.request_id(), frame.size(), shards_, {}});
+  gathers_.emplace(
+      gather_id,
+      Gather{c->id, envelope.request_id(), frame.size(), shards_, {}, envelope.message_type()});
   ++c->remote_in_flight;
   c->remote_request_bytes += frame.size();
   for (uint32_t shard = 0; shard < shards_; ++shard) {
@@ -650,9 +671,37 @@ void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelop
     stats_.cross_shard_requests.Inc();
     outboxes_[shard].Append(ShardMessageKind::kGatherRequest, index_, gather_id, frame);
   }
-  AddGatherPart(gather_id, BuildKeyVersionsPart(store_, *digests_, peer,
-                                                *envelope.message_as_KeyVersionsRequest(),
-                                                envelope.request_id(), builder_));
+  return gather_id;
+}
+
+std::span<const uint8_t> ShardWorker::GatherPart(const wire::Envelope& envelope) {
+  if (envelope.message_type() == wire::Message::FlushRequest) {
+    const FlushResult r =
+        store_.Flush(wire::FromWire(envelope.message_as_FlushRequest()->version()));
+    auto& b = builder_.Start();
+    auto part = wire::CreateFlushResponse(b, nullptr, 0, r.removed);
+    return builder_.Finish(envelope.request_id(), wire::Message::FlushResponse, part.Union());
+  }
+  // A KeyVersionsRequest the origin validated.
+  const wire::KeyVersionsRequest* r = envelope.message_as_KeyVersionsRequest();
+  const int peer = node_.ring->IndexOf(r->peer()->string_view());
+  return BuildKeyVersionsPart(store_, *digests_, peer, *r, envelope.request_id(), builder_);
+}
+
+std::span<const uint8_t> ShardWorker::MergeGatherParts(
+    wire::Message type, uint64_t request_id, const std::vector<std::vector<uint8_t>>& parts) {
+  if (type == wire::Message::FlushRequest) {
+    uint64_t removed = 0;
+    for (const std::vector<uint8_t>& part : parts) {
+      const auto* r = wire::GetSizePrefixedEnvelope(part.data())->message_as_FlushResponse();
+      if (r != nullptr) removed += r->removed();
+    }
+    auto& b = builder_.Start();
+    const wire::Version mark = wire::ToWire(node_.flush_mark.Get());
+    auto resp = wire::CreateFlushResponse(b, &mark, NodeMaxHlc(node_), removed);
+    return builder_.Finish(request_id, wire::Message::FlushResponse, resp.Union());
+  }
+  return MergeKeyVersionsParts(parts, request_id, max_frame_bytes_, builder_);
 }
 
 void ShardWorker::AddGatherPart(uint64_t gather_id, std::span<const uint8_t> part) {
@@ -668,7 +717,7 @@ void ShardWorker::AddGatherPart(uint64_t gather_id, std::span<const uint8_t> par
   Connection* c = conn->second;
   --c->remote_in_flight;
   c->remote_request_bytes -= std::min(c->remote_request_bytes, done.request_bytes);
-  Reply(c, MergeKeyVersionsParts(done.parts, done.request_id, max_frame_bytes_, builder_));
+  Reply(c, MergeGatherParts(done.type, done.request_id, done.parts));
   if (!c->dirty) MaybeFinishDrain(c);
 }
 
@@ -750,12 +799,9 @@ void ShardWorker::OnMailbox() {
       return;
     }
     if (m.kind == ShardMessageKind::kGatherRequest) {
-      // A copy of a KeyVersionsRequest the origin validated: trusted.
+      // A copy of a request the origin validated (or built): trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
-      const wire::KeyVersionsRequest* r = envelope->message_as_KeyVersionsRequest();
-      const int peer = node_.ring->IndexOf(r->peer()->string_view());
-      std::span<const uint8_t> part =
-          BuildKeyVersionsPart(store_, *digests_, peer, *r, envelope->request_id(), builder_);
+      std::span<const uint8_t> part = GatherPart(*envelope);
       NoteFrameBuilt(part);
       outboxes_[m.origin_shard].Append(ShardMessageKind::kGatherResponse, index_, m.conn_id, part);
       return;
@@ -767,7 +813,9 @@ void ShardWorker::OnMailbox() {
     if (m.kind == ShardMessageKind::kRequest) {
       // A copy of a frame the origin verified: trusted.
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
-      std::span<const uint8_t> response = executor_.Execute(*envelope, builder_, Warm());
+      std::span<const uint8_t> response = envelope->message_type() == wire::Message::ScanRequest
+                                              ? ExecuteScan(*envelope)
+                                              : executor_.Execute(*envelope, builder_, Warm());
       NoteFrameBuilt(response);
       outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response,
                                        static_cast<uint32_t>(m.frame.size()));

@@ -67,6 +67,22 @@
 // (kGatherRequest), each answers its part (kGatherResponse), and the connection's thread merges
 // them once all are in. A gather counts as one request out on other shards (backpressure).
 //
+// Flush (FLUSHALL, docs/replication.md "Flush"). A FlushRequest is checked like a write's version
+// (ClockSkew when too far ahead), persisted by the node's FlushMark (an error Internal if that
+// fails), then gathered: every shard applies it to its store (ShardStore::Flush, one pass) and the
+// connection's thread answers FlushResponse once all have, with the node's marker and max HLC.
+// A marker offered by a peer (Hello of an authenticated peer, DigestRequest) is adopted without
+// an answer (AdoptFlushMark, node_flush.h).
+//
+// Keyspace (DBSIZE, SCAN). KeyCountRequest is answered by the connection's thread from every
+// shard's counters (live values = entries held - tombstones). A ScanRequest's cursor names a shard
+// (bits 40 and up, modulo the shards) and that store's cursor (below): the request runs on that
+// shard (handed over like a keyed request), walks `count` entries from there (ShardStore::Scan),
+// keeps the live keys that match the pattern and type, and answers the next cursor: the same
+// shard's, the next shard's start, or 0 after the last shard. A key held for the whole traversal is
+// returned at least once. An answer over half the frame limit is refused TooLarge (ask for a
+// smaller count).
+//
 // Hello and Auth. A Hello naming another cluster (or none) gets Error WrongCluster and the
 // connection is closed once that is written. The peer's protocol_version is not checked: the
 // node answers with its own, and the peer decides. Without a cluster secret, requests before
@@ -131,6 +147,9 @@ class ShardWorker {
   // Waits for the thread to end. Any thread but the worker's own.
   void Join();
 
+  // A ScanRequest cursor: the shard in the bits from here up, its store's cursor below.
+  static constexpr int kScanShardShift = 40;
+
   uint32_t index() const { return index_; }
   const ShardStore& store() const { return store_; }
   // This shard's anti-entropy digests (nullptr on a standalone node). Readable from any thread.
@@ -178,6 +197,23 @@ class ShardWorker {
                          std::span<const uint8_t> frame);
   // A part of gather `gather_id` arrived (from this or another shard).
   void AddGatherPart(uint64_t gather_id, std::span<const uint8_t> part);
+  // Sends `frame` to every other shard as gather `gather_id`'s request (see "Anti-entropy").
+  uint64_t StartGather(Connection* c, const wire::Envelope& envelope,
+                       std::span<const uint8_t> frame);
+  // This shard's part of a gathered request (KeyVersionsRequest, FlushRequest): a frame in
+  // builder_.
+  std::span<const uint8_t> GatherPart(const wire::Envelope& envelope);
+  // The answer merged from every shard's part.
+  std::span<const uint8_t> MergeGatherParts(wire::Message type, uint64_t request_id,
+                                            const std::vector<std::vector<uint8_t>>& parts);
+  // shard_worker_scan.cc (see "Keyspace").
+  void HandleKeyCount(Connection* c, const wire::Envelope& envelope);
+  void HandleScan(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  std::span<const uint8_t> ExecuteScan(const wire::Envelope& envelope);
+  // shard_worker_flush.cc (see "Flush").
+  void HandleFlush(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  // Adopts a marker a peer offered (Hello, DigestRequest), once the peer is authenticated.
+  void OfferFlushMark(Connection* c, const wire::Version* marker);
   // shard_worker_hints.cc (see "Hints").
   void HandleHintPut(Connection* c, const wire::Envelope& envelope,
                      std::span<const uint8_t> frame);
@@ -253,7 +289,8 @@ class ShardWorker {
     uint64_t request_id;
     size_t request_bytes;
     uint32_t remaining;                       // parts still to come
-    std::vector<std::vector<uint8_t>> parts;  // KeyVersionsResponse frames
+    std::vector<std::vector<uint8_t>> parts;  // KeyVersionsResponse / FlushResponse frames
+    wire::Message type;                       // the request gathered
   };
   uint64_t next_gather_id_ = 1;
   std::unordered_map<uint64_t, Gather> gathers_;  // KeyVersions requests being gathered

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "common/auth/handshake.h"
+#include "common/wire/version_wire.h"
+#include "node/server/node_flush.h"
 #include "node/server/node_info.h"
 #include "node/server/shard_worker.h"
 
@@ -32,6 +34,7 @@ void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
                   hello->sender_id()->string_view(), wire::EnumNamePeerRole(hello->role()));
   }
   c->peer_is_node = hello->role() == wire::PeerRole::Node;
+  OfferFlushMark(c, hello->flush_version());
   const std::string& secret = node_.config.cluster_secret;
   auth::Proof node_proof{};
   if (!secret.empty()) {
@@ -50,9 +53,10 @@ void ShardWorker::HandleHello(Connection* c, const wire::Envelope& envelope) {
     challenge = b.CreateVector(c->challenge.data(), c->challenge.size());
     proof = b.CreateVector(node_proof.data(), node_proof.size());
   }
-  auto resp =
-      wire::CreateHelloResponse(b, kProtocolVersion, cluster_name, node_id, NodeMaxHlc(node_),
-                                shards_, max_frame_bytes_, challenge, proof, !secret.empty());
+  const wire::Version mark = wire::ToWire(node_.flush_mark.Get());
+  auto resp = wire::CreateHelloResponse(b, kProtocolVersion, cluster_name, node_id,
+                                        NodeMaxHlc(node_), shards_, max_frame_bytes_, challenge,
+                                        proof, !secret.empty(), &mark);
   Reply(c, builder_.Finish(envelope.request_id(), wire::Message::HelloResponse, resp.Union()));
 }
 
@@ -72,6 +76,8 @@ void ShardWorker::HandleAuth(Connection* c, const wire::Envelope& envelope) {
     }
     c->authenticated = true;
     spdlog::debug("shard {}: {} ({}) authenticated", index_, c->peer, c->peer_sender_id);
+    const Version offered{c->offered_flush_hlc, c->offered_flush_writer};
+    if (AdoptFlushMark(node_, offered, static_cast<int>(index_))) store_.Flush(offered);
   }
   auto& b = builder_.Start();
   auto resp = wire::CreateAuthResponse(b, true);

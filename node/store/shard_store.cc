@@ -126,6 +126,7 @@ struct ShardStore::Impl {
     kPurge,            // a tombstone past its grace period
     kExpiredEviction,  // an expired value met by eviction (counted as an expiration)
     kEviction,         // a live value or a tombstone within its grace, for memory
+    kFlush,            // older than the flush marker
   };
 
   Impl(uint64_t limit, int64_t grace_ms, ShardStats& stats)
@@ -224,9 +225,14 @@ struct ShardStore::Impl {
         Add(stats.evictions, 1);
         if (e->tombstone()) Add(stats.tombstones_evicted, 1);
         break;
+      case Removal::kFlush:
+        Add(stats.flushed, 1);
+        break;
     }
     Notify(e, StateOf(e), KeyState{},
-           why == Removal::kPurge ? ChangeCause::kPurge : ChangeCause::kEviction);
+           why == Removal::kPurge   ? ChangeCause::kPurge
+           : why == Removal::kFlush ? ChangeCause::kFlush
+                                    : ChangeCause::kEviction);
     FreeEntry(e);
   }
 
@@ -358,6 +364,8 @@ struct ShardStore::Impl {
   // key_hash (a power of two of buckets; the index is the top bits of a multiplicative hash).
   const int floor_shift;
   std::unique_ptr<StatePair[]> floor;
+  // The flush marker's pair (M, M); zero: never flushed.
+  StatePair flushed_below;
 };
 
 ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t tombstone_grace_ms)
@@ -377,6 +385,14 @@ GetResult ShardStore::Get(std::string_view key) {
   GetResult result;
   Entry* e = impl_->FindAlive(key, now);
   if (e == nullptr) {
+    if (!impl_->flushed_below.IsZero()) {
+      // Flushed: every key not held reads as a tombstone of the marker (see "Flush marker").
+      result.found = true;
+      result.tombstone = true;
+      result.version = impl_->flushed_below.version;
+      result.expiry_version = impl_->flushed_below.expiry;
+      return result;
+    }
     const StatePair& floor = impl_->FloorOf(HashKey(key).ring);
     result.floor_version = floor.version;
     result.floor_expiry_version = floor.expiry;
@@ -423,7 +439,7 @@ PutResult ShardStore::Put(const PutRequest& request) {
   // What an absent key's write must beat: its bucket's floor (and a purgeable tombstone's pair).
   StatePair bar;
   if (current == nullptr) {
-    bar = s.FloorOf(hashes.ring);
+    bar = std::max(s.FloorOf(hashes.ring), s.flushed_below);
     if (held_dead) bar = std::max(bar, PairOf(held));
   }
 
@@ -441,7 +457,9 @@ PutResult ShardStore::Put(const PutRequest& request) {
     Add(stats_.stale_writes, 1);
     Add(stats_.floor_refusals, 1);
   } else if ((request.condition == PutCondition::kIfAbsent && live) ||
-             (request.condition == PutCondition::kIfPresent && !live)) {
+             (request.condition == PutCondition::kIfPresent && !live) ||
+             (request.has_if_version_at_most && current != nullptr &&
+              current->version() > request.if_version_at_most)) {
     result.status = ApplyStatus::kConditionFailed;
   }
   if (result.status != ApplyStatus::kApplied) {
@@ -516,7 +534,14 @@ TouchResult ShardStore::Touch(std::string_view key, Version expiry_version, int6
   LazyNow now(clock_);
   TouchResult result;
   Entry* e = s.FindAlive(key, now);
-  if (e == nullptr) return result;
+  if (e == nullptr) {
+    if (!s.flushed_below.IsZero()) {  // a tombstone of the flush marker (see "Flush marker")
+      result.tombstone = true;
+      result.version = s.flushed_below.version;
+      result.previous_expiry_version = s.flushed_below.expiry;
+    }
+    return result;
+  }
   result.version = e->version();
   result.previous_expiry_version = e->expiry_version();
   if (e->tombstone()) {
@@ -541,6 +566,31 @@ TouchResult ShardStore::Touch(std::string_view key, Version expiry_version, int6
   s.values.Refresh(e);
   return result;
 }
+
+FlushResult ShardStore::Flush(Version marker) {
+  Impl& s = *impl_;
+  FlushResult result;
+  const StatePair bar{marker, marker};
+  if (bar <= s.flushed_below) return result;
+  s.flushed_below = bar;
+  s.NoteHlc(marker.hlc);
+  result.raised = true;
+  for (LruList* list : {&s.values, &s.tombstones, &s.expiry_tombstones}) {
+    Entry* e = list->back();
+    while (e != nullptr) {
+      Entry* newer = LruList::Newer(e);
+      if (PairOf(e) < bar) {
+        s.Remove(e, Impl::Removal::kFlush);
+        ++result.removed;
+      }
+      e = newer;
+    }
+  }
+  s.PublishMemory();
+  return result;
+}
+
+Version ShardStore::flush_marker() const { return impl_->flushed_below.version; }
 
 ExpireCycleResult ShardStore::Impl::ExpireStep(size_t budget, LazyNow& now) {
   ExpireCycleResult step;

@@ -21,6 +21,13 @@
 //    expiry_version = E and never changes the value or its version. It never applies to
 //    tombstones, expired values or absent keys, and never creates an entry.
 //
+// Flush marker (FLUSHALL, docs/replication.md "Flush"): a Version M. Flush(M) removes every entry
+// whose pair is below (M, M); from then on the store behaves as if every key it does not hold were
+// a tombstone of the pair (M, M): a Put of a pair at or below it is refused as stale (the reply
+// reports (M, M) as the held pair, so a writer re-stamps above it), and Get and Touch of a key not
+// held report a tombstone of (M, M) (so a reader resolving replicas lets the flush win over a
+// replica that missed it, and repairs that replica with the tombstone). The marker only grows.
+//
 // What eviction remembers (the evicted-version floor): every entry removed without leaving a
 // tombstone (evicted values, expired values removed by eviction, evicted tombstones, tombstones
 // purged after their grace) raises the floor of its bucket of the 64-bit key hash to the
@@ -84,12 +91,17 @@ struct PutRequest {
   PutCondition condition = PutCondition::kAlways;
   bool keep_ttl = false;       // deprecated: keep the held live entry's expiry (SET KEEPTTL)
   bool want_previous = false;  // copy the previous live value into PutResult::previous_value
+  // Optimistic read-modify-write (wire Put.if_version_at_most): when set, applied only if the
+  // value version held (a value's or a tombstone's; nothing held is zero) is at or below it,
+  // else kConditionFailed. Not used by the proxy yet.
+  bool has_if_version_at_most = false;
+  Version if_version_at_most;
 };
 
 enum class ApplyStatus : unsigned char {
   kApplied,
   kStale,            // the held pair (or the key's evicted-version floor) is greater or equal
-  kConditionFailed,  // NX/XX did not hold
+  kConditionFailed,  // NX/XX (or if_version_at_most) did not hold
   kTooLarge,         // the entry alone exceeds max_entry_bytes()
 };
 
@@ -106,6 +118,11 @@ struct PutResult {
   Version previous_version;
   Version previous_expiry_version;
   int64_t previous_expire_at_ms = 0;
+};
+
+struct FlushResult {
+  bool raised = false;   // the marker grew (false: it was already at or above)
+  uint64_t removed = 0;  // entries removed
 };
 
 struct GetResult {
@@ -174,23 +191,25 @@ struct ExpireCycleResult {
 
 // Metrics of one store: cells written only by the owner thread, readable from any thread
 // (common/metrics/cells.h). X(type, field, prometheus name, help).
-#define SHOAL_NODE_STORE_METRICS(X)                                                           \
-  X(Gauge, keys, "shoal_node_keys", "Entries held: live values and tombstones.")              \
-  X(Gauge, tombstones, "shoal_node_tombstones", "Tombstones held (part of shoal_node_keys).") \
-  X(Gauge, memory_used, "shoal_node_memory_used_bytes",                                       \
-    "Bytes charged to the stores: keys, values and per-entry overhead.")                      \
-  X(Counter, evictions, "shoal_node_evictions_total",                                         \
-    "Entries removed to stay under the memory limit.")                                        \
-  X(Counter, expirations, "shoal_node_expirations_total",                                     \
-    "Values whose TTL passed (each became a tombstone).")                                     \
-  X(Counter, tombstones_purged, "shoal_node_tombstones_purged_total",                         \
-    "Tombstones removed after the grace period.")                                             \
-  X(Counter, tombstones_evicted, "shoal_node_tombstones_evicted_total",                       \
-    "Tombstones evicted (part of shoal_node_evictions_total; the floor keeps their pair).")   \
-  X(Counter, stale_writes, "shoal_node_stale_writes_total",                                   \
-    "Puts and touches refused as older than the state held (or the floor).")                  \
-  X(Counter, floor_refusals, "shoal_node_floor_refusals_total",                               \
-    "Stale writes refused by the evicted-version floor (part of shoal_node_stale_writes_total).")
+#define SHOAL_NODE_STORE_METRICS(X)                                                               \
+  X(Gauge, keys, "shoal_node_keys", "Entries held: live values and tombstones.")                  \
+  X(Gauge, tombstones, "shoal_node_tombstones", "Tombstones held (part of shoal_node_keys).")     \
+  X(Gauge, memory_used, "shoal_node_memory_used_bytes",                                           \
+    "Bytes charged to the stores: keys, values and per-entry overhead.")                          \
+  X(Counter, evictions, "shoal_node_evictions_total",                                             \
+    "Entries removed to stay under the memory limit.")                                            \
+  X(Counter, expirations, "shoal_node_expirations_total",                                         \
+    "Values whose TTL passed (each became a tombstone).")                                         \
+  X(Counter, tombstones_purged, "shoal_node_tombstones_purged_total",                             \
+    "Tombstones removed after the grace period.")                                                 \
+  X(Counter, tombstones_evicted, "shoal_node_tombstones_evicted_total",                           \
+    "Tombstones evicted (part of shoal_node_evictions_total; the floor keeps their pair).")       \
+  X(Counter, stale_writes, "shoal_node_stale_writes_total",                                       \
+    "Puts and touches refused as older than the state held (or the floor).")                      \
+  X(Counter, floor_refusals, "shoal_node_floor_refusals_total",                                   \
+    "Stale writes refused by the evicted-version floor (part of shoal_node_stale_writes_total).") \
+  X(Counter, flushed, "shoal_node_flushed_total",                                                 \
+    "Entries removed by FLUSHALL's flush marker (docs/replication.md, Flush).")
 
 struct ShardStats {
   SHOAL_NODE_STORE_METRICS(SHOAL_METRIC_FIELD)
@@ -236,6 +255,12 @@ class ShardStore {
   // value version. With a condition other than kAlways, only if the condition holds.
   TouchResult Touch(std::string_view key, Version expiry_version, int64_t expire_at_ms,
                     bool want_value, TouchCondition condition = TouchCondition::kAlways);
+
+  // FLUSHALL: raises the flush marker to `marker` (if greater) and removes every entry whose pair
+  // is below (marker, marker), reporting each removal (ChangeCause::kFlush). One pass over the
+  // entries, on the caller's thread. See "Flush marker" above.
+  FlushResult Flush(Version marker);
+  Version flush_marker() const;
 
   // Active expiry, one step: examines about `budget` entries (each empty bucket crossed also
   // counts as one, a bucket's chain is finished once started), turning expired values into

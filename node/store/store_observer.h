@@ -12,8 +12,9 @@
 //              that hashes the pair only, as it should, sees no difference)
 //   kPurge     a tombstone past its grace period was removed
 //   kEviction  an entry (value, expired value or tombstone) was removed to stay under the limit
-// Removals (kPurge, kEviction) have `after.present == false`; the store's evicted-version floor
-// then remembers the pair (ShardStore: "What eviction remembers").
+//   kFlush     an entry older than a flush marker was removed (ShardStore::Flush)
+// Removals (kPurge, kEviction, kFlush) have `after.present == false`; the store's evicted-version
+// floor then remembers the pair (ShardStore: "What eviction remembers").
 //
 // Called on the store's owner thread, synchronously, inside the store call that makes the change;
 // the observer must not call into the store, and `key` is valid only during the call.
@@ -32,7 +33,7 @@ struct KeyState {
   Version expiry_version;  // zero when absent; >= version otherwise
 };
 
-enum class ChangeCause : unsigned char { kPut, kTouch, kExpiry, kPurge, kEviction };
+enum class ChangeCause : unsigned char { kPut, kTouch, kExpiry, kPurge, kEviction, kFlush };
 
 class StoreObserver {
  public:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/wire/frame.h"
+#include "common/wire/version_wire.h"
 #include "node/server/peer_requests.h"
 
 namespace shoal::node {
@@ -15,19 +16,23 @@ namespace {
 // In flight on one connection while fetching and writing states.
 constexpr size_t kWindow = 128;
 
-StatusOr<std::vector<uint64_t>> FetchSummary(client::NodeClient& peer, const std::string& self_id,
-                                             int level, uint32_t first, uint32_t count,
-                                             int timeout_ms) {
-  auto env = Call(peer, timeout_ms, [&](uint64_t id, FrameBuilder& fb) {
+StatusOr<std::vector<uint64_t>> FetchSummary(const PullTarget& t, int level, uint32_t first,
+                                             uint32_t count) {
+  client::NodeClient& peer = *t.peer;
+  auto env = Call(peer, t.timeout_ms, [&](uint64_t id, FrameBuilder& fb) {
     auto& b = fb.Start();
-    auto req = wire::CreateDigestRequest(b, b.CreateString(self_id), static_cast<uint8_t>(level),
-                                         first, count);
+    const wire::Version mark = wire::ToWire(t.flush_mark);
+    auto req = wire::CreateDigestRequest(b, b.CreateString(t.self_id), static_cast<uint8_t>(level),
+                                         first, count, &mark);
     return fb.Finish(id, wire::Message::DigestRequest, req.Union());
   });
   if (!env.ok()) return env.status();
   const auto* resp = (*env)->message_as_DigestResponse();
   if (resp == nullptr || resp->hashes() == nullptr) {
     return Status::Corruption("unexpected answer to DigestRequest");
+  }
+  if (t.adopt_flush_mark && resp->flush_version() != nullptr) {
+    t.adopt_flush_mark(wire::FromWire(*resp->flush_version()));
   }
   return std::vector<uint64_t>(resp->hashes()->begin(), resp->hashes()->end());
 }
@@ -127,7 +132,7 @@ Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, 
 Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounters* counters,
                     const std::function<void(const PullCounters&)>& progress) {
   auto fetch = [&](int level, uint32_t first, uint32_t count) {
-    return FetchSummary(*t.peer, t.self_id, level, first, count, t.timeout_ms);
+    return FetchSummary(t, level, first, count);
   };
   auto slices = DifferingSlices(local, fetch, &counters->summary_nodes);
   if (!slices.ok()) return slices.status();

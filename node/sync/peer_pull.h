@@ -22,6 +22,7 @@
 #include <string>
 
 #include "common/client/node_client.h"
+#include "common/clock/hlc.h"
 #include "common/status/status.h"
 #include "node/store/slice_digests.h"
 
@@ -46,6 +47,10 @@ struct PullTarget {
   uint32_t slices_per_batch = 256;
   // Keys fetched and written per round trip.
   uint32_t keys_per_batch = 128;
+  // FLUSHALL's marker (docs/replication.md, "Flush"): this node's, sent with every DigestRequest;
+  // `adopt_flush_mark` (optional) is called with the peer's from every DigestResponse.
+  Version flush_mark;
+  std::function<void(Version)> adopt_flush_mark;
 };
 
 // Pulls from `target.peer` every state newer than this node's, for the keys both share.

@@ -7,6 +7,7 @@
 
 #include "common/client/node_client.h"
 #include "node/server/anti_entropy_handlers.h"
+#include "node/server/node_flush.h"
 #include "node/sync/peer_pull.h"
 
 namespace shoal::node {
@@ -22,13 +23,13 @@ int64_t SteadyMs() {
       .count();
 }
 
-StatusOr<std::unique_ptr<client::NodeClient>> Open(const NodeContext& node,
-                                                   const HostPort& address) {
+StatusOr<std::unique_ptr<client::NodeClient>> Open(NodeContext& node, const HostPort& address) {
   auto c = client::NodeClient::Connect(address, kRequestTimeoutMs);
   if (!c.ok()) return c.status();
   auto hello = (*c)->Hello(node.config.cluster, node.config.id, node.config.cluster_secret,
-                           kRequestTimeoutMs, wire::PeerRole::Node);
+                           kRequestTimeoutMs, wire::PeerRole::Node, node.flush_mark.Get());
   if (!hello.ok()) return hello.status();
+  AdoptFlushMark(node, hello->flush_version);  // docs/replication.md, "Flush"
   return std::move(*c);
 }
 
@@ -98,6 +99,8 @@ bool RestartSync::SyncWith(int peer) {
   target.peer = remote->get();
   target.self = self->get();
   target.self_id = node_.config.id;
+  target.flush_mark = node_.flush_mark.Get();
+  target.adopt_flush_mark = [this](Version marker) { AdoptFlushMark(node_, marker); };
   target.peer_id = member.id;
   target.timeout_ms = kRequestTimeoutMs;
   PullCounters counters;
