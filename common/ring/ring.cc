@@ -121,4 +121,11 @@ std::vector<int> Ring::OwnersOfKey(std::string_view key, int n) const {
   return std::vector<int>(buf, buf + got);
 }
 
+std::vector<uint64_t> Ring::TokenPositions() const {
+  std::vector<uint64_t> out;
+  out.reserve(tokens_.size());
+  for (const Token& t : tokens_) out.push_back(t.position);
+  return out;
+}
+
 }  // namespace shoal

@@ -54,6 +54,11 @@ class Ring {
   // members clockwise from `hash` into `out`, in preference order; returns how many.
   int PreferenceList(uint64_t hash, int n, int* out) const;
 
+  // Every token's position, in ring order. A hash h belongs to the arc ending at the first
+  // position >= h (wrapping), whose preference list is PreferenceList(position): so these
+  // positions enumerate every distinct preference list (SCAN skips members first in none).
+  std::vector<uint64_t> TokenPositions() const;
+
   // Convenience for tests and tools: the preference list of a key as member indices.
   std::vector<int> OwnersOfKey(std::string_view key, int n) const;
 

@@ -310,3 +310,28 @@ TEST(RingTest, RemovingAMemberMovesOnlyItsKeys) {
 
 }  // namespace
 }  // namespace shoal
+
+namespace shoal {
+namespace {
+
+// SCAN relies on the token positions enumerating every preference list: every key's list is the
+// list of the first position at or after its hash (wrapping).
+TEST(RingTokenPositionsTest, EveryKeysPreferenceListIsThatOfItsArcsEnd) {
+  auto ring = Ring::Build({{"a", "h:1"}, {"b", "h:2"}, {"c", "h:3"}, {"d", "h:4"}}, 16);
+  ASSERT_TRUE(ring.ok());
+  const std::vector<uint64_t> positions = (*ring)->TokenPositions();
+  ASSERT_EQ(positions.size(), 64u);
+  ASSERT_TRUE(std::is_sorted(positions.begin(), positions.end()));
+  for (uint64_t i = 0; i < 2000; ++i) {
+    const uint64_t h = i * 0x9E3779B97F4A7C15ull;
+    auto it = std::lower_bound(positions.begin(), positions.end(), h);
+    const uint64_t end = it == positions.end() ? positions.front() : *it;
+    int a[Ring::kMaxReplicas], b[Ring::kMaxReplicas];
+    const int na = (*ring)->PreferenceList(h, 3, a);
+    const int nb = (*ring)->PreferenceList(end, 3, b);
+    ASSERT_EQ(std::vector<int>(a, a + na), std::vector<int>(b, b + nb)) << h;
+  }
+}
+
+}  // namespace
+}  // namespace shoal

@@ -17,6 +17,10 @@ enum class CommandId : unsigned char {
   kExpire, kPExpire, kExpireAt, kPExpireAt, kPersist, kTtl, kPTtl, kTouch,
   // shoal
   kShoalConsistency, kShoalLocate,
+  // keyspace (fanned out over every node: proxy/server/commands_keyspace.cc)
+  kFlushAll, kFlushDb, kDbSize, kKeys, kScan, kRandomKey,
+  // keys (appended)
+  kType, kAppend, kStrLen, kGetRange, kSubStr, kSetRange, kGetSet, kMSetNx, kLcs,
 };
 
 struct CommandSpec {
@@ -33,6 +37,12 @@ struct CommandSpec {
   std::string_view summary;  // COMMAND DOCS summary
   std::string_view since;    // Redis version that introduced it (shoal.* : "0.1.0")
 };
+
+// Commands that write a value computed from the key's current one (see ClientConnection,
+// "Read-modify-write").
+inline bool IsReadModifyWrite(CommandId id) {
+  return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx;
+}
 
 // Case-insensitive lookup; nullptr when unknown.
 const CommandSpec* LookupCommand(std::string_view name);

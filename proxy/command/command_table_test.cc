@@ -54,6 +54,21 @@ constexpr Expected kExpected[] = {
     {"touch", CommandId::kTouch, -2, 1, -1, 1, false},  // read-only in Redis too
     {"shoal.consistency", CommandId::kShoalConsistency, -1, 0, 0, 0, false},
     {"shoal.locate", CommandId::kShoalLocate, 2, 1, 1, 1, false},
+    {"flushall", CommandId::kFlushAll, -1, 0, 0, 0, true},
+    {"flushdb", CommandId::kFlushDb, -1, 0, 0, 0, true},
+    {"dbsize", CommandId::kDbSize, 1, 0, 0, 0, false},
+    {"keys", CommandId::kKeys, 2, 0, 0, 0, false},
+    {"scan", CommandId::kScan, -2, 0, 0, 0, false},
+    {"randomkey", CommandId::kRandomKey, 1, 0, 0, 0, false},
+    {"type", CommandId::kType, 2, 1, 1, 1, false},
+    {"append", CommandId::kAppend, 3, 1, 1, 1, true},
+    {"strlen", CommandId::kStrLen, 2, 1, 1, 1, false},
+    {"getrange", CommandId::kGetRange, 4, 1, 1, 1, false},
+    {"substr", CommandId::kSubStr, 4, 1, 1, 1, false},
+    {"setrange", CommandId::kSetRange, 4, 1, 1, 1, true},
+    {"getset", CommandId::kGetSet, 3, 1, 1, 1, true},
+    {"msetnx", CommandId::kMSetNx, -3, 1, -1, 2, true},
+    {"lcs", CommandId::kLcs, -3, 1, 2, 1, false},
 };
 
 std::string Upper(std::string_view s) {
@@ -118,10 +133,10 @@ TEST(CommandTableTest, LookupExamples) {
 TEST(CommandTableTest, UnknownCommandsAreNotFound) {
   using namespace std::string_view_literals;
   for (std::string_view name :
-       {""sv,         "g"sv,     "ge"sv,     "gett"sv,        "getx"sv,          " get"sv,
-        "get "sv,     "get\0"sv, "ge\0"sv,   "setrange"sv,    "incr"sv,          "keys"sv,
-        "flushall"sv, "shoal"sv, "shoal."sv, "shoal.locat"sv, "shoal.locatex"sv, "consistency"sv,
-        "cluster"sv,  "multi"sv, "exec"sv,   "\xc7\xc5\xd4"sv}) {
+       {""sv,        "g"sv,     "ge"sv,     "gett"sv,        "getx"sv,          " get"sv,
+        "get "sv,    "get\0"sv, "ge\0"sv,   "setranges"sv,   "incr"sv,          "key"sv,
+        "flushal"sv, "shoal"sv, "shoal."sv, "shoal.locat"sv, "shoal.locatex"sv, "consistency"sv,
+        "cluster"sv, "multi"sv, "exec"sv,   "\xc7\xc5\xd4"sv}) {
     EXPECT_EQ(LookupCommand(name), nullptr) << "'" << name << "'";
   }
 }

@@ -32,6 +32,9 @@ KeyCondition ToKeyCondition(ExpireCondition c) {
 // flags and alignment padding (a generous bound: FlatBuffers needs well under 200 bytes).
 constexpr uint64_t kPutFrameOverhead = 256;
 
+// Redis's proto-max-bulk-len default: the largest string SETRANGE may make.
+constexpr uint64_t kMaxStringBytes = 512ull << 20;
+
 // Empty when `key` and `value` fit in one Put frame for every node (`frame_limit`: the smallest
 // request frame the nodes advertised); else the client's error.
 std::string CheckPutSize(std::string_view key, std::string_view value, uint64_t frame_limit) {
@@ -182,6 +185,82 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     case CommandId::kPersist:
       plan.mode = KeyMode::kTouch;
       plan.expire_at_ms = 0;
+      return "";
+    case CommandId::kAppend:
+    case CommandId::kSetRange: {
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.keep_expiry = true;  // Redis keeps the TTL
+      plan.transform =
+          spec.id == CommandId::kAppend ? ValueTransform::kAppend : ValueTransform::kSetRange;
+      plan.value = args[spec.id == CommandId::kAppend ? 2 : 3];
+      if (spec.id == CommandId::kSetRange) {
+        int64_t offset;
+        if (!ParseInt64(args[2], &offset)) return std::string(kErrNotInteger);
+        if (offset < 0) return "ERR offset is out of range";
+        if (!plan.value.empty() &&
+            static_cast<uint64_t>(offset) + plan.value.size() > kMaxStringBytes) {
+          return "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+        }
+        plan.transform_offset = offset;
+      }
+      return CheckPutSize(args[1], plan.value, put_frame_limit);
+    }
+    case CommandId::kStrLen:
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    case CommandId::kGetRange:
+    case CommandId::kSubStr:
+      if (!ParseInt64(args[2], &c.extra[0]) || !ParseInt64(args[3], &c.extra[1])) {
+        return std::string(kErrNotInteger);
+      }
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    case CommandId::kGetSet:
+      plan.mode = KeyMode::kReadThenWrite;  // SET key value GET
+      plan.want_value = true;
+      plan.value = args[2];
+      c.reply |= kReplyPrevious;
+      return CheckPutSize(args[1], plan.value, put_frame_limit);
+    case CommandId::kMSetNx:
+      if (args.size() % 2 == 0) return "ERR wrong number of arguments for 'msetnx' command";
+      for (size_t k = 1; k + 1 < args.size(); k += 2) {
+        std::string err = CheckPutSize(args[k], args[k + 1], put_frame_limit);
+        if (!err.empty()) return err;
+      }
+      plan.mode = KeyMode::kRead;  // at the write consistency (spec.write); the writes follow
+      c.keys = static_cast<uint32_t>((args.size() - 1) / 2);
+      c.key_step = 2;
+      return "";
+    case CommandId::kLcs: {
+      for (size_t j = 3; j < args.size(); ++j) {
+        const bool more = j + 1 < args.size();
+        if (EqualsIgnoreCase(args[j], "idx")) {
+          c.reply |= kReplyLcsIdx;
+        } else if (EqualsIgnoreCase(args[j], "len")) {
+          c.reply |= kReplyLcsLen;
+        } else if (EqualsIgnoreCase(args[j], "withmatchlen")) {
+          c.reply |= kReplyLcsWithMatchLen;
+        } else if (EqualsIgnoreCase(args[j], "minmatchlen") && more) {
+          if (!ParseInt64(args[j + 1], &c.extra[0])) return std::string(kErrNotInteger);
+          if (c.extra[0] < 0) c.extra[0] = 0;
+          ++j;
+        } else {
+          return std::string(kErrSyntax);
+        }
+      }
+      if ((c.reply & kReplyLcsIdx) && (c.reply & kReplyLcsLen)) {
+        return "ERR If you want both the length and indexes, please just use IDX.";
+      }
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      c.keys = 2;
+      return "";
+    }
+    case CommandId::kType:  // every value is a string today (typed values: a later issue)
+      plan.mode = KeyMode::kRead;
       return "";
     case CommandId::kTtl:
     case CommandId::kPTtl:

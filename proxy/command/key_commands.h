@@ -10,7 +10,11 @@
 //   reads           GET, GETEX (no option), MGET, EXISTS, TOUCH, TTL, PTTL          KeyMode::kRead
 //   blind writes    SET, SETEX, PSETEX, MSET, DEL, UNLINK, EXPIRE* in the past       kWrite
 //   touches         EXPIRE* (future, no condition), PERSIST, GETEX with an option    kTouch
-//   read-then-write SET NX/XX/GET/KEEPTTL, SETNX, GETDEL, EXPIRE* NX/XX/GT/LT kReadThenWrite
+//   read-then-write SET NX/XX/GET/KEEPTTL, SETNX, GETDEL, EXPIRE* NX/XX/GT/LT, GETSET,
+//                   APPEND and SETRANGE (a value computed from the one read)    kReadThenWrite
+//   string reads    STRLEN, GETRANGE, SUBSTR, LCS (two keys), TYPE               kRead
+//   MSETNX          every key read at the write consistency; the writes follow only if none is
+//                   live (ClientConnection's second phase)                        kRead, kWrite
 
 #include <cstdint>
 #include <span>
@@ -28,6 +32,10 @@ inline constexpr uint8_t kReplyConditional = 2;    // SET NX/XX: nil when the co
 inline constexpr uint8_t kReplyMilliseconds = 16;  // PTTL
 inline constexpr uint8_t kReplyPerformed = 32;     // SETNX, EXPIRE NX|XX|GT|LT: 1 when it held
 inline constexpr uint8_t kReplyPreviousLive = 64;  // EXPIRE in the past (a delete): 1 if was live
+// LCS's options (its reply bits are its own: LCS is no write and has no other variant).
+inline constexpr uint8_t kReplyLcsLen = 1;
+inline constexpr uint8_t kReplyLcsIdx = 2;
+inline constexpr uint8_t kReplyLcsWithMatchLen = 4;
 inline constexpr uint8_t kReplyWriteCommand = 128;  // the command writes (its read phase is a
                                                     // write's: NOQUORUM says "write")
 
@@ -42,6 +50,9 @@ struct KeyCommand {
   size_t first_key = 1;
   size_t key_step = 1;
   bool value_per_key = false;  // MSET
+  // Arguments the reply needs, kept by the runner: GETRANGE / SUBSTR start and end; LCS's
+  // MINMATCHLEN (extra[0]).
+  int64_t extra[2] = {0, 0};
 
   std::string_view Key(std::span<const std::string_view> args, uint32_t i) const {
     return args[first_key + i * key_step];

@@ -307,7 +307,31 @@ void KeyOperation::Resolved(int64_t now_ms) {
     Answer();
     return;
   }
+  if (plan_.transform != ValueTransform::kNone && !Transform()) {
+    Answer();  // nothing to write (SETRANGE of an empty value)
+    return;
+  }
   StartWrite(now_ms, false);
+}
+
+bool KeyOperation::Transform() {
+  const std::string_view old = answer_.live ? std::string_view(answer_value_) : std::string_view();
+  if (plan_.transform == ValueTransform::kSetRange && plan_.value.empty()) {
+    answer_.value = old;
+    return false;
+  }
+  std::string next(old);
+  if (plan_.transform == ValueTransform::kAppend) {
+    next.append(plan_.value);
+  } else {
+    const size_t offset = static_cast<size_t>(plan_.transform_offset);
+    if (next.size() < offset + plan_.value.size()) next.resize(offset + plan_.value.size(), '\0');
+    next.replace(offset, plan_.value.size(), plan_.value);
+  }
+  write_value_.swap(next);
+  plan_.value = write_value_;
+  answer_.value = write_value_;
+  return true;
 }
 
 bool KeyOperation::ConditionHolds(int64_t now_ms) const {

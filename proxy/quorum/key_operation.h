@@ -108,6 +108,14 @@ enum class KeyCondition : unsigned char {
   kExpireXxLt,  // EXPIRE XX LT: live, with an expiry above the new one
 };
 
+// kReadThenWrite whose Put value is computed from the resolved live value (none: empty) and the
+// plan's value: APPEND (the old value followed by it) and SETRANGE (the old value, padded with
+// zero bytes up to transform_offset, overwritten from there by it; an empty value writes
+// nothing). answer().value is then the value written (or, when nothing is written, the old one).
+// Such a write is a read-modify-write: two of them racing on one key from different proxies can
+// lose one (last writer wins, docs/replication.md "Read-modify-write").
+enum class ValueTransform : unsigned char { kNone, kAppend, kSetRange };
+
 struct KeyPlan {
   KeyMode mode = KeyMode::kRead;
   int n = 0;                // replicas (<= Ring::kMaxReplicas)
@@ -127,6 +135,8 @@ struct KeyPlan {
   // n + fallbacks <= Ring::kMaxReplicas). 0: no hints.
   int fallbacks = 0;
   bool sloppy = false;  // a stored hint counts toward `required` (sloppy quorum)
+  ValueTransform transform = ValueTransform::kNone;  // kReadThenWrite (want_value must be set)
+  int64_t transform_offset = 0;                      // kSetRange
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
@@ -247,6 +257,8 @@ class KeyOperation {
   void StartFetch(int64_t now_ms);
   void Resolved(int64_t now_ms);
   bool ConditionHolds(int64_t now_ms) const;
+  // Computes the plan's transformed value into write_value_; false when nothing is to be written.
+  bool Transform();
   void StartWrite(int64_t now_ms, bool restamp);
   void WriteProgress(int64_t now_ms);
   void Answer();

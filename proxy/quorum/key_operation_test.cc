@@ -881,6 +881,78 @@ TEST(KeyOperationConditional, KeepTtlWritesTheResolvedExpiry) {
   }
 }
 
+// APPEND on a replica set where one replica missed the last SET: the new value is computed from
+// the newest value resolved (never the stale one), whichever replica is asked for the value, and
+// written to every replica with the resolved expiry.
+TEST(KeyOperationTransform, AppendBuildsOnTheResolvedValueNotAStaleReplicas) {
+  for (int value_replica = 0; value_replica < 3; ++value_replica) {
+    Harness h({FakeNode::Live("old", V(1)), FakeNode::Live("new", V(2), kNow + 9000),
+               FakeNode::Live("new", V(2), kNow + 9000)});
+    KeyPlan p;
+    p.mode = KeyMode::kReadThenWrite;
+    p.want_value = true;
+    p.keep_expiry = true;
+    p.transform = ValueTransform::kAppend;
+    p.value = "+x";
+    p.value_replica = value_replica;
+    h.Start(p, 2);
+    h.Deliver({0, 1, 2});
+    ASSERT_TRUE(h.op.answered()) << value_replica;
+    EXPECT_TRUE(h.op.answer().performed);
+    EXPECT_EQ(h.op.answer().value, "new+x") << value_replica;
+    for (auto& n : h.nodes()) {
+      EXPECT_EQ(n.value, "new+x") << value_replica;
+      EXPECT_EQ(n.state.expire_at_ms, kNow + 9000);
+    }
+  }
+}
+
+TEST(KeyOperationTransform, AppendToADeletedKeyStartsFromNothing) {
+  // The newest state is a delete that one replica missed.
+  Harness h({FakeNode::Live("old", V(1)), FakeNode::Tombstone(V(2)), FakeNode::Tombstone(V(2))});
+  KeyPlan p;
+  p.mode = KeyMode::kReadThenWrite;
+  p.want_value = true;
+  p.keep_expiry = true;
+  p.transform = ValueTransform::kAppend;
+  p.value = "a";
+  h.Start(p, 2);
+  h.DeliverAll();
+  EXPECT_EQ(h.op.answer().value, "a");
+  for (auto& n : h.nodes()) EXPECT_EQ(n.value, "a");
+}
+
+TEST(KeyOperationTransform, SetRangePadsWithZerosAndOverwrites) {
+  Harness h({FakeNode::Live("hello", V(1)), FakeNode::Live("hello", V(1)),
+             FakeNode::Live("hello", V(1))});
+  KeyPlan p;
+  p.mode = KeyMode::kReadThenWrite;
+  p.want_value = true;
+  p.transform = ValueTransform::kSetRange;
+  p.transform_offset = 7;
+  p.value = "XY";
+  h.Start(p, 2);
+  h.DeliverAll();
+  const std::string expected("hello\0\0XY", 9);
+  EXPECT_EQ(h.op.answer().value, expected);
+  for (auto& n : h.nodes()) EXPECT_EQ(n.value, expected);
+}
+
+TEST(KeyOperationTransform, SetRangeOfNothingWritesNothing) {
+  Harness h({FakeNode::Live("hello", V(1)), FakeNode::Live("hello", V(1)), FakeNode{}});
+  KeyPlan p;
+  p.mode = KeyMode::kReadThenWrite;
+  p.want_value = true;
+  p.transform = ValueTransform::kSetRange;
+  p.transform_offset = 1;
+  h.Start(p, 2);
+  h.DeliverAll();
+  ASSERT_TRUE(h.op.answered());
+  EXPECT_FALSE(h.op.answer().performed);
+  EXPECT_EQ(h.op.answer().value, "hello");  // its length is SETRANGE's reply
+  for (auto& n : h.nodes()) EXPECT_EQ(n.puts, 0);
+}
+
 TEST(KeyOperationConditional, GetDelReturnsTheValueAndDeletes) {
   Harness h({FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1)), FakeNode::Live("v", V(1))});
   KeyPlan p;

@@ -99,7 +99,7 @@ void ClientConnection::OnReadable() {
 
 void ClientConnection::ProcessInput() {
   in_process_ = true;
-  while (!closing_ && !closed_ && !paused_ && !in_.empty()) {
+  while (!closing_ && !closed_ && !paused_ && !barrier_wait_ && !in_.empty()) {
     size_t consumed = 0;
     const RespParser::Result result = parser_.Parse(in_.chars(), in_.size(), &consumed);
     if (result == RespParser::Result::kNeedMore) {
@@ -123,8 +123,19 @@ void ClientConnection::ProcessInput() {
       StopReading();
       break;
     }
+    // Read-modify-write commands (see "Read-modify-write" in the header): one at a time, after
+    // every earlier command of this client and before every later one. The command stays in the
+    // buffer (parsed again once the barrier lifts).
+    const CommandSpec* spec = LookupCommand(parser_.args()[0]);
+    const bool rmw = spec != nullptr && IsReadModifyWrite(spec->id);
+    if (waiting_ops_ > 0 && (rmw || rmw_in_flight_)) {
+      barrier_wait_ = true;
+      if (!paused_) event_del(read_event_.get());
+      break;
+    }
+    rmw_in_flight_ = rmw;
     const size_t slots_before = slots_.size();
-    Execute(parser_.args());
+    Execute(spec, parser_.args());
     if (slots_.size() > slots_before) {
       slots_.back().request_bytes = static_cast<uint32_t>(std::min<size_t>(consumed, UINT32_MAX));
       unanswered_bytes_ += slots_.back().request_bytes;
@@ -242,14 +253,31 @@ void ClientConnection::OnKeyDecided(ReplySlot& slot, uint32_t key_index, const K
   // limit itself once the command has been executed.
   if (!in_process_ && EnforceOutputLimit()) return;
   if (--slot.outstanding == 0) {
+    if (NextPhase(slot)) return;  // MSETNX's writes are under way
     Finalize(slot);
     Finish(slot);
   }
 }
 
+void ClientConnection::EndFanout(ReplySlot& slot, std::string_view resp) {
+  --waiting_ops_;
+  if (closed_) {
+    if (retirable()) worker_.RetireClient(*this);
+    return;
+  }
+  Reply(slot, resp);
+  if (!in_process_) EnforceOutputLimit();
+}
+
 void ClientConnection::Flush() {
   flush_queued_ = false;
   if (closed_ || lingering_) return;
+  if (barrier_wait_ && waiting_ops_ == 0) {
+    // The read-modify-write barrier lifted: the commands held back run now.
+    barrier_wait_ = false;
+    if (!paused_ && !closing_) event_add(read_event_.get(), nullptr);
+    ProcessInput();
+  }
   // Move finished replies, in order, into the output buffer.
   while (!slots_.empty() && slots_.front().done) {
     out_.Append(slots_.front().reply);
@@ -328,9 +356,8 @@ bool ClientConnection::CheckKeyCount(const CommandSpec& spec, Args args) {
   return false;
 }
 
-void ClientConnection::Execute(Args args) {
+void ClientConnection::Execute(const CommandSpec* spec, Args args) {
   worker_.stats().commands_processed.Inc();
-  const CommandSpec* spec = LookupCommand(args[0]);
   if (spec == nullptr) {
     ReplySlot& slot = NewSlot(CommandId::kPing);
     std::string msg = "ERR unknown command '";
@@ -369,6 +396,12 @@ void ClientConnection::Execute(Args args) {
     case CommandId::kCommand: return CmdCommand(args);
     case CommandId::kShoalConsistency: return CmdShoalConsistency(args);
     case CommandId::kShoalLocate: return CmdShoalLocate(args);
+    case CommandId::kFlushAll:
+    case CommandId::kFlushDb: return CmdFlush(*spec, args);
+    case CommandId::kScan: return CmdScan(args);
+    case CommandId::kKeys: return CmdKeys(args);
+    case CommandId::kRandomKey: return CmdRandomKey(args);
+    case CommandId::kDbSize: return CmdDbSize(args);
     default:
       if (!CheckKeyCount(*spec, args)) return;
       return ExecuteKeyCommand(*spec, args);

@@ -12,6 +12,13 @@
 // more than 16 MiB of replies wait for the client (written or still being put together), the
 // connection stops reading until it drains to half.
 //
+// Read-modify-write (APPEND, SETRANGE, MSETNX: IsReadModifyWrite): such a command reads the key
+// and writes a value computed from it. So that it sees every earlier command of its client and
+// every later command sees it, the connection runs it only once no earlier command is
+// outstanding, and runs nothing after it until it is answered (the commands behind it stay
+// buffered and reading pauses meanwhile). Other clients are not ordered with it
+// (docs/replication.md, "Read-modify-write").
+//
 // Hard limits (Redis's client-query-buffer-limit and client-output-buffer-limit): a command
 // larger than --client-query-buffer-limit is refused by the parser before it is buffered
 // ("-ERR Protocol error: too big request ...", then the connection closes); a client for which
@@ -53,6 +60,11 @@ class ClientConnection {
   void OnKeyDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
                     std::string_view node_error);
 
+  // A fan-out command (fanout.h) answers `slot` later: the connection stays alive until it does.
+  void BeginFanout() { ++waiting_ops_; }
+  // Its answer: `resp` (whole RESP bytes) becomes the slot's reply, unless the client is gone.
+  void EndFanout(ReplySlot& slot, std::string_view resp);
+
   // Writes finished replies (called by the worker's flush).
   void Flush();
 
@@ -73,7 +85,8 @@ class ClientConnection {
   void OnReadable();
   void OnWritable();
   void ProcessInput();
-  void Execute(Args args);
+  // `spec`: LookupCommand(args[0]) (nullptr: unknown).
+  void Execute(const struct CommandSpec* spec, Args args);
   void Close(const char* reason);
   void MaybePause();
   // QUIT, a protocol error or the client's end of stream: read no more; close once the replies
@@ -109,12 +122,23 @@ class ClientConnection {
   void CmdShoalLocate(Args args);
   bool Authenticate(std::string_view user, std::string_view password, std::string* error);
 
+  // commands_keyspace.cc
+  void CmdFlush(const struct CommandSpec& spec, Args args);
+  // commands_scan.cc
+  void CmdScan(Args args);
+  void CmdKeys(Args args);
+  void CmdRandomKey(Args args);
+  void CmdDbSize(Args args);
+
   // commands_keys.cc
   void ExecuteKeyCommand(const struct CommandSpec& spec, Args args);
   void StartKeys(ReplySlot& slot, uint32_t count);
   void FormatDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
                      std::string_view node_error);
   void Finalize(ReplySlot& slot);
+  // Once every key of `slot` is decided: starts a command's next phase (MSETNX's writes) and
+  // returns true, or returns false when the reply is final.
+  bool NextPhase(ReplySlot& slot);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
 
@@ -142,6 +166,8 @@ class ClientConnection {
   bool lingering_ = false;     // replies written and FIN sent; discarding input until close
   size_t lingered_bytes_ = 0;
   bool in_process_ = false;
+  bool rmw_in_flight_ = false;  // the last command executed is a read-modify-write
+  bool barrier_wait_ = false;   // a command waits for the ops in flight (Read-modify-write)
 
   // Connection state.
   bool authenticated_;

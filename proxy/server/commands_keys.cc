@@ -7,6 +7,7 @@
 
 #include "proxy/command/command_table.h"
 #include "proxy/command/key_commands.h"
+#include "proxy/command/lcs.h"
 #include "proxy/resp/reply.h"
 #include "proxy/server/client_connection.h"
 #include "proxy/server/worker.h"
@@ -48,7 +49,39 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
   return msg;
 }
 
+// GETRANGE's substring, as Redis 7 computes it (negative indexes count from the end).
+std::string_view GetRange(std::string_view s, int64_t start, int64_t end) {
+  const int64_t len = static_cast<int64_t>(s.size());
+  if (start < 0 && end < 0 && start > end) return {};
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (start > end || len == 0) return {};
+  return s.substr(static_cast<size_t>(start), static_cast<size_t>(end - start + 1));
+}
+
 }  // namespace
+
+bool ClientConnection::NextPhase(ReplySlot& slot) {
+  // MSETNX: every key was read at the write consistency; none live: write them all.
+  if (slot.command != CommandId::kMSetNx || slot.phase != 0 || !slot.error.empty() ||
+      slot.integer > 0) {
+    return false;
+  }
+  slot.phase = 1;
+  const uint32_t keys = static_cast<uint32_t>(slot.parts.size() / 2);
+  StartKeys(slot, keys);
+  for (uint32_t i = 0; i < keys; ++i) {
+    KeyPlan plan;
+    plan.mode = KeyMode::kWrite;
+    plan.value = slot.parts[2 * i + 1];
+    plan.sloppy = sloppy_;
+    worker_.StartKeyOp(*this, slot, i, slot.parts[2 * i], write_level_, plan);
+  }
+  return true;
+}
 
 void ClientConnection::StartKeys(ReplySlot& slot, uint32_t count) {
   slot.outstanding = count;
@@ -62,7 +95,10 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
       PlanKeyCommand(spec, args, worker_.NowMs(), worker_.SmallestNodeFrameLimit(), &command);
   if (!err.empty()) return ReplyError(slot, err);
   slot.variant = command.reply;
-  if (spec.id == CommandId::kMGet) slot.parts.resize(command.keys);
+  slot.extra[0] = command.extra[0];
+  slot.extra[1] = command.extra[1];
+  if (spec.id == CommandId::kMGet || spec.id == CommandId::kLcs) slot.parts.resize(command.keys);
+  if (spec.id == CommandId::kMSetNx) slot.parts.assign(args.begin() + 1, args.end());
   const Consistency level = command.write_level ? write_level_ : read_level_;
   StartKeys(slot, command.keys);
   for (uint32_t i = 0; i < command.keys; ++i) {
@@ -101,6 +137,7 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
     case CommandId::kPSetEx:
     case CommandId::kSetNx:
     case CommandId::kGetDel:
+    case CommandId::kGetSet:
       if (slot.variant & kReplyPrevious) {
         if (answer.live)
           resp::AppendBulk(slot.reply, answer.value);
@@ -139,6 +176,28 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
     case CommandId::kPersist:
       resp::AppendInteger(slot.reply, answer.live && answer.state.expire_at_ms != 0 ? 1 : 0);
       return;
+    case CommandId::kType:
+      resp::AppendSimple(slot.reply, answer.live ? "string" : "none");
+      return;
+    case CommandId::kAppend:
+    case CommandId::kSetRange:
+      // The new value's length (SETRANGE of nothing: the old one's, 0 for no key).
+      resp::AppendInteger(slot.reply, static_cast<int64_t>(answer.value.size()));
+      return;
+    case CommandId::kStrLen:
+      resp::AppendInteger(slot.reply, answer.live ? static_cast<int64_t>(answer.value.size()) : 0);
+      return;
+    case CommandId::kGetRange:
+    case CommandId::kSubStr:
+      resp::AppendBulk(slot.reply, GetRange(answer.live ? answer.value : std::string_view(),
+                                            slot.extra[0], slot.extra[1]));
+      return;
+    case CommandId::kMSetNx:
+      if (slot.phase == 0 && answer.live) ++slot.integer;  // a key exists: nothing is written
+      return;
+    case CommandId::kLcs:
+      slot.parts[key_index].assign(answer.live ? answer.value : std::string_view());
+      return;
     case CommandId::kTtl:
     case CommandId::kPTtl: {
       int64_t v;
@@ -175,6 +234,24 @@ void ClientConnection::Finalize(ReplySlot& slot) {
     case CommandId::kMSet:
       resp::AppendOk(slot.reply);
       return;
+    case CommandId::kMSetNx:
+      resp::AppendInteger(slot.reply, slot.phase == 1 ? 1 : 0);
+      slot.parts.clear();
+      return;
+    case CommandId::kLcs: {
+      LcsOptions o;
+      o.len = slot.variant & kReplyLcsLen;
+      o.idx = slot.variant & kReplyLcsIdx;
+      o.with_match_len = slot.variant & kReplyLcsWithMatchLen;
+      o.min_match_len = slot.extra[0];
+      if (!AppendLcsReply(slot.reply, slot.parts[0], slot.parts[1], o)) {
+        resp::AppendError(slot.reply,
+                          "ERR Insufficient memory, transient memory for LCS exceeds "
+                          "proto-max-bulk-len");
+      }
+      slot.parts.clear();
+      return;
+    }
     case CommandId::kDel:
     case CommandId::kUnlink:
     case CommandId::kExists:

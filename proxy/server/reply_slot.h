@@ -12,15 +12,18 @@ namespace shoal::proxy {
 
 struct ReplySlot {
   CommandId command = CommandId::kPing;
-  uint8_t variant = 0;       // KeyCommand::reply bits (proxy/command/key_commands.h)
-  uint32_t request_bytes = 0;  // size of the command as received (for backpressure)
-  bool done = false;         // `reply` is final
-  uint32_t outstanding = 0;  // key operations not yet decided
-  int64_t integer = 0;       // counts (DEL, EXISTS, TOUCH)
-  std::string reply;         // RESP bytes
-  std::vector<std::string> parts;  // per-key RESP fragments (MGET)
-  std::string error;         // first error among the keys (without '-')
-  size_t held_bytes = 0;     // reply bytes counted against the client's output limit
+  uint8_t variant = 0;             // KeyCommand::reply bits (proxy/command/key_commands.h)
+  uint32_t request_bytes = 0;      // size of the command as received (for backpressure)
+  bool done = false;               // `reply` is final
+  uint32_t outstanding = 0;        // key operations not yet decided
+  int64_t integer = 0;             // counts (DEL, EXISTS, TOUCH)
+  std::string reply;               // RESP bytes
+  std::vector<std::string> parts;  // per-key RESP fragments (MGET); LCS's two values; MSETNX's
+                                   // keys and values (key, value, key, ...)
+  std::string error;               // first error among the keys (without '-')
+  int64_t extra[2] = {0, 0};       // KeyCommand::extra (GETRANGE's range, LCS's MINMATCHLEN)
+  uint8_t phase = 0;               // MSETNX: 0 reading the keys, 1 writing them
+  size_t held_bytes = 0;           // reply bytes counted against the client's output limit
 };
 
 }  // namespace shoal::proxy

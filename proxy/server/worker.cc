@@ -361,12 +361,14 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
 }
 
 void Worker::OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) {
+  if (ref.owner & kFanoutOwnerBit) return FanoutReplied(ref, &envelope);
   KeyOp* op = FindOp(ref);
   if (op == nullptr) return;  // a late answer for an op already finished
   ReplicaDone(*op, ref.slot, &envelope);
 }
 
 void Worker::OnNodeFailure(const PendingRef& ref) {
+  if (ref.owner & kFanoutOwnerBit) return FanoutReplied(ref, nullptr);
   KeyOp* op = FindOp(ref);
   if (op == nullptr) return;
   ReplicaDone(*op, ref.slot, nullptr);

@@ -18,6 +18,7 @@
 
 #include "common/wire/frame.h"
 #include "proxy/quorum/consistency.h"
+#include "proxy/server/fanout.h"
 #include "proxy/server/key_op.h"
 #include "proxy/server/shared_state.h"
 #include "proxy/upstream/node_link.h"
@@ -46,6 +47,9 @@ class Worker final : public NodeLinkListener {
   // possibly before returning. `plan.value` and `key` need only live for the call.
   void StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_index,
                   std::string_view key, Consistency level, KeyPlan plan);
+  // Sends each request to its member and hands the answers to `handler` (fanout.h). At most 255
+  // requests per call. OnReply/OnDone may run before this returns (nodes known down).
+  void Fanout(std::unique_ptr<FanoutHandler> handler, std::span<const FanoutRequest> requests);
   // The smallest request frame any node advertised in its handshake (UINT64_MAX while none has
   // answered yet): a write whose Put frame would be larger is refused before it is sent.
   uint64_t SmallestNodeFrameLimit() const;
@@ -99,6 +103,8 @@ class Worker final : public NodeLinkListener {
   void UnlinkDeadline(KeyOp& op);
   void ReleaseOp(KeyOp& op);
   void AddMachineStats(const KeyOperation& machine);
+  // worker_fanout.cc: an answer (nullptr: a failure) to a fan-out request.
+  void FanoutReplied(const PendingRef& ref, const wire::Envelope* envelope);
 
   static void OnAcceptEvent(evutil_socket_t fd, short what, void* arg);
   static void OnFlushEvent(evutil_socket_t fd, short what, void* arg);
@@ -148,6 +154,19 @@ class Worker final : public NodeLinkListener {
   std::vector<KeyOp*> free_ops_;          // idle records, ready for reuse
   KeyOp* deadline_head_ = nullptr;
   KeyOp* deadline_tail_ = nullptr;
+
+  // Fan-outs in flight (fanout.h), addressed like key ops by index + generation; their
+  // PendingRef::owner carries kFanoutOwnerBit.
+  static constexpr uint32_t kFanoutOwnerBit = 0x80000000u;
+  struct FanoutOp {
+    uint32_t generation = 0;
+    bool in_use = false;
+    size_t pending = 0;
+    std::vector<bool> waiting;  // by request index
+    std::unique_ptr<FanoutHandler> handler;
+  };
+  std::vector<std::unique_ptr<FanoutOp>> fanouts_;
+  std::vector<uint32_t> free_fanouts_;
 
   FrameBuilder frame_builder_;
   FrameBuilder repair_builder_;
