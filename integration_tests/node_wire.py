@@ -327,3 +327,22 @@ SCHEMA.update({
                        ("keys_repaired", "u64"), ("bytes_repaired", "u64")],
 })
 MESSAGES += ["Repair", "RepairResponse"]
+
+# Keyspace (issue 11): the flush marker offered in Hello / HelloResponse and exchanged with the
+# digests; FLUSHALL (FlushRequest), DBSIZE (KeyCountRequest), SCAN (ScanRequest).
+SCHEMA["Hello"].append(("flush_version", "version"))
+SCHEMA["HelloResponse"].append(("flush_version", "version"))
+SCHEMA["DigestRequest"].append(("flush_version", "version"))
+SCHEMA["DigestResponse"].append(("flush_version", "version"))
+SCHEMA["Put"].append(("if_version_at_most", "version"))
+SCHEMA.update({
+    "FlushRequest": [("version", "version")],
+    "FlushResponse": [("flush_version", "version"), ("max_hlc", "u64"), ("removed", "u64")],
+    "KeyCountRequest": [],
+    "KeyCountResponse": [("keys", "u64"), ("tombstones", "u64")],
+    "ScanRequest": [("cursor", "u64"), ("count", "u32"), ("pattern", "bytes"), ("type", "str")],
+    "ScanKey": [("key", "bytes")],
+    "ScanResponse": [("cursor", "u64"), ("keys", "tables:ScanKey")],
+})
+MESSAGES += ["FlushRequest", "FlushResponse", "KeyCountRequest", "KeyCountResponse",
+             "ScanRequest", "ScanResponse"]

@@ -1,0 +1,171 @@
+"""Keyspace commands through the proxy (issue 11): TYPE, DBSIZE, KEYS, SCAN, RANDOMKEY, compared
+with a real redis-server where Redis defines the reply, and the ring traversal's guarantee with a
+replica that cannot answer: a key present for the whole scan is returned at least once."""
+import pytest
+
+import harness
+from conftest_proxy import Cluster, diff, redis_ref, shoal, short_tmp_dir  # noqa: F401
+from harness import RespConn, Simple
+from test_proxy_hints import proxy_info
+
+OK = Simple("OK")
+TIMEOUT_MS = int(harness.slow(200))
+
+
+def scan_all(conn, *options, limit=100000):
+    """Every key a full SCAN returns (a list: duplicates kept) and the number of calls."""
+    cursor, keys, calls = b"0", [], 0
+    while True:
+        reply = conn.call("SCAN", cursor, *options)
+        assert isinstance(reply, list) and len(reply) == 2, reply
+        cursor, batch = reply
+        keys += batch
+        calls += 1
+        assert calls < limit
+        if cursor == b"0":
+            return keys, calls
+
+
+def test_type_dbsize_keys_randomkey_like_redis(diff):
+    diff.run([
+        ("FLUSHALL",),
+        ("DBSIZE",),
+        ("RANDOMKEY",),
+        ("KEYS", "*"),
+        ("SET", "{a}", "1"),
+        ("TYPE", "{a}"),
+        ("TYPE", "{missing}"),
+        ("DBSIZE",),
+        ("RANDOMKEY",),
+        ("KEYS", "{a}"),
+        ("KEYS", "nomatch*"),
+        ("DEL", "{a}"),
+        ("TYPE", "{a}"),
+        ("DBSIZE",),
+        ("RANDOMKEY",),
+        ("DBSIZE", "x"),
+        ("KEYS",),
+        ("TYPE",),
+        ("RANDOMKEY", "x"),
+        ("SCAN",),
+        ("SCAN", "abc"),
+        ("SCAN", " 1"),
+        ("SCAN", "0", "COUNT", "0"),
+        ("SCAN", "0", "COUNT", "x"),
+        ("SCAN", "0", "MATCH"),
+        ("SCAN", "0", "FOO", "bar"),
+        ("SCAN", "0", "TYPE", "hash"),
+        ("SCAN", "0", "TYPE", "list", "COUNT", "5"),
+    ])
+
+
+def test_keys_and_scan_find_the_same_keys_as_redis(diff):
+    p = diff.prefix
+    keys = [f"{p}:k{i}" for i in range(300)] + [f"{p}:user_1", f"{p}:user_22", f"{p}:other"]
+    diff.both("FLUSHALL")
+    for k in keys:
+        diff.both("SET", k, "v")
+    for pattern in (f"{p}:*", f"{p}:user_*", f"{p}:user_?", f"{p}:k1[0-2]*", f"{p}:oth\\er",
+                    f"{p}:k[^1]?"):
+        ref, dut = diff.both("KEYS", pattern)
+        assert isinstance(dut, list), dut
+        assert sorted(dut) == sorted(ref), pattern
+        assert len(set(dut)) == len(dut), f"KEYS {pattern} returned a key twice"
+    assert diff.same("DBSIZE") == len(keys)
+    expected = {k.encode() for k in keys}
+    found, calls = scan_all(diff.dut, "COUNT", "50")
+    assert set(found) == expected
+    assert len(found) == len(keys), "a healthy ring returns each key once"
+    found, _ = scan_all(diff.dut, "MATCH", f"{p}:user_*", "COUNT", "1000")
+    assert sorted(found) == sorted(k.encode() for k in keys if "user" in k)
+    for t in ("string", "STRING"):
+        found, _ = scan_all(diff.dut, "TYPE", t)
+        assert len(found) == len(keys), t
+    found, _ = scan_all(diff.dut, "TYPE", "hash")
+    assert found == []
+    assert diff.dut.call("RANDOMKEY") in expected
+
+
+@pytest.fixture(params=[("a", "b", "c"), ("a", "b", "c", "d")], ids=["3-nodes", "4-nodes"])
+def cluster(request):
+    c = Cluster(short_tmp_dir(), ids=request.param,
+                proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1",
+                             "--replicas", "3"))
+    yield c
+    c.close()
+
+
+def stop_until_marked_down(cluster, conn, node_id):
+    """SIGSTOP the node, then write at ALL until the proxy marks it down."""
+    harness.pause(cluster.nodes[node_id])
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+
+    def down():
+        conn.call("SET", "probe:down", "p")
+        return "status=down" in str(proxy_info(conn).get(f"node_{node_id}", ""))
+
+    assert harness.wait_until(down, timeout=15, interval=0.05), proxy_info(conn)
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+
+
+@pytest.mark.parametrize("stopped", ["a", "b"])
+def test_scan_and_keys_return_every_key_while_a_replica_is_stopped(cluster, stopped):
+    """Node `stopped` (SIGSTOP) cannot answer: its part of the ring is read from the other
+    replicas, so every key written before is still returned (SCAN at least once, KEYS once)."""
+    with RespConn(cluster.proxy.port) as c:
+        keys = {f"sc:{i}".encode() for i in range(400)}
+        assert c.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+        for k in keys:
+            assert c.call("SET", k, "v") == OK
+        assert c.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+        healthy, _ = scan_all(c, "COUNT", "100")
+        assert sorted(healthy) == sorted(keys), "each key exactly once on a healthy ring"
+        stop_until_marked_down(cluster, c, stopped)
+        found, _ = scan_all(c, "MATCH", "sc:*", "COUNT", "100")
+        missing = keys - set(found)
+        assert not missing, f"{len(missing)} keys missing, e.g. {sorted(missing)[:3]}"
+        listed = c.call("KEYS", "sc:*")
+        assert sorted(listed) == sorted(keys)
+        assert c.call("RANDOMKEY") in keys | {b"probe:down"}
+        # DBSIZE is an estimate: the stopped replica's count is missing, never more than written.
+        size = c.call("DBSIZE")
+        assert isinstance(size, int) and 0 < size <= len(keys) + 1, size
+        harness.resume(cluster.nodes[stopped])
+
+
+def test_scan_skips_a_node_restarted_empty_until_it_has_synced():
+    """A node restarted empty answers its scans NotReady while warming up: its part of the ring
+    comes from the other replicas, not from its empty store."""
+    c = Cluster(short_tmp_dir(), node_extra=("--warmup-ms", "60000"),
+                proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    try:
+        with RespConn(c.proxy.port) as conn:
+            keys = {f"w:{i}".encode() for i in range(200)}
+            for k in keys:
+                assert conn.call("SET", k, "v") == OK
+            c.restart("a")  # empty, and warming up for a minute (its data dir served before)
+            found, _ = scan_all(conn, "COUNT", "100")
+            assert keys <= set(found)
+            assert sorted(conn.call("KEYS", "w:*")) == sorted(keys)
+    finally:
+        c.close()
+
+
+def test_type_reads_the_newest_state_past_a_stale_replica():
+    """Node a misses a DEL (stopped meanwhile): TYPE at QUORUM and ALL says none, never string."""
+    c = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    try:
+        with RespConn(c.proxy.port) as conn:
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+            assert conn.call("SET", "t:1", "v") == OK
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+            stop_until_marked_down(c, conn, "a")
+            assert conn.call("DEL", "t:1") == 1
+            harness.resume(c.nodes["a"])
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+            assert harness.wait_until(lambda: conn.call("SET", "probe:up", "p") == OK, timeout=10)
+            for level in ("QUORUM", "ALL"):
+                assert conn.call("SHOAL.CONSISTENCY", level, "QUORUM") == OK
+                assert conn.call("TYPE", "t:1") == Simple("none"), level
+    finally:
+        c.close()

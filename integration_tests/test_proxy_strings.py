@@ -1,0 +1,229 @@
+"""The string family through the proxy (issue 11): APPEND STRLEN GETRANGE SUBSTR SETRANGE GETSET
+MSETNX LCS, replies and errors compared byte for byte with a real redis-server; then what a
+replica that missed writes does to each stateful one (docs/replication.md, "Read-modify-write"):
+the value read is always the newest acknowledged one, never a stale replica's."""
+import time
+
+import pytest
+
+import harness
+from conftest_proxy import Cluster, diff, node_holds, redis_ref, shoal, short_tmp_dir  # noqa
+from harness import RespConn, Simple
+from test_proxy_hints import proxy_info
+
+OK = Simple("OK")
+TIMEOUT_MS = int(harness.slow(200))
+
+
+def test_append_strlen_getrange_like_redis(diff):
+    diff.run([
+        ("APPEND", "{a}", "hello"),
+        ("APPEND", "{a}", " world"),
+        ("GET", "{a}"),
+        ("STRLEN", "{a}"),
+        ("STRLEN", "{missing}"),
+        ("APPEND", "{a}", ""),
+        ("SET", "{t}", "v", "EX", "100"),
+        ("APPEND", "{t}", "w"),
+        ("TTL", "{t}"),  # APPEND keeps the TTL
+        ("GET", "{t}"),
+        ("GETRANGE", "{a}", "0", "4"),
+        ("GETRANGE", "{a}", "-5", "-1"),
+        ("GETRANGE", "{a}", "6", "100"),
+        ("GETRANGE", "{a}", "-1", "-5"),
+        ("GETRANGE", "{a}", "5", "2"),
+        ("GETRANGE", "{a}", "-100", "2"),
+        ("GETRANGE", "{a}", "0", "-100"),
+        ("GETRANGE", "{missing}", "0", "10"),
+        ("GETRANGE", "{a}", "x", "1"),
+        ("GETRANGE", "{a}", "1"),
+        ("SUBSTR", "{a}", "0", "2"),
+        ("SUBSTR", "{a}", "-3", "-1"),
+        ("SUBSTR", "{a}", "0", "y"),
+        ("APPEND", "{a}"),
+        ("STRLEN",),
+    ])
+
+
+def test_setrange_getset_like_redis(diff):
+    diff.run([
+        ("SETRANGE", "{s}", "0", "hello"),
+        ("SETRANGE", "{s}", "6", "world"),
+        ("GET", "{s}"),
+        ("SETRANGE", "{s}", "1", "EL"),
+        ("GET", "{s}"),
+        ("SETRANGE", "{s}", "3", ""),
+        ("SETRANGE", "{none}", "3", ""),
+        ("EXISTS", "{none}"),
+        ("SETRANGE", "{z}", "5", "x"),
+        ("GET", "{z}"),
+        ("SETRANGE", "{s}", "-1", "x"),
+        ("SETRANGE", "{s}", "x", "x"),
+        ("SETRANGE", "{s}", "536870911", "xy"),
+        ("SETRANGE", "{s}", "536870912", ""),
+        ("SET", "{t}", "v", "EX", "100"),
+        ("SETRANGE", "{t}", "1", "w"),
+        ("TTL", "{t}"),
+        ("GETSET", "{g}", "1"),
+        ("GETSET", "{g}", "2"),
+        ("GET", "{g}"),
+        ("GETSET", "{t}", "new"),
+        ("TTL", "{t}"),  # GETSET drops the TTL, as SET does
+        ("GETSET", "{g}"),
+    ])
+
+
+def test_msetnx_like_redis(diff):
+    diff.run([
+        ("MSETNX", "{a}", "1", "{b}", "2"),
+        ("MGET", "{a}", "{b}"),
+        ("MSETNX", "{b}", "3", "{c}", "4"),
+        ("MGET", "{a}", "{b}", "{c}"),
+        ("MSETNX", "{c}", "5", "{c}", "6"),
+        ("GET", "{c}"),
+        ("MSETNX", "{d}"),
+        ("MSETNX", "{d}", "1", "{e}"),
+        ("EXISTS", "{d}", "{e}"),
+    ])
+
+
+def test_lcs_like_redis(diff):
+    diff.run([
+        ("MSET", "{k1}", "ohmytext", "{k2}", "mynewtext"),
+        ("LCS", "{k1}", "{k2}"),
+        ("LCS", "{k1}", "{k2}", "LEN"),
+        ("LCS", "{k1}", "{k2}", "IDX"),
+        ("LCS", "{k1}", "{k2}", "IDX", "MINMATCHLEN", "4"),
+        ("LCS", "{k1}", "{k2}", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+        ("LCS", "{k1}", "{k2}", "IDX", "WITHMATCHLEN"),
+        ("LCS", "{k1}", "{k2}", "MINMATCHLEN", "-3", "IDX"),
+        ("LCS", "{k1}", "{missing}"),
+        ("LCS", "{missing}", "{k2}", "IDX"),
+        ("LCS", "{k1}", "{k2}", "LEN", "IDX"),
+        ("LCS", "{k1}", "{k2}", "FOO"),
+        ("LCS", "{k1}", "{k2}", "MINMATCHLEN"),
+        ("LCS", "{k1}", "{k2}", "MINMATCHLEN", "x"),
+        ("LCS", "{k1}"),
+        ("MSET", "{x}", "ACCGGTCGAGTGCGCGGAAGCCGGCCGAA", "{y}", "GTCGTTCGGAATGCCGTTGCTCTGTAAA"),
+        ("LCS", "{x}", "{y}"),
+        ("LCS", "{x}", "{y}", "IDX", "WITHMATCHLEN"),
+    ])
+
+
+def test_pipelined_read_modify_writes_on_one_connection_all_apply(shoal):
+    """A client's pipelined APPENDs run in order, each on the previous one's result (the
+    connection holds later commands behind a read-modify-write)."""
+    with RespConn(shoal.proxy.port) as c:
+        c.call("DEL", "pipe:a")
+        c.send_raw(b"".join(RespConn.encode("APPEND", "pipe:a", "x") for _ in range(200)) +
+                   RespConn.encode("GET", "pipe:a") +
+                   b"".join(RespConn.encode("SETRANGE", "pipe:a", str(i), "y")
+                            for i in range(0, 200, 2)) +
+                   RespConn.encode("STRLEN", "pipe:a") + RespConn.encode("GET", "pipe:a"))
+        replies = [c.read_reply() for _ in range(200 + 1 + 100 + 2)]
+        assert replies[:200] == list(range(1, 201))
+        assert replies[200] == b"x" * 200
+        assert replies[201:301] == [200] * 100
+        assert replies[301] == 200
+        assert replies[302] == b"yx" * 100
+
+
+# ---- a replica that missed writes ----------------------------------------------------------------
+
+@pytest.fixture
+def cluster():
+    c = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    yield c
+    c.close()
+
+
+def consistency(conn, read, write):
+    assert conn.call("SHOAL.CONSISTENCY", read, write) == OK
+
+
+def stop_until_marked_down(cluster, conn, node_id):
+    harness.pause(cluster.nodes[node_id])
+    consistency(conn, "QUORUM", "ALL")
+
+    def down():
+        conn.call("SET", "probe:down", "p")
+        return "status=down" in str(proxy_info(conn).get(f"node_{node_id}", ""))
+
+    assert harness.wait_until(down, timeout=15, interval=0.05), proxy_info(conn)
+    consistency(conn, "QUORUM", "QUORUM")
+
+
+def resume(cluster, conn, node_id):
+    harness.resume(cluster.nodes[node_id])
+    consistency(conn, "QUORUM", "ALL")
+    assert harness.wait_until(lambda: conn.call("SET", "probe:up", "p") == OK, timeout=10,
+                              interval=0.1)
+    consistency(conn, "QUORUM", "QUORUM")
+
+
+def test_stateful_string_commands_build_on_the_newest_value_not_a_stale_replicas(cluster):
+    """Node a holds an old value of every key (it was stopped during the newer writes and
+    deletes). Each read-modify-write and read at QUORUM and ALL sees the newest value, and the
+    result reaches every replica."""
+    port_a = cluster.node_port("a")
+    with RespConn(cluster.proxy.port) as c:
+        consistency(c, "QUORUM", "ALL")
+        for k in ("ap", "sr", "gs", "rd", "del", "nx1"):
+            assert c.call("SET", f"st:{k}", "old") == OK
+        consistency(c, "QUORUM", "QUORUM")
+        stop_until_marked_down(cluster, c, "a")
+        for k in ("ap", "sr", "gs", "rd"):
+            assert c.call("SET", f"st:{k}", "newvalue") == OK
+        assert c.call("DEL", "st:del") == 1
+        resume(cluster, c, "a")
+        assert node_holds(port_a, "st:ap", "old"), "the stale copy is really there"
+        for level in ("QUORUM", "ALL"):
+            consistency(c, level, level)
+            assert c.call("STRLEN", "st:rd") == 8, level
+            assert c.call("GETRANGE", "st:rd", "0", "2") == b"new", level
+            assert c.call("SUBSTR", "st:rd", "-5", "-1") == b"value", level
+            assert c.call("STRLEN", "st:del") == 0, level
+        consistency(c, "QUORUM", "QUORUM")
+        assert c.call("APPEND", "st:ap", "+") == 9
+        assert c.call("SETRANGE", "st:sr", "3", "XX") == 8
+        assert c.call("GETSET", "st:gs", "g") == b"newvalue"
+        assert c.call("APPEND", "st:del", "d") == 1  # the delete won: starts from nothing
+        assert c.call("MSETNX", "st:del", "x", "st:nx1", "y") == 0  # st:nx1 exists
+        assert c.call("GET", "st:del") == b"d"
+        for node_id in cluster.nodes:
+            port = cluster.node_port(node_id)
+            assert node_holds(port, "st:ap", "newvalue+"), node_id
+            assert node_holds(port, "st:sr", "newXXlue"), node_id
+            assert node_holds(port, "st:gs", "g"), node_id
+            assert node_holds(port, "st:del", "d"), node_id
+
+
+def test_msetnx_sees_a_key_a_stale_replica_lacks(cluster):
+    """Node a missed `SET k` (stopped): MSETNX k ... must still answer 0 and write nothing, at
+    QUORUM, whichever replicas answer first."""
+    with RespConn(cluster.proxy.port) as c:
+        stop_until_marked_down(cluster, c, "a")
+        for i in range(20):
+            assert c.call("SET", f"mx:{i}", "held") == OK
+        resume(cluster, c, "a")
+        for i in range(20):
+            assert c.call("MSETNX", f"mx:new{i}", "n", f"mx:{i}", "overwritten") == 0
+            assert c.call("GET", f"mx:{i}") == b"held"
+            assert c.call("EXISTS", f"mx:new{i}") == 0
+
+
+def test_read_modify_writes_succeed_with_a_replica_down_and_reach_it_later(cluster):
+    """APPEND, SETRANGE and MSETNX at QUORUM while node a is stopped; after it resumes, reads at
+    ALL see their results (read-repair brings node a up to date)."""
+    with RespConn(cluster.proxy.port) as c:
+        stop_until_marked_down(cluster, c, "a")
+        assert c.call("APPEND", "dn:a", "abc") == 3
+        assert c.call("APPEND", "dn:a", "def") == 6
+        assert c.call("SETRANGE", "dn:a", "1", "X") == 6
+        assert c.call("MSETNX", "dn:m1", "1", "dn:m2", "2") == 1
+        resume(cluster, c, "a")
+        consistency(c, "ALL", "QUORUM")
+        assert c.call("GET", "dn:a") == b"aXcdef"
+        assert c.call("MGET", "dn:m1", "dn:m2") == [b"1", b"2"]
+        port_a = cluster.node_port("a")
+        assert harness.wait_until(lambda: node_holds(port_a, "dn:a", "aXcdef"), timeout=5)
