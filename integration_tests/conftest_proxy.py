@@ -28,7 +28,10 @@ CONNECTION_COMMANDS = ["ping", "echo", "quit", "hello", "auth", "select", "clien
                        "command"]
 KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mget", "mset",
                 "del", "unlink", "exists", "expire", "pexpire", "expireat", "pexpireat",
-                "persist", "ttl", "pttl", "touch"]
+                "persist", "ttl", "pttl", "touch",
+                # issue 11: keyspace and strings
+                "flushall", "flushdb", "dbsize", "keys", "scan", "randomkey", "type", "append",
+                "strlen", "getrange", "substr", "setrange", "getset", "msetnx", "lcs"]
 
 
 class Cluster:
