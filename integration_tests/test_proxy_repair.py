@@ -15,7 +15,9 @@ N_KEYS = 40
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", "200", "--threads", "2"))
+    # The node timeout grows with slow(): under TSan a node can take longer than 200 ms to answer,
+    # and a write at ALL would then fail for a replica that is only slow.
+    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", str(int(harness.slow(200))), "--threads", "2"))
     yield c
     c.close()
 
