@@ -98,6 +98,9 @@ def test_expired_overwrite_does_not_resurrect_the_older_value(cluster):
         assert c.call("SET", "k", "v1") == Simple("OK")
         owners = [x.decode() for x in c.call("SHOAL.LOCATE", "k")]
         missed = cluster.nodes[owners[2]]
+        # v1 was acknowledged by two replicas; the third applies it a moment later (under TSan
+        # possibly after the pause below): it must hold v1 before it is paused.
+        assert harness.wait_until(lambda: node_holds(missed.port, "k", "v1"), timeout=10)
         harness.pause(missed)
         try:
             # Writes that time out on the paused node (--down-after-timeouts, 3 in a row) mark it
@@ -105,7 +108,7 @@ def test_expired_overwrite_does_not_resurrect_the_older_value(cluster):
             # when it resumes: v1 again).
             for _ in range(3):
                 assert c.call("SET", "k", "v1") == Simple("OK")
-            time.sleep(0.5)
+            time.sleep(harness.slow(0.5))  # the three time out (the node timeout is slow(200) ms)
             assert c.call("SET", "k", "v2", "PX", "800") == Simple("OK")  # 2 of 3 replicas
         finally:
             harness.resume(missed)

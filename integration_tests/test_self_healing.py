@@ -26,8 +26,19 @@ OK = Simple("OK")
 
 
 def healing_cluster(*node_extra):
-    return Cluster(short_tmp_dir(), ids=IDS, proxy_extra=PROXY_EXTRA, node_extra=node_extra,
-                   members=True)
+    """Four nodes that know each other, N=3, and a proxy; returns once every node serves (its
+    start-up sync done: a node still syncing does not count toward a write's quorum, which under
+    TSan's slowness failed a test's first writes with NOQUORUM)."""
+    cluster = Cluster(short_tmp_dir(), ids=IDS, proxy_extra=PROXY_EXTRA, node_extra=node_extra,
+                      members=True)
+    try:
+        for node_id, node in cluster.nodes.items():
+            assert harness.wait_until(lambda: node_info(node.port).get("ready") == 1,
+                                      timeout=10, interval=0.1), node_id
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
 
 
 def node_states(port, keys):
