@@ -31,7 +31,8 @@ KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mg
                 "persist", "ttl", "pttl", "touch",
                 # issue 11: keyspace and strings
                 "flushall", "flushdb", "dbsize", "keys", "scan", "randomkey", "type", "append",
-                "strlen", "getrange", "substr", "setrange", "getset", "msetnx", "lcs"]
+                "strlen", "getrange", "substr", "setrange", "getset", "msetnx", "lcs", "rename",
+                "renamenx", "copy"]
 
 
 class Cluster:

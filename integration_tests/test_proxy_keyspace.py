@@ -5,7 +5,7 @@ import pytest
 
 import harness
 from conftest_proxy import Cluster, diff, redis_ref, shoal, short_tmp_dir  # noqa: F401
-from harness import RespConn, Simple
+from harness import Err, RespConn, Simple
 from test_proxy_hints import proxy_info
 
 OK = Simple("OK")
@@ -167,5 +167,79 @@ def test_type_reads_the_newest_state_past_a_stale_replica():
             for level in ("QUORUM", "ALL"):
                 assert conn.call("SHOAL.CONSISTENCY", level, "QUORUM") == OK
                 assert conn.call("TYPE", "t:1") == Simple("none"), level
+    finally:
+        c.close()
+
+
+def test_rename_renamenx_copy_like_redis(diff):
+    diff.run([
+        ("SET", "{src}", "v", "EX", "100"),
+        ("RENAME", "{src}", "{dst}"),
+        ("EXISTS", "{src}"),
+        ("GET", "{dst}"),
+        ("TTL", "{dst}"),  # the source's TTL goes with it
+        ("RENAME", "{src}", "{dst}"),
+        ("RENAME", "{dst}", "{dst}"),
+        ("RENAME", "{missing}", "{missing}"),
+        ("SET", "{other}", "o"),
+        ("RENAMENX", "{dst}", "{other}"),
+        ("RENAMENX", "{dst}", "{fresh}"),
+        ("MGET", "{dst}", "{fresh}", "{other}"),
+        ("RENAMENX", "{fresh}", "{fresh}"),
+        ("RENAMENX", "{missing}", "{x}"),
+        ("SET", "{dst}", "d"),
+        ("RENAME", "{other}", "{dst}"),  # overwrites
+        ("GET", "{dst}"),
+        ("COPY", "{dst}", "{copy}"),
+        ("COPY", "{dst}", "{copy}"),
+        ("SET", "{dst}", "d2"),
+        ("COPY", "{dst}", "{copy}", "REPLACE"),
+        ("MGET", "{dst}", "{copy}"),
+        ("COPY", "{dst}", "{copy2}", "DB", "0"),
+        ("GET", "{copy2}"),
+        ("COPY", "{missing}", "{copy3}"),
+        ("COPY", "{dst}", "{dst}"),
+        ("COPY", "{dst}", "{c}", "DB", "x"),
+        ("COPY", "{dst}", "{c}", "DB", "16"),
+        ("COPY", "{dst}", "{c}", "FOO"),
+        ("COPY", "{dst}", "{c}", "DB"),
+        ("RENAME", "{a}"),
+        ("RENAMENX", "{a}", "{b}", "{c}"),
+        ("COPY", "{a}"),
+    ])
+
+
+def test_rename_and_copy_read_the_newest_state_past_a_stale_replica():
+    """Node a missed `DEL src` and `SET taken` (stopped meanwhile): RENAME says no such key,
+    RENAMENX and COPY see the destination taken, at QUORUM whichever replicas answer first."""
+    c = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    try:
+        with RespConn(c.proxy.port) as conn:
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+            for i in range(10):
+                assert conn.call("SET", f"rn:src{i}", "v") == OK
+                assert conn.call("SET", f"rn:live{i}", "w") == OK
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+            stop_until_marked_down(c, conn, "a")
+            for i in range(10):
+                assert conn.call("DEL", f"rn:src{i}") == 1
+                assert conn.call("SET", f"rn:taken{i}", "t") == OK
+            harness.resume(c.nodes["a"])
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+            assert harness.wait_until(lambda: conn.call("SET", "probe:up", "p") == OK, timeout=10)
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+            for i in range(10):
+                reply = conn.call("RENAME", f"rn:src{i}", f"rn:dst{i}")
+                assert reply == Err("ERR no such key"), reply
+                assert conn.call("EXISTS", f"rn:dst{i}") == 0
+                assert conn.call("RENAMENX", f"rn:live{i}", f"rn:taken{i}") == 0
+                assert conn.call("COPY", f"rn:live{i}", f"rn:taken{i}") == 0
+                assert conn.call("GET", f"rn:taken{i}") == b"t"
+                assert conn.call("COPY", f"rn:live{i}", f"rn:taken{i}", "REPLACE") == 1
+                assert conn.call("RENAME", f"rn:live{i}", f"rn:moved{i}") == OK
+            assert conn.call("SHOAL.CONSISTENCY", "ALL", "QUORUM") == OK
+            for i in range(10):
+                assert conn.call("MGET", f"rn:live{i}", f"rn:moved{i}", f"rn:taken{i}") == [
+                    None, b"w", b"w"]
     finally:
         c.close()

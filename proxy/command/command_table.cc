@@ -57,6 +57,9 @@ constexpr std::array kCommands = {
     CommandSpec{"getset", C::kGetSet, 3, 1, 1, 1, true, false, "string", "Returns the previous string value of a key after setting it to a new value.", "1.0.0"},
     CommandSpec{"msetnx", C::kMSetNx, -3, 1, -1, 2, true, false, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1"},
     CommandSpec{"lcs", C::kLcs, -3, 1, 2, 1, false, false, "string", "Finds the longest common substring.", "7.0.0"},
+    CommandSpec{"rename", C::kRename, 3, 1, 2, 1, true, false, "generic", "Renames a key and overwrites the destination.", "1.0.0"},
+    CommandSpec{"renamenx", C::kRenameNx, 3, 1, 2, 1, true, false, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0"},
+    CommandSpec{"copy", C::kCopy, -3, 1, 2, 1, true, false, "generic", "Copies the value of a key to a new key.", "6.2.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
 };
 

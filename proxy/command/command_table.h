@@ -20,7 +20,8 @@ enum class CommandId : unsigned char {
   // keyspace (fanned out over every node: proxy/server/commands_keyspace.cc)
   kFlushAll, kFlushDb, kDbSize, kKeys, kScan, kRandomKey,
   // keys (appended)
-  kType, kAppend, kStrLen, kGetRange, kSubStr, kSetRange, kGetSet, kMSetNx, kLcs,
+  kType, kAppend, kStrLen, kGetRange, kSubStr, kSetRange, kGetSet, kMSetNx, kLcs, kRename,
+  kRenameNx, kCopy,
 };
 
 struct CommandSpec {
@@ -41,7 +42,8 @@ struct CommandSpec {
 // Commands that write a value computed from the key's current one (see ClientConnection,
 // "Read-modify-write").
 inline bool IsReadModifyWrite(CommandId id) {
-  return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx;
+  return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx ||
+         id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy;
 }
 
 // Case-insensitive lookup; nullptr when unknown.

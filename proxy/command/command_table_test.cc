@@ -69,6 +69,9 @@ constexpr Expected kExpected[] = {
     {"getset", CommandId::kGetSet, 3, 1, 1, 1, true},
     {"msetnx", CommandId::kMSetNx, -3, 1, -1, 2, true},
     {"lcs", CommandId::kLcs, -3, 1, 2, 1, false},
+    {"rename", CommandId::kRename, 3, 1, 2, 1, true},
+    {"renamenx", CommandId::kRenameNx, 3, 1, 2, 1, true},
+    {"copy", CommandId::kCopy, -3, 1, 2, 1, true},
 };
 
 std::string Upper(std::string_view s) {

@@ -259,6 +259,37 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       c.keys = 2;
       return "";
     }
+    case CommandId::kRename:
+    case CommandId::kRenameNx:
+    case CommandId::kCopy: {
+      // Phase 0 reads the source (value and expiry) and, when the destination must be absent,
+      // the destination, at the write consistency; ClientConnection::NextPhase writes the
+      // destination, then (RENAME*) deletes the source.
+      bool replace = spec.id == CommandId::kRename;
+      for (size_t j = 3; j < args.size(); ++j) {  // COPY only (the others have arity 3)
+        if (EqualsIgnoreCase(args[j], "replace")) {
+          replace = true;
+        } else if (EqualsIgnoreCase(args[j], "db") && j + 1 < args.size()) {
+          int64_t db;
+          if (!ParseInt64(args[j + 1], &db) || db < INT32_MIN || db > INT32_MAX) {
+            return std::string(kErrNotInteger);
+          }
+          if (db != 0) return "ERR DB index is out of range";  // one keyspace (SELECT 0)
+          ++j;
+        } else {
+          return std::string(kErrSyntax);
+        }
+      }
+      const bool same = args[1] == args[2];
+      if (spec.id == CommandId::kCopy && same) {
+        return "ERR source and destination objects are the same";
+      }
+      if (replace) c.reply |= kReplyRenameReplace;
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      c.keys = same || replace ? 1 : 2;
+      return "";
+    }
     case CommandId::kType:  // every value is a string today (typed values: a later issue)
       plan.mode = KeyMode::kRead;
       return "";

@@ -15,6 +15,9 @@
 //   string reads    STRLEN, GETRANGE, SUBSTR, LCS (two keys), TYPE               kRead
 //   MSETNX          every key read at the write consistency; the writes follow only if none is
 //                   live (ClientConnection's second phase)                        kRead, kWrite
+//   RENAME(NX), COPY  the source (and the destination, unless it is replaced) read at the
+//                   write consistency, then the destination written, then (RENAME*) the source
+//                   deleted: three phases, not atomic                             kRead, kWrite
 
 #include <cstdint>
 #include <span>
@@ -36,6 +39,8 @@ inline constexpr uint8_t kReplyPreviousLive = 64;  // EXPIRE in the past (a dele
 inline constexpr uint8_t kReplyLcsLen = 1;
 inline constexpr uint8_t kReplyLcsIdx = 2;
 inline constexpr uint8_t kReplyLcsWithMatchLen = 4;
+// RENAME and COPY REPLACE: the destination is overwritten (not read first).
+inline constexpr uint8_t kReplyRenameReplace = 1;
 inline constexpr uint8_t kReplyWriteCommand = 128;  // the command writes (its read phase is a
                                                     // write's: NOQUORUM says "write")
 

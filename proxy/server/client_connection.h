@@ -139,6 +139,7 @@ class ClientConnection {
   // Once every key of `slot` is decided: starts a command's next phase (MSETNX's writes) and
   // returns true, or returns false when the reply is final.
   bool NextPhase(ReplySlot& slot);
+  bool NextRenamePhase(ReplySlot& slot);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
 

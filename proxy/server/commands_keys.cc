@@ -49,6 +49,13 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
   return msg;
 }
 
+constexpr int64_t kSourceLive = 1;  // ReplySlot::integer bits for RENAME / COPY
+constexpr int64_t kDestinationLive = 2;
+
+bool IsRenameFamily(CommandId id) {
+  return id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy;
+}
+
 // GETRANGE's substring, as Redis 7 computes it (negative indexes count from the end).
 std::string_view GetRange(std::string_view s, int64_t start, int64_t end) {
   const int64_t len = static_cast<int64_t>(s.size());
@@ -65,6 +72,7 @@ std::string_view GetRange(std::string_view s, int64_t start, int64_t end) {
 }  // namespace
 
 bool ClientConnection::NextPhase(ReplySlot& slot) {
+  if (IsRenameFamily(slot.command)) return NextRenamePhase(slot);
   // MSETNX: every key was read at the write consistency; none live: write them all.
   if (slot.command != CommandId::kMSetNx || slot.phase != 0 || !slot.error.empty() ||
       slot.integer > 0) {
@@ -83,6 +91,40 @@ bool ClientConnection::NextPhase(ReplySlot& slot) {
   return true;
 }
 
+// RENAME, RENAMENX, COPY (see key_commands.h): phase 0 read; phase 1 writes the destination with
+// the source's value and expiry; phase 2 (RENAME*) deletes the source. Each phase starts only once
+// the previous one reached its quorum, so a failure leaves the source in place (a retry writes the
+// destination again, with a newer version) or both keys holding the value (the source's delete
+// failed: a retry finds the source and finishes).
+bool ClientConnection::NextRenamePhase(ReplySlot& slot) {
+  if (!slot.error.empty()) return false;
+  const bool same = slot.parts[0] == slot.parts[1];
+  if (slot.phase == 0) {
+    if (!(slot.integer & kSourceLive) || same) return false;  // no such key, or nothing to do
+    if ((slot.integer & kDestinationLive) && !(slot.variant & kReplyRenameReplace)) return false;
+    slot.phase = 1;
+    KeyPlan plan;
+    plan.mode = KeyMode::kWrite;
+    plan.value = slot.parts[2];
+    plan.expire_at_ms = slot.extra[0];
+    plan.sloppy = sloppy_;
+    StartKeys(slot, 1);
+    worker_.StartKeyOp(*this, slot, 0, slot.parts[1], write_level_, plan);
+    return true;
+  }
+  if (slot.phase == 1 && slot.command != CommandId::kCopy) {
+    slot.phase = 2;
+    KeyPlan plan;
+    plan.mode = KeyMode::kWrite;
+    plan.tombstone = true;
+    plan.sloppy = sloppy_;
+    StartKeys(slot, 1);
+    worker_.StartKeyOp(*this, slot, 0, slot.parts[0], write_level_, plan);
+    return true;
+  }
+  return false;
+}
+
 void ClientConnection::StartKeys(ReplySlot& slot, uint32_t count) {
   slot.outstanding = count;
   waiting_ops_ += count;
@@ -99,6 +141,7 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   slot.extra[1] = command.extra[1];
   if (spec.id == CommandId::kMGet || spec.id == CommandId::kLcs) slot.parts.resize(command.keys);
   if (spec.id == CommandId::kMSetNx) slot.parts.assign(args.begin() + 1, args.end());
+  if (IsRenameFamily(spec.id)) slot.parts = {std::string(args[1]), std::string(args[2]), {}};
   const Consistency level = command.write_level ? write_level_ : read_level_;
   StartKeys(slot, command.keys);
   for (uint32_t i = 0; i < command.keys; ++i) {
@@ -198,6 +241,18 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
     case CommandId::kLcs:
       slot.parts[key_index].assign(answer.live ? answer.value : std::string_view());
       return;
+    case CommandId::kRename:
+    case CommandId::kRenameNx:
+    case CommandId::kCopy:
+      if (slot.phase != 0 || !answer.live) return;
+      if (key_index == 0) {
+        slot.integer |= kSourceLive;
+        slot.parts[2].assign(answer.value);
+        slot.extra[0] = answer.state.expire_at_ms;
+      } else {
+        slot.integer |= kDestinationLive;
+      }
+      return;
     case CommandId::kTtl:
     case CommandId::kPTtl: {
       int64_t v;
@@ -237,6 +292,18 @@ void ClientConnection::Finalize(ReplySlot& slot) {
     case CommandId::kMSetNx:
       resp::AppendInteger(slot.reply, slot.phase == 1 ? 1 : 0);
       slot.parts.clear();
+      return;
+    case CommandId::kRename:
+    case CommandId::kRenameNx:
+    case CommandId::kCopy:
+      slot.parts.clear();
+      if (slot.command != CommandId::kCopy && !(slot.integer & kSourceLive)) {
+        resp::AppendError(slot.reply, "ERR no such key");
+      } else if (slot.command == CommandId::kRename) {
+        resp::AppendOk(slot.reply);
+      } else {
+        resp::AppendInteger(slot.reply, slot.phase > 0 ? 1 : 0);
+      }
       return;
     case CommandId::kLcs: {
       LcsOptions o;
