@@ -42,6 +42,11 @@ class EventQueue {
   // Runs the earliest event (advancing now()); false when none is left.
   bool RunNext();
   bool empty() const { return events_.empty(); }
+  // Runs every event due at or before `at_ms`, then sets now() to `at_ms`.
+  void RunTo(int64_t at_ms) {
+    while (!events_.empty() && events_.top().at <= at_ms) RunNext();
+    if (at_ms > now_) now_ = at_ms;
+  }
   uint64_t executed() const { return executed_; }
 
  private:
