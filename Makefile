@@ -39,7 +39,7 @@ COMMON_LIB := $(BUILD)/lib/libshoal_common.a
 NODE_LIB   := $(BUILD)/lib/libshoal_node.a
 PROXY_LIB  := $(BUILD)/lib/libshoal_proxy.a
 
-COMMON_LIBS := -lspdlog -lfmt -lyaml-cpp -lxxhash -lcrypto -lprometheus-cpp-core
+COMMON_LIBS := -lspdlog -lfmt -lyaml-cpp -lxxhash -lcrypto -lprometheus-cpp-core -lcivetweb
 NODE_LIBS   := -luv -lrocksdb $(COMMON_LIBS)
 PROXY_LIBS  := -levent_core -levent_pthreads $(COMMON_LIBS)
 TEST_LIBS   := -lgmock -lgtest_main -lgtest
@@ -60,6 +60,13 @@ deps:
 	@scripts/install-deps.sh
 
 # ---- code generation -------------------------------------------------------------------------
+# The git revision (shoal_build_info, common/admin/build_info.cc): the header is rewritten only
+# when the revision changes, so only that one file recompiles.
+GIT_REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(shell mkdir -p $(BUILD)/gen && echo '#define SHOAL_GIT_REVISION "$(GIT_REVISION)"' > $(BUILD)/gen/shoal_revision.h.tmp && \
+  (cmp -s $(BUILD)/gen/shoal_revision.h.tmp $(BUILD)/gen/shoal_revision.h || mv $(BUILD)/gen/shoal_revision.h.tmp $(BUILD)/gen/shoal_revision.h); \
+  rm -f $(BUILD)/gen/shoal_revision.h.tmp)
+
 $(GEN_DIR)/%_generated.h: schemas/%.fbs
 	@mkdir -p $(GEN_DIR)
 	flatc --cpp --scoped-enums --gen-mutable -o $(GEN_DIR) $<

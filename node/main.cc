@@ -22,11 +22,14 @@
 #include <string>
 #include <system_error>
 
+#include "common/admin/admin_routes.h"
+#include "common/admin/build_info.h"
 #include "common/clock/clock.h"
 #include "common/config/options.h"
 #include "common/log/log.h"
 #include "node/server/clock_ceiling.h"
 #include "node/server/hlc_file.h"
+#include "node/server/node_admin.h"
 #include "node/server/node_config.h"
 #include "node/server/node_info.h"
 #include "node/server/node_server.h"
@@ -43,6 +46,7 @@ constexpr uint64_t kCeilingCheckIntervalMs = 250;
 
 struct SignalState {
   shoal::node::NodeServer* server;
+  shoal::admin::AdminServer* admin = nullptr;  // stopped before the server (it reads it)
   std::string hlc_path;
   uv_signal_t term;
   uv_signal_t interrupt;
@@ -135,6 +139,7 @@ void OnCeilingWake(uv_async_t* handle) {
 void OnSignal(uv_signal_t* handle, int signum) {
   auto* state = static_cast<SignalState*>(handle->data);
   spdlog::info("shutting down ({})", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (state->admin != nullptr) state->admin->Stop();
   state->server->Stop();
   state->stopped = true;
   ReleaseReservedFds(*state);
@@ -226,7 +231,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   TuneMalloc(static_cast<int>(config.threads));
-  s = shoal::InitLogging("shoal-node", config.log_level);
+  s = shoal::InitLogging("shoal-node", config.log_level, config.log_format);
   if (!s.ok()) {
     std::fprintf(stderr, "shoal-node: %s\n", s.message().c_str());
     return kExitUsage;
@@ -306,7 +311,7 @@ int main(int argc, char** argv) {
     sync = std::make_unique<shoal::node::RestartSync>(
         server.mutable_context(), config.listen_address, config.sync_timeout_ms);
   }
-  SignalState state{&server, hlc_path, {}, {}, {}, {}};
+  SignalState state{&server, nullptr, hlc_path, {}, {}, {}, {}};
   TakeReservedFds(state);
   s = InitMainLoopHandles(&loop, state);
   if (s.ok()) s = server.Start();
@@ -316,6 +321,21 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   if (sync != nullptr) sync->Start(server.port());
+  // The admin endpoint (its own threads) once the shards and their metrics exist.
+  shoal::AttachBuildInfo(server.mutable_context().metrics);
+  shoal::admin::AdminServer admin;
+  shoal::node::AddNodeAdminRoutes(admin, server.context(), options);
+  if (auto started =
+          shoal::admin::StartAdmin(admin, config.admin, shoal::node::NodeConfig::kDefaultAdmin);
+      !started.ok()) {
+    spdlog::critical("cannot start: {}", started.status().message());
+    if (sync != nullptr) sync->RequestStop();
+    server.Stop();
+    if (sync != nullptr) sync->Join();
+    CloseMainLoop(&loop);
+    return kExitStartFailure;
+  }
+  state.admin = &admin;
   spdlog::info("node '{}' (cluster '{}') listening on {}:{} with {} shards, max memory {} bytes",
                config.id, config.cluster, config.listen_address.host, server.port(), config.threads,
                config.max_memory);
@@ -324,6 +344,7 @@ int main(int argc, char** argv) {
                                                  : "on (peers must prove the cluster secret)");
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  admin.Stop();
   if (sync != nullptr) sync->RequestStop();
   server.Stop();  // no-op after a signal; covers a loop that ended some other way
   if (sync != nullptr) sync->Join();  // its calls to this node fail fast once it stopped

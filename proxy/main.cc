@@ -11,11 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "common/admin/admin_routes.h"
+#include "common/admin/build_info.h"
 #include "common/clock/clock.h"
 #include "common/config/options.h"
 #include "common/log/log.h"
 #include "common/ring/ring.h"
 #include "proxy/server/listeners.h"
+#include "proxy/server/proxy_admin.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/shared_state.h"
 #include "proxy/server/worker.h"
@@ -44,7 +47,7 @@ int main(int argc, char** argv) {
     std::printf("configuration ok\n");
     return 0;
   }
-  if (Status ls = InitLogging("shoal-proxy", config.log_level); !ls.ok()) {
+  if (Status ls = InitLogging("shoal-proxy", config.log_level, config.log_format); !ls.ok()) {
     std::fprintf(stderr, "shoal-proxy: %s\n", ls.message().c_str());
     return 2;
   }
@@ -69,7 +72,7 @@ int main(int argc, char** argv) {
   const int threads = static_cast<int>(config.threads);
   for (int i = 0; i < threads; ++i) {
     shared->worker_stats.push_back(std::make_unique<WorkerStats>());
-    AttachWorkerStats(shared->metrics, *shared->worker_stats.back());
+    AttachWorkerStats(shared->metrics, *shared->worker_stats.back(), config.members);
   }
 
   // Listeners: one SO_REUSEPORT TCP socket per worker; the Unix socket is shared.
@@ -111,6 +114,23 @@ int main(int argc, char** argv) {
     workers.push_back(std::make_unique<Worker>(i, *shared, worker_fds[i]));
     workers.back()->Start();
   }
+  // The admin endpoint runs on its own threads (civetweb), started once the workers exist.
+  AttachBuildInfo(shared->metrics);
+  AttachProxyMetrics(*shared);
+  admin::AdminServer admin_server;
+  AddProxyAdminRoutes(admin_server, *shared, options, [&workers] {
+    for (const auto& w : workers) {
+      if (!w->Ready()) return false;
+    }
+    return true;
+  });
+  if (auto admin = admin::StartAdmin(admin_server, config.admin, ProxyConfig::kDefaultAdmin);
+      !admin.ok()) {
+    std::fprintf(stderr, "shoal-proxy: %s\n", admin.status().message().c_str());
+    for (auto& w : workers) w->Stop();
+    for (auto& w : workers) w->Join();
+    return 1;
+  }
   spdlog::info("shoal-proxy {} listening on {}{}{} with {} workers; {} nodes, N={}, R={}, W={}",
                config.id, config.listen, config.unix_path.empty() ? "" : " and unix:",
                config.unix_path, threads, config.members.size(), config.replicas,
@@ -126,6 +146,7 @@ int main(int argc, char** argv) {
     spdlog::info("shutting down ({})", sig == SIGINT ? "SIGINT" : "SIGTERM");
     break;
   }
+  admin_server.Stop();  // its handlers read the workers' state
   for (auto& w : workers) w->Stop();
   for (auto& w : workers) w->Join();
   workers.clear();

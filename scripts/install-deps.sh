@@ -9,7 +9,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   librocksdb-dev libxxhash-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev libcli11-dev prometheus-cpp-dev
+  libyaml-cpp-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
   liblz4-dev libzstd-dev
   redis-tools redis-server nutcracker faketime
   python3-redis python3-pytest

@@ -13,6 +13,8 @@
 #   SHOAL_REPLICAS         replicas per key                   (default 3)
 #   SHOAL_CONSISTENCY      read and write consistency         (default quorum)
 #   SHOAL_LOG_LEVEL        log level of every process         (default info)
+#   SHOAL_ADMIN_BASE_PORT  first node admin port (+0..+2); the proxy's admin is the default
+#                          127.0.0.1:9701                     (default 9710)
 #   SHOAL_BIN              directory holding the binaries     (default build/bin)
 #   SHOAL_RUN_DIR          data dirs and logs                 (default build/run)
 set -uo pipefail
@@ -27,6 +29,7 @@ NODE_THREADS=${SHOAL_NODE_THREADS:-1}
 REPLICAS=${SHOAL_REPLICAS:-3}
 CONSISTENCY=${SHOAL_CONSISTENCY:-quorum}
 LOG_LEVEL=${SHOAL_LOG_LEVEL:-info}
+ADMIN_BASE_PORT=${SHOAL_ADMIN_BASE_PORT:-9710}
 NODE_IDS=(a b c)
 
 die() { echo "run-cluster: $*" >&2; exit 1; }
@@ -145,7 +148,7 @@ for i in "${!NODE_IDS[@]}"; do
   start "node $id" "$RUN_DIR/node-$id.log" "$BIN/shoal-node" --id "$id" \
     --listen "127.0.0.1:$port" --data-dir "$RUN_DIR/$id" --max-memory 256mb \
     --threads "$NODE_THREADS" --log-level "$LOG_LEVEL" --warmup-ms 0 \
-    --nodes "$NODES_ARG" --replicas "$REPLICAS"
+    --nodes "$NODES_ARG" --replicas "$REPLICAS" --admin "127.0.0.1:$((ADMIN_BASE_PORT + i))"
 done
 for i in "${!NODE_IDS[@]}"; do
   wait_ready "node ${NODE_IDS[i]}" "${PIDS[i]}" "$RUN_DIR/node-${NODE_IDS[i]}.log" \
@@ -164,14 +167,15 @@ fi
 echo
 echo "Shoal is running (Ctrl-C stops it)."
 for i in "${!NODE_IDS[@]}"; do
-  printf '  node %s   127.0.0.1:%s   log %s\n' "${NODE_IDS[i]}" "${NODE_PORTS[i]}" \
-    "$RUN_DIR/node-${NODE_IDS[i]}.log"
+  printf '  node %s   127.0.0.1:%s   log %s   admin http://127.0.0.1:%s/metrics\n' \
+    "${NODE_IDS[i]}" "${NODE_PORTS[i]}" "$RUN_DIR/node-${NODE_IDS[i]}.log" "$((ADMIN_BASE_PORT + i))"
 done
 if ((HAVE_PROXY)); then
   printf '  proxy    127.0.0.1:%s   log %s   (replicas %s, consistency %s)\n' "$PROXY_PORT" \
     "$RUN_DIR/proxy.log" "$REPLICAS" "$CONSISTENCY"
   echo
   echo "Try:  redis-cli -p $PROXY_PORT set a b && redis-cli -p $PROXY_PORT get a"
+  echo "      curl -s http://127.0.0.1:9701/metrics   (the proxy's admin endpoint, if 9701 was free)"
 else
   echo
   echo "No proxy yet: talk to a node with  $BIN/shoalctl --node 127.0.0.1:${NODE_PORTS[0]} set a b"

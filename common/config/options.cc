@@ -102,11 +102,12 @@ StatusOr<HostPort> ParseHostPort(std::string_view text) {
 }
 
 void Options::AddString(std::string name, std::string* target, std::string help) {
-  options_.push_back(
-      {std::move(name), std::move(help), *target, false, [target](std::string_view v) {
-         *target = std::string(v);
-         return Status::Ok();
-       }});
+  options_.push_back({std::move(name), std::move(help), *target, false,
+                      [target](std::string_view v) {
+                        *target = std::string(v);
+                        return Status::Ok();
+                      },
+                      [target] { return *target; }});
 }
 
 void Options::AddInt(std::string name, int64_t* target, std::string help) {
@@ -121,7 +122,8 @@ void Options::AddInt(std::string name, int64_t* target, std::string help) {
                         }
                         *target = value;
                         return Status::Ok();
-                      }});
+                      },
+                      [target] { return std::to_string(*target); }});
 }
 
 void Options::AddSize(std::string name, uint64_t* target, std::string help) {
@@ -134,7 +136,8 @@ void Options::AddSize(std::string name, uint64_t* target, std::string help) {
                         }
                         *target = *size;
                         return Status::Ok();
-                      }});
+                      },
+                      [target] { return std::to_string(*target); }});
 }
 
 void Options::AddBool(std::string name, bool* target, std::string help) {
@@ -146,7 +149,22 @@ void Options::AddBool(std::string name, bool* target, std::string help) {
                               "--" + n + " expects true or false, got '" + std::string(v) + "'");
                         }
                         return Status::Ok();
-                      }});
+                      },
+                      [target] { return std::string(*target ? "true" : "false"); }});
+}
+
+void Options::MarkSecret(std::string_view name) {
+  if (Option* o = Find(name)) o->secret = true;
+}
+
+std::vector<std::pair<std::string, std::string>> Options::Values() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& o : options_) {
+    std::string value = o.get ? o.get() : "";
+    if (o.secret && !value.empty()) value = "<set>";
+    out.emplace_back(o.name, std::move(value));
+  }
+  return out;
 }
 
 Options::Option* Options::Find(std::string_view name) {
@@ -234,11 +252,13 @@ Status Options::Parse(int argc, const char* const* argv) {
     std::string_view arg = argv[i];
     if (arg == "--config") {
       if (i + 1 >= argc) return Status::InvalidArgument("--config needs a FILE");
+      config_path_ = argv[i + 1];
       Status s = LoadYamlFile(argv[i + 1]);
       if (!s.ok()) return s;
       ++i;
     } else if (arg.rfind("--config=", 0) == 0) {
-      Status s = LoadYamlFile(std::string(arg.substr(9)));
+      config_path_ = std::string(arg.substr(9));
+      Status s = LoadYamlFile(config_path_);
       if (!s.ok()) return s;
     }
   }

@@ -54,6 +54,14 @@ class Options {
   // Sets one option from its textual value.
   Status Set(std::string_view name, std::string_view value, std::string_view source);
 
+  // An option whose value Values() masks (a password); the flag and its help are unchanged.
+  void MarkSecret(std::string_view name);
+  // Every option's current value as text (name, value), in declaration order, with the secret
+  // ones masked ("<set>" when not empty): the effective configuration an admin endpoint shows.
+  std::vector<std::pair<std::string, std::string>> Values() const;
+  // The --config FILE given to Parse ("" when none): what a reload re-reads.
+  const std::string& config_path() const { return config_path_; }
+
   bool help_requested() const { return help_requested_; }
   bool check_config_requested() const { return check_config_; }
   const std::vector<std::string>& positional() const { return positional_; }
@@ -66,6 +74,8 @@ class Options {
     std::string default_text;
     bool is_bool = false;
     std::function<Status(std::string_view)> set;
+    std::function<std::string()> get;
+    bool secret = false;
   };
   Option* Find(std::string_view name);
 
@@ -73,6 +83,7 @@ class Options {
   std::string description_;
   std::vector<Option> options_;
   std::vector<std::string> positional_;
+  std::string config_path_;
   bool help_requested_ = false;
   bool check_config_ = false;
 };

@@ -333,5 +333,46 @@ TEST_F(OptionsTest, LoadYamlStringAndSet) {
   ExpectError(s, "reload");
 }
 
+// ---- Values (the effective configuration) ------------------------------------------------------
+
+TEST(OptionsValuesTest, ReportsCurrentValuesAndMasksSecrets) {
+  std::string listen = "127.0.0.1:6379", password, empty_secret;
+  int64_t threads = 2;
+  uint64_t memory = 1024;
+  bool flag = false;
+  Options o("prog", "test");
+  o.AddString("listen", &listen, "address");
+  o.AddInt("threads", &threads, "threads");
+  o.AddSize("max-memory", &memory, "memory");
+  o.AddBool("flag", &flag, "flag");
+  o.AddString("requirepass", &password, "password");
+  o.AddString("other-secret", &empty_secret, "secret");
+  o.MarkSecret("requirepass");
+  o.MarkSecret("other_secret");  // '_' or '-', as everywhere
+  const char* argv[] = {"prog",   "--threads",     "4",      "--max-memory", "2kb",
+                        "--flag", "--requirepass", "hunter2"};
+  ASSERT_TRUE(o.Parse(8, argv).ok());
+  EXPECT_EQ(o.config_path(), "");
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"listen", "127.0.0.1:6379"}, {"threads", "4"},    {"max-memory", "2048"}, {"flag", "true"},
+      {"requirepass", "<set>"},     {"other-secret", ""}};
+  EXPECT_EQ(o.Values(), want);
+}
+
+TEST(OptionsValuesTest, RemembersTheConfigPath) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "shoal_options_values_test.yaml").string();
+  std::ofstream(path) << "listen: 10.0.0.1:1\n";
+  std::string listen;
+  Options o("prog", "test");
+  o.AddString("listen", &listen, "address");
+  const std::string arg = "--config=" + path;
+  const char* argv[] = {"prog", arg.c_str()};
+  ASSERT_TRUE(o.Parse(2, argv).ok());
+  EXPECT_EQ(o.config_path(), path);
+  EXPECT_EQ(listen, "10.0.0.1:1");
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace shoal

@@ -1,7 +1,11 @@
 #pragma once
 
 // Logging goes through spdlog (SPDLOG_* macros or spdlog::info etc.). InitLogging sets up the
-// process logger: stderr, "[time] [level] [name] message". Keys and values never go in logs.
+// process logger on stderr, in one of two formats:
+//   text: "2026-12-04T05:00:00.123 [info] [shoal-node] message"        (for people)
+//   json: {"time":"2026-12-04T05:00:00.123Z","level":"info","logger":"shoal-node","msg":"..."}
+//         one object per line, the message JSON-escaped                 (for log pipelines)
+// Keys and values never go in logs (a key may be personal data; only counts and ids do).
 
 #include <string>
 
@@ -9,7 +13,13 @@
 
 namespace shoal {
 
-// level: trace, debug, info, warn, error, critical, off.
-Status InitLogging(const std::string& program, const std::string& level);
+// level: trace, debug, info, warn, error, critical, off. format: text or json.
+Status InitLogging(const std::string& program, const std::string& level,
+                   const std::string& format = "text");
+
+// Changes the level of the process logger at run time (any thread).
+Status SetLogLevel(const std::string& level);
+// The current level's name.
+std::string LogLevelName();
 
 }  // namespace shoal

@@ -35,5 +35,38 @@ TEST(LogTest, CallingTwiceWithTheSameNameIsFine) {
   EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::err);
 }
 
+TEST(LogTest, JsonFormatWritesOneEscapedObjectPerLine) {
+  ASSERT_TRUE(InitLogging("log-json", "info", "json").ok());
+  testing::internal::CaptureStderr();
+  spdlog::info("a \"quoted\" word\nand a second line");
+  spdlog::debug("not shown at info");
+  spdlog::default_logger()->flush();
+  const std::string out = testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << out;  // one line
+  EXPECT_EQ(out.rfind("{\"time\":\"", 0), 0u) << out;
+  EXPECT_NE(out.find("Z\",\"level\":\"info\",\"logger\":\"log-json\",\"thread\":"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"msg\":\"a \\\"quoted\\\" word\\nand a second line\"}\n"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("not shown"), std::string::npos);
+}
+
+TEST(LogTest, RejectsAnUnknownFormat) {
+  const Status s = InitLogging("log-test", "info", "xml");
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("xml"), std::string::npos) << s.ToString();
+}
+
+TEST(LogTest, LevelChangesAtRunTime) {
+  ASSERT_TRUE(InitLogging("log-level", "info").ok());
+  ASSERT_TRUE(SetLogLevel("debug").ok());
+  EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::debug);
+  EXPECT_EQ(LogLevelName(), "debug");
+  EXPECT_FALSE(SetLogLevel("loud").ok());
+  EXPECT_EQ(LogLevelName(), "debug");  // unchanged by a bad one
+}
+
 }  // namespace
 }  // namespace shoal

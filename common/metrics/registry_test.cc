@@ -5,6 +5,8 @@
 #include <cmath>
 #include <thread>
 
+#include "common/metrics/lazy_cells.h"
+
 namespace shoal::metrics {
 namespace {
 
@@ -149,6 +151,34 @@ TEST(RegistryTest, ConcurrentWritersAreSummedExactlyOnceTheyStop) {
   ta.join();
   tb.join();
   EXPECT_EQ(registry.Total("shoal_test_requests_total"), 2.0 * kIncrements);
+}
+
+TEST(LazyCellsTest, ExportsOnlyTheSeriesUsedAndDetachesOnDestruction) {
+  Registry registry;
+  {
+    LazyCells<Counter> by_type(registry, "shoal_test_typed_total", "typed", 8, [](size_t i) {
+      return Labels{{"type", "t" + std::to_string(i)}};
+    });
+    EXPECT_TRUE(registry.Collect().empty());  // nothing used yet
+    by_type[3].Inc();
+    by_type[3].Inc(2);
+    by_type[5].Inc();
+    EXPECT_EQ(registry.Value("shoal_test_typed_total", {"t3"}), 3);
+    EXPECT_EQ(registry.Value("shoal_test_typed_total", {"t5"}), 1);
+    auto families = registry.Collect();
+    ASSERT_EQ(families.size(), 1u);
+    EXPECT_EQ(families[0].metric.size(), 2u);
+    static constexpr double kBounds[] = {1, 2};
+    LazyCells<Histogram> latency(
+        registry, "shoal_test_seconds", "latency", 2,
+        [](size_t i) {
+          return Labels{{"class", i == 0 ? "read" : "write"}};
+        },
+        kBounds);
+    latency[1].Observe(1.5);
+    EXPECT_EQ(registry.Value("shoal_test_seconds", {"write"}), 1);
+  }
+  EXPECT_TRUE(registry.Collect().empty());
 }
 
 TEST(RegistryDeathTest, ConflictingDeclarationsAbort) {

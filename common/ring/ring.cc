@@ -115,6 +115,20 @@ int Ring::PreferenceList(uint64_t hash, int n, int* out) const {
   return take;
 }
 
+std::vector<Ring::Range> Ring::Ranges(int n) const {
+  std::vector<Range> out(tokens_.size());
+  const int take = std::clamp(n, 0, successors_per_token_);
+  for (size_t t = 0; t < tokens_.size(); ++t) {
+    Range& r = out[t];
+    r.start = tokens_[t == 0 ? tokens_.size() - 1 : t - 1].position;
+    r.end = tokens_[t].position;
+    const int* src = &successors_[t * successors_per_token_];
+    std::copy(src, src + take, r.replicas);
+    r.count = take;
+  }
+  return out;
+}
+
 std::vector<int> Ring::OwnersOfKey(std::string_view key, int n) const {
   int buf[kMaxReplicas];
   const int got = PreferenceList(KeyHash(key), n, buf);

@@ -62,6 +62,19 @@ class Ring {
   // Convenience for tests and tools: the preference list of a key as member indices.
   std::vector<int> OwnersOfKey(std::string_view key, int n) const;
 
+  // The ring cut into its token ranges, in ring order (for operators: ownership summaries, and
+  // whether a quorum can be reached for some range). Range i holds the hashes in (start, end],
+  // end being token i's position; the first range wraps past 2^64 (its start is the last token's
+  // position). Every hash of a range has the same preference list: `replicas[0..count)`, count =
+  // min(n, members, kMaxReplicas). end - start (unsigned, wrapping) is the range's size.
+  struct Range {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    int replicas[kMaxReplicas] = {};
+    int count = 0;
+  };
+  std::vector<Range> Ranges(int n) const;
+
  private:
   Ring() = default;
 

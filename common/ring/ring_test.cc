@@ -171,6 +171,32 @@ TEST(RingTest, IndexedLookupMatchesBinarySearch) {
   }
 }
 
+TEST(RingTest, RangesCoverTheHashSpaceWithTheirPreferenceLists) {
+  RingPtr ring = MustBuild(Members(4), 16);
+  const auto ranges = ring->Ranges(3);
+  ASSERT_EQ(ranges.size(), 64u);
+  uint64_t covered = 0;  // wraps to exactly 2^64 == 0
+  std::vector<uint64_t> primary(4, 0);
+  int buf[Ring::kMaxReplicas];
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const Ring::Range& r = ranges[i];
+    if (i > 0) EXPECT_EQ(r.start, ranges[i - 1].end);
+    EXPECT_EQ(r.count, 3);
+    covered += r.end - r.start;
+    primary[r.replicas[0]] += r.end - r.start;
+    // Both ends of the range (start is exclusive) have its preference list.
+    for (uint64_t h : {r.start + 1, r.end}) {
+      ASSERT_EQ(ring->PreferenceList(h, 3, buf), 3);
+      EXPECT_TRUE(std::equal(buf, buf + 3, r.replicas)) << "range " << i;
+    }
+  }
+  EXPECT_EQ(ranges.front().start, ranges.back().end);  // the first range wraps
+  EXPECT_EQ(covered, 0u);
+  // Each of 4 members is primary for some share of the space.
+  for (uint64_t p : primary) EXPECT_GT(p, 0u);
+  EXPECT_EQ(ring->Ranges(0)[0].count, 0);
+}
+
 TEST(RingTest, HashTaggedKeysShareOwners) {
   RingPtr ring = MustBuild(Members(10));
   for (int i = 0; i < 200; ++i) {

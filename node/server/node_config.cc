@@ -61,7 +61,15 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddSize("max-memory", &c->max_memory,
                   "memory limit for stored data, e.g. 64mb, 2gb (split across shards)");
   options.AddInt("threads", &c->threads, "number of shards, one event-loop thread each");
-  options.AddString("log-level", &c->log_level, "trace, debug, info, warn, error, critical, off");
+  options.AddString("log-level", &c->log_level,
+                    "trace, debug, info, warn, error, critical, off (changeable at run time: "
+                    "POST /loglevel?level=L on the admin endpoint)");
+  options.AddString("log-format", &c->log_format,
+                    "text (for people) or json (one object per line)");
+  options.AddString("admin", &c->admin,
+                    "HOST:PORT of the admin HTTP endpoint (/metrics, /healthz, /readyz, /config, "
+                    "/ring, /members; empty: none). The default is localhost only and skipped "
+                    "with a warning when in use");
   options.AddString("cluster", &c->cluster, "cluster name; peers from another cluster are refused");
   options.AddSize("max-frame-size", &c->max_frame_size,
                   "largest accepted frame (and so value), e.g. 64mb");
@@ -106,6 +114,13 @@ Status ValidateNodeConfig(NodeConfig* c) {
   if (!hp.ok()) return Status::InvalidArgument("--listen: " + hp.status().message());
   c->listen_address = *hp;
   if (c->data_dir.empty()) return Status::InvalidArgument("--data-dir must not be empty");
+  if (!c->admin.empty()) {
+    auto admin = ParseHostPort(c->admin);
+    if (!admin.ok()) return Status::InvalidArgument("--admin: " + admin.status().message());
+  }
+  if (c->log_format != "text" && c->log_format != "json") {
+    return Status::InvalidArgument("--log-format must be text or json");
+  }
   if (c->threads < 1 || c->threads > kMaxThreads) {
     return Status::InvalidArgument("--threads must be between 1 and " +
                                    std::to_string(kMaxThreads) + ", got " +

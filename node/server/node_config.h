@@ -20,6 +20,11 @@ struct NodeConfig {
   uint64_t max_memory = 256ull << 20;     // bytes, split evenly across shards
   int64_t threads = 2;                    // shards, one event-loop thread each
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (one JSON object per line)
+  // Admin HTTP endpoint (common/admin/): kDefaultAdmin is taken best-effort (in use: a warning);
+  // any other address must bind; "" disables it.
+  static constexpr const char* kDefaultAdmin = "127.0.0.1:9700";
+  std::string admin = kDefaultAdmin;
   std::string cluster = "shoal";          // peers saying Hello with another name are refused
   uint64_t max_frame_size = 64ull << 20;  // largest accepted envelope, bytes
   int64_t max_clock_offset_ms = 60'000;   // versions further ahead than this are refused

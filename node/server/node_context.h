@@ -53,7 +53,7 @@ inline const char* SyncStateName(int state) {
     "Key and value bytes of the repaired states.")                                  \
   X(Counter, keys_skipped_floor, "shoal_node_antientropy_keys_skipped_floor_total", \
     "Keys not offered: the peer evicted or purged them.")                           \
-  X(Counter, summary_nodes, "shoal_node_antientropy_summary_nodes_total",           \
+  X(Counter, summary_nodes, "shoal_node_antientropy_digest_nodes_total",            \
     "Digest tree nodes fetched from peers.")                                        \
   X(Counter, digest_requests, "shoal_node_antientropy_digest_requests_total",       \
     "DigestRequests sent to peers.")                                                \

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 
@@ -121,6 +122,18 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
              node.config.tombstone_grace_ms),
       executor_(store_),
       builder_(64 * 1024),
+      requests_by_type_(
+          node.metrics, "shoal_node_requests_total", "Requests received, by message type.", 256,
+          [](size_t t) {
+            return metrics::Labels{{"type", wire::EnumNameMessage(static_cast<wire::Message>(t))}};
+          }),
+      execute_seconds_(
+          node.metrics, "shoal_node_request_duration_seconds",
+          "Time a key request (Get, Put, Touch) takes on its shard's store, by message type.", 256,
+          [](size_t t) {
+            return metrics::Labels{{"type", wire::EnumNameMessage(static_cast<wire::Message>(t))}};
+          },
+          metrics::kLatencySeconds),
       outboxes_(shards_) {
   store_.SetObserver(digests_.get());
   // The marker restored from <data-dir>/flush (NodeServer::Restore): nothing older is accepted.
@@ -528,6 +541,7 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
                            std::span<const uint8_t> frame) {
   stats_.requests.Inc();
   const wire::Message type = envelope.message_type();
+  requests_by_type_[static_cast<uint8_t>(type)].Inc();
   if (!c->authenticated && type != wire::Message::Hello && type != wire::Message::Auth) {
     RefuseUnauthenticated(c, envelope.request_id(),
                           "this node requires Auth (cluster secret) before any request");
@@ -628,7 +642,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
   }
   const uint32_t shard = ShardOf(request.key, shards_);
   if (shard == index_) {
-    Reply(c, executor_.Execute(envelope, builder_, Warm()));
+    Reply(c, ExecuteTimed(envelope));
     return;
   }
   stats_.cross_shard_requests.Inc();
@@ -815,7 +829,7 @@ void ShardWorker::OnMailbox() {
       const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(m.frame.data());
       std::span<const uint8_t> response = envelope->message_type() == wire::Message::ScanRequest
                                               ? ExecuteScan(*envelope)
-                                              : executor_.Execute(*envelope, builder_, Warm());
+                                              : ExecuteTimed(*envelope);
       NoteFrameBuilt(response);
       outboxes_[m.origin_shard].Append(ShardMessageKind::kResponse, index_, m.conn_id, response,
                                        static_cast<uint32_t>(m.frame.size()));
@@ -846,6 +860,14 @@ void ShardWorker::MeasureBuffers() {
     total += c->in.capacity() + c->out.capacity() + c->writing.capacity();
   }
   stats_.buffer_bytes.Set(static_cast<int64_t>(total));
+}
+
+std::span<const uint8_t> ShardWorker::ExecuteTimed(const wire::Envelope& envelope) {
+  const auto start = std::chrono::steady_clock::now();
+  std::span<const uint8_t> response = executor_.Execute(envelope, builder_, Warm());
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  execute_seconds_[static_cast<uint8_t>(envelope.message_type())].Observe(took.count());
+  return response;
 }
 
 void ShardWorker::OnExpireTimer() {

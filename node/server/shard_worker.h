@@ -118,6 +118,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/metrics/lazy_cells.h"
 #include "common/status/status.h"
 #include "common/wire/frame.h"
 #include "node/server/connection.h"
@@ -172,6 +173,8 @@ class ShardWorker {
   void OnExpireTimer();
   // Sums the memory this worker holds outside its store into stats_.buffer_bytes.
   void MeasureBuffers();
+  // executor_.Execute, timed into execute_seconds_.
+  std::span<const uint8_t> ExecuteTimed(const wire::Envelope& envelope);
   void OnAcceptResumeTimer();
 
   // Accepting (see "Accepting" above).
@@ -253,6 +256,10 @@ class ShardWorker {
   // only while it is dispatched; see frame.h, "Alignment").
   FrameScratch aligned_in_;
   ServerStats stats_;
+  // shoal_node_requests_total{type} and shoal_node_request_duration_seconds{type} (the time a
+  // key request takes on its shard's store), index = wire::Message; this thread only.
+  metrics::LazyCells<metrics::Counter> requests_by_type_;
+  metrics::LazyCells<metrics::Histogram> execute_seconds_;
 
   uv_loop_t loop_{};
   bool loop_ready_ = false;

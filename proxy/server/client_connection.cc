@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 
@@ -119,6 +120,7 @@ void ClientConnection::ProcessInput() {
         spdlog::debug("client {}: {}", peer_, parser_.error());
       }
       ReplySlot& slot = NewSlot(CommandId::kPing);
+      slot.counted = false;  // a protocol error, not a command
       ReplyError(slot, "ERR " + parser_.error());
       StopReading();
       break;
@@ -193,6 +195,12 @@ ReplySlot& ClientConnection::NewSlot(CommandId command) {
   slots_.emplace_back();
   ReplySlot& slot = slots_.back();
   slot.command = command;
+  slot.start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+  slot.metric_command = static_cast<uint8_t>(command);
+  slot.metric_consistency = RequestMetrics::ConsistencyOf(command, read_level_, write_level_);
+  slot.counted = true;
   return slot;
 }
 
@@ -233,6 +241,14 @@ bool ClientConnection::EnforceOutputLimit() {
 
 void ClientConnection::Finish(ReplySlot& slot) {
   slot.done = true;
+  if (slot.counted) {
+    slot.counted = false;
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+    worker_.request_metrics().Record(slot.metric_command, slot.metric_consistency, slot.reply,
+                                     static_cast<double>(now_ns - slot.start_ns) / 1e9);
+  }
   // The reply is final: from now on it holds exactly its own bytes.
   HoldReplyBytes(slot, slot.held_bytes, slot.reply.size());
   if (slot.outstanding == 0 && !slot.parts.empty()) std::vector<std::string>().swap(slot.parts);
@@ -360,6 +376,7 @@ void ClientConnection::Execute(const CommandSpec* spec, Args args) {
   worker_.stats().commands_processed.Inc();
   if (spec == nullptr) {
     ReplySlot& slot = NewSlot(CommandId::kPing);
+    slot.metric_command = RequestMetrics::kUnknownCommand;
     std::string msg = "ERR unknown command '";
     msg.append(args[0].substr(0, 128));
     msg += "', with args beginning with: ";

@@ -21,7 +21,15 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddInt("timeout-ms", &timeout_ms, "per-request node timeout in milliseconds");
   o.AddInt("threads", &threads, "worker threads, each with its own event loop");
   o.AddString("requirepass", &requirepass, "password clients must AUTH with (empty: none)");
-  o.AddString("log-level", &log_level, "trace|debug|info|warn|error|critical|off");
+  o.MarkSecret("requirepass");  // /config shows "<set>"
+  o.AddString("log-level", &log_level,
+              "trace|debug|info|warn|error|critical|off (changeable at run time: POST "
+              "/loglevel?level=L on the admin endpoint)");
+  o.AddString("log-format", &log_format, "text (for people) or json (one object per line)");
+  o.AddString("admin", &admin,
+              "HOST:PORT of the admin HTTP endpoint (/metrics, /healthz, /readyz, /config, "
+              "/ring, /members; empty: none). The default is localhost only and skipped with a "
+              "warning when in use");
   o.AddString("cluster", &cluster, "cluster name sent to nodes in Hello (nodes must match it)");
   o.AddString("cluster-secret-file", &cluster_secret_file,
               "file holding the cluster secret: nodes must prove it and the proxy proves it to "
@@ -78,6 +86,13 @@ Status ProxyConfig::Finish() {
     return Status::InvalidArgument("--down-after-timeouts must be >= 1");
   }
   if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
+  if (log_format != "text" && log_format != "json") {
+    return Status::InvalidArgument("--log-format must be text or json");
+  }
+  if (!admin.empty()) {
+    auto hp = ParseHostPort(admin);
+    if (!hp.ok()) return Status::InvalidArgument("--admin: " + hp.status().message());
+  }
   if (listen.empty() && unix_path.empty()) {
     return Status::InvalidArgument("one of --listen or --unix is required");
   }

@@ -27,6 +27,11 @@ struct ProxyConfig {
   int64_t threads = 2;
   std::string requirepass;
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (one JSON object per line)
+  // Admin HTTP endpoint (common/admin/): kDefaultAdmin is taken best-effort (in use: a warning);
+  // any other address must bind; "" disables it.
+  static constexpr const char* kDefaultAdmin = "127.0.0.1:9701";
+  std::string admin = kDefaultAdmin;
   std::string cluster = "shoal";
   std::string cluster_secret_file;      // empty: nodes are not asked to prove a secret
   uint64_t max_value_size = 32u << 20;  // largest value a client may SET

@@ -24,6 +24,12 @@ struct ReplySlot {
   int64_t extra[2] = {0, 0};       // KeyCommand::extra (GETRANGE's range, LCS's MINMATCHLEN)
   uint8_t phase = 0;               // MSETNX: 0 reading the keys, 1 writing them
   size_t held_bytes = 0;           // reply bytes counted against the client's output limit
+  // Metrics (request_metrics.h): when the command was parsed (steady clock, ns), what it is
+  // counted as, and whether it still is to be counted (once, when its reply is final).
+  int64_t start_ns = 0;
+  uint8_t metric_command = 0;
+  uint8_t metric_consistency = 0;
+  bool counted = false;
 };
 
 }  // namespace shoal::proxy

@@ -28,11 +28,6 @@ namespace shoal::proxy {
   X(Counter, protocol_errors, "shoal_proxy_protocol_errors_total",                                \
     "Client connections closed for malformed RESP.")                                              \
   X(Counter, noquorum_errors, "shoal_proxy_quorum_failures_total", "Commands answered NOQUORUM.") \
-  X(Counter, node_requests, "shoal_proxy_upstream_requests_total", "Requests sent to nodes.")     \
-  X(Counter, node_failures, "shoal_proxy_upstream_failures_total",                                \
-    "Node requests that failed or timed out.")                                                    \
-  X(Counter, node_request_timeouts, "shoal_proxy_upstream_timeouts_total",                        \
-    "Node requests that passed --timeout-ms.")                                                    \
   X(Counter, read_repairs, "shoal_proxy_read_repairs_total",                                      \
     "Repair writes sent to stale replicas.")                                                      \
   X(Counter, read_repairs_deduplicated, "shoal_proxy_read_repairs_deduplicated_total",            \
@@ -61,15 +56,43 @@ namespace shoal::proxy {
   X(Counter, sloppy_acks, "shoal_proxy_sloppy_acks_total",                                        \
     "Stored hints counted toward a write's consistency level (sloppy).")
 
-struct WorkerStats {
-  SHOAL_PROXY_METRICS(SHOAL_METRIC_FIELD)
+// Per worker and node: the worker's requests to that node (label node=<member id>).
+#define SHOAL_PROXY_UPSTREAM_METRICS(X)                                                   \
+  X(Counter, requests, "shoal_proxy_upstream_requests_total", "Requests sent to a node.") \
+  X(Counter, failures, "shoal_proxy_upstream_failures_total",                             \
+    "Node requests that failed: error, connection failure or timeout.")                   \
+  X(Counter, timeouts, "shoal_proxy_upstream_timeouts_total",                             \
+    "Node requests that passed --timeout-ms (part of the failures).")                     \
+  X(Gauge, connections, "shoal_proxy_upstream_connections",                               \
+    "Open connections to a node (one per worker when up; updated every tick).")
+
+struct UpstreamStats {
+  SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_FIELD)
 };
 
-// Attaches one worker's cells (owner: `stats`) to `registry`.
-inline void AttachWorkerStats(metrics::Registry& registry, const WorkerStats& stats) {
-  const void* owner = &stats;
-  const metrics::Labels labels;
-  SHOAL_PROXY_METRICS(SHOAL_METRIC_ATTACH)
+struct WorkerStats {
+  SHOAL_PROXY_METRICS(SHOAL_METRIC_FIELD)
+  std::vector<std::unique_ptr<UpstreamStats>> upstream;  // index = ring member
+};
+
+// Attaches one worker's cells (owner: `stats`, and each UpstreamStats) to `registry`; `members`
+// are the ring's (stats.upstream is sized to them first).
+inline void AttachWorkerStats(metrics::Registry& registry, WorkerStats& stats,
+                              const std::vector<RingMember>& members) {
+  {
+    const void* owner = &stats;
+    const metrics::Labels labels;
+    SHOAL_PROXY_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  for (const RingMember& m : members) {
+    stats.upstream.push_back(std::make_unique<UpstreamStats>());
+    const UpstreamStats& upstream = *stats.upstream.back();
+    const void* owner = &upstream;
+    const metrics::Labels labels = {{"node", m.id}};
+    // SHOAL_METRIC_ATTACH reads `stats`: shadow it with this node's cells.
+    const UpstreamStats& stats = upstream;
+    SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_ATTACH)
+  }
 }
 
 struct SharedState {

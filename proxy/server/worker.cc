@@ -50,7 +50,8 @@ Worker::Worker(int index, SharedState& shared, std::vector<int> listen_fds)
     : index_(index),
       shared_(shared),
       listen_fds_(std::move(listen_fds)),
-      stats_(*shared.worker_stats[index]) {}
+      stats_(*shared.worker_stats[index]),
+      request_metrics_(shared.metrics) {}
 
 Worker::~Worker() {
   // Clients and links free their events before the base goes.
@@ -345,7 +346,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
       built = &req;
     }
     op.pending |= uint64_t{1} << req.tag;
-    stats_.node_requests.Inc();
+    stats_.upstream[op.members[req.replica]]->requests.Inc();
     if (req.type == NodeRequest::Type::kHintPut) stats_.hinted_writes.Inc();
     // Each request times out on its own (NodeLink::ExpireRequests), a timeout after it is sent.
     if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
@@ -355,7 +356,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
   }
   for (size_t i = 0; i < failed_count; ++i) {
     op.pending &= ~(uint64_t{1} << failed[i]);
-    stats_.node_failures.Inc();
+    stats_.upstream[op.members[op.machine.replica_of(failed[i])]]->failures.Inc();
     op.machine.OnFailure(failed[i], NowMs());
   }
 }
@@ -378,7 +379,7 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
   op.pending &= ~(uint64_t{1} << tag);
   switch (FeedKeyReply(op.machine, tag, env, NowMs(), &op.node_error)) {
     case KeyReplyKind::kFailure:
-      stats_.node_failures.Inc();
+      stats_.upstream[op.members[op.machine.replica_of(tag)]]->failures.Inc();
       break;
     case KeyReplyKind::kNotReady:
       stats_.not_ready_replies.Inc();
@@ -476,7 +477,11 @@ void Worker::OnTick() {
   const int64_t now = MonotonicMs();
   // Requests time out one by one on their links (a node is marked down only after a run of
   // them); an op past its deadline has had every pending replica failed that way.
-  for (auto& link : links_) stats_.node_request_timeouts.Inc(link->ExpireRequests(now));
+  for (auto& link : links_) {
+    UpstreamStats& upstream = *stats_.upstream[link->member()];
+    upstream.timeouts.Inc(link->ExpireRequests(now));
+    upstream.connections.Set(link->connected() ? 1 : 0);
+  }
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {
     const uint32_t index = deadline_head_->index;

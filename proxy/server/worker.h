@@ -20,6 +20,7 @@
 #include "proxy/quorum/consistency.h"
 #include "proxy/server/fanout.h"
 #include "proxy/server/key_op.h"
+#include "proxy/server/request_metrics.h"
 #include "proxy/server/shared_state.h"
 #include "proxy/upstream/node_link.h"
 
@@ -60,6 +61,7 @@ class Worker final : public NodeLinkListener {
   const ProxyConfig& config() const { return shared_.config; }
   const Ring& ring() const { return *shared_.ring; }
   WorkerStats& stats() { return stats_; }
+  RequestMetrics& request_metrics() { return request_metrics_; }
   // Wall and monotonic time in ms, read once per loop iteration (the cache is cleared when the
   // iteration's work is flushed): requests need millisecond precision, not a clock read each.
   int64_t NowMs() {
@@ -117,6 +119,7 @@ class Worker final : public NodeLinkListener {
   SharedState& shared_;
   std::vector<int> listen_fds_;
   WorkerStats& stats_;
+  RequestMetrics request_metrics_;
   std::thread thread_;
   std::atomic<bool> ready_{false};
 
@@ -163,6 +166,7 @@ class Worker final : public NodeLinkListener {
     bool in_use = false;
     size_t pending = 0;
     std::vector<bool> waiting;  // by request index
+    std::vector<int> members;   // by request index: the ring member asked (metrics)
     std::unique_ptr<FanoutHandler> handler;
   };
   std::vector<std::unique_ptr<FanoutOp>> fanouts_;

@@ -22,10 +22,12 @@ void Worker::Fanout(std::unique_ptr<FanoutHandler> handler,
   op.in_use = true;
   op.handler = std::move(handler);
   op.waiting.assign(requests.size(), true);
+  op.members.clear();
+  for (const auto& r : requests) op.members.push_back(r.member);
   op.pending = requests.size() + 1;  // + 1 while sending: no OnDone before every request is out
   const uint32_t generation = op.generation;
   for (size_t i = 0; i < requests.size(); ++i) {
-    stats_.node_requests.Inc();
+    stats_.upstream[requests[i].member]->requests.Inc();
     const PendingRef ref{index | kFanoutOwnerBit, generation, static_cast<uint8_t>(i)};
     if (!links_[requests[i].member]->Send(requests[i].frame, ref,
                                           MonotonicMs() + shared_.config.timeout_ms)) {
@@ -52,7 +54,7 @@ void Worker::FanoutReplied(const PendingRef& ref, const wire::Envelope* envelope
     return;  // late, or already failed
   }
   op.waiting[ref.slot] = false;
-  if (envelope == nullptr) stats_.node_failures.Inc();
+  if (envelope == nullptr) stats_.upstream[op.members[ref.slot]]->failures.Inc();
   op.handler->OnReply(ref.slot, envelope);
   FanoutOp& same = *fanouts_[index];  // OnReply may start other fan-outs (fanouts_ may grow)
   if (--same.pending > 0) return;

@@ -1,0 +1,109 @@
+#include "common/admin/admin_routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "common/log/log.h"
+
+namespace shoal::admin {
+
+namespace {
+
+std::string Share(long double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6Lf", fraction);
+  return buf;
+}
+
+}  // namespace
+
+void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
+                     const Options& options) {
+  server.Get("/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok\n"); });
+  server.Get("/metrics", [&registry](const HttpRequest&) {
+    HttpResponse r = HttpResponse::Text(200, registry.Text());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  });
+  server.Get("/config", [&options](const HttpRequest&) {
+    std::string json = "{";
+    bool first = true;
+    for (const auto& [name, value] : options.Values()) {
+      json += (first ? "" : ",") + JsonString(name) + ":" + JsonString(value);
+      first = false;
+    }
+    return HttpResponse::Json(200, json + "}");
+  });
+  server.Get("/loglevel",
+             [](const HttpRequest&) { return HttpResponse::Text(200, LogLevelName() + "\n"); });
+  server.Post("/loglevel", [](const HttpRequest& req) {
+    std::string level = req.Param("level");
+    if (level.empty()) level = req.body;
+    while (!level.empty() && (level.back() == '\n' || level.back() == '\r')) level.pop_back();
+    const std::string before = LogLevelName();
+    Status s = SetLogLevel(level);
+    if (!s.ok()) return HttpResponse::Text(400, s.message() + "\n");
+    spdlog::warn("log level changed from {} to {} (admin endpoint)", before, LogLevelName());
+    return HttpResponse::Text(200, LogLevelName() + "\n");
+  });
+}
+
+std::string RingJson(const Ring& ring, int replicas) {
+  const auto& members = ring.members();
+  std::vector<long double> primary(members.size(), 0), held(members.size(), 0);
+  const auto ranges = ring.Ranges(replicas);
+  const long double space = 18446744073709551616.0L;  // 2^64
+  for (const Ring::Range& r : ranges) {
+    const long double size = static_cast<long double>(r.end - r.start);
+    if (r.count > 0) primary[r.replicas[0]] += size;
+    for (int i = 0; i < r.count; ++i) held[r.replicas[i]] += size;
+  }
+  std::string json = "{\"replicas\":" + std::to_string(replicas) +
+                     ",\"tokens_per_node\":" + std::to_string(ring.tokens_per_node()) +
+                     ",\"ranges\":" + std::to_string(ranges.size()) + ",\"members\":[";
+  for (size_t m = 0; m < members.size(); ++m) {
+    json += (m == 0 ? "" : ",");
+    json += "{\"id\":" + JsonString(members[m].id) +
+            ",\"address\":" + JsonString(members[m].address) +
+            ",\"primary_share\":" + Share(primary[m] / space) +
+            ",\"replica_share\":" + Share(held[m] / space) + "}";
+  }
+  return json + "]}";
+}
+
+std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state) {
+  std::string json = "{\"source\":\"static\",\"members\":[";
+  const auto& members = ring.members();
+  for (size_t m = 0; m < members.size(); ++m) {
+    json += (m == 0 ? "" : ",");
+    json += "{\"id\":" + JsonString(members[m].id) +
+            ",\"address\":" + JsonString(members[m].address) +
+            ",\"state\":" + JsonString(state(static_cast<int>(m)));
+    if (self >= 0)
+      json += std::string(",\"self\":") + (static_cast<int>(m) == self ? "true" : "false");
+    json += "}";
+  }
+  return json + "]}";
+}
+
+StatusOr<bool> StartAdmin(AdminServer& server, const std::string& address,
+                          const std::string& default_address) {
+  if (address.empty()) return false;
+  Status s = server.Start(address);
+  if (s.ok()) {
+    spdlog::info(
+        "admin endpoint on http://{}:{}/ (metrics, healthz, readyz, config, ring, members)",
+        ParseHostPort(address)->host, server.port());
+    return true;
+  }
+  if (address == default_address) {
+    spdlog::warn("no admin endpoint: the default address {} is in use (set --admin HOST:PORT)",
+                 address);
+    return false;
+  }
+  return s;
+}
+
+}  // namespace shoal::admin

@@ -1,0 +1,44 @@
+#pragma once
+
+// The admin endpoints both binaries share, and the JSON views of the ring and its members.
+//
+//   GET  /healthz   200 "ok" while the process runs
+//   GET  /metrics   the registry in Prometheus text format (0.0.4)
+//   GET  /config    the effective configuration as a JSON object, secrets masked
+//   GET  /loglevel  the current log level
+//   POST /loglevel?level=L   changes it at run time (400 for an unknown level)
+//
+// Handlers run on the admin server's threads (admin_server.h): `registry` and `options` must
+// outlive the server; options' targets must not change while it runs.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/admin/admin_server.h"
+#include "common/config/options.h"
+#include "common/metrics/registry.h"
+#include "common/ring/ring.h"
+
+namespace shoal::admin {
+
+void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
+                     const Options& options);
+
+// {"replicas":N,"tokens_per_node":T,"ranges":R,"members":[{"id","address","primary_share",
+//  "replica_share"}]}: the share of the hash space each member is first in the preference list
+// for, and the share it holds a replica of (with N replicas).
+std::string RingJson(const Ring& ring, int replicas);
+
+// {"source":"static","members":[{"id","address","state", "self"?}]}; state(i) names member i's
+// state as this process sees it ("up", "down", "unknown").
+std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state);
+
+// Starts `server` on `address` unless empty. The built-in default address (`default_address`)
+// is taken best-effort: when it cannot be bound (another process on this host has it) the
+// process runs without an admin endpoint and logs a warning; any other address must bind.
+// Returns true when listening, false when not (disabled, or the default in use), or an error.
+StatusOr<bool> StartAdmin(AdminServer& server, const std::string& address,
+                          const std::string& default_address);
+
+}  // namespace shoal::admin
