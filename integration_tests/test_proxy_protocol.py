@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import harness
 from conftest_proxy import client, redis_ref, shoal  # noqa: F401
 from harness import RespConn, Simple
 
@@ -125,10 +126,14 @@ def test_commands_split_at_every_byte(shoal, redis_ref):
 
 
 def test_large_value_in_many_reads(shoal):
-    """A 4 MiB value sent in 64 KiB pieces with pauses is stored whole."""
+    """A 4 MiB value sent in 64 KiB pieces with pauses is stored whole. Through a proxy of its own
+    with a generous node timeout: writing 4 MiB to three nodes took 0.3 to 4.6 s on a loaded
+    2-core machine (the module's 500 ms timeout then answered NOQUORUM), and this test is about
+    reading a command in pieces, not about node latency."""
     value = bytes(range(256)) * (4 * 4096)
     data = RespConn.encode("SET", "proto:big", value)
-    with RespConn(shoal.proxy.port) as c:
+    proxy = shoal.add_proxy(("--timeout-ms", str(int(harness.slow(10_000))), "--threads", "1"))
+    with RespConn(proxy.port) as c:
         for i in range(0, len(data), 65536):
             c.send_raw(data[i:i + 65536])
             time.sleep(0.002)

@@ -27,6 +27,7 @@
 #include "common/clock/clock.h"
 #include "common/config/options.h"
 #include "common/log/log.h"
+#include "node/gossip/gossip_service.h"
 #include "node/server/clock_ceiling.h"
 #include "node/server/hlc_file.h"
 #include "node/server/node_admin.h"
@@ -196,6 +197,44 @@ void CloseMainLoop(uv_loop_t* loop) {
   }
 }
 
+// Starts the node's gossip (--seeds), waits until the member set has settled (or a while, when
+// no peer answers: the node then starts with the members it knows, itself at least), and sets
+// config.ring and config.self from the member table.
+shoal::Status StartGossip(shoal::node::NodeConfig& config,
+                          std::unique_ptr<shoal::node::GossipService>& gossip) {
+  shoal::MemberRecord self;
+  self.id = config.id;
+  self.address = config.advertise_address;
+  self.zone = config.zone;
+  self.state = shoal::MemberState::kNormal;
+  self.incarnation = 1;
+  self.tokens = static_cast<uint32_t>(config.tokens_per_node);
+  shoal::node::GossipOptions options;
+  options.cluster = config.cluster;
+  options.secret = config.cluster_secret;
+  options.seeds = config.seed_list;
+  options.interval_ms = config.gossip_interval_ms;
+  options.phi_threshold = config.phi_threshold_value;
+  gossip = std::make_unique<shoal::node::GossipService>(self, options, shoal::SystemClock::Get());
+  gossip->Start();
+  const int64_t settle_ms = std::clamp<int64_t>(10 * config.gossip_interval_ms, 2000, 10'000);
+  if (!gossip->WaitSettled(settle_ms)) {
+    spdlog::warn(
+        "gossip: no settled member set after {} ms (no seed answered yet?): starting with the "
+        "members known so far",
+        settle_ms);
+  }
+  auto ring = shoal::Ring::Build(gossip->RingMembers(), static_cast<int>(config.tokens_per_node));
+  if (!ring.ok()) return shoal::Status::Internal("gossip: " + ring.status().message());
+  config.ring = *ring;
+  config.self = config.ring->IndexOf(config.id);
+  if (config.self < 0) return shoal::Status::Internal("gossip: this node is not in its own ring");
+  std::string ids;
+  for (const auto& m : config.ring->members()) ids += (ids.empty() ? "" : ",") + m.id;
+  spdlog::info("gossip: starting with ring members {} (seeds {})", ids, config.seeds);
+  return shoal::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -273,6 +312,16 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create the main event loop: {}", std::strerror(errno));
     return kExitStartFailure;
   }
+  // With --seeds, gossip finds the members first: the node's ring (hints, anti-entropy, the
+  // start-up sync) is the ring they form once gossip has settled.
+  std::unique_ptr<shoal::node::GossipService> gossip;
+  if (!config.seed_list.empty()) {
+    s = StartGossip(config, gossip);
+    if (!s.ok()) {
+      spdlog::critical("{}", s.message());
+      return kExitStartFailure;
+    }
+  }
   uv_loop_t loop{};
   if (int rc = uv_loop_init(&loop); rc != 0) {
     spdlog::critical("cannot create the main event loop: {}", uv_strerror(rc));
@@ -286,6 +335,7 @@ int main(int argc, char** argv) {
     CloseMainLoop(&loop);
     return kExitStartFailure;
   }
+  server.mutable_context().gossip = gossip.get();
   server.Restore(std::max(*persisted, server.mutable_context().flush_mark.Get().hlc),
                  served_before ? config.warmup_ms : 0);
   // The first ceiling is durable before anything is served.
@@ -347,7 +397,8 @@ int main(int argc, char** argv) {
   admin.Stop();
   if (sync != nullptr) sync->RequestStop();
   server.Stop();  // no-op after a signal; covers a loop that ended some other way
-  if (sync != nullptr) sync->Join();  // its calls to this node fail fast once it stopped
+  if (sync != nullptr) sync->Join();      // its calls to this node fail fast once it stopped
+  if (gossip != nullptr) gossip->Stop();  // after the shards: they call it
   CloseMainLoop(&loop);
   spdlog::info("stopped");
   return 0;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "common/log/log.h"
 #include "common/ring/ring.h"
 #include "proxy/server/listeners.h"
+#include "proxy/server/member_follower.h"
 #include "proxy/server/proxy_admin.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/shared_state.h"
@@ -51,11 +53,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-proxy: %s\n", ls.message().c_str());
     return 2;
   }
-  auto ring = Ring::Build(config.members, static_cast<int>(config.tokens_per_node));
-  if (!ring.ok()) {
-    std::fprintf(stderr, "shoal-proxy: %s\n", ring.status().message().c_str());
-    return 2;
-  }
 
   // Signals are handled by this thread only (sigwait); workers inherit the blocked mask.
   sigset_t signals;
@@ -67,12 +64,52 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   evthread_use_pthreads();
 
-  auto shared = std::make_unique<SharedState>(config, *ring, SystemClock::Get());
+  auto shared = std::make_unique<SharedState>(config, SystemClock::Get());
+  // Membership: the static --nodes ring, or the cluster's member table fetched from a seed (the
+  // proxy does not serve before it has one) and followed by MemberFollower.
+  std::unique_ptr<MemberFollower> follower;
+  if (config.seed_list.empty()) {
+    auto ring = Ring::Build(config.members, static_cast<int>(config.tokens_per_node));
+    if (!ring.ok()) {
+      std::fprintf(stderr, "shoal-proxy: %s\n", ring.status().message().c_str());
+      return 2;
+    }
+    if (Status ps = shared->directory.Publish(*ring); !ps.ok()) {
+      std::fprintf(stderr, "shoal-proxy: %s\n", ps.message().c_str());
+      return 1;
+    }
+  } else {
+    FollowerOptions fo;
+    fo.seeds = config.seed_list;
+    fo.cluster = config.cluster;
+    fo.sender_id = config.id;
+    fo.secret = config.cluster_secret;
+    fo.tokens_per_node = static_cast<int>(config.tokens_per_node);
+    fo.refresh_ms = config.members_refresh_ms;
+    fo.timeout_ms = std::max<int64_t>(config.timeout_ms, 1000);
+    follower = std::make_unique<MemberFollower>(fo, shared->directory);
+    Status fs = follower->FetchOnce();
+    for (int attempt = 1; !fs.ok() && attempt < 60; ++attempt) {
+      if (attempt == 1) spdlog::warn("waiting for a seed to answer: {}", fs.message());
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      fs = follower->FetchOnce();
+    }
+    if (!fs.ok()) {
+      std::fprintf(stderr, "shoal-proxy: no seed gave the member table in 30 s: %s\n",
+                   fs.message().c_str());
+      return 1;
+    }
+    shared->follower = follower.get();
+    follower->Start();
+  }
   shared->start_ms = SystemClock::Get().MonotonicMs();
   const int threads = static_cast<int>(config.threads);
   for (int i = 0; i < threads; ++i) {
     shared->worker_stats.push_back(std::make_unique<WorkerStats>());
-    AttachWorkerStats(shared->metrics, *shared->worker_stats.back(), config.members);
+    AttachWorkerStats(shared->metrics, *shared->worker_stats.back());
   }
 
   // Listeners: one SO_REUSEPORT TCP socket per worker; the Unix socket is shared.
@@ -132,8 +169,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("shoal-proxy {} listening on {}{}{} with {} workers; {} nodes, N={}, R={}, W={}",
-               config.id, config.listen, config.unix_path.empty() ? "" : " and unix:",
-               config.unix_path, threads, config.members.size(), config.replicas,
+               config.id, config.listen,
+               config.unix_path.empty() ? "" : " and unix:", config.unix_path, threads,
+               shared->directory.view()->ring->members().size(), config.replicas,
                ConsistencyName(config.read_level), ConsistencyName(config.write_level));
 
   while (true) {
@@ -147,6 +185,7 @@ int main(int argc, char** argv) {
     break;
   }
   admin_server.Stop();  // its handlers read the workers' state
+  if (follower != nullptr) follower->Stop();
   for (auto& w : workers) w->Stop();
   for (auto& w : workers) w->Join();
   workers.clear();

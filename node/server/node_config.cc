@@ -4,10 +4,12 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
 #include "common/auth/cluster_secret.h"
+#include "common/membership/seeds.h"
 
 namespace shoal::node {
 
@@ -106,6 +108,18 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                     "(0: hints disabled, HintPut refused)");
   options.AddInt("hint-replay-rate", &c->hint_replay_rate,
                  "hints replayed per second to their targets, all targets together");
+  options.AddString("seeds", &c->seeds,
+                    "find the cluster by gossip instead of --nodes: HOST:PORT,... of nodes to "
+                    "contact first (a name resolving to several addresses is several seeds)");
+  options.AddString("zone", &c->zone, "this node's zone (gossiped with --seeds)");
+  options.AddString("advertise", &c->advertise,
+                    "HOST:PORT peers and proxies reach this node at (with --seeds; default: "
+                    "--listen, which must then not be a wildcard address)");
+  options.AddInt("gossip-interval-ms", &c->gossip_interval_ms,
+                 "with --seeds: one gossip exchange (and heartbeat) this often");
+  options.AddString("phi-threshold", &c->phi_threshold,
+                    "with --seeds: a member whose phi-accrual suspicion exceeds this is seen DOWN "
+                    "(it stays in the ring)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -179,7 +193,7 @@ Status ValidateNodeConfig(NodeConfig* c) {
   // anti-entropy (within an interval or two of coming back): the other replicas must still hold
   // the tombstone then, or the stale value would be pushed back to them as the newer state.
   const int64_t tombstone_needed = c->hint_window_ms + 2 * c->anti_entropy_interval_ms;
-  if (!c->nodes.empty() && c->tombstone_grace_ms <= tombstone_needed) {
+  if ((!c->nodes.empty() || !c->seeds.empty()) && c->tombstone_grace_ms <= tombstone_needed) {
     return Status::InvalidArgument(
         "--tombstone-grace-ms must be longer than --hint-window plus two "
         "--anti-entropy-interval-ms (" +
@@ -192,6 +206,40 @@ Status ValidateNodeConfig(NodeConfig* c) {
   }
   c->ring = nullptr;
   c->self = -1;
+  c->seed_list.clear();
+  if (!c->seeds.empty()) {
+    if (!c->nodes.empty()) {
+      return Status::InvalidArgument(
+          "--seeds and --nodes exclude each other: members come from gossip or from the list");
+    }
+    auto seeds = ParseSeedList(c->seeds, "--seeds");
+    if (!seeds.ok()) return seeds.status();
+    c->seed_list = std::move(*seeds);
+    if (c->gossip_interval_ms < 10 || c->gossip_interval_ms > 60'000) {
+      return Status::InvalidArgument("--gossip-interval-ms must be between 10 and 60000, got " +
+                                     std::to_string(c->gossip_interval_ms));
+    }
+    char* end = nullptr;
+    const double phi = std::strtod(c->phi_threshold.c_str(), &end);
+    if (c->phi_threshold.empty() || end != c->phi_threshold.c_str() + c->phi_threshold.size() ||
+        !(phi > 0) || phi > 1000) {
+      return Status::InvalidArgument(
+          "--phi-threshold must be a number above 0 and at most 1000, "
+          "got '" +
+          c->phi_threshold + "'");
+    }
+    c->phi_threshold_value = phi;
+    const std::string advertise = c->advertise.empty() ? c->listen : c->advertise;
+    auto adv = ParseHostPort(advertise);
+    if (!adv.ok()) return Status::InvalidArgument("--advertise: " + adv.status().message());
+    if (adv->host.empty() || adv->host == "0.0.0.0" || adv->host == "::" || adv->port == 0) {
+      return Status::InvalidArgument(
+          "with --seeds, --advertise HOST:PORT is needed when --listen is a wildcard address or "
+          "port 0 (peers must be able to reach '" +
+          advertise + "')");
+    }
+    c->advertise_address = advertise;
+  }
   if (!c->nodes.empty()) {
     auto members = ParseMemberList(c->nodes, "--nodes");
     if (!members.ok()) return members.status();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/config/options.h"
 #include "common/ring/ring.h"
@@ -51,12 +52,26 @@ struct NodeConfig {
   uint64_t hint_max_bytes = 1ull << 30;
   std::string hint_window = "3h";
   int64_t hint_replay_rate = 5'000;  // keys/s, all targets together
+  // Membership by gossip (docs/membership.md), instead of --nodes: the HOST:PORT of nodes to
+  // contact first (a name with several addresses is several seeds; this node's own may be
+  // listed), this node's zone, its address as peers reach it (default: --listen), how often it
+  // gossips, and the phi above which it sees a member DOWN.
+  std::string seeds;
+  std::string zone;
+  std::string advertise;
+  int64_t gossip_interval_ms = 1000;
+  std::string phi_threshold = "8";
 
   // Filled by Validate().
   HostPort listen_address;
   RingPtr ring;   // built from `nodes`; nullptr for a standalone node
   int self = -1;  // this node's index in ring->members() (-1 without a ring)
   int64_t hint_window_ms = 3 * 3'600'000;  // hint_window in milliseconds
+  std::vector<HostPort> seed_list;   // parsed `seeds` (empty without --seeds)
+  std::string advertise_address;     // HOST:PORT in the member table (with --seeds)
+  double phi_threshold_value = 8;
+  // With --seeds, `ring` and `self` are not filled by Validate(): main() sets them from the
+  // member table once gossip has settled (node/gossip/gossip_service.h).
   // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).
   std::string cluster_secret;
 };

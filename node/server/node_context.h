@@ -20,6 +20,7 @@ namespace shoal::node {
 
 class ShardWorker;
 class AntiEntropy;
+class GossipService;
 namespace hints {
 class HintService;
 }
@@ -77,6 +78,9 @@ struct NodeContext {
   // Hinted handoff (node/hints/hint_service.h): set before the threads start when the node has
   // members (ring); nullptr for a standalone node, which refuses HintPuts.
   hints::HintService* hints = nullptr;
+  // Membership by gossip (node/gossip/gossip_service.h): set before the threads start when the
+  // node was started with --seeds; nullptr otherwise (MembersRequest then lists --nodes).
+  GossipService* gossip = nullptr;
   // The anti-entropy driver (anti_entropy.h), for on-demand rounds (Repair): set before the
   // threads start when the node has members; nullptr for a standalone node, which refuses Repair.
   AntiEntropy* anti_entropy_driver = nullptr;

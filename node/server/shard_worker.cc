@@ -581,6 +581,11 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::ScanRequest:
       HandleScan(c, envelope, frame);
       return;
+    case wire::Message::GossipSyn:
+    case wire::Message::GossipAck2:
+    case wire::Message::MembersRequest:
+      HandleMembership(c, envelope);
+      return;
     default: {
       stats_.unsupported_requests.Inc();
       char message[96];

@@ -105,6 +105,10 @@
 // shard's mailbox (a kResponse, counted in flight on the connection like a hint). The loop never
 // waits for the round.
 //
+// Membership (shard_worker_members.cc): GossipSyn and GossipAck2 (from nodes only) and
+// MembersRequest are answered at once, under the gossip service's short lock
+// (node/gossip/gossip_service.h); a node without --seeds refuses gossip and lists --nodes.
+//
 // Thread rules: Prepare() and Launch() run on the thread that builds the node, before/when the
 // worker's thread starts; RequestStop() and Join() from any other thread; stats(), store().stats()
 // and max_hlc readings from any thread; everything else on the worker's thread only.
@@ -222,6 +226,8 @@ class ShardWorker {
                      std::span<const uint8_t> frame);
   // shard_worker_repair.cc (see "Repair").
   void HandleRepair(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
+  // GossipSyn, GossipAck2, MembersRequest (shard_worker_members.cc).
+  void HandleMembership(Connection* c, const wire::Envelope& envelope);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();

@@ -61,6 +61,7 @@ constexpr std::array kCommands = {
     CommandSpec{"renamenx", C::kRenameNx, 3, 1, 2, 1, true, false, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0"},
     CommandSpec{"copy", C::kCopy, -3, 1, 2, 1, true, false, "generic", "Copies the value of a key to a new key.", "6.2.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
+    CommandSpec{"shoal.members", C::kShoalMembers, 1, 0, 0, 0, false, false, "shoal", "Returns the cluster's members: id, address, zone, state (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat, last_heard_ms, this proxy's link (up, down, none) and the node whose view it is (seen_by).", "0.1.0"},
 };
 
 }  // namespace

@@ -16,7 +16,7 @@ enum class CommandId : unsigned char {
   kGet, kSet, kSetEx, kPSetEx, kSetNx, kGetDel, kGetEx, kMGet, kMSet, kDel, kUnlink, kExists,
   kExpire, kPExpire, kExpireAt, kPExpireAt, kPersist, kTtl, kPTtl, kTouch,
   // shoal
-  kShoalConsistency, kShoalLocate,
+  kShoalConsistency, kShoalLocate, kShoalMembers,
   // keyspace (fanned out over every node: proxy/server/commands_keyspace.cc)
   kFlushAll, kFlushDb, kDbSize, kKeys, kScan, kRandomKey,
   // keys (appended)

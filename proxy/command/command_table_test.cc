@@ -54,6 +54,7 @@ constexpr Expected kExpected[] = {
     {"touch", CommandId::kTouch, -2, 1, -1, 1, false},  // read-only in Redis too
     {"shoal.consistency", CommandId::kShoalConsistency, -1, 0, 0, 0, false},
     {"shoal.locate", CommandId::kShoalLocate, 2, 1, 1, 1, false},
+    {"shoal.members", CommandId::kShoalMembers, 1, 0, 0, 0, false},
     {"flushall", CommandId::kFlushAll, -1, 0, 0, 0, true},
     {"flushdb", CommandId::kFlushDb, -1, 0, 0, 0, true},
     {"dbsize", CommandId::kDbSize, 1, 0, 0, 0, false},

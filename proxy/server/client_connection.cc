@@ -419,6 +419,7 @@ void ClientConnection::Execute(const CommandSpec* spec, Args args) {
     case CommandId::kKeys: return CmdKeys(args);
     case CommandId::kRandomKey: return CmdRandomKey(args);
     case CommandId::kDbSize: return CmdDbSize(args);
+    case CommandId::kShoalMembers: return CmdShoalMembers(args);
     default:
       if (!CheckKeyCount(*spec, args)) return;
       return ExecuteKeyCommand(*spec, args);

@@ -120,6 +120,7 @@ class ClientConnection {
   void CmdCommand(Args args);
   void CmdShoalConsistency(Args args);
   void CmdShoalLocate(Args args);
+  void CmdShoalMembers(Args args);
   bool Authenticate(std::string_view user, std::string_view password, std::string* error);
 
   // commands_keyspace.cc

@@ -3,13 +3,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/hash/key_hash.h"
 #include "proxy/command/args.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/reply.h"
 #include "proxy/server/client_connection.h"
+#include "proxy/server/member_follower.h"
 #include "proxy/server/worker.h"
 
 namespace shoal::proxy {
@@ -308,10 +313,12 @@ void ClientConnection::CmdInfo(Args args) {
   info +=
       std::string("quorum_mode:") + (shared.config.sloppy_quorum ? "sloppy" : "strict") + "\r\n";
   info += std::string("hinted_handoff:") + (shared.config.hinted_handoff ? "1" : "0") + "\r\n";
-  const auto& members = shared.ring->members();
+  const ClusterView& view = worker_.view();
+  const auto& members = view.ring->members();
+  info += std::string("membership:") + (shared.follower != nullptr ? "seeds" : "static") + "\r\n";
   info += "nodes:" + std::to_string(members.size()) + "\r\n";
   for (size_t m = 0; m < members.size(); ++m) {
-    const NodeHealth& health = shared.health[m];
+    const NodeHealth& health = shared.directory.health(view.slot_of[m]);
     const bool down = health.down.load(std::memory_order_relaxed);
     info +=
         "node_" + members[m].id + ":address=" + members[m].address +
@@ -414,6 +421,67 @@ void ClientConnection::CmdShoalConsistency(Args args) {
   resp::AppendBulk(slot.reply, ConsistencyName(read_level_));
   resp::AppendBulk(slot.reply, ConsistencyName(write_level_));
   resp::AppendBulk(slot.reply, sloppy_ ? "SLOPPY" : "STRICT");
+  Finish(slot);
+}
+
+void ClientConnection::CmdShoalMembers(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kShoalMembers);
+  SharedState& shared = worker_.shared();
+  const ClusterView& view = worker_.view();
+  // This proxy's own view of its link to a member: up, down, or none (not in its ring).
+  auto link = [&](const std::string& id, const std::string& address) -> std::string {
+    const auto& members = view.ring->members();
+    for (size_t m = 0; m < members.size(); ++m) {
+      if (members[m].id == id && members[m].address == address) {
+        return shared.directory.health(view.slot_of[m]).down.load(std::memory_order_relaxed)
+                   ? "down"
+                   : "up";
+      }
+    }
+    return "none";
+  };
+  std::vector<std::vector<std::pair<std::string, std::string>>> rows;
+  if (shared.follower != nullptr) {
+    // As the node last asked sees them (seen_by), with this proxy's link state.
+    const MembersListing listing = shared.follower->Latest();
+    char phi[32];
+    for (const MemberView& v : listing.entries) {
+      snprintf(phi, sizeof(phi), "%.2f", std::min(v.phi, 99999.0));
+      rows.push_back({{"id", v.record.id},
+                      {"address", v.record.address},
+                      {"zone", v.record.zone},
+                      {"state", MemberStateName(v.state)},
+                      {"phi", phi},
+                      {"incarnation", std::to_string(v.record.incarnation)},
+                      {"heartbeat", std::to_string(v.record.heartbeat)},
+                      {"last_heard_ms", std::to_string(v.last_heard_ms)},
+                      {"link", link(v.record.id, v.record.address)},
+                      {"seen_by", listing.node_id}});
+    }
+  } else {
+    // Static membership (--nodes): NORMAL, or DOWN when this proxy's link is down.
+    for (const RingMember& m : view.ring->members()) {
+      const std::string state = link(m.id, m.address);
+      rows.push_back({{"id", m.id},
+                      {"address", m.address},
+                      {"zone", ""},
+                      {"state", state == "down" ? "DOWN" : "NORMAL"},
+                      {"phi", ""},
+                      {"incarnation", "0"},
+                      {"heartbeat", "0"},
+                      {"last_heard_ms", "0"},
+                      {"link", state},
+                      {"seen_by", "proxy"}});
+    }
+  }
+  resp::AppendArray(slot.reply, static_cast<int64_t>(rows.size()));
+  for (const auto& row : rows) {
+    resp::AppendArray(slot.reply, static_cast<int64_t>(row.size() * 2));
+    for (const auto& [name, value] : row) {
+      resp::AppendBulk(slot.reply, name);
+      resp::AppendBulk(slot.reply, value);
+    }
+  }
   Finish(slot);
 }
 

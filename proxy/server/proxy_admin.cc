@@ -7,26 +7,28 @@ namespace shoal::proxy {
 
 namespace {
 
-bool Down(const SharedState& shared, int m) {
-  return shared.health[m].down.load(std::memory_order_relaxed);
+// `slot`: a ClusterDirectory slot (cluster_view.h), not a ring index.
+bool Down(const SharedState& shared, int slot) {
+  return shared.directory.health(slot).down.load(std::memory_order_relaxed);
 }
 
 }  // namespace
 
 std::string NotReadyReason(const SharedState& shared) {
-  if (shared.ring == nullptr || shared.ring->members().empty()) return "no ring";
+  const ClusterViewPtr view = shared.directory.view();
+  if (view == nullptr || view->ring == nullptr || view->ring->members().empty()) return "no ring";
   const int n = static_cast<int>(shared.config.replicas);
   const int need = RequiredReplicas(Consistency::kQuorum, n);
-  for (const Ring::Range& r : shared.ring->Ranges(n)) {
+  for (const Ring::Range& r : view->ring->Ranges(n)) {
     int up = 0;
-    for (int i = 0; i < r.count; ++i) up += Down(shared, r.replicas[i]) ? 0 : 1;
+    for (int i = 0; i < r.count; ++i) up += Down(shared, view->slot_of[r.replicas[i]]) ? 0 : 1;
     if (up >= need) return "";
   }
   int down = 0;
-  for (size_t m = 0; m < shared.health.size(); ++m) down += Down(shared, static_cast<int>(m));
+  for (int slot : view->slot_of) down += Down(shared, slot);
   return "no token range has " + std::to_string(need) + " of its " + std::to_string(n) +
          " replicas reachable (" + std::to_string(down) + " of " +
-         std::to_string(shared.health.size()) + " nodes down)";
+         std::to_string(view->slot_of.size()) + " nodes down)";
 }
 
 void AddProxyAdminRoutes(admin::AdminServer& server, SharedState& shared, const Options& options,
@@ -41,12 +43,14 @@ void AddProxyAdminRoutes(admin::AdminServer& server, SharedState& shared, const 
     return HttpResponse::Text(200, "ready\n");
   });
   server.Get("/ring", [&shared](const HttpRequest&) {
+    const ClusterViewPtr view = shared.directory.view();
     return HttpResponse::Json(
-        200, admin::RingJson(*shared.ring, static_cast<int>(shared.config.replicas)));
+        200, admin::RingJson(*view->ring, static_cast<int>(shared.config.replicas)));
   });
   server.Get("/members", [&shared](const HttpRequest&) {
-    return HttpResponse::Json(200, admin::MembersJson(*shared.ring, -1, [&shared](int m) {
-                                return std::string(Down(shared, m) ? "down" : "up");
+    const ClusterViewPtr view = shared.directory.view();
+    return HttpResponse::Json(200, admin::MembersJson(*view->ring, -1, [&shared, &view](int m) {
+                                return std::string(Down(shared, view->slot_of[m]) ? "down" : "up");
                               }));
   });
 }
@@ -54,13 +58,14 @@ void AddProxyAdminRoutes(admin::AdminServer& server, SharedState& shared, const 
 void AttachProxyMetrics(SharedState& shared) {
   using metrics::Kind;
   using metrics::Registry;
-  const auto& members = shared.ring->members();
   shared.metrics.AddCallback(
       Kind::kGauge, "shoal_proxy_upstream_up",
       "1 while a node is not marked down (connections failing or a run of timeouts).", {"node"},
-      [&shared, &members](const Registry::Emit& emit) {
-        for (size_t m = 0; m < members.size(); ++m) {
-          emit({members[m].id}, Down(shared, static_cast<int>(m)) ? 0 : 1);
+      [&shared](const Registry::Emit& emit) {
+        // Every node of the current view (a node that left the ring is no longer reported).
+        const ClusterViewPtr view = shared.directory.view();
+        for (int slot : view->slot_of) {
+          emit({shared.directory.slot(slot).id}, Down(shared, slot) ? 0 : 1);
         }
       },
       &shared);
@@ -69,13 +74,14 @@ void AttachProxyMetrics(SharedState& shared) {
       "Nodes refused at the handshake: answered as another member or cluster (identity), or "
       "without the cluster secret's proof (auth).",
       {"node", "reason"},
-      [&shared, &members](const Registry::Emit& emit) {
-        for (size_t m = 0; m < members.size(); ++m) {
-          const NodeHealth& h = shared.health[m];
-          emit({members[m].id, "identity"},
+      [&shared](const Registry::Emit& emit) {
+        const ClusterViewPtr view = shared.directory.view();
+        for (int slot : view->slot_of) {
+          const NodeHealth& h = shared.directory.health(slot);
+          const std::string& id = shared.directory.slot(slot).id;
+          emit({id, "identity"},
                static_cast<double>(h.identity_refusals.load(std::memory_order_relaxed)));
-          emit({members[m].id, "auth"},
-               static_cast<double>(h.auth_refusals.load(std::memory_order_relaxed)));
+          emit({id, "auth"}, static_cast<double>(h.auth_refusals.load(std::memory_order_relaxed)));
         }
       },
       &shared);

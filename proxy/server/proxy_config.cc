@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
-
 #include "common/auth/cluster_secret.h"
 #include "common/clock/hlc.h"
 #include "common/hash/key_hash.h"
+#include "common/membership/seeds.h"
 #include "common/wire/frame.h"
 
 namespace shoal::proxy {
@@ -15,6 +15,11 @@ void ProxyConfig::RegisterOptions(Options& o) {
   o.AddString("listen", &listen, "HOST:PORT for Redis clients (empty: no TCP)");
   o.AddString("unix", &unix_path, "Unix socket path for Redis clients (optional)");
   o.AddString("nodes", &nodes, "static members: ID=HOST:PORT,...");
+  o.AddString("seeds", &seeds,
+              "instead of --nodes: HOST:PORT,... of nodes to ask for the cluster's member table "
+              "(a name resolving to several addresses is several seeds); the proxy follows it");
+  o.AddInt("members-refresh-ms", &members_refresh_ms,
+           "with --seeds: ask a node for the member table this often");
   o.AddInt("replicas", &replicas, "replicas per key (N)");
   o.AddString("read-consistency", &read_consistency, "one|quorum|all");
   o.AddString("write-consistency", &write_consistency, "one|quorum|all");
@@ -60,9 +65,27 @@ void ProxyConfig::RegisterOptions(Options& o) {
 }
 
 Status ProxyConfig::Finish() {
-  auto parsed = ParseMemberList(nodes, "--nodes");
-  if (!parsed.ok()) return parsed.status();
-  members = std::move(*parsed);
+  members.clear();
+  seed_list.clear();
+  if (!seeds.empty()) {
+    if (!nodes.empty()) {
+      return Status::InvalidArgument(
+          "--seeds and --nodes exclude each other: members come from the cluster or from the "
+          "list");
+    }
+    auto parsed = ParseSeedList(seeds, "--seeds");
+    if (!parsed.ok()) return parsed.status();
+    seed_list = std::move(*parsed);
+    if (members_refresh_ms < 10 || members_refresh_ms > 600'000) {
+      return Status::InvalidArgument("--members-refresh-ms must be between 10 and 600000");
+    }
+  } else if (nodes.empty()) {
+    return Status::InvalidArgument("--nodes or --seeds is required");
+  } else {
+    auto parsed = ParseMemberList(nodes, "--nodes");
+    if (!parsed.ok()) return parsed.status();
+    members = std::move(*parsed);
+  }
   if (replicas < 1 || replicas > Ring::kMaxReplicas) {
     return Status::InvalidArgument("--replicas must be between 1 and " +
                                    std::to_string(Ring::kMaxReplicas));

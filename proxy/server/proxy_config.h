@@ -20,6 +20,8 @@ struct ProxyConfig {
   std::string listen = "127.0.0.1:6379";
   std::string unix_path;                // empty: no Unix socket
   std::string nodes;                    // ID=HOST:PORT,...
+  std::string seeds;                    // HOST:PORT,... (instead of nodes: follow the cluster)
+  int64_t members_refresh_ms = 1000;    // with seeds: ask for the member table this often
   int64_t replicas = 3;
   std::string read_consistency = "quorum";
   std::string write_consistency = "quorum";
@@ -49,7 +51,8 @@ struct ProxyConfig {
   bool sloppy_quorum = false;
 
   // Derived by Finish().
-  std::vector<RingMember> members;
+  std::vector<RingMember> members;  // from --nodes (empty with --seeds)
+  std::vector<HostPort> seed_list;  // from --seeds
   Consistency read_level = Consistency::kQuorum;
   Consistency write_level = Consistency::kQuorum;
   uint64_t writer_id = 0;  // NewWriterId() per process start

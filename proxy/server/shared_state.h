@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
 #include "common/metrics/registry.h"
 #include "common/ring/ring.h"
+#include "proxy/server/cluster_view.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/upstream/node_link.h"
 
@@ -72,42 +74,43 @@ struct UpstreamStats {
 
 struct WorkerStats {
   SHOAL_PROXY_METRICS(SHOAL_METRIC_FIELD)
-  std::vector<std::unique_ptr<UpstreamStats>> upstream;  // index = ring member
+  std::vector<std::unique_ptr<UpstreamStats>> upstream;  // index = slot (cluster_view.h)
 };
 
-// Attaches one worker's cells (owner: `stats`, and each UpstreamStats) to `registry`; `members`
-// are the ring's (stats.upstream is sized to them first).
-inline void AttachWorkerStats(metrics::Registry& registry, WorkerStats& stats,
-                              const std::vector<RingMember>& members) {
-  {
-    const void* owner = &stats;
-    const metrics::Labels labels;
-    SHOAL_PROXY_METRICS(SHOAL_METRIC_ATTACH)
-  }
-  for (const RingMember& m : members) {
-    stats.upstream.push_back(std::make_unique<UpstreamStats>());
-    const UpstreamStats& upstream = *stats.upstream.back();
-    const void* owner = &upstream;
-    const metrics::Labels labels = {{"node", m.id}};
-    // SHOAL_METRIC_ATTACH reads `stats`: shadow it with this node's cells.
-    const UpstreamStats& stats = upstream;
-    SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_ATTACH)
-  }
+// Attaches one worker's cells (owner: `stats`) to `registry`. Its per-node cells are attached
+// by the worker itself as it opens links (AttachUpstreamStats).
+inline void AttachWorkerStats(metrics::Registry& registry, WorkerStats& stats) {
+  const void* owner = &stats;
+  const metrics::Labels labels;
+  SHOAL_PROXY_METRICS(SHOAL_METRIC_ATTACH)
 }
 
+// Appends the cells for the node of the next slot (cluster_view.h), labelled `node_id`, to
+// `stats.upstream` (whose index is the slot). Owner worker thread only.
+inline void AttachUpstreamStats(metrics::Registry& registry, WorkerStats& worker,
+                                const std::string& node_id) {
+  worker.upstream.push_back(std::make_unique<UpstreamStats>());
+  const UpstreamStats& stats = *worker.upstream.back();
+  const void* owner = &stats;
+  const metrics::Labels labels = {{"node", node_id}};
+  SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_ATTACH)
+}
+
+class MemberFollower;
+
 struct SharedState {
-  SharedState(ProxyConfig cfg, RingPtr r, const Clock& c)
-      : config(std::move(cfg)),
-        ring(std::move(r)),
-        clock(c),
-        hlc(c, config.max_clock_offset_ms),
-        health(ring->members().size()) {}
+  SharedState(ProxyConfig cfg, const Clock& c)
+      : config(std::move(cfg)), clock(c), hlc(c, config.max_clock_offset_ms) {}
 
   const ProxyConfig config;
-  const RingPtr ring;  // static membership for now; later swapped as a snapshot
+  // The ring snapshots and every node's slot and health (cluster_view.h): one view published
+  // before the workers start (--nodes), then each membership change (--seeds).
+  ClusterDirectory directory;
+  // With --seeds: the thread following the member table (SHOAL.MEMBERS reads its last listing);
+  // nullptr with --nodes. Set before the workers start.
+  MemberFollower* follower = nullptr;
   const Clock& clock;
   HybridLogicalClock hlc;
-  std::vector<NodeHealth> health;  // per ring member
   std::atomic<uint64_t> next_client_id{1};
   int64_t start_ms = 0;
   int tcp_port = 0;

@@ -92,21 +92,13 @@ void Worker::SetUpLoop() {
   timeval tick{0, static_cast<suseconds_t>(tick_ms * 1000)};
   event_add(tick_event_.get(), &tick);
 
-  NodeLinkOptions link_options;
-  link_options.cluster = shared_.config.cluster;
-  link_options.sender_id = shared_.config.id;
-  link_options.cluster_secret = shared_.config.cluster_secret;
-  link_options.timeout_ms = shared_.config.timeout_ms;
-  link_options.down_after_timeouts = shared_.config.down_after_timeouts;
-  const auto& members = shared_.ring->members();
-  for (size_t m = 0; m < members.size(); ++m) {
-    auto hp = ParseHostPort(members[m].address);  // validated by ProxyConfig::Finish
-    links_.push_back(std::make_unique<NodeLink>(base_.get(), static_cast<int>(m), members[m].id,
-                                                *hp, link_options, shared_.health[m], shared_.hlc,
-                                                *this));
-  }
-  unsettled_links_ = static_cast<int>(links_.size());
-  for (auto& link : links_) link->Start();
+  link_options_.cluster = shared_.config.cluster;
+  link_options_.sender_id = shared_.config.id;
+  link_options_.cluster_secret = shared_.config.cluster_secret;
+  link_options_.timeout_ms = shared_.config.timeout_ms;
+  link_options_.down_after_timeouts = shared_.config.down_after_timeouts;
+  view_ = shared_.directory.view();
+  AddLinks();
 
   // Accept clients once every link settled, or after the timeout whatever happens.
   accept_resume_timer_.reset(event_new(base_.get(), -1, 0, &Worker::OnAcceptResume, this));
@@ -135,8 +127,29 @@ void Worker::EnableAccept() {
   ready_.store(true, std::memory_order_release);
 }
 
-void Worker::OnNodeSettled(int member, bool up) {
-  if (--unsettled_links_ == 0) EnableAccept();
+void Worker::OnNodeSettled(int slot, bool up) {
+  if (unsettled_links_ > 0 && --unsettled_links_ == 0) EnableAccept();
+}
+
+void Worker::AddLinks() {
+  const int slots = shared_.directory.slot_count();
+  while (static_cast<int>(links_.size()) < slots) {
+    const int s = static_cast<int>(links_.size());
+    const MemberSlot& slot = shared_.directory.slot(s);
+    auto hp = ParseHostPort(slot.address);  // validated by ProxyConfig::Finish / the follower
+    if (!hp.ok()) hp = HostPort{"invalid", 0};
+    AttachUpstreamStats(shared_.metrics, stats_, slot.id);
+    links_.push_back(std::make_unique<NodeLink>(base_.get(), s, slot.id, *hp, link_options_,
+                                                shared_.directory.health(s), shared_.hlc, *this));
+    if (!ready_.load(std::memory_order_relaxed)) ++unsettled_links_;
+    links_.back()->Start();
+  }
+}
+
+void Worker::RefreshView() {
+  if (shared_.directory.generation() == view_->generation) return;
+  view_ = shared_.directory.view();
+  AddLinks();
 }
 
 void Worker::OnAccept(int listen_fd) {
@@ -243,13 +256,17 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   const bool hintable = shared_.config.hinted_handoff &&
                         (plan.mode == KeyMode::kWrite ||
                          (plan.mode == KeyMode::kReadThenWrite && !plan.write_is_touch));
-  const int listed = shared_.ring->PreferenceList(
+  // op.members holds slots (cluster_view.h), not ring indices: the op stays valid if a new view
+  // is taken before it ends.
+  RefreshView();
+  const int listed = view_->ring->PreferenceList(
       KeyHash(key), hintable ? Ring::kMaxReplicas : replicas, op.members);
+  for (int i = 0; i < listed; ++i) op.members[i] = view_->slot_of[op.members[i]];
   op.n = std::min(listed, replicas);
   int fallbacks = 0;
   for (int i = op.n; i < listed; ++i) {
     const int member = op.members[i];
-    if (shared_.health[member].down.load(std::memory_order_relaxed)) continue;  // known down
+    if (shared_.directory.health(member).down.load(std::memory_order_relaxed)) continue;
     op.members[op.n + fallbacks++] = member;
   }
   plan.n = op.n;
@@ -264,8 +281,9 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
 
 uint64_t Worker::SmallestNodeFrameLimit() const {
   uint64_t limit = UINT64_MAX;
-  for (const NodeHealth& h : shared_.health) {
-    const uint32_t advertised = h.max_request_frame.load(std::memory_order_relaxed);
+  for (int slot : view_->slot_of) {
+    const uint32_t advertised =
+        shared_.directory.health(slot).max_request_frame.load(std::memory_order_relaxed);
     if (advertised != 0) limit = std::min<uint64_t>(limit, advertised);
   }
   return limit;
@@ -340,7 +358,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
         req.type == NodeRequest::Type::kHintPut) {
       const std::string_view target =
           req.type == NodeRequest::Type::kHintPut
-              ? std::string_view(ring().members()[op.members[req.hint_for]].id)
+              ? std::string_view(shared_.directory.slot(op.members[req.hint_for]).id)
               : std::string_view();
       frame = BuildKeyRequest(frame_builder_, kPlaceholderRequestId, op.key, req, target);
       built = &req;
@@ -474,6 +492,7 @@ void Worker::CacheTime() {
 
 void Worker::OnTick() {
   time_cached_ = false;
+  RefreshView();
   const int64_t now = MonotonicMs();
   // Requests time out one by one on their links (a node is marked down only after a run of
   // them); an op past its deadline has had every pending replica failed that way.

@@ -59,7 +59,9 @@ class Worker final : public NodeLinkListener {
   SharedState& shared() { return shared_; }
   event_base* base() { return base_.get(); }
   const ProxyConfig& config() const { return shared_.config; }
-  const Ring& ring() const { return *shared_.ring; }
+  // The routing snapshot this worker uses (refreshed between events when a new one is published).
+  const ClusterView& view() const { return *view_; }
+  const Ring& ring() const { return *view_->ring; }
   WorkerStats& stats() { return stats_; }
   RequestMetrics& request_metrics() { return request_metrics_; }
   // Wall and monotonic time in ms, read once per loop iteration (the cache is cleared when the
@@ -76,7 +78,7 @@ class Worker final : public NodeLinkListener {
   // ---- NodeLinkListener ----
   void OnNodeResponse(const PendingRef& ref, const wire::Envelope& envelope) override;
   void OnNodeFailure(const PendingRef& ref) override;
-  void OnNodeSettled(int member, bool up) override;
+  void OnNodeSettled(int slot, bool up) override;
   void OnLinkDirty(NodeLink& link) override;
 
  private:
@@ -89,6 +91,9 @@ class Worker final : public NodeLinkListener {
   void OnTick();
   void ScheduleFlush();
   void CacheTime();
+  // Takes the directory's newest view if it changed, and opens links to new slots.
+  void RefreshView();
+  void AddLinks();
 
   KeyOp* AcquireOp();
   // The op a node answer is for, or nullptr when that op has finished since.
@@ -137,7 +142,9 @@ class Worker final : public NodeLinkListener {
   int64_t cached_monotonic_ms_ = 0;
   int unsettled_links_ = 0;
 
-  std::vector<std::unique_ptr<NodeLink>> links_;  // by ring member index
+  ClusterViewPtr view_;
+  NodeLinkOptions link_options_;
+  std::vector<std::unique_ptr<NodeLink>> links_;  // by slot (cluster_view.h)
   std::vector<NodeLink*> dirty_links_;
   std::unordered_map<ClientConnection*, std::unique_ptr<ClientConnection>> clients_;
   std::vector<ClientConnection*> dirty_clients_;

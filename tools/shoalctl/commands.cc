@@ -1,8 +1,10 @@
 #include "tools/shoalctl/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/clock/clock.h"
+#include "common/membership/gossip_wire.h"
 
 namespace shoal::tools {
 
@@ -127,6 +129,32 @@ int RunRepair(CommandContext& ctx) {
   if (!error.empty()) {
     std::fprintf(stderr, "shoalctl: repair: %s\n", error.c_str());
     return 1;
+  }
+  return 0;
+}
+
+int RunMembers(CommandContext& ctx) {
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  auto req = wire::CreateMembersRequest(b);
+  const uint64_t id = ctx.client.NextRequestId();
+  const wire::Envelope* env =
+      Call(ctx, id, fb.Finish(id, wire::Message::MembersRequest, req.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_MembersResponse();
+  if (resp == nullptr) return Unexpected("members");
+  const MembersListing listing = DecodeMembersResponse(*resp);
+  std::printf("node: %s\nmembership: %s\n", listing.node_id.c_str(),
+              listing.gossip ? "gossip (--seeds)" : "static (--nodes)");
+  std::printf("%-20s %-24s %-12s %-8s %8s %12s %10s %14s\n", "ID", "ADDRESS", "ZONE", "STATE",
+              "PHI", "INCARNATION", "HEARTBEAT", "LAST_HEARD_MS");
+  for (const MemberView& v : listing.entries) {
+    std::printf("%-20s %-24s %-12s %-8s %8.2f %12llu %10llu %14lld\n", v.record.id.c_str(),
+                v.record.address.c_str(), v.record.zone.empty() ? "-" : v.record.zone.c_str(),
+                MemberStateName(v.state), std::min(v.phi, 99999.0),
+                static_cast<unsigned long long>(v.record.incarnation),
+                static_cast<unsigned long long>(v.record.heartbeat),
+                static_cast<long long>(v.last_heard_ms));
   }
   return 0;
 }

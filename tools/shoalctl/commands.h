@@ -31,6 +31,10 @@ int RunInfo(CommandContext& ctx);
 // "bytes_repaired: N"; a round that failed with some peers prints them on stderr and returns 1,
 // as does a node that ran no round (standalone, shutting down).
 int RunRepair(CommandContext& ctx);
+// The node's member table (wire MembersRequest): "node: ID", "membership: gossip (--seeds)" or
+// "static (--nodes)", then one row per member under a header: ID ADDRESS ZONE STATE PHI
+// INCARNATION HEARTBEAT LAST_HEARD_MS (STATE as that node sees it: NORMAL, DOWN, ...).
+int RunMembers(CommandContext& ctx);
 
 // Load generation ("fill"): `count` requests pipelined `pipeline` deep, keys
 // "<key_prefix><i>". Puts write values of `value_size` bytes; gets read the keys back and count

@@ -46,6 +46,9 @@ Commands:
                              repaired once the round has ended (waits up to --timeout-ms,
                              default 10 minutes for repair); exits 1 if no round ran or the
                              round failed with a peer (named on stderr)
+  members                    print the node's member table: each member's id, address, zone,
+                             state as that node sees it (JOINING, NORMAL, LEAVING, DOWN,
+                             REMOVED), phi, incarnation, heartbeat and ms since its last news
 
 Load generation (tests, quick measurements):
   fill --count N [--value-size SIZE] [--key-prefix P] [--pipeline W] [--ttl-ms N] [--op put|get]
@@ -84,14 +87,14 @@ const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() 
   static const auto* flags = new std::map<std::string_view, std::vector<std::string_view>>{
       {"get", {}},    {"set", {"ttl-ms"}},
       {"del", {}},    {"info", {}},
-      {"repair", {}}, {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
+      {"repair", {}}, {"members", {}}, {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
   };
   return *flags;
 }
 
 const std::map<std::string_view, size_t>& CommandArity() {
   static const auto* arity = new std::map<std::string_view, size_t>{
-      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"repair", 0}, {"fill", 0}};
+      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"repair", 0}, {"members", 0}, {"fill", 0}};
   return *arity;
 }
 
@@ -237,6 +240,7 @@ int main(int argc, char** argv) {
   if (command == "set") return shoal::tools::RunSet(ctx, args[0], args[1], ttl_ms);
   if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
   if (command == "info") return shoal::tools::RunInfo(ctx);
+  if (command == "members") return shoal::tools::RunMembers(ctx);
   if (command == "repair") {
     // A repair waits for a whole anti-entropy round: a longer default for its answer.
     ctx.timeout_ms = given["timeout-ms"] ? static_cast<int>(timeout_ms) : 600'000;

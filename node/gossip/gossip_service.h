@@ -1,0 +1,110 @@
+#pragma once
+
+// GossipService: a node's membership (docs/membership.md) when it is started with --seeds. Owns
+// the node's MemberTable and a thread of its own (never a shard loop) that, every
+// --gossip-interval-ms, raises the node's heartbeat and runs one push-pull exchange
+// (common/membership/gossip_round.h) with each peer ChooseGossipTargets picks, over blocking
+// NodeClient connections (Hello as a Node, with the cluster secret), kept open between rounds.
+// Seed names are resolved again every few rounds (a DNS name with several addresses is several
+// seeds).
+//
+// The other side of an exchange (a peer's GossipSyn and GossipAck2) and MembersRequest are served
+// by the shard threads through OnSyn / OnAck2 / Listing, which take the table's lock briefly.
+//
+// Thread rules: Start/Stop/WaitSettled from the controlling thread (main); OnSyn, OnAck2, Listing,
+// RingMembers and the counters from any thread.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/client/node_client.h"
+#include "common/clock/clock.h"
+#include "common/membership/gossip_round.h"
+#include "common/membership/gossip_wire.h"
+#include "common/membership/member_table.h"
+#include "common/ring/ring.h"
+
+namespace shoal::node {
+
+struct GossipOptions {
+  std::string cluster;
+  std::string secret;  // the cluster secret (empty: none)
+  std::vector<HostPort> seeds;
+  int64_t interval_ms = 1000;
+  double phi_threshold = 8;
+};
+
+class GossipService {
+ public:
+  // `self` is this node's record (address as peers reach it). `clock` must outlive the service.
+  GossipService(MemberRecord self, GossipOptions options, const Clock& clock);
+  ~GossipService();  // stops
+  GossipService(const GossipService&) = delete;
+  GossipService& operator=(const GossipService&) = delete;
+
+  void Start();
+  // Idempotent; the round in progress ends at its next exchange.
+  void Stop();
+
+  // Blocks until the member set looks settled: an exchange with a peer succeeded and the ring's
+  // members have not changed for three intervals; or no seed but this node exists; or
+  // `timeout_ms` passed. True unless it timed out.
+  bool WaitSettled(int64_t timeout_ms);
+
+  // Shard threads: the peer side of an exchange.
+  GossipAckMessage OnSyn(const GossipSynMessage& syn);
+  void OnAck2(const GossipAck2Message& ack2);
+  MembersListing Listing();
+  std::vector<RingMember> RingMembers();
+  std::string self_id() const { return self_id_; }
+
+  struct Counters {
+    std::atomic<uint64_t> rounds{0};
+    std::atomic<uint64_t> exchanges{0};          // completed, as initiator
+    std::atomic<uint64_t> exchange_failures{0};  // could not connect, timed out, bad answer
+    std::atomic<uint64_t> syns_served{0};
+    std::atomic<uint64_t> bytes_sent{0};  // frames this node sent as initiator and answerer
+    std::atomic<uint64_t> bytes_received{0};
+    std::atomic<uint64_t> refutations{0};  // rumours about this node it refuted
+  };
+  Counters& counters() { return counters_; }
+
+ private:
+  void Run();
+  Status Exchange(const std::string& address);
+  Status Ensure(const std::string& address, client::NodeClient** out);
+  void ResolveSeedsNow();
+  void NoteChanges(const MergeCounts& counts);
+
+  const std::string self_id_;
+  const GossipOptions options_;
+  const Clock& clock_;
+  std::mt19937_64 rng_;
+
+  std::mutex mu_;  // guards table_, ring_changed_ms_, first_exchange_ok_, stop_
+  std::condition_variable cv_;
+  MemberTable table_;
+  uint64_t last_ring_generation_ = 0;
+  int64_t ring_changed_ms_ = 0;
+  bool first_exchange_ok_ = false;
+  bool stop_ = false;
+
+  bool alone_ = false;  // no seed but this node (set by Start, before the thread)
+  // Gossip thread only (and Start, before it).
+  std::vector<std::string> seed_addresses_;
+  uint64_t rounds_since_resolve_ = 0;
+  std::map<std::string, std::unique_ptr<client::NodeClient>> conns_;
+  FrameBuilder builder_;
+  std::thread thread_;
+  Counters counters_;
+};
+
+}  // namespace shoal::node
