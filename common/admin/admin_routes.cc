@@ -11,9 +11,9 @@ namespace shoal::admin {
 
 namespace {
 
-std::string Share(long double fraction) {
+std::string Share(double fraction) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6Lf", fraction);
+  std::snprintf(buf, sizeof(buf), "%.6f", fraction);
   return buf;
 }
 
@@ -50,25 +50,35 @@ void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
   });
 }
 
-std::string RingJson(const Ring& ring, int replicas) {
-  const auto& members = ring.members();
-  std::vector<long double> primary(members.size(), 0), held(members.size(), 0);
-  const auto ranges = ring.Ranges(replicas);
-  const long double space = 18446744073709551616.0L;  // 2^64
-  for (const Ring::Range& r : ranges) {
+std::vector<MemberShare> RingShares(const Ring& ring, int replicas) {
+  const size_t count = ring.members().size();
+  std::vector<long double> primary(count, 0), held(count, 0);
+  for (const Ring::Range& r : ring.Ranges(replicas)) {
     const long double size = static_cast<long double>(r.end - r.start);
     if (r.count > 0) primary[r.replicas[0]] += size;
     for (int i = 0; i < r.count; ++i) held[r.replicas[i]] += size;
   }
+  const long double space = 18446744073709551616.0L;  // 2^64
+  std::vector<MemberShare> out(count);
+  for (size_t m = 0; m < count; ++m) {
+    out[m].primary = static_cast<double>(primary[m] / space);
+    out[m].replica = static_cast<double>(held[m] / space);
+  }
+  return out;
+}
+
+std::string RingJson(const Ring& ring, int replicas) {
+  const auto& members = ring.members();
+  const std::vector<MemberShare> shares = RingShares(ring, replicas);
   std::string json = "{\"replicas\":" + std::to_string(replicas) +
                      ",\"tokens_per_node\":" + std::to_string(ring.tokens_per_node()) +
-                     ",\"ranges\":" + std::to_string(ranges.size()) + ",\"members\":[";
+                     ",\"ranges\":" + std::to_string(ring.Ranges(0).size()) + ",\"members\":[";
   for (size_t m = 0; m < members.size(); ++m) {
     json += (m == 0 ? "" : ",");
     json += "{\"id\":" + JsonString(members[m].id) +
             ",\"address\":" + JsonString(members[m].address) +
-            ",\"primary_share\":" + Share(primary[m] / space) +
-            ",\"replica_share\":" + Share(held[m] / space) + "}";
+            ",\"primary_share\":" + Share(shares[m].primary) +
+            ",\"replica_share\":" + Share(shares[m].replica) + "}";
   }
   return json + "]}";
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/admin/admin_server.h"
 #include "common/config/options.h"
@@ -29,6 +30,13 @@ void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
 //  "replica_share"}]}: the share of the hash space each member is first in the preference list
 // for, and the share it holds a replica of (with N replicas).
 std::string RingJson(const Ring& ring, int replicas);
+
+// Per member (index into ring.members()): the fractions of the hash space behind RingJson.
+struct MemberShare {
+  double primary = 0;
+  double replica = 0;
+};
+std::vector<MemberShare> RingShares(const Ring& ring, int replicas);
 
 // {"source":"static","members":[{"id","address","state", "self"?}]}; state(i) names member i's
 // state as this process sees it ("up", "down", "unknown").

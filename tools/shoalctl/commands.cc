@@ -1,8 +1,10 @@
 #include "tools/shoalctl/commands.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
+#include "common/admin/admin_server.h"
 #include "common/clock/clock.h"
 #include "common/membership/gossip_wire.h"
 
@@ -28,6 +30,21 @@ const wire::Envelope* Call(CommandContext& ctx, uint64_t id, std::span<const uin
     return nullptr;
   }
   return *env;
+}
+
+// A JSON value for an Info reading: integers as numbers, anything else as a string.
+std::string JsonValue(std::string_view value) {
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (!value.empty() && ec == std::errc() && ptr == value.data() + value.size()) {
+    return std::string(value);
+  }
+  uint64_t u = 0;
+  auto [uptr, uec] = std::from_chars(value.data(), value.data() + value.size(), u);
+  if (!value.empty() && uec == std::errc() && uptr == value.data() + value.size()) {
+    return std::string(value);
+  }
+  return admin::JsonString(value);
 }
 
 int Unexpected(const char* what) {
@@ -91,7 +108,7 @@ int RunDel(CommandContext& ctx, const std::string& key) {
   return 0;
 }
 
-int RunInfo(CommandContext& ctx) {
+int RunInfo(CommandContext& ctx, bool json) {
   FrameBuilder& fb = ctx.client.builder();
   auto& b = fb.Start();
   auto info = wire::CreateInfo(b);
@@ -100,16 +117,24 @@ int RunInfo(CommandContext& ctx) {
   if (env == nullptr) return 1;
   const auto* resp = env->message_as_InfoResponse();
   if (resp == nullptr) return Unexpected("info");
+  std::string out;
   if (resp->entries() != nullptr) {
     for (const auto* e : *resp->entries()) {
-      std::printf("%s: %s\n", e->name() ? e->name()->c_str() : "",
-                  e->value() ? e->value()->c_str() : "");
+      const std::string_view name = e->name() ? e->name()->string_view() : "";
+      const std::string_view value = e->value() ? e->value()->string_view() : "";
+      if (json) {
+        out += (out.empty() ? "{" : ",") + admin::JsonString(name) + ":" + JsonValue(value);
+      } else {
+        out.append(name).append(": ").append(value).append("\n");
+      }
     }
   }
+  if (json) out = (out.empty() ? "{" : out) + "}\n";
+  std::fputs(out.c_str(), stdout);
   return 0;
 }
 
-int RunRepair(CommandContext& ctx) {
+int RunRepair(CommandContext& ctx, bool json) {
   FrameBuilder& fb = ctx.client.builder();
   auto& b = fb.Start();
   auto repair = wire::CreateRepair(b);
@@ -123,9 +148,16 @@ int RunRepair(CommandContext& ctx) {
     std::fprintf(stderr, "shoalctl: repair: %s\n", error.empty() ? "no round ran" : error.c_str());
     return 1;
   }
-  std::printf("peers: %u\nkeys_repaired: %llu\nbytes_repaired: %llu\n", resp->peers(),
-              static_cast<unsigned long long>(resp->keys_repaired()),
-              static_cast<unsigned long long>(resp->bytes_repaired()));
+  if (json) {
+    std::printf("{\"peers\":%u,\"keys_repaired\":%llu,\"bytes_repaired\":%llu,\"error\":%s}\n",
+                resp->peers(), static_cast<unsigned long long>(resp->keys_repaired()),
+                static_cast<unsigned long long>(resp->bytes_repaired()),
+                admin::JsonString(error).c_str());
+  } else {
+    std::printf("peers: %u\nkeys_repaired: %llu\nbytes_repaired: %llu\n", resp->peers(),
+                static_cast<unsigned long long>(resp->keys_repaired()),
+                static_cast<unsigned long long>(resp->bytes_repaired()));
+  }
   if (!error.empty()) {
     std::fprintf(stderr, "shoalctl: repair: %s\n", error.c_str());
     return 1;

@@ -26,11 +26,13 @@ struct CommandContext {
 int RunGet(CommandContext& ctx, const std::string& key);
 int RunSet(CommandContext& ctx, const std::string& key, const std::string& value, int64_t ttl_ms);
 int RunDel(CommandContext& ctx, const std::string& key);
-int RunInfo(CommandContext& ctx);
+// Info: "name: value" lines, or with `json` one object (integers as numbers, others as strings).
+int RunInfo(CommandContext& ctx, bool json);
 // One anti-entropy round on the node now (wire Repair). Prints "peers: N", "keys_repaired: N",
 // "bytes_repaired: N"; a round that failed with some peers prints them on stderr and returns 1,
-// as does a node that ran no round (standalone, shutting down).
-int RunRepair(CommandContext& ctx);
+// as does a node that ran no round (standalone, shutting down). With `json`: one object
+// {"peers", "keys_repaired", "bytes_repaired", "error"} (error: "" when none).
+int RunRepair(CommandContext& ctx, bool json);
 // The node's member table (wire MembersRequest): "node: ID", "membership: gossip (--seeds)" or
 // "static (--nodes)", then one row per member under a header: ID ADDRESS ZONE STATE PHI
 // INCARNATION HEARTBEAT LAST_HEARD_MS (STATE as that node sees it: NORMAL, DOWN, ...).

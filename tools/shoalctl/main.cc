@@ -20,6 +20,9 @@
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/hash/key_hash.h"
+#include "common/ring/ring.h"
+#include "tools/shoalctl/cluster_commands.h"
+#include "tools/shoalctl/command_help.h"
 #include "tools/shoalctl/commands.h"
 
 namespace {
@@ -32,15 +35,16 @@ constexpr const char* kUsage =
     R"(usage: shoalctl [--node HOST:PORT] [--cluster NAME] [--cluster-secret-file FILE]
                 [--timeout-ms N] COMMAND ...
 
-Talks to one Shoal node directly.
+Talks to Shoal nodes directly: one (--node) for the key and node commands, each member for
+the cluster commands. `shoalctl COMMAND --help` describes one command.
 
 Commands:
   get KEY                    print the value, or (nil) when the key is absent, deleted or expired
   set KEY VALUE [--ttl-ms N] store VALUE (expiring N ms from now); prints OK
   del KEY                    delete (writes a tombstone); prints "(integer) 1" when a live value
                              was removed, "(integer) 0" otherwise, as redis-cli does for DEL
-  info                       print the node's readings, one "name: value" per line
-  repair                     run one anti-entropy round on the node now, in both directions:
+  info [--json]              print the node's readings, one "name: value" per line
+  repair [--json]            run one anti-entropy round on the node now, in both directions:
                              with each peer it pushes the states it holds newer and pulls
                              those the peer holds newer; prints peers compared, keys and bytes
                              repaired once the round has ended (waits up to --timeout-ms,
@@ -49,6 +53,19 @@ Commands:
   members                    print the node's member table: each member's id, address, zone,
                              state as that node sees it (JOINING, NORMAL, LEAVING, DOWN,
                              REMOVED), phi, incarnation, heartbeat and ms since its last news
+
+Cluster commands (they take the member list instead of --node; --json for scripts):
+  ring --nodes LIST [--replicas N] [--tokens-per-node T] [--json]
+                             token ownership: per member, the share of the hash space it is
+                             first owner of and the share it holds a replica of
+  locate KEY --nodes LIST [--replicas N] [--tokens-per-node T] [--json]
+                             the key's hash and its replicas, in preference order
+  status --nodes LIST [--json]
+                             per member: up or down, ready, sync state, keys, memory used and
+                             limit, requests served, hints pending (count, bytes, oldest age),
+                             uptime (one Info each); exits 1 when any member cannot be reached
+  (LIST is the proxies' --nodes value: ID=HOST:PORT,...; --replicas defaults to 3,
+  --tokens-per-node to 512: give the values the cluster runs with)
 
 Load generation (tests, quick measurements):
   fill --count N [--value-size SIZE] [--key-prefix P] [--pipeline W] [--ttl-ms N] [--op put|get]
@@ -63,7 +80,8 @@ Options:
                      the cluster secret: prove it to the node (Auth) and require the node to
                      prove it too; needed for nodes started with --cluster-secret-file
   --timeout-ms N     connect and per-request timeout (default 5000; repair's answer: 600000)
-  --help             show this help
+  --help             show this help; after a command, that command's help
+  --json             (info, repair, ring, locate, status) one JSON object on stdout
   --                 end of options: following arguments are taken literally (values that begin
                      with "--")
 
@@ -85,16 +103,24 @@ bool ParseInt(std::string_view text, int64_t* out) {
 // The flags every command may take, and those of specific commands.
 const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() {
   static const auto* flags = new std::map<std::string_view, std::vector<std::string_view>>{
-      {"get", {}},    {"set", {"ttl-ms"}},
-      {"del", {}},    {"info", {}},
-      {"repair", {}}, {"members", {}}, {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
+      {"get", {}},
+      {"set", {"ttl-ms"}},
+      {"del", {}},
+      {"info", {"json"}},
+      {"repair", {"json"}},
+      {"members", {}},
+      {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
+      {"ring", {"nodes", "replicas", "tokens-per-node", "json"}},
+      {"locate", {"nodes", "replicas", "tokens-per-node", "json"}},
+      {"status", {"nodes", "replicas", "tokens-per-node", "json"}},
   };
   return *flags;
 }
 
 const std::map<std::string_view, size_t>& CommandArity() {
   static const auto* arity = new std::map<std::string_view, size_t>{
-      {"get", 1}, {"set", 2}, {"del", 1}, {"info", 0}, {"repair", 0}, {"members", 0}, {"fill", 0}};
+      {"get", 1},  {"set", 2},  {"del", 1},    {"info", 0},   {"repair", 0}, {"members", 0},
+      {"fill", 0}, {"ring", 0}, {"locate", 1}, {"status", 0}};
   return *arity;
 }
 
@@ -107,7 +133,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   static const std::vector<std::string_view> kKnown = {
       "node",  "cluster",    "cluster-secret-file", "timeout-ms", "ttl-ms",
-      "count", "value-size", "key-prefix",          "pipeline",   "op"};
+      "count", "value-size", "key-prefix",          "pipeline",   "op",
+      "nodes", "replicas",   "tokens-per-node",     "json"};
   bool literal = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -121,7 +148,10 @@ int main(int argc, char** argv) {
           continue;
         }
       }
-      std::fputs(kUsage, stdout);
+      // After a command: that command's help (`shoalctl status --help`).
+      const std::string help =
+          args.empty() ? std::string() : shoal::tools::CommandHelp(args.front());
+      std::fputs(help.empty() ? kUsage : help.c_str(), stdout);
       return 0;
     }
     if (!literal && arg == "--") {
@@ -143,7 +173,9 @@ int main(int argc, char** argv) {
     if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end()) {
       return UsageError("unknown option --" + std::string(name));
     }
-    if (!has_value) {
+    if (!has_value && name == "json") {
+      value = "true";  // a switch
+    } else if (!has_value) {
       if (i + 1 >= argc) return UsageError("--" + std::string(name) + " needs a value");
       value = argv[++i];
     }
@@ -169,6 +201,9 @@ int main(int argc, char** argv) {
     return UsageError("'" + command + "' takes " + std::to_string(CommandArity().at(command)) +
                       " argument(s), got " + std::to_string(args.size()));
   }
+
+  if (given["json"] && flags["json"] != "true") return UsageError("--json takes no value");
+  const bool json = given["json"];
 
   auto address = shoal::ParseHostPort(flags["node"]);
   if (!address.ok()) return UsageError("--node: " + address.status().message());
@@ -219,6 +254,33 @@ int main(int argc, char** argv) {
     secret = std::move(*loaded);
   }
 
+  if (command == "ring" || command == "locate" || command == "status") {
+    if (!given["nodes"]) return UsageError(command + " needs --nodes ID=HOST:PORT,...");
+    auto members = shoal::ParseMemberList(flags["nodes"], "--nodes");
+    if (!members.ok()) return UsageError(members.status().message());
+    int64_t replicas = 3, tokens = shoal::Ring::kDefaultTokensPerNode;
+    if (given["replicas"] && (!ParseInt(flags["replicas"], &replicas) || replicas < 1 ||
+                              replicas > shoal::Ring::kMaxReplicas)) {
+      return UsageError("--replicas expects 1 to " + std::to_string(shoal::Ring::kMaxReplicas));
+    }
+    if (given["tokens-per-node"] &&
+        (!ParseInt(flags["tokens-per-node"], &tokens) || tokens < 1 || tokens > 1 << 16)) {
+      return UsageError("--tokens-per-node expects 1 to 65536");
+    }
+    auto ring = shoal::Ring::Build(std::move(*members), static_cast<int>(tokens));
+    if (!ring.ok()) return UsageError(ring.status().message());
+    shoal::tools::ClusterOptions cluster;
+    cluster.ring = *ring;
+    cluster.replicas = static_cast<int>(replicas);
+    cluster.json = json;
+    cluster.cluster = flags["cluster"];
+    cluster.secret = secret;
+    cluster.timeout_ms = static_cast<int>(timeout_ms);
+    if (command == "ring") return shoal::tools::RunRing(cluster);
+    if (command == "locate") return shoal::tools::RunLocate(cluster, args[0]);
+    return shoal::tools::RunStatus(cluster);
+  }
+
   auto client = shoal::client::NodeClient::Connect(*address, static_cast<int>(timeout_ms));
   if (!client.ok()) {
     std::fprintf(stderr, "shoalctl: %s\n", client.status().message().c_str());
@@ -239,12 +301,12 @@ int main(int argc, char** argv) {
   if (command == "get") return shoal::tools::RunGet(ctx, args[0]);
   if (command == "set") return shoal::tools::RunSet(ctx, args[0], args[1], ttl_ms);
   if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
-  if (command == "info") return shoal::tools::RunInfo(ctx);
+  if (command == "info") return shoal::tools::RunInfo(ctx, json);
   if (command == "members") return shoal::tools::RunMembers(ctx);
   if (command == "repair") {
     // A repair waits for a whole anti-entropy round: a longer default for its answer.
     ctx.timeout_ms = given["timeout-ms"] ? static_cast<int>(timeout_ms) : 600'000;
-    return shoal::tools::RunRepair(ctx);
+    return shoal::tools::RunRepair(ctx, json);
   }
   return shoal::tools::RunFill(ctx, fill);
 }
