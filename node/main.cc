@@ -33,6 +33,7 @@
 #include "node/server/node_admin.h"
 #include "node/server/node_config.h"
 #include "node/server/node_info.h"
+#include "node/server/node_reload.h"
 #include "node/server/node_server.h"
 #include "node/sync/restart_sync.h"
 
@@ -59,6 +60,11 @@ struct SignalState {
   // so that a node out of descriptors (connections) can still persist its ceiling: released just
   // before the write and taken again after it.
   int reserved_fds[2] = {-1, -1};
+  // SIGHUP re-reads the configuration (node_reload.h) with the command line the node started with.
+  uv_signal_t hangup{};
+  int argc = 0;
+  const char* const* argv = nullptr;
+  shoal::Options* options = nullptr;
 };
 
 void TakeReservedFds(SignalState& state) {
@@ -147,11 +153,20 @@ void OnSignal(uv_signal_t* handle, int signum) {
   PersistFinalHlc(*state);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->term), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->interrupt), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state->hangup), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->hlc_timer), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&state->ceiling_wake), nullptr);
 }
 
-// Creates the HLC timer and the SIGTERM/SIGINT handlers on `loop` and starts them.
+void OnHangup(uv_signal_t* handle, int) {
+  auto* state = static_cast<SignalState*>(handle->data);
+  if (state->stopped) return;
+  // An invalid file changes nothing: the outcome is logged either way.
+  (void)shoal::node::ReloadNodeConfig(state->argc, state->argv, *state->options,
+                                      state->server->mutable_context());
+}
+
+// Creates the HLC timer and the SIGTERM/SIGINT/SIGHUP handlers on `loop` and starts them.
 shoal::Status InitMainLoopHandles(uv_loop_t* loop, SignalState& state) {
   auto failed = [](const char* what, int rc) {
     return shoal::Status::Internal(std::string(what) + ": " + uv_strerror(rc));
@@ -179,6 +194,11 @@ shoal::Status InitMainLoopHandles(uv_loop_t* loop, SignalState& state) {
   }
   if (int rc = uv_signal_start(&state.interrupt, OnSignal, SIGINT); rc != 0) {
     return failed("uv_signal_start SIGINT", rc);
+  }
+  if (int rc = uv_signal_init(loop, &state.hangup); rc != 0) return failed("uv_signal_init", rc);
+  state.hangup.data = &state;
+  if (int rc = uv_signal_start(&state.hangup, OnHangup, SIGHUP); rc != 0) {
+    return failed("uv_signal_start SIGHUP", rc);
   }
   return shoal::Status::Ok();
 }
@@ -362,6 +382,9 @@ int main(int argc, char** argv) {
         server.mutable_context(), config.listen_address, config.sync_timeout_ms);
   }
   SignalState state{&server, nullptr, hlc_path, {}, {}, {}, {}};
+  state.argc = argc;
+  state.argv = argv;
+  state.options = &options;
   TakeReservedFds(state);
   s = InitMainLoopHandles(&loop, state);
   if (s.ok()) s = server.Start();

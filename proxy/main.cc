@@ -22,6 +22,7 @@
 #include "proxy/server/member_follower.h"
 #include "proxy/server/proxy_admin.h"
 #include "proxy/server/proxy_config.h"
+#include "proxy/server/proxy_reload.h"
 #include "proxy/server/shared_state.h"
 #include "proxy/server/worker.h"
 
@@ -178,7 +179,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: nothing to reload in this version");
+      // Re-reads --config (flags still on top); an invalid file changes nothing (logged).
+      (void)ReloadProxyConfig(argc, argv, options, *shared);
       continue;
     }
     spdlog::info("shutting down ({})", sig == SIGINT ? "SIGINT" : "SIGTERM");

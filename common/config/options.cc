@@ -157,22 +157,32 @@ void Options::MarkSecret(std::string_view name) {
   if (Option* o = Find(name)) o->secret = true;
 }
 
-std::vector<std::pair<std::string, std::string>> Options::Values() const {
+std::vector<std::pair<std::string, std::string>> Options::Values(bool masked) const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& o : options_) {
     std::string value = o.get ? o.get() : "";
-    if (o.secret && !value.empty()) value = "<set>";
+    if (masked && o.secret && !value.empty()) value = "<set>";
     out.emplace_back(o.name, std::move(value));
   }
   return out;
 }
 
-Options::Option* Options::Find(std::string_view name) {
+bool Options::IsSecret(std::string_view name) const {
+  const Option* o = Find(name);
+  return o != nullptr && o->secret;
+}
+
+const Options::Option* Options::Find(std::string_view name) const {
   const std::string n = Normalize(name);
   for (auto& o : options_) {
     if (o.name == n) return &o;
   }
   return nullptr;
+}
+
+Options::Option* Options::Find(std::string_view name) {
+  return const_cast<Option*>(static_cast<const Options*>(this)->Find(name));
 }
 
 Status Options::Set(std::string_view name, std::string_view value, std::string_view source) {
@@ -181,6 +191,7 @@ Status Options::Set(std::string_view name, std::string_view value, std::string_v
     return Status::InvalidArgument(std::string(source) + ": unknown option '" + std::string(name) +
                                    "'");
   }
+  std::lock_guard<std::mutex> lock(mu_);
   return o->set(value);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,14 +52,17 @@ class Options {
   // Applies a YAML file's keys (used by Parse; exposed for tests).
   Status LoadYamlFile(const std::string& path);
   Status LoadYamlString(const std::string& text, const std::string& source = "config");
-  // Sets one option from its textual value.
+  // Sets one option from its textual value. Thread-safe against Values() (both lock), so that a
+  // reload may change a value an admin thread is showing.
   Status Set(std::string_view name, std::string_view value, std::string_view source);
 
   // An option whose value Values() masks (a password); the flag and its help are unchanged.
   void MarkSecret(std::string_view name);
   // Every option's current value as text (name, value), in declaration order, with the secret
   // ones masked ("<set>" when not empty): the effective configuration an admin endpoint shows.
-  std::vector<std::pair<std::string, std::string>> Values() const;
+  // `masked` false shows the secrets too (for comparing two configurations, never for output).
+  std::vector<std::pair<std::string, std::string>> Values(bool masked = true) const;
+  bool IsSecret(std::string_view name) const;
   // The --config FILE given to Parse ("" when none): what a reload re-reads.
   const std::string& config_path() const { return config_path_; }
 
@@ -78,6 +82,7 @@ class Options {
     bool secret = false;
   };
   Option* Find(std::string_view name);
+  const Option* Find(std::string_view name) const;
 
   std::string program_;
   std::string description_;
@@ -86,6 +91,7 @@ class Options {
   std::string config_path_;
   bool help_requested_ = false;
   bool check_config_ = false;
+  mutable std::mutex mu_;  // the targets' values, between Set() and Values()
 };
 
 }  // namespace shoal

@@ -176,7 +176,7 @@ Status AntiEntropy::Ensure(std::unique_ptr<client::NodeClient>& conn, const std:
 }
 
 bool AntiEntropy::Throttle() {
-  const uint64_t rate = node_.config.anti_entropy_rate;
+  const uint64_t rate = node_.anti_entropy_rate.load(std::memory_order_relaxed);
   if (rate == 0) return !stopping();
   // The time the bytes pushed so far are allowed to take at the rate, from the round's start.
   const int64_t due_ms = round_start_ms_ + static_cast<int64_t>(round_bytes_ * 1000 / rate);

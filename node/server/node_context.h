@@ -92,6 +92,10 @@ struct NodeContext {
   // FLUSHALL's marker (flush_mark.h; adopted through AdoptFlushMark, node_flush.h): loaded by
   // NodeServer::Restore() before the threads start; thread-safe.
   FlushMark flush_mark{FlushFilePath(config.data_dir)};
+  // The settings a configuration reload changes at run time (node_reload.h): written by the main
+  // thread, read by any. The anti-entropy rate limit, bytes per second (0: unlimited); read here,
+  // never from config, which the reload rewrites.
+  std::atomic<uint64_t> anti_entropy_rate{config.anti_entropy_rate};
   // Cells written by the anti-entropy thread only (anti_entropy.h), read by any thread.
   struct AntiEntropyStats {
     SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_FIELD)

@@ -51,9 +51,9 @@ ClientConnection::ClientConnection(Worker& worker, int fd, uint64_t id, std::str
       peer_(std::move(peer)),
       parser_(worker.config().resp_limits),
       authenticated_(worker.config().requirepass.empty()),
-      read_level_(worker.config().read_level),
-      write_level_(worker.config().write_level),
-      sloppy_(worker.config().sloppy_quorum) {}
+      read_level_(worker.settings().read_level()),
+      write_level_(worker.settings().write_level()),
+      sloppy_(worker.settings().sloppy_quorum()) {}
 
 ClientConnection::~ClientConnection() {
   read_event_.reset();

@@ -308,11 +308,12 @@ void ClientConnection::CmdInfo(Args args) {
   info += "role:master\r\n";
   info += "\r\n# Shoal\r\n";
   info += "replicas:" + std::to_string(shared.config.replicas) + "\r\n";
-  info += "read_consistency:" + std::string(ConsistencyName(shared.config.read_level)) + "\r\n";
-  info += "write_consistency:" + std::string(ConsistencyName(shared.config.write_level)) + "\r\n";
+  info += "read_consistency:" + std::string(ConsistencyName(shared.settings.read_level())) + "\r\n";
   info +=
-      std::string("quorum_mode:") + (shared.config.sloppy_quorum ? "sloppy" : "strict") + "\r\n";
-  info += std::string("hinted_handoff:") + (shared.config.hinted_handoff ? "1" : "0") + "\r\n";
+      "write_consistency:" + std::string(ConsistencyName(shared.settings.write_level())) + "\r\n";
+  info += std::string("quorum_mode:") + (shared.settings.sloppy_quorum() ? "sloppy" : "strict") +
+          "\r\n";
+  info += std::string("hinted_handoff:") + (shared.settings.hinted_handoff() ? "1" : "0") + "\r\n";
   const ClusterView& view = worker_.view();
   const auto& members = view.ring->members();
   info += std::string("membership:") + (shared.follower != nullptr ? "seeds" : "static") + "\r\n";

@@ -1,5 +1,6 @@
 #include "proxy/server/proxy_config.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "common/auth/cluster_secret.h"
@@ -111,6 +112,9 @@ Status ProxyConfig::Finish() {
   if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
   if (log_format != "text" && log_format != "json") {
     return Status::InvalidArgument("--log-format must be text or json");
+  }
+  if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off") {
+    return Status::InvalidArgument("--log-level: unknown level '" + log_level + "'");
   }
   if (!admin.empty()) {
     auto hp = ParseHostPort(admin);

@@ -14,6 +14,7 @@
 #include "common/ring/ring.h"
 #include "proxy/server/cluster_view.h"
 #include "proxy/server/proxy_config.h"
+#include "proxy/server/runtime_settings.h"
 #include "proxy/upstream/node_link.h"
 
 namespace shoal::proxy {
@@ -100,9 +101,9 @@ class MemberFollower;
 
 struct SharedState {
   SharedState(ProxyConfig cfg, const Clock& c)
-      : config(std::move(cfg)), clock(c), hlc(c, config.max_clock_offset_ms) {}
+      : config(std::move(cfg)), clock(c), settings(config), hlc(c, config.max_clock_offset_ms) {}
 
-  const ProxyConfig config;
+  const ProxyConfig config;  // as started; what a reload changes is in `settings`
   // The ring snapshots and every node's slot and health (cluster_view.h): one view published
   // before the workers start (--nodes), then each membership change (--seeds).
   ClusterDirectory directory;
@@ -110,6 +111,7 @@ struct SharedState {
   // nullptr with --nodes. Set before the workers start.
   MemberFollower* follower = nullptr;
   const Clock& clock;
+  RuntimeSettings settings;  // the reloadable values (runtime_settings.h)
   HybridLogicalClock hlc;
   std::atomic<uint64_t> next_client_id{1};
   int64_t start_ms = 0;

@@ -253,7 +253,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   // A write that may be hinted also lists the members past its preference list: the healthy
   // ones are its fallbacks (KeyPlan::fallbacks), in ring order, after the owners in op.members.
   const int replicas = static_cast<int>(shared_.config.replicas);
-  const bool hintable = shared_.config.hinted_handoff &&
+  const bool hintable = shared_.settings.hinted_handoff() &&
                         (plan.mode == KeyMode::kWrite ||
                          (plan.mode == KeyMode::kReadThenWrite && !plan.write_is_touch));
   // op.members holds slots (cluster_view.h), not ring indices: the op stays valid if a new view
@@ -274,7 +274,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   plan.required = RequiredReplicas(level, static_cast<int>(shared_.config.replicas));
   plan.value_replica = static_cast<int>(value_rotation_++ % Ring::kMaxReplicas);
   op.machine.Start(plan, shared_.hlc, shared_.config.writer_id, NowMs());
-  op.deadline_ms = MonotonicMs() + shared_.config.timeout_ms;
+  op.deadline_ms = MonotonicMs() + shared_.settings.timeout_ms();
   LinkDeadline(op);
   Advance(op);
 }
@@ -324,7 +324,7 @@ bool Worker::Advance(KeyOp& op) {
   }
   if (sent && op.pending != 0) {
     // A new phase: its requests get the whole timeout (the list stays in deadline order).
-    op.deadline_ms = MonotonicMs() + shared_.config.timeout_ms;
+    op.deadline_ms = MonotonicMs() + shared_.settings.timeout_ms();
     UnlinkDeadline(op);
     LinkDeadline(op);
   }
@@ -368,7 +368,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
     if (req.type == NodeRequest::Type::kHintPut) stats_.hinted_writes.Inc();
     // Each request times out on its own (NodeLink::ExpireRequests), a timeout after it is sent.
     if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
-                                               MonotonicMs() + shared_.config.timeout_ms)) {
+                                               MonotonicMs() + shared_.settings.timeout_ms())) {
       failed[failed_count++] = req.tag;
     }
   }
@@ -429,7 +429,7 @@ void Worker::SendRepairs(KeyOp& op) {
   if (it != recent_repairs_.end()) {
     RecentRepair& recent = it->second;
     if (recent.version == state.version && recent.expiry_version == expiry_version &&
-        now - recent.sent_ms < shared_.config.timeout_ms) {
+        now - recent.sent_ms < shared_.settings.timeout_ms()) {
       const uint32_t skipped = targets & recent.replicas;
       if (skipped != 0) stats_.read_repairs_deduplicated.Inc(std::popcount(skipped));
       targets &= ~recent.replicas;
@@ -440,7 +440,7 @@ void Worker::SendRepairs(KeyOp& op) {
   } else {
     if (recent_repair_bytes_ + op.key.size() > kMaxRecentRepairBytes) {
       std::erase_if(recent_repairs_, [&](const auto& entry) {
-        const bool old = now - entry.second.sent_ms >= shared_.config.timeout_ms;
+        const bool old = now - entry.second.sent_ms >= shared_.settings.timeout_ms();
         if (old) recent_repair_bytes_ -= entry.first.size();
         return old;
       });
@@ -518,7 +518,7 @@ void Worker::OnTick() {
     KeyOp* op = LiveOp(index, generation);
     if (op != nullptr && op == deadline_head_ && op->deadline_ms <= now) {
       // Nothing pending yet not finished cannot happen; guard against spinning anyway.
-      op->deadline_ms = now + shared_.config.timeout_ms;
+      op->deadline_ms = now + shared_.settings.timeout_ms();
       UnlinkDeadline(*op);
       LinkDeadline(*op);
     }

@@ -59,6 +59,7 @@ class Worker final : public NodeLinkListener {
   SharedState& shared() { return shared_; }
   event_base* base() { return base_.get(); }
   const ProxyConfig& config() const { return shared_.config; }
+  const RuntimeSettings& settings() const { return shared_.settings; }
   // The routing snapshot this worker uses (refreshed between events when a new one is published).
   const ClusterView& view() const { return *view_; }
   const Ring& ring() const { return *view_->ring; }

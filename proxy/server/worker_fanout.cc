@@ -30,7 +30,7 @@ void Worker::Fanout(std::unique_ptr<FanoutHandler> handler,
     stats_.upstream[requests[i].member]->requests.Inc();
     const PendingRef ref{index | kFanoutOwnerBit, generation, static_cast<uint8_t>(i)};
     if (!links_[requests[i].member]->Send(requests[i].frame, ref,
-                                          MonotonicMs() + shared_.config.timeout_ms)) {
+                                          MonotonicMs() + shared_.settings.timeout_ms())) {
       FanoutReplied(ref, nullptr);
     }
   }

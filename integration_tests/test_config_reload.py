@@ -1,0 +1,174 @@
+"""SIGHUP re-reads --config in both binaries (common/config/reload.h): the safe keys apply at
+once, keys that need a restart are reported and left alone, an invalid file changes nothing and
+is logged; the process keeps serving throughout. Flags still override the file."""
+import json
+import signal
+import time
+
+import pytest
+import redis
+
+import harness
+from test_admin import http, wait_admin
+
+IDS = ("a", "b", "c")
+
+
+def config_of(admin_port):
+    status, _, body = http(admin_port, "/config")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def hup(process, count_before):
+    """SIGHUP, then wait until the process logged one more reload outcome than before."""
+    process.proc.send_signal(signal.SIGHUP)
+    harness.wait_until(lambda: reload_lines(process) > count_before, timeout=harness.slow(10))
+    assert process.alive()
+
+
+def reload_lines(process):
+    log = harness.read_log(process.log_path)
+    return log.count("SIGHUP: reloaded") + log.count("is not valid, nothing changed")
+
+
+def start_proxy_with_config(tmp_path, nodes, config_path, admin_port):
+    """A proxy whose settings come from `config_path` (no --log-level or --timeout-ms flag: flags
+    override the file)."""
+    port = harness.free_port()
+    spec = ",".join(f"{n.name.removeprefix('node-')}=127.0.0.1:{n.port}" for n in nodes)
+    args = [str(harness.BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{port}", "--nodes", spec,
+            "--admin", f"127.0.0.1:{admin_port}", "--config", str(config_path)]
+    return harness.Process("proxy", args, port, tmp_path / f"proxy-{port}.log")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    ports = {i: harness.free_port() for i in IDS}
+    nodes, procs = {}, []
+    try:
+        for i in IDS:
+            nodes[i] = harness.start_node(tmp_path, i, port=ports[i], members=ports,
+                                          extra=("--admin", "", "--anti-entropy-interval-ms", "0"))
+            procs.append(nodes[i])
+        yield nodes, procs
+    finally:
+        for p in procs:
+            p.stop(timeout=5)
+
+
+def timed_get_at_all(port):
+    """(reply or error text, seconds) of a GET at consistency ALL on a new connection."""
+    c = redis.Redis(port=port, socket_timeout=harness.slow(30))
+    c.execute_command("SHOAL.CONSISTENCY", "ALL", "ALL")
+    start = time.monotonic()
+    try:
+        reply = c.get("reload:k")
+    except redis.ResponseError as e:
+        reply = str(e)
+    return reply, time.monotonic() - start
+
+
+def test_proxy_reload(cluster, tmp_path):
+    nodes, procs = cluster
+    config = tmp_path / "proxy.yaml"
+    config.write_text("timeout_ms: 4000\nread_consistency: quorum\nlog_level: info\n"
+                      "tokens_per_node: 512\n")
+    admin = harness.free_port()
+    proxy = start_proxy_with_config(tmp_path, list(nodes.values()), config, admin)
+    procs.append(proxy)
+    wait_admin(admin)
+    harness.wait_until(lambda: http(admin, "/readyz")[0] == 200, timeout=harness.slow(10))
+    client = redis.Redis(port=proxy.port)
+    client.set("reload:k", "v")
+
+    # A hung node: a read at ALL waits the whole --timeout-ms, then NOQUORUM.
+    harness.pause(nodes["c"])
+    try:
+        reply, took = timed_get_at_all(proxy.port)
+        assert "NOQUORUM" in reply and took >= 3.5, (reply, took)
+
+        config.write_text("timeout_ms: 300\nread_consistency: one\nwrite_consistency: all\n"
+                          "log_level: debug\ntokens_per_node: 256\n")
+        hup(proxy, 0)
+        log = proxy.log()
+        assert "tokens-per-node changed (512 -> 256) but takes effect only at a restart" in log, log
+        assert "timeout-ms 4000 -> 300" in log
+        cfg = config_of(admin)
+        assert (cfg["timeout-ms"], cfg["read-consistency"], cfg["write-consistency"]) == \
+            ("300", "one", "all")
+        assert cfg["tokens-per-node"] == "512"  # needs a restart: left alone
+        assert http(admin, "/loglevel")[2] == "debug\n"
+        # New connections take the new defaults; the new timeout bounds every new request.
+        fresh = redis.Redis(port=proxy.port)
+        assert fresh.execute_command("SHOAL.CONSISTENCY") == [b"ONE", b"ALL", b"STRICT"]
+        assert fresh.info()["read_consistency"] == "ONE"
+        assert fresh.get("reload:k") == b"v"  # ONE: the two live replicas answer
+        reply, took = timed_get_at_all(proxy.port)
+        assert "NOQUORUM" in reply and took < 2.5, (reply, took)
+
+        # Invalid files change nothing and say why; the proxy keeps serving.
+        for bad, why in (("read_consistency: sometimes\n", "read-consistency"),
+                         ("timeout_ms: [1, 2\n", "proxy.yaml"),
+                         ("no_such_key: 1\n", "no_such_key")):
+            config.write_text("timeout_ms: 100\n" + bad)
+            before = reload_lines(proxy)
+            hup(proxy, before)
+            tail = proxy.log().split("SIGHUP")[-1]
+            assert "is not valid, nothing changed" in tail and why in tail, tail
+            assert config_of(admin)["timeout-ms"] == "300"
+            assert redis.Redis(port=proxy.port).get("reload:k") == b"v"
+        config.unlink()
+        before = reload_lines(proxy)
+        hup(proxy, before)
+        assert "is not valid, nothing changed" in proxy.log().split("SIGHUP")[-1]
+    finally:
+        harness.resume(nodes["c"])
+
+
+def test_proxy_flags_override_the_reloaded_file(cluster, tmp_path):
+    nodes, procs = cluster
+    config = tmp_path / "proxy.yaml"
+    config.write_text("timeout_ms: 1000\n")
+    admin = harness.free_port()
+    port = harness.free_port()
+    spec = ",".join(f"{i}=127.0.0.1:{n.port}" for i, n in nodes.items())
+    proxy = harness.Process("proxy", [str(harness.BIN / "shoal-proxy"), "--listen",
+                                      f"127.0.0.1:{port}", "--nodes", spec, "--admin",
+                                      f"127.0.0.1:{admin}", "--config", str(config),
+                                      "--timeout-ms", "1500"], port, tmp_path / "p.log")
+    procs.append(proxy)
+    wait_admin(admin)
+    config.write_text("timeout_ms: 200\n")
+    hup(proxy, 0)
+    assert config_of(admin)["timeout-ms"] == "1500"
+    assert "nothing to apply" in proxy.log()
+
+
+def test_node_reload(tmp_path):
+    config = tmp_path / "node.yaml"
+    config.write_text("log_level: info\nanti_entropy_rate: 8mb\nmax_memory: 64mb\n")
+    admin = harness.free_port()
+    port = harness.free_port()
+    node = harness.Process(
+        "node-a", [str(harness.BIN / "shoal-node"), "--id", "a", "--listen", f"127.0.0.1:{port}",
+                   "--data-dir", str(tmp_path / "d"), "--admin", f"127.0.0.1:{admin}",
+                   "--config", str(config)], port, tmp_path / "node.log")
+    try:
+        wait_admin(admin)
+        assert harness.shoalctl(port, "set", "k", "v").returncode == 0
+        config.write_text("log_level: debug\nanti_entropy_rate: 1mb\nmax_memory: 128mb\n")
+        hup(node, 0)
+        cfg = config_of(admin)
+        assert (cfg["log-level"], cfg["anti-entropy-rate"], cfg["max-memory"]) == \
+            ("debug", str(1 << 20), str(64 << 20)), cfg
+        assert http(admin, "/loglevel")[2] == "debug\n"
+        assert "max-memory changed" in node.log() and "restart" in node.log()
+        assert f"memory_limit_bytes: {64 << 20}\n" in harness.shoalctl(port, "info").stdout
+        config.write_text("log_level: loud\n")
+        hup(node, 1)
+        assert "is not valid, nothing changed" in node.log().split("SIGHUP")[-1]
+        assert config_of(admin)["log-level"] == "debug"
+        assert harness.shoalctl(port, "get", "k").stdout == "v\n"
+    finally:
+        node.stop(timeout=5)
