@@ -39,7 +39,7 @@ COMMON_LIB := $(BUILD)/lib/libshoal_common.a
 NODE_LIB   := $(BUILD)/lib/libshoal_node.a
 PROXY_LIB  := $(BUILD)/lib/libshoal_proxy.a
 
-COMMON_LIBS := -lspdlog -lfmt -lyaml-cpp -lxxhash -lcrypto -lprometheus-cpp-core -lcivetweb
+COMMON_LIBS := -lspdlog -lfmt -lyaml-cpp -lxxhash -lcrypto -lprometheus-cpp-core -lcivetweb -lprofiler
 NODE_LIBS   := -luv -lrocksdb $(COMMON_LIBS)
 PROXY_LIBS  := -levent_core -levent_pthreads $(COMMON_LIBS)
 TEST_LIBS   := -lgmock -lgtest_main -lgtest

@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libxxhash-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev libcli11-dev prometheus-cpp-dev libcivetweb-dev
+  libgoogle-perftools-dev google-perftools
   liblz4-dev libzstd-dev
   redis-tools redis-server nutcracker faketime
   python3-redis python3-pytest

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdio>
 #include <vector>
 
+#include "common/admin/cpu_profile.h"
 #include "common/log/log.h"
 
 namespace shoal::admin {
@@ -35,6 +37,26 @@ void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
       first = false;
     }
     return HttpResponse::Json(200, json + "}");
+  });
+  // A CPU profile in pprof's format (cpu_profile.h), taken for ?seconds=N (default 30): blocks
+  // one of the endpoint's two threads meanwhile.
+  server.Get("/debug/pprof/profile", [](const HttpRequest& req) {
+    const std::string text = req.Param("seconds");
+    int seconds = 30;
+    if (!text.empty()) {
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+      if (ec != std::errc() || ptr != text.data() + text.size()) seconds = 0;
+    }
+    auto profile = CaptureCpuProfile(seconds);
+    if (!profile.ok()) {
+      const bool busy = profile.status().code() == Status::Code::kUnavailable;
+      return HttpResponse::Text(busy ? 503 : 400, profile.status().message() + "\n");
+    }
+    HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.headers["Content-Disposition"] = "attachment; filename=\"profile\"";
+    r.body = std::move(*profile);
+    return r;
   });
   server.Get("/loglevel",
              [](const HttpRequest&) { return HttpResponse::Text(200, LogLevelName() + "\n"); });

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/admin/cpu_profile.h"
 #include "common/config/options.h"
 
 namespace shoal::admin {
@@ -130,6 +131,7 @@ Status AdminServer::Start(const std::string& host_port) {
 
 void AdminServer::Stop() {
   if (ctx_ == nullptr) return;
+  CancelCpuProfiles();  // a handler taking a profile returns at once
   mg_stop(ctx_);
   ctx_ = nullptr;
 }
