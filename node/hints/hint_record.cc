@@ -2,12 +2,16 @@
 
 #include <cstring>
 
+#include "common/typed/typed_value.h"
+
 namespace shoal::node::hints {
 
 namespace {
 
 constexpr uint8_t kFormat = 1;
 constexpr uint8_t kFlagTombstone = 1;
+constexpr int kTypeShift = 1;
+constexpr uint8_t kTypeMask = 0x06;
 
 void PutBigEndian(std::string& out, uint64_t v) {
   char b[8];
@@ -39,7 +43,8 @@ int64_t GetLittleEndian(const char* p) {
 }  // namespace
 
 size_t Hint::SpoolBytes() const {
-  return target.size() + kHintKeyFixedBytes + key.size() + kHintValueHeaderBytes + value.size();
+  return target.size() + kHintKeyFixedBytes + key.size() + (value_type != 0 ? 8 : 0) +
+         kHintValueHeaderBytes + value.size();
 }
 
 std::string TargetPrefix(std::string_view target) {
@@ -58,6 +63,10 @@ std::string EncodeHintKey(const Hint& hint) {
   PutBigEndian(out, hint.expiry_version.hlc);
   PutBigEndian(out, hint.expiry_version.writer);
   out.append(hint.key);
+  if (hint.value_type != 0) {
+    PutBigEndian(out,
+                 typed::BodyDigest(static_cast<typed::ValueType>(hint.value_type), hint.value));
+  }
   return out;
 }
 
@@ -65,7 +74,8 @@ std::string EncodeHintValue(const Hint& hint) {
   std::string out;
   out.reserve(kHintValueHeaderBytes + hint.value.size());
   out.push_back(static_cast<char>(kFormat));
-  out.push_back(static_cast<char>(hint.tombstone ? kFlagTombstone : 0));
+  out.push_back(static_cast<char>((hint.tombstone ? kFlagTombstone : 0) |
+                                  ((hint.value_type << kTypeShift) & kTypeMask)));
   PutLittleEndian(out, hint.stored_ms);
   PutLittleEndian(out, hint.expire_at_ms);
   out.append(hint.value);
@@ -88,6 +98,12 @@ StatusOr<Hint> DecodeHint(std::string_view record_key, std::string_view record_v
   h.expiry_version = Version{GetBigEndian(v + 16), GetBigEndian(v + 24)};
   h.key.assign(record_key.substr(nul + kHintKeyFixedBytes));
   h.tombstone = (static_cast<uint8_t>(record_value[1]) & kFlagTombstone) != 0;
+  h.value_type =
+      static_cast<uint8_t>((static_cast<uint8_t>(record_value[1]) & kTypeMask) >> kTypeShift);
+  if (h.value_type != 0) {
+    if (h.key.size() < 8) return Status::Corruption("typed hint record key too short");
+    h.key.resize(h.key.size() - 8);  // its body digest
+  }
   h.stored_ms = GetLittleEndian(record_value.data() + 2);
   h.expire_at_ms = GetLittleEndian(record_value.data() + 10);
   h.value.assign(record_value.substr(kHintValueHeaderBytes));

@@ -10,11 +10,15 @@
 //
 // Node ids never contain a NUL byte (HintPuts naming such a target are refused), so a target's
 // records are exactly those starting with `target | 0x00`. The two versions make the record key
-// unique per (key, version pair): the same hint sent twice is stored once.
+// unique per (key, version pair): the same hint sent twice is stored once. A typed value's hint
+// (docs/data-model.md: a counter's delta) is followed by its typed::BodyDigest (big-endian u64),
+// because many deltas share one version pair and each must be kept (a delta of the same body
+// sent twice is stored once).
 //
 // Record value:
 //
-//   format u8 (= 1) | flags u8 (bit 0: tombstone) | stored_ms i64 LE | expire_at_ms i64 LE | value
+//   format u8 (= 1) | flags u8 (bit 0: tombstone; bits 1-2: typed::ValueType) |
+//   stored_ms i64 LE | expire_at_ms i64 LE | value (a typed value's body)
 //
 // Plain values; no thread rules.
 
@@ -35,7 +39,8 @@ struct Hint {
   Version expiry_version;    // of the expiry; never older than `version`
   int64_t expire_at_ms = 0;  // absolute unix ms; 0 = no expiry
   bool tombstone = false;
-  int64_t stored_ms = 0;  // wall ms when the hint was spooled (for --hint-window)
+  uint8_t value_type = 0;  // typed::ValueType; 0: a string
+  int64_t stored_ms = 0;   // wall ms when the hint was spooled (for --hint-window)
 
   // Bytes the hint takes in the spool's accounting (--hint-max-bytes): its record key + value.
   size_t SpoolBytes() const;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "common/typed/typed_value.h"
 #include "common/wire/version_wire.h"
 
 namespace shoal::node::hints {
@@ -33,6 +34,18 @@ const char* ValidateHintPut(const wire::HintPut& hint_put, std::string_view self
     return "a conditional put (NX/XX) cannot be hinted";
   }
   if (put->keep_ttl()) return "a keep_ttl put cannot be hinted";
+  if (put->value_type() != wire::ValueType::String) {
+    if (put->value_type() != wire::ValueType::Counter) return "unsupported value type";
+    if (!put->tombstone() &&
+        !typed::ValidateBody(
+             static_cast<typed::ValueType>(put->value_type()),
+             std::string_view(reinterpret_cast<const char*>(
+                                  put->value() != nullptr ? put->value()->data() : nullptr),
+                              put->value() != nullptr ? put->value()->size() : 0))
+             .ok()) {
+      return "malformed typed value";
+    }
+  }
   return nullptr;
 }
 
@@ -50,6 +63,7 @@ Hint HintFromWire(const wire::HintPut& hint_put) {
   h.expiry_version =
       (e == nullptr || (e->hlc() == 0 && e->writer() == 0)) ? h.version : FromWire(*e);
   h.expire_at_ms = static_cast<int64_t>(put.expire_at_ms());
+  if (!h.tombstone) h.value_type = static_cast<uint8_t>(put.value_type());
   return h;
 }
 
@@ -73,7 +87,9 @@ std::span<const uint8_t> BuildReplayPutFrame(FrameBuilder& builder, uint64_t req
   const wire::Version expiry_version(hint.expiry_version.hlc, hint.expiry_version.writer);
   auto put = wire::CreatePut(b, key, value, &version, static_cast<uint64_t>(hint.expire_at_ms),
                              hint.tombstone, wire::PutCondition::Always, /*keep_ttl=*/false,
-                             /*want_previous=*/false, &expiry_version);
+                             /*want_previous=*/false, &expiry_version,
+                             /*if_version_at_most=*/nullptr,
+                             static_cast<wire::ValueType>(hint.value_type));
   return builder.Finish(request_id, wire::Message::Put, put.Union());
 }
 

@@ -4,6 +4,10 @@
 
 #include <vector>
 
+#include "common/typed/counter.h"
+#include "common/typed/typed_value.h"
+#include "node/hints/hint_record.h"
+
 namespace shoal::node::hints {
 namespace {
 
@@ -131,6 +135,66 @@ TEST(HintWireTest, ReplayPutCarriesBothVersionsAndTheExpiry) {
   ASSERT_EQ(env->message_type(), wire::Message::HintAck);
   EXPECT_FALSE(env->message_as_HintAck()->stored());
   EXPECT_EQ(env->message_as_HintAck()->reason()->str(), "full");
+}
+
+// Counter deltas (docs/data-model.md) share one version pair: each is its own spool record (keyed
+// by its body digest too), decodes back to the same typed hint, and replays as a typed Put.
+TEST(HintWireTest, TypedHintsOfOnePairAreDistinctRecordsAndReplayTyped) {
+  auto delta = [](uint64_t writer, uint64_t p) {
+    typed::Counter c;
+    typed::CounterComponent x;
+    x.writer = writer;
+    x.p = p;
+    c.SetComponent(x);
+    return c.Encode();
+  };
+  Hint a;
+  a.target = "n2";
+  a.key = "k";
+  a.version = a.expiry_version = Version{0, 1};
+  a.value_type = static_cast<uint8_t>(typed::ValueType::kCounter);
+  a.value = delta(1, 1);
+  Hint b = a;
+  b.value = delta(2, 1);
+  EXPECT_NE(EncodeHintKey(a), EncodeHintKey(b));
+  EXPECT_EQ(EncodeHintKey(a), EncodeHintKey(a));
+  StatusOr<Hint> back = DecodeHint(EncodeHintKey(b), EncodeHintValue(b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->key, "k");
+  EXPECT_EQ(back->value, b.value);
+  EXPECT_EQ(back->value_type, b.value_type);
+  // A string hint's record is as before (no digest).
+  Hint s = a;
+  s.value_type = 0;
+  s.value = "v";
+  EXPECT_EQ(EncodeHintKey(s).size(), s.target.size() + kHintKeyFixedBytes + s.key.size());
+
+  FrameBuilder fb;
+  std::span<const uint8_t> frame = BuildReplayPutFrame(fb, 1, b);
+  std::vector<uint8_t> storage(frame.begin(), frame.end());
+  const wire::Put* put = wire::GetSizePrefixedEnvelope(storage.data())->message_as_Put();
+  EXPECT_EQ(put->value_type(), wire::ValueType::Counter);
+}
+
+TEST(HintWireTest, RefusesMalformedTypedValues) {
+  PutFields f;
+  std::vector<uint8_t> storage;
+  const wire::HintPut* ok = MakeHintPut(f, storage);
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ValidateHintPut(*ok, "n1"), nullptr);
+  // A Put whose value_type says counter but whose body is not one.
+  FrameBuilder fb;
+  auto& b = fb.Start();
+  auto key = b.CreateVector(reinterpret_cast<const uint8_t*>("k"), 1);
+  auto value = b.CreateVector(reinterpret_cast<const uint8_t*>("xx"), 2);
+  wire::Version v{100, 7};
+  auto put = wire::CreatePut(b, key, value, &v, 0, false, wire::PutCondition::Always, false, false,
+                             nullptr, nullptr, wire::ValueType::Counter);
+  auto hint = wire::CreateHintPut(b, b.CreateString("n2"), put);
+  std::span<const uint8_t> frame = fb.Finish(9, wire::Message::HintPut, hint.Union());
+  std::vector<uint8_t> bytes(frame.begin(), frame.end());
+  const wire::HintPut* bad = wire::GetSizePrefixedEnvelope(bytes.data())->message_as_HintPut();
+  EXPECT_STREQ(ValidateHintPut(*bad, "n1"), "malformed typed value");
 }
 
 }  // namespace

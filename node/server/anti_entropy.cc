@@ -275,8 +275,8 @@ Status AntiEntropy::SyncPeer(Peer& p) {
       p.batch_slices /= 2;
     }
     node_.anti_entropy.slices_exchanged.Inc(batch.size());
-    std::unordered_map<std::string_view, Pair> held;
-    for (const Listed& t : *theirs) held.emplace(t.key, t.pair);
+    std::unordered_map<std::string_view, const Listed*> held;
+    for (const Listed& t : *theirs) held.emplace(t.key, &t);
     // Whether every reply of this batch was an answer (an Error other than TooLarge, e.g. a
     // local NotReady during warm-up, leaves the batch unsettled: it is exchanged again).
     bool complete = true;
@@ -286,7 +286,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
       auto it = held.find(m.key);
       if (it == held.end()) {
         missing.push_back(&m);
-      } else if (it->second < m.pair) {
+      } else if (m.Ahead(it->second->pair, it->second->body_digest)) {
         newer.push_back(&m);
       }
     }
@@ -333,6 +333,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
         bool found = false;
         bool tombstone = false;
         std::string value;
+        wire::ValueType value_type = wire::ValueType::String;
         wire::Version version, expiry_version;
         uint64_t expire_at_ms = 0;
       };
@@ -352,6 +353,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
             st.found = true;
             st.tombstone = r->tombstone();
             st.value.assign(AsView(r->value()));
+            st.value_type = st.tombstone ? wire::ValueType::String : r->value_type();
             st.version = *r->version();
             st.expiry_version = r->expiry_version() != nullptr ? *r->expiry_version() : st.version;
             st.expire_at_ms = r->expire_at_ms();
@@ -376,6 +378,7 @@ Status AntiEntropy::SyncPeer(Peer& p) {
             put.add_expiry_version(&st.expiry_version);
             put.add_expire_at_ms(st.tombstone ? 0 : st.expire_at_ms);
             put.add_tombstone(st.tombstone);
+            put.add_value_type(st.value_type);
             return fb.Finish(id, wire::Message::Put, put.Finish().Union());
           },
           [&](size_t i, const wire::Envelope& reply) {

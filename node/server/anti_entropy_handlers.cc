@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/hash/key_hash.h"
+#include "common/typed/typed_value.h"
 #include "common/wire/version_wire.h"
 #include "node/server/shard_worker.h"
 
@@ -93,8 +94,12 @@ std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const Sli
       if (!wanted.test(SliceOf(e.key_hash)) || !digests.Shared(e.key_hash, peer)) return;
       const wire::Version version = wire::ToWire(e.version);
       const wire::Version expiry_version = wire::ToWire(e.expiry_version);
-      entries.push_back(wire::CreateKeyVersion(b, Bytes(b, e.key), &version, &expiry_version,
-                                               e.tombstone, static_cast<uint64_t>(e.expire_at_ms)));
+      const uint64_t body_digest = e.tombstone ? 0 : typed::BodyDigest(e.value_type, e.value);
+      entries.push_back(wire::CreateKeyVersion(
+          b, Bytes(b, e.key), &version, &expiry_version, e.tombstone,
+          static_cast<uint64_t>(e.expire_at_ms),
+          e.tombstone ? wire::ValueType::String : static_cast<wire::ValueType>(e.value_type),
+          body_digest));
     });
   } while (cursor != 0);
   auto resp = wire::CreateKeyVersionsResponse(b, b.CreateVector(entries));
@@ -142,7 +147,8 @@ std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uin
   for (const Item& i : items) {
     const wire::KeyVersion* e = i.entry;
     entries.push_back(wire::CreateKeyVersion(b, Bytes(b, i.key), e->version(), e->expiry_version(),
-                                             e->tombstone(), e->expire_at_ms()));
+                                             e->tombstone(), e->expire_at_ms(), e->value_type(),
+                                             e->body_digest()));
   }
   auto resp = wire::CreateKeyVersionsResponse(b, b.CreateVector(entries));
   return builder.Finish(request_id, wire::Message::KeyVersionsResponse, resp.Union());

@@ -31,6 +31,17 @@ struct Pair {
 struct Listed {
   std::string key;
   Pair pair;
+  // A live typed value's typed::BodyDigest (0: a string or a tombstone). The same pair with
+  // different non-zero digests: both hold elements the other may lack; each pushes its body and
+  // the receiver merges (docs/data-model.md).
+  uint64_t body_digest = 0;
+
+  // `peer` (the same key) lacks something this one holds: an older pair, or the same pair with a
+  // different typed body.
+  bool Ahead(const Pair& peer_pair, uint64_t peer_digest) const {
+    return peer_pair < pair ||
+           (peer_pair == pair && body_digest != 0 && body_digest != peer_digest);
+  }
 };
 
 // Sends requests 0..n-1 (build(i, id, builder) returns the frame of request i, built with the
@@ -92,7 +103,7 @@ inline StatusOr<std::vector<Listed>> KeyVersions(client::NodeClient& c, const st
   out.reserve(r->entries()->size());
   for (const wire::KeyVersion* e : *r->entries()) {
     out.push_back({std::string(AsView(e->key())),
-                   Pair{FromWire(e->version()), FromWire(e->expiry_version())}});
+                   Pair{FromWire(e->version()), FromWire(e->expiry_version())}, e->body_digest()});
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <limits>
 #include <string>
 
+#include "common/typed/typed_value.h"
 #include "common/wire/version_wire.h"
 
 namespace shoal::node {
@@ -55,6 +56,16 @@ const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* o
       // A condition this node does not know must not be dropped (the put would apply
       // unconditionally): refuse it, as Touch does.
       if (put->condition() > wire::PutCondition::MAX) return "unknown put condition";
+      // Typed values (docs/data-model.md): counters today; hashes and sets are reserved.
+      if (put->value_type() != wire::ValueType::String) {
+        if (put->value_type() != wire::ValueType::Counter) return "unsupported value type";
+        if (!put->tombstone() &&
+            !typed::ValidateBody(static_cast<typed::ValueType>(put->value_type()),
+                                 AsView(put->value()))
+                 .ok()) {
+          return "malformed typed value";
+        }
+      }
       out->key = AsView(put->key());
       out->version = put->version();
       return nullptr;
@@ -103,7 +114,10 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
   const GetResult r = store_.Get(AsView(get.key()));
   auto& b = builder.Start();
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> value = 0;
-  if (r.found && !r.tombstone && get.want_value()) value = Bytes(b, r.value);
+  const bool typed_value = r.found && !r.tombstone && r.value_type != typed::ValueType::kString;
+  if (r.found && !r.tombstone && (get.want_value() || (typed_value && get.want_typed_value()))) {
+    value = Bytes(b, r.value);
+  }
   const wire::Version version = wire::ToWire(r.version);
   const wire::Version expiry_version = wire::ToWire(r.expiry_version);
   const wire::Version floor_version = wire::ToWire(r.floor_version);
@@ -112,7 +126,9 @@ std::span<const uint8_t> RequestExecutor::ExecuteGet(uint64_t id, const wire::Ge
   auto resp = wire::CreateGetResponse(
       b, r.found, r.found && r.tombstone, value, r.found ? &version : nullptr,
       static_cast<uint64_t>(r.expire_at_ms), r.found ? &expiry_version : nullptr,
-      floor ? &floor_version : nullptr, floor ? &floor_expiry_version : nullptr);
+      floor ? &floor_version : nullptr, floor ? &floor_expiry_version : nullptr,
+      typed_value ? static_cast<wire::ValueType>(r.value_type) : wire::ValueType::String,
+      typed_value ? typed::BodyDigest(r.value_type, r.value) : 0);
   return builder.Finish(id, wire::Message::GetResponse, resp.Union());
 }
 
@@ -128,6 +144,7 @@ std::span<const uint8_t> RequestExecutor::ExecutePut(uint64_t id, const wire::Pu
   req.condition = FromWire(put.condition());
   req.keep_ttl = put.keep_ttl();
   req.want_previous = put.want_previous();
+  req.value_type = static_cast<typed::ValueType>(put.value_type());
   if (put.if_version_at_most() != nullptr) {
     req.has_if_version_at_most = true;
     req.if_version_at_most = FromWire(*put.if_version_at_most());
@@ -177,7 +194,8 @@ std::span<const uint8_t> RequestExecutor::ExecuteTouch(uint64_t id, const wire::
   const wire::Version previous_expiry_version = wire::ToWire(r.previous_expiry_version);
   auto resp = wire::CreateTouchResponse(b, r.found, r.applied, value, &version,
                                         static_cast<uint64_t>(r.previous_expire_at_ms),
-                                        r.condition_failed, &previous_expiry_version, r.tombstone);
+                                        r.condition_failed, &previous_expiry_version, r.tombstone,
+                                        static_cast<wire::ValueType>(r.value_type));
   return builder.Finish(id, wire::Message::TouchResponse, resp.Union());
 }
 

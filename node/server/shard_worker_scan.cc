@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/text/glob.h"
+#include "common/typed/typed_value.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -18,12 +19,12 @@ constexpr uint64_t kStoreCursorMask = (uint64_t{1} << ShardWorker::kScanShardShi
 // Entries examined by one ScanRequest at most (COUNT is a hint, as in Redis).
 constexpr uint32_t kMaxScanCount = 100'000;
 
-bool IsStringType(std::string_view type) {
-  if (type.size() != 6) return false;
-  for (size_t i = 0; i < 6; ++i) {
-    if (static_cast<char>(tolower(static_cast<unsigned char>(type[i]))) != "string"[i]) {
-      return false;
-    }
+// SCAN's TYPE matches Redis's type name of the value, case-insensitively.
+bool TypeMatches(std::string_view wanted, typed::ValueType type) {
+  const std::string_view name = typed::RedisTypeName(type);
+  if (wanted.size() != name.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (static_cast<char>(tolower(static_cast<unsigned char>(wanted[i]))) != name[i]) return false;
   }
   return true;
 }
@@ -77,15 +78,19 @@ std::span<const uint8_t> ShardWorker::ExecuteScan(const wire::Envelope& envelope
                              r->pattern()->size())
           : std::string_view();
   const std::string_view type = r->type() != nullptr ? r->type()->string_view() : "";
-  // Every entry is a string today: any other type name matches nothing (typed values: later).
-  const bool type_ok = type.empty() || IsStringType(type);
-  std::vector<std::string_view> keys;
+  // Redis's type names: a counter is a "string" (typed::RedisTypeName).
+  struct Found {
+    std::string_view key;
+    typed::ValueType type;
+  };
+  std::vector<Found> keys;
   uint64_t bytes = 0;
   // Views into the store stay valid until the next write on this thread (none below).
   const uint64_t next = store_.Scan(r->cursor() & kStoreCursorMask, count, [&](const EntryView& e) {
-    if (e.tombstone || !type_ok) return;
+    if (e.tombstone) return;
+    if (!type.empty() && !TypeMatches(type, e.value_type)) return;
     if (!pattern.empty() && !GlobMatch(pattern, e.key)) return;
-    keys.push_back(e.key);
+    keys.push_back({e.key, e.value_type});
     bytes += e.key.size() + 16;
   });
   if (bytes > max_frame_bytes_ / 2) {
@@ -101,9 +106,10 @@ std::span<const uint8_t> ShardWorker::ExecuteScan(const wire::Envelope& envelope
   auto& b = builder_.Start();
   std::vector<flatbuffers::Offset<wire::ScanKey>> entries;
   entries.reserve(keys.size());
-  for (std::string_view k : keys) {
-    auto bytes_offset = b.CreateVector(reinterpret_cast<const uint8_t*>(k.data()), k.size());
-    entries.push_back(wire::CreateScanKey(b, bytes_offset));
+  for (const Found& k : keys) {
+    auto bytes_offset =
+        b.CreateVector(reinterpret_cast<const uint8_t*>(k.key.data()), k.key.size());
+    entries.push_back(wire::CreateScanKey(b, bytes_offset, static_cast<wire::ValueType>(k.type)));
   }
   auto resp = wire::CreateScanResponse(b, cursor, b.CreateVector(entries));
   std::span<const uint8_t> out =

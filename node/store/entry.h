@@ -46,6 +46,10 @@ struct Entry {
   // With kTombstone: the tombstone of an expired value (not of a delete). Such tombstones are
   // evicted before a delete's.
   static constexpr uint8_t kFromExpiry = 2;
+  // Bits 2-3: the value's type (typed::ValueType; 0 = string, always 0 for tombstones). A typed
+  // value's bytes are its encoded body (common/typed/).
+  static constexpr int kTypeShift = 2;
+  static constexpr uint8_t kTypeMask = 0x0C;
 
   Entry* lru_prev;   // towards the most recently used end
   Entry* lru_next;   // towards the least recently used end
@@ -72,6 +76,7 @@ struct Entry {
   Version expiry_version() const { return Version{expiry_hlc, expiry_writer}; }
   bool tombstone() const { return (flags & kTombstone) != 0; }
   bool from_expiry() const { return (flags & kFromExpiry) != 0; }
+  uint8_t type() const { return static_cast<uint8_t>((flags & kTypeMask) >> kTypeShift); }
 
   // Bytes of the malloc block holding an entry with these sizes.
   static size_t BlockSize(size_t key_size, size_t value_size) {

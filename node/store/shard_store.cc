@@ -50,12 +50,15 @@ static_assert(sizeof(StatePair) == ShardStore::kFloorBucketBytes);
 
 StatePair PairOf(const Entry* e) { return {e->version(), e->expiry_version()}; }
 
+typed::ValueType TypeOf(const Entry* e) { return static_cast<typed::ValueType>(e->type()); }
+
 KeyState StateOf(const Entry* e) {
   KeyState state;
   state.present = true;
   state.tombstone = e->tombstone();
   state.version = e->version();
   state.expiry_version = e->expiry_version();
+  if (!e->tombstone()) state.body_digest = typed::BodyDigest(TypeOf(e), e->value());
   return state;
 }
 
@@ -336,13 +339,65 @@ struct ShardStore::Impl {
     e->expiry_writer = pair.expiry.writer;
     e->deadline_ms = deadline_ms;
     e->value_size = value_size;
-    e->flags = request.tombstone
-                   ? (from_expiry ? Entry::kTombstone | Entry::kFromExpiry : Entry::kTombstone)
-                   : 0;
+    e->flags =
+        request.tombstone
+            ? (from_expiry ? Entry::kTombstone | Entry::kFromExpiry : Entry::kTombstone)
+            : static_cast<uint8_t>(static_cast<uint8_t>(request.value_type) << Entry::kTypeShift);
     ListOf(e).PushFront(e);
     Account(e);
     Notify(e, before, StateOf(e), cause);
     return e;
+  }
+
+  // A live typed value (or the string it builds on) written again at its own version: the bodies
+  // merge (typed::MergeValues) and the greater expiry_version's expiry is kept. Idempotent: a body
+  // already contained changes nothing and still reports applied (the held state includes it).
+  PutResult MergePut(const PutRequest& request, Entry* held, const KeyHashes& hashes,
+                     PutResult& result, LazyNow& now) {
+    typed::ValueType type;
+    std::string merged;
+    if (!typed::MergeValues(TypeOf(held), held->value(), request.value_type, request.value, &type,
+                            &merged)) {
+      result.status = ApplyStatus::kStale;  // an undecodable body (the executor validates them)
+      Add(stats.stale_writes, 1);
+      return result;
+    }
+    const Version request_expiry = std::max(request.version, request.expiry_version);
+    const bool newer_expiry = request_expiry > held->expiry_version();
+    StatePair pair = PairOf(held);
+    int64_t deadline_ms = held->deadline_ms;
+    if (newer_expiry) {
+      pair.expiry = request_expiry;
+      deadline_ms = request.expire_at_ms;
+    }
+    result.current = pair.version;
+    result.current_expiry_version = pair.expiry;
+    if (!newer_expiry && type == TypeOf(held) && merged == held->value()) {
+      values.Refresh(held);
+      return result;  // already held
+    }
+    if (Charge(held->key_size, merged.size()) > limit / ShardStore::kMaxEntryDivisor) {
+      result.status = ApplyStatus::kTooLarge;
+      return result;
+    }
+    PutRequest write;
+    write.key = held->key();  // Write copies the key before it frees `held`
+    write.value = merged;
+    write.value_type = type;
+    bool dead_on_arrival = false;
+    if (deadline_ms != 0 && deadline_ms <= now.wall()) {
+      write.tombstone = true;
+      write.value = {};
+      write.value_type = typed::ValueType::kString;
+      deadline_ms = TombstoneDeadline(now);
+      dead_on_arrival = true;
+      Add(stats.expirations, 1);
+    }
+    Entry* e = Write(held, write, pair, hashes.ring, hashes.table, deadline_ms, dead_on_arrival,
+                     ChangeCause::kPut);
+    EvictToLimit(e, now);
+    PublishMemory();
+    return result;
   }
 
   const uint64_t limit;
@@ -405,6 +460,7 @@ GetResult ShardStore::Get(std::string_view key) {
     result.tombstone = true;
   } else {
     result.value = e->value();
+    result.value_type = TypeOf(e);
     result.expire_at_ms = e->deadline_ms;
     impl_->values.Refresh(e);
   }
@@ -438,9 +494,22 @@ PutResult ShardStore::Put(const PutRequest& request) {
   }
   // What an absent key's write must beat: its bucket's floor (and a purgeable tombstone's pair).
   StatePair bar;
+  const bool typed_in = request.value_type != typed::ValueType::kString && !request.tombstone;
   if (current == nullptr) {
-    bar = std::max(s.FloorOf(hashes.ring), s.flushed_below);
-    if (held_dead) bar = std::max(bar, PairOf(held));
+    StatePair floor = s.FloorOf(hashes.ring);
+    if (held_dead) floor = std::max(floor, PairOf(held));
+    bar = std::max(floor, s.flushed_below);
+    if (typed_in && incoming > s.flushed_below) {
+      // A typed key created from nothing carries a derived version (typed::DerivedVersion), which
+      // floors raised by other keys of the bucket would refuse for ever: its elements, written
+      // after the floor's removals, are what must beat the floor.
+      const Version newest = typed::NewestElement(request.value_type, request.value);
+      if (StatePair{newest, newest} > floor) bar = s.flushed_below;
+    }
+  }
+  if (live && !request.tombstone && current->version() == request.version &&
+      (typed_in || current->type() != 0)) {
+    return s.MergePut(request, held, hashes, result, now);
   }
 
   const uint64_t value_size = request.tombstone ? 0 : request.value.size();
@@ -562,7 +631,10 @@ TouchResult ShardStore::Touch(std::string_view key, Version expiry_version, int6
     result.applied = true;
     s.Notify(e, before, StateOf(e), ChangeCause::kTouch);
   }
-  if (want_value) result.value = e->value();
+  if (want_value) {
+    result.value = e->value();
+    result.value_type = TypeOf(e);
+  }
   s.values.Refresh(e);
   return result;
 }
@@ -670,6 +742,7 @@ uint64_t ShardStore::ScanImpl(uint64_t lo, uint64_t hi, uint64_t cursor, size_t 
       view.tombstone = e->tombstone() || dead;  // an expired value is a tombstone of its pair
       if (!view.tombstone) {
         view.value = e->value();
+        view.value_type = TypeOf(e);
         view.expire_at_ms = e->deadline_ms;
       }
       visit(fn, view);

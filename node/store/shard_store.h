@@ -73,6 +73,7 @@
 #include "common/clock/clock.h"
 #include "common/clock/hlc.h"
 #include "common/metrics/registry.h"
+#include "common/typed/typed_value.h"
 #include "node/store/store_observer.h"
 
 namespace shoal::node {
@@ -96,6 +97,13 @@ struct PutRequest {
   // else kConditionFailed. Not used by the proxy yet.
   bool has_if_version_at_most = false;
   Version if_version_at_most;
+  // Not kString: `value` is a typed body (common/typed/), possibly partial (the elements a writer
+  // changed). Held at the same version (live), it is merged into the held value (typed::
+  // MergeValues) and the greater expiry_version's expiry kept; a greater pair still wins whole.
+  // To an absent key whose evicted-version floor refuses its pair, it is still applied when its
+  // newest element is above the floor (docs/data-model.md: a typed key created from nothing has a
+  // derived version, below floors that other keys of its bucket raised).
+  typed::ValueType value_type = typed::ValueType::kString;
 };
 
 enum class ApplyStatus : unsigned char {
@@ -129,6 +137,7 @@ struct GetResult {
   bool found = false;      // an entry (live value or tombstone) is held
   bool tombstone = false;  // a tombstone (an expired value reads as one)
   std::string_view value;  // empty for tombstones
+  typed::ValueType value_type = typed::ValueType::kString;
   Version version;
   Version expiry_version;
   int64_t expire_at_ms = 0;  // 0 for tombstones
@@ -144,6 +153,7 @@ struct EntryView {
   std::string_view key;
   uint64_t key_hash = 0;   // KeyHash(key), the ring's tag-aware hash
   std::string_view value;  // empty for tombstones
+  typed::ValueType value_type = typed::ValueType::kString;
   Version version;
   Version expiry_version;
   int64_t expire_at_ms = 0;  // 0 for tombstones
@@ -164,8 +174,9 @@ struct TouchResult {
   bool found = false;      // a live value was held
   bool tombstone = false;  // a tombstone (or an expired value) was held
   bool applied = false;
-  bool condition_failed = false;    // found, but the TouchCondition did not hold
-  std::string_view value;           // when want_value and found
+  bool condition_failed = false;  // found, but the TouchCondition did not hold
+  std::string_view value;         // when want_value and found
+  typed::ValueType value_type = typed::ValueType::kString;
   Version version;                  // the value version held (a Touch never changes it)
   Version previous_expiry_version;  // held before the call (zero if nothing was held)
   int64_t previous_expire_at_ms = 0;

@@ -22,11 +22,13 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-uint64_t EntryDigest(std::string_view key, const Version& version, const Version& expiry_version) {
+uint64_t EntryDigest(std::string_view key, const Version& version, const Version& expiry_version,
+                     uint64_t body_digest) {
   // The four version words chained through Mix seed the key's hash: any change of key, version
   // or expiry_version changes the contribution unpredictably (XOR sums need that).
-  const uint64_t seed =
+  uint64_t seed =
       Mix(version.hlc ^ Mix(version.writer ^ Mix(expiry_version.hlc ^ Mix(expiry_version.writer))));
+  if (body_digest != 0) seed = Mix(seed ^ body_digest);
   return Hash64(key, seed);
 }
 
@@ -42,8 +44,12 @@ SliceDigests::SliceDigests(RingPtr ring, int self, int replicas)
 void SliceDigests::OnChange(uint64_t key_hash, std::string_view key, const KeyState& before,
                             const KeyState& after, ChangeCause) {
   uint64_t delta = 0;
-  if (before.present) delta ^= EntryDigest(key, before.version, before.expiry_version);
-  if (after.present) delta ^= EntryDigest(key, after.version, after.expiry_version);
+  if (before.present) {
+    delta ^= EntryDigest(key, before.version, before.expiry_version, before.body_digest);
+  }
+  if (after.present) {
+    delta ^= EntryDigest(key, after.version, after.expiry_version, after.body_digest);
+  }
   if (delta != 0) Apply(key_hash, delta);  // 0: the pair did not change (an expiry)
 }
 

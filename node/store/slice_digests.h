@@ -49,8 +49,13 @@ inline uint32_t SliceOf(uint64_t key_hash) {
 }
 
 // The contribution of one held entry to its slice's digest. Never depends on the tombstone flag
-// or the expiry time (see above).
-uint64_t EntryDigest(std::string_view key, const Version& version, const Version& expiry_version);
+// or the expiry time (see above). `body_digest`: a live typed value's typed::BodyDigest (0 for
+// strings, which then hash as before typed values): two replicas holding one pair with different
+// bodies (a counter component one of them missed) differ. The one divergence expiry can cause: a
+// typed value expired on one replica and not yet found expired on the other, until it is (both
+// then list it as a tombstone of the same pair, so the exchange ships nothing).
+uint64_t EntryDigest(std::string_view key, const Version& version, const Version& expiry_version,
+                     uint64_t body_digest = 0);
 
 class SliceDigests : public StoreObserver {
  public:

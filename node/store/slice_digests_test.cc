@@ -40,7 +40,9 @@ std::vector<std::vector<uint64_t>> Recompute(const ShardStore& store, const Slic
       if (!seen.insert(std::string(e.key)).second) return;
       for (size_t p = 0; p < members; ++p) {
         if (!d.Shared(e.key_hash, static_cast<int>(p))) continue;
-        out[p][SliceOf(e.key_hash)] ^= EntryDigest(e.key, e.version, e.expiry_version);
+        out[p][SliceOf(e.key_hash)] ^=
+            EntryDigest(e.key, e.version, e.expiry_version,
+                        e.tombstone ? 0 : typed::BodyDigest(e.value_type, e.value));
       }
     });
   } while (cursor != 0);

@@ -31,6 +31,9 @@ struct KeyState {
   bool tombstone = false;  // (present only) a tombstone, of a delete or of an expired value
   Version version;         // zero when absent
   Version expiry_version;  // zero when absent; >= version otherwise
+  // A live typed value's typed::BodyDigest (0 for strings and tombstones): two replicas of the
+  // same pair whose bodies differ (a counter component one of them missed) differ in digests.
+  uint64_t body_digest = 0;
 };
 
 enum class ChangeCause : unsigned char { kPut, kTouch, kExpiry, kPurge, kEviction, kFlush };

@@ -45,6 +45,7 @@ struct Pulled {
   Version expiry_version;
   uint64_t expire_at_ms = 0;
   bool tombstone = false;
+  wire::ValueType value_type = wire::ValueType::String;
 };
 
 // Gets `keys` from the peer (pipelined), keeping those it still holds.
@@ -77,6 +78,7 @@ Status FetchStates(client::NodeClient& peer, const std::vector<std::string>& key
         p.expiry_version = FromWire(r->expiry_version());
         if (p.expiry_version.IsZero()) p.expiry_version = p.version;
         p.expire_at_ms = p.tombstone ? 0 : r->expire_at_ms();
+        p.value_type = p.tombstone ? wire::ValueType::String : r->value_type();
         out->push_back(std::move(p));
       });
   return s.ok() ? failure : s;
@@ -102,6 +104,7 @@ Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, 
         put.add_expiry_version(&expiry_version);
         put.add_expire_at_ms(p.expire_at_ms);
         put.add_tombstone(p.tombstone);
+        put.add_value_type(p.value_type);
         const auto msg = put.Finish();
         return fb.Finish(id, wire::Message::Put, msg.Union());
       },
@@ -155,14 +158,16 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
       }
       return s;
     }
-    std::unordered_map<std::string_view, Pair> held;
+    std::unordered_map<std::string_view, const Listed*> held;
     held.reserve(mine->size());
-    for (const Listed& m : *mine) held.emplace(m.key, m.pair);
+    for (const Listed& m : *mine) held.emplace(m.key, &m);
     std::vector<std::string> wanted;
     for (const Listed& r : *remote) {
       ++counters->keys_compared;
       auto it = held.find(r.key);
-      if (it == held.end() || r.pair > it->second) wanted.push_back(r.key);
+      if (it == held.end() || r.Ahead(it->second->pair, it->second->body_digest)) {
+        wanted.push_back(r.key);
+      }
     }
     for (size_t i = 0; i < wanted.size(); i += t.keys_per_batch) {
       const size_t end = std::min<size_t>(wanted.size(), i + t.keys_per_batch);

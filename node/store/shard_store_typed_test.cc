@@ -1,0 +1,137 @@
+// ShardStore with typed values (docs/data-model.md): a typed Put of the held version merges into
+// the held value; a greater pair still wins whole; floors do not refuse fresh typed creations.
+
+#include <gtest/gtest.h>
+
+#include "common/typed/counter.h"
+#include "node/store/shard_store.h"
+#include "node/store/shard_store_test_util.h"
+
+namespace shoal::node {
+namespace {
+
+using typed::Counter;
+using typed::CounterComponent;
+using typed::ValueType;
+
+Version V(uint64_t hlc, uint64_t writer = 1) { return Version{hlc, writer}; }
+
+std::string Delta(uint64_t writer, uint64_t p, uint64_t hlc, std::string base = "") {
+  Counter c;
+  c.base = std::move(base);
+  CounterComponent x;
+  x.writer = writer;
+  x.p = p;
+  x.version = V(hlc, writer);
+  c.SetComponent(x);
+  return c.Encode();
+}
+
+class ShardStoreTypedTest : public ShardStoreTest {
+ protected:
+  PutResult Incr(std::string_view key, Version version, const std::string& body,
+                 Version expiry = {}, int64_t expire_at = 0) {
+    PutRequest r;
+    r.key = key;
+    r.value = body;
+    r.value_type = ValueType::kCounter;
+    r.version = version;
+    r.expiry_version = expiry;
+    r.expire_at_ms = expire_at;
+    return store_.Put(r);
+  }
+  std::string Value(std::string_view key) {
+    GetResult got = store_.Get(key);
+    if (!got.found || got.tombstone) return "<none>";
+    if (got.value_type != ValueType::kCounter) return "string:" + std::string(got.value);
+    Counter c;
+    if (!Counter::Decode(got.value, &c)) return "<bad>";
+    return c.Render();
+  }
+};
+
+TEST_F(ShardStoreTypedTest, DeltasOfOneVersionMergeInAnyOrderAndAreIdempotent) {
+  const Version v = typed::DerivedVersion({}, {});
+  EXPECT_EQ(Incr("k", v, Delta(1, 1, 10)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Incr("k", v, Delta(2, 5, 11)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Incr("k", v, Delta(1, 3, 12)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "8");
+  // An older delta of writer 1 (a late hint) and a repeat change nothing, and are not stale.
+  const uint64_t keys = Load(store_.stats().keys);
+  EXPECT_EQ(Incr("k", v, Delta(1, 1, 10)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Incr("k", v, Delta(2, 5, 11)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "8");
+  EXPECT_EQ(Load(store_.stats().keys), keys);
+  EXPECT_EQ(Load(store_.stats().stale_writes), 0u);
+}
+
+TEST_F(ShardStoreTypedTest, CounterBuiltOnAStringMergesIntoIt) {
+  Set("k", "10", V(5));
+  EXPECT_EQ(Incr("k", V(5), Delta(1, 2, 20, "10")).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "12");
+  // The string again (a repair from a replica that missed the counter) is already included: the
+  // held state contains it (applied, nothing changes).
+  EXPECT_EQ(Set("k", "10", V(5)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "12");
+}
+
+TEST_F(ShardStoreTypedTest, WholeKeyWritesSupersedeByVersion) {
+  const Version v = typed::DerivedVersion({}, {});
+  Incr("k", v, Delta(1, 4, 10));
+  EXPECT_EQ(Del("k", V(30)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "<none>");
+  // A late delta of the old version is refused (the DEL is newer).
+  EXPECT_EQ(Incr("k", v, Delta(1, 5, 11)).status, ApplyStatus::kStale);
+  // A counter built on the tombstone: derived above it.
+  const Version after = typed::DerivedVersion(V(30), V(30));
+  EXPECT_EQ(Incr("k", after, Delta(1, 1, 31)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "1");
+  EXPECT_EQ(Set("k", "x", V(40)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "string:x");
+}
+
+TEST_F(ShardStoreTypedTest, SameVersionKeepsTheGreaterExpiry) {
+  const Version v = typed::DerivedVersion({}, {});
+  const int64_t later = Now() + 100000;
+  Incr("k", v, Delta(1, 1, 10));
+  // Another replica's state, touched (expiry_version 50) and with writer 2's component.
+  EXPECT_EQ(Incr("k", v, Delta(2, 1, 11), V(50), later).status, ApplyStatus::kApplied);
+  GetResult got = store_.Get("k");
+  EXPECT_EQ(got.expiry_version, V(50));
+  EXPECT_EQ(got.expire_at_ms, later);
+  EXPECT_EQ(Value("k"), "2");
+  // An older expiry's delta merges its body but keeps the touch.
+  Incr("k", v, Delta(3, 1, 12));
+  got = store_.Get("k");
+  EXPECT_EQ(got.expiry_version, V(50));
+  EXPECT_EQ(Value("k"), "3");
+}
+
+TEST_F(ShardStoreTypedTest, FreshTypedCreationPassesAFloorAnOldOneDoesNot) {
+  const Version v = typed::DerivedVersion({}, {});
+  // Raise the key's floor: a tombstone purged after its grace.
+  Del("k", V(100));
+  clock_.Advance(kGraceMs + 1);
+  store_.ExpireSome(1000);
+  ASSERT_FALSE(store_.Get("k").found);
+  // A delta whose newest element is older than the floor: a stale state, refused.
+  EXPECT_EQ(Incr("k", v, Delta(1, 1, 50)).status, ApplyStatus::kStale);
+  // One written after: applied.
+  EXPECT_EQ(Incr("k", v, Delta(1, 1, 150)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Value("k"), "1");
+}
+
+TEST_F(ShardStoreTypedTest, DigestsSeeBodies) {
+  const Version v = typed::DerivedVersion({}, {});
+  Incr("k", v, Delta(1, 1, 10));
+  uint64_t a = 0;
+  store_.Scan(0, 100, [&](const EntryView& e) { a = typed::BodyDigest(e.value_type, e.value); });
+  Incr("k", v, Delta(2, 1, 11));
+  uint64_t b = 0;
+  store_.Scan(0, 100, [&](const EntryView& e) { b = typed::BodyDigest(e.value_type, e.value); });
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace shoal::node
