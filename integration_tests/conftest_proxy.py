@@ -32,7 +32,9 @@ KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mg
                 # issue 11: keyspace and strings
                 "flushall", "flushdb", "dbsize", "keys", "scan", "randomkey", "type", "append",
                 "strlen", "getrange", "substr", "setrange", "getset", "msetnx", "lcs", "rename",
-                "renamenx", "copy"]
+                "renamenx", "copy",
+                # issue 11: counters
+                "incr", "decr", "incrby", "decrby", "incrbyfloat"]
 
 
 class Cluster:

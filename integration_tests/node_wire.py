@@ -346,3 +346,23 @@ SCHEMA.update({
 })
 MESSAGES += ["FlushRequest", "FlushResponse", "KeyCountRequest", "KeyCountResponse",
              "ScanRequest", "ScanResponse"]
+# Typed values (docs/data-model.md): Get.want_typed_value, GetResponse.value_type/body_digest,
+# Put.value_type (ValueType: 0 String, 1 Counter).
+SCHEMA["Get"].append(("want_typed_value", "bool"))
+SCHEMA["GetResponse"] += [("value_type", "u8"), ("body_digest", "u64")]
+SCHEMA["Put"].append(("value_type", "u8"))
+
+
+def decode_counter(body):
+    """The value of a counter body (common/typed/counter.h) as an int (integer parts only)."""
+    assert body[0] == 1, body[:1]
+    (base_size,) = struct.unpack_from("<I", body, 1)
+    base = body[5:5 + base_size]
+    (count,) = struct.unpack_from("<I", body, 5 + base_size)
+    at = 9 + base_size
+    total = int(base) if base else 0
+    for _ in range(count):
+        _writer, _hlc, _vw, p, n = struct.unpack_from("<QQQQQ", body, at)
+        total += p - n
+        at += 40 + 32
+    return total

@@ -168,6 +168,8 @@ bool Counter::HasFloatParts() const {
 }
 
 std::string Counter::Render() const {
+  // Nothing added yet: the string it was built on, verbatim ("01" stays "01"), or 0.
+  if (components.empty()) return base.empty() ? std::string("0") : base;
   int64_t base_int = 0;
   const bool base_is_int = base.empty() || ParseRedisInteger(base, &base_int);
   if (base_is_int && !HasFloatParts()) {
@@ -182,7 +184,6 @@ std::string Counter::Render() const {
   if (base_is_int) {
     sum = static_cast<long double>(base_int);
   } else if (!ParseRedisLongDouble(base, &sum)) {
-    if (components.empty()) return base;
     sum = 0;
   }
   for (const CounterComponent& c : components) {

@@ -60,6 +60,11 @@ constexpr std::array kCommands = {
     CommandSpec{"rename", C::kRename, 3, 1, 2, 1, true, false, "generic", "Renames a key and overwrites the destination.", "1.0.0"},
     CommandSpec{"renamenx", C::kRenameNx, 3, 1, 2, 1, true, false, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0"},
     CommandSpec{"copy", C::kCopy, -3, 1, 2, 1, true, false, "generic", "Copies the value of a key to a new key.", "6.2.0"},
+    CommandSpec{"incr", C::kIncr, 2, 1, 1, 1, true, false, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
+    CommandSpec{"decr", C::kDecr, 2, 1, 1, 1, true, false, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
+    CommandSpec{"incrby", C::kIncrBy, 3, 1, 1, 1, true, false, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
+    CommandSpec{"decrby", C::kDecrBy, 3, 1, 1, 1, true, false, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
+    CommandSpec{"incrbyfloat", C::kIncrByFloat, 3, 1, 1, 1, true, false, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
     CommandSpec{"shoal.members", C::kShoalMembers, 1, 0, 0, 0, false, false, "shoal", "Returns the cluster's members: id, address, zone, state (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat, last_heard_ms, this proxy's link (up, down, none) and the node whose view it is (seen_by).", "0.1.0"},
 };

@@ -22,6 +22,8 @@ enum class CommandId : unsigned char {
   // keys (appended)
   kType, kAppend, kStrLen, kGetRange, kSubStr, kSetRange, kGetSet, kMSetNx, kLcs, kRename,
   kRenameNx, kCopy,
+  // counters (PN-counters: docs/data-model.md)
+  kIncr, kDecr, kIncrBy, kDecrBy, kIncrByFloat,
 };
 
 struct CommandSpec {
@@ -39,11 +41,19 @@ struct CommandSpec {
   std::string_view since;    // Redis version that introduced it (shoal.* : "0.1.0")
 };
 
+// INCR DECR INCRBY DECRBY INCRBYFLOAT: a counter delta per client connection, whose increments
+// must therefore run one after the other (read-modify-write).
+inline bool IsCounterCommand(CommandId id) {
+  return id == CommandId::kIncr || id == CommandId::kDecr || id == CommandId::kIncrBy ||
+         id == CommandId::kDecrBy || id == CommandId::kIncrByFloat;
+}
+
 // Commands that write a value computed from the key's current one (see ClientConnection,
 // "Read-modify-write").
 inline bool IsReadModifyWrite(CommandId id) {
   return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx ||
-         id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy;
+         id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy ||
+         IsCounterCommand(id);
 }
 
 // Case-insensitive lookup; nullptr when unknown.

@@ -73,6 +73,11 @@ constexpr Expected kExpected[] = {
     {"rename", CommandId::kRename, 3, 1, 2, 1, true},
     {"renamenx", CommandId::kRenameNx, 3, 1, 2, 1, true},
     {"copy", CommandId::kCopy, -3, 1, 2, 1, true},
+    {"incr", CommandId::kIncr, 2, 1, 1, 1, true},
+    {"decr", CommandId::kDecr, 2, 1, 1, 1, true},
+    {"incrby", CommandId::kIncrBy, 3, 1, 1, 1, true},
+    {"decrby", CommandId::kDecrBy, 3, 1, 1, 1, true},
+    {"incrbyfloat", CommandId::kIncrByFloat, 3, 1, 1, 1, true},
 };
 
 std::string Upper(std::string_view s) {
@@ -138,7 +143,7 @@ TEST(CommandTableTest, UnknownCommandsAreNotFound) {
   using namespace std::string_view_literals;
   for (std::string_view name :
        {""sv,        "g"sv,     "ge"sv,     "gett"sv,        "getx"sv,          " get"sv,
-        "get "sv,    "get\0"sv, "ge\0"sv,   "setranges"sv,   "incr"sv,          "key"sv,
+        "get "sv,    "get\0"sv, "ge\0"sv,   "setranges"sv,   "incrx"sv,         "key"sv,
         "flushal"sv, "shoal"sv, "shoal."sv, "shoal.locat"sv, "shoal.locatex"sv, "consistency"sv,
         "cluster"sv, "multi"sv, "exec"sv,   "\xc7\xc5\xd4"sv}) {
     EXPECT_EQ(LookupCommand(name), nullptr) << "'" << name << "'";

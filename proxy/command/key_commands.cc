@@ -1,8 +1,10 @@
 #include "proxy/command/key_commands.h"
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
+#include "common/typed/counter.h"
 #include "common/wire/frame.h"
 #include "proxy/command/args.h"
 
@@ -205,6 +207,36 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
         plan.transform_offset = offset;
       }
       return CheckPutSize(args[1], plan.value, put_frame_limit);
+    }
+    case CommandId::kIncr:
+    case CommandId::kDecr:
+    case CommandId::kIncrBy:
+    case CommandId::kDecrBy: {
+      // A PN-counter delta at the write consistency (KeyPlan: ValueTransform::kIncrBy).
+      int64_t by = spec.id == CommandId::kDecr ? -1 : 1;
+      if (spec.id == CommandId::kIncrBy || spec.id == CommandId::kDecrBy) {
+        if (!ParseInt64(args[2], &by)) return std::string(kErrNotInteger);
+        if (spec.id == CommandId::kDecrBy) {
+          if (by == std::numeric_limits<int64_t>::min()) {
+            return "ERR decrement would overflow";
+          }
+          by = -by;
+        }
+      }
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.transform = ValueTransform::kIncrBy;
+      plan.incr_by = by;
+      return "";
+    }
+    case CommandId::kIncrByFloat: {
+      long double by = 0;
+      if (!typed::ParseRedisLongDouble(args[2], &by)) return "ERR value is not a valid float";
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.transform = ValueTransform::kIncrByFloat;
+      plan.incr_by_float = by;
+      return "";
     }
     case CommandId::kStrLen:
       plan.mode = KeyMode::kRead;

@@ -32,6 +32,10 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   newest_ = EntryState{};
   newest_whole_ = false;
   newest_value_.clear();
+  newest_type_ = fetched_type_ = typed::ValueType::kString;
+  attempt_ = 0;
+  typed_write_ = false;
+  write_type_ = typed::ValueType::kString;
   fetch_tried_ = 0;
   fetched_ = false;
   write_version_ = Version{};
@@ -55,6 +59,10 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
     StartWrite(now_ms, false);
     return;
   }
+  QueueReads();
+}
+
+void KeyOperation::QueueReads() {
   read_pending_ = plan_.n;
   const int value_replica = plan_.value_replica % plan_.n;
   for (int r = 0; r < plan_.n; ++r) {
@@ -66,6 +74,33 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   }
 }
 
+// A counter delta refused as stale (a replica holds a newer whole-key version: a SET, DEL or
+// expiry the read did not see): read again and rebuild the delta on what is there now. Requests
+// of the earlier attempt still outstanding are ignored when they answer (Stale).
+void KeyOperation::Restart(int64_t now_ms) {
+  ++attempt_;
+  ++stale_retries_;
+  phase_ = Phase::kRead;
+  for (auto& r : reads_) r = ReplicaRead{};
+  read_counted_ = read_failed_ = 0;
+  resolved_ = EntryState{};
+  read_decided_ = false;
+  newest_ = EntryState{};
+  newest_whole_ = false;
+  newest_value_.clear();
+  newest_type_ = fetched_type_ = typed::ValueType::kString;
+  fetch_tried_ = 0;
+  fetched_ = false;
+  typed_write_ = false;
+  write_value_.clear();
+  plan_.value = write_value_;
+  answer_value_.clear();
+  answer_ = KeyAnswer{};
+  answer_.sloppy = plan_.sloppy;
+  (void)now_ms;
+  QueueReads();
+}
+
 uint8_t KeyOperation::Queue(NodeRequest request) {
   assert(next_tag_ < kMaxTags);
   assert(request_count_ < std::size(requests_));
@@ -75,6 +110,7 @@ uint8_t KeyOperation::Queue(NodeRequest request) {
   tag_value_[request.tag] = request.want_value;
   tag_hint_for_[request.tag] =
       request.type == NodeRequest::Type::kHintPut ? static_cast<int8_t>(request.hint_for) : -1;
+  tag_attempt_[request.tag] = attempt_;
   requests_[request_count_++] = request;
   ++outstanding_;
   return request.tag;
@@ -91,17 +127,41 @@ void KeyOperation::AbsorbState(const EntryState& s) {
   if (s.expiry_version != s.version) Absorb(s.expiry_version);
 }
 
-// Keeps the newest state seen and, when the reply carried it whole, its value.
+// Keeps the newest state seen and, when the reply carried it whole, its value. Typed values of one
+// version merge (typed::Join): every reply carries a typed body, so the bodies of all the replies
+// counted are merged, and every element acknowledged by W replicas is in the answer.
 void KeyOperation::NoteState(int replica, const EntryState& state, bool has_value,
-                             std::string_view value) {
+                             std::string_view value, typed::ValueType type, uint64_t body_digest) {
   reads_[replica].seen = Seen::kState;
   reads_[replica].state = state;
+  reads_[replica].body_digest = body_digest;
   if (!state.found) return;
+  const bool typed_body = !state.tombstone && has_value && type != typed::ValueType::kString;
+  if (newest_.found && state.version == newest_.version && !state.tombstone && !newest_.tombstone &&
+      (typed_body || (newest_whole_ && newest_type_ != typed::ValueType::kString))) {
+    // The same whole-key version, live, and a typed body on one side: merge.
+    const bool newer_expiry = state.effective_expiry_version() > newest_.effective_expiry_version();
+    if (typed_body && newest_whole_) {
+      typed::ValueType merged_type;
+      std::string merged;
+      if (typed::MergeValues(newest_type_, newest_value_, type, value, &merged_type, &merged)) {
+        newest_type_ = merged_type;
+        newest_value_.swap(merged);
+      }
+    } else if (typed_body) {
+      newest_type_ = type;
+      newest_value_.assign(value.data(), value.size());
+    }
+    if (newer_expiry) newest_ = state;
+    newest_whole_ = true;
+    return;
+  }
   const bool whole = state.tombstone || has_value;
   if (state.NewerThan(newest_)) {
     newest_ = state;
     newest_whole_ = false;
     newest_value_.clear();
+    newest_type_ = typed::ValueType::kString;
   } else if (!state.SamePair(newest_)) {
     return;
   } else if (state.tombstone && !newest_.tombstone) {
@@ -113,10 +173,13 @@ void KeyOperation::NoteState(int replica, const EntryState& state, bool has_valu
   }
   if (whole) {
     newest_whole_ = true;
-    if (state.tombstone)
+    if (state.tombstone) {
       newest_value_.clear();
-    else
+      newest_type_ = typed::ValueType::kString;
+    } else {
       newest_value_.assign(value.data(), value.size());
+      newest_type_ = type;
+    }
   }
 }
 
@@ -128,8 +191,11 @@ bool KeyOperation::Current(uint8_t tag, Phase phase) const {
 void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
   --outstanding_;
   AbsorbState(reply.state);
+  if (Stale(tag)) return;
   const int r = tag_replica_[tag];
-  NoteState(r, reply.state, tag_value_[tag], reply.value);
+  const bool typed = reply.value_type != typed::ValueType::kString;
+  NoteState(r, reply.state, tag_value_[tag] || typed, reply.value, reply.value_type,
+            reply.body_digest);
   if (tag_phase_[tag] == Phase::kRead) {
     ++read_counted_;
     --read_pending_;
@@ -146,6 +212,7 @@ void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
       Resolved(now_ms);
     } else if (Current(tag, Phase::kFetch) && reply.state.SamePair(resolved_) && tag_value_[tag]) {
       answer_value_.assign(reply.value.data(), reply.value.size());
+      fetched_type_ = reply.value_type;
       fetched_ = true;
       Resolved(now_ms);
     } else if (newest_whole_ && newest_.SamePair(resolved_)) {
@@ -157,6 +224,10 @@ void KeyOperation::OnGet(uint8_t tag, const GetReply& reply, int64_t now_ms) {
 }
 
 void KeyOperation::OnNotReady(uint8_t tag, int64_t now_ms) {
+  if (Stale(tag)) {
+    --outstanding_;
+    return;
+  }
   const int r = tag_replica_[tag];
   if (tag_phase_[tag] != Phase::kWrite) reads_[r].seen = Seen::kNotReady;
   OnFailure(tag, now_ms);
@@ -164,6 +235,7 @@ void KeyOperation::OnNotReady(uint8_t tag, int64_t now_ms) {
 
 void KeyOperation::OnFailure(uint8_t tag, int64_t now_ms) {
   --outstanding_;
+  if (Stale(tag)) return;
   const int r = tag_replica_[tag];
   switch (tag_phase_[tag]) {
     case Phase::kRead:
@@ -203,6 +275,10 @@ void KeyOperation::SendHint(int owner, int64_t now_ms) {
   req.hint_for = static_cast<uint8_t>(owner);
   req.type = NodeRequest::Type::kHintPut;
   req.version = write_version_;
+  if (typed_write_) {
+    req.expiry_version = typed_expiry_;
+    req.value_type = write_type_;
+  }
   req.tombstone = plan_.tombstone;
   req.value = plan_.tombstone ? std::string_view() : std::string_view(plan_.value);
   req.expire_at_ms = plan_.expire_at_ms;
@@ -215,6 +291,10 @@ void KeyOperation::SendHint(int owner, int64_t now_ms) {
 void KeyOperation::OnHintAck(uint8_t tag, bool stored, int64_t now_ms) {
   if (tag_hint_for_[tag] < 0) return OnFailure(tag, now_ms);  // a HintAck to another request
   --outstanding_;
+  if (Stale(tag)) {
+    if (stored) ++hint_acks_;
+    return;
+  }
   if (!stored) ++hint_refusals_;
   HintDone(tag, stored, now_ms);
 }
@@ -290,18 +370,40 @@ void KeyOperation::Resolved(int64_t now_ms) {
     resolved_ = newest_;
   }
   // The resolved pair's value: fetched, or the newest seen (which it then is).
-  const std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
+  std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
+  const typed::ValueType type = fetched_ ? fetched_type_ : newest_type_;
+  const bool live = resolved_.Live(now_ms);
+  if (plan_.transform == ValueTransform::kIncrBy ||
+      plan_.transform == ValueTransform::kIncrByFloat) {
+    answer_.state = resolved_;
+    answer_.live = live;
+    if (CounterTransform(live ? value : std::string_view(), type, now_ms)) {
+      StartWrite(now_ms, false);
+    } else {
+      Answer();
+    }
+    return;
+  }
+  answer_.value_type = live ? type : typed::ValueType::kString;
+  if (live && type == typed::ValueType::kCounter) {
+    // A counter reads as the string Redis would hold.
+    typed::Counter c;
+    rendered_ = typed::Counter::Decode(value, &c) ? c.Render() : std::string();
+    value = rendered_;
+  }
   if (plan_.mode == KeyMode::kRead) {
     answer_.state = resolved_;
-    answer_.live = resolved_.Live(now_ms);
+    answer_.live = live;
     if (answer_.live && plan_.want_value) answer_.value = value;
     Answer();
     return;
   }
   // kReadThenWrite: keep the resolved value (late replies may replace newest_value_).
-  if (plan_.want_value && resolved_.Live(now_ms) && !fetched_) answer_value_ = value;
+  if (plan_.want_value && live && (!fetched_ || value.data() != answer_value_.data())) {
+    answer_value_.assign(value.data(), value.size());
+  }
   answer_.state = resolved_;
-  answer_.live = resolved_.Live(now_ms);
+  answer_.live = live;
   if (answer_.live && plan_.want_value) answer_.value = answer_value_;
   if (!ConditionHolds(now_ms)) {
     Answer();
@@ -331,6 +433,76 @@ bool KeyOperation::Transform() {
   write_value_.swap(next);
   plan_.value = write_value_;
   answer_.value = write_value_;
+  return true;
+}
+
+bool KeyOperation::CounterTransform(std::string_view value, typed::ValueType type, int64_t now_ms) {
+  typed::Counter counter;
+  Version version;
+  Version expiry;
+  int64_t expire_at_ms = 0;
+  if (answer_.live) {
+    if (type == typed::ValueType::kCounter) {
+      if (!typed::Counter::Decode(value, &counter)) counter = typed::Counter{};
+    } else if (type == typed::ValueType::kString) {
+      // The string the counter builds on; Redis's checks first (an empty string is no number).
+      int64_t i;
+      long double d;
+      if (plan_.transform == ValueTransform::kIncrBy && !typed::ParseRedisInteger(value, &i)) {
+        answer_.counter_error = typed::CounterError::kNotInteger;
+        return false;
+      }
+      if (plan_.transform == ValueTransform::kIncrByFloat &&
+          !typed::ParseRedisLongDouble(value, &d)) {
+        answer_.counter_error = typed::CounterError::kNotFloat;
+        return false;
+      }
+      counter.base.assign(value.data(), value.size());
+    } else {
+      answer_.wrong_type = true;
+      return false;
+    }
+    version = resolved_.version;
+    expiry = resolved_.effective_expiry_version();
+    expire_at_ms = resolved_.expire_at_ms;  // INCR keeps the TTL, as in Redis
+  } else {
+    // Nothing live: a new counter whose version derives from what it replaces, the same for
+    // every writer that read the same state (typed::DerivedVersion).
+    version = resolved_.found
+                  ? typed::DerivedVersion(resolved_.version, resolved_.effective_expiry_version())
+                  : typed::DerivedVersion({}, {});
+    expiry = version;
+  }
+  const Version element{hlc_->NowAt(now_ms), writer_};
+  typed::CounterError err;
+  std::string text;
+  if (plan_.transform == ValueTransform::kIncrBy) {
+    err =
+        typed::IncrementBy(counter, plan_.counter_writer, element, plan_.incr_by, &answer_.integer);
+  } else {
+    err =
+        typed::IncrementByFloat(counter, plan_.counter_writer, element, plan_.incr_by_float, &text);
+  }
+  if (err != typed::CounterError::kNone) {
+    answer_.counter_error = err;
+    return false;
+  }
+  // The delta: this writer's component, with the base every component of this version shares.
+  typed::Counter delta;
+  delta.base = counter.base;
+  delta.components.push_back(counter.ComponentOf(plan_.counter_writer));
+  write_value_ = delta.Encode();
+  plan_.value = write_value_;
+  plan_.tombstone = false;
+  plan_.keep_expiry = false;
+  plan_.expire_at_ms = expire_at_ms;
+  typed_write_ = true;
+  typed_version_ = version;
+  typed_expiry_ = expiry;
+  write_type_ = typed::ValueType::kCounter;
+  answer_.value_type = typed::ValueType::kCounter;
+  answer_value_ = std::move(text);
+  answer_.value = answer_value_;
   return true;
 }
 
@@ -372,6 +544,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   if (plan_.mode == KeyMode::kTouch) answer_value_.clear();
   Version v{hlc_->NowAt(now_ms), writer_};
   if (restamp && v <= stale_floor_) v = Version{stale_floor_.hlc + 1, writer_};
+  if (typed_write_) v = typed_version_;  // a delta keeps the whole-key version it builds on
   write_version_ = v;
   const bool touch = plan_.mode == KeyMode::kTouch || plan_.write_is_touch;
   for (int r = 0; r < plan_.n; ++r) {
@@ -384,6 +557,10 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
       req.expire_at_ms = plan_.expire_at_ms;
     } else {
       req.type = NodeRequest::Type::kPut;
+      if (typed_write_) {
+        req.expiry_version = typed_expiry_;
+        req.value_type = write_type_;
+      }
       req.tombstone = plan_.tombstone;
       req.value = plan_.tombstone ? std::string_view() : plan_.value;
       req.expire_at_ms = plan_.expire_at_ms;
@@ -395,6 +572,11 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
 
 void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   --outstanding_;
+  if (Stale(tag)) {
+    Absorb(reply.current);
+    Absorb(reply.current_expiry_version);
+    return;
+  }
   // A PutResponse to a HintPut (a peer that applied it as a write): the fallback is no owner and
   // never counts as one; the hint is treated as failed.
   if (tag_hint_for_[tag] >= 0) return HintDone(tag, false, now_ms);
@@ -439,6 +621,7 @@ void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
 void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms) {
   --outstanding_;
   AbsorbState(reply.previous);
+  if (Stale(tag)) return;
   if (!Current(tag, Phase::kWrite)) return;
   --write_pending_;
   ++write_counted_;
@@ -454,10 +637,15 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
     touch_previous_seen_ = true;
     touch_previous_ = prev;
     if (plan_.mode == KeyMode::kTouch) {
-      if (live && tag_value_[tag])
-        answer_value_.assign(reply.value.data(), reply.value.size());
-      else
+      typed::Counter c;
+      if (!live || !tag_value_[tag]) {
         answer_value_.clear();
+      } else if (reply.value_type == typed::ValueType::kCounter &&
+                 typed::Counter::Decode(reply.value, &c)) {
+        answer_value_ = c.Render();  // GETEX of a counter: one replica's view of it
+      } else {
+        answer_value_.assign(reply.value.data(), reply.value.size());
+      }
     }
   }
   WriteProgress(now_ms);
@@ -467,7 +655,11 @@ void KeyOperation::WriteProgress(int64_t now_ms) {
   if (answered_) return;
   const int counted = write_counted_ + (plan_.sloppy ? hint_stored_ : 0);
   if (counted >= plan_.required) {
-    if (write_stale_ > 0 && round_ == 1) {
+    if (typed_write_ && write_stale_ > 0 && attempt_ + 1 < kMaxAttempts) {
+      Restart(now_ms);
+      return;
+    }
+    if (!typed_write_ && write_stale_ > 0 && round_ == 1) {
       // A counted replica held a newer pair: this proxy's clock is behind another writer's. Left
       // as is, the write would be acknowledged yet lose to that newer state on the first repair
       // (an acknowledged write lost: the replication simulation's seed 16, where a replica that
@@ -518,14 +710,20 @@ void KeyOperation::Fail(KeyAnswer::Failure failure, int required, int acks) {
 }
 
 uint32_t KeyOperation::repair_targets() const {
-  // A write that happened covers every replica with a newer pair.
-  if (answer_.performed || round_ > 0) return 0;
   if (!newest_whole_ || !newest_.found) return 0;
+  const bool typed = !newest_.tombstone && newest_type_ != typed::ValueType::kString;
+  // A write that happened covers every replica with a newer pair; a typed delta does not carry
+  // the other writers' elements, so a typed read state still repairs (it is a join: harmless).
+  if (!typed && (answer_.performed || round_ > 0)) return 0;
+  const uint64_t digest = typed ? typed::BodyDigest(newest_type_, newest_value_) : 0;
   uint32_t targets = 0;
   for (int r = 0; r < plan_.n; ++r) {
     const ReplicaRead& rr = reads_[r];
-    const bool stale =
-        (rr.seen == Seen::kState && newest_.NewerThan(rr.state)) || rr.seen == Seen::kNotReady;
+    const bool body_differs = typed && rr.seen == Seen::kState && rr.state.found &&
+                              !rr.state.tombstone && rr.state.version == newest_.version &&
+                              rr.body_digest != digest;
+    const bool stale = (rr.seen == Seen::kState && newest_.NewerThan(rr.state)) ||
+                       rr.seen == Seen::kNotReady || body_differs;
     if (stale) targets |= 1u << r;
   }
   return targets;

@@ -46,6 +46,8 @@
 
 #include "common/clock/hlc.h"
 #include "common/ring/ring.h"
+#include "common/typed/counter.h"
+#include "common/typed/typed_value.h"
 
 namespace shoal::proxy {
 
@@ -75,7 +77,9 @@ struct EntryState {
 // Decoded node answers. string_views need only live for the call.
 struct GetReply {
   EntryState state;
-  std::string_view value;  // read only when the request asked for the value
+  std::string_view value;  // read when the request asked for it, or when the value is typed
+  typed::ValueType value_type = typed::ValueType::kString;
+  uint64_t body_digest = 0;  // a typed value's typed::BodyDigest; 0 otherwise
 };
 struct PutReply {
   bool applied = false;
@@ -92,6 +96,7 @@ struct TouchReply {
   bool applied = false;
   EntryState previous;     // the state held before the touch (found && !tombstone: live)
   std::string_view value;  // read only when the request asked for the value (GETEX)
+  typed::ValueType value_type = typed::ValueType::kString;
 };
 
 enum class KeyMode : unsigned char { kRead, kWrite, kTouch, kReadThenWrite };
@@ -114,7 +119,16 @@ enum class KeyCondition : unsigned char {
 // nothing). answer().value is then the value written (or, when nothing is written, the old one).
 // Such a write is a read-modify-write: two of them racing on one key from different proxies can
 // lose one (last writer wins, docs/replication.md "Read-modify-write").
-enum class ValueTransform : unsigned char { kNone, kAppend, kSetRange };
+//
+// kIncrBy / kIncrByFloat (INCR DECR INCRBY DECRBY INCRBYFLOAT; docs/data-model.md): the key is a
+// PN-counter. Every read reply carries a typed value's body and the bodies of the resolved
+// version are merged (typed::Join). The write is a delta: the counter_writer's component, at the
+// whole-key version it builds on (the live value's pair, or typed::DerivedVersion of the state
+// it replaces), never a new version, so concurrent increments through other proxies merge. A
+// replica holding a newer version refuses it as stale: the operation then reads again and
+// rebuilds the delta (at most kMaxAttempts times in all). Redis's errors are answered without a
+// write (KeyAnswer::counter_error).
+enum class ValueTransform : unsigned char { kNone, kAppend, kSetRange, kIncrBy, kIncrByFloat };
 
 struct KeyPlan {
   KeyMode mode = KeyMode::kRead;
@@ -137,6 +151,12 @@ struct KeyPlan {
   bool sloppy = false;  // a stored hint counts toward `required` (sloppy quorum)
   ValueTransform transform = ValueTransform::kNone;  // kReadThenWrite (want_value must be set)
   int64_t transform_offset = 0;                      // kSetRange
+  int64_t incr_by = 0;                               // kIncrBy
+  long double incr_by_float = 0;                     // kIncrByFloat
+  // kIncrBy / kIncrByFloat: the counter component's owner. Its increments must be serialised
+  // (one client connection: ClientConnection runs a read-modify-write after its earlier
+  // commands), since each delta is the writer's running total.
+  uint64_t counter_writer = 0;
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
@@ -148,11 +168,13 @@ struct NodeRequest {
   uint8_t replica = 0;
   uint8_t hint_for = 0;  // kHintPut: the owner (replica index < n) the hint is for
   Type type = Type::kGet;
-  bool want_value = false;   // get, touch
-  Version version;           // put, touch (the touch's expiry version)
-  bool tombstone = false;    // put
-  int64_t expire_at_ms = 0;  // put, touch
-  std::string_view value;    // put, hint put
+  bool want_value = false;  // get, touch
+  Version version;          // put, touch (the touch's expiry version)
+  Version expiry_version;   // put, hint put: zero means `version` (typed puts carry the pair)
+  typed::ValueType value_type = typed::ValueType::kString;  // put, hint put
+  bool tombstone = false;                                   // put
+  int64_t expire_at_ms = 0;                                 // put, touch
+  std::string_view value;                                   // put, hint put
 };
 
 // The client's answer, final once answered().
@@ -165,7 +187,13 @@ struct KeyAnswer {
   EntryState state;
   bool live = false;
   std::string_view value;  // when the plan wanted it; points into the machine, valid until the
-                           // next input
+                           // next input. A counter is rendered as Redis prints it.
+  typed::ValueType value_type = typed::ValueType::kString;  // of the resolved live value
+  // kIncrBy / kIncrByFloat: Redis's error (nothing written), or the new value: `integer`
+  // (kIncrBy) or `value` (kIncrByFloat, as Redis prints it).
+  typed::CounterError counter_error = typed::CounterError::kNone;
+  bool wrong_type = false;  // the key holds a type the command does not apply to
+  int64_t integer = 0;
   // kReadThenWrite: the condition held (and the write reached its quorum).
   bool performed = false;
   // kWrite: a live value was held before (newest pre-write state among counted replies).
@@ -221,6 +249,7 @@ class KeyOperation {
   uint32_t repair_targets() const;
   const EntryState& repair_state() const { return newest_; }
   std::string_view repair_value() const { return newest_value_; }
+  typed::ValueType repair_type() const { return newest_type_; }
 
   // The version of the latest write round started (zero: none). Once answer().performed, the
   // version the write was acknowledged at (a re-stamped write's second).
@@ -247,12 +276,24 @@ class KeyOperation {
   struct ReplicaRead {
     Seen seen = Seen::kNothing;
     EntryState state;
+    uint64_t body_digest = 0;
   };
 
+ public:
+  // Read-then-write attempts of a counter transform (the first included).
+  static constexpr int kMaxAttempts = 3;
+
+ private:
   uint8_t Queue(NodeRequest request);
   void Absorb(const Version& v);
   void AbsorbState(const EntryState& s);
-  void NoteState(int replica, const EntryState& state, bool has_value, std::string_view value);
+  void NoteState(int replica, const EntryState& state, bool has_value, std::string_view value,
+                 typed::ValueType type, uint64_t body_digest);
+  void QueueReads();
+  bool Stale(uint8_t tag) const { return tag_attempt_[tag] != attempt_; }
+  void Restart(int64_t now_ms);
+  // The counter transform on the resolved state (`value`, `type`); false: nothing to write.
+  bool CounterTransform(std::string_view value, typed::ValueType type, int64_t now_ms);
   void ReadProgress(int64_t now_ms);
   void StartFetch(int64_t now_ms);
   void Resolved(int64_t now_ms);
@@ -280,6 +321,7 @@ class KeyOperation {
   uint8_t tag_round_[kMaxTags] = {};    // read/fetch: 0; write: its round (1, 2)
   bool tag_value_[kMaxTags] = {};       // the request asked for the value
   int8_t tag_hint_for_[kMaxTags] = {};  // a kHintPut's owner; -1 for other requests
+  uint8_t tag_attempt_[kMaxTags] = {};  // the attempt (Restart) that sent it
   Phase tag_phase_[kMaxTags] = {};
   int outstanding_ = 0;
   NodeRequest requests_[kMaxBatch];
@@ -296,6 +338,15 @@ class KeyOperation {
   EntryState newest_;
   bool newest_whole_ = false;  // value (or tombstone) known for newest_
   std::string newest_value_;
+  typed::ValueType newest_type_ = typed::ValueType::kString;
+  typed::ValueType fetched_type_ = typed::ValueType::kString;
+  std::string rendered_;  // a counter's value as Redis prints it (answer_.value)
+  uint8_t attempt_ = 0;
+  // A typed write (counter delta): its fixed pair and type.
+  bool typed_write_ = false;
+  Version typed_version_;
+  Version typed_expiry_;
+  typed::ValueType write_type_ = typed::ValueType::kString;
   uint32_t fetch_tried_ = 0;  // replicas asked for the value in the fetch phase
   bool fetched_ = false;      // answer_value_ holds the resolved pair's value, fetched
 

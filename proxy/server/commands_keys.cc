@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include "common/typed/counter.h"
+#include "common/typed/typed_value.h"
 #include "proxy/command/command_table.h"
 #include "proxy/command/key_commands.h"
 #include "proxy/command/lcs.h"
@@ -147,6 +149,8 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   for (uint32_t i = 0; i < command.keys; ++i) {
     KeyPlan plan = command.PlanFor(args, i);
     plan.sloppy = sloppy_;  // writes only: reads never count hints
+    // A counter component per client connection (its increments are serialised).
+    plan.counter_writer = worker_.CounterWriter(id_);
     worker_.StartKeyOp(*this, slot, i, command.Key(args, i), level, plan);
   }
 }
@@ -220,7 +224,24 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       resp::AppendInteger(slot.reply, answer.live && answer.state.expire_at_ms != 0 ? 1 : 0);
       return;
     case CommandId::kType:
-      resp::AppendSimple(slot.reply, answer.live ? "string" : "none");
+      resp::AppendSimple(slot.reply,
+                         answer.live ? typed::RedisTypeName(answer.value_type) : "none");
+      return;
+    case CommandId::kIncr:
+    case CommandId::kDecr:
+    case CommandId::kIncrBy:
+    case CommandId::kDecrBy:
+    case CommandId::kIncrByFloat:
+      if (answer.wrong_type) {
+        resp::AppendError(slot.reply,
+                          "WRONGTYPE Operation against a key holding the wrong kind of value");
+      } else if (answer.counter_error != typed::CounterError::kNone) {
+        resp::AppendError(slot.reply, typed::CounterErrorText(answer.counter_error));
+      } else if (slot.command == CommandId::kIncrByFloat) {
+        resp::AppendBulk(slot.reply, answer.value);
+      } else {
+        resp::AppendInteger(slot.reply, answer.integer);
+      }
       return;
     case CommandId::kAppend:
     case CommandId::kSetRange:

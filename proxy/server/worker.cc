@@ -279,6 +279,16 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   Advance(op);
 }
 
+uint64_t Worker::CounterWriter(uint64_t client_id) const {
+  uint64_t x = shared_.config.writer_id ^ (client_id * 0x9E3779B97F4A7C15ull);
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x == 0 ? 1 : x;
+}
+
 uint64_t Worker::SmallestNodeFrameLimit() const {
   uint64_t limit = UINT64_MAX;
   for (int slot : view_->slot_of) {
@@ -454,7 +464,7 @@ void Worker::SendRepairs(KeyOp& op) {
   }
   if (targets == 0) return;
   const auto frame = BuildRepairPut(repair_builder_, kPlaceholderRequestId, op.key, state,
-                                    op.machine.repair_value());
+                                    op.machine.repair_value(), op.machine.repair_type());
   for (int r = 0; r < op.n; ++r) {
     if (((targets >> r) & 1) == 0) continue;
     links_[op.members[r]]->SendUnwatched(frame);

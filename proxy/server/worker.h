@@ -54,6 +54,10 @@ class Worker final : public NodeLinkListener {
   // The smallest request frame any node advertised in its handshake (UINT64_MAX while none has
   // answered yet): a write whose Put frame would be larger is refused before it is sent.
   uint64_t SmallestNodeFrameLimit() const;
+  // The PN-counter writer id of client connection `client_id` of this process (docs/data-model.md:
+  // one component per connection, whose increments are serialised): a mix of the process's
+  // random writer id and the connection id, so no two connections of any proxies share one.
+  uint64_t CounterWriter(uint64_t client_id) const;
   void MarkClientDirty(ClientConnection& client);
   void RetireClient(ClientConnection& client);
   SharedState& shared() { return shared_; }

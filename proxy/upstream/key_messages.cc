@@ -27,12 +27,15 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
   auto& b = builder.Start();
   const auto key_bytes = Bytes(b, key);
   const wire::Version version = wire::ToWire(req.version);
+  const wire::Version put_expiry_version =
+      wire::ToWire(req.expiry_version.IsZero() ? req.version : req.expiry_version);
   const uint64_t expire_at = static_cast<uint64_t>(std::max<int64_t>(req.expire_at_ms, 0));
   switch (req.type) {
     case NodeRequest::Type::kGet: {
       wire::GetBuilder get(b);
       get.add_key(key_bytes);
       get.add_want_value(req.want_value);
+      get.add_want_typed_value(true);  // typed bodies of one version merge (docs/data-model.md)
       return builder.Finish(request_id, wire::Message::Get, get.Finish().Union());
     }
     case NodeRequest::Type::kPut: {
@@ -41,9 +44,10 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
       put.add_key(key_bytes);
       put.add_value(value);
       put.add_version(&version);
-      put.add_expiry_version(&version);
+      put.add_expiry_version(&put_expiry_version);
       put.add_expire_at_ms(expire_at);
       put.add_tombstone(req.tombstone);
+      put.add_value_type(static_cast<wire::ValueType>(req.value_type));
       return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
     }
     case NodeRequest::Type::kHintPut: {
@@ -54,9 +58,10 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
       put.add_key(key_bytes);
       put.add_value(value);
       put.add_version(&version);
-      put.add_expiry_version(&version);
+      put.add_expiry_version(&put_expiry_version);
       put.add_expire_at_ms(expire_at);
       put.add_tombstone(req.tombstone);
+      put.add_value_type(static_cast<wire::ValueType>(req.value_type));
       const auto put_offset = put.Finish();
       const auto target = b.CreateString(hint_target.data(), hint_target.size());
       wire::HintPutBuilder hint(b);
@@ -78,7 +83,7 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
 
 std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_id,
                                         std::string_view key, const EntryState& state,
-                                        std::string_view value) {
+                                        std::string_view value, typed::ValueType value_type) {
   auto& b = builder.Start();
   const auto key_bytes = Bytes(b, key);
   const auto value_bytes = Bytes(b, value);
@@ -91,6 +96,7 @@ std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_
   put.add_expiry_version(&expiry_version);
   put.add_expire_at_ms(static_cast<uint64_t>(std::max<int64_t>(state.expire_at_ms, 0)));
   put.add_tombstone(state.tombstone);
+  if (!state.tombstone) put.add_value_type(static_cast<wire::ValueType>(value_type));
   return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
 }
 
@@ -117,6 +123,10 @@ KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* en
     reply.state = StateOf(get->found(), get->tombstone(), get->version(), get->expiry_version(),
                           get->expire_at_ms());
     reply.value = AsView(get->value());
+    if (get->value_type() <= wire::ValueType::MAX && !get->tombstone()) {
+      reply.value_type = static_cast<typed::ValueType>(get->value_type());
+      reply.body_digest = get->body_digest();
+    }
     m.OnGet(tag, reply, now);
     return KeyReplyKind::kReply;
   }
@@ -145,6 +155,9 @@ KeyReplyKind FeedKeyReply(KeyOperation& m, uint8_t tag, const wire::Envelope* en
                              touch->previous_expiry_version(), touch->previous_expire_at_ms());
     reply.applied = touch->applied();
     reply.value = AsView(touch->value());
+    if (touch->value_type() <= wire::ValueType::MAX) {
+      reply.value_type = static_cast<typed::ValueType>(touch->value_type());
+    }
     m.OnTouch(tag, reply, now);
     return KeyReplyKind::kReply;
   }

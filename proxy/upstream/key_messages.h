@@ -22,12 +22,13 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
                                          std::string_view key, const NodeRequest& request,
                                          std::string_view hint_target = {});
 
-// Encodes the whole-state Put that read-repair sends (KeyOperation::repair_state() and
-// repair_value(): both versions, expiry, tombstone). The frame lives in `builder` until its next
-// Start().
+// Encodes the whole-state Put that read-repair sends (KeyOperation::repair_state(),
+// repair_value() and repair_type(): both versions, expiry, tombstone, a typed value's merged
+// body). The frame lives in `builder` until its next Start().
 std::span<const uint8_t> BuildRepairPut(FrameBuilder& builder, uint64_t request_id,
                                         std::string_view key, const EntryState& state,
-                                        std::string_view value);
+                                        std::string_view value,
+                                        typed::ValueType value_type = typed::ValueType::kString);
 
 // What a node's answer was, for the caller's counters.
 enum class KeyReplyKind : unsigned char {

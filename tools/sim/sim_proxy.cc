@@ -261,7 +261,8 @@ void SimProxy::SendRepairs(Op& op) {
   if (targets == 0) return;
   // Request id 0 is never pending: the reply is ignored, as the proxy's unwatched repairs are.
   const auto frame = proxy::BuildRepairPut(builder_, 0, op.key, op.machine.repair_state(),
-                                           op.machine.repair_value());
+                                           op.machine.repair_value(),
+                                           op.machine.repair_type());
   for (int r = 0; r < op.n; ++r) {
     if (((targets >> r) & 1) == 0) continue;
     if (trace_) {
