@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 import harness
 from node_wire import NodeConnection, encode, read_frame
 from harness import shoalctl
@@ -40,6 +42,11 @@ def vm_rss(pid):
 
 # ---- out of file descriptors -------------------------------------------------------------------
 
+# Under ASan+UBSan the node can be halted by UBSan's vptr probe, which needs a free descriptor
+# (see test_node_emfile.py): seen once in a full `make asan` run (the node gone, no report
+# written, since writing one needs a descriptor too); TSan and the normal build run it.
+@pytest.mark.skipif(harness.SANITIZER == "asan",
+                    reason="UBSan's vptr check needs a free descriptor (pipe) in the node")
 def test_out_of_fds_pauses_accepting_without_spinning(start_node):
     node = start_node("n1")
     subprocess.run(["prlimit", f"--pid={node.proc.pid}", "--nofile=40:40"], check=True)

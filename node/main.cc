@@ -289,12 +289,12 @@ int main(int argc, char** argv) {
     std::printf("configuration OK\n");
     return 0;
   }
-  TuneMalloc(static_cast<int>(config.threads));
   s = shoal::InitLogging("shoal-node", config.log_level, config.log_format);
   if (!s.ok()) {
     std::fprintf(stderr, "shoal-node: %s\n", s.message().c_str());
     return kExitUsage;
   }
+  TuneMalloc(static_cast<int>(config.threads));  // after InitLogging: its warning is in the format
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
