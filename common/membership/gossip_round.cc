@@ -113,7 +113,10 @@ std::vector<std::string> ChooseGossipTargets(const MemberTable& table,
   if (!other_seeds.empty()) {
     if (alive_addr.empty()) {
       add(pick(other_seeds));
-    } else if (!alive_is_seed) {
+    } else if (!alive_is_seed || alive_addr.size() < other_seeds.size()) {
+      // Also when the member chosen is a seed but fewer members are alive than there are seeds
+      // (Cassandra's rule): with every node a seed, two pairs that found each other first would
+      // otherwise gossip only within their pair for ever.
       const double p = static_cast<double>(other_seeds.size()) /
                        static_cast<double>(alive_addr.size() + down_addr.size());
       if (coin(rng) < p) add(pick(other_seeds));

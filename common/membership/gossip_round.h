@@ -51,8 +51,9 @@ void HandleAck2(MemberTable& table, const GossipAck2Message& ack2, MergeCounts* 
 // The addresses one round of `table`'s owner gossips with (Cassandra's choice):
 //   - one member seen alive (not Down, not Removed, not itself), chosen at random;
 //   - with probability down / (alive + 1), one member seen Down (so a recovery is noticed);
-//   - a seed when no member is seen alive, or, when the alive one chosen is not a seed, with
-//     probability seeds / (alive + down) (so that partitions heal through the seeds).
+//   - a seed when no member is seen alive, or, when the alive one chosen is not a seed or fewer
+//     members are alive than there are seeds, with probability seeds / (alive + down) (so that
+//     partitions heal through the seeds, even when every node is a seed).
 // `seeds` are HOST:PORT strings; this node's own address is never chosen. No duplicates.
 std::vector<std::string> ChooseGossipTargets(const MemberTable& table,
                                              const std::vector<std::string>& seeds,

@@ -127,6 +127,25 @@ TEST(GossipRoundTest, TargetsAreAnAliveMemberOrASeed) {
   EXPECT_EQ(seen.count("a.local:7000"), 0u);
 }
 
+// Every node a seed, and this one has found only one of them (a seed): it still contacts the
+// other seeds, or two pairs that met first stay apart for ever (seen with 4 nodes from seeds).
+TEST(GossipRoundTest, FewerAliveThanSeedsContactsOtherSeeds) {
+  FakeClock clock;
+  std::mt19937_64 rng(11);
+  MemberTable t(Rec("a"), Phi(), clock);
+  t.Merge(Rec("c"));
+  const std::vector<std::string> seeds = {"a.local:7000", "b.local:7000", "c.local:7000",
+                                          "d.local:7000"};
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 100; ++i) {
+    for (const auto& x : ChooseGossipTargets(t, seeds, rng)) ++seen[x];
+  }
+  EXPECT_EQ(seen["c.local:7000"], 100);
+  EXPECT_GT(seen["b.local:7000"], 15);
+  EXPECT_GT(seen["d.local:7000"], 15);
+  EXPECT_EQ(seen.count("a.local:7000"), 0u);
+}
+
 TEST(GossipRoundTest, DownMembersAreTriedNowAndThen) {
   FakeClock clock;
   std::mt19937_64 rng(5);
