@@ -6,28 +6,20 @@
 
 #include <algorithm>
 
+#include "common/text/split.h"
+
 namespace shoal {
 
 StatusOr<std::vector<HostPort>> ParseSeedList(const std::string& text, std::string_view flag) {
   std::vector<HostPort> seeds;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) {
-      auto hp = ParseHostPort(item);
-      if (!hp.ok())
-        return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
-      if (hp->port == 0) {
-        return Status::InvalidArgument(std::string(flag) + ": seed '" + item + "' has port 0");
-      }
-      seeds.push_back(*hp);
+  for (const std::string& item : SplitList(text)) {
+    auto hp = ParseHostPort(item);
+    if (!hp.ok())
+      return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
+    if (hp->port == 0) {
+      return Status::InvalidArgument(std::string(flag) + ": seed '" + item + "' has port 0");
     }
-    if (end == text.size()) break;
-    start = end + 1;
+    seeds.push_back(*hp);
   }
   if (seeds.empty()) {
     return Status::InvalidArgument(std::string(flag) + ": at least one HOST:PORT is required");

@@ -6,37 +6,27 @@
 
 #include "common/config/options.h"
 #include "common/hash/key_hash.h"
+#include "common/text/split.h"
 
 namespace shoal {
 
 StatusOr<std::vector<RingMember>> ParseMemberList(const std::string& text, std::string_view flag) {
   std::vector<RingMember> members;
   std::set<std::string> ids;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    // Trim spaces.
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) {
-      const size_t eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return Status::InvalidArgument(std::string(flag) + ": expected ID=HOST:PORT, got '" + item +
-                                       "'");
-      }
-      RingMember m{item.substr(0, eq), item.substr(eq + 1)};
-      auto hp = ParseHostPort(m.address);
-      if (!hp.ok())
-        return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
-      if (!ids.insert(m.id).second) {
-        return Status::InvalidArgument(std::string(flag) + ": duplicate node id '" + m.id + "'");
-      }
-      members.push_back(std::move(m));
+  for (const std::string& item : SplitList(text)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument(std::string(flag) + ": expected ID=HOST:PORT, got '" + item +
+                                     "'");
     }
-    if (end == text.size()) break;
-    start = end + 1;
+    RingMember m{item.substr(0, eq), item.substr(eq + 1)};
+    auto hp = ParseHostPort(m.address);
+    if (!hp.ok())
+      return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
+    if (!ids.insert(m.id).second) {
+      return Status::InvalidArgument(std::string(flag) + ": duplicate node id '" + m.id + "'");
+    }
+    members.push_back(std::move(m));
   }
   if (members.empty())
     return Status::InvalidArgument(std::string(flag) + ": at least one node is required");
