@@ -14,8 +14,7 @@ StatusOr<std::vector<HostPort>> ParseSeedList(const std::string& text, std::stri
   std::vector<HostPort> seeds;
   for (const std::string& item : SplitList(text)) {
     auto hp = ParseHostPort(item);
-    if (!hp.ok())
-      return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
+    if (!hp.ok()) return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
     if (hp->port == 0) {
       return Status::InvalidArgument(std::string(flag) + ": seed '" + item + "' has port 0");
     }

@@ -21,8 +21,7 @@ StatusOr<std::vector<RingMember>> ParseMemberList(const std::string& text, std::
     }
     RingMember m{item.substr(0, eq), item.substr(eq + 1)};
     auto hp = ParseHostPort(m.address);
-    if (!hp.ok())
-      return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
+    if (!hp.ok()) return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
     if (!ids.insert(m.id).second) {
       return Status::InvalidArgument(std::string(flag) + ": duplicate node id '" + m.id + "'");
     }
