@@ -25,25 +25,13 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   next_tag_ = 0;
   outstanding_ = 0;
   request_count_ = 0;
-  for (auto& r : reads_) r = ReplicaRead{};
-  read_counted_ = read_failed_ = read_pending_ = 0;
-  resolved_ = EntryState{};
-  read_decided_ = false;
-  newest_ = EntryState{};
-  newest_whole_ = false;
-  newest_value_.clear();
-  newest_type_ = fetched_type_ = typed::ValueType::kString;
+  ResetReadState();
+  read_pending_ = 0;
   attempt_ = 0;
-  typed_write_ = false;
   write_type_ = typed::ValueType::kString;
-  fetch_tried_ = 0;
-  fetched_ = false;
   write_version_ = Version{};
   stale_floor_ = Version{};
-  answer_value_.clear();
   answered_ = false;
-  answer_ = KeyAnswer{};
-  answer_.sloppy = plan_.sloppy;
   hlc_refusals_ = stale_retries_ = 0;
   hints_sent_ = hint_acks_ = hint_refusals_ = write_not_ready_ = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
@@ -81,6 +69,14 @@ void KeyOperation::Restart(int64_t now_ms) {
   ++attempt_;
   ++stale_retries_;
   phase_ = Phase::kRead;
+  ResetReadState();
+  write_value_.clear();
+  plan_.value = write_value_;
+  (void)now_ms;
+  QueueReads();
+}
+
+void KeyOperation::ResetReadState() {
   for (auto& r : reads_) r = ReplicaRead{};
   read_counted_ = read_failed_ = 0;
   resolved_ = EntryState{};
@@ -92,13 +88,9 @@ void KeyOperation::Restart(int64_t now_ms) {
   fetch_tried_ = 0;
   fetched_ = false;
   typed_write_ = false;
-  write_value_.clear();
-  plan_.value = write_value_;
   answer_value_.clear();
   answer_ = KeyAnswer{};
   answer_.sloppy = plan_.sloppy;
-  (void)now_ms;
-  QueueReads();
 }
 
 uint8_t KeyOperation::Queue(NodeRequest request) {

@@ -292,6 +292,9 @@ class KeyOperation {
   void QueueReads();
   bool Stale(uint8_t tag) const { return tag_attempt_[tag] != attempt_; }
   void Restart(int64_t now_ms);
+  // Forgets what the read phase learned (replies, resolution, the answer); Start and Restart
+  // share it so that a retried attempt begins exactly as a first one.
+  void ResetReadState();
   // The counter transform on the resolved state (`value`, `type`); false: nothing to write.
   bool CounterTransform(std::string_view value, typed::ValueType type, int64_t now_ms);
   void ReadProgress(int64_t now_ms);
