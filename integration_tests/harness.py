@@ -182,13 +182,118 @@ class _NilArray:
 NIL_ARRAY = _NilArray()  # a RESP2 null array (*-1); a null bulk ($-1) is None
 
 
+# RESP3 reply types (HELLO 3). Each equals only a value of its own type, so that a RESP2 array
+# never passes for a RESP3 map or set, nor ":1" for "#t".
+class _Null3:
+    def __repr__(self):
+        return "_"
+
+
+NULL3 = _Null3()  # a RESP3 null (_)
+
+
+class _Typed(list):
+    def __eq__(self, other):
+        return type(other) is type(self) and list.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = None
+
+
+class Map(_Typed):
+    """A RESP3 map (%n): a list of (key, value) pairs in the order sent."""
+
+    def __repr__(self):
+        return f"%{list.__repr__(self)}"
+
+    def dict(self):
+        return dict(self)
+
+
+class Set3(_Typed):
+    """A RESP3 set (~n): its elements in the order sent."""
+
+    def __repr__(self):
+        return f"~{list.__repr__(self)}"
+
+
+class Push(_Typed):
+    def __repr__(self):
+        return f">{list.__repr__(self)}"
+
+
+class _TypedStr(str):
+    PREFIX = ""
+
+    def __eq__(self, other):
+        return type(other) is type(self) and str.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+    def __repr__(self):
+        return f"{self.PREFIX}{str.__repr__(self)}"
+
+
+class Double(_TypedStr):
+    """A RESP3 double (,1.5), kept as the text sent."""
+    PREFIX = ","
+
+
+class BigNumber(_TypedStr):
+    """A RESP3 big number ((123), kept as the text sent."""
+    PREFIX = "("
+
+
+class Bool:
+    """A RESP3 boolean (#t / #f)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return type(other) is Bool and other.value == self.value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "#t" if self.value else "#f"
+
+
+class Verbatim(bytes):
+    """A RESP3 verbatim string (=n, "txt:..."): the text without its format; `.format`."""
+
+    def __new__(cls, data, fmt):
+        obj = bytes.__new__(cls, data)
+        obj.format = fmt
+        return obj
+
+    def __eq__(self, other):
+        return type(other) is Verbatim and bytes.__eq__(self, other) and \
+            other.format == self.format
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = bytes.__hash__
+
+    def __repr__(self):
+        return f"={self.format}:{bytes.__repr__(self)}"
+
+
 class ConnectionClosed(Exception):
     pass
 
 
 class RespConn:
-    """A raw RESP2 client that keeps reply types apart: Simple, Err, int, bytes (bulk), None
-    (null bulk), list (array), NIL_ARRAY. For exact comparisons with redis-server and for sending
+    """A raw RESP client that keeps reply types apart: Simple, Err, int, bytes (bulk), None
+    (null bulk), list (array), NIL_ARRAY, and after HELLO 3 the RESP3 types too (NULL3, Map, Set3,
+    Double, Bool, BigNumber, Verbatim, Push; attributes are read and dropped). For exact comparisons with redis-server and for sending
     malformed bytes. Connects to a TCP port on 127.0.0.1 or to a Unix socket path. `timeout`
     (each socket operation's) grows with slow()."""
 
@@ -241,9 +346,38 @@ class RespConn:
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line
 
+    def _bulk(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
     def read_reply(self):
         line = self._line()
         kind, rest = line[:1], line[1:]
+        if kind == b"_":
+            return NULL3
+        if kind == b"%":
+            return Map((self.read_reply(), self.read_reply()) for _ in range(int(rest)))
+        if kind == b"~":
+            return Set3(self.read_reply() for _ in range(int(rest)))
+        if kind == b">":
+            return Push(self.read_reply() for _ in range(int(rest)))
+        if kind == b",":
+            return Double(rest.decode())
+        if kind == b"(":
+            return BigNumber(rest.decode())
+        if kind == b"#":
+            return Bool(rest == b"t")
+        if kind == b"=":
+            data = self._bulk(int(rest))
+            return Verbatim(data[4:], data[:3].decode())
+        if kind == b"!":
+            return Err(self._bulk(int(rest)).decode("utf-8", "replace"))
+        if kind == b"|":
+            for _ in range(int(rest)):
+                self.read_reply(), self.read_reply()
+            return self.read_reply()
         if kind == b"+":
             return Simple(rest.decode("utf-8", "replace"))
         if kind == b"-":
@@ -263,7 +397,7 @@ class RespConn:
             if n < 0:
                 return NIL_ARRAY
             return [self.read_reply() for _ in range(n)]
-        raise AssertionError(f"not a RESP2 reply: {line[:200]!r}")
+        raise AssertionError(f"not a RESP reply: {line[:200]!r}")
 
     def read_all_until_close(self, timeout=3.0):
         """Reads raw bytes until the peer closes; returns (bytes, closed)."""

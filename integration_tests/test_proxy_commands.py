@@ -1,6 +1,6 @@
 """Every command of issue 3 through shoal-proxy (3 nodes, N=3, QUORUM/QUORUM), compared with a
 real redis-server 7: same reply types, same values, same error wording. Commands whose behaviour
-is deliberately Shoal's own (SELECT <n>, HELLO 3, INFO, COMMAND contents) are checked against
+is deliberately Shoal's own (SELECT <n>, INFO, COMMAND contents; HELLO 3: test_proxy_resp3.py) are checked against
 what a Redis client needs from them."""
 import re
 import time
@@ -245,17 +245,6 @@ def test_hello_2_is_redis_map_as_array(shoal, redis_ref):
         # Malformed HELLO: same errors as Redis.
         for args in (("HELLO", "abc"), ("HELLO", "2", "BOGUS"), ("HELLO", "4")):
             assert s.call(*args) == r.call(*args), args
-        assert s.call("PING") == Simple("PONG")
-
-
-def test_hello_3_is_refused_with_noproto_and_connection_stays_resp2(shoal, redis_ref):
-    with RespConn(redis_ref.port) as r:
-        noproto = r.call("HELLO", "4")  # Redis's own wording for a version it does not speak
-    assert noproto.startswith("NOPROTO")
-    with RespConn(shoal.proxy.port) as s:
-        assert s.call("HELLO", "3") == noproto
-        assert s.call("SET", "hello3-key", "v") == OK  # still RESP2: +OK, not a RESP3 type
-        assert s.call("GET", "hello3-key") == b"v"
         assert s.call("PING") == Simple("PONG")
 
 

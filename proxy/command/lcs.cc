@@ -6,8 +6,8 @@
 
 namespace shoal::proxy {
 
-bool AppendLcsReply(std::string& out, std::string_view a, std::string_view b,
-                    const LcsOptions& options) {
+bool AppendLcsReply(std::string& out, resp::Protocol protocol, std::string_view a,
+                    std::string_view b, const LcsOptions& options) {
   const uint32_t alen = static_cast<uint32_t>(a.size());
   const uint32_t blen = static_cast<uint32_t>(b.size());
   if ((uint64_t{alen} + 1) * (uint64_t{blen} + 1) > kMaxLcsCells) return false;
@@ -74,7 +74,7 @@ bool AppendLcsReply(std::string& out, std::string_view a, std::string_view b,
     }
   }
   if (options.idx) {
-    resp::AppendArray(out, 4);
+    resp::Writer(out, protocol).Map(2);
     resp::AppendBulk(out, "matches");
     resp::AppendArray(out, ranges_count);
     out += ranges;

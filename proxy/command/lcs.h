@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/resp/reply.h"
+
 namespace shoal::proxy {
 
 struct LcsOptions {
@@ -20,9 +22,9 @@ struct LcsOptions {
 // The most cells (len(a) + 1) x (len(b) + 1) of the table LCS may take (4 bytes each).
 inline constexpr uint64_t kMaxLcsCells = uint64_t{16} << 20;
 
-// Appends the RESP2 reply (a map is a flat array of key/value pairs, as Redis sends it to RESP2
-// clients). Returns false, appending nothing, when the table would pass kMaxLcsCells.
-bool AppendLcsReply(std::string& out, std::string_view a, std::string_view b,
-                    const LcsOptions& options);
+// Appends the reply in `protocol` (IDX's map is a flat array of key/value pairs for a RESP2 client,
+// as Redis sends it). Returns false, appending nothing, when the table would pass kMaxLcsCells.
+bool AppendLcsReply(std::string& out, resp::Protocol protocol, std::string_view a,
+                    std::string_view b, const LcsOptions& options);
 
 }  // namespace shoal::proxy

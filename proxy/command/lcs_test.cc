@@ -9,7 +9,7 @@ namespace {
 
 std::string Reply(std::string_view a, std::string_view b, LcsOptions o = {}) {
   std::string out;
-  EXPECT_TRUE(AppendLcsReply(out, a, b, o));
+  EXPECT_TRUE(AppendLcsReply(out, resp::Protocol::kResp2, a, b, o));
   return out;
 }
 
@@ -40,10 +40,22 @@ TEST(LcsTest, IdxListsRangesFromTheEnd) {
             "$3\r\nlen\r\n:6\r\n");
 }
 
+TEST(LcsTest, IdxIsAMapForResp3) {
+  LcsOptions o;
+  o.idx = true;
+  o.min_match_len = 4;
+  std::string out;
+  EXPECT_TRUE(AppendLcsReply(out, resp::Protocol::kResp3, "ohmytext", "mynewtext", o));
+  EXPECT_EQ(out,
+            "%2\r\n$7\r\nmatches\r\n*1\r\n"
+            "*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n"
+            "$3\r\nlen\r\n:6\r\n");
+}
+
 TEST(LcsTest, RefusesTablesPastTheLimit) {
   std::string out;
   const std::string big(5000, 'a');
-  EXPECT_FALSE(AppendLcsReply(out, big, big, {}));
+  EXPECT_FALSE(AppendLcsReply(out, resp::Protocol::kResp2, big, big, {}));
   EXPECT_TRUE(out.empty());
 }
 

@@ -195,6 +195,7 @@ ReplySlot& ClientConnection::NewSlot(CommandId command) {
   slots_.emplace_back();
   ReplySlot& slot = slots_.back();
   slot.command = command;
+  slot.protocol = protocol_;
   slot.start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count();

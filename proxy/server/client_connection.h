@@ -174,6 +174,7 @@ class ClientConnection {
   // Connection state.
   bool authenticated_;
   std::string name_;
+  resp::Protocol protocol_ = resp::Protocol::kResp2;  // HELLO 2 / HELLO 3
   Consistency read_level_;
   Consistency write_level_;
   bool sloppy_;  // writes count stored hints toward write_level_ (SHOAL.CONSISTENCY ... SLOPPY)

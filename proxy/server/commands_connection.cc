@@ -30,8 +30,10 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// One COMMAND / COMMAND INFO entry, in Redis 7's 10-field layout.
-void AppendCommandInfo(std::string& out, const CommandSpec& spec) {
+// One COMMAND / COMMAND INFO entry, in Redis 7's 10-field layout (flags, categories, tips, key
+// specs and the empty subcommands are sets for a RESP3 client).
+void AppendCommandInfo(std::string& out, resp::Protocol protocol, const CommandSpec& spec) {
+  resp::Writer w(out, protocol);
   resp::AppendArray(out, 10);
   resp::AppendBulk(out, spec.name);
   resp::AppendInteger(out, spec.arity);
@@ -40,22 +42,22 @@ void AppendCommandInfo(std::string& out, const CommandSpec& spec) {
   flags.push_back(spec.write ? "write" : "readonly");
   flags.push_back("fast");
   if (spec.no_auth) flags.push_back("no_auth");
-  resp::AppendArray(out, static_cast<int64_t>(flags.size()));
+  w.Set(static_cast<int64_t>(flags.size()));
   for (auto f : flags) resp::AppendSimple(out, f);
   resp::AppendInteger(out, spec.first_key);
   resp::AppendInteger(out, spec.last_key);
   resp::AppendInteger(out, spec.step);
   // ACL categories
-  resp::AppendArray(out, 1);
+  w.Set(1);
   resp::AppendSimple(out, "@" + std::string(spec.group));
-  resp::AppendArray(out, 0);  // tips
-  resp::AppendArray(out, 0);  // key specs
-  resp::AppendArray(out, 0);  // subcommands
+  w.Set(0);  // tips
+  w.Set(0);  // key specs
+  w.Set(0);  // subcommands (Redis: an empty set when a command has none)
 }
 
-void AppendCommandDocs(std::string& out, const CommandSpec& spec) {
+void AppendCommandDocs(std::string& out, resp::Protocol protocol, const CommandSpec& spec) {
   resp::AppendBulk(out, spec.name);
-  resp::AppendArray(out, 6);
+  resp::Writer(out, protocol).Map(3);
   resp::AppendBulk(out, "summary");
   resp::AppendBulk(out, spec.summary);
   resp::AppendBulk(out, "since");
@@ -113,73 +115,66 @@ void ClientConnection::CmdQuit(Args args) {
   StopReading();
 }
 
+// HELLO [protover [AUTH user pass] [SETNAME name]], as Redis 7.0's helloCommand: the options
+// apply in order as they are read (a bad one after a good SETNAME leaves the name set), then the
+// protocol switches and the reply (a map: an array of pairs for RESP2) is written in the new one.
 void ClientConnection::CmdHello(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kHello);
   size_t next = 1;
+  int64_t version = 0;  // 0: keep the connection's protocol
   if (args.size() >= 2) {
-    int64_t version;
     if (!ParseInt64(args[1], &version)) {
       return ReplyError(slot, "ERR Protocol version is not an integer or out of range");
     }
     ++next;
-    if (version != 2) {
-      // RESP3 is not served yet (a later issue adds it).
+    if (version < 2 || version > 3) {
       return ReplyError(slot, "NOPROTO unsupported protocol version");
     }
   }
-  std::string_view user, password, name;
-  bool have_auth = false, have_name = false;
   for (size_t j = next; j < args.size(); ++j) {
     const size_t more = args.size() - 1 - j;
     if (EqualsIgnoreCase(args[j], "auth") && more >= 2) {
-      user = args[j + 1];
-      password = args[j + 2];
-      have_auth = true;
+      std::string error;
+      if (!Authenticate(args[j + 1], args[j + 2], &error)) return ReplyError(slot, error);
       j += 2;
     } else if (EqualsIgnoreCase(args[j], "setname") && more >= 1) {
-      name = args[j + 1];
-      have_name = true;
+      for (char c : args[j + 1]) {
+        if (c < '!' || c > '~') {
+          return ReplyError(
+              slot, "ERR Client names cannot contain spaces, newlines or special characters.");
+        }
+      }
+      name_ = std::string(args[j + 1]);
       ++j;
     } else {
       return ReplyError(slot, "ERR Syntax error in HELLO option '" + std::string(args[j]) + "'");
     }
   }
-  if (have_auth) {
-    std::string error;
-    if (!Authenticate(user, password, &error)) return ReplyError(slot, error);
-  }
   if (!authenticated_) {
     return ReplyError(slot,
                       "NOAUTH HELLO must be called with the client already authenticated, "
-                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                      "otherwise the HELLO AUTH <user> <pass> option can be used to "
                       "authenticate the client and select the RESP protocol version at the same "
                       "time");
   }
-  if (have_name) {
-    for (char c : name) {
-      if (c < '!' || c > '~') {
-        return ReplyError(
-            slot, "ERR Client names cannot contain spaces, newlines or special characters.");
-      }
-    }
-    name_ = std::string(name);
-  }
-  std::string& out = slot.reply;
-  resp::AppendArray(out, 14);
-  resp::AppendBulk(out, "server");
-  resp::AppendBulk(out, "redis");
-  resp::AppendBulk(out, "version");
-  resp::AppendBulk(out, kRedisCompatVersion);
-  resp::AppendBulk(out, "proto");
-  resp::AppendInteger(out, 2);
-  resp::AppendBulk(out, "id");
-  resp::AppendInteger(out, static_cast<int64_t>(id_));
-  resp::AppendBulk(out, "mode");
-  resp::AppendBulk(out, "standalone");
-  resp::AppendBulk(out, "role");
-  resp::AppendBulk(out, "master");
-  resp::AppendBulk(out, "modules");
-  resp::AppendArray(out, 0);
+  if (version != 0) protocol_ = version == 3 ? resp::Protocol::kResp3 : resp::Protocol::kResp2;
+  slot.protocol = protocol_;  // the reply is already in the new protocol
+  resp::Writer w(slot.reply, protocol_);
+  w.Map(7);
+  w.Bulk("server");
+  w.Bulk("redis");
+  w.Bulk("version");
+  w.Bulk(kRedisCompatVersion);
+  w.Bulk("proto");
+  w.Integer(static_cast<int64_t>(protocol_));
+  w.Bulk("id");
+  w.Integer(static_cast<int64_t>(id_));
+  w.Bulk("mode");
+  w.Bulk("standalone");
+  w.Bulk("role");
+  w.Bulk("master");
+  w.Bulk("modules");
+  w.Array(0);
   Finish(slot);
 }
 
@@ -219,7 +214,7 @@ void ClientConnection::CmdClient(Args args) {
   }
   if (sub == "getname" && args.size() == 2) {
     if (name_.empty()) {
-      resp::AppendNull(slot.reply);
+      resp::Writer(slot.reply, slot.protocol).Null();
     } else {
       resp::AppendBulk(slot.reply, name_);
     }
@@ -249,9 +244,9 @@ void ClientConnection::CmdClient(Args args) {
     return Reply(slot, "+OK\r\n");
   }
   if (sub == "info" && args.size() == 2) {
-    std::string line =
-        "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ + " db=0\n";
-    resp::AppendBulk(slot.reply, line);
+    std::string line = "id=" + std::to_string(id_) + " addr=" + peer_ + " name=" + name_ +
+                       " db=0 resp=" + std::to_string(static_cast<int>(protocol_)) + "\n";
+    resp::Writer(slot.reply, slot.protocol).Verbatim(line);
     return Finish(slot);
   }
   if (sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info") {
@@ -329,7 +324,7 @@ void ClientConnection::CmdInfo(Args args) {
         "\r\n";
   }
   info += "\r\n# Keyspace\r\n";
-  resp::AppendBulk(slot.reply, info);
+  resp::Writer(slot.reply, slot.protocol).Verbatim(info);
   Finish(slot);
 }
 
@@ -339,7 +334,7 @@ void ClientConnection::CmdCommand(Args args) {
   const auto all = AllCommands();
   if (args.size() == 1) {
     resp::AppendArray(out, static_cast<int64_t>(all.size()));
-    for (const auto& spec : all) AppendCommandInfo(out, spec);
+    for (const auto& spec : all) AppendCommandInfo(out, slot.protocol, spec);
     return Finish(slot);
   }
   const std::string sub = Lower(args[1]);
@@ -350,35 +345,35 @@ void ClientConnection::CmdCommand(Args args) {
   if (sub == "info") {
     if (args.size() == 2) {
       resp::AppendArray(out, static_cast<int64_t>(all.size()));
-      for (const auto& spec : all) AppendCommandInfo(out, spec);
+      for (const auto& spec : all) AppendCommandInfo(out, slot.protocol, spec);
       return Finish(slot);
     }
     resp::AppendArray(out, static_cast<int64_t>(args.size() - 2));
     for (size_t i = 2; i < args.size(); ++i) {
       const CommandSpec* spec = LookupCommand(args[i]);
       if (spec == nullptr) {
-        resp::AppendNull(out);  // Redis 7: a null bulk for an unknown name
+        resp::Writer(out, slot.protocol).Null();  // Redis 7: a null for an unknown name
       } else {
-        AppendCommandInfo(out, *spec);
+        AppendCommandInfo(out, slot.protocol, *spec);
       }
     }
     return Finish(slot);
   }
   if (sub == "docs") {
     if (args.size() == 2) {
-      resp::AppendArray(out, static_cast<int64_t>(all.size() * 2));
-      for (const auto& spec : all) AppendCommandDocs(out, spec);
+      resp::Writer(out, slot.protocol).Map(static_cast<int64_t>(all.size()));
+      for (const auto& spec : all) AppendCommandDocs(out, slot.protocol, spec);
       return Finish(slot);
     }
     std::string body;
     int64_t found = 0;
     for (size_t i = 2; i < args.size(); ++i) {
       if (const CommandSpec* spec = LookupCommand(args[i])) {
-        AppendCommandDocs(body, *spec);
+        AppendCommandDocs(body, slot.protocol, *spec);
         ++found;
       }
     }
-    resp::AppendArray(out, found * 2);
+    resp::Writer(out, slot.protocol).Map(found);
     out += body;
     return Finish(slot);
   }

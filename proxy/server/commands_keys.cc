@@ -169,14 +169,14 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       if (answer.live)
         resp::AppendBulk(slot.reply, answer.value);
       else
-        resp::AppendNull(slot.reply);
+        resp::Writer(slot.reply, slot.protocol).Null();
       return;
     case CommandId::kMGet: {
       std::string& part = slot.parts[key_index];
       if (answer.live)
         resp::AppendBulk(part, answer.value);
       else
-        resp::AppendNull(part);
+        resp::Writer(part, slot.protocol).Null();
       return;
     }
     case CommandId::kSet:
@@ -189,11 +189,11 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
         if (answer.live)
           resp::AppendBulk(slot.reply, answer.value);
         else
-          resp::AppendNull(slot.reply);
+          resp::Writer(slot.reply, slot.protocol).Null();
       } else if (slot.variant & kReplyPerformed) {
         resp::AppendInteger(slot.reply, answer.performed ? 1 : 0);
       } else if ((slot.variant & kReplyConditional) && !answer.performed) {
-        resp::AppendNull(slot.reply);
+        resp::Writer(slot.reply, slot.protocol).Null();
       } else {
         resp::AppendOk(slot.reply);
       }
@@ -332,7 +332,7 @@ void ClientConnection::Finalize(ReplySlot& slot) {
       o.idx = slot.variant & kReplyLcsIdx;
       o.with_match_len = slot.variant & kReplyLcsWithMatchLen;
       o.min_match_len = slot.extra[0];
-      if (!AppendLcsReply(slot.reply, slot.parts[0], slot.parts[1], o)) {
+      if (!AppendLcsReply(slot.reply, slot.protocol, slot.parts[0], slot.parts[1], o)) {
         resp::AppendError(slot.reply,
                           "ERR Insufficient memory, transient memory for LCS exceeds "
                           "proto-max-bulk-len");

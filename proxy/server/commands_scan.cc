@@ -244,7 +244,7 @@ class RandomKeyHandler final : public FanoutHandler {
     if (!key_.empty() || tried_members_ >= members_ || requests_ >= kMaxRequests) {
       std::string out;
       if (key_.empty()) {
-        resp::AppendNull(out);
+        resp::Writer(out, slot_.protocol).Null();
       } else {
         resp::AppendBulk(out, key_);
       }

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "proxy/command/command_table.h"
+#include "proxy/resp/reply.h"
 
 namespace shoal::proxy {
 
 struct ReplySlot {
   CommandId command = CommandId::kPing;
+  // The client's reply protocol when the command was read (a later HELLO does not change it).
+  resp::Protocol protocol = resp::Protocol::kResp2;
   uint8_t variant = 0;             // KeyCommand::reply bits (proxy/command/key_commands.h)
   uint32_t request_bytes = 0;      // size of the command as received (for backpressure)
   bool done = false;               // `reply` is final
