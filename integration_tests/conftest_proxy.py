@@ -25,7 +25,7 @@ NODE_IDS = ("a", "b", "c")
 
 # Commands the issue lists (issue 3). Used for COMMAND and arity checks.
 CONNECTION_COMMANDS = ["ping", "echo", "quit", "hello", "auth", "select", "client", "info",
-                       "command"]
+                       "command", "function", "time"]
 KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mget", "mset",
                 "del", "unlink", "exists", "expire", "pexpire", "expireat", "pexpireat",
                 "persist", "ttl", "pttl", "touch",
@@ -34,7 +34,9 @@ KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mg
                 "strlen", "getrange", "substr", "setrange", "getset", "msetnx", "lcs", "rename",
                 "renamenx", "copy",
                 # issue 11: counters
-                "incr", "decr", "incrby", "decrby", "incrbyfloat"]
+                "incr", "decr", "incrby", "decrby", "incrbyfloat",
+                # Redis's own suites (scripts/redis-suites.sh) use these
+                "expiretime", "pexpiretime"]
 
 
 class Cluster:

@@ -248,6 +248,32 @@ def test_hello_2_is_redis_map_as_array(shoal, redis_ref):
         assert s.call("PING") == Simple("PONG")
 
 
+def test_expiretime_function_flush_like_redis(diff):
+    """What Redis's own suites need (scripts/redis-suites.sh): every test group starts with
+    FUNCTION FLUSH (Shoal runs no functions: it answers as Redis with none loaded); EXPIRETIME
+    and PEXPIRETIME (Redis 7.0) answer the absolute deadline the replicas store."""
+    diff.run([
+        ("FUNCTION", "FLUSH"), ("FUNCTION", "FLUSH", "ASYNC"), ("FUNCTION", "FLUSH", "sync"),
+        ("FUNCTION", "FLUSH", "bogus"), ("FUNCTION", "FLUSH", "a", "b"), ("FUNCTION",),
+        ("FUNCTION", "LIST"), ("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "x*"),
+        ("FUNCTION", "LIST", "LIBRARYNAME"), ("FUNCTION", "LIST", "WITHCODE", "WITHCODE"),
+        ("FUNCTION", "NOSUCH"),
+        ("EXPIRETIME", "{e}"), ("PEXPIRETIME", "{e}"), ("SET", "{e}", "v"),
+        ("EXPIRETIME", "{e}"), ("PEXPIRETIME", "{e}"),
+        ("PEXPIREAT", "{e}", "{pnow+100000}"), ("PEXPIRETIME", "{e}"),
+        ("EXPIREAT", "{e}", "{now+100}"), ("EXPIRETIME", "{e}"), ("PEXPIRETIME", "{e}"),
+        ("SET", "{e}", "v", "PXAT", "{pnow+100499}"), ("EXPIRETIME", "{e}"),
+        ("SET", "{e}", "v", "PXAT", "{pnow+100500}"), ("EXPIRETIME", "{e}"),
+        ("EXPIRETIME",), ("PEXPIRETIME", "{e}", "x"), ("TIME", "x"),
+    ])
+    with RespConn(diff.dut.sock.getpeername()[1]) as s:
+        # FUNCTION LOAD is refused: there is nothing to run functions with.
+        reply = s.call("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('f', f)")
+        assert isinstance(reply, Err) and "not supported" in reply, reply
+        sec, usec = s.call("TIME")
+        assert abs(int(sec) - time.time()) < 5 and 0 <= int(usec) < 1_000_000
+
+
 def test_select_other_database_is_an_error(shoal):
     with RespConn(shoal.proxy.port) as s:
         assert s.call("SET", "select-key", "db0") == OK

@@ -65,6 +65,10 @@ constexpr std::array kCommands = {
     CommandSpec{"incrby", C::kIncrBy, 3, 1, 1, 1, true, false, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
     CommandSpec{"decrby", C::kDecrBy, 3, 1, 1, 1, true, false, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "1.0.0"},
     CommandSpec{"incrbyfloat", C::kIncrByFloat, 3, 1, 1, 1, true, false, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "2.6.0"},
+    CommandSpec{"function", C::kFunction, -2, 0, 0, 0, false, false, "scripting", "A container for function commands (Shoal runs no functions: FLUSH and LIST answer as for an empty library).", "7.0.0"},
+    CommandSpec{"time", C::kTime, 1, 0, 0, 0, false, false, "server", "Returns the server time (the proxy's clock).", "2.6.0"},
+    CommandSpec{"expiretime", C::kExpireTime, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time of a key as a Unix timestamp.", "7.0.0"},
+    CommandSpec{"pexpiretime", C::kPExpireTime, 2, 1, 1, 1, false, false, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "7.0.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
     CommandSpec{"shoal.members", C::kShoalMembers, 1, 0, 0, 0, false, false, "shoal", "Returns the cluster's members: id, address, zone, state (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat, last_heard_ms, this proxy's link (up, down, none) and the node whose view it is (seen_by).", "0.1.0"},
 };

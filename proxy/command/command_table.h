@@ -24,6 +24,10 @@ enum class CommandId : unsigned char {
   kRenameNx, kCopy,
   // counters (PN-counters: docs/data-model.md)
   kIncr, kDecr, kIncrBy, kDecrBy, kIncrByFloat,
+  // server (appended): FUNCTION FLUSH / LIST only (Shoal runs no functions); TIME
+  kFunction, kTime,
+  // keys (appended)
+  kExpireTime, kPExpireTime,
 };
 
 struct CommandSpec {

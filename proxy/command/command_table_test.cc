@@ -78,6 +78,10 @@ constexpr Expected kExpected[] = {
     {"incrby", CommandId::kIncrBy, 3, 1, 1, 1, true},
     {"decrby", CommandId::kDecrBy, 3, 1, 1, 1, true},
     {"incrbyfloat", CommandId::kIncrByFloat, 3, 1, 1, 1, true},
+    {"function", CommandId::kFunction, -2, 0, 0, 0, false},
+    {"time", CommandId::kTime, 1, 0, 0, 0, false},
+    {"expiretime", CommandId::kExpireTime, 2, 1, 1, 1, false},
+    {"pexpiretime", CommandId::kPExpireTime, 2, 1, 1, 1, false},
 };
 
 std::string Upper(std::string_view s) {
@@ -251,7 +255,8 @@ TEST(CommandTableTest, OnlyAuthHelloQuitRunBeforeAuth) {
 }
 
 TEST(CommandTableTest, DocsMetadataIsFilledIn) {
-  const std::set<std::string_view> groups = {"connection", "server", "string", "generic", "shoal"};
+  const std::set<std::string_view> groups = {"connection", "server", "string",
+                                             "generic",    "shoal",  "scripting"};
   for (const CommandSpec& spec : AllCommands()) {
     EXPECT_TRUE(groups.count(spec.group)) << spec.name << " group " << spec.group;
     EXPECT_FALSE(spec.summary.empty()) << spec.name;

@@ -327,6 +327,8 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       return "";
     case CommandId::kTtl:
     case CommandId::kPTtl:
+    case CommandId::kExpireTime:
+    case CommandId::kPExpireTime:
       plan.mode = KeyMode::kRead;
       if (spec.id == CommandId::kPTtl) c.reply |= kReplyMilliseconds;
       return "";

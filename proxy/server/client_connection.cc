@@ -414,6 +414,8 @@ void ClientConnection::Execute(const CommandSpec* spec, Args args) {
     case CommandId::kCommand: return CmdCommand(args);
     case CommandId::kShoalConsistency: return CmdShoalConsistency(args);
     case CommandId::kShoalLocate: return CmdShoalLocate(args);
+    case CommandId::kFunction: return CmdFunction(args);
+    case CommandId::kTime: return CmdTime(args);
     case CommandId::kFlushAll:
     case CommandId::kFlushDb: return CmdFlush(*spec, args);
     case CommandId::kScan: return CmdScan(args);

@@ -121,6 +121,8 @@ class ClientConnection {
   void CmdShoalConsistency(Args args);
   void CmdShoalLocate(Args args);
   void CmdShoalMembers(Args args);
+  void CmdFunction(Args args);
+  void CmdTime(Args args);
   bool Authenticate(std::string_view user, std::string_view password, std::string* error);
 
   // commands_keyspace.cc

@@ -1,6 +1,7 @@
-// Connection and server commands: PING ECHO QUIT HELLO AUTH SELECT CLIENT INFO COMMAND, and
-// SHOAL.CONSISTENCY / SHOAL.LOCATE. Replies and error wording follow Redis 7.
+// Connection and server commands: PING ECHO QUIT HELLO AUTH SELECT CLIENT INFO COMMAND FUNCTION
+// TIME, and SHOAL.CONSISTENCY / SHOAL.LOCATE. Replies and error wording follow Redis 7.
 
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,12 @@ constexpr std::string_view kShoalVersion = "0.1.0";
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -381,6 +388,63 @@ void ClientConnection::CmdCommand(Args args) {
     return ReplyError(slot, "ERR wrong number of arguments for 'command|count' command");
   }
   ReplyError(slot, "ERR unknown subcommand '" + std::string(args[1]) + "'. Try COMMAND HELP.");
+}
+
+// FUNCTION: Shoal runs no functions (nor scripts). FLUSH and LIST answer what Redis 7.0 answers
+// with no library loaded (Redis's own test suite runs FUNCTION FLUSH before each group of tests);
+// the subcommands that would load or run one are refused.
+void ClientConnection::CmdFunction(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kFunction);
+  const std::string sub = Lower(args[1]);
+  if (sub == "flush") {
+    if (args.size() > 3) {
+      return ReplyError(slot, "ERR unknown subcommand or wrong number of arguments for '" +
+                                  std::string(args[1]) + "'. Try FUNCTION HELP.");
+    }
+    if (args.size() == 3 && !EqualsIgnoreCase(args[2], "sync") &&
+        !EqualsIgnoreCase(args[2], "async")) {
+      return ReplyError(slot, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    return Reply(slot, "+OK\r\n");
+  }
+  if (sub == "list") {
+    // LIST [LIBRARYNAME pattern] [WITHCODE]: no library matches.
+    bool with_code = false, named = false;
+    for (size_t j = 2; j < args.size(); ++j) {
+      if (!with_code && EqualsIgnoreCase(args[j], "withcode")) {
+        with_code = true;
+        continue;
+      }
+      if (!named && EqualsIgnoreCase(args[j], "libraryname")) {
+        if (j + 1 >= args.size()) {
+          return ReplyError(slot, "ERR library name argument was not given");
+        }
+        named = true;
+        ++j;
+        continue;
+      }
+      return ReplyError(slot, "ERR Unknown argument " + std::string(args[j]));
+    }
+    resp::AppendArray(slot.reply, 0);
+    return Finish(slot);
+  }
+  if (sub == "load" || sub == "delete" || sub == "dump" || sub == "restore" || sub == "kill" ||
+      sub == "stats") {
+    return ReplyError(slot, "ERR FUNCTION " + Upper(args[1]) +
+                                " is not supported: Shoal runs no functions or scripts");
+  }
+  ReplyError(slot, "ERR unknown subcommand '" + std::string(args[1]) + "'. Try FUNCTION HELP.");
+}
+
+// TIME: the proxy's wall clock (each proxy answers its own; the nodes' may differ).
+void ClientConnection::CmdTime(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kTime);
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  resp::AppendArray(slot.reply, 2);
+  resp::AppendBulk(slot.reply, std::to_string(tv.tv_sec));
+  resp::AppendBulk(slot.reply, std::to_string(tv.tv_usec));
+  Finish(slot);
 }
 
 void ClientConnection::CmdShoalConsistency(Args args) {

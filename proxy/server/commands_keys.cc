@@ -275,12 +275,18 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       }
       return;
     case CommandId::kTtl:
-    case CommandId::kPTtl: {
+    case CommandId::kPTtl:
+    case CommandId::kExpireTime:
+    case CommandId::kPExpireTime: {
       int64_t v;
       if (!answer.live) {
         v = -2;
       } else if (answer.state.expire_at_ms == 0) {
         v = -1;
+      } else if (slot.command == CommandId::kPExpireTime) {
+        v = answer.state.expire_at_ms;
+      } else if (slot.command == CommandId::kExpireTime) {
+        v = (answer.state.expire_at_ms + 500) / 1000;  // rounded, as Redis 7.0
       } else {
         const int64_t ms = std::max<int64_t>(answer.state.expire_at_ms - now, 0);
         v = (slot.variant & kReplyMilliseconds) ? ms : (ms + 500) / 1000;
