@@ -115,9 +115,9 @@ def test_flushall_answers_noquorum_when_too_few_nodes_applied_it(cluster):
 
 
 def test_a_replica_stopped_during_flushall_never_brings_its_data_back(cluster):
-    """Nodes without --nodes (no anti-entropy): node a misses the flush and still holds every old
-    value afterwards; reads at QUORUM and ALL answer nil and repair it with the marker's
-    tombstone; a write older than the marker is refused everywhere."""
+    """Nodes without --nodes (no anti-entropy): node a misses the flush. The proxy's link to it
+    reconnects with the marker in its Hello, so a drops its old values before any read; reads at
+    QUORUM and ALL answer nil."""
     port_a = cluster.node_port("a")
     with RespConn(cluster.proxy.port) as c:
         keys = [f"s:{i}" for i in range(20)]
@@ -127,11 +127,13 @@ def test_a_replica_stopped_during_flushall_never_brings_its_data_back(cluster):
         consistency(c, "QUORUM", "QUORUM")
         stop_until_marked_down(cluster, c, "a", "probe:a")
         assert c.call("FLUSHALL") == OK  # b and c: 2 of 3
+        marker = node_info(cluster.node_port("b"))["flush_hlc"]
+        assert marker > 0
         harness.resume(cluster.nodes["a"])
         wait_all_up(c)
-        # The stale copies are really there.
-        assert all(node_holds(port_a, k, f"old-{k}") for k in keys)
-        assert node_info(port_a)["flush_hlc"] == 0
+        # No client read yet: the proxy's Hello taught a the marker.
+        assert harness.wait_until(lambda: node_info(port_a)["flush_hlc"] == marker, timeout=5)
+        assert all(nil_on(port_a, k) for k in keys), [node_get(port_a, k) for k in keys[:3]]
         for level in ("QUORUM", "ALL"):
             consistency(c, level, "QUORUM")
             for k in keys[:10] if level == "QUORUM" else keys[10:]:
@@ -143,6 +145,34 @@ def test_a_replica_stopped_during_flushall_never_brings_its_data_back(cluster):
         # Read-repair wrote the marker's tombstone on a.
         for k in keys:
             assert harness.wait_until(lambda: nil_on(port_a, k), timeout=5), node_get(port_a, k)
+        consistency(c, "ALL", "QUORUM")
+        assert [c.call("GET", k) for k in keys] == [None] * len(keys)
+
+
+def test_a_proxy_that_learns_the_marker_teaches_a_replica_that_missed_it(cluster):
+    """Node a misses the flush; the proxy that ran it stops. Until a proxy reaches a, a still
+    holds every old value (the stale copies are real). A new proxy connects to every node at
+    once, so its Hello to a cannot carry the marker yet; it learns the marker from b's and c's
+    HelloResponses and then sends it to a: a drops its old values with no client request."""
+    port_a = cluster.node_port("a")
+    keys = [f"t:{i}" for i in range(20)]
+    with RespConn(cluster.proxy.port) as c:
+        consistency(c, "QUORUM", "ALL")
+        for k in keys:
+            assert c.call("SET", k, f"old-{k}") == OK
+        consistency(c, "QUORUM", "QUORUM")
+        stop_until_marked_down(cluster, c, "a", "probe:a")
+        assert c.call("FLUSHALL") == OK
+    marker = node_info(cluster.node_port("b"))["flush_hlc"]
+    cluster.proxy.stop()
+    harness.resume(cluster.nodes["a"])
+    assert all(node_holds(port_a, k, f"old-{k}") for k in keys)
+    assert node_info(port_a)["flush_hlc"] == 0
+    proxy = cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+    assert harness.wait_until(lambda: node_info(port_a)["flush_hlc"] == marker, timeout=5), \
+        node_info(port_a)
+    assert all(nil_on(port_a, k) for k in keys), [node_get(port_a, k) for k in keys[:3]]
+    with RespConn(proxy.port) as c:
         consistency(c, "ALL", "QUORUM")
         assert [c.call("GET", k) for k in keys] == [None] * len(keys)
 

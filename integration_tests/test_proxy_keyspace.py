@@ -73,6 +73,13 @@ def test_keys_and_scan_find_the_same_keys_as_redis(diff):
         assert len(set(dut)) == len(dut), f"KEYS {pattern} returned a key twice"
     assert diff.same("DBSIZE") == len(keys)
     expected = {k.encode() for k in keys}
+    # Each key once per replica read (N - W + 1: two at QUORUM writes; duplicates only across
+    # calls); with writes at ALL, one replica per key: each key once.
+    found, calls = scan_all(diff.dut, "COUNT", "50")
+    assert set(found) == expected and len(found) <= 2 * len(keys)
+    found, _ = scan_all(diff.dut, "COUNT", "100000")
+    assert sorted(found) == sorted(expected), "one call: no duplicates"
+    assert diff.dut.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
     found, calls = scan_all(diff.dut, "COUNT", "50")
     assert set(found) == expected
     assert len(found) == len(keys), "a healthy ring returns each key once"
@@ -84,6 +91,7 @@ def test_keys_and_scan_find_the_same_keys_as_redis(diff):
     found, _ = scan_all(diff.dut, "TYPE", "hash")
     assert found == []
     assert diff.dut.call("RANDOMKEY") in expected
+    assert diff.dut.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
 
 
 @pytest.fixture(params=[("a", "b", "c"), ("a", "b", "c", "d")], ids=["3-nodes", "4-nodes"])
@@ -118,8 +126,14 @@ def test_scan_and_keys_return_every_key_while_a_replica_is_stopped(cluster, stop
         for k in keys:
             assert c.call("SET", k, "v") == OK
         assert c.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+        # Each key once per reader: N - W + 1 of its replicas (twice at QUORUM writes, once at
+        # ALL), on a healthy ring; a call's batch holds no duplicate.
         healthy, _ = scan_all(c, "COUNT", "100")
-        assert sorted(healthy) == sorted(keys), "each key exactly once on a healthy ring"
+        assert set(healthy) == keys and len(healthy) <= 2 * len(keys)
+        assert c.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+        healthy, _ = scan_all(c, "COUNT", "100")
+        assert sorted(healthy) == sorted(keys), "each key exactly once (ALL writes)"
+        assert c.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
         stop_until_marked_down(cluster, c, stopped)
         found, _ = scan_all(c, "MATCH", "sc:*", "COUNT", "100")
         missing = keys - set(found)
@@ -131,6 +145,55 @@ def test_scan_and_keys_return_every_key_while_a_replica_is_stopped(cluster, stop
         size = c.call("DBSIZE")
         assert isinstance(size, int) and 0 < size <= len(keys) + 1, size
         harness.resume(cluster.nodes[stopped])
+
+
+def wait_proxy_reaches_all(conn):
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+    assert harness.wait_until(lambda: conn.call("SET", "probe:up", "p") == OK, timeout=10,
+                              interval=0.1), "the proxy did not reach every node again"
+    assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+
+
+def test_scan_and_keys_return_keys_a_replica_missed(cluster):
+    """Node a (first in every preference list of the 3-node ring) is stopped while keys are
+    written at QUORUM, then serves again without them (no hints, no anti-entropy here). SCAN and
+    KEYS still return every key: each key is read from N - W + 1 of its replicas, one of which
+    holds it. (Reading one replica per key returned none of them from a.)"""
+    with RespConn(cluster.proxy.port) as c:
+        stop_until_marked_down(cluster, c, "a")
+        keys = {f"miss:{i}".encode() for i in range(300)}
+        for k in keys:
+            assert c.call("SET", k, "v") == OK
+        harness.resume(cluster.nodes["a"])
+        wait_proxy_reaches_all(c)
+        port_a = cluster.node_port("a")
+        owned_by_a = [k for k in keys if b"a" in c.call("SHOAL.LOCATE", k)]
+        held = [k for k in owned_by_a
+                if harness.shoalctl(port_a, "get", k.decode()).stdout != "(nil)\n"]
+        assert owned_by_a and not held, f"a holds {len(held)} of the {len(owned_by_a)} it owns"
+        found, _ = scan_all(c, "MATCH", "miss:*", "COUNT", "50")
+        missing = keys - set(found)
+        assert not missing, f"{len(missing)} keys missing, e.g. {sorted(missing)[:3]}"
+        assert sorted(c.call("KEYS", "miss:*")) == sorted(keys)
+
+
+def test_scan_and_keys_return_keys_past_a_replica_restarted_empty():
+    """Node a restarts empty and, with no warm-up, answers its scans at once: its empty store
+    does not hide the keys the other replicas hold."""
+    c = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    try:
+        with RespConn(c.proxy.port) as conn:
+            keys = {f"empty:{i}".encode() for i in range(200)}
+            for k in keys:
+                assert conn.call("SET", k, "v") == OK
+            c.restart("a")  # --warmup-ms 0: serves at once, holding nothing
+            wait_proxy_reaches_all(conn)
+            assert harness.shoalctl(c.node_port("a"), "get", "empty:1").stdout == "(nil)\n"
+            found, _ = scan_all(conn, "COUNT", "100")
+            assert keys <= set(found), f"{len(keys - set(found))} keys missing"
+            assert sorted(conn.call("KEYS", "empty:*")) == sorted(keys)
+    finally:
+        c.close()
 
 
 def test_scan_skips_a_node_restarted_empty_until_it_has_synced():

@@ -9,12 +9,15 @@
 //   | position  | substitute|  node cursor (ScanRequest.cursor)    |
 //   +-----------+-----------+-------------------------------------+
 //
-// Positions are the ring's members in index order. Position p returns the keys whose preference
-// list's smallest member index is p (so each key has exactly one position), read from member p
-// itself (substitute 0) or, when p cannot answer (down, warming, syncing), from every other
-// member in turn (substitute k + 1 = member k), keeping the same keys: a key present for the whole
-// scan is returned at least once while at most N - 1 of its replicas fail (possibly twice when a
-// substitute is used, which SCAN allows). 0 starts and ends the traversal, as in Redis.
+// Positions are the ring's members in index order. Position p returns the keys for which p is one
+// of the N - W + 1 smallest member indexes of their preference list (the key's "readers"; W the
+// write consistency), read from member p itself (substitute 0) or, when p cannot answer (down,
+// warming, syncing), from every other member in turn (substitute k + 1 = member k), keeping the
+// same keys. A key acknowledged by W replicas is held by at least one of its N - W + 1 readers, so
+// a key present for the whole scan is returned at least once even when one replica missed the
+// write or restarted empty (like a quorum read), and while at most N - 1 of its replicas fail; it
+// is returned once per reader (N - W + 1 times: twice with N = 3 and QUORUM), and again when a
+// substitute is used, which SCAN allows. 0 starts and ends the traversal, as in Redis.
 
 #include <cstdint>
 #include <span>

@@ -128,6 +128,7 @@ class ClientConnection {
   // commands_keyspace.cc
   void CmdFlush(const struct CommandSpec& spec, Args args);
   // commands_scan.cc
+  int ScanReaders() const;
   void CmdScan(Args args);
   void CmdKeys(Args args);
   void CmdRandomKey(Args args);

@@ -9,7 +9,9 @@
 // answers OK when at most N - W nodes missed the marker (N replicas, W the connection's write
 // consistency), so that every key still has W replicas that hold it; otherwise NOQUORUM, saying
 // how many applied it. Nodes that missed it learn it from their peers (anti-entropy, sync on
-// start, hint replay) and until then lose every read resolution to the marker's tombstone.
+// start, hint replay) and from every proxy that knows it (its Hello, or a FlushRequest its link
+// sends when it learns a newer marker: proxy/upstream/flush_mark.h), and until then lose every
+// read resolution to the marker's tombstone.
 
 #include <algorithm>
 #include <memory>
@@ -51,6 +53,7 @@ class FlushHandler final : public FanoutHandler {
     std::vector<FanoutRequest> requests;
     for (size_t m = 0; m < members; ++m) requests.push_back({static_cast<int>(m), frame});
     hlc_ = &shared.hlc;
+    known_ = &shared.known_flush;
     worker.Fanout(std::move(self), requests);
   }
 
@@ -60,6 +63,7 @@ class FlushHandler final : public FanoutHandler {
       const Version held = wire::FromWire(r->flush_version());
       applied_[index] = held >= marker_;
       max_hlc_ = std::max(max_hlc_, r->max_hlc());
+      known_->Offer(held);     // the links teach it to the nodes that missed it
       hlc_->Update(held.hlc);  // a refusal (too far ahead) is counted by the clock; harmless here
       return;
     }
@@ -96,6 +100,7 @@ class FlushHandler final : public FanoutHandler {
   ReplySlot& slot_;
   const int required_;
   HybridLogicalClock* hlc_ = nullptr;
+  KnownFlushMark* known_ = nullptr;
   Version marker_;
   std::vector<bool> applied_;  // by member
   uint64_t max_hlc_ = 0;

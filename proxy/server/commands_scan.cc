@@ -3,11 +3,14 @@
 //
 // SCAN walks the ring member by member (proxy/command/scan_args.h: the cursor, and why a key
 // present for the whole scan is returned at least once). Each member is asked with ScanRequest
-// (node side: ShardWorker "Keyspace"); of its keys, the proxy keeps those whose preference list's
-// smallest member index is the position being walked, so a key held by N replicas is returned
-// once. A member that cannot answer (down, timing out, warming, syncing) is replaced by every
-// other member in turn for its position. Members first in no preference list are skipped (with
-// N >= members, only the first member is walked).
+// (node side: ShardWorker "Keyspace"); of its keys, the proxy keeps those for which the position
+// being walked is one of the key's "readers": the N - W + 1 smallest member indexes of its
+// preference list (W: the connection's write consistency), so that, as with an R + W > N read,
+// at least one reader of every acknowledged key holds it, even when another replica missed the
+// write or restarted empty. A key is returned once per reader (twice with N = 3 and QUORUM
+// writes, once with ALL), which SCAN allows. A member that cannot answer (down, timing out,
+// warming, syncing) is replaced by every other member in turn for its position. Members that are
+// no key's reader are skipped.
 //
 // KEYS runs the same traversal to its end and answers every key once. RANDOMKEY asks a random
 // member from a random cursor for a few entries and answers one of its live keys (nil when every
@@ -57,18 +60,20 @@ std::vector<uint8_t> BuildScanRequest(uint64_t node_cursor, uint32_t count,
 // The ring walk shared by SCAN and KEYS (see the file comment and ScanCursor).
 class RingWalk {
  public:
-  RingWalk(const Worker& worker, ScanCursor at)
+  // `readers`: how many replicas of each key the walk reads (N - W + 1; clamped to [1, N]).
+  RingWalk(const Worker& worker, ScanCursor at, int readers)
       : ring_(worker.ring()),
         n_(std::min<int>(static_cast<int>(worker.config().replicas),
                          static_cast<int>(worker.ring().members().size()))),
+        readers_(std::clamp(readers, 1, std::max(n_, 1))),
         members_(static_cast<uint32_t>(worker.ring().members().size())),
         at_(at) {
-    // Members that are the smallest index of some preference list: the positions to walk.
+    // Members that are a reader of some preference list: the positions to walk.
     first_.assign(members_, false);
     int owners[Ring::kMaxReplicas];
     for (uint64_t position : ring_.TokenPositions()) {
-      const int k = ring_.PreferenceList(position, n_, owners);
-      first_[*std::min_element(owners, owners + k)] = true;
+      const int k = Readers(position, owners);
+      for (int i = 0; i < k; ++i) first_[owners[i]] = true;
     }
     if (at_.substitute > members_ || at_.substitute == at_.position + 1) at_.substitute = 0;
     Settle();
@@ -80,11 +85,11 @@ class RingWalk {
   int target() const {
     return static_cast<int>(at_.substitute == 0 ? at_.position : at_.substitute - 1);
   }
-  // Whether `key` belongs to the position being walked.
+  // Whether `key` belongs to the position being walked (the position is one of its readers).
   bool Keeps(std::string_view key) const {
     int owners[Ring::kMaxReplicas];
-    const int k = ring_.PreferenceList(KeyHash(key), n_, owners);
-    return static_cast<uint32_t>(*std::min_element(owners, owners + k)) == at_.position;
+    const int k = Readers(KeyHash(key), owners);
+    return std::find(owners, owners + k, static_cast<int>(at_.position)) != owners + k;
   }
   // The target answered, with its next cursor (0: its traversal ended).
   void Answered(uint64_t node_cursor) {
@@ -101,6 +106,16 @@ class RingWalk {
   void Failed() { NextSubstitute(); }
 
  private:
+  // The readers of the keys at ring position `hash`, into `owners` (the preference list's
+  // smallest member indexes); returns how many.
+  int Readers(uint64_t hash, int* owners) const {
+    const int k = ring_.PreferenceList(hash, n_, owners);
+    for (int i = 1; i < k; ++i) {  // insertion sort: k <= Ring::kMaxReplicas
+      for (int j = i; j > 0 && owners[j - 1] > owners[j]; --j) std::swap(owners[j - 1], owners[j]);
+    }
+    return std::min(k, readers_);
+  }
+
   void NextPosition() {
     at_ = ScanCursor{at_.position + 1, 0, 0};
     Settle();
@@ -120,6 +135,7 @@ class RingWalk {
 
   const Ring& ring_;
   const int n_;
+  const int readers_;
   const uint32_t members_;
   ScanCursor at_;
   std::vector<bool> first_;
@@ -129,11 +145,11 @@ class RingWalk {
 class ScanHandler final : public FanoutHandler {
  public:
   ScanHandler(ClientConnection& client, ReplySlot& slot, const Worker& worker, bool keys,
-              ScanCursor at, uint32_t count, std::string pattern, std::string type)
+              ScanCursor at, int readers, uint32_t count, std::string pattern, std::string type)
       : client_(client),
         slot_(slot),
         keys_mode_(keys),
-        walk_(worker, at),
+        walk_(worker, at, readers),
         count_(count),
         step_(keys ? kKeysStep : count),
         pattern_(std::move(pattern)),
@@ -179,22 +195,20 @@ class ScanHandler final : public FanoutHandler {
 
  private:
   void Reply() {
+    // A key comes once from each of its readers walked (and again from a substitute): KEYS
+    // returns it once, and so does one SCAN call (calls do not know each other's keys).
+    std::unordered_set<std::string_view> seen;
+    std::vector<std::string_view> unique;
+    for (const std::string& k : found_) {
+      if (seen.insert(k).second) unique.push_back(k);
+    }
     std::string out;
-    if (keys_mode_) {
-      // A substitute may return a key another substitute returned too: once each.
-      std::unordered_set<std::string_view> seen;
-      std::vector<std::string_view> unique;
-      for (const std::string& k : found_) {
-        if (seen.insert(k).second) unique.push_back(k);
-      }
-      resp::AppendArray(out, static_cast<int64_t>(unique.size()));
-      for (std::string_view k : unique) resp::AppendBulk(out, k);
-    } else {
+    if (!keys_mode_) {
       resp::AppendArray(out, 2);
       resp::AppendBulk(out, std::to_string(walk_.done() ? 0 : walk_.at().Encode()));
-      resp::AppendArray(out, static_cast<int64_t>(found_.size()));
-      for (const std::string& k : found_) resp::AppendBulk(out, k);
     }
+    resp::AppendArray(out, static_cast<int64_t>(unique.size()));
+    for (std::string_view k : unique) resp::AppendBulk(out, k);
     client_.EndFanout(slot_, out);
   }
 
@@ -304,6 +318,14 @@ class RandomKeyHandler final : public FanoutHandler {
 
 }  // namespace
 
+// The replicas of each key a traversal reads: N - W + 1, so that one of them holds every key
+// acknowledged at the connection's write consistency (see the file comment).
+int ClientConnection::ScanReaders() const {
+  const int members = static_cast<int>(worker_.ring().members().size());
+  const int n = std::max(1, std::min(static_cast<int>(worker_.config().replicas), members));
+  return n - RequiredReplicas(write_level_, n) + 1;
+}
+
 void ClientConnection::CmdScan(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kScan);
   ScanArgs parsed;
@@ -312,7 +334,7 @@ void ClientConnection::CmdScan(Args args) {
   const ScanCursor at = ScanCursor::Decode(parsed.cursor);
   const uint32_t count = static_cast<uint32_t>(std::min<int64_t>(parsed.count, kMaxCount));
   auto handler =
-      std::make_unique<ScanHandler>(*this, slot, worker_, false, at, count,
+      std::make_unique<ScanHandler>(*this, slot, worker_, false, at, ScanReaders(), count,
                                     std::string(parsed.pattern), std::string(parsed.type));
   ScanHandler* raw = handler.get();
   BeginFanout();
@@ -322,8 +344,8 @@ void ClientConnection::CmdScan(Args args) {
 void ClientConnection::CmdKeys(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kKeys);
   const std::string pattern = args[1] == "*" ? std::string() : std::string(args[1]);
-  auto handler = std::make_unique<ScanHandler>(*this, slot, worker_, true, ScanCursor{}, kKeysStep,
-                                               pattern, std::string());
+  auto handler = std::make_unique<ScanHandler>(*this, slot, worker_, true, ScanCursor{},
+                                               ScanReaders(), kKeysStep, pattern, std::string());
   ScanHandler* raw = handler.get();
   BeginFanout();
   raw->Next(worker_, std::move(handler));

@@ -114,6 +114,8 @@ struct SharedState {
   RuntimeSettings settings;  // the reloadable values (runtime_settings.h)
   HybridLogicalClock hlc;
   std::atomic<uint64_t> next_client_id{1};
+  // The greatest FLUSHALL marker known (proxy/upstream/flush_mark.h): offered to every node.
+  KnownFlushMark known_flush;
   int64_t start_ms = 0;
   int tcp_port = 0;
   std::vector<std::unique_ptr<WorkerStats>> worker_stats;  // index = worker; fixed at start

@@ -97,6 +97,7 @@ void Worker::SetUpLoop() {
   link_options_.cluster_secret = shared_.config.cluster_secret;
   link_options_.timeout_ms = shared_.config.timeout_ms;
   link_options_.down_after_timeouts = shared_.config.down_after_timeouts;
+  link_options_.known_flush = &shared_.known_flush;
   view_ = shared_.directory.view();
   AddLinks();
 
@@ -510,6 +511,7 @@ void Worker::OnTick() {
     UpstreamStats& upstream = *stats_.upstream[link->member()];
     upstream.timeouts.Inc(link->ExpireRequests(now));
     upstream.connections.Set(link->connected() ? 1 : 0);
+    link->TeachFlushMark();
   }
   // Ops are in deadline order; stop at the first that is not due.
   while (deadline_head_ != nullptr && deadline_head_->deadline_ms <= now) {

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/wire/version_wire.h"
+
 namespace shoal::proxy {
 
 namespace {
@@ -110,9 +112,13 @@ void NodeLink::Connect() {
 void NodeLink::QueueHello() {
   nonce_ = auth::NewNonce();
   auto& b = hello_builder_.Start();
+  // The flush marker this proxy knows: a node that missed it applies it before anything else on
+  // this connection (after Auth, when the cluster has a secret).
+  const wire::Version mark =
+      wire::ToWire(options_.known_flush != nullptr ? options_.known_flush->Get() : Version{});
   auto hello = wire::CreateHello(b, kProtocolVersion, b.CreateString(options_.cluster),
                                  b.CreateString(options_.sender_id), wire::PeerRole::Proxy,
-                                 b.CreateVector(nonce_.data(), nonce_.size()));
+                                 b.CreateVector(nonce_.data(), nonce_.size()), &mark);
   auto frame = hello_builder_.Finish(0, wire::Message::Hello, hello.Union());
   out_.Append(frame.data(), frame.size());
 }
@@ -187,6 +193,22 @@ void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
     dirty_ = true;
     listener_.OnLinkDirty(*this);
   }
+}
+
+void NodeLink::TeachFlushMark() {
+  if (options_.known_flush == nullptr || state_ != State::kConnected || !handshake_done_) return;
+  const uint64_t generation = options_.known_flush->generation();
+  if (generation == taught_generation_) return;
+  taught_generation_ = generation;
+  const Version mark = options_.known_flush->Get();
+  if (mark <= node_flush_) return;
+  node_flush_ = mark;
+  FrameBuilder builder(128);
+  auto& b = builder.Start();
+  const wire::Version v = wire::ToWire(mark);
+  auto req = wire::CreateFlushRequest(b, &v);
+  // Built with a placeholder id (1, so that the field exists); SendUnwatched patches in 0.
+  SendUnwatched(builder.Finish(1, wire::Message::FlushRequest, req.Union()));
 }
 
 void NodeLink::Flush() {
@@ -275,6 +297,13 @@ void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
   }
   // Verified: the requests held so far follow the Auth.
   handshake_done_ = true;
+  node_flush_ = wire::FromWire(hello.flush_version());
+  if (options_.known_flush != nullptr) {
+    options_.known_flush->Offer(node_flush_);
+    // The node applied the marker our Hello offered (or will after Auth): the next tick sends
+    // one only if it is still behind (a marker learned since, or one the Hello did not carry).
+    taught_generation_ = options_.known_flush->generation() - 1;
+  }
   health_.max_request_frame.store(hello.max_frame_size(), std::memory_order_relaxed);
   last_refusal_.clear();
   if (!held_.empty()) {

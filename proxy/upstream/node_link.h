@@ -45,6 +45,7 @@
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/wire/frame.h"
+#include "proxy/upstream/flush_mark.h"
 
 namespace shoal::proxy {
 
@@ -85,6 +86,9 @@ struct NodeLinkOptions {
   int64_t timeout_ms = 1000;        // connect + Hello; requests carry their own deadline
   int64_t down_after_timeouts = 3;  // consecutive request timeouts that make the link down
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // The proxy's known FLUSHALL marker (nullptr: none offered): offered in Hello, raised by each
+  // HelloResponse's, taught to the node when it grows (TeachFlushMark). Outlives the link.
+  KnownFlushMark* known_flush = nullptr;
 };
 
 class NodeLink {
@@ -112,6 +116,11 @@ class NodeLink {
 
   // Writes buffered requests to the socket.
   void Flush();
+
+  // When the known flush marker grew past what the node reported (or was sent) since the
+  // handshake, sends it an unwatched FlushRequest with it (a node that missed a FLUSHALL learns
+  // it from any proxy that knows it). Cheap when nothing changed: called on every worker tick.
+  void TeachFlushMark();
 
   // Fails (OnNodeFailure) every request whose deadline is at or before `now_ms`, oldest first;
   // after a run of down_after_timeouts consecutive ones the link goes down (see above). Returns
@@ -184,10 +193,12 @@ class NodeLink {
   uint32_t next_sequence_ = 1;
   size_t in_flight_ = 0;
   FrameBuilder hello_builder_;
-  auth::Nonce nonce_{};          // sent in this connection's Hello
-  bool handshake_done_ = false;  // HelloResponse verified (and Auth sent when required)
-  ByteBuffer held_;              // requests sent before that, written right behind the handshake
-  std::string last_refusal_;     // logged once until the reason changes or a handshake succeeds
+  auth::Nonce nonce_{};             // sent in this connection's Hello
+  bool handshake_done_ = false;     // HelloResponse verified (and Auth sent when required)
+  ByteBuffer held_;                 // requests sent before that, written right behind the handshake
+  std::string last_refusal_;        // logged once until the reason changes or a handshake succeeds
+  Version node_flush_;              // the node's flush marker, as far as this link knows
+  uint64_t taught_generation_ = 0;  // KnownFlushMark::generation() last compared with it
 
  public:
   bool dirty() const { return dirty_; }
