@@ -155,19 +155,32 @@ def test_a_proxy_that_learns_the_marker_teaches_a_replica_that_missed_it(cluster
     once, so its Hello to a cannot carry the marker yet; it learns the marker from b's and c's
     HelloResponses and then sends it to a: a drops its old values with no client request."""
     port_a = cluster.node_port("a")
-    keys = [f"t:{i}" for i in range(20)]
-    with RespConn(cluster.proxy.port) as c:
-        consistency(c, "QUORUM", "ALL")
-        for k in keys:
-            assert c.call("SET", k, f"old-{k}") == OK
-        consistency(c, "QUORUM", "QUORUM")
-        stop_until_marked_down(cluster, c, "a", "probe:a")
-        assert c.call("FLUSHALL") == OK
-    marker = node_info(cluster.node_port("b"))["flush_hlc"]
-    cluster.proxy.stop()
-    harness.resume(cluster.nodes["a"])
-    assert all(node_holds(port_a, k, f"old-{k}") for k in keys)
-    assert node_info(port_a)["flush_hlc"] == 0
+    old_proxy = cluster.proxy
+    # While a is stopped, the proxy keeps reconnecting to it (backoff up to 2 s): a Hello it
+    # queues in a's socket after the FLUSHALL carries the marker, and a reads it on resuming (a
+    # path that works, but not the one tested here). The proxy is killed as soon as the FLUSHALL
+    # is answered; should a reconnect still have slipped in, the scenario is run again.
+    for attempt in range(3):
+        keys = [f"t{attempt}:{i}" for i in range(20)]
+        with RespConn(old_proxy.port) as c:
+            if attempt > 0:
+                wait_all_up(c)
+            consistency(c, "QUORUM", "ALL")
+            for k in keys:
+                assert c.call("SET", k, f"old-{k}") == OK
+            consistency(c, "QUORUM", "QUORUM")
+            stop_until_marked_down(cluster, c, "a", f"probe:a{attempt}")
+            assert c.call("FLUSHALL") == OK
+            old_proxy.proc.kill()  # at once: no reconnect to a after the FLUSHALL
+        old_proxy.proc.wait()
+        marker = node_info(cluster.node_port("b"))["flush_hlc"]
+        harness.resume(cluster.nodes["a"])
+        if (all(node_holds(port_a, k, f"old-{k}") for k in keys)
+                and node_info(port_a)["flush_hlc"] != marker):
+            break
+        old_proxy = cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "1"))
+    else:
+        pytest.skip("the old proxy's queued Hello taught a the marker first, three times")
     proxy = cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
     assert harness.wait_until(lambda: node_info(port_a)["flush_hlc"] == marker, timeout=5), \
         node_info(port_a)
