@@ -161,3 +161,117 @@ def test_every_command_has_help(command):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("usage: shoalctl ") and synopsis in r.stdout.splitlines()[0]
     assert r.stdout != ctl("--help").stdout
+
+
+class Launched(harness.Process):
+    """A Process started without waiting for its port (nodes from seeds start together)."""
+
+    def __init__(self, name, args, port, log_path):
+        self.name, self.args, self.port, self.log_path = name, args, port, log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    """Three nodes a, b, c that find each other from --seeds (a and b), and a proxy that knows
+    only c."""
+    ports = {i: harness.free_port() for i in ("a", "b", "c")}
+    seeds = f"127.0.0.1:{ports['a']},127.0.0.1:{ports['b']}"
+    nodes, proxy = {}, None
+    try:
+        for i, port in ports.items():
+            (tmp_path / f"node-{i}").mkdir()
+            nodes[i] = Launched(
+                f"node-{i}",
+                [str(harness.BIN / "shoal-node"), "--id", i, "--listen", f"127.0.0.1:{port}",
+                 "--data-dir", str(tmp_path / f"node-{i}"), "--warmup-ms", "0", "--seeds", seeds,
+                 "--gossip-interval-ms", "200", "--anti-entropy-interval-ms", "0"],
+                port, tmp_path / f"node-{i}.log")
+        for n in nodes.values():
+            harness.wait_for_port(n.port, timeout=30, proc=n.proc, log=n.log_path)
+        proxy_port = harness.free_port()
+        proxy = harness.Process(
+            "proxy", [str(harness.BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{proxy_port}",
+                      "--seeds", f"127.0.0.1:{ports['c']}", "--members-refresh-ms", "200",
+                      "--timeout-ms", "500"],
+            proxy_port, tmp_path / "proxy.log")
+        yield nodes, proxy, ports, seeds
+    finally:
+        for p in [*nodes.values(), *([proxy] if proxy else [])]:
+            p.stop(timeout=5)
+
+
+def status_json(*args):
+    r = ctl("status", *args, "--json", "--timeout-ms", "1000")
+    return r.returncode, (json.loads(r.stdout) if r.stdout else None), r.stderr
+
+
+def test_status_ring_and_locate_from_seeds(seeded):
+    """status, ring and locate given only --seeds: the member table comes from the first seed
+    that answers (a dead first seed is passed over), every member is asked, its gossip state is
+    shown, and the ring is the one the proxy routes with."""
+    nodes, proxy, ports, seeds = seeded
+    dead = harness.free_port()
+    from_seeds = ("--seeds", f"127.0.0.1:{dead},127.0.0.1:{ports['b']}")
+
+    def all_normal():
+        code, out, _ = status_json(*from_seeds)
+        return code == 0 and [m.get("member_state") for m in out["members"]] == ["NORMAL"] * 3
+
+    assert harness.wait_until(all_normal, timeout=harness.slow(15)), status_json(*from_seeds)
+    client = redis.Redis(port=proxy.port, socket_timeout=harness.slow(5))
+    assert harness.wait_until(lambda: len(client.execute_command("SHOAL.LOCATE", "x")) == 3,
+                              timeout=harness.slow(10))
+    for k in range(30):
+        assert client.set(f"s:{k}", "v")
+    code, out, err = status_json(*from_seeds)
+    assert code == 0, err
+    assert out["listed_by"] == f"127.0.0.1:{ports['b']}" and out["listed_by_id"] == "b"
+    status = out["members"]
+    assert [m["id"] for m in status] == ["a", "b", "c"]
+    assert [m["address"] for m in status] == [f"127.0.0.1:{ports[i]}" for i in "abc"]
+    assert all(m["state"] == "up" and m["ready"] for m in status)
+    assert sum(m["keys"] for m in status) == 30 * 3
+    text = ctl("status", *from_seeds)
+    assert text.returncode == 0, text.stderr
+    assert "member table of b" in text.stdout and "MEMBER" in text.stdout
+    assert text.stdout.count("NORMAL") == 3
+
+    # ring and locate from the seeds: as from the equivalent --nodes list, as the proxy routes.
+    listed = ",".join(f"{i}=127.0.0.1:{ports[i]}" for i in "abc")
+    by_seeds = ctl("ring", *from_seeds, "--json")
+    assert by_seeds.returncode == 0, by_seeds.stderr
+    assert json.loads(by_seeds.stdout) == json.loads(ctl("ring", "--nodes", listed, "--json").stdout)
+    for key in ("user:1", "{t}z", ""):
+        r = ctl("locate", key, *from_seeds, "--json")
+        assert r.returncode == 0, r.stderr
+        want = [m.decode() for m in client.execute_command("SHOAL.LOCATE", key)]
+        assert [m["id"] for m in json.loads(r.stdout)["replicas"]] == want
+
+    # c killed: the seed sees it DOWN; status says so, cannot reach it, and exits 1.
+    nodes["c"].kill()
+
+    def c_down():
+        code, out, _ = status_json(*from_seeds)
+        return code == 1 and out["members"][2]["member_state"] == "DOWN"
+
+    assert harness.wait_until(c_down, timeout=harness.slow(15)), status_json(*from_seeds)
+    code, out, _ = status_json(*from_seeds)
+    c = out["members"][2]
+    assert c["id"] == "c" and c["state"] == "down" and c["error"]
+    assert [m["state"] for m in out["members"][:2]] == ["up", "up"]
+    # DOWN members stay in the ring.
+    assert [m["id"] for m in json.loads(ctl("ring", *from_seeds, "--json").stdout)["members"]] \
+        == ["a", "b", "c"]
+
+
+def test_seeds_errors():
+    r = ctl("status", "--seeds", f"127.0.0.1:{harness.free_port()}", "--timeout-ms", "500")
+    assert r.returncode == 1 and "cannot read the member table" in r.stderr, r.stderr
+    r = ctl("status", "--seeds", "127.0.0.1:1", "--nodes", "a=127.0.0.1:1")
+    assert r.returncode == 2 and "--nodes" in r.stderr and "--seeds" in r.stderr
+    r = ctl("ring", "--seeds", "no-port")
+    assert r.returncode == 2 and "--seeds" in r.stderr
+    r = ctl("get", "k", "--seeds", "127.0.0.1:1")
+    assert r.returncode == 2 and "does not apply" in r.stderr

@@ -1,5 +1,9 @@
 #include "common/membership/gossip_wire.h"
 
+#include <algorithm>
+
+#include "common/config/options.h"
+
 namespace shoal {
 namespace {
 
@@ -126,6 +130,22 @@ MembersListing DecodeMembersResponse(const wire::MembersResponse& response) {
     v.last_heard_ms = static_cast<int64_t>(e->last_heard_ms());
     out.entries.push_back(std::move(v));
   }
+  return out;
+}
+
+std::vector<RingMember> RingMembersOf(const MembersListing& listing) {
+  std::vector<RingMember> out;
+  for (const auto& e : listing.entries) {
+    const MemberState s = e.record.state;
+    if (s == MemberState::kJoining || s == MemberState::kRemoved) continue;
+    if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
+    out.push_back({e.record.id, e.record.address});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RingMember& a, const RingMember& b) { return a.id < b.id; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const RingMember& a, const RingMember& b) { return a.id == b.id; }),
+            out.end());
   return out;
 }
 

@@ -42,4 +42,8 @@ flatbuffers::Offset<wire::MembersResponse> EncodeMembersResponse(flatbuffers::Fl
                                                                  const MembersListing& listing);
 MembersListing DecodeMembersResponse(const wire::MembersResponse& response);
 
+// The ring members of a listing: neither JOINING nor REMOVED (DOWN ones stay), with a valid
+// address, sorted by id, one per id. Every proxy (--seeds) and shoalctl build the ring from it.
+std::vector<RingMember> RingMembersOf(const MembersListing& listing);
+
 }  // namespace shoal

@@ -93,5 +93,30 @@ TEST(GossipWireTest, MembersResponseRoundTrip) {
   EXPECT_EQ(back.entries[0].last_heard_ms, 4321);
 }
 
+TEST(GossipWireTest, RingMembersLeaveOutJoiningRemovedAndBadRecords) {
+  MembersListing listing;
+  auto add = [&listing](const std::string& id, MemberState record_state, MemberState seen,
+                        const std::string& address = "10.0.0.7:7001") {
+    MemberView v;
+    v.record = Rec(id, 1, 1);
+    v.record.state = record_state;
+    v.record.address = address;
+    v.state = seen;
+    listing.entries.push_back(v);
+  };
+  add("d", MemberState::kNormal, MemberState::kDown);  // DOWN stays in the ring
+  add("b", MemberState::kNormal, MemberState::kNormal);
+  add("j", MemberState::kJoining, MemberState::kJoining);
+  add("r", MemberState::kRemoved, MemberState::kRemoved);
+  add("l", MemberState::kLeaving, MemberState::kLeaving);
+  add("x", MemberState::kNormal, MemberState::kNormal, "no-port");
+  add("b", MemberState::kNormal, MemberState::kNormal);  // a duplicate id counts once
+  const std::vector<RingMember> ring = RingMembersOf(listing);
+  std::vector<std::string> ids;
+  for (const auto& m : ring) ids.push_back(m.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"b", "d", "l"}));
+  EXPECT_EQ(ring[0].address, "10.0.0.7:7001");
+}
+
 }  // namespace
 }  // namespace shoal

@@ -10,22 +10,6 @@
 
 namespace shoal::proxy {
 
-std::vector<RingMember> RingMembersOf(const MembersListing& listing) {
-  std::vector<RingMember> out;
-  for (const auto& e : listing.entries) {
-    const MemberState s = e.record.state;
-    if (s == MemberState::kJoining || s == MemberState::kRemoved) continue;
-    if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
-    out.push_back({e.record.id, e.record.address});
-  }
-  std::sort(out.begin(), out.end(),
-            [](const RingMember& a, const RingMember& b) { return a.id < b.id; });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const RingMember& a, const RingMember& b) { return a.id == b.id; }),
-            out.end());
-  return out;
-}
-
 MemberFollower::MemberFollower(FollowerOptions options, ClusterDirectory& directory)
     : options_(std::move(options)), directory_(directory) {}
 

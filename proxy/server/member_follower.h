@@ -36,9 +36,6 @@ struct FollowerOptions {
   int64_t timeout_ms = 1000;  // connect and answer, per node asked
 };
 
-// The ring members of a listing: neither JOINING nor REMOVED, sorted by id.
-std::vector<RingMember> RingMembersOf(const MembersListing& listing);
-
 class MemberFollower {
  public:
   MemberFollower(FollowerOptions options, ClusterDirectory& directory);

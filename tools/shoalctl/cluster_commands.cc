@@ -13,6 +13,8 @@
 #include "common/client/node_client.h"
 #include "common/config/options.h"
 #include "common/hash/key_hash.h"
+#include "common/membership/member.h"
+#include "common/membership/seeds.h"
 
 namespace shoal::tools {
 
@@ -27,22 +29,24 @@ struct MemberStatus {
   std::map<std::string, std::string> info;
 };
 
-MemberStatus QueryMember(const RingMember& member, const ClusterOptions& options) {
-  MemberStatus st;
-  auto address = ParseHostPort(member.address);
-  if (!address.ok()) {
-    st.error = address.status().message();
-    return st;
-  }
-  auto client = client::NodeClient::Connect(*address, options.timeout_ms);
-  if (!client.ok()) {
-    st.error = client.status().message();
-    return st;
-  }
+// A connection to `address` past Hello (cluster name and secret checked both ways).
+StatusOr<std::unique_ptr<client::NodeClient>> Open(const std::string& address,
+                                                   const ClusterOptions& options) {
+  auto hp = ParseHostPort(address);
+  if (!hp.ok()) return hp.status();
+  auto client = client::NodeClient::Connect(*hp, options.timeout_ms);
+  if (!client.ok()) return client.status();
   const std::string sender = "shoalctl:" + std::to_string(getpid());
   auto hello = (*client)->Hello(options.cluster, sender, options.secret, options.timeout_ms);
-  if (!hello.ok()) {
-    st.error = hello.status().message();
+  if (!hello.ok()) return hello.status();
+  return std::move(*client);
+}
+
+MemberStatus QueryMember(const std::string& address, const ClusterOptions& options) {
+  MemberStatus st;
+  auto client = Open(address, options);
+  if (!client.ok()) {
+    st.error = client.status().message();
     return st;
   }
   FrameBuilder& fb = (*client)->builder();
@@ -113,7 +117,59 @@ std::string Percent(double share) {
   return buf;
 }
 
+// One row of `status`: a member, its state as the seed sees it (with --seeds), its readings.
+struct StatusRow {
+  std::string id;
+  std::string address;
+  std::string member_state;  // empty with --nodes
+  bool asked = true;         // false: REMOVED, not asked
+  MemberStatus st;
+};
+
 }  // namespace
+
+StatusOr<MembersListing> FetchMemberTable(const std::vector<HostPort>& seeds,
+                                          const ClusterOptions& options, std::string* answered) {
+  std::vector<std::string> errors;
+  const std::vector<std::string> addresses = ResolveSeeds(seeds, &errors);
+  Status last = Status::Unavailable("no seed resolves" +
+                                    (errors.empty() ? std::string() : ": " + errors.front()));
+  for (const std::string& address : addresses) {
+    auto client = Open(address, options);
+    if (!client.ok()) {
+      last = Status::Unavailable(address + ": " + client.status().message());
+      continue;
+    }
+    FrameBuilder& fb = (*client)->builder();
+    auto& b = fb.Start();
+    auto req = wire::CreateMembersRequest(b);
+    const uint64_t id = (*client)->NextRequestId();
+    Status s = (*client)->Send(fb.Finish(id, wire::Message::MembersRequest, req.Union()),
+                               options.timeout_ms);
+    if (!s.ok()) {
+      last = Status::Unavailable(address + ": " + s.message());
+      continue;
+    }
+    auto env = (*client)->Await(id, options.timeout_ms);
+    if (!env.ok()) {
+      last = Status::Unavailable(address + ": " + env.status().message());
+      continue;
+    }
+    if ((*env)->message_type() == wire::Message::Error) {
+      last =
+          Status::Unavailable(address + ": " + client::DescribeError(*(*env)->message_as_Error()));
+      continue;
+    }
+    const auto* resp = (*env)->message_as_MembersResponse();
+    if (resp == nullptr) {
+      last = Status::Unavailable(address + ": unexpected reply to MembersRequest");
+      continue;
+    }
+    *answered = address;
+    return DecodeMembersResponse(*resp);
+  }
+  return last;
+}
 
 int RunRing(const ClusterOptions& options) {
   const Ring& ring = *options.ring;
@@ -158,23 +214,54 @@ int RunLocate(const ClusterOptions& options, const std::string& key) {
 }
 
 int RunStatus(const ClusterOptions& options) {
-  const auto& members = options.ring->members();
-  std::vector<MemberStatus> all;
-  for (const RingMember& m : members) all.push_back(QueryMember(m, options));
+  std::vector<StatusRow> rows;
+  if (options.listing.has_value()) {
+    for (const MemberView& v : options.listing->entries) {
+      StatusRow row;
+      row.id = v.record.id;
+      row.address = v.record.address;
+      row.member_state = MemberStateName(v.state);
+      row.asked = v.state != MemberState::kRemoved;
+      rows.push_back(std::move(row));
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const StatusRow& a, const StatusRow& b) { return a.id < b.id; });
+  } else {
+    for (const RingMember& m : options.ring->members()) {
+      StatusRow row;
+      row.id = m.id;
+      row.address = m.address;
+      rows.push_back(std::move(row));
+    }
+  }
   bool all_up = true;
-  for (const MemberStatus& st : all) all_up = all_up && st.up;
+  for (StatusRow& row : rows) {
+    if (!row.asked) continue;
+    row.st = QueryMember(row.address, options);
+    all_up = all_up && row.st.up;
+  }
   // The readings shown, by their Info names (numbers).
   static constexpr const char* kNumbers[] = {
       "keys",          "memory_used_bytes",   "memory_limit_bytes",  "requests",
       "hints_pending", "hints_pending_bytes", "hints_oldest_age_ms", "uptime_seconds"};
   if (options.json) {
-    std::string json = "{\"members\":[";
-    for (size_t i = 0; i < members.size(); ++i) {
-      const MemberStatus& st = all[i];
+    std::string json = "{";
+    if (options.listing.has_value()) {
+      json += "\"listed_by\":" + JsonString(options.listed_by) +
+              ",\"listed_by_id\":" + JsonString(options.listing->node_id) + ",";
+    }
+    json += "\"members\":[";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const StatusRow& row = rows[i];
+      const MemberStatus& st = row.st;
       json += (i == 0 ? "" : ",");
-      json += "{\"id\":" + JsonString(members[i].id) +
-              ",\"address\":" + JsonString(members[i].address) +
-              ",\"state\":" + JsonString(st.up ? "up" : "down");
+      json += "{\"id\":" + JsonString(row.id) + ",\"address\":" + JsonString(row.address);
+      if (!row.member_state.empty()) json += ",\"member_state\":" + JsonString(row.member_state);
+      if (!row.asked) {
+        json += ",\"state\":\"removed\"}";
+        continue;
+      }
+      json += ",\"state\":" + JsonString(st.up ? "up" : "down");
       if (!st.up) {
         json += ",\"error\":" + JsonString(st.error) + "}";
         continue;
@@ -189,18 +276,29 @@ int RunStatus(const ClusterOptions& options) {
     std::printf("%s]}\n", json.c_str());
     return all_up ? 0 : 1;
   }
-  std::printf("%-12s %-21s %-5s %-5s %-8s %9s %9s %9s %10s %7s %9s %8s %8s\n", "ID", "ADDRESS",
-              "STATE", "READY", "SYNC", "KEYS", "MEMORY", "LIMIT", "REQUESTS", "HINTS", "HINT_MEM",
-              "HINT_AGE", "UPTIME");
-  for (size_t i = 0; i < members.size(); ++i) {
-    const MemberStatus& st = all[i];
-    if (!st.up) {
-      std::printf("%-12s %-21s %-5s (%s)\n", members[i].id.c_str(), members[i].address.c_str(),
-                  "down", st.error.c_str());
+  if (options.listing.has_value()) {
+    std::printf("member table of %s (%s)\n", options.listing->node_id.c_str(),
+                options.listed_by.c_str());
+  }
+  // MEMBER: the member's state in the table (--seeds); STATE: whether it answered.
+  const bool with_member = options.listing.has_value();
+  std::printf("%-12s %-21s ", "ID", "ADDRESS");
+  if (with_member) std::printf("%-8s ", "MEMBER");
+  std::printf("%-5s %-5s %-8s %9s %9s %9s %10s %7s %9s %8s %8s\n", "STATE", "READY", "SYNC", "KEYS",
+              "MEMORY", "LIMIT", "REQUESTS", "HINTS", "HINT_MEM", "HINT_AGE", "UPTIME");
+  for (const StatusRow& row : rows) {
+    const MemberStatus& st = row.st;
+    std::printf("%-12s %-21s ", row.id.c_str(), row.address.c_str());
+    if (with_member) std::printf("%-8s ", row.member_state.c_str());
+    if (!row.asked) {
+      std::printf("%-5s (not asked: removed from the cluster)\n", "-");
       continue;
     }
-    std::printf("%-12s %-21s %-5s %-5s %-8s %9s %9s %9s %10s %7s %9s %8s %8s\n",
-                members[i].id.c_str(), members[i].address.c_str(), "up",
+    if (!st.up) {
+      std::printf("%-5s (%s)\n", "down", st.error.c_str());
+      continue;
+    }
+    std::printf("%-5s %-5s %-8s %9s %9s %9s %10s %7s %9s %8s %8s\n", "up",
                 Get(st, "ready") == "1" ? "yes" : "no", Get(st, "sync_state").c_str(),
                 Get(st, "keys").c_str(), Bytes(Get(st, "memory_used_bytes")).c_str(),
                 Bytes(Get(st, "memory_limit_bytes")).c_str(), Get(st, "requests").c_str(),

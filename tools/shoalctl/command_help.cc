@@ -51,23 +51,32 @@ const std::map<std::string_view, std::string_view>& Table() {
        "exits 1 if any request failed.\n"},
       {"ring",
        "usage: shoalctl ring --nodes ID=HOST:PORT,... [--replicas N] [--tokens-per-node T]\n"
-       "                [--json]\n\n"
+       "                [--json]\n"
+       "       shoalctl ring --seeds HOST:PORT,... [...]\n\n"
        "Token ownership, computed from the member list as every node and proxy computes it:\n"
        "per member, the share of the hash space it is first owner of and the share it holds a\n"
        "replica of. Give the --replicas (default 3) and --tokens-per-node (default 512) the\n"
-       "cluster runs with. Contacts no node.\n"},
+       "cluster runs with. With --nodes it contacts no node; with --seeds (a gossiping\n"
+       "cluster) it reads the member table of the first seed that answers and uses the\n"
+       "members neither JOINING nor REMOVED, as the proxies do.\n"},
       {"locate",
        "usage: shoalctl locate KEY --nodes ID=HOST:PORT,... [--replicas N]\n"
-       "                [--tokens-per-node T] [--json]\n\n"
+       "                [--tokens-per-node T] [--json]\n"
+       "       shoalctl locate KEY --seeds HOST:PORT,... [...]\n\n"
        "The key's hash and its replicas in preference order (the first is the coordinator's\n"
-       "first choice), as the proxies place it. Contacts no node.\n"},
+       "first choice), as the proxies place it. With --nodes it contacts no node; with\n"
+       "--seeds the ring is built from the member table of the first seed that answers.\n"},
       {"status",
-       "usage: shoalctl status --nodes ID=HOST:PORT,... [--json]\n\n"
+       "usage: shoalctl status --nodes ID=HOST:PORT,... [--json]\n"
+       "       shoalctl status --seeds HOST:PORT,... [--json]\n\n"
        "Asks every member for its readings (one Info each) and prints, per member: up or down\n"
        "(and why), ready, start-up sync state, keys, memory used and limit, request frames\n"
        "served (load), hints pending (count, bytes, oldest age) and uptime. Exits 1 when any\n"
        "member cannot be reached (the others are still printed). --cluster,\n"
-       "--cluster-secret-file and --timeout-ms (default 5000, per member) apply to each member.\n"},
+       "--cluster-secret-file and --timeout-ms (default 5000, per member) apply to each member.\n"
+       "With --seeds (a gossiping cluster) the members are those of the member table of the\n"
+       "first seed that answers, each with its state there (MEMBER: JOINING, NORMAL, LEAVING,\n"
+       "DOWN, REMOVED); a REMOVED member is listed but not asked and does not fail the command.\n"},
   };
   return *table;
 }

@@ -20,6 +20,8 @@
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/hash/key_hash.h"
+#include "common/membership/gossip_wire.h"
+#include "common/membership/seeds.h"
 #include "common/ring/ring.h"
 #include "tools/shoalctl/cluster_commands.h"
 #include "tools/shoalctl/command_help.h"
@@ -54,7 +56,8 @@ Commands:
                              state as that node sees it (JOINING, NORMAL, LEAVING, DOWN,
                              REMOVED), phi, incarnation, heartbeat and ms since its last news
 
-Cluster commands (they take the member list instead of --node; --json for scripts):
+Cluster commands (they take the member list, or the seeds, instead of --node; --json for
+scripts):
   ring --nodes LIST [--replicas N] [--tokens-per-node T] [--json]
                              token ownership: per member, the share of the hash space it is
                              first owner of and the share it holds a replica of
@@ -65,7 +68,10 @@ Cluster commands (they take the member list instead of --node; --json for script
                              limit, requests served, hints pending (count, bytes, oldest age),
                              uptime (one Info each); exits 1 when any member cannot be reached
   (LIST is the proxies' --nodes value: ID=HOST:PORT,...; --replicas defaults to 3,
-  --tokens-per-node to 512: give the values the cluster runs with)
+  --tokens-per-node to 512: give the values the cluster runs with. In place of --nodes LIST,
+  --seeds HOST:PORT,... (a gossiping cluster, the proxies' --seeds value): the member table is
+  read from the first seed that answers; status then lists every member with its state in
+  that table, ring and locate use the members neither JOINING nor REMOVED, as the proxies do)
 
 Load generation (tests, quick measurements):
   fill --count N [--value-size SIZE] [--key-prefix P] [--pipeline W] [--ttl-ms N] [--op put|get]
@@ -110,17 +116,17 @@ const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() 
       {"repair", {"json"}},
       {"members", {}},
       {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
-      {"ring", {"nodes", "replicas", "tokens-per-node", "json"}},
-      {"locate", {"nodes", "replicas", "tokens-per-node", "json"}},
-      {"status", {"nodes", "replicas", "tokens-per-node", "json"}},
+      {"ring", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
+      {"locate", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
+      {"status", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
   };
   return *flags;
 }
 
 const std::map<std::string_view, size_t>& CommandArity() {
   static const auto* arity = new std::map<std::string_view, size_t>{
-      {"get", 1},  {"set", 2},  {"del", 1},    {"info", 0},   {"repair", 0}, {"members", 0},
-      {"fill", 0}, {"ring", 0}, {"locate", 1}, {"status", 0}};
+      {"get", 1},     {"set", 2},  {"del", 1},  {"info", 0},   {"repair", 0},
+      {"members", 0}, {"fill", 0}, {"ring", 0}, {"locate", 1}, {"status", 0}};
   return *arity;
 }
 
@@ -134,7 +140,7 @@ int main(int argc, char** argv) {
   static const std::vector<std::string_view> kKnown = {
       "node",  "cluster",    "cluster-secret-file", "timeout-ms", "ttl-ms",
       "count", "value-size", "key-prefix",          "pipeline",   "op",
-      "nodes", "replicas",   "tokens-per-node",     "json"};
+      "nodes", "replicas",   "tokens-per-node",     "json",       "seeds"};
   bool literal = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -255,9 +261,9 @@ int main(int argc, char** argv) {
   }
 
   if (command == "ring" || command == "locate" || command == "status") {
-    if (!given["nodes"]) return UsageError(command + " needs --nodes ID=HOST:PORT,...");
-    auto members = shoal::ParseMemberList(flags["nodes"], "--nodes");
-    if (!members.ok()) return UsageError(members.status().message());
+    if (given["nodes"] == given["seeds"]) {
+      return UsageError(command + " needs --nodes ID=HOST:PORT,... or --seeds HOST:PORT,...");
+    }
     int64_t replicas = 3, tokens = shoal::Ring::kDefaultTokensPerNode;
     if (given["replicas"] && (!ParseInt(flags["replicas"], &replicas) || replicas < 1 ||
                               replicas > shoal::Ring::kMaxReplicas)) {
@@ -267,15 +273,39 @@ int main(int argc, char** argv) {
         (!ParseInt(flags["tokens-per-node"], &tokens) || tokens < 1 || tokens > 1 << 16)) {
       return UsageError("--tokens-per-node expects 1 to 65536");
     }
-    auto ring = shoal::Ring::Build(std::move(*members), static_cast<int>(tokens));
-    if (!ring.ok()) return UsageError(ring.status().message());
     shoal::tools::ClusterOptions cluster;
-    cluster.ring = *ring;
     cluster.replicas = static_cast<int>(replicas);
     cluster.json = json;
     cluster.cluster = flags["cluster"];
     cluster.secret = secret;
     cluster.timeout_ms = static_cast<int>(timeout_ms);
+    std::vector<shoal::RingMember> members;
+    if (given["seeds"]) {
+      auto seeds = shoal::ParseSeedList(flags["seeds"], "--seeds");
+      if (!seeds.ok()) return UsageError(seeds.status().message());
+      auto listing = shoal::tools::FetchMemberTable(*seeds, cluster, &cluster.listed_by);
+      if (!listing.ok()) {
+        std::fprintf(stderr, "shoalctl: cannot read the member table: %s\n",
+                     listing.status().message().c_str());
+        return 1;
+      }
+      members = shoal::RingMembersOf(*listing);
+      cluster.listing = std::move(*listing);
+      // status lists the table itself; ring and locate need ring members.
+      if (command == "status") return shoal::tools::RunStatus(cluster);
+      if (members.empty()) {
+        std::fprintf(stderr, "shoalctl: the member table of %s has no ring member yet\n",
+                     cluster.listed_by.c_str());
+        return 1;
+      }
+    } else {
+      auto parsed = shoal::ParseMemberList(flags["nodes"], "--nodes");
+      if (!parsed.ok()) return UsageError(parsed.status().message());
+      members = std::move(*parsed);
+    }
+    auto ring = shoal::Ring::Build(std::move(members), static_cast<int>(tokens));
+    if (!ring.ok()) return UsageError(ring.status().message());
+    cluster.ring = *ring;
     if (command == "ring") return shoal::tools::RunRing(cluster);
     if (command == "locate") return shoal::tools::RunLocate(cluster, args[0]);
     return shoal::tools::RunStatus(cluster);
