@@ -172,3 +172,140 @@ def test_node_reload(tmp_path):
         assert harness.shoalctl(port, "get", "k").stdout == "v\n"
     finally:
         node.stop(timeout=5)
+
+
+def start_node_with_config(tmp_path, node_id, port, members, config_path, admin_port):
+    args = [str(harness.BIN / "shoal-node"), "--id", node_id, "--listen", f"127.0.0.1:{port}",
+            "--data-dir", str(tmp_path / f"d-{node_id}"), "--warmup-ms", "0",
+            "--nodes", harness.member_list(members), "--admin", f"127.0.0.1:{admin_port}",
+            "--config", str(config_path)]
+    return harness.Process(f"node-{node_id}", args, port, tmp_path / f"node-{node_id}.log")
+
+
+def node_info(port):
+    from test_node_protocol import info
+    return info(port)
+
+
+def test_node_reload_anti_entropy_interval(tmp_path):
+    """anti-entropy-interval-ms applies at once: from 0 (on demand only) to 200 ms the rounds
+    start, back to 0 they stop; an interval the running --tombstone-grace-ms cannot cover is
+    refused whole (the grace changes only at a restart)."""
+    ports = {"a": harness.free_port(), "b": harness.free_port()}
+    config = tmp_path / "a.yaml"
+    config.write_text("anti_entropy_interval_ms: 0\n")
+    admin = harness.free_port()
+    procs = []
+    try:
+        procs.append(harness.start_node(tmp_path, "b", port=ports["b"], members=ports,
+                                        extra=("--admin", "", "--anti-entropy-interval-ms", "0")))
+        a = start_node_with_config(tmp_path, "a", ports["a"], ports, config, admin)
+        procs.append(a)
+        wait_admin(admin)
+        time.sleep(0.5)
+        assert node_info(ports["a"])["antientropy_rounds"] == 0
+
+        config.write_text("anti_entropy_interval_ms: 200\n")
+        hup(a, 0)
+        assert "anti-entropy-interval-ms 0 -> 200" in a.log()
+        assert config_of(admin)["anti-entropy-interval-ms"] == "200"
+        assert harness.wait_until(lambda: node_info(ports["a"])["antientropy_rounds"] >= 3,
+                                  timeout=harness.slow(10)), node_info(ports["a"])
+
+        config.write_text("anti_entropy_interval_ms: 0\n")
+        hup(a, 1)
+        time.sleep(0.5)  # a round in progress ends
+        rounds = node_info(ports["a"])["antientropy_rounds"]
+        time.sleep(1.0)
+        assert node_info(ports["a"])["antientropy_rounds"] == rounds
+
+        # 1 h fits the grace the file asks for (1 day), not the running one (4 h 2 min).
+        config.write_text("anti_entropy_interval_ms: 3600000\ntombstone_grace_ms: 86400000\n")
+        hup(a, 2)
+        tail = a.log().split("SIGHUP")[-1]
+        assert "is not valid, nothing changed" in tail and "tombstone-grace-ms" in tail, tail
+        assert config_of(admin)["anti-entropy-interval-ms"] == "0"
+    finally:
+        for p in procs:
+            p.stop(timeout=5)
+
+
+def test_node_reload_hint_replay_rate(tmp_path):
+    """hint-replay-rate applies at once: hints trickling to their target at 1 per second drain
+    within seconds once the rate is raised."""
+    from test_node_hints import hint_put
+    from node_wire import NodeConnection
+
+    ports = {"a": harness.free_port(), "b": harness.free_port()}
+    config = tmp_path / "b.yaml"
+    config.write_text("hint_replay_rate: 1\nanti_entropy_interval_ms: 0\n")
+    admin = harness.free_port()
+    procs = []
+    try:
+        holder = start_node_with_config(tmp_path, "b", ports["b"], ports, config, admin)
+        procs.append(holder)
+        with NodeConnection(ports["b"]) as conn:
+            conn.hello()
+            for i in range(40):
+                name, body = hint_put(conn, "a", b"hinted-%02d" % i)
+                assert name == "HintAck" and body["stored"], body
+        assert node_info(ports["b"])["hints_pending"] == 40
+        procs.append(harness.start_node(tmp_path, "a", port=ports["a"], members=ports,
+                                        extra=("--admin", "", "--anti-entropy-interval-ms", "0")))
+        assert harness.wait_until(lambda: node_info(ports["b"])["hints_replayed"] >= 1,
+                                  timeout=harness.slow(15)), node_info(ports["b"])
+        time.sleep(2)
+        assert node_info(ports["b"])["hints_pending"] >= 30  # 1 per second
+
+        config.write_text("hint_replay_rate: 100000\nanti_entropy_interval_ms: 0\n")
+        hup(holder, 0)
+        assert "hint-replay-rate 1 -> 100000" in holder.log()
+        assert harness.wait_until(lambda: node_info(ports["b"])["hints_pending"] == 0,
+                                  timeout=harness.slow(5)), node_info(ports["b"])
+        assert node_info(ports["b"])["hints_replayed"] == 40
+    finally:
+        for p in procs:
+            p.stop(timeout=5)
+
+
+def test_proxy_reload_client_limits(cluster, tmp_path):
+    """max-keys-per-command, client-output-buffer-limit and max-pipeline apply at once, to
+    connections already open too."""
+    nodes, procs = cluster
+    config = tmp_path / "proxy.yaml"
+    config.write_text("max_keys_per_command: 100\n")
+    admin = harness.free_port()
+    proxy = start_proxy_with_config(tmp_path, list(nodes.values()), config, admin)
+    procs.append(proxy)
+    wait_admin(admin)
+    client = redis.Redis(port=proxy.port)
+    client.set("big", "x" * 100_000)
+    assert client.mget("k1", "k2", "k3") == [None, None, None]
+
+    config.write_text("max_keys_per_command: 2\nclient_output_buffer_limit: 10kb\n"
+                      "max_pipeline: 4\n")
+    hup(proxy, 0)
+    log = proxy.log()
+    assert "max-keys-per-command 100 -> 2" in log, log
+    cfg = config_of(admin)
+    assert (cfg["max-keys-per-command"], cfg["client-output-buffer-limit"],
+            cfg["max-pipeline"]) == ("2", str(10 << 10), "4")
+    with pytest.raises(redis.ResponseError, match="max-keys-per-command is 2"):
+        client.mget("k1", "k2", "k3")  # the connection opened before the reload
+    assert client.mget("k1", "k2") == [None, None]
+    # A reply larger than the new output limit closes the connection (Redis's behaviour).
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=proxy.port, retry_on_timeout=False).get("big")
+    # 50 reads pipelined at once: reading pauses at 4 unanswered ones.
+    _, _, before = http(admin, "/metrics")
+    with harness.RespConn(proxy.port) as conn:
+        conn.send_raw(b"".join(harness.RespConn.encode("GET", f"p{i}") for i in range(50)))
+        for _ in range(50):
+            assert conn.read_reply() is None
+    _, _, after = http(admin, "/metrics")
+
+    def pauses_of(text):
+        return sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("shoal_proxy_client_pauses_total"))
+
+    assert pauses_of(after) > pauses_of(before), (pauses_of(before), pauses_of(after))

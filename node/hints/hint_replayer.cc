@@ -14,10 +14,21 @@ HintReplayer::HintReplayer(HintSpool& spool, SessionFactory factory, const Clock
       factory_(std::move(factory)),
       clock_(clock),
       options_(options),
-      burst_(std::clamp<double>(static_cast<double>(options.rate_per_s) / 10.0, 1.0,
-                                static_cast<double>(std::max<size_t>(options.max_batch, 1)))),
+      rate_(options.rate_per_s),
+      applied_rate_(options.rate_per_s),
+      burst_(BurstFor(options.rate_per_s, options.max_batch)),
       tokens_(burst_),
       last_refill_ms_(clock.MonotonicMs()) {}
+
+double HintReplayer::BurstFor(int64_t rate_per_s, size_t max_batch) {
+  return std::clamp<double>(static_cast<double>(rate_per_s) / 10.0, 1.0,
+                            static_cast<double>(std::max<size_t>(max_batch, 1)));
+}
+
+void HintReplayer::SetRate(int64_t rate_per_s) {
+  rate_.store(std::max<int64_t>(rate_per_s, 1), std::memory_order_relaxed);
+  Wake();
+}
 
 HintReplayer::~HintReplayer() { Stop(); }
 
@@ -63,10 +74,17 @@ void HintReplayer::Run() {
 }
 
 void HintReplayer::Refill(int64_t now_ms) {
+  // The time since the last refill earns tokens at the rate it ran at; a new rate applies after.
   if (now_ms > last_refill_ms_) {
     tokens_ = std::min(burst_, tokens_ + static_cast<double>(now_ms - last_refill_ms_) *
-                                             static_cast<double>(options_.rate_per_s) / 1000.0);
+                                             static_cast<double>(applied_rate_) / 1000.0);
     last_refill_ms_ = now_ms;
+  }
+  const int64_t rate = rate_.load(std::memory_order_relaxed);
+  if (rate != applied_rate_) {
+    applied_rate_ = rate;
+    burst_ = BurstFor(rate, options_.max_batch);
+    tokens_ = std::min(tokens_, burst_);
   }
 }
 
@@ -106,7 +124,7 @@ int64_t HintReplayer::RunOnce() {
       continue;
     }
     if (tokens_ < 1.0) {
-      const double rate = static_cast<double>(std::max<int64_t>(options_.rate_per_s, 1));
+      const double rate = static_cast<double>(std::max<int64_t>(applied_rate_, 1));
       wait = std::min(wait, static_cast<int64_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate)));
       break;
     }

@@ -77,6 +77,9 @@ class HintReplayer {
   void Start();
   void Stop();
   void Wake();
+  // Any thread (a configuration reload): hints sent per second from the next pass on (the bucket
+  // is resized to it; tokens already held above the new size are dropped). `rate_per_s` >= 1.
+  void SetRate(int64_t rate_per_s);
 
   // One pass. Returns how long to wait (ms, monotonic) before the next pass is useful: 0 when
   // more can be sent at once.
@@ -95,14 +98,17 @@ class HintReplayer {
   void Fail(TargetState& state, int64_t now_ms, const std::string& target, const Status& why);
   void Refill(int64_t now_ms);
   void Run();
+  static double BurstFor(int64_t rate_per_s, size_t max_batch);
 
   HintSpool& spool_;
   SessionFactory factory_;
   const Clock& clock_;
-  const ReplayOptions options_;
-  const double burst_;  // token bucket capacity
+  const ReplayOptions options_;  // rate_per_s: the starting rate (rate_ holds the current one)
+  std::atomic<int64_t> rate_;    // hints per second; written by SetRate, read by the pass
 
   // Replay thread only.
+  int64_t applied_rate_;  // the rate burst_ was sized for
+  double burst_;          // token bucket capacity
   std::map<std::string, TargetState> targets_;
   double tokens_;
   int64_t last_refill_ms_;

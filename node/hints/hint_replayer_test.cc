@@ -192,6 +192,42 @@ TEST_F(HintReplayerTest, RateLimitsDelivery) {
   EXPECT_EQ(Received("n2").size(), 5u);
 }
 
+TEST_F(HintReplayerTest, SetRateChangesTheRateFromTheNextPass) {
+  ReplayOptions options;
+  options.rate_per_s = 20;  // bucket of 2, one token every 50 ms
+  std::vector<Hint> hints;
+  for (int i = 0; i < 30; ++i) hints.push_back(MakeHint("n2", "k" + std::to_string(i), i + 1));
+  Store(hints);
+  auto replayer = MakeReplayer(options);
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 2u);
+  EXPECT_EQ(replayer->RunOnce(), 50);  // the bucket is empty
+  // A reload raises the rate: 1000/s, a bucket of 100, one token every ms.
+  replayer->SetRate(1000);
+  EXPECT_EQ(replayer->RunOnce(), 1);
+  clock_.Advance(10);
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 12u);  // 10 ms at 1000/s; at 20/s it would have been none
+  clock_.Advance(1000);
+  replayer->RunOnce();
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 30u);
+  // Lowered again: the bucket shrinks to 1 at once (10/s: a token every 100 ms).
+  std::vector<Hint> more;
+  for (int i = 0; i < 5; ++i) more.push_back(MakeHint("n2", "m" + std::to_string(i), 100 + i));
+  Store(more);
+  replayer->SetRate(10);
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 31u);  // the one token the shrunk bucket holds
+  EXPECT_EQ(replayer->RunOnce(), 100);
+  clock_.Advance(50);
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 31u);
+  clock_.Advance(50);
+  replayer->RunOnce();
+  EXPECT_EQ(Received("n2").size(), 32u);
+}
+
 TEST_F(HintReplayerTest, ExpiredHintsAreDroppedNotDelivered) {
   const int64_t now = clock_.NowMs();
   Store({MakeHint("n2", "ttl", 10, "v", now + 500), MakeHint("n2", "keep", 20)});

@@ -51,6 +51,11 @@ class HintService {
   HintWriter& writer() { return *writer_; }
   // Whether this node can deliver hints (it knows the members' addresses).
   bool can_replay() const { return replayer_ != nullptr; }
+  // Any thread (a configuration reload): the replay rate, hints per second (>= 1); no-op without
+  // a replayer.
+  void SetReplayRate(int64_t rate_per_s) {
+    if (replayer_ != nullptr) replayer_->SetRate(rate_per_s);
+  }
 
  private:
   HintService() = default;

@@ -80,13 +80,21 @@ bool AntiEntropy::stopping() {
   return stop_;
 }
 
+void AntiEntropy::IntervalChanged() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rearm_ = true;
+  }
+  cv_.notify_all();
+}
+
 void AntiEntropy::Run() {
-  const int64_t interval_ms = node_.config.anti_entropy_interval_ms;
   while (true) {
     std::vector<RepairDone> serving;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto woken = [this] { return stop_ || !requests_.empty(); };
+      auto woken = [this] { return stop_ || rearm_ || !requests_.empty(); };
+      const int64_t interval_ms = node_.anti_entropy_interval_ms.load(std::memory_order_relaxed);
       if (interval_ms > 0) {
         cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), woken);
       } else {
@@ -94,6 +102,8 @@ void AntiEntropy::Run() {
       }
       if (stop_) return;  // Stop() answers the requests still queued
       serving = requests_.TakeAll();
+      // A reload changed the interval: wait again, with the new one, from now.
+      if (std::exchange(rearm_, false) && serving.empty()) continue;
     }
     if (serving.empty()) {
       RunRound(/*pull=*/false);

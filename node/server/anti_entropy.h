@@ -56,8 +56,8 @@ class AntiEntropy {
   AntiEntropy(const AntiEntropy&) = delete;
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
-  // Starts the thread: a round every node.config.anti_entropy_interval_ms (none when 0), and one
-  // for each batch of repair requests.
+  // Starts the thread: a round every node.anti_entropy_interval_ms (none when 0; a reload may
+  // change it, see IntervalChanged), and one for each batch of repair requests.
   void Start();
   // Ends the round in progress at its next step and joins the thread; then answers every repair
   // request not yet answered (ok=false: shutting down) on the caller's thread. Idempotent.
@@ -66,6 +66,9 @@ class AntiEntropy {
   // False, and `done` never called, once Stop() has begun. Any thread; never blocks beyond a
   // short lock.
   bool RequestRepair(RepairDone done);
+  // Any thread, after node.anti_entropy_interval_ms changed (a configuration reload): the wait
+  // in progress restarts with the new interval (from now; 0: no more periodic rounds).
+  void IntervalChanged();
 
  private:
   struct Peer {
@@ -97,6 +100,7 @@ class AntiEntropy {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;        // guarded by mu_
+  bool rearm_ = false;       // guarded by mu_: IntervalChanged() was called
   RepairRequests requests_;  // guarded by mu_
   std::thread thread_;
 };

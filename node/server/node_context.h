@@ -93,9 +93,12 @@ struct NodeContext {
   // NodeServer::Restore() before the threads start; thread-safe.
   FlushMark flush_mark{FlushFilePath(config.data_dir)};
   // The settings a configuration reload changes at run time (node_reload.h): written by the main
-  // thread, read by any. The anti-entropy rate limit, bytes per second (0: unlimited); read here,
-  // never from config, which the reload rewrites.
+  // thread, read by any; read here, never from config, which the reload rewrites. The
+  // anti-entropy rate limit, bytes per second (0: unlimited), and the periodic rounds' interval
+  // (0: on demand only; AntiEntropy::IntervalChanged after a change). The hint replay rate lives
+  // in the replayer (HintService::SetReplayRate).
   std::atomic<uint64_t> anti_entropy_rate{config.anti_entropy_rate};
+  std::atomic<int64_t> anti_entropy_interval_ms{config.anti_entropy_interval_ms};
   // Cells written by the anti-entropy thread only (anti_entropy.h), read by any thread.
   struct AntiEntropyStats {
     SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_FIELD)

@@ -183,7 +183,7 @@ void ClientConnection::StopReading() {
 
 void ClientConnection::MaybePause() {
   if (paused_) return;
-  if (slots_.size() >= static_cast<size_t>(worker_.config().max_pipeline) ||
+  if (slots_.size() >= static_cast<size_t>(worker_.settings().max_pipeline()) ||
       unanswered_bytes_ > kMaxUnansweredBytes || held_output() > kMaxPendingOutput) {
     paused_ = true;
     worker_.stats().client_pauses.Inc();
@@ -228,7 +228,7 @@ void ClientConnection::HoldReplyBytes(ReplySlot& slot, size_t before, size_t aft
 }
 
 bool ClientConnection::EnforceOutputLimit() {
-  const uint64_t limit = worker_.config().client_output_buffer_limit;
+  const uint64_t limit = worker_.settings().client_output_buffer_limit();
   if (closed_ || limit == 0 || held_output() <= limit) return false;
   worker_.stats().client_output_buffer_limit_disconnections.Inc();
   if (TakeLimitLogTicket(worker_.MonotonicMs())) {
@@ -327,7 +327,8 @@ void ClientConnection::Flush() {
     return;
   }
   // Resume a paused client once it has drained to half its limits.
-  if (paused_ && !closing_ && slots_.size() <= static_cast<size_t>(worker_.config().max_pipeline) / 2 &&
+  const size_t max_pipeline = static_cast<size_t>(worker_.settings().max_pipeline());
+  if (paused_ && !closing_ && slots_.size() <= max_pipeline / 2 &&
       unanswered_bytes_ <= kMaxUnansweredBytes / 2 && held_output() <= kMaxPendingOutput / 2) {
     paused_ = false;
     event_add(read_event_.get(), nullptr);
@@ -365,7 +366,7 @@ bool ClientConnection::CheckKeyCount(const CommandSpec& spec, Args args) {
   const int64_t last = spec.last_key < 0 ? static_cast<int64_t>(args.size()) + spec.last_key
                                          : spec.last_key;
   const int64_t keys = last < spec.first_key ? 0 : (last - spec.first_key) / spec.step + 1;
-  const int64_t limit = worker_.config().max_keys_per_command;
+  const int64_t limit = worker_.settings().max_keys_per_command();
   if (keys <= limit) return true;
   ReplyError(NewSlot(spec.id), "ERR too many keys in one command: " + std::to_string(keys) +
                                    " (Shoal's max-keys-per-command is " + std::to_string(limit) +

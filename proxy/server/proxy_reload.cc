@@ -6,8 +6,9 @@
 namespace shoal::proxy {
 
 const std::set<std::string, std::less<>> kProxyReloadable = {
-    "log-level",         "timeout-ms",    "read-consistency",
-    "write-consistency", "sloppy-quorum", "hinted-handoff"};
+    "log-level",         "timeout-ms",           "read-consistency",
+    "write-consistency", "sloppy-quorum",        "hinted-handoff",
+    "max-pipeline",      "max-keys-per-command", "client-output-buffer-limit"};
 
 Status ReloadProxyConfig(int argc, const char* const* argv, Options& running, SharedState& shared) {
   ProxyConfig fresh;

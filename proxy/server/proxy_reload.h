@@ -2,9 +2,10 @@
 
 // The proxy's configuration reload (SIGHUP): re-parses the command line it started with (the
 // --config file re-read, the flags on top), validates it as at start, and applies the keys that
-// may change at run time (kProxyReloadable: the log level, and RuntimeSettings' timeout and
-// default consistency levels, quorum mode, hinted handoff). Other changed keys are logged as
-// needing a restart; an invalid file changes nothing (common/config/reload.h). Main thread only.
+// may change at run time (kProxyReloadable: the log level, and RuntimeSettings' timeout, default
+// consistency levels, quorum mode, hinted handoff and client limits: max-pipeline,
+// max-keys-per-command, client-output-buffer-limit). Other changed keys are logged as needing a
+// restart; an invalid file changes nothing (common/config/reload.h). Main thread only.
 
 #include <set>
 #include <string>

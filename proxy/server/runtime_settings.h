@@ -10,6 +10,10 @@
 //                       keeps the levels it started with or set with SHOAL.CONSISTENCY)
 //   sloppy_quorum       likewise, the default quorum mode of new connections
 //   hinted_handoff      whether writes started after it may be hinted
+//   max_pipeline        commands a connection may have unanswered before it is paused, from its
+//                       next command (a paused connection resumes at half the new value)
+//   max_keys_per_command  the most keys one command may name, from the next command
+//   client_output_buffer_limit  reply bytes a connection may hold (0: none), from its next reply
 
 #include <atomic>
 #include <cstdint>
@@ -32,6 +36,9 @@ class RuntimeSettings {
     write_level_.store(config.write_level, std::memory_order_relaxed);
     sloppy_quorum_.store(config.sloppy_quorum, std::memory_order_relaxed);
     hinted_handoff_.store(config.hinted_handoff, std::memory_order_relaxed);
+    max_pipeline_.store(config.max_pipeline, std::memory_order_relaxed);
+    max_keys_per_command_.store(config.max_keys_per_command, std::memory_order_relaxed);
+    client_output_buffer_limit_.store(config.client_output_buffer_limit, std::memory_order_relaxed);
   }
 
   int64_t timeout_ms() const { return timeout_ms_.load(std::memory_order_relaxed); }
@@ -39,6 +46,13 @@ class RuntimeSettings {
   Consistency write_level() const { return write_level_.load(std::memory_order_relaxed); }
   bool sloppy_quorum() const { return sloppy_quorum_.load(std::memory_order_relaxed); }
   bool hinted_handoff() const { return hinted_handoff_.load(std::memory_order_relaxed); }
+  int64_t max_pipeline() const { return max_pipeline_.load(std::memory_order_relaxed); }
+  int64_t max_keys_per_command() const {
+    return max_keys_per_command_.load(std::memory_order_relaxed);
+  }
+  uint64_t client_output_buffer_limit() const {
+    return client_output_buffer_limit_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<int64_t> timeout_ms_{0};
@@ -46,6 +60,9 @@ class RuntimeSettings {
   std::atomic<Consistency> write_level_{Consistency::kQuorum};
   std::atomic<bool> sloppy_quorum_{false};
   std::atomic<bool> hinted_handoff_{true};
+  std::atomic<int64_t> max_pipeline_{0};
+  std::atomic<int64_t> max_keys_per_command_{0};
+  std::atomic<uint64_t> client_output_buffer_limit_{0};
 };
 
 }  // namespace shoal::proxy
