@@ -94,7 +94,7 @@ struct PutRequest {
   bool want_previous = false;  // copy the previous live value into PutResult::previous_value
   // Optimistic read-modify-write (wire Put.if_version_at_most): when set, applied only if the
   // value version held (a value's or a tombstone's; nothing held is zero) is at or below it,
-  // else kConditionFailed. Not used by the proxy yet.
+  // else kConditionFailed. The proxy's APPEND, SETRANGE and GETSET (docs/data-model.md).
   bool has_if_version_at_most = false;
   Version if_version_at_most;
   // Not kString: `value` is a typed body (common/typed/), possibly partial (the elements a writer

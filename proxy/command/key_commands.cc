@@ -193,6 +193,7 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       plan.mode = KeyMode::kReadThenWrite;
       plan.want_value = true;
       plan.keep_expiry = true;  // Redis keeps the TTL
+      plan.conditional = true;  // optimistic, retried on conflict (docs/data-model.md)
       plan.transform =
           spec.id == CommandId::kAppend ? ValueTransform::kAppend : ValueTransform::kSetRange;
       plan.value = args[spec.id == CommandId::kAppend ? 2 : 3];
@@ -251,8 +252,9 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       plan.want_value = true;
       return "";
     case CommandId::kGetSet:
-      plan.mode = KeyMode::kReadThenWrite;  // SET key value GET
+      plan.mode = KeyMode::kReadThenWrite;  // SET key value GET, optimistic (as APPEND)
       plan.want_value = true;
+      plan.conditional = true;
       plan.value = args[2];
       c.reply |= kReplyPrevious;
       return CheckPutSize(args[1], plan.value, put_frame_limit);

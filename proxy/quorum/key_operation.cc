@@ -35,6 +35,11 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   hlc_refusals_ = stale_retries_ = 0;
   hints_sent_ = hint_acks_ = hint_refusals_ = write_not_ready_ = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
+  if (plan_.conditional) {
+    if (cs_ == nullptr) cs_ = std::make_unique<ConditionalState>();
+    *cs_ = ConditionalState{};
+    cs_->arg_value = write_value_;
+  }
 
   if (plan_.n < plan_.required || plan_.n == 0) {
     Fail(plan_.mode == KeyMode::kRead || plan_.mode == KeyMode::kReadThenWrite
@@ -71,6 +76,7 @@ void KeyOperation::Restart(int64_t now_ms) {
   phase_ = Phase::kRead;
   ResetReadState();
   write_value_.clear();
+  if (plan_.conditional) write_value_ = cs_->arg_value;  // APPEND's suffix, GETSET's value
   plan_.value = write_value_;
   (void)now_ms;
   QueueReads();
@@ -257,7 +263,9 @@ bool KeyOperation::Hintable() const {
   // Touches are not hinted (docs/replication.md: a hint is a Put, and a Touch's whole state is
   // not known to the machine); anti-entropy and read-repair heal a missed touch. A Put that fails
   // after the client has its answer is still hinted: the owner catches up sooner.
-  return plan_.fallbacks > 0 && plan_.mode != KeyMode::kTouch && !plan_.write_is_touch;
+  // Nor are conditional writes: a replayed hint would be applied without its condition.
+  return plan_.fallbacks > 0 && plan_.mode != KeyMode::kTouch && !plan_.write_is_touch &&
+         !plan_.conditional;
 }
 
 void KeyOperation::SendHint(int owner, int64_t now_ms) {
@@ -270,6 +278,8 @@ void KeyOperation::SendHint(int owner, int64_t now_ms) {
   if (typed_write_) {
     req.expiry_version = typed_expiry_;
     req.value_type = write_type_;
+  } else if (!plan_.tombstone) {
+    req.value_type = plan_.value_type;
   }
   req.tombstone = plan_.tombstone;
   req.value = plan_.tombstone ? std::string_view() : std::string_view(plan_.value);
@@ -307,6 +317,7 @@ void KeyOperation::HintDone(uint8_t tag, bool stored, int64_t now_ms) {
 
 void KeyOperation::ReadProgress(int64_t now_ms) {
   if (read_decided_) return;
+  if (plan_.conditional) return ConditionalReadProgress(now_ms);
   if (read_counted_ >= plan_.required) {
     // The replica asked for the value is waited for (as Cassandra waits for its data response):
     // fetching from another one would cost a round trip, and could see a later write of this
@@ -332,6 +343,131 @@ void KeyOperation::ReadProgress(int64_t now_ms) {
   }
 }
 
+namespace {
+
+// Two replicas hold the same write: both nothing, or the same version (a value and its expired
+// tombstone are one write; a touch may have changed the expiry on one of them).
+bool SameWrite(const EntryState& a, const EntryState& b) {
+  if (!a.found || !b.found) return a.found == b.found;
+  return a.version == b.version;
+}
+
+}  // namespace
+
+int KeyOperation::OwnAttempt(const EntryState& s) const {
+  if (!s.found || s.tombstone) return -1;
+  for (int i = 0; i < cs_->own_count; ++i) {
+    if (cs_->own_version[i] == s.version) return i;
+  }
+  return -1;
+}
+
+// KeyPlan::conditional. A version held by `required` replicas is an acknowledged write (with
+// required > n / 2 at most one version can be; with ONE, the first reply decides): the value is
+// computed on it. A retry waits for every replica (a replica that refused may hold what the
+// others purged). Without such a version once all have answered, the writes seen may all be
+// refused ones: a first attempt reads again; a retry builds again on what its last attempt built
+// on, applied only where that state or one of its own refused attempts is held.
+void KeyOperation::ConditionalReadProgress(int64_t now_ms) {
+  int chosen = -1;
+  if (cs_->own_count == 0 || read_pending_ == 0) {
+    for (int r = 0; r < plan_.n && chosen < 0; ++r) {
+      if (reads_[r].seen != Seen::kState) continue;
+      int holders = 0;
+      for (int q = 0; q < plan_.n; ++q) {
+        if (reads_[q].seen == Seen::kState && SameWrite(reads_[q].state, reads_[r].state)) {
+          ++holders;
+        }
+      }
+      if (holders >= plan_.required) chosen = r;
+    }
+  }
+  if (chosen < 0 && read_pending_ > 0) return;  // wait for every replica
+  if (chosen < 0 && read_counted_ < plan_.required) {
+    read_decided_ = true;
+    Fail(KeyAnswer::Failure::kReadQuorum, plan_.required, read_counted_);
+    return;
+  }
+  read_decided_ = true;
+  EntryState base;
+  for (int r = 0; r < plan_.n; ++r) {
+    const ReplicaRead& rr = reads_[r];
+    if (rr.seen != Seen::kState || !rr.state.found) continue;
+    if (chosen >= 0 && SameWrite(rr.state, reads_[chosen].state) &&
+        (rr.state.NewerThan(base) || (rr.state.SamePair(base) && rr.state.tombstone))) {
+      base = rr.state;
+    }
+  }
+  if (chosen >= 0) {
+    const int own = OwnAttempt(base);
+    if (own >= 0) return Adopt(own);
+  } else if (cs_->own_count > 0) {
+    // Build again on what the last attempt built on: applied only where that state or one of
+    // this operation's own refused attempts is held (never over another writer's).
+    resolved_ = cs_->own_base;
+    SetConditions(cs_->own_base.found ? cs_->own_base.version : Version{});
+    answer_value_ = cs_->own_base_value;
+    fetched_type_ = typed::ValueType::kString;
+    fetched_ = true;
+    Resolved(now_ms);
+    return;
+  } else {
+    // Nothing on `required` replicas: the writes seen may all be refused ones (or in flight).
+    if (!RetryConditional(now_ms)) {
+      Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
+    }
+    return;
+  }
+  if (!base.Live(now_ms)) {
+    // Absence and tombstones are one state to a write: build above the newest of them.
+    for (int r = 0; r < plan_.n; ++r) {
+      const ReplicaRead& rr = reads_[r];
+      if (rr.seen == Seen::kState && !rr.state.Live(now_ms) && rr.state.NewerThan(base)) {
+        base = rr.state;
+      }
+    }
+  }
+  resolved_ = base;
+  SetConditions(base.found ? base.version : Version{});
+  if (plan_.want_value && resolved_.Live(now_ms) &&
+      !(newest_whole_ && newest_.SamePair(resolved_))) {
+    StartFetch(now_ms);
+  } else {
+    Resolved(now_ms);
+  }
+}
+
+void KeyOperation::SetConditions(const Version& base) {
+  cs_->condition_version = base;
+  for (int r = 0; r < plan_.n; ++r) {
+    const ReplicaRead& rr = reads_[r];
+    cs_->replica_condition[r] = rr.seen == Seen::kState && OwnAttempt(rr.state) >= 0
+                                    ? std::max(base, rr.state.version)
+                                    : base;
+  }
+}
+
+bool KeyOperation::RetryConditional(int64_t now_ms) {
+  if (cs_->attempts + 1 >= kMaxConflictAttempts || next_tag_ + 3 * plan_.n > kMaxTags) {
+    return false;
+  }
+  ++cs_->attempts;
+  Restart(now_ms);
+  return true;
+}
+
+// This operation's refused attempt `own` is held by `required` replicas (applied late, or
+// read-repaired there): the cluster took it, so it is the answer and nothing more is written.
+void KeyOperation::Adopt(int own) {
+  answer_.state = cs_->own_state[own];
+  answer_.live = cs_->own_live[own];
+  answer_value_ = cs_->own_answer[own];
+  answer_.value = answer_value_;
+  answer_.performed = true;
+  write_version_ = cs_->own_version[own];
+  Answer();
+}
+
 void KeyOperation::StartFetch(int64_t now_ms) {
   phase_ = Phase::kFetch;
   for (int r = 0; r < plan_.n; ++r) {
@@ -344,6 +480,13 @@ void KeyOperation::StartFetch(int64_t now_ms) {
     req.type = NodeRequest::Type::kGet;
     req.want_value = true;
     tag_phase_[Queue(req)] = Phase::kFetch;
+    return;
+  }
+  if (plan_.conditional) {
+    // The holders of the version to build on have moved on: read again.
+    if (!RetryConditional(now_ms)) {
+      Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
+    }
     return;
   }
   // No replica holds the resolved pair any more: a newer whole state seen meanwhile answers.
@@ -378,6 +521,7 @@ void KeyOperation::Resolved(int64_t now_ms) {
   }
   answer_.value_type = live ? type : typed::ValueType::kString;
   if (live && type == typed::ValueType::kCounter) {
+    if (plan_.mode == KeyMode::kRead) answer_.typed_body = value;
     // A counter reads as the string Redis would hold.
     typed::Counter c;
     rendered_ = typed::Counter::Decode(value, &c) ? c.Render() : std::string();
@@ -527,6 +671,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   phase_ = Phase::kWrite;
   ++round_;
   write_counted_ = write_failed_ = write_applied_ = write_stale_ = write_not_ready_ = 0;
+  if (plan_.conditional) cs_->write_conflicts = 0;
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
   write_pending_ = plan_.n;
   previous_seen_ = previous_live_ = false;
@@ -537,6 +682,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   Version v{hlc_->NowAt(now_ms), writer_};
   if (restamp && v <= stale_floor_) v = Version{stale_floor_.hlc + 1, writer_};
   if (typed_write_) v = typed_version_;  // a delta keeps the whole-key version it builds on
+  if (!plan_.fixed_version.IsZero()) v = plan_.fixed_version;
   write_version_ = v;
   const bool touch = plan_.mode == KeyMode::kTouch || plan_.write_is_touch;
   for (int r = 0; r < plan_.n; ++r) {
@@ -557,6 +703,9 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
       req.value = plan_.tombstone ? std::string_view() : plan_.value;
       req.expire_at_ms = plan_.expire_at_ms;
       if (plan_.keep_expiry) req.expire_at_ms = answer_.live ? resolved_.expire_at_ms : 0;
+      req.conditional = plan_.conditional;
+      if (plan_.conditional) req.if_version_at_most = cs_->replica_condition[r];
+      if (!typed_write_ && !plan_.tombstone) req.value_type = plan_.value_type;
     }
     tag_phase_[Queue(req)] = Phase::kWrite;
   }
@@ -584,6 +733,18 @@ void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
     // hinted (the owner has it), and its previous state is that of an empty store: ignored.
     ++write_failed_;
     ++write_not_ready_;
+    WriteProgress(now_ms);
+    return;
+  }
+  if (plan_.conditional) {
+    // Only an applied reply counts: a refusal (condition failed, or stale: a newer write held)
+    // means another write came first there.
+    if (reply.applied) {
+      ++write_counted_;
+      ++write_applied_;
+    } else {
+      ++cs_->write_conflicts;
+    }
     WriteProgress(now_ms);
     return;
   }
@@ -645,13 +806,37 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
 
 void KeyOperation::WriteProgress(int64_t now_ms) {
   if (answered_) return;
+  if (plan_.conditional) {
+    if (write_counted_ >= plan_.required) {
+      answer_.performed = true;
+      Answer();
+      return;
+    }
+    if (write_counted_ + write_pending_ >= plan_.required) return;  // still reachable
+    if (cs_->write_conflicts == 0) {
+      Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, write_counted_);
+      return;
+    }
+    // Refused by concurrent writes: remember this attempt (it may be held somewhere), read
+    // again and recompute.
+    cs_->own_version[cs_->own_count] = write_version_;
+    cs_->own_answer[cs_->own_count].assign(answer_.value.data(), answer_.value.size());
+    cs_->own_live[cs_->own_count] = answer_.live;
+    cs_->own_state[cs_->own_count] = answer_.state;
+    cs_->own_base = resolved_;
+    cs_->own_base_value = answer_.live ? answer_value_ : std::string();
+    const int acks = write_counted_;
+    ++cs_->own_count;
+    if (!RetryConditional(now_ms)) Fail(KeyAnswer::Failure::kConflict, plan_.required, acks);
+    return;
+  }
   const int counted = write_counted_ + (plan_.sloppy ? hint_stored_ : 0);
   if (counted >= plan_.required) {
     if (typed_write_ && write_stale_ > 0 && attempt_ + 1 < kMaxAttempts) {
       Restart(now_ms);
       return;
     }
-    if (!typed_write_ && write_stale_ > 0 && round_ == 1) {
+    if (!typed_write_ && plan_.fixed_version.IsZero() && write_stale_ > 0 && round_ == 1) {
       // A counted replica held a newer pair: this proxy's clock is behind another writer's. Left
       // as is, the write would be acknowledged yet lose to that newer state on the first repair
       // (an acknowledged write lost: the replication simulation's seed 16, where a replica that

@@ -40,6 +40,7 @@
 // Not thread-safe: owned by one worker thread (or one simulation).
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -117,8 +118,8 @@ enum class KeyCondition : unsigned char {
 // plan's value: APPEND (the old value followed by it) and SETRANGE (the old value, padded with
 // zero bytes up to transform_offset, overwritten from there by it; an empty value writes
 // nothing). answer().value is then the value written (or, when nothing is written, the old one).
-// Such a write is a read-modify-write: two of them racing on one key from different proxies can
-// lose one (last writer wins, docs/replication.md "Read-modify-write").
+// With KeyPlan::conditional (what the proxy plans for them) such a write is optimistic and
+// versioned; without it, two of them racing on one key from different proxies can lose one.
 //
 // kIncrBy / kIncrByFloat (INCR DECR INCRBY DECRBY INCRBYFLOAT; docs/data-model.md): the key is a
 // PN-counter. Every read reply carries a typed value's body and the bodies of the resolved
@@ -153,6 +154,24 @@ struct KeyPlan {
   int64_t transform_offset = 0;                      // kSetRange
   int64_t incr_by = 0;                               // kIncrBy
   long double incr_by_float = 0;                     // kIncrByFloat
+  // kReadThenWrite Put (APPEND, SETRANGE, GETSET; docs/data-model.md "Concurrent
+  // read-modify-writes"): an optimistic versioned write. The read waits for a version held by
+  // `required` replicas (an acknowledged write, never a refused one; every replica's answer when
+  // none is), the value is computed on it and the Put carries if_version_at_most = that version
+  // (to a replica seen holding one of this operation's own refused attempts: that attempt's
+  // version), so a replica that took another write since refuses it. Only applied replies count.
+  // Short of `required` because of refusals (or with no version on `required` replicas), the
+  // operation reads again, at most kMaxConflictAttempts reads in all, then Failure::kConflict.
+  // An own refused attempt held by `required` replicas was adopted by the cluster: the answer.
+  // Never hinted (a replayed hint would bypass the condition).
+  bool conditional = false;
+  // kWrite: the value's type (not kString: `value` is a whole typed body, written at a new
+  // version; RENAME / COPY of a counter).
+  typed::ValueType value_type = typed::ValueType::kString;
+  // kWrite: the write's version instead of a new one (nonzero; never re-stamped). RENAME deletes
+  // its source at typed::DerivedVersion of the pair it read: above that state, below any later
+  // write, so a write to the source after the read survives the delete on every path.
+  Version fixed_version;
   // kIncrBy / kIncrByFloat: the counter component's owner. Its increments must be serialised
   // (one client connection: ClientConnection runs a read-modify-write after its earlier
   // commands), since each delta is the writer's running total.
@@ -175,11 +194,21 @@ struct NodeRequest {
   bool tombstone = false;                                   // put
   int64_t expire_at_ms = 0;                                 // put, touch
   std::string_view value;                                   // put, hint put
+  // Put: Put.if_version_at_most (KeyPlan::conditional).
+  bool conditional = false;
+  Version if_version_at_most;
 };
 
 // The client's answer, final once answered().
 struct KeyAnswer {
-  enum class Failure : unsigned char { kNone, kReadQuorum, kWriteQuorum, kValueUnavailable };
+  // kConflict: a conditional write refused by concurrent writes on every attempt.
+  enum class Failure : unsigned char {
+    kNone,
+    kReadQuorum,
+    kWriteQuorum,
+    kValueUnavailable,
+    kConflict
+  };
   Failure failure = Failure::kNone;
   int required = 0;  // on failure: what the failed phase needed and got
   int acks = 0;
@@ -189,6 +218,8 @@ struct KeyAnswer {
   std::string_view value;  // when the plan wanted it; points into the machine, valid until the
                            // next input. A counter is rendered as Redis prints it.
   typed::ValueType value_type = typed::ValueType::kString;  // of the resolved live value
+  // kRead of a live typed value: its merged body (`value` is what Redis prints); same lifetime.
+  std::string_view typed_body;
   // kIncrBy / kIncrByFloat: Redis's error (nothing written), or the new value: `integer`
   // (kIncrBy) or `value` (kIncrByFloat, as Redis prints it).
   typed::CounterError counter_error = typed::CounterError::kNone;
@@ -282,6 +313,8 @@ class KeyOperation {
  public:
   // Read-then-write attempts of a counter transform (the first included).
   static constexpr int kMaxAttempts = 3;
+  // Attempts of a conditional write (the first included); each uses at most 3n tags.
+  static constexpr int kMaxConflictAttempts = 6;
 
  private:
   uint8_t Queue(NodeRequest request);
@@ -298,6 +331,13 @@ class KeyOperation {
   // The counter transform on the resolved state (`value`, `type`); false: nothing to write.
   bool CounterTransform(std::string_view value, typed::ValueType type, int64_t now_ms);
   void ReadProgress(int64_t now_ms);
+  // KeyPlan::conditional: decides the read on a version held by `required` replicas.
+  void ConditionalReadProgress(int64_t now_ms);
+  int OwnAttempt(const EntryState& s) const;  // index of the own refused attempt written at s
+  void Adopt(int attempt);
+  // Reads again if attempts remain (true); false: the caller answers.
+  bool RetryConditional(int64_t now_ms);
+  void SetConditions(const Version& base);  // cs_'s condition_version and replica_condition
   void StartFetch(int64_t now_ms);
   void Resolved(int64_t now_ms);
   bool ConditionHolds(int64_t now_ms) const;
@@ -379,6 +419,28 @@ class KeyOperation {
   int hints_sent_ = 0;
   int hint_acks_ = 0;
   int hint_refusals_ = 0;
+
+  // Conditional writes (KeyPlan::conditional): allocated for the first conditional plan only, so
+  // that the many other operations stay small.
+  struct ConditionalState {
+    Version condition_version;  // the version the write builds on (its if_version_at_most)
+    // Per replica: condition_version, or the version of this operation's own refused attempt it
+    // was seen holding (overwritten: it was never acknowledged, and nobody builds on it).
+    Version replica_condition[Ring::kMaxReplicas];
+    int write_conflicts = 0;  // replies that refused this round's write
+    int attempts = 0;         // reads started again (after a refusal, an ambiguous read, ...)
+    int own_count = 0;        // refused attempts so far
+    Version own_version[kMaxConflictAttempts];
+    std::string own_answer[kMaxConflictAttempts];  // each one's answer value
+    bool own_live[kMaxConflictAttempts] = {};
+    EntryState own_state[kMaxConflictAttempts];
+    // The state the last refused attempt built on, and its value: what a retry builds on again
+    // when no version is held by `required` replicas.
+    EntryState own_base;
+    std::string own_base_value;
+    std::string arg_value;  // the plan's value (APPEND's suffix, GETSET's value), for retries
+  };
+  std::unique_ptr<ConditionalState> cs_;
 };
 
 }  // namespace shoal::proxy

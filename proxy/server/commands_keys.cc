@@ -20,6 +20,11 @@ namespace {
 
 // A write command whose read phase failed says "write": that read ran at the write's consistency.
 std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, bool write) {
+  if (answer.failure == KeyAnswer::Failure::kConflict) {
+    return "TRYAGAIN the key was written concurrently on each of " +
+           std::to_string(KeyOperation::kMaxConflictAttempts) +
+           " attempts of this read-modify-write; not acknowledged";
+  }
   std::string msg = write || answer.failure == KeyAnswer::Failure::kWriteQuorum
                         ? "NOQUORUM write needed "
                         : "NOQUORUM read needed ";
@@ -53,6 +58,7 @@ std::string NoQuorumError(const KeyAnswer& answer, std::string_view node_error, 
 
 constexpr int64_t kSourceLive = 1;  // ReplySlot::integer bits for RENAME / COPY
 constexpr int64_t kDestinationLive = 2;
+constexpr int64_t kSourceCounter = 4;  // parts[2] is a counter's body
 
 bool IsRenameFamily(CommandId id) {
   return id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy;
@@ -108,6 +114,7 @@ bool ClientConnection::NextRenamePhase(ReplySlot& slot) {
     KeyPlan plan;
     plan.mode = KeyMode::kWrite;
     plan.value = slot.parts[2];
+    if (slot.integer & kSourceCounter) plan.value_type = typed::ValueType::kCounter;
     plan.expire_at_ms = slot.extra[0];
     plan.sloppy = sloppy_;
     StartKeys(slot, 1);
@@ -119,6 +126,8 @@ bool ClientConnection::NextRenamePhase(ReplySlot& slot) {
     KeyPlan plan;
     plan.mode = KeyMode::kWrite;
     plan.tombstone = true;
+    // The state read, not the key: a write to the source since then is newer and survives.
+    plan.fixed_version = slot.version;
     plan.sloppy = sloppy_;
     StartKeys(slot, 1);
     worker_.StartKeyOp(*this, slot, 0, slot.parts[0], write_level_, plan);
@@ -268,8 +277,15 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       if (slot.phase != 0 || !answer.live) return;
       if (key_index == 0) {
         slot.integer |= kSourceLive;
-        slot.parts[2].assign(answer.value);
+        if (answer.value_type == typed::ValueType::kCounter && !answer.typed_body.empty()) {
+          slot.integer |= kSourceCounter;  // moved as a counter, not as the string it prints
+          slot.parts[2].assign(answer.typed_body);
+        } else {
+          slot.parts[2].assign(answer.value);
+        }
         slot.extra[0] = answer.state.expire_at_ms;
+        slot.version =
+            typed::DerivedVersion(answer.state.version, answer.state.effective_expiry_version());
       } else {
         slot.integer |= kDestinationLive;
       }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock/hlc.h"
 #include "proxy/command/command_table.h"
 #include "proxy/resp/reply.h"
 
@@ -26,6 +27,7 @@ struct ReplySlot {
   std::string error;               // first error among the keys (without '-')
   int64_t extra[2] = {0, 0};       // KeyCommand::extra (GETRANGE's range, LCS's MINMATCHLEN)
   uint8_t phase = 0;               // MSETNX: 0 reading the keys, 1 writing them
+  Version version;                 // RENAME*: the version its delete of the source is written at
   size_t held_bytes = 0;           // reply bytes counted against the client's output limit
   // Metrics (request_metrics.h): when the command was parsed (steady clock, ns), what it is
   // counted as, and whether it still is to be counted (once, when its reply is final).

@@ -48,6 +48,8 @@ std::span<const uint8_t> BuildKeyRequest(FrameBuilder& builder, uint64_t request
       put.add_expire_at_ms(expire_at);
       put.add_tombstone(req.tombstone);
       put.add_value_type(static_cast<wire::ValueType>(req.value_type));
+      const wire::Version at_most = wire::ToWire(req.if_version_at_most);
+      if (req.conditional) put.add_if_version_at_most(&at_most);
       return builder.Finish(request_id, wire::Message::Put, put.Finish().Union());
     }
     case NodeRequest::Type::kHintPut: {
