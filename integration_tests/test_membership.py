@@ -2,8 +2,15 @@
 each other from --seeds, a proxy that knows only one seed, the member listing of shoalctl and
 SHOAL.MEMBERS, a node killed seen DOWN within seconds and NORMAL again once restarted with the same
 id, and the flags' errors.
+
+Zones: four nodes in two zones with N=2 put every key's two replicas in different zones. Failure:
+with --dead-after 5s a killed node is DOWN within seconds, REMOVED after 5 s, and the surviving
+owners copy its keys so that every key is again on N live owners (checked on each owner directly).
+`shoalctl remove` does the same at once; `shoalctl decommission` hands a node's keys to their next
+owners and stops it.
 """
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +19,7 @@ import redis
 
 import harness
 from harness import BIN, free_port, shoalctl, slow, wait_for_port, wait_until
+from node_wire import NodeConnection
 
 GOSSIP_MS = 200
 IDS = ["a", "b", "c"]
@@ -47,13 +55,13 @@ def proxy_members(client):
     return out
 
 
-def node_args(tmp_path, node_id, port, seeds, extra=()):
+def node_args(tmp_path, node_id, port, seeds, extra=(), zone=None):
     data_dir = Path(tmp_path) / f"node-{node_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
     return [str(BIN / "shoal-node"), "--id", node_id, "--listen", f"127.0.0.1:{port}",
             "--data-dir", str(data_dir), "--log-level", "info", "--warmup-ms", "0",
-            "--seeds", seeds, "--gossip-interval-ms", str(GOSSIP_MS), "--zone", f"zone-{node_id}",
-            *extra]
+            "--seeds", seeds, "--gossip-interval-ms", str(GOSSIP_MS),
+            "--zone", zone or f"zone-{node_id}", *extra]
 
 
 class Launched(harness.Process):
@@ -68,11 +76,13 @@ class Launched(harness.Process):
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
 
 
-def start_seeded_nodes(tmp_path, ports, seeds):
+def start_seeded_nodes(tmp_path, ports, seeds, extra=(), zones=None):
     procs = {}
     for node_id, port in ports.items():
-        procs[node_id] = Launched(f"node-{node_id}", node_args(tmp_path, node_id, port, seeds),
-                                  port, Path(tmp_path) / f"node-{node_id}-{port}.log")
+        args = node_args(tmp_path, node_id, port, seeds, extra,
+                         zone=zones[node_id] if zones else None)
+        procs[node_id] = Launched(f"node-{node_id}", args, port,
+                                  Path(tmp_path) / f"node-{node_id}-{port}.log")
     for p in procs.values():
         wait_for_port(p.port, timeout=30, proc=p.proc, log=p.log_path)
     return procs
@@ -188,3 +198,244 @@ def test_proxy_flag_errors(extra, message):
                          capture_output=True, text=True, timeout=slow(10))
     assert out.returncode == 2, out
     assert message in out.stderr, out.stderr
+
+
+# ---- zones, failure, removal, decommission ----------------------------------------------------
+
+class SeededCluster:
+    """Nodes from seeds (every node's port is a seed) and one proxy from one seed."""
+
+    def __init__(self, tmp_path, ids, node_extra=(), zones=None, proxy_extra=()):
+        self.tmp = tmp_path
+        self.ports = {i: free_port() for i in ids}
+        self.seeds = ",".join(f"127.0.0.1:{p}" for p in self.ports.values())
+        self.procs = start_seeded_nodes(tmp_path, self.ports, self.seeds, node_extra, zones)
+        port = free_port()
+        self.proxy = harness.Process(
+            "proxy",
+            [str(BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{port}", "--seeds",
+             f"127.0.0.1:{self.ports[ids[0]]}", "--members-refresh-ms", "200", "--timeout-ms",
+             str(int(slow(500))), "--log-level", "info", *proxy_extra],
+            port, Path(tmp_path) / f"proxy-{port}.log")
+        self.client = redis.Redis(port=port, socket_timeout=slow(5))
+
+    def close(self):
+        self.proxy.stop()
+        for p in self.procs.values():
+            if p.alive():
+                p.stop()
+
+    def wait_all_normal(self, ids):
+        for node_id in ids:
+            assert wait_until(lambda: states(self.ports[node_id]) == {i: "NORMAL" for i in ids},
+                              timeout=15), (node_id, members(self.ports[node_id]))
+        assert wait_until(lambda: set(proxy_members(self.client)) >= set(ids), timeout=10)
+
+    def owners(self, key):
+        return [o.decode() for o in self.client.execute_command("SHOAL.LOCATE", key)]
+
+
+def held_by(port, keys):
+    """The keys of `keys` that node `port` holds a live value of (asked directly)."""
+    with NodeConnection(port) as c:
+        c.hello()
+        out = set()
+        for key in keys:
+            name, body = c.get(key.encode())
+            if name == "GetResponse" and body.get("found") and not body.get("tombstone"):
+                out.add(key)
+        return out
+
+
+def missing_replicas(cluster, keys, exclude=()):
+    """[(key, owner)] for every key not held by one of its owners (per the proxy's ring)."""
+    by_owner = {}
+    for key in keys:
+        owners = cluster.owners(key)
+        assert not set(owners) & set(exclude), (key, owners)
+        for o in owners:
+            by_owner.setdefault(o, []).append(key)
+    missing = []
+    for o, ks in by_owner.items():
+        got = held_by(cluster.ports[o], ks)
+        missing += [(k, o) for k in ks if k not in got]
+    return missing
+
+
+def test_zones_distinct_first(tmp_path):
+    """Two zones of two nodes, N=2: every key has one replica in each zone (the plain ring walk
+    would put about a third of the keys on two nodes of one zone)."""
+    zones = {"a": "z1", "b": "z1", "c": "z2", "d": "z2"}
+    cluster = SeededCluster(tmp_path, list(zones), node_extra=("--replicas", "2"), zones=zones,
+                            proxy_extra=("--replicas", "2"))
+    try:
+        cluster.wait_all_normal(list(zones))
+        assert {i: r["ZONE"] for i, r in members(cluster.ports["a"]).items()} == zones
+        assert {i: f["zone"] for i, f in proxy_members(cluster.client).items()} == zones
+        for i in range(300):
+            owners = cluster.owners(f"z{i}")
+            assert len(owners) == 2 and {zones[o] for o in owners} == {"z1", "z2"}, (i, owners)
+            assert cluster.client.set(f"z{i}", "v")
+        # The nodes' rings agree with the proxy's: each key is on the two owners it names.
+        assert wait_until(lambda: not missing_replicas(cluster, [f"z{i}" for i in range(300)]),
+                          timeout=10)
+    finally:
+        cluster.close()
+
+
+def test_dead_node_removed_and_its_keys_replicated(tmp_path):
+    """--dead-after 5s: a killed node is DOWN within seconds, REMOVED 5 s later, and every key is
+    again on N=3 live owners (each owner asked directly)."""
+    ids = ["a", "b", "c", "d"]
+    cluster = SeededCluster(tmp_path, ids, node_extra=("--dead-after", "5s"))
+    try:
+        cluster.wait_all_normal(ids)
+        keys = [f"k{i}" for i in range(500)]
+        for key in keys:
+            assert cluster.client.set(key, "v" + key)
+        assert wait_until(lambda: not missing_replicas(cluster, keys), timeout=10)
+        lost = [k for k in keys if "d" in cluster.owners(k)]
+        assert len(lost) > 200  # d held about 3/4 of them
+
+        cluster.procs["d"].kill()
+        killed = time.time()
+        survivors = ["a", "b", "c"]
+        for node_id in survivors:
+            assert wait_until(lambda: states(cluster.ports[node_id]).get("d") == "DOWN",
+                              timeout=slow(10)), members(cluster.ports[node_id])
+        down_after = time.time() - killed
+        assert down_after < slow(5), down_after
+        for node_id in survivors:
+            assert wait_until(lambda: states(cluster.ports[node_id]).get("d") == "REMOVED",
+                              timeout=slow(15)), members(cluster.ports[node_id])
+        removed_after = time.time() - killed
+        assert removed_after >= 5, removed_after
+        # The proxy routes around it, and its keys are on three live owners again.
+        assert wait_until(lambda: "d" not in cluster.owners(lost[0]), timeout=5)
+        assert wait_until(lambda: not missing_replicas(cluster, keys, exclude=("d",)),
+                          timeout=slow(20)), missing_replicas(cluster, keys, exclude=("d",))[:10]
+        for key in keys[::5]:
+            assert cluster.client.get(key) == ("v" + key).encode()
+    finally:
+        cluster.close()
+
+
+def test_remove_at_once_and_decommission(tmp_path):
+    """shoalctl remove ID: REMOVED at once (and refuted by a live member); shoalctl
+    decommission: the node hands its keys over, leaves the member table's ring and exits."""
+    ids = ["a", "b", "c", "d"]
+    cluster = SeededCluster(tmp_path, ids)
+    try:
+        cluster.wait_all_normal(ids)
+        keys = [f"k{i}" for i in range(400)]
+        for key in keys:
+            assert cluster.client.set(key, "v" + key)
+        assert wait_until(lambda: not missing_replicas(cluster, keys), timeout=10)
+
+        # Errors: an unknown member, this node itself.
+        out = shoalctl(cluster.ports["a"], "remove", "nobody")
+        assert out.returncode == 1 and "no member 'nobody'" in out.stderr, out
+        out = shoalctl(cluster.ports["a"], "remove", "a")
+        assert out.returncode == 1 and "cannot remove itself" in out.stderr, out
+
+        # A live member removed by mistake refutes it and stays NORMAL.
+        out = shoalctl(cluster.ports["a"], "remove", "b")
+        assert out.returncode == 0, out
+        cluster.wait_all_normal(ids)
+
+        # Decommission d: LEAVING, keys handed over, REMOVED, the process exits.
+        out = shoalctl(cluster.ports["d"], "decommission")
+        assert out.returncode == 0 and "LEAVING" in out.stdout, out
+        assert wait_until(lambda: not cluster.procs["d"].alive(), timeout=slow(20)), (
+            cluster.procs["d"].log())
+        assert cluster.procs["d"].proc.returncode == 0
+        for node_id in ["a", "b", "c"]:
+            assert wait_until(lambda: states(cluster.ports[node_id]).get("d") == "REMOVED",
+                              timeout=10), members(cluster.ports[node_id])
+        assert wait_until(lambda: "d" not in {o for k in keys[:50] for o in cluster.owners(k)},
+                          timeout=5)
+        assert not missing_replicas(cluster, keys, exclude=("d",))
+        for key in keys[::4]:
+            assert cluster.client.get(key) == ("v" + key).encode()
+    finally:
+        cluster.close()
+
+
+def test_join_under_quorum_load(tmp_path):
+    """10,000 keys on 3 nodes; a 4th node joins while a writer and a reader run at QUORUM: no
+    read returns nil (or another value) for a written key, and afterwards the new node holds about
+    its share (3/4 with N=3 of 4) of the keys, pushed by their previous owners."""
+    ids = ["a", "b", "c"]
+    cluster = SeededCluster(tmp_path, ids)
+    try:
+        cluster.wait_all_normal(ids)
+        keys = [f"j{i}" for i in range(10_000)]
+        pipe = cluster.client.pipeline(transaction=False)
+        for i, key in enumerate(keys):
+            pipe.set(key, "v" + key)
+            if i % 500 == 499:
+                assert all(pipe.execute())
+
+        stop = threading.Event()
+        wrong, errors, written, reads = [], [], [], [0]
+
+        def reader():
+            c = redis.Redis(port=cluster.proxy.port, socket_timeout=slow(5))
+            i = 0
+            while not stop.is_set():
+                key = keys[(i * 7919) % len(keys)]
+                i += 1
+                try:
+                    value = c.get(key)
+                except redis.RedisError as e:
+                    errors.append(str(e))
+                    continue
+                reads[0] += 1
+                if value != ("v" + key).encode():
+                    wrong.append((key, value))
+
+        def writer():
+            c = redis.Redis(port=cluster.proxy.port, socket_timeout=slow(5))
+            i = 0
+            while not stop.is_set():
+                key = f"w{i}"
+                i += 1
+                try:
+                    if c.set(key, "v" + key):
+                        written.append(key)
+                except redis.RedisError as e:
+                    errors.append(str(e))
+
+        threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1)
+            port = free_port()
+            cluster.ports["d"] = port
+            cluster.procs["d"] = Launched(
+                "node-d", node_args(tmp_path, "d", port, cluster.seeds), port,
+                Path(tmp_path) / f"node-d-{port}.log")
+            wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
+                          log=cluster.procs["d"].log_path)
+            cluster.wait_all_normal(ids + ["d"])
+            sample = keys[::10]
+            assert wait_until(lambda: "d" in {o for k in sample[:40] for o in cluster.owners(k)},
+                              timeout=10)
+            # The previous owners pushed d the keys it gained.
+            assert wait_until(lambda: not missing_replicas(cluster, sample), timeout=slow(60)), (
+                missing_replicas(cluster, sample)[:10])
+            time.sleep(1)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert not wrong, wrong[:10]
+        assert reads[0] > 100, reads
+        assert not errors, errors[:5]
+        for key in written[::10]:
+            assert cluster.client.get(key) == ("v" + key).encode(), key
+        held = len(held_by(port, keys))
+        assert 0.65 * len(keys) < held < 0.85 * len(keys), held
+    finally:
+        cluster.close()

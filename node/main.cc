@@ -28,6 +28,7 @@
 #include "common/config/options.h"
 #include "common/log/log.h"
 #include "node/gossip/gossip_service.h"
+#include "node/gossip/rebalancer.h"
 #include "node/server/clock_ceiling.h"
 #include "node/server/hlc_file.h"
 #include "node/server/node_admin.h"
@@ -235,6 +236,7 @@ shoal::Status StartGossip(shoal::node::NodeConfig& config,
   options.seeds = config.seed_list;
   options.interval_ms = config.gossip_interval_ms;
   options.phi_threshold = config.phi_threshold_value;
+  options.dead_after_ms = config.dead_after_ms;
   gossip = std::make_unique<shoal::node::GossipService>(self, options, shoal::SystemClock::Get());
   gossip->Start();
   const int64_t settle_ms = std::clamp<int64_t>(10 * config.gossip_interval_ms, 2000, 10'000);
@@ -253,6 +255,57 @@ shoal::Status StartGossip(shoal::node::NodeConfig& config,
   for (const auto& m : config.ring->members()) ids += (ids.empty() ? "" : ",") + m.id;
   spdlog::info("gossip: starting with ring members {} (seeds {})", ids, config.seeds);
   return shoal::Status::Ok();
+}
+
+// Gossip metrics (docs/operations.md): each member's phi and state as this node sees them, and
+// the exchanges, removals and hand-offs counted so far.
+void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::GossipService& gossip,
+                         shoal::node::Rebalancer& rebalancer) {
+  using shoal::metrics::Kind;
+  using shoal::metrics::Registry;
+  registry.AddCallback(
+      Kind::kGauge, "shoal_gossip_member_phi",
+      "This node's phi-accrual suspicion of each member (0 for itself; DOWN above "
+      "--phi-threshold).",
+      {"member"},
+      [&gossip](const Registry::Emit& emit) {
+        for (const auto& v : gossip.Listing().entries) emit({v.record.id}, v.phi);
+      },
+      &gossip);
+  registry.AddCallback(
+      Kind::kGauge, "shoal_gossip_member_state",
+      "1 for each member's state as this node sees it (JOINING, NORMAL, LEAVING, DOWN, REMOVED).",
+      {"member", "state"},
+      [&gossip](const Registry::Emit& emit) {
+        for (const auto& v : gossip.Listing().entries) {
+          emit({v.record.id, shoal::MemberStateName(v.state)}, 1);
+        }
+      },
+      &gossip);
+  auto counter = [&registry](const char* name, const char* help, const std::atomic<uint64_t>& c,
+                             const void* owner) {
+    registry.AddCallback(
+        Kind::kCounter, name, help, {},
+        [&c](const Registry::Emit& emit) {
+          emit({}, static_cast<double>(c.load(std::memory_order_relaxed)));
+        },
+        owner);
+  };
+  auto& g = gossip.counters();
+  counter("shoal_gossip_exchanges_total", "Gossip exchanges this node started and completed.",
+          g.exchanges, &gossip);
+  counter("shoal_gossip_exchange_failures_total",
+          "Gossip exchanges that failed (no connection, timeout, bad answer).", g.exchange_failures,
+          &gossip);
+  counter("shoal_gossip_members_removed_total",
+          "Members this node marked REMOVED (--dead-after or shoalctl remove).", g.members_removed,
+          &gossip);
+  auto& r = rebalancer.counters();
+  counter("shoal_rebalance_keys_pushed_total",
+          "Keys this node copied to owners a ring change gave them (applied there).", r.keys_pushed,
+          &rebalancer);
+  counter("shoal_rebalance_failures_total", "Hand-offs that stopped at an error (retried).",
+          r.handoff_failures, &rebalancer);
 }
 
 }  // namespace
@@ -356,6 +409,15 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   server.mutable_context().gossip = gossip.get();
+  // Key hand-offs when the ring changes, and decommission (started once the node listens).
+  std::unique_ptr<shoal::node::Rebalancer> rebalancer;
+  if (gossip != nullptr) {
+    rebalancer = std::make_unique<shoal::node::Rebalancer>(
+        server.mutable_context(), *gossip, config.listen_address.host, config.ring->members(),
+        config.gossip_interval_ms);
+    server.mutable_context().rebalancer = rebalancer.get();
+    AttachGossipMetrics(server.mutable_context().metrics, *gossip, *rebalancer);
+  }
   server.Restore(std::max(*persisted, server.mutable_context().flush_mark.Get().hlc),
                  served_before ? config.warmup_ms : 0);
   // The first ceiling is durable before anything is served.
@@ -375,9 +437,14 @@ int main(int argc, char** argv) {
         config.warmup_ms);
   }
   // With membership, the node starts empty among peers that hold its keys: it pulls them before
-  // answering reads (constructed before the shards serve: it marks the node syncing).
+  // answering reads (constructed before the shards serve: it marks the node syncing). Not a new
+  // node joining by gossip (a data dir that never served): it holds no keys of its own yet, its
+  // peers' rings do not count it as a member (they refuse its summary requests, and it would
+  // answer NotReady for --sync-timeout-ms), and the previous owners push it the keys it gains
+  // (node/gossip/rebalancer.h).
+  const bool joining_by_gossip = gossip != nullptr && !served_before;
   std::unique_ptr<shoal::node::RestartSync> sync;
-  if (config.ring != nullptr && config.sync_timeout_ms > 0) {
+  if (config.ring != nullptr && config.sync_timeout_ms > 0 && !joining_by_gossip) {
     sync = std::make_unique<shoal::node::RestartSync>(
         server.mutable_context(), config.listen_address, config.sync_timeout_ms);
   }
@@ -394,6 +461,7 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   if (sync != nullptr) sync->Start(server.port());
+  if (rebalancer != nullptr) rebalancer->Start(server.port());
   // The admin endpoint (its own threads) once the shards and their metrics exist.
   shoal::AttachBuildInfo(server.mutable_context().metrics);
   shoal::admin::AdminServer admin;
@@ -420,8 +488,9 @@ int main(int argc, char** argv) {
   admin.Stop();
   if (sync != nullptr) sync->RequestStop();
   server.Stop();  // no-op after a signal; covers a loop that ended some other way
-  if (sync != nullptr) sync->Join();      // its calls to this node fail fast once it stopped
-  if (gossip != nullptr) gossip->Stop();  // after the shards: they call it
+  if (sync != nullptr) sync->Join();  // its calls to this node fail fast once it stopped
+  if (rebalancer != nullptr) rebalancer->Stop();  // likewise
+  if (gossip != nullptr) gossip->Stop();          // after the shards: they call it
   CloseMainLoop(&loop);
   spdlog::info("stopped");
   return 0;

@@ -139,7 +139,7 @@ std::vector<RingMember> RingMembersOf(const MembersListing& listing) {
     const MemberState s = e.record.state;
     if (s == MemberState::kJoining || s == MemberState::kRemoved) continue;
     if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
-    out.push_back({e.record.id, e.record.address});
+    out.push_back({e.record.id, e.record.address, e.record.zone});
   }
   std::sort(out.begin(), out.end(),
             [](const RingMember& a, const RingMember& b) { return a.id < b.id; });

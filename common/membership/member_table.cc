@@ -49,7 +49,7 @@ MergeOutcome MemberTable::Merge(const MemberRecord& record) {
     return MergeOutcome::kRefuted;
   }
   const bool was_in_ring = InRing(held);
-  const bool moved = held.address != record.address;
+  const bool moved = held.address != record.address || held.zone != record.zone;
   if (record.incarnation > held.incarnation) {
     // The member restarted: its past intervals say nothing of its new life.
     it->second.detector.Reset();
@@ -148,7 +148,7 @@ std::vector<std::pair<const MemberRecord*, MemberState>> MemberTable::SeenStates
 std::vector<RingMember> MemberTable::RingMembers() const {
   std::vector<RingMember> out;
   for (const auto& [id, e] : entries_) {
-    if (InRing(e.record)) out.push_back({id, e.record.address});
+    if (InRing(e.record)) out.push_back({id, e.record.address, e.record.zone});
   }
   return out;
 }

@@ -95,7 +95,8 @@ class MemberTable {
   // The ring's members: every member neither Joining nor Removed (Down ones included), sorted by
   // id. Ring::Build(RingMembers(), tokens) routes as Ring::Build of the same ids from --nodes.
   std::vector<RingMember> RingMembers() const;
-  // Rises whenever RingMembers() changes (a member enters or leaves the ring, or moves address).
+  // Rises whenever RingMembers() changes (a member enters or leaves the ring, or its address or
+  // zone changes).
   uint64_t ring_generation() const { return ring_generation_; }
 
   double phi_threshold() const { return phi_options_.threshold; }

@@ -206,19 +206,22 @@ TEST(MemberTableTest, RingGenerationMovesOnlyWithRingMembership) {
   EXPECT_GT(t.ring_generation(), g1);
 }
 
-// A ring built from the table routes exactly as one built from --nodes with the same ids.
+// A ring built from the table routes exactly as one built from --nodes with the same ids and
+// zones (the preference list takes distinct zones first).
 TEST(MemberTableTest, RingFromTableRoutesAsRingFromNodesFlag) {
   FakeClock clock;
   MemberRecord self = Rec("node-c");
   self.address = "127.0.0.1:7003";
+  self.zone = "z2";
   MemberTable t(self, Phi(), clock);
   MemberRecord a = Rec("node-a"), b = Rec("node-b");
   a.address = "127.0.0.1:7001";
   b.address = "127.0.0.1:7002";
+  a.zone = b.zone = "z1";
   t.Merge(b);
   t.Merge(a);
   auto from_flag = ParseMemberList(
-      "node-b=127.0.0.1:7002,node-c=127.0.0.1:7003,node-a=127.0.0.1:7001", "--nodes");
+      "node-b=127.0.0.1:7002@z1,node-c=127.0.0.1:7003@z2,node-a=127.0.0.1:7001@z1", "--nodes");
   ASSERT_TRUE(from_flag.ok());
   auto ring_flag = Ring::Build(*from_flag, 128);
   auto ring_table = Ring::Build(t.RingMembers(), 128);
@@ -234,6 +237,14 @@ TEST(MemberTableTest, RingFromTableRoutesAsRingFromNodesFlag) {
     }
     ASSERT_EQ(x, y) << key;
   }
+  // A member's zone is part of the ring: changing it (a restart elsewhere) rebuilds it.
+  const uint64_t before = t.ring_generation();
+  MemberRecord a_moved = a;
+  a_moved.heartbeat += 1;
+  a_moved.zone = "z3";
+  t.Merge(a_moved);
+  EXPECT_GT(t.ring_generation(), before);
+  EXPECT_EQ(t.RingMembers()[0].zone, "z3");
 }
 
 TEST(MemberTableTest, DigestsAndRecordsAreSortedById) {

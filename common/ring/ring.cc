@@ -16,10 +16,18 @@ StatusOr<std::vector<RingMember>> ParseMemberList(const std::string& text, std::
   for (const std::string& item : SplitList(text)) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument(std::string(flag) + ": expected ID=HOST:PORT, got '" + item +
-                                     "'");
+      return Status::InvalidArgument(std::string(flag) + ": expected ID=HOST:PORT[@ZONE], got '" +
+                                     item + "'");
     }
-    RingMember m{item.substr(0, eq), item.substr(eq + 1)};
+    RingMember m{item.substr(0, eq), item.substr(eq + 1), ""};
+    if (const size_t at = m.address.find('@'); at != std::string::npos) {
+      m.zone = m.address.substr(at + 1);
+      m.address.resize(at);
+      if (m.zone.empty()) {
+        return Status::InvalidArgument(std::string(flag) + ": empty zone after '@' in '" + item +
+                                       "'");
+      }
+    }
     auto hp = ParseHostPort(m.address);
     if (!hp.ok()) return Status::InvalidArgument(std::string(flag) + ": " + hp.status().message());
     if (!ids.insert(m.id).second) {
@@ -59,16 +67,59 @@ StatusOr<RingPtr> Ring::Build(std::vector<RingMember> members, int tokens_per_no
     return ring->members_[a.member].id < ring->members_[b.member].id;
   });
 
+  // Zones as small integers (members without one share zone "").
+  std::vector<int> zone_of(count);
+  int zones = 0;
+  {
+    std::vector<std::string> names;
+    for (int m = 0; m < count; ++m) {
+      const std::string& z = ring->members_[m].zone;
+      auto it = std::find(names.begin(), names.end(), z);
+      zone_of[m] = static_cast<int>(it - names.begin());
+      if (it == names.end()) names.push_back(z);
+    }
+    zones = static_cast<int>(names.size());
+  }
   const int per = std::min(count, kMaxReplicas);
   ring->successors_per_token_ = per;
   const size_t total = ring->tokens_.size();
   ring->successors_.resize(total * per);
+  // For each token: walk clockwise; the first member met of each zone goes to `first` (in walk
+  // order), every other distinct member to `passed`; the list is first + passed, cut at `per`.
+  // The walk stops once that prefix can no longer change: `per` zones found, or every zone found
+  // and enough members passed over.
+  std::vector<char> zone_taken(zones);
+  std::vector<char> listed(count);
+  std::vector<int> first;
+  std::vector<int> passed;
   for (size_t t = 0; t < total; ++t) {
-    int found = 0;
-    int* dst = &ring->successors_[t * per];
-    for (size_t step = 0; step < total && found < per; ++step) {
+    first.clear();
+    passed.clear();
+    for (size_t step = 0; step < total; ++step) {
       const int m = ring->tokens_[(t + step) % total].member;
-      if (std::find(dst, dst + found, m) == dst + found) dst[found++] = m;
+      if (listed[m]) continue;
+      listed[m] = 1;
+      if (!zone_taken[zone_of[m]]) {
+        zone_taken[zone_of[m]] = 1;
+        first.push_back(m);
+      } else {
+        passed.push_back(m);
+      }
+      const int found = static_cast<int>(first.size());
+      if (found == per || (found == zones && found + static_cast<int>(passed.size()) >= per)) {
+        break;
+      }
+    }
+    int* dst = &ring->successors_[t * per];
+    int n = 0;
+    for (int m : first) {
+      if (n < per) dst[n++] = m;
+      listed[m] = 0;
+      zone_taken[zone_of[m]] = 0;
+    }
+    for (int m : passed) {
+      if (n < per) dst[n++] = m;
+      listed[m] = 0;
     }
   }
   // Two tokens per bucket on average, 2^4 to 2^16 buckets.

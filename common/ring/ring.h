@@ -5,8 +5,12 @@
 // every proxy that knows the same members computes the same ring, with no agreement protocol.
 //
 // A key's preference list is the first N distinct members met walking clockwise from the key's
-// hash (Dynamo). A Ring is immutable once built; share it between threads as
-// std::shared_ptr<const Ring> and swap the pointer to change membership.
+// hash (Dynamo), distinct zones first: walking clockwise, a member whose zone is already in the
+// list is passed over until every zone has a member in it; the members passed over then follow in
+// the order they were met. Members without a zone share one (the empty one), so a ring with no
+// zones at all is the plain Dynamo walk, and with N >= number of zones every key has a replica in
+// every zone (losing a whole zone never loses a key). A Ring is immutable once built; share it
+// between threads as std::shared_ptr<const Ring> and swap the pointer to change membership.
 
 #include <cstdint>
 #include <memory>
@@ -19,12 +23,14 @@
 namespace shoal {
 
 struct RingMember {
-  std::string id;       // stable identity; determines the tokens
-  std::string address;  // HOST:PORT of its node protocol listener
+  std::string id;         // stable identity; determines the tokens
+  std::string address;    // HOST:PORT of its node protocol listener
+  std::string zone = {};  // its failure domain (--zone); empty: none
 };
 
-// "a=127.0.0.1:7001,b=127.0.0.1:7002" → members (ids unique, addresses HOST:PORT; spaces around
-// items ignored). Errors start with `flag` (the option the list came from, e.g. "--nodes").
+// "a=127.0.0.1:7001,b=127.0.0.1:7002@eu-1b" → members (ids unique, addresses HOST:PORT, an
+// optional "@ZONE" after the address; spaces around items ignored). Errors start with `flag` (the
+// option the list came from, e.g. "--nodes").
 StatusOr<std::vector<RingMember>> ParseMemberList(const std::string& text, std::string_view flag);
 
 class Ring;
@@ -50,8 +56,9 @@ class Ring {
   // Index into members() of the member with this id, or -1.
   int IndexOf(std::string_view id) const;
 
-  // Writes the indices (into members()) of the first min(n, members, kMaxReplicas) distinct
-  // members clockwise from `hash` into `out`, in preference order; returns how many.
+  // Writes the indices (into members()) of the first min(n, members, kMaxReplicas) members of
+  // the preference list of `hash` (distinct members clockwise, distinct zones first: see the top
+  // of this file) into `out`, in preference order; returns how many.
   int PreferenceList(uint64_t hash, int n, int* out) const;
 
   // Every token's position, in ring order. A hash h belongs to the arc ending at the first
@@ -86,7 +93,7 @@ class Ring {
   std::vector<RingMember> members_;
   int tokens_per_node_ = 0;
   std::vector<Token> tokens_;  // sorted by position
-  // For token t, the first min(kMaxReplicas, members) distinct members from t clockwise,
+  // For token t, the first min(kMaxReplicas, members) members of its preference list,
   // precomputed so a lookup is one binary search and a copy.
   std::vector<int> successors_;
   int successors_per_token_ = 0;

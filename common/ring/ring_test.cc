@@ -164,8 +164,8 @@ TEST(RingTest, IndexedLookupMatchesBinarySearch) {
       for (uint64_t h : probes) {
         int owner = -1;
         ASSERT_EQ(ring->PreferenceList(h, 1, &owner), 1);
-        ASSERT_EQ(owner, primary(h)) << "hash " << h << " members " << members << " tokens "
-                                     << tokens;
+        ASSERT_EQ(owner, primary(h))
+            << "hash " << h << " members " << members << " tokens " << tokens;
       }
     }
   }
@@ -357,6 +357,98 @@ TEST(RingTokenPositionsTest, EveryKeysPreferenceListIsThatOfItsArcsEnd) {
     const int nb = (*ring)->PreferenceList(end, 3, b);
     ASSERT_EQ(std::vector<int>(a, a + na), std::vector<int>(b, b + nb)) << h;
   }
+}
+
+// ---- Zones: distinct zones first ----
+
+// The preference list the zone rule gives, computed from the plain walk: the ring of the same ids
+// without zones has the same tokens, and with at most kMaxReplicas members its full preference
+// list is the order in which the walk meets every member.
+std::vector<std::string> ZoneRuleReference(const Ring& plain, const std::vector<RingMember>& zoned,
+                                           std::string_view key, int n) {
+  std::vector<std::string> first, passed, zones_seen;
+  for (const std::string& id : OwnerIds(plain, key, static_cast<int>(zoned.size()))) {
+    const auto it =
+        std::find_if(zoned.begin(), zoned.end(), [&](const RingMember& m) { return m.id == id; });
+    if (std::find(zones_seen.begin(), zones_seen.end(), it->zone) == zones_seen.end()) {
+      zones_seen.push_back(it->zone);
+      first.push_back(id);
+    } else {
+      passed.push_back(id);
+    }
+  }
+  first.insert(first.end(), passed.begin(), passed.end());
+  first.resize(std::min<size_t>(first.size(), static_cast<size_t>(n)));
+  return first;
+}
+
+TEST(RingZoneTest, PreferenceListTakesDistinctZonesFirst) {
+  // Uneven zones: 4 members in z1, 2 in z2, 1 in z3.
+  std::vector<RingMember> zoned = Members(7);
+  const char* zones[] = {"z1", "z1", "z1", "z1", "z2", "z2", "z3"};
+  for (size_t i = 0; i < zoned.size(); ++i) zoned[i].zone = zones[i];
+  RingPtr plain = MustBuild(Members(7));
+  RingPtr ring = MustBuild(zoned);
+  ASSERT_TRUE(plain && ring);
+  int differs_from_plain = 0;
+  for (int i = 0; i < 3000; ++i) {
+    for (int n = 1; n <= 7; ++n) {
+      const auto owners = OwnerIds(*ring, Key(i), n);
+      ASSERT_EQ(owners, ZoneRuleReference(*plain, zoned, Key(i), n)) << Key(i) << " n=" << n;
+      if (n == 3) {
+        // N >= zones: one replica in every zone.
+        std::set<std::string> got;
+        for (const auto& id : owners) got.insert(zones[std::stoi(id.substr(5))]);
+        EXPECT_EQ(got.size(), 3u) << Key(i);
+        differs_from_plain += owners != OwnerIds(*plain, Key(i), 3);
+      }
+    }
+  }
+  // The rule matters: the plain walk would often put two z1 members first.
+  EXPECT_GT(differs_from_plain, 1000);
+  // Ranges follow the same lists.
+  for (const Ring::Range& r : ring->Ranges(3)) {
+    int owners[Ring::kMaxReplicas];
+    ASSERT_EQ(ring->PreferenceList(r.end, 3, owners), 3);
+    EXPECT_TRUE(std::equal(owners, owners + 3, r.replicas));
+  }
+}
+
+TEST(RingZoneTest, NoZoneOrOneZoneIsThePlainWalk) {
+  std::vector<RingMember> one_zone = Members(10);
+  for (auto& m : one_zone) m.zone = "z";
+  RingPtr plain = MustBuild(Members(10));
+  RingPtr zoned = MustBuild(one_zone);
+  ASSERT_TRUE(plain && zoned);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_EQ(OwnerIds(*zoned, Key(i), 8), OwnerIds(*plain, Key(i), 8)) << Key(i);
+  }
+}
+
+TEST(RingZoneTest, LosingAZoneLosesNoKey) {
+  // Three zones of three members, N = 3: every key has one replica per zone, so the members of
+  // any one zone are never all of a key's replicas.
+  std::vector<RingMember> members = Members(9);
+  for (size_t i = 0; i < members.size(); ++i) members[i].zone = "z" + std::to_string(i % 3);
+  RingPtr ring = MustBuild(members);
+  ASSERT_TRUE(ring);
+  for (int i = 0; i < 5000; ++i) {
+    std::set<std::string> zones;
+    for (int m : ring->OwnersOfKey(Key(i), 3)) zones.insert(ring->members()[m].zone);
+    ASSERT_EQ(zones.size(), 3u) << Key(i);
+  }
+}
+
+TEST(RingZoneTest, MemberListTakesAZoneAfterTheAddress) {
+  auto parsed = ParseMemberList("a=127.0.0.1:7001@eu-1a, b=127.0.0.1:7002", "--nodes");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].address, "127.0.0.1:7001");
+  EXPECT_EQ((*parsed)[0].zone, "eu-1a");
+  EXPECT_EQ((*parsed)[1].zone, "");
+  auto empty = ParseMemberList("a=127.0.0.1:7001@", "--nodes");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("empty zone"), std::string::npos);
 }
 
 }  // namespace

@@ -108,6 +108,55 @@ std::vector<RingMember> GossipService::RingMembers() {
   return table_.RingMembers();
 }
 
+MemberState GossipService::self_state() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return table_.self().state;
+}
+
+Status GossipService::Remove(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const MemberState before = table_.StateOf(id);
+  Status s = table_.MarkRemoved(id);
+  if (!s.ok()) return s;
+  if (before != MemberState::kRemoved) {
+    counters_.members_removed.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("gossip: member {} removed by an operator", id);
+  }
+  NoteChanges(MergeCounts{});
+  return Status::Ok();
+}
+
+Status GossipService::SetSelfState(MemberState state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = table_.SetSelfState(state);
+  if (s.ok()) {
+    spdlog::info("gossip: this node is now {}", MemberStateName(state));
+    NoteChanges(MergeCounts{});
+  }
+  return s;
+}
+
+void GossipService::RemoveDead(int64_t now) {
+  if (options_.dead_after_ms <= 0) return;
+  for (const auto& [record, seen] : table_.SeenStates()) {
+    if (seen != MemberState::kDown) {
+      down_since_ms_.erase(record->id);
+      continue;
+    }
+    auto [it, added] = down_since_ms_.emplace(record->id, now);
+    if (added || now - it->second < options_.dead_after_ms) continue;
+    const std::string id = record->id;  // the pointers die with the change below
+    if (table_.MarkRemoved(id).ok()) {
+      counters_.members_removed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("gossip: member {} DOWN for {} ms (--dead-after): removed", id,
+                   now - it->second);
+    }
+    down_since_ms_.erase(it);
+    NoteChanges(MergeCounts{});
+    return;  // one per round: the table changed under the loop
+  }
+}
+
 Status GossipService::Ensure(const std::string& address, client::NodeClient** out) {
   auto it = conns_.find(address);
   if (it != conns_.end()) {
@@ -184,6 +233,7 @@ void GossipService::Run() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
+      RemoveDead(started);
       table_.Beat();
       targets = ChooseGossipTargets(table_, seed_addresses_, rng_);
     }

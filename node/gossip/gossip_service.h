@@ -40,6 +40,8 @@ struct GossipOptions {
   std::vector<HostPort> seeds;
   int64_t interval_ms = 1000;
   double phi_threshold = 8;
+  // A member this node has seen DOWN for this long is marked REMOVED (gossiped); 0: never.
+  int64_t dead_after_ms = 600'000;
 };
 
 class GossipService {
@@ -65,6 +67,13 @@ class GossipService {
   MembersListing Listing();
   std::vector<RingMember> RingMembers();
   std::string self_id() const { return self_id_; }
+  MemberState self_state();
+
+  // An operator's removal (shoalctl remove): member `id` turns REMOVED here and is gossiped so.
+  // InvalidArgument for this node itself, NotFound for an unknown id.
+  Status Remove(const std::string& id);
+  // This node's own lifecycle (decommission: LEAVING, then REMOVED), gossiped from the next round.
+  Status SetSelfState(MemberState state);
 
   struct Counters {
     std::atomic<uint64_t> rounds{0};
@@ -73,7 +82,8 @@ class GossipService {
     std::atomic<uint64_t> syns_served{0};
     std::atomic<uint64_t> bytes_sent{0};  // frames this node sent as initiator and answerer
     std::atomic<uint64_t> bytes_received{0};
-    std::atomic<uint64_t> refutations{0};  // rumours about this node it refuted
+    std::atomic<uint64_t> refutations{0};      // rumours about this node it refuted
+    std::atomic<uint64_t> members_removed{0};  // by --dead-after or an operator, here
   };
   Counters& counters() { return counters_; }
 
@@ -83,6 +93,8 @@ class GossipService {
   Status Ensure(const std::string& address, client::NodeClient** out);
   void ResolveSeedsNow();
   void NoteChanges(const MergeCounts& counts);
+  // Marks REMOVED every member seen DOWN for --dead-after (mu_ held).
+  void RemoveDead(int64_t now);
 
   const std::string self_id_;
   const GossipOptions options_;
@@ -96,6 +108,7 @@ class GossipService {
   int64_t ring_changed_ms_ = 0;
   bool first_exchange_ok_ = false;
   bool stop_ = false;
+  std::map<std::string, int64_t> down_since_ms_;  // members seen DOWN, since when (mu_)
 
   bool alone_ = false;  // no seed but this node (set by Start, before the thread)
   // Gossip thread only (and Start, before it).

@@ -120,6 +120,9 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddString("phi-threshold", &c->phi_threshold,
                     "with --seeds: a member whose phi-accrual suspicion exceeds this is seen DOWN "
                     "(it stays in the ring)");
+  options.AddString("dead-after", &c->dead_after,
+                    "with --seeds: a member seen DOWN this long (e.g. 10m, 5s) is removed from the "
+                    "ring and its keys copied to the owners replacing it (0: never)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -229,6 +232,11 @@ Status ValidateNodeConfig(NodeConfig* c) {
           c->phi_threshold + "'");
     }
     c->phi_threshold_value = phi;
+    auto dead_after = ParseDurationMs(c->dead_after);
+    if (!dead_after.ok()) {
+      return Status::InvalidArgument("--dead-after: " + dead_after.status().message());
+    }
+    c->dead_after_ms = *dead_after;
     const std::string advertise = c->advertise.empty() ? c->listen : c->advertise;
     auto adv = ParseHostPort(advertise);
     if (!adv.ok()) return Status::InvalidArgument("--advertise: " + adv.status().message());

@@ -61,15 +61,19 @@ struct NodeConfig {
   std::string advertise;
   int64_t gossip_interval_ms = 1000;
   std::string phi_threshold = "8";
+  // With --seeds: a member seen DOWN this long is removed (REMOVED, gossiped) and its keys are
+  // copied to the owners replacing it (node/gossip/rebalancer.h). "0": never.
+  std::string dead_after = "10m";
 
   // Filled by Validate().
   HostPort listen_address;
   RingPtr ring;   // built from `nodes`; nullptr for a standalone node
   int self = -1;  // this node's index in ring->members() (-1 without a ring)
   int64_t hint_window_ms = 3 * 3'600'000;  // hint_window in milliseconds
-  std::vector<HostPort> seed_list;   // parsed `seeds` (empty without --seeds)
-  std::string advertise_address;     // HOST:PORT in the member table (with --seeds)
+  std::vector<HostPort> seed_list;         // parsed `seeds` (empty without --seeds)
+  std::string advertise_address;           // HOST:PORT in the member table (with --seeds)
   double phi_threshold_value = 8;
+  int64_t dead_after_ms = 600'000;  // dead_after in milliseconds (0: never)
   // With --seeds, `ring` and `self` are not filled by Validate(): main() sets them from the
   // member table once gossip has settled (node/gossip/gossip_service.h).
   // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).

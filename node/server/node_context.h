@@ -21,6 +21,7 @@ namespace shoal::node {
 class ShardWorker;
 class AntiEntropy;
 class GossipService;
+class Rebalancer;
 namespace hints {
 class HintService;
 }
@@ -81,6 +82,9 @@ struct NodeContext {
   // Membership by gossip (node/gossip/gossip_service.h): set before the threads start when the
   // node was started with --seeds; nullptr otherwise (MembersRequest then lists --nodes).
   GossipService* gossip = nullptr;
+  // Its key hand-offs on ring changes and decommission (node/gossip/rebalancer.h): set with
+  // `gossip`, before the threads start.
+  Rebalancer* rebalancer = nullptr;
   // The anti-entropy driver (anti_entropy.h), for on-demand rounds (Repair): set before the
   // threads start when the node has members; nullptr for a standalone node, which refuses Repair.
   AntiEntropy* anti_entropy_driver = nullptr;

@@ -584,6 +584,7 @@ void ShardWorker::Dispatch(Connection* c, const wire::Envelope& envelope,
     case wire::Message::GossipSyn:
     case wire::Message::GossipAck2:
     case wire::Message::MembersRequest:
+    case wire::Message::MemberCommand:
       HandleMembership(c, envelope);
       return;
     default: {

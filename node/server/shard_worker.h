@@ -228,6 +228,8 @@ class ShardWorker {
   void HandleRepair(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   // GossipSyn, GossipAck2, MembersRequest (shard_worker_members.cc).
   void HandleMembership(Connection* c, const wire::Envelope& envelope);
+  // MemberCommand (shoalctl remove / decommission), shard_worker_members.cc.
+  void HandleMemberCommand(Connection* c, const wire::Envelope& envelope);
   bool Warm();
   void Park(Connection* c, uint64_t hlc, std::span<const uint8_t> frame);
   void ResumeParked();

@@ -5,6 +5,7 @@
 
 #include "common/membership/gossip_wire.h"
 #include "node/gossip/gossip_service.h"
+#include "node/gossip/rebalancer.h"
 #include "node/server/shard_worker.h"
 
 namespace shoal::node {
@@ -15,19 +16,20 @@ MembersListing StaticListing(const NodeContext& node) {
   MembersListing listing;
   listing.node_id = node.config.id;
   listing.gossip = false;
-  auto add = [&](const std::string& id, const std::string& address) {
+  auto add = [&](const std::string& id, const std::string& address, const std::string& zone) {
     MemberView v;
     v.record.id = id;
     v.record.address = address;
+    v.record.zone = zone;
     v.record.state = MemberState::kNormal;
     v.record.tokens = static_cast<uint32_t>(node.config.tokens_per_node);
     v.state = MemberState::kNormal;
     listing.entries.push_back(std::move(v));
   };
   if (node.ring == nullptr) {
-    add(node.config.id, node.config.listen);
+    add(node.config.id, node.config.listen, node.config.zone);
   } else {
-    for (const auto& m : node.ring->members()) add(m.id, m.address);
+    for (const auto& m : node.ring->members()) add(m.id, m.address, m.zone);
   }
   std::sort(listing.entries.begin(), listing.entries.end(),
             [](const MemberView& a, const MemberView& b) { return a.record.id < b.record.id; });
@@ -47,6 +49,9 @@ void ShardWorker::HandleMembership(Connection* c, const wire::Envelope& envelope
                                EncodeMembersResponse(b, listing).Union()));
       return;
     }
+    case wire::Message::MemberCommand:
+      HandleMemberCommand(c, envelope);
+      return;
     case wire::Message::GossipSyn:
     case wire::Message::GossipAck2:
       break;
@@ -76,6 +81,50 @@ void ShardWorker::HandleMembership(Connection* c, const wire::Envelope& envelope
   auto& b = builder_.Start();
   Reply(c, builder_.Finish(id, wire::Message::GossipAck2Response,
                            wire::CreateGossipAck2Response(b).Union()));
+}
+
+void ShardWorker::HandleMemberCommand(Connection* c, const wire::Envelope& envelope) {
+  const uint64_t id = envelope.request_id();
+  const wire::MemberCommand* cmd = envelope.message_as_MemberCommand();
+  GossipService* gossip = node_.gossip;
+  if (gossip == nullptr || node_.rebalancer == nullptr) {
+    ReplyError(c, id, wire::ErrorCode::Unsupported,
+               "membership changes need gossip: this node was started without --seeds");
+    return;
+  }
+  const std::string target = cmd->id() != nullptr ? cmd->id()->str() : "";
+  std::string message;
+  Status s = Status::Ok();
+  switch (cmd->action()) {
+    case wire::MemberAction::Remove:
+      if (target.empty()) {
+        s = Status::InvalidArgument("remove needs a member id");
+      } else {
+        s = gossip->Remove(target);
+        message = "member " + target + " is REMOVED; its keys are copied to its replacements";
+      }
+      break;
+    case wire::MemberAction::Decommission:
+      if (!target.empty() && target != node_.config.id) {
+        s = Status::InvalidArgument("decommission applies to the node asked ('" + node_.config.id +
+                                    "'), not to '" + target + "'");
+      } else {
+        s = node_.rebalancer->Decommission();
+        message = "node " + node_.config.id +
+                  " is LEAVING: it hands its keys to their next owners, turns REMOVED and exits";
+      }
+      break;
+    default:
+      s = Status::InvalidArgument("unknown member action");
+  }
+  if (!s.ok()) {
+    stats_.bad_requests.Inc();
+    ReplyError(c, id, wire::ErrorCode::BadRequest, s.message());
+    return;
+  }
+  auto& b = builder_.Start();
+  Reply(c, builder_.Finish(id, wire::Message::MemberCommandResponse,
+                           wire::CreateMemberCommandResponse(b, b.CreateString(message)).Union()));
 }
 
 }  // namespace shoal::node

@@ -37,20 +37,10 @@ StatusOr<std::vector<uint64_t>> FetchSummary(const PullTarget& t, int level, uin
   return std::vector<uint64_t>(resp->hashes()->begin(), resp->hashes()->end());
 }
 
-// One state to write here.
-struct Pulled {
-  std::string key;
-  std::string value;
-  Version version;
-  Version expiry_version;
-  uint64_t expire_at_ms = 0;
-  bool tombstone = false;
-  wire::ValueType value_type = wire::ValueType::String;
-};
+}  // namespace
 
-// Gets `keys` from the peer (pipelined), keeping those it still holds.
-Status FetchStates(client::NodeClient& peer, const std::vector<std::string>& keys, int timeout_ms,
-                   std::vector<Pulled>* out) {
+Status FetchKeyStates(client::NodeClient& peer, const std::vector<std::string>& keys,
+                      int timeout_ms, std::vector<PulledState>* out) {
   Status failure = Status::Ok();
   Status s = Pipeline(
       peer, keys.size(), kWindow, timeout_ms,
@@ -70,7 +60,7 @@ Status FetchStates(client::NodeClient& peer, const std::vector<std::string>& key
           return;
         }
         if (!r->found()) return;  // gone since it was listed (purged or evicted)
-        Pulled p;
+        PulledState p;
         p.key = keys[i];
         p.tombstone = r->tombstone();
         if (!p.tombstone && r->value() != nullptr) p.value = std::string(AsView(r->value()));
@@ -84,14 +74,13 @@ Status FetchStates(client::NodeClient& peer, const std::vector<std::string>& key
   return s.ok() ? failure : s;
 }
 
-// Writes `states` to this node (pipelined). Counts applied and stale ones.
-Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, int timeout_ms,
-                   PullCounters* counters) {
+Status WriteKeyStates(client::NodeClient& self, const std::vector<PulledState>& states,
+                      int timeout_ms, PullCounters* counters) {
   Status failure = Status::Ok();
   Status s = Pipeline(
       self, states.size(), kWindow, timeout_ms,
       [&](size_t i, uint64_t id, FrameBuilder& fb) {
-        const Pulled& p = states[i];
+        const PulledState& p = states[i];
         auto& b = fb.Start();
         const auto key = Bytes(b, p.key);
         const auto value = Bytes(b, p.value);
@@ -111,7 +100,7 @@ Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, 
       [&](size_t i, const wire::Envelope& env) {
         if (const auto* e = env.message_as_Error()) {
           if (failure.ok()) {
-            failure = Status::FailedPrecondition("Put to this node: " + client::DescribeError(*e));
+            failure = Status::FailedPrecondition("Put: " + client::DescribeError(*e));
           }
           return;
         }
@@ -129,8 +118,6 @@ Status WriteStates(client::NodeClient& self, const std::vector<Pulled>& states, 
       });
   return s.ok() ? failure : s;
 }
-
-}  // namespace
 
 Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounters* counters,
                     const std::function<void(const PullCounters&)>& progress) {
@@ -173,9 +160,9 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
       const size_t end = std::min<size_t>(wanted.size(), i + t.keys_per_batch);
       std::vector<std::string> keys(wanted.begin() + static_cast<std::ptrdiff_t>(i),
                                     wanted.begin() + static_cast<std::ptrdiff_t>(end));
-      std::vector<Pulled> states;
-      if (Status s = FetchStates(*t.peer, keys, t.timeout_ms, &states); !s.ok()) return s;
-      if (Status s = WriteStates(*t.self, states, t.timeout_ms, counters); !s.ok()) return s;
+      std::vector<PulledState> states;
+      if (Status s = FetchKeyStates(*t.peer, keys, t.timeout_ms, &states); !s.ok()) return s;
+      if (Status s = WriteKeyStates(*t.self, states, t.timeout_ms, counters); !s.ok()) return s;
     }
     next += n;
     if (progress) progress(*counters);

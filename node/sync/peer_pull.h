@@ -20,11 +20,13 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/client/node_client.h"
 #include "common/clock/hlc.h"
 #include "common/status/status.h"
 #include "node/store/slice_digests.h"
+#include "schemas/shoal_generated.h"
 
 namespace shoal::node {
 
@@ -52,6 +54,26 @@ struct PullTarget {
   Version flush_mark;
   std::function<void(Version)> adopt_flush_mark;
 };
+
+// One key's full state, as read from a node (Get with its value) and written to another (Put
+// carrying version, expiry_version and expiry; a tombstone as a tombstone).
+struct PulledState {
+  std::string key;
+  std::string value;
+  Version version;
+  Version expiry_version;
+  uint64_t expire_at_ms = 0;
+  bool tombstone = false;
+  wire::ValueType value_type = wire::ValueType::String;  // a typed body (common/typed) travels whole
+};
+
+// Gets `keys` from `from` (pipelined), appending the states it still holds to *out.
+Status FetchKeyStates(client::NodeClient& from, const std::vector<std::string>& keys,
+                      int timeout_ms, std::vector<PulledState>* out);
+// Writes `states` to `to` (pipelined) through its request path (version checks: an older state
+// is refused as stale). Counts applied ones in keys_pulled / bytes_pulled, stale in keys_stale.
+Status WriteKeyStates(client::NodeClient& to, const std::vector<PulledState>& states,
+                      int timeout_ms, PullCounters* counters);
 
 // Pulls from `target.peer` every state newer than this node's, for the keys both share.
 // `local` is this node's summary of the pair (self, peer). `progress` (optional) is called after

@@ -81,11 +81,12 @@ Status MemberFollower::FetchOnce() {
       std::lock_guard<std::mutex> lock(mu_);
       latest_ = std::move(*listing);
     }
-    const bool same = members.size() == published_.size() &&
-                      std::equal(members.begin(), members.end(), published_.begin(),
-                                 [](const RingMember& a, const RingMember& b) {
-                                   return a.id == b.id && a.address == b.address;
-                                 });
+    const bool same =
+        members.size() == published_.size() &&
+        std::equal(members.begin(), members.end(), published_.begin(),
+                   [](const RingMember& a, const RingMember& b) {
+                     return a.id == b.id && a.address == b.address && a.zone == b.zone;
+                   });
     if (same) return Status::Ok();
     auto ring = Ring::Build(members, options_.tokens_per_node);
     if (!ring.ok()) return ring.status();

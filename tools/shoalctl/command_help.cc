@@ -43,6 +43,16 @@ const std::map<std::string_view, std::string_view>& Table() {
        "Prints the node's member table: each member's id, address, zone, state as that node\n"
        "sees it (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat and ms\n"
        "since its last news.\n"},
+      {"remove",
+       "usage: shoalctl [--node HOST:PORT] remove ID\n\n"
+       "(Clusters started with --seeds.) Marks member ID REMOVED at once, as --dead-after does:\n"
+       "it leaves the ring (gossiped to every node and proxy) and the remaining owners copy its\n"
+       "keys to the owners replacing it. A live member refutes it and stays NORMAL. Fails for\n"
+       "an unknown id or the node asked.\n"},
+      {"decommission",
+       "usage: shoalctl [--node HOST:PORT] decommission\n\n"
+       "(Clusters started with --seeds.) The node asked turns LEAVING, hands its keys to their\n"
+       "next owners, turns REMOVED and stops (exit 0). Returns once the node has accepted.\n"},
       {"fill",
        "usage: shoalctl [--node HOST:PORT] fill --count N [--value-size SIZE] [--key-prefix P]\n"
        "                [--pipeline W] [--ttl-ms N] [--op put|get]\n\n"

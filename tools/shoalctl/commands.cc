@@ -191,4 +191,22 @@ int RunMembers(CommandContext& ctx) {
   return 0;
 }
 
+int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id) {
+  FrameBuilder& fb = ctx.client.builder();
+  auto& b = fb.Start();
+  const auto which =
+      action == "remove" ? wire::MemberAction::Remove : wire::MemberAction::Decommission;
+  const auto id_offset =
+      id.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(id);
+  auto req = wire::CreateMemberCommand(b, which, id_offset);
+  const uint64_t request = ctx.client.NextRequestId();
+  const wire::Envelope* env =
+      Call(ctx, request, fb.Finish(request, wire::Message::MemberCommand, req.Union()));
+  if (env == nullptr) return 1;
+  const auto* resp = env->message_as_MemberCommandResponse();
+  if (resp == nullptr) return Unexpected(std::string(action).c_str());
+  std::printf("%s\n", resp->message() != nullptr ? resp->message()->c_str() : "OK");
+  return 0;
+}
+
 }  // namespace shoal::tools

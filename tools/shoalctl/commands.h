@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/client/node_client.h"
 #include "common/clock/hlc.h"
@@ -37,6 +38,9 @@ int RunRepair(CommandContext& ctx, bool json);
 // "static (--nodes)", then one row per member under a header: ID ADDRESS ZONE STATE PHI
 // INCARNATION HEARTBEAT LAST_HEARD_MS (STATE as that node sees it: NORMAL, DOWN, ...).
 int RunMembers(CommandContext& ctx);
+// A membership change (wire MemberCommand): `action` "remove" (member `id`) or "decommission"
+// (the node asked). Prints the node's answer; exits 1 when it refused (the reason on stderr).
+int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id);
 
 // Load generation ("fill"): `count` requests pipelined `pipeline` deep, keys
 // "<key_prefix><i>". Puts write values of `value_size` bytes; gets read the keys back and count

@@ -55,6 +55,11 @@ Commands:
   members                    print the node's member table: each member's id, address, zone,
                              state as that node sees it (JOINING, NORMAL, LEAVING, DOWN,
                              REMOVED), phi, incarnation, heartbeat and ms since its last news
+  remove ID                  (--seeds clusters) mark member ID REMOVED at once, as --dead-after
+                             does: it leaves the ring and the remaining owners copy its keys to
+                             the owners replacing it (a live member refutes it and stays)
+  decommission               (--seeds clusters) the node turns LEAVING, hands its keys to their
+                             next owners, turns REMOVED and exits
 
 Cluster commands (they take the member list, or the seeds, instead of --node; --json for
 scripts):
@@ -115,6 +120,8 @@ const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() 
       {"info", {"json"}},
       {"repair", {"json"}},
       {"members", {}},
+      {"remove", {}},
+      {"decommission", {}},
       {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
       {"ring", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
       {"locate", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
@@ -125,8 +132,8 @@ const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() 
 
 const std::map<std::string_view, size_t>& CommandArity() {
   static const auto* arity = new std::map<std::string_view, size_t>{
-      {"get", 1},     {"set", 2},  {"del", 1},  {"info", 0},   {"repair", 0},
-      {"members", 0}, {"fill", 0}, {"ring", 0}, {"locate", 1}, {"status", 0}};
+      {"get", 1},    {"set", 2},          {"del", 1},  {"info", 0}, {"repair", 0}, {"members", 0},
+      {"remove", 1}, {"decommission", 0}, {"fill", 0}, {"ring", 0}, {"locate", 1}, {"status", 0}};
   return *arity;
 }
 
@@ -333,6 +340,8 @@ int main(int argc, char** argv) {
   if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
   if (command == "info") return shoal::tools::RunInfo(ctx, json);
   if (command == "members") return shoal::tools::RunMembers(ctx);
+  if (command == "remove") return shoal::tools::RunMemberCommand(ctx, "remove", args[0]);
+  if (command == "decommission") return shoal::tools::RunMemberCommand(ctx, "decommission", "");
   if (command == "repair") {
     // A repair waits for a whole anti-entropy round: a longer default for its answer.
     ctx.timeout_ms = given["timeout-ms"] ? static_cast<int>(timeout_ms) : 600'000;

@@ -1,0 +1,239 @@
+#include "node/gossip/rebalancer.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "common/hash/key_hash.h"
+#include "node/server/node_flush.h"
+#include "node/server/peer_requests.h"
+#include "node/sync/peer_pull.h"
+
+namespace shoal::node {
+namespace {
+
+constexpr int kRequestTimeoutMs = 5000;
+constexpr uint32_t kScanCount = 512;
+
+bool SameMembers(const std::vector<RingMember>& a, const std::vector<RingMember>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const RingMember& x, const RingMember& y) {
+                      return x.id == y.id && x.address == y.address && x.zone == y.zone;
+                    });
+}
+
+std::string Ids(const std::vector<RingMember>& members) {
+  std::string out;
+  for (const auto& m : members) out += (out.empty() ? "" : ",") + m.id;
+  return out;
+}
+
+StatusOr<std::unique_ptr<client::NodeClient>> Open(NodeContext& node, const std::string& address) {
+  auto hp = ParseHostPort(address);
+  if (!hp.ok()) return hp.status();
+  auto c = client::NodeClient::Connect(*hp, kRequestTimeoutMs);
+  if (!c.ok()) return c.status();
+  auto hello = (*c)->Hello(node.config.cluster, node.config.id, node.config.cluster_secret,
+                           kRequestTimeoutMs, wire::PeerRole::Node, node.flush_mark.Get());
+  if (!hello.ok()) return hello.status();
+  AdoptFlushMark(node, hello->flush_version);  // docs/replication.md, "Flush"
+  return std::move(*c);
+}
+
+// One page of this node's keys (tombstones are not listed); *cursor becomes the next one (0: the
+// end).
+Status ScanPage(client::NodeClient& self, uint64_t* cursor, std::vector<std::string>* keys) {
+  auto env = Call(self, kRequestTimeoutMs, [&](uint64_t id, FrameBuilder& fb) {
+    auto& b = fb.Start();
+    auto req = wire::CreateScanRequest(b, *cursor, kScanCount);
+    return fb.Finish(id, wire::Message::ScanRequest, req.Union());
+  });
+  if (!env.ok()) return env.status();
+  const auto* resp = (*env)->message_as_ScanResponse();
+  if (resp == nullptr) return Status::Corruption("unexpected answer to ScanRequest");
+  keys->clear();
+  if (resp->keys() != nullptr) {
+    for (const auto* k : *resp->keys()) {
+      if (k->key() != nullptr) keys->emplace_back(AsView(k->key()));
+    }
+  }
+  *cursor = resp->cursor();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Rebalancer::Rebalancer(NodeContext& node, GossipService& gossip, std::string host,
+                       std::vector<RingMember> initial, int64_t interval_ms)
+    : node_(node),
+      gossip_(gossip),
+      self_{std::move(host), 0},
+      interval_ms_(std::max<int64_t>(interval_ms, 50)),
+      handed_(std::move(initial)) {}
+
+Rebalancer::~Rebalancer() { Stop(); }
+
+void Rebalancer::Start(uint16_t port) {
+  self_.port = port;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Rebalancer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Rebalancer::Sleep(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
+  return !stop_;
+}
+
+Status Rebalancer::Decommission() {
+  if (decommission_.exchange(true)) {
+    return Status::FailedPrecondition("this node is already decommissioning");
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void Rebalancer::Run() {
+  int attempts = 0;
+  while (Sleep(interval_ms_)) {
+    if (decommission_.load()) {
+      RunDecommission();
+      return;
+    }
+    std::vector<RingMember> now = gossip_.RingMembers();
+    if (now.empty() || SameMembers(now, handed_)) {
+      attempts = 0;
+      continue;
+    }
+    auto before = Ring::Build(handed_, static_cast<int>(node_.config.tokens_per_node));
+    auto after = Ring::Build(now, static_cast<int>(node_.config.tokens_per_node));
+    if (!before.ok() || !after.ok()) {
+      handed_ = std::move(now);
+      continue;
+    }
+    spdlog::info("rebalance: ring members {} -> {}: pushing the keys new owners gain", Ids(handed_),
+                 Ids(now));
+    const uint64_t pushed = counters_.keys_pushed.load();
+    Status s = HandOff(**before, **after);
+    if (s.ok()) {
+      counters_.handoffs.fetch_add(1);
+      spdlog::info("rebalance: done ({} keys pushed)", counters_.keys_pushed.load() - pushed);
+    } else {
+      counters_.handoff_failures.fetch_add(1);
+      if (++attempts < kMaxAttempts) {
+        spdlog::warn("rebalance: stopped ({}); trying again", s.message());
+        continue;
+      }
+      spdlog::error("rebalance: giving up after {} attempts: {}", attempts, s.message());
+    }
+    attempts = 0;
+    handed_ = std::move(now);
+  }
+}
+
+void Rebalancer::RunDecommission() {
+  spdlog::warn("decommission: turning LEAVING");
+  if (Status s = gossip_.SetSelfState(MemberState::kLeaving); !s.ok()) {
+    spdlog::error("decommission: {}", s.message());
+    return;
+  }
+  for (int attempt = 1;; ++attempt) {
+    std::vector<RingMember> now = gossip_.RingMembers();
+    std::vector<RingMember> without;
+    for (const auto& m : now) {
+      if (m.id != node_.config.id) without.push_back(m);
+    }
+    if (without.empty()) {
+      spdlog::error("decommission: no other member to hand the keys to; staying LEAVING");
+      return;
+    }
+    auto before = Ring::Build(now, static_cast<int>(node_.config.tokens_per_node));
+    auto after = Ring::Build(without, static_cast<int>(node_.config.tokens_per_node));
+    if (!before.ok() || !after.ok()) return;
+    Status s = HandOff(**before, **after);
+    if (s.ok()) break;
+    counters_.handoff_failures.fetch_add(1);
+    spdlog::warn("decommission: hand-off stopped ({}), attempt {}", s.message(), attempt);
+    if (!Sleep(interval_ms_)) return;
+  }
+  counters_.handoffs.fetch_add(1);
+  spdlog::warn("decommission: {} keys handed to their next owners; turning REMOVED",
+               counters_.keys_pushed.load());
+  (void)gossip_.SetSelfState(MemberState::kRemoved);
+  // Long enough for the REMOVED record to reach the peers (and the proxies through them).
+  if (!Sleep(std::max<int64_t>(10 * interval_ms_, 1000))) return;
+  spdlog::warn("decommission: done; stopping");
+  ::kill(::getpid(), SIGTERM);
+}
+
+Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
+  const std::string& self_id = node_.config.id;
+  const std::string self_address =
+      (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::")
+          ? "127.0.0.1:" + std::to_string(self_.port)
+          : self_.ToString();
+  auto self = Open(node_, self_address);
+  if (!self.ok()) return Status::Unavailable("this node: " + self.status().message());
+  const int n = static_cast<int>(node_.config.replicas);
+  std::map<std::string, std::unique_ptr<client::NodeClient>> targets;
+  std::map<std::string, std::vector<std::string>> batches;  // target id -> keys
+  std::vector<std::string> keys;
+  uint64_t cursor = 0;
+  do {
+    if (Status s = ScanPage(**self, &cursor, &keys); !s.ok()) return s;
+    counters_.keys_scanned.fetch_add(keys.size(), std::memory_order_relaxed);
+    batches.clear();
+    for (const std::string& key : keys) {
+      int old_owners[Ring::kMaxReplicas];
+      int new_owners[Ring::kMaxReplicas];
+      const int old_n = before.PreferenceList(KeyHash(key), n, old_owners);
+      const int new_n = after.PreferenceList(KeyHash(key), n, new_owners);
+      bool owned = false;
+      for (int i = 0; i < old_n; ++i) owned |= before.members()[old_owners[i]].id == self_id;
+      if (!owned) continue;
+      for (int i = 0; i < new_n; ++i) {
+        const std::string& id = after.members()[new_owners[i]].id;
+        if (id == self_id) continue;
+        bool had = false;
+        for (int j = 0; j < old_n; ++j) had |= before.members()[old_owners[j]].id == id;
+        if (!had) batches[id].push_back(key);
+      }
+    }
+    for (auto& [id, batch] : batches) {
+      auto& conn = targets[id];
+      if (conn == nullptr) {
+        const int index = after.IndexOf(id);
+        auto opened = Open(node_, after.members()[index].address);
+        if (!opened.ok()) return Status::Unavailable(id + ": " + opened.status().message());
+        conn = std::move(*opened);
+      }
+      std::vector<PulledState> states;
+      if (Status s = FetchKeyStates(**self, batch, kRequestTimeoutMs, &states); !s.ok()) {
+        return s;
+      }
+      PullCounters written;
+      if (Status s = WriteKeyStates(*conn, states, kRequestTimeoutMs, &written); !s.ok()) {
+        return Status::Unavailable(id + ": " + s.message());
+      }
+      counters_.keys_pushed.fetch_add(written.keys_pulled, std::memory_order_relaxed);
+      counters_.keys_stale.fetch_add(written.keys_stale, std::memory_order_relaxed);
+    }
+  } while (cursor != 0);
+  return Status::Ok();
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,89 @@
+#pragma once
+
+// Rebalancer: moves keys when the ring a gossiping node sees changes (docs/membership.md,
+// "Losing, removing and adding nodes"). Every gossip interval it compares the ring members the
+// member table forms (GossipService::RingMembers: id, address, zone) with the last ones it
+// handed off for; on a change it builds both rings and, for every key this node holds (a Scan
+// of its own store) whose preference list under the old ring had this node in it, pushes the
+// key's full state to each owner the new ring adds (Get here with its value, Put there with its
+// version pair: the version order makes a repeated or concurrent push harmless). So:
+//  - a member REMOVED (--dead-after, `shoalctl remove`): the surviving owners copy its keys to
+//    the owners replacing it, and every key has N live replicas again;
+//  - a member added (a new node from --seeds, or a removed one back): the previous owners copy
+//    it the keys it gains;
+//  - Decommission(): this node turns LEAVING, pushes every key it owns to the owner replacing it
+//    (the ring without itself), turns REMOVED, waits a few gossip rounds for that to spread,
+//    and asks the process to stop (SIGTERM to itself).
+// A hand-off that fails (a target unreachable) is tried again the next interval, up to
+// kMaxAttempts times. Hints queued here for other nodes are not handed off (they are replayed
+// while the node runs; those of a decommissioned node are dropped with it).
+//
+// Thread rules: one thread of its own (blocking NodeClient calls, never a shard loop).
+// Start/Stop from main; Decommission and counters() from any thread.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config/options.h"
+#include "common/ring/ring.h"
+#include "common/status/status.h"
+#include "node/gossip/gossip_service.h"
+#include "node/server/node_context.h"
+
+namespace shoal::node {
+
+class Rebalancer {
+ public:
+  static constexpr int kMaxAttempts = 5;
+
+  // `initial`: the ring members the node started with (its NodeContext ring). `host`: where
+  // this node listens (a wildcard host is reached on 127.0.0.1). `interval_ms`: how often to
+  // look at the member table.
+  Rebalancer(NodeContext& node, GossipService& gossip, std::string host,
+             std::vector<RingMember> initial, int64_t interval_ms);
+  ~Rebalancer();  // stops
+  Rebalancer(const Rebalancer&) = delete;
+  Rebalancer& operator=(const Rebalancer&) = delete;
+
+  // `port`: the port this node listens on (known once the server started).
+  void Start(uint16_t port);
+  void Stop();
+
+  // Starts decommissioning this node (see the top); FailedPrecondition when already under way.
+  Status Decommission();
+
+  struct Counters {
+    std::atomic<uint64_t> handoffs{0};          // ring changes handed off completely
+    std::atomic<uint64_t> handoff_failures{0};  // attempts that stopped at an error
+    std::atomic<uint64_t> keys_scanned{0};
+    std::atomic<uint64_t> keys_pushed{0};  // applied by their new owner
+    std::atomic<uint64_t> keys_stale{0};   // the new owner held as new or newer already
+  };
+  Counters& counters() { return counters_; }
+
+ private:
+  void Run();
+  // Pushes to the owners `after` adds every key this node holds that it owned under `before`.
+  Status HandOff(const Ring& before, const Ring& after);
+  void RunDecommission();
+  bool Sleep(int64_t ms);  // false once stopping
+
+  NodeContext& node_;
+  GossipService& gossip_;
+  HostPort self_;  // set by Start
+  const int64_t interval_ms_;
+  std::vector<RingMember> handed_;  // the ring members last handed off for (thread only)
+  std::atomic<bool> decommission_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+  Counters counters_;
+};
+
+}  // namespace shoal::node
