@@ -9,6 +9,7 @@ owners copy its keys so that every key is again on N live owners (checked on eac
 `shoalctl remove` does the same at once; `shoalctl decommission` hands a node's keys to their next
 owners and stops it.
 """
+import json
 import subprocess
 import threading
 import time
@@ -247,6 +248,21 @@ def held_by(port, keys):
         return out
 
 
+def ring_flag(port):
+    """The --nodes list (ID=HOST:PORT@ZONE) of the ring members node `port` lists (neither
+    JOINING nor REMOVED)."""
+    return ",".join(f"{i}={r['ADDRESS']}@{r['ZONE']}" for i, r in sorted(members(port).items())
+                    if r["STATE"] not in ("JOINING", "REMOVED"))
+
+
+def located(nodes_flag, key):
+    """The key's owners as `shoalctl locate` computes them from a member list."""
+    out = subprocess.run([str(BIN / "shoalctl"), "locate", key, "--nodes", nodes_flag, "--json"],
+                         capture_output=True, text=True, timeout=slow(10))
+    assert out.returncode == 0, out.stderr
+    return [r["id"] for r in json.loads(out.stdout)["replicas"]]
+
+
 def missing_replicas(cluster, keys, exclude=()):
     """[(key, owner)] for every key not held by one of its owners (per the proxy's ring)."""
     by_owner = {}
@@ -314,6 +330,19 @@ def test_dead_node_removed_and_its_keys_replicated(tmp_path):
         assert wait_until(lambda: "d" not in cluster.owners(lost[0]), timeout=5)
         assert wait_until(lambda: not missing_replicas(cluster, keys, exclude=("d",)),
                           timeout=slow(20)), missing_replicas(cluster, keys, exclude=("d",))[:10]
+        # Each key's owners as shoalctl locates them from a survivor's member table: three live
+        # ones, each holding it (asked directly).
+        nodes_flag = ring_flag(cluster.ports["a"])
+        assert sorted(n.split("=")[0] for n in nodes_flag.split(",")) == survivors, nodes_flag
+        by_owner = {}
+        for key in keys:
+            owners = located(nodes_flag, key)
+            assert len(owners) == 3 and "d" not in owners, (key, owners)
+            assert owners == cluster.owners(key), key  # as the proxy routes
+            for o in owners:
+                by_owner.setdefault(o, []).append(key)
+        for o, ks in by_owner.items():
+            assert held_by(cluster.ports[o], ks) == set(ks), o
         for key in keys[::5]:
             assert cluster.client.get(key) == ("v" + key).encode()
     finally:
@@ -362,9 +391,10 @@ def test_remove_at_once_and_decommission(tmp_path):
 
 
 def test_join_under_quorum_load(tmp_path):
-    """10,000 keys on 3 nodes; a 4th node joins while a writer and a reader run at QUORUM: no
-    read returns nil (or another value) for a written key, and afterwards the new node holds about
-    its share (3/4 with N=3 of 4) of the keys, pushed by their previous owners."""
+    """10,000 keys on 3 nodes; a 4th node joins while a writer and a reader run at QUORUM: it is
+    JOINING (proxies do not read from it) until it has pulled its ranges, then NORMAL; no read
+    returns nil (or another value) for a written key (the 10,000 and those the writer wrote), and
+    afterwards the new node holds about its share (3/4 with N=3 of 4) of the keys."""
     ids = ["a", "b", "c"]
     cluster = SeededCluster(tmp_path, ids)
     try:
@@ -383,7 +413,11 @@ def test_join_under_quorum_load(tmp_path):
             c = redis.Redis(port=cluster.proxy.port, socket_timeout=slow(5))
             i = 0
             while not stop.is_set():
-                key = keys[(i * 7919) % len(keys)]
+                # Mostly the 10,000; every third read one the writer wrote (acknowledged).
+                if i % 3 == 2 and written:
+                    key = written[(i * 104729) % len(written)]
+                else:
+                    key = keys[(i * 7919) % len(keys)]
                 i += 1
                 try:
                     value = c.get(key)
@@ -414,17 +448,22 @@ def test_join_under_quorum_load(tmp_path):
             port = free_port()
             cluster.ports["d"] = port
             cluster.procs["d"] = Launched(
-                "node-d", node_args(tmp_path, "d", port, cluster.seeds), port,
-                Path(tmp_path) / f"node-d-{port}.log")
+                "node-d", node_args(tmp_path, "d", port, cluster.seeds, ("--join-wait", "3s")),
+                port, Path(tmp_path) / f"node-d-{port}.log")
             wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
                           log=cluster.procs["d"].log_path)
-            cluster.wait_all_normal(ids + ["d"])
             sample = keys[::10]
+            # JOINING: known to the cluster and the proxy, but no read goes to it.
+            assert wait_until(lambda: proxy_members(cluster.client).get("d", {}).get("state")
+                              == "JOINING", timeout=slow(3)), proxy_members(cluster.client)
+            assert states(cluster.ports["a"]).get("d") == "JOINING", members(cluster.ports["a"])
+            assert "d" not in {o for k in sample[:40] for o in cluster.owners(k)}
+            cluster.wait_all_normal(ids + ["d"])
             assert wait_until(lambda: "d" in {o for k in sample[:40] for o in cluster.owners(k)},
                               timeout=10)
-            # The previous owners pushed d the keys it gained.
-            assert wait_until(lambda: not missing_replicas(cluster, sample), timeout=slow(60)), (
-                missing_replicas(cluster, sample)[:10])
+            # d pulled the keys it gained before it turned NORMAL.
+            assert not missing_replicas(cluster, sample), missing_replicas(cluster, sample)[:10]
+            assert "join: done" in cluster.procs["d"].log()
             time.sleep(1)
         finally:
             stop.set()
@@ -439,3 +478,4 @@ def test_join_under_quorum_load(tmp_path):
         assert 0.65 * len(keys) < held < 0.85 * len(keys), held
     finally:
         cluster.close()
+

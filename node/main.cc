@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -221,13 +222,18 @@ void CloseMainLoop(uv_loop_t* loop) {
 // Starts the node's gossip (--seeds), waits until the member set has settled (or a while, when
 // no peer answers: the node then starts with the members it knows, itself at least), and sets
 // config.ring and config.self from the member table.
+//
+// `joining` (a new node, or one whose join did not finish): it starts JOINING, unless no member
+// is in the ring yet (a cluster being created: NORMAL at once); its own ring then counts it
+// (the rebalancer pulls its ranges and turns it NORMAL). *still_joining says which.
 shoal::Status StartGossip(shoal::node::NodeConfig& config,
-                          std::unique_ptr<shoal::node::GossipService>& gossip) {
+                          std::unique_ptr<shoal::node::GossipService>& gossip, bool joining,
+                          bool* still_joining) {
   shoal::MemberRecord self;
   self.id = config.id;
   self.address = config.advertise_address;
   self.zone = config.zone;
-  self.state = shoal::MemberState::kNormal;
+  self.state = joining ? shoal::MemberState::kJoining : shoal::MemberState::kNormal;
   self.incarnation = 1;
   self.tokens = static_cast<uint32_t>(config.tokens_per_node);
   shoal::node::GossipOptions options;
@@ -246,7 +252,19 @@ shoal::Status StartGossip(shoal::node::NodeConfig& config,
         "members known so far",
         settle_ms);
   }
-  auto ring = shoal::Ring::Build(gossip->RingMembers(), static_cast<int>(config.tokens_per_node));
+  std::vector<shoal::RingMember> members = gossip->RingMembers();
+  *still_joining = false;
+  if (joining && members.empty()) {
+    spdlog::info("gossip: no member serves yet: this node is NORMAL at once");
+    if (auto st = gossip->SetSelfState(shoal::MemberState::kNormal); !st.ok()) return st;
+    members = gossip->RingMembers();
+  } else if (joining) {
+    *still_joining = true;
+    members.push_back({config.id, config.advertise_address, config.zone});
+    std::sort(members.begin(), members.end(),
+              [](const shoal::RingMember& a, const shoal::RingMember& b) { return a.id < b.id; });
+  }
+  auto ring = shoal::Ring::Build(members, static_cast<int>(config.tokens_per_node));
   if (!ring.ok()) return shoal::Status::Internal("gossip: " + ring.status().message());
   config.ring = *ring;
   config.self = config.ring->IndexOf(config.id);
@@ -306,6 +324,12 @@ void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::Gossip
           &rebalancer);
   counter("shoal_rebalance_failures_total", "Hand-offs that stopped at an error (retried).",
           r.handoff_failures, &rebalancer);
+  counter("shoal_rebalance_keys_joined_total",
+          "Keys this node pulled while JOINING (applied here).", r.keys_joined, &rebalancer);
+  counter("shoal_rebalance_bytes_streamed_total",
+          "Key and value bytes this node pulled while joining or pushed on ring changes "
+          "(paced by --stream-rate).",
+          r.bytes_streamed, &rebalancer);
 }
 
 }  // namespace
@@ -361,8 +385,11 @@ int main(int argc, char** argv) {
 
   const std::string hlc_path = shoal::node::HlcFilePath(config.data_dir);
   // A data directory that holds the clock file belongs to a node that served before: it warms
-  // up (its store restarts empty). A new one is a new node.
-  const bool served_before = std::filesystem::exists(hlc_path, ec);
+  // up (its store restarts empty). A new one is a new node. With --seeds, a node that did not
+  // finish joining (the marker file is still there) is a new node again: it joins from the start.
+  const std::string join_marker = config.data_dir + "/joining";
+  const bool join_unfinished = std::filesystem::exists(join_marker, ec);
+  const bool served_before = std::filesystem::exists(hlc_path, ec) && !join_unfinished;
   auto persisted = shoal::node::ReadHlcFile(hlc_path);
   if (!persisted.ok()) {
     spdlog::critical("{}", persisted.status().message());
@@ -388,12 +415,19 @@ int main(int argc, char** argv) {
   // With --seeds, gossip finds the members first: the node's ring (hints, anti-entropy, the
   // start-up sync) is the ring they form once gossip has settled.
   std::unique_ptr<shoal::node::GossipService> gossip;
+  bool joining = false;
   if (!config.seed_list.empty()) {
-    s = StartGossip(config, gossip);
+    s = StartGossip(config, gossip, !served_before, &joining);
     if (!s.ok()) {
       spdlog::critical("{}", s.message());
       return kExitStartFailure;
     }
+  }
+  if (joining) {
+    // Removed by the rebalancer once the join is done.
+    std::ofstream(join_marker) << "joining\n";
+  } else if (join_unfinished) {
+    std::filesystem::remove(join_marker, ec);
   }
   uv_loop_t loop{};
   if (int rc = uv_loop_init(&loop); rc != 0) {
@@ -414,7 +448,7 @@ int main(int argc, char** argv) {
   if (gossip != nullptr) {
     rebalancer = std::make_unique<shoal::node::Rebalancer>(
         server.mutable_context(), *gossip, config.listen_address.host, config.ring->members(),
-        config.gossip_interval_ms);
+        config.gossip_interval_ms, join_marker);
     server.mutable_context().rebalancer = rebalancer.get();
     AttachGossipMetrics(server.mutable_context().metrics, *gossip, *rebalancer);
   }
@@ -441,7 +475,7 @@ int main(int argc, char** argv) {
   // node joining by gossip (a data dir that never served): it holds no keys of its own yet, its
   // peers' rings do not count it as a member (they refuse its summary requests, and it would
   // answer NotReady for --sync-timeout-ms), and the previous owners push it the keys it gains
-  // (node/gossip/rebalancer.h).
+  // (node/gossip/rebalancer.h: a JOINING node pulls them).
   const bool joining_by_gossip = gossip != nullptr && !served_before;
   std::unique_ptr<shoal::node::RestartSync> sync;
   if (config.ring != nullptr && config.sync_timeout_ms > 0 && !joining_by_gossip) {

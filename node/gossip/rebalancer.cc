@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <utility>
@@ -46,7 +47,7 @@ StatusOr<std::unique_ptr<client::NodeClient>> Open(NodeContext& node, const std:
   return std::move(*c);
 }
 
-// One page of this node's keys (tombstones are not listed); *cursor becomes the next one (0: the
+// One page of a node's keys (tombstones are not listed); *cursor becomes the next one (0: the
 // end).
 Status ScanPage(client::NodeClient& self, uint64_t* cursor, std::vector<std::string>* keys) {
   auto env = Call(self, kRequestTimeoutMs, [&](uint64_t id, FrameBuilder& fb) {
@@ -70,12 +71,15 @@ Status ScanPage(client::NodeClient& self, uint64_t* cursor, std::vector<std::str
 }  // namespace
 
 Rebalancer::Rebalancer(NodeContext& node, GossipService& gossip, std::string host,
-                       std::vector<RingMember> initial, int64_t interval_ms)
+                       std::vector<RingMember> initial, int64_t interval_ms,
+                       std::string join_marker)
     : node_(node),
       gossip_(gossip),
       self_{std::move(host), 0},
       interval_ms_(std::max<int64_t>(interval_ms, 50)),
-      handed_(std::move(initial)) {}
+      handed_(std::move(initial)),
+      join_marker_(std::move(join_marker)),
+      pacer_(node.config.stream_rate_bytes) {}
 
 Rebalancer::~Rebalancer() { Stop(); }
 
@@ -99,7 +103,30 @@ bool Rebalancer::Sleep(int64_t ms) {
   return !stop_;
 }
 
+bool Rebalancer::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+bool Rebalancer::Pace(uint64_t bytes) {
+  counters_.bytes_streamed.fetch_add(bytes, std::memory_order_relaxed);
+  const int64_t wait = pacer_.Spend(bytes, SystemClock::Get().MonotonicMs());
+  return wait <= 0 || Sleep(wait);
+}
+
+StatusOr<std::unique_ptr<client::NodeClient>> Rebalancer::OpenSelf() {
+  const std::string address = (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::")
+                                  ? "127.0.0.1:" + std::to_string(self_.port)
+                                  : self_.ToString();
+  auto self = Open(node_, address);
+  if (!self.ok()) return Status::Unavailable("this node: " + self.status().message());
+  return self;
+}
+
 Status Rebalancer::Decommission() {
+  if (gossip_.self_state() == MemberState::kJoining) {
+    return Status::FailedPrecondition("this node is still JOINING");
+  }
   if (decommission_.exchange(true)) {
     return Status::FailedPrecondition("this node is already decommissioning");
   }
@@ -108,6 +135,10 @@ Status Rebalancer::Decommission() {
 }
 
 void Rebalancer::Run() {
+  if (gossip_.self_state() == MemberState::kJoining) {
+    if (!RunJoin()) return;
+    handed_ = gossip_.RingMembers();
+  }
   int attempts = 0;
   while (Sleep(interval_ms_)) {
     if (decommission_.load()) {
@@ -180,14 +211,125 @@ void Rebalancer::RunDecommission() {
   ::kill(::getpid(), SIGTERM);
 }
 
+bool Rebalancer::RunJoin() {
+  const NodeConfig& config = node_.config;
+  const RingMember me{config.id, config.advertise_address, config.zone};
+  const int tokens = static_cast<int>(config.tokens_per_node);
+  bool waited = false;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<RingMember> now = gossip_.RingMembers();
+    std::erase_if(now, [&](const RingMember& m) { return m.id == me.id; });
+    std::vector<RingMember> peers;
+    {
+      const MembersListing listing = gossip_.Listing();
+      for (const auto& m : now) {
+        const bool down = std::any_of(
+            listing.entries.begin(), listing.entries.end(),
+            [&](const MemberView& v) { return v.record.id == m.id && v.state == MemberState::kDown; });
+        if (!down) peers.push_back(m);
+      }
+    }
+    auto self = OpenSelf();
+    if (!self.ok()) {
+      spdlog::warn("join: {}", self.status().message());
+      if (!Sleep(interval_ms_)) return false;
+      continue;
+    }
+    if (!waited) {
+      // A cluster that holds no key yet (being created): nothing to pull, nothing to wait for.
+      bool any = false;
+      for (const auto& m : peers) {
+        auto conn = Open(node_, m.address);
+        uint64_t cursor = 0;
+        std::vector<std::string> keys;
+        if (!conn.ok() || !ScanPage(**conn, &cursor, &keys).ok() || !keys.empty()) any = true;
+      }
+      waited = true;
+      if (!any) break;
+      spdlog::info("join: JOINING; pulling the ranges this node gains from {} in {} ms",
+                   Ids(peers), config.join_wait_ms);
+      if (!Sleep(config.join_wait_ms)) return false;
+      continue;  // the ring may have changed meanwhile
+    }
+    auto before = Ring::Build(now, tokens);
+    std::vector<RingMember> with = now;
+    with.push_back(me);
+    auto after = Ring::Build(with, tokens);
+    if (now.empty() || !before.ok() || !after.ok()) break;
+    Status failed = Status::Ok();
+    const uint64_t pulled = counters_.keys_joined.load();
+    for (const auto& m : peers) {
+      if (Status s = PullGained(**before, **after, m, **self); !s.ok()) {
+        if (Stopping()) return false;
+        spdlog::warn("join: pulling from {}: {}", m.id, s.message());
+        failed = s;
+      }
+    }
+    spdlog::info("join: {} keys pulled (attempt {})", counters_.keys_joined.load() - pulled,
+                 attempt);
+    if (failed.ok()) break;
+    counters_.handoff_failures.fetch_add(1);
+    if (attempt >= kMaxAttempts) {
+      spdlog::error("join: giving up on the members that failed (their keys are on the others)");
+      break;
+    }
+    if (!Sleep(interval_ms_)) return false;
+  }
+  if (Status s = gossip_.SetSelfState(MemberState::kNormal); !s.ok()) {
+    spdlog::error("join: {}", s.message());
+  }
+  if (!join_marker_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(join_marker_, ec);
+  }
+  spdlog::info("join: done; this node is NORMAL ({} keys pulled)", counters_.keys_joined.load());
+  return true;
+}
+
+Status Rebalancer::PullGained(const Ring& before, const Ring& after, const RingMember& peer,
+                              client::NodeClient& self) {
+  auto conn = Open(node_, peer.address);
+  if (!conn.ok()) return conn.status();
+  const std::string& self_id = node_.config.id;
+  const int n = static_cast<int>(node_.config.replicas);
+  std::vector<std::string> keys;
+  std::vector<std::string> gained;
+  uint64_t cursor = 0;
+  do {
+    if (Status s = ScanPage(**conn, &cursor, &keys); !s.ok()) return s;
+    counters_.keys_scanned.fetch_add(keys.size(), std::memory_order_relaxed);
+    gained.clear();
+    for (const std::string& key : keys) {
+      int old_owners[Ring::kMaxReplicas];
+      int new_owners[Ring::kMaxReplicas];
+      const uint64_t hash = KeyHash(key);
+      const int old_n = before.PreferenceList(hash, n, old_owners);
+      const int new_n = after.PreferenceList(hash, n, new_owners);
+      bool from_peer = false;
+      bool to_self = false;
+      for (int i = 0; i < old_n; ++i) from_peer |= before.members()[old_owners[i]].id == peer.id;
+      for (int i = 0; i < new_n; ++i) to_self |= after.members()[new_owners[i]].id == self_id;
+      if (from_peer && to_self) gained.push_back(key);
+    }
+    if (gained.empty()) continue;
+    std::vector<PulledState> states;
+    if (Status s = FetchKeyStates(**conn, gained, kRequestTimeoutMs, &states); !s.ok()) return s;
+    PullCounters written;
+    if (Status s = WriteKeyStates(self, states, kRequestTimeoutMs, &written); !s.ok()) {
+      return Status::Unavailable("this node: " + s.message());
+    }
+    counters_.keys_joined.fetch_add(written.keys_pulled, std::memory_order_relaxed);
+    uint64_t bytes = 0;
+    for (const auto& st : states) bytes += st.key.size() + st.value.size();
+    if (!Pace(bytes)) return Status::Unavailable("stopping");
+  } while (cursor != 0);
+  return Status::Ok();
+}
+
 Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
   const std::string& self_id = node_.config.id;
-  const std::string self_address =
-      (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::")
-          ? "127.0.0.1:" + std::to_string(self_.port)
-          : self_.ToString();
-  auto self = Open(node_, self_address);
-  if (!self.ok()) return Status::Unavailable("this node: " + self.status().message());
+  auto self = OpenSelf();
+  if (!self.ok()) return self.status();
   const int n = static_cast<int>(node_.config.replicas);
   std::map<std::string, std::unique_ptr<client::NodeClient>> targets;
   std::map<std::string, std::vector<std::string>> batches;  // target id -> keys
@@ -231,6 +373,9 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
       }
       counters_.keys_pushed.fetch_add(written.keys_pulled, std::memory_order_relaxed);
       counters_.keys_stale.fetch_add(written.keys_stale, std::memory_order_relaxed);
+      uint64_t bytes = 0;
+      for (const auto& st : states) bytes += st.key.size() + st.value.size();
+      if (!Pace(bytes)) return Status::Unavailable("stopping");
     }
   } while (cursor != 0);
   return Status::Ok();

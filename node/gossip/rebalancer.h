@@ -1,7 +1,16 @@
 #pragma once
 
 // Rebalancer: moves keys when the ring a gossiping node sees changes (docs/membership.md,
-// "Losing, removing and adding nodes"). Every gossip interval it compares the ring members the
+// "Joining", "Losing, removing and adding nodes").
+//
+// Joining (a new node, this one, started JOINING: main's StartGossip): it is out of every ring
+// but its own, proxies copy it the writes of the ranges it gains. Unless the cluster holds no key
+// yet, it waits --join-wait (for the proxies to see it JOINING), then pulls from each ring member
+// not seen DOWN the keys it gains from that member (a Scan of the member's keys, the state of
+// each key this node will own and that member owned: Get there, Put here, so a newer state
+// written meanwhile wins). Done, it turns NORMAL (the proxies then read from it) and deletes the
+// join marker file (main: a node restarted with the marker still there joins again, from the
+// start). A member that fails is tried again up to kMaxAttempts times, then left to the others. Every gossip interval it compares the ring members the
 // member table forms (GossipService::RingMembers: id, address, zone) with the last ones it
 // handed off for; on a change it builds both rings and, for every key this node holds (a Scan
 // of its own store) whose preference list under the old ring had this node in it, pushes the
@@ -23,6 +32,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -33,6 +43,7 @@
 #include "common/ring/ring.h"
 #include "common/status/status.h"
 #include "node/gossip/gossip_service.h"
+#include "node/gossip/stream_pacer.h"
 #include "node/server/node_context.h"
 
 namespace shoal::node {
@@ -44,8 +55,9 @@ class Rebalancer {
   // `initial`: the ring members the node started with (its NodeContext ring). `host`: where
   // this node listens (a wildcard host is reached on 127.0.0.1). `interval_ms`: how often to
   // look at the member table.
+  // `join_marker`: the file to delete once a join ended (empty: none).
   Rebalancer(NodeContext& node, GossipService& gossip, std::string host,
-             std::vector<RingMember> initial, int64_t interval_ms);
+             std::vector<RingMember> initial, int64_t interval_ms, std::string join_marker = "");
   ~Rebalancer();  // stops
   Rebalancer(const Rebalancer&) = delete;
   Rebalancer& operator=(const Rebalancer&) = delete;
@@ -63,21 +75,34 @@ class Rebalancer {
     std::atomic<uint64_t> keys_scanned{0};
     std::atomic<uint64_t> keys_pushed{0};  // applied by their new owner
     std::atomic<uint64_t> keys_stale{0};   // the new owner held as new or newer already
+    std::atomic<uint64_t> keys_joined{0};  // applied here by this node's join pull
+    std::atomic<uint64_t> bytes_streamed{0};  // key and value bytes pulled or pushed
   };
   Counters& counters() { return counters_; }
 
  private:
   void Run();
+  // This node's join (see the top); false when stopping first.
+  bool RunJoin();
+  // Pulls from `peer` the keys this node owns under `after` that `peer` owned under `before`.
+  Status PullGained(const Ring& before, const Ring& after, const RingMember& peer,
+                    client::NodeClient& self);
+  // Paces `bytes` just moved (--stream-rate); false when stopping.
+  bool Pace(uint64_t bytes);
+  StatusOr<std::unique_ptr<client::NodeClient>> OpenSelf();
   // Pushes to the owners `after` adds every key this node holds that it owned under `before`.
   Status HandOff(const Ring& before, const Ring& after);
   void RunDecommission();
   bool Sleep(int64_t ms);  // false once stopping
+  bool Stopping();
 
   NodeContext& node_;
   GossipService& gossip_;
   HostPort self_;  // set by Start
   const int64_t interval_ms_;
   std::vector<RingMember> handed_;  // the ring members last handed off for (thread only)
+  const std::string join_marker_;
+  StreamPacer pacer_;  // thread only
   std::atomic<bool> decommission_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -123,6 +123,12 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddString("dead-after", &c->dead_after,
                     "with --seeds: a member seen DOWN this long (e.g. 10m, 5s) is removed from the "
                     "ring and its keys copied to the owners replacing it (0: never)");
+  options.AddString("join-wait", &c->join_wait,
+                    "with --seeds: a new node stays JOINING this long (at least the proxies' "
+                    "--members-refresh-ms) before it pulls the ranges it gains");
+  options.AddSize("stream-rate", &c->stream_rate_bytes,
+                    "with --seeds: bytes per second a node moves keys at when joining, on ring "
+                    "changes and when decommissioned (e.g. 32mb; 0: no limit)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -237,6 +243,12 @@ Status ValidateNodeConfig(NodeConfig* c) {
       return Status::InvalidArgument("--dead-after: " + dead_after.status().message());
     }
     c->dead_after_ms = *dead_after;
+    auto join_wait = ParseDurationMs(c->join_wait);
+    if (!join_wait.ok()) {
+      return Status::InvalidArgument("--join-wait: " + join_wait.status().message());
+    }
+    c->join_wait_ms = *join_wait;
+
     const std::string advertise = c->advertise.empty() ? c->listen : c->advertise;
     auto adv = ParseHostPort(advertise);
     if (!adv.ok()) return Status::InvalidArgument("--advertise: " + adv.status().message());

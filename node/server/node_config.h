@@ -64,6 +64,11 @@ struct NodeConfig {
   // With --seeds: a member seen DOWN this long is removed (REMOVED, gossiped) and its keys are
   // copied to the owners replacing it (node/gossip/rebalancer.h). "0": never.
   std::string dead_after = "10m";
+  // With --seeds: how long a JOINING node waits, once it is known, before it pulls its ranges
+  // (at least the proxies' --members-refresh-ms: they must copy it the writes first); the bytes
+  // per second a node moves keys at when joining, handing off or decommissioning ("0": no limit).
+  std::string join_wait = "2s";
+  uint64_t stream_rate_bytes = 32ull << 20;
 
   // Filled by Validate().
   HostPort listen_address;
@@ -74,6 +79,7 @@ struct NodeConfig {
   std::string advertise_address;           // HOST:PORT in the member table (with --seeds)
   double phi_threshold_value = 8;
   int64_t dead_after_ms = 600'000;  // dead_after in milliseconds (0: never)
+  int64_t join_wait_ms = 2000;
   // With --seeds, `ring` and `self` are not filled by Validate(): main() sets them from the
   // member table once gossip has settled (node/gossip/gossip_service.h).
   // Filled by LoadNodeSecret(): the secret read from cluster_secret_file (empty without one).

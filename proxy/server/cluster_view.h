@@ -37,6 +37,11 @@ struct ClusterView {
   RingPtr ring;
   std::vector<int> slot_of;  // ring member index -> slot
   uint64_t generation = 0;
+  // While members are JOINING (docs/membership.md, "Joining"): the ring they will form with the
+  // ring's members (nullptr: none joining). A write also goes to the owners it adds under this
+  // ring (not counted toward the quorum); reads use `ring` only.
+  RingPtr pending_ring;
+  std::vector<int> pending_slot_of;  // pending_ring member index -> slot
 };
 using ClusterViewPtr = std::shared_ptr<const ClusterView>;
 
@@ -44,9 +49,10 @@ class ClusterDirectory {
  public:
   ClusterDirectory();
 
-  // Publishes `ring` as the new view, giving a slot to each (id, address) not seen before.
-  // ResourceExhausted once kMaxMemberSlots slots were handed out (the view is not changed).
-  Status Publish(RingPtr ring);
+  // Publishes `ring` (and `pending_ring`, the ring with the JOINING members, or nullptr) as the
+  // new view, giving a slot to each (id, address) not seen before. ResourceExhausted once
+  // kMaxMemberSlots slots were handed out (the view is not changed).
+  Status Publish(RingPtr ring, RingPtr pending_ring = nullptr);
 
   ClusterViewPtr view() const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }

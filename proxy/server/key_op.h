@@ -34,6 +34,10 @@ struct KeyOp {
   std::string key;  // capacity reused
   int n = 0;
   int members[Ring::kMaxReplicas] = {};
+  // Writes only: the owners a JOINING member adds (ClusterView::pending_ring), as slots. Each
+  // write round's Put or Touch is copied to them; their answers are not counted (nor awaited).
+  int joining_count = 0;
+  int joining[Ring::kMaxReplicas] = {};
   uint64_t pending = 0;  // bit t: the request tagged t is in flight (PendingRef::slot = tag)
   int64_t deadline_ms = 0;
   std::string node_error;  // first error message a node answered with

@@ -10,6 +10,32 @@
 
 namespace shoal::proxy {
 
+namespace {
+
+bool SameMembers(const std::vector<RingMember>& a, const std::vector<RingMember>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const RingMember& x, const RingMember& y) {
+                      return x.id == y.id && x.address == y.address && x.zone == y.zone;
+                    });
+}
+
+}  // namespace
+
+std::vector<RingMember> JoiningMembersOf(const MembersListing& listing) {
+  std::vector<RingMember> out;
+  for (const auto& e : listing.entries) {
+    if (e.record.state != MemberState::kJoining) continue;
+    if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
+    out.push_back({e.record.id, e.record.address, e.record.zone});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RingMember& a, const RingMember& b) { return a.id < b.id; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const RingMember& a, const RingMember& b) { return a.id == b.id; }),
+            out.end());
+  return out;
+}
+
 MemberFollower::MemberFollower(FollowerOptions options, ClusterDirectory& directory)
     : options_(std::move(options)), directory_(directory) {}
 
@@ -72,6 +98,7 @@ Status MemberFollower::FetchOnce() {
       continue;
     }
     std::vector<RingMember> members = RingMembersOf(*listing);
+    std::vector<RingMember> joining = JoiningMembersOf(*listing);
     if (members.empty()) {
       last = Status::Unavailable(address + ": its member table has no ring member yet");
       continue;
@@ -81,20 +108,30 @@ Status MemberFollower::FetchOnce() {
       std::lock_guard<std::mutex> lock(mu_);
       latest_ = std::move(*listing);
     }
-    const bool same =
-        members.size() == published_.size() &&
-        std::equal(members.begin(), members.end(), published_.begin(),
-                   [](const RingMember& a, const RingMember& b) {
-                     return a.id == b.id && a.address == b.address && a.zone == b.zone;
-                   });
-    if (same) return Status::Ok();
+    if (SameMembers(members, published_) && SameMembers(joining, published_joining_)) {
+      return Status::Ok();
+    }
     auto ring = Ring::Build(members, options_.tokens_per_node);
     if (!ring.ok()) return ring.status();
-    if (Status s = directory_.Publish(*ring); !s.ok()) return s;
+    RingPtr pending;
+    std::string joining_ids;
+    if (!joining.empty()) {
+      std::vector<RingMember> with = members;
+      for (const auto& m : joining) {
+        with.push_back(m);
+        joining_ids += (joining_ids.empty() ? "" : ",") + m.id + "=" + m.address;
+      }
+      auto built = Ring::Build(std::move(with), options_.tokens_per_node);
+      if (!built.ok()) return built.status();
+      pending = *built;
+    }
+    if (Status s = directory_.Publish(*ring, pending); !s.ok()) return s;
     std::string ids;
     for (const auto& m : members) ids += (ids.empty() ? "" : ",") + m.id + "=" + m.address;
-    spdlog::info("cluster members (from {}): {}", address, ids);
+    spdlog::info("cluster members (from {}): {}{}{}", address, ids,
+                 joining_ids.empty() ? "" : "; joining: ", joining_ids);
     published_ = std::move(members);
+    published_joining_ = std::move(joining);
     return Status::Ok();
   }
   return last;

@@ -5,7 +5,8 @@
 // answered last, else the seeds (names resolved again each time, so a DNS name with several
 // addresses is several seeds), else any member it knew. When the ring's members (every member
 // neither JOINING nor REMOVED; DOWN ones stay) or their addresses change, it builds the new ring
-// and publishes it (cluster_view.h); the workers take it between events. Ring membership comes
+// and publishes it (cluster_view.h); the workers take it between events. JOINING members are
+// published beside it (ClusterView::pending_ring): writes reach them, reads do not. Ring membership comes
 // only from the cluster, so every proxy routes alike; a link's own down state (NodeHealth) still
 // lets a proxy skip a node quickly.
 //
@@ -36,6 +37,10 @@ struct FollowerOptions {
   int64_t timeout_ms = 1000;  // connect and answer, per node asked
 };
 
+// A listing's JOINING members, sorted by id: they take writes for the ranges they gain, not
+// reads (the ring members are RingMembersOf, common/membership/gossip_wire.h).
+std::vector<RingMember> JoiningMembersOf(const MembersListing& listing);
+
 class MemberFollower {
  public:
   MemberFollower(FollowerOptions options, ClusterDirectory& directory);
@@ -61,6 +66,7 @@ class MemberFollower {
   MembersListing latest_;              // guarded by mu_
   std::string last_good_;              // follower thread (or FetchOnce before Start)
   std::vector<RingMember> published_;  // the ring members last published
+  std::vector<RingMember> published_joining_;  // and the JOINING ones
   std::thread thread_;
 };
 

@@ -28,6 +28,9 @@ constexpr size_t kMaxIdleOps = 4096;
 constexpr size_t kMaxRecentRepairBytes = 4 << 20;
 
 constexpr int kPlaceholderRequestId = 1;  // patched per link (see NodeLink::Send)
+// The tag of a write copied to a JOINING owner: never a machine's tag, so its answer is dropped.
+constexpr uint8_t kUncountedTag = 0xFF;
+static_assert(kUncountedTag >= KeyOperation::kMaxTags);
 
 std::string PeerName(const sockaddr_storage& addr) {
   char host[64] = "?";
@@ -270,6 +273,18 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
     if (shared_.directory.health(member).down.load(std::memory_order_relaxed)) continue;
     op.members[op.n + fallbacks++] = member;
   }
+  // A member JOINING gets the writes of the ranges it gains at once (its reads come later).
+  op.joining_count = 0;
+  if (view_->pending_ring != nullptr && plan.mode != KeyMode::kRead) {
+    int pending[Ring::kMaxReplicas];
+    const int count = view_->pending_ring->PreferenceList(KeyHash(key), replicas, pending);
+    for (int i = 0; i < count; ++i) {
+      const int member = view_->pending_slot_of[pending[i]];
+      if (std::find(op.members, op.members + op.n, member) == op.members + op.n) {
+        op.joining[op.joining_count++] = member;
+      }
+    }
+  }
   plan.n = op.n;
   plan.fallbacks = fallbacks;
   plan.required = RequiredReplicas(level, static_cast<int>(shared_.config.replicas));
@@ -381,6 +396,16 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
     if (!links_[op.members[req.replica]]->Send(frame, PendingRef{op.index, op.generation, req.tag},
                                                MonotonicMs() + shared_.settings.timeout_ms())) {
       failed[failed_count++] = req.tag;
+    }
+    // The same write to the JOINING owners, once per round (replica 0 gets every round's).
+    // Their answers carry kUncountedTag, which FindOp never matches: dropped.
+    if (req.replica == 0 &&
+        (req.type == NodeRequest::Type::kPut || req.type == NodeRequest::Type::kTouch)) {
+      for (int j = 0; j < op.joining_count; ++j) {
+        stats_.upstream[op.joining[j]]->requests.Inc();
+        links_[op.joining[j]]->Send(frame, PendingRef{op.index, op.generation, kUncountedTag},
+                                    MonotonicMs() + shared_.settings.timeout_ms());
+      }
     }
   }
   for (size_t i = 0; i < failed_count; ++i) {
