@@ -230,7 +230,10 @@ class SeededCluster:
         for node_id in ids:
             assert wait_until(lambda: states(self.ports[node_id]) == {i: "NORMAL" for i in ids},
                               timeout=15), (node_id, members(self.ports[node_id]))
-        assert wait_until(lambda: set(proxy_members(self.client)) >= set(ids), timeout=10)
+        # The proxy's ring too (its listing may still have some JOINING: a cluster being created).
+        assert wait_until(lambda: {i: f["state"] for i, f in proxy_members(self.client).items()
+                                   if i in ids} == {i: "NORMAL" for i in ids}, timeout=10), (
+            proxy_members(self.client))
 
     def owners(self, key):
         return [o.decode() for o in self.client.execute_command("SHOAL.LOCATE", key)]
