@@ -21,6 +21,8 @@ import redis
 import harness
 from harness import BIN, free_port, shoalctl, slow, wait_for_port, wait_until
 from node_wire import NodeConnection
+from test_node_hints import hint_put
+from test_node_protocol import info
 
 GOSSIP_MS = 200
 IDS = ["a", "b", "c"]
@@ -482,3 +484,51 @@ def test_join_under_quorum_load(tmp_path):
     finally:
         cluster.close()
 
+
+
+def test_decommission_hands_off_its_hints(tmp_path):
+    """A decommissioned node hands off the hints it holds before it leaves: those for a live
+    member to that member, those for a member that does not answer to the key's other owners.
+    The node replays hints at 1 per second, so without the hand-off almost all would be lost."""
+    ids = ["a", "b", "c", "d"]
+    cluster = SeededCluster(tmp_path, ids, node_extra=(
+        "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0"))
+    try:
+        cluster.wait_all_normal(ids)
+        # Nodes started together may each start with a ring of their own (docs/membership.md,
+        # "Limits"): restarted, d holds a hint for any member.
+        cluster.procs["d"].stop()
+        port = cluster.ports["d"]
+        cluster.procs["d"] = Launched(
+            "node-d", node_args(tmp_path, "d", port, cluster.seeds, (
+                "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0")),
+            port, Path(tmp_path) / f"node-d-{port}-2.log")
+        wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
+                      log=cluster.procs["d"].log_path)
+        cluster.wait_all_normal(ids)
+        for_b = [f"hb{i}".encode() for i in range(150)]
+        for_c = [f"hc{i}".encode() for i in range(150)]
+        with NodeConnection(cluster.ports["d"]) as conn:
+            conn.hello()
+            for target, keys in (("b", for_b), ("c", for_c)):
+                for key in keys:
+                    name, body = hint_put(conn, target, key, b"v" + key)
+                    assert name == "HintAck" and body["stored"] is True, (key, name, body)
+        assert info(cluster.ports["d"])["hints_pending"] > 250
+        # c stops for good (not removed): its hints go to the keys' other owners.
+        cluster.procs["c"].kill()
+        out = shoalctl(cluster.ports["d"], "decommission")
+        assert out.returncode == 0, out
+        assert wait_until(lambda: not cluster.procs["d"].alive(), timeout=slow(60)), (
+            cluster.procs["d"].log())
+        assert cluster.procs["d"].proc.returncode == 0
+        log = cluster.procs["d"].log()
+        assert "hints handed off" in log, log[-2000:]
+        keys_b = {k.decode() for k in for_b}
+        keys_c = {k.decode() for k in for_c}
+        assert held_by(cluster.ports["b"], keys_b) == keys_b
+        # With a, b and c left and N=3, every key's owners are a, b and c.
+        for port in (cluster.ports["a"], cluster.ports["b"]):
+            assert held_by(port, keys_c) == keys_c
+    finally:
+        cluster.close()

@@ -225,10 +225,15 @@ void CloseMainLoop(uv_loop_t* loop) {
 //
 // `joining` (a new node, or one whose join did not finish): it starts JOINING, unless no member
 // is in the ring yet (a cluster being created: NORMAL at once); its own ring then counts it
-// (the rebalancer pulls its ranges and turns it NORMAL). *still_joining says which.
+// (the rebalancer pulls its ranges and turns it NORMAL). *still_joining says which;
+// *ring_members are the members the rebalancer starts from (this node included).
+//
+// The node's own ring (config.ring: hints, anti-entropy, the start-up sync) also counts the
+// members JOINING when it starts: those of a cluster being created turn NORMAL a round later,
+// and a hint or a summary for a joining node is good to have.
 shoal::Status StartGossip(shoal::node::NodeConfig& config,
                           std::unique_ptr<shoal::node::GossipService>& gossip, bool joining,
-                          bool* still_joining) {
+                          bool* still_joining, std::vector<shoal::RingMember>* ring_members) {
   shoal::MemberRecord self;
   self.id = config.id;
   self.address = config.advertise_address;
@@ -264,6 +269,15 @@ shoal::Status StartGossip(shoal::node::NodeConfig& config,
     std::sort(members.begin(), members.end(),
               [](const shoal::RingMember& a, const shoal::RingMember& b) { return a.id < b.id; });
   }
+  *ring_members = members;
+  for (const auto& v : gossip->Listing().entries) {
+    const auto& r = v.record;
+    if (r.state != shoal::MemberState::kJoining || r.id == config.id) continue;
+    if (r.id.empty() || !shoal::ParseHostPort(r.address).ok()) continue;
+    members.push_back({r.id, r.address, r.zone});
+  }
+  std::sort(members.begin(), members.end(),
+            [](const shoal::RingMember& a, const shoal::RingMember& b) { return a.id < b.id; });
   auto ring = shoal::Ring::Build(members, static_cast<int>(config.tokens_per_node));
   if (!ring.ok()) return shoal::Status::Internal("gossip: " + ring.status().message());
   config.ring = *ring;
@@ -324,6 +338,9 @@ void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::Gossip
           &rebalancer);
   counter("shoal_rebalance_failures_total", "Hand-offs that stopped at an error (retried).",
           r.handoff_failures, &rebalancer);
+  counter("shoal_rebalance_hints_handed_off_total",
+          "Spooled hints a decommission delivered (to their target or the key's owners).",
+          r.hints_handed_off, &rebalancer);
   counter("shoal_rebalance_keys_joined_total",
           "Keys this node pulled while JOINING (applied here).", r.keys_joined, &rebalancer);
   counter("shoal_rebalance_bytes_streamed_total",
@@ -416,8 +433,9 @@ int main(int argc, char** argv) {
   // start-up sync) is the ring they form once gossip has settled.
   std::unique_ptr<shoal::node::GossipService> gossip;
   bool joining = false;
+  std::vector<shoal::RingMember> rebalance_from;
   if (!config.seed_list.empty()) {
-    s = StartGossip(config, gossip, !served_before, &joining);
+    s = StartGossip(config, gossip, !served_before, &joining, &rebalance_from);
     if (!s.ok()) {
       spdlog::critical("{}", s.message());
       return kExitStartFailure;
@@ -447,7 +465,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<shoal::node::Rebalancer> rebalancer;
   if (gossip != nullptr) {
     rebalancer = std::make_unique<shoal::node::Rebalancer>(
-        server.mutable_context(), *gossip, config.listen_address.host, config.ring->members(),
+        server.mutable_context(), *gossip, config.listen_address.host, rebalance_from,
         config.gossip_interval_ms, join_marker);
     server.mutable_context().rebalancer = rebalancer.get();
     AttachGossipMetrics(server.mutable_context().metrics, *gossip, *rebalancer);

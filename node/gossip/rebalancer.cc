@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/hash/key_hash.h"
+#include "node/hints/hint_service.h"
 #include "node/server/node_flush.h"
 #include "node/server/peer_requests.h"
 #include "node/sync/peer_pull.h"
@@ -198,12 +199,35 @@ void Rebalancer::RunDecommission() {
     Status s = HandOff(**before, **after);
     if (s.ok()) break;
     counters_.handoff_failures.fetch_add(1);
+    if (attempt >= kMaxAttempts) {
+      // An owner that does not answer (dead, not yet removed) must not hold the node forever:
+      // the keys' other owners have them, and its removal re-replicates them.
+      spdlog::error("decommission: keys not all handed off ({}); going on", s.message());
+      break;
+    }
     spdlog::warn("decommission: hand-off stopped ({}), attempt {}", s.message(), attempt);
     if (!Sleep(interval_ms_)) return;
   }
   counters_.handoffs.fetch_add(1);
-  spdlog::warn("decommission: {} keys handed to their next owners; turning REMOVED",
-               counters_.keys_pushed.load());
+  spdlog::warn("decommission: {} keys handed to their next owners", counters_.keys_pushed.load());
+  for (int attempt = 1;; ++attempt) {
+    std::vector<RingMember> without = gossip_.RingMembers();
+    std::erase_if(without, [&](const RingMember& m) { return m.id == node_.config.id; });
+    auto after = Ring::Build(without, static_cast<int>(node_.config.tokens_per_node));
+    if (!after.ok()) break;
+    Status s = HandOffHints(**after);
+    if (s.ok()) break;
+    counters_.handoff_failures.fetch_add(1);
+    if (attempt >= kMaxAttempts) {
+      spdlog::error("decommission: hints not all handed off ({}); the rest leave with this node",
+                    s.message());
+      break;
+    }
+    spdlog::warn("decommission: hint hand-off stopped ({}), attempt {}", s.message(), attempt);
+    if (!Sleep(interval_ms_)) return;
+  }
+  spdlog::warn("decommission: {} hints handed off; turning REMOVED",
+               counters_.hints_handed_off.load());
   (void)gossip_.SetSelfState(MemberState::kRemoved);
   // Long enough for the REMOVED record to reach the peers (and the proxies through them).
   if (!Sleep(std::max<int64_t>(10 * interval_ms_, 1000))) return;
@@ -323,6 +347,71 @@ Status Rebalancer::PullGained(const Ring& before, const Ring& after, const RingM
     for (const auto& st : states) bytes += st.key.size() + st.value.size();
     if (!Pace(bytes)) return Status::Unavailable("stopping");
   } while (cursor != 0);
+  return Status::Ok();
+}
+
+Status Rebalancer::HandOffHints(const Ring& after) {
+  if (node_.hints == nullptr) return Status::Ok();
+  hints::HintSpool& spool = node_.hints->spool();
+  const std::string& self_id = node_.config.id;
+  const int n = static_cast<int>(node_.config.replicas);
+  // Connections by member id; nullptr: not a member, or unreachable this time.
+  std::map<std::string, std::unique_ptr<client::NodeClient>> conns;
+  auto conn_of = [&](const std::string& id) -> client::NodeClient* {
+    if (auto it = conns.find(id); it != conns.end()) return it->second.get();
+    std::unique_ptr<client::NodeClient> c;
+    if (const int index = after.IndexOf(id); index >= 0) {
+      auto opened = Open(node_, after.members()[index].address);
+      if (opened.ok()) c = std::move(*opened);
+    }
+    return (conns[id] = std::move(c)).get();
+  };
+  for (const std::string& target : spool.Targets()) {
+    std::string cursor;
+    while (true) {
+      auto batch = spool.Next(target, cursor, 256);
+      if (!batch.ok()) return batch.status();
+      if (batch->empty()) break;
+      cursor = hints::EncodeHintKey(batch->back());
+      std::vector<PulledState> states;
+      uint64_t bytes = 0;
+      for (const hints::Hint& h : *batch) {
+        states.push_back({h.key, h.value, h.version, h.expiry_version,
+                          static_cast<uint64_t>(h.expire_at_ms), h.tombstone,
+                          static_cast<wire::ValueType>(h.value_type)});
+        bytes += h.key.size() + h.value.size();
+      }
+      PullCounters written;
+      bool delivered = false;
+      if (client::NodeClient* c = conn_of(target); c != nullptr) {
+        delivered = WriteKeyStates(*c, states, kRequestTimeoutMs, &written).ok();
+        if (!delivered) conns[target].reset();
+      }
+      if (!delivered) {
+        // The target is gone or does not answer: the key's owners without this node get it.
+        std::map<std::string, std::vector<PulledState>> by_owner;
+        for (const PulledState& st : states) {
+          int owners[Ring::kMaxReplicas];
+          const int count = after.PreferenceList(KeyHash(st.key), n, owners);
+          for (int i = 0; i < count; ++i) {
+            const std::string& id = after.members()[owners[i]].id;
+            if (id != target && id != self_id) by_owner[id].push_back(st);
+          }
+        }
+        for (const auto& [id, owned] : by_owner) {
+          client::NodeClient* c = conn_of(id);
+          if (c == nullptr) return Status::Unavailable(id + ": unreachable");
+          if (Status s = WriteKeyStates(*c, owned, kRequestTimeoutMs, &written); !s.ok()) {
+            conns[id].reset();
+            return Status::Unavailable(id + ": " + s.message());
+          }
+        }
+      }
+      if (Status s = spool.Remove(*batch); !s.ok()) return s;
+      counters_.hints_handed_off.fetch_add(batch->size(), std::memory_order_relaxed);
+      if (!Pace(bytes)) return Status::Unavailable("stopping");
+    }
+  }
   return Status::Ok();
 }
 

@@ -24,8 +24,10 @@
 //    (the ring without itself), turns REMOVED, waits a few gossip rounds for that to spread,
 //    and asks the process to stop (SIGTERM to itself).
 // A hand-off that fails (a target unreachable) is tried again the next interval, up to
-// kMaxAttempts times. Hints queued here for other nodes are not handed off (they are replayed
-// while the node runs; those of a decommissioned node are dropped with it).
+// kMaxAttempts times. A decommission also hands off the hints this node holds for others (its
+// RocksDB spool) before it turns REMOVED: each to its target when the target is still a member
+// and answers, else to the key's owners without this node; each one handed off is removed from
+// the spool (the replayer may deliver some of them meanwhile: twice is harmless).
 //
 // Thread rules: one thread of its own (blocking NodeClient calls, never a shard loop).
 // Start/Stop from main; Decommission and counters() from any thread.
@@ -77,6 +79,7 @@ class Rebalancer {
     std::atomic<uint64_t> keys_stale{0};   // the new owner held as new or newer already
     std::atomic<uint64_t> keys_joined{0};  // applied here by this node's join pull
     std::atomic<uint64_t> bytes_streamed{0};  // key and value bytes pulled or pushed
+    std::atomic<uint64_t> hints_handed_off{0};  // decommission: spooled hints delivered
   };
   Counters& counters() { return counters_; }
 
@@ -93,6 +96,9 @@ class Rebalancer {
   // Pushes to the owners `after` adds every key this node holds that it owned under `before`.
   Status HandOff(const Ring& before, const Ring& after);
   void RunDecommission();
+  // Decommission: delivers every spooled hint (see the top); `after` is the ring without this
+  // node.
+  Status HandOffHints(const Ring& after);
   bool Sleep(int64_t ms);  // false once stopping
   bool Stopping();
 
