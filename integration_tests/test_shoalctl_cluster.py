@@ -173,10 +173,11 @@ class Launched(harness.Process):
 
 
 @pytest.fixture
-def seeded(tmp_path):
+def seeded(tmp_path, request):
     """Three nodes a, b, c that find each other from --seeds (a and b), and a proxy that knows
     only c."""
     ports = {i: harness.free_port() for i in ("a", "b", "c")}
+    admin = {i: harness.free_port() for i in ("a", "b", "c", "proxy")}
     seeds = f"127.0.0.1:{ports['a']},127.0.0.1:{ports['b']}"
     nodes, proxy = {}, None
     try:
@@ -186,7 +187,8 @@ def seeded(tmp_path):
                 f"node-{i}",
                 [str(harness.BIN / "shoal-node"), "--id", i, "--listen", f"127.0.0.1:{port}",
                  "--data-dir", str(tmp_path / f"node-{i}"), "--warmup-ms", "0", "--seeds", seeds,
-                 "--gossip-interval-ms", "200", "--anti-entropy-interval-ms", "0"],
+                 "--gossip-interval-ms", "200", "--anti-entropy-interval-ms", "0",
+                 "--admin", f"127.0.0.1:{admin[i]}"],
                 port, tmp_path / f"node-{i}.log")
         for n in nodes.values():
             harness.wait_for_port(n.port, timeout=30, proc=n.proc, log=n.log_path)
@@ -194,8 +196,9 @@ def seeded(tmp_path):
         proxy = harness.Process(
             "proxy", [str(harness.BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{proxy_port}",
                       "--seeds", f"127.0.0.1:{ports['c']}", "--members-refresh-ms", "200",
-                      "--timeout-ms", "500"],
+                      "--timeout-ms", "500", "--admin", f"127.0.0.1:{admin['proxy']}"],
             proxy_port, tmp_path / "proxy.log")
+        request.node.admin = admin
         yield nodes, proxy, ports, seeds
     finally:
         for p in [*nodes.values(), *([proxy] if proxy else [])]:
@@ -275,3 +278,57 @@ def test_seeds_errors():
     assert r.returncode == 2 and "--seeds" in r.stderr
     r = ctl("get", "k", "--seeds", "127.0.0.1:1")
     assert r.returncode == 2 and "does not apply" in r.stderr
+
+
+def admin_json(port, path):
+    from test_admin import http
+    status, _, body = http(port, path)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path):
+    """GET /members on a node and on a proxy of a --seeds cluster lists the member table (state,
+    phi, incarnation...; the proxy adds its link to each), GET /ring the ring it forms now; a
+    killed member turns DOWN there and stays in the ring. promtool accepts the node's /metrics
+    (gossip metrics included)."""
+    import shutil
+    from test_admin import http, wait_admin
+    nodes, proxy, ports, seeds = seeded
+    admin = request.node.admin
+    for port in admin.values():
+        wait_admin(port)
+
+    def states(port):
+        return {m["id"]: m["state"] for m in admin_json(port, "/members")["members"]}
+
+    for who in ("a", "proxy"):
+        assert harness.wait_until(lambda: states(admin[who]) == dict.fromkeys("abc", "NORMAL"),
+                                  timeout=harness.slow(15)), admin_json(admin[who], "/members")
+    listing = admin_json(admin["a"], "/members")
+    assert listing["source"] == "gossip" and listing["listed_by"] == "a"
+    a = listing["members"][0]
+    assert (a["id"], a["address"], a["phi"]) == ("a", f"127.0.0.1:{ports['a']}", 0)
+    assert a["incarnation"] >= 1 and a["heartbeat"] >= 1
+    assert harness.wait_until(
+        lambda: [m["link"] for m in admin_json(admin["proxy"], "/members")["members"]]
+        == ["up"] * 3, timeout=harness.slow(10))
+    for who in ("a", "b", "proxy"):
+        ring = admin_json(admin[who], "/ring")
+        assert [m["id"] for m in ring["members"]] == ["a", "b", "c"], (who, ring)
+
+    if shutil.which("promtool") is not None:
+        text = http(admin["a"], "/metrics")[2]
+        r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    nodes["c"].kill()
+    for who in ("a", "b"):
+        assert harness.wait_until(lambda: states(admin[who])["c"] == "DOWN",
+                                  timeout=harness.slow(15)), admin_json(admin[who], "/members")
+        c = admin_json(admin[who], "/members")["members"][2]
+        assert c["phi"] > 1 and c["last_heard_ms"] > 500, c
+        assert [m["id"] for m in admin_json(admin[who], "/ring")["members"]] == ["a", "b", "c"]
+    assert harness.wait_until(lambda: states(admin["proxy"])["c"] == "DOWN",
+                              timeout=harness.slow(10))

@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <vector>
 
 #include "common/admin/cpu_profile.h"
 #include "common/log/log.h"
+#include "common/membership/member.h"
 
 namespace shoal::admin {
 
@@ -115,6 +117,31 @@ std::string MembersJson(const Ring& ring, int self, const std::function<std::str
             ",\"state\":" + JsonString(state(static_cast<int>(m)));
     if (self >= 0)
       json += std::string(",\"self\":") + (static_cast<int>(m) == self ? "true" : "false");
+    json += "}";
+  }
+  return json + "]}";
+}
+
+std::string MembersListingJson(const MembersListing& listing,
+                               const std::function<std::string(const std::string&)>& link) {
+  std::vector<const MemberView*> sorted;
+  for (const MemberView& v : listing.entries) sorted.push_back(&v);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const MemberView* a, const MemberView* b) { return a->record.id < b->record.id; });
+  std::string json =
+      "{\"source\":\"gossip\",\"listed_by\":" + JsonString(listing.node_id) + ",\"members\":[";
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const MemberView& v = *sorted[i];
+    char phi[32];
+    std::snprintf(phi, sizeof(phi), "%.3f", std::min(v.phi, 1e6));
+    json += (i == 0 ? "" : ",");
+    json += "{\"id\":" + JsonString(v.record.id) + ",\"address\":" + JsonString(v.record.address) +
+            ",\"zone\":" + JsonString(v.record.zone) +
+            ",\"state\":" + JsonString(MemberStateName(v.state)) + ",\"phi\":" + phi +
+            ",\"incarnation\":" + std::to_string(v.record.incarnation) +
+            ",\"heartbeat\":" + std::to_string(v.record.heartbeat) +
+            ",\"last_heard_ms\":" + std::to_string(v.last_heard_ms);
+    if (link) json += ",\"link\":" + JsonString(link(v.record.id));
     json += "}";
   }
   return json + "]}";

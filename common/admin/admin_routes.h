@@ -18,6 +18,7 @@
 
 #include "common/admin/admin_server.h"
 #include "common/config/options.h"
+#include "common/membership/gossip_wire.h"
 #include "common/metrics/registry.h"
 #include "common/ring/ring.h"
 
@@ -41,6 +42,15 @@ std::vector<MemberShare> RingShares(const Ring& ring, int replicas);
 // {"source":"static","members":[{"id","address","state", "self"?}]}; state(i) names member i's
 // state as this process sees it ("up", "down", "unknown").
 std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state);
+
+// A gossiping cluster's member table (--seeds) as one process sees it:
+// {"source":"gossip","listed_by":ID,"members":[{"id","address","zone","state","phi",
+//  "incarnation","heartbeat","last_heard_ms", "link"?}]}, members sorted by id; state is the
+// member's state in the table (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi capped at 1e6 (JSON
+// has no infinity). `link(id)`, when given, adds this process's own view of its connection to
+// the member ("up", "down"; a proxy's).
+std::string MembersListingJson(const MembersListing& listing,
+                               const std::function<std::string(const std::string&)>& link = {});
 
 // Starts `server` on `address` unless empty. The built-in default address (`default_address`)
 // is taken best-effort: when it cannot be bound (another process on this host has it) the

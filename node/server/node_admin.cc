@@ -1,6 +1,7 @@
 #include "node/server/node_admin.h"
 
 #include "common/admin/admin_routes.h"
+#include "node/gossip/gossip_service.h"
 #include "node/server/node_metrics.h"
 
 namespace shoal::node {
@@ -21,11 +22,21 @@ void AddNodeAdminRoutes(admin::AdminServer& server, const NodeContext& node,
         503, "not ready: warming up (" + std::to_string(left > 0 ? left : 0) + " ms left)\n");
   });
   server.Get("/ring", [&node](const HttpRequest&) {
+    const int replicas = static_cast<int>(node.config.replicas);
+    if (node.gossip != nullptr) {
+      // The ring the member table forms now (as the proxies route), not the one at start.
+      auto ring =
+          Ring::Build(node.gossip->RingMembers(), static_cast<int>(node.config.tokens_per_node));
+      if (!ring.ok()) return HttpResponse::Json(200, "{}");
+      return HttpResponse::Json(200, admin::RingJson(**ring, replicas));
+    }
     if (node.ring == nullptr) return HttpResponse::Json(200, "{}");
-    return HttpResponse::Json(200,
-                              admin::RingJson(*node.ring, static_cast<int>(node.config.replicas)));
+    return HttpResponse::Json(200, admin::RingJson(*node.ring, replicas));
   });
   server.Get("/members", [&node](const HttpRequest&) {
+    if (node.gossip != nullptr) {
+      return HttpResponse::Json(200, admin::MembersListingJson(node.gossip->Listing()));
+    }
     if (node.ring == nullptr)
       return HttpResponse::Json(200, "{\"source\":\"static\",\"members\":[]}");
     return HttpResponse::Json(200, admin::MembersJson(*node.ring, node.self, [&node](int m) {

@@ -2,6 +2,7 @@
 
 #include "common/admin/admin_routes.h"
 #include "proxy/quorum/consistency.h"
+#include "proxy/server/member_follower.h"
 
 namespace shoal::proxy {
 
@@ -49,6 +50,15 @@ void AddProxyAdminRoutes(admin::AdminServer& server, SharedState& shared, const 
   });
   server.Get("/members", [&shared](const HttpRequest&) {
     const ClusterViewPtr view = shared.directory.view();
+    if (shared.follower != nullptr) {
+      // --seeds: the member table last fetched, with this proxy's link to each ring member.
+      return HttpResponse::Json(
+          200, admin::MembersListingJson(shared.follower->Latest(), [&](const std::string& id) {
+            const int m = view->ring->IndexOf(id);
+            if (m < 0) return std::string("none");  // not in the ring: no link
+            return std::string(Down(shared, view->slot_of[m]) ? "down" : "up");
+          }));
+    }
     return HttpResponse::Json(200, admin::MembersJson(*view->ring, -1, [&shared, &view](int m) {
                                 return std::string(Down(shared, view->slot_of[m]) ? "down" : "up");
                               }));
