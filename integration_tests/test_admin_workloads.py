@@ -32,7 +32,10 @@ def cluster(tmp_path):
         procs.append(proxy)
         for port in (*admin.values(), proxy_admin):
             wait_admin(port)
-        harness.wait_until(lambda: http(proxy_admin, "/readyz")[0] == 200, timeout=harness.slow(10))
+        # Every node past its start-up sync (a write at ALL is not counted on a syncing node).
+        for port in (*admin.values(), proxy_admin):
+            assert harness.wait_until(lambda: http(port, "/readyz")[0] == 200,
+                                      timeout=harness.slow(20)), port
         yield nodes, ports, admin, proxy, proxy_admin
     finally:
         for p in procs:
@@ -109,7 +112,7 @@ def test_evictions_make_room_for_every_write(tmp_path):
         node.stop(timeout=5)
 
 
-def test_start_up_sync_progress(cluster, tmp_path):
+def test_start_up_sync_progress(cluster, tmp_path, request):
     """A node restarted empty pulls the keys it holds from its two peers: the sync's metrics say
     done, 2 of 2 peers, and exactly the keys and bytes the workload wrote."""
     nodes, ports, admin, proxy, proxy_admin = cluster
@@ -121,6 +124,7 @@ def test_start_up_sync_progress(cluster, tmp_path):
     nodes["c"] = harness.start_node(
         tmp_path, "c", port=ports["c"], members=ports,
         extra=("--admin", f"127.0.0.1:{admin['c']}", "--anti-entropy-interval-ms", "0"))
+    request.addfinalizer(lambda: nodes["c"].stop(timeout=5))
     wait_admin(admin["c"])
     assert harness.wait_until(lambda: http(admin["c"], "/readyz")[0] == 200,
                               timeout=harness.slow(20))
