@@ -5,6 +5,7 @@
 
 #include "common/hash/key_hash.h"
 #include "common/typed/counter.h"
+#include "common/typed/elements.h"
 
 namespace shoal::typed {
 
@@ -45,7 +46,7 @@ bool MergeValues(ValueType a_type, std::string_view a, ValueType b_type, std::st
     }
     case ValueType::kHash:
     case ValueType::kSet:
-      break;
+      return MergeElements(a, b, out);
   }
   return false;
 }
@@ -80,7 +81,13 @@ Version DerivedVersion(const Version& base_version, const Version& base_expiry_v
 
 uint64_t BodyDigest(ValueType type, std::string_view value) {
   if (type == ValueType::kString) return 0;
-  const uint64_t d = Hash64(value, 0x7479706564ull + static_cast<uint64_t>(type));
+  uint64_t d;
+  if (type == ValueType::kHash || type == ValueType::kSet) {
+    // The XOR of the elements' hashes, kept in the body (elements.h): O(1), not O(body).
+    d = StoredDigest(value) * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(type);
+  } else {
+    d = Hash64(value, 0x7479706564ull + static_cast<uint64_t>(type));
+  }
   return d == 0 ? 1 : d;
 }
 
@@ -95,7 +102,11 @@ Status ValidateBody(ValueType type, std::string_view value) {
     }
     case ValueType::kHash:
     case ValueType::kSet:
-      break;
+      if (!ValidateElements(value, type == ValueType::kSet)) {
+        return Status::InvalidArgument(type == ValueType::kSet ? "malformed set body"
+                                                               : "malformed hash body");
+      }
+      return Status::Ok();
   }
   return Status::InvalidArgument("unsupported value type");
 }
@@ -106,6 +117,8 @@ Version NewestElement(ValueType type, std::string_view value) {
     Counter c;
     if (!Counter::Decode(value, &c)) return newest;
     for (const CounterComponent& x : c.components) newest = std::max(newest, x.version);
+  } else if (type == ValueType::kHash || type == ValueType::kSet) {
+    newest = NewestElementVersion(value);
   }
   return newest;
 }
@@ -114,8 +127,21 @@ size_t ElementCount(ValueType type, std::string_view value) {
   if (type == ValueType::kCounter) {
     Counter c;
     if (Counter::Decode(value, &c)) return c.components.size();
+  } else if (type == ValueType::kHash || type == ValueType::kSet) {
+    ElementsView v;
+    if (DecodeElements(value, &v)) return v.elements.size();
   }
   return 0;
+}
+
+bool EmptyTyped(ValueType type, std::string_view value) {
+  if (type != ValueType::kHash && type != ValueType::kSet) return false;
+  ElementsView v;
+  if (!DecodeElements(value, &v)) return true;
+  for (const ElementView& e : v.elements) {
+    if (e.live()) return false;
+  }
+  return true;
 }
 
 }  // namespace shoal::typed

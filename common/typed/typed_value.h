@@ -8,8 +8,8 @@
 //
 //   found | tombstone | (version, expiry_version) | expire_at_ms | type | value
 //
-// `value` is the bytes of a string, or the encoded body of a typed value (a counter today; hashes
-// and sets, reserved in the wire's ValueType, come next). A typed value's `version` is that of the
+// `value` is the bytes of a string, or the encoded body of a typed value (a counter: counter.h;
+// a hash or a set: elements.h). A typed value's `version` is that of the
 // whole-key write it builds on (a SET, a DEL, an expiry, or nothing: see DerivedVersion), not of
 // its latest element write: elements carry their own versions inside the body.
 //
@@ -82,7 +82,12 @@ Status ValidateBody(ValueType type, std::string_view value);
 // The newest element version inside a typed body (zero for strings and empty bodies).
 Version NewestElement(ValueType type, std::string_view value);
 
-// Elements held (counter components, hash fields, set members); 0 for strings.
+// Elements held (counter components, hash fields, set members, tombstones included); 0 for
+// strings.
 size_t ElementCount(ValueType type, std::string_view value);
+
+// A hash or set with no live element (every one removed): Redis holds no such key, so reads treat
+// it as absent. False for strings and counters.
+bool EmptyTyped(ValueType type, std::string_view value);
 
 }  // namespace shoal::typed

@@ -35,7 +35,7 @@ const char* ValidateHintPut(const wire::HintPut& hint_put, std::string_view self
   }
   if (put->keep_ttl()) return "a keep_ttl put cannot be hinted";
   if (put->value_type() != wire::ValueType::String) {
-    if (put->value_type() != wire::ValueType::Counter) return "unsupported value type";
+    if (put->value_type() > wire::ValueType::MAX) return "unsupported value type";
     if (!put->tombstone() &&
         !typed::ValidateBody(
              static_cast<typed::ValueType>(put->value_type()),

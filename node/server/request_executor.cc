@@ -56,9 +56,9 @@ const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* o
       // A condition this node does not know must not be dropped (the put would apply
       // unconditionally): refuse it, as Touch does.
       if (put->condition() > wire::PutCondition::MAX) return "unknown put condition";
-      // Typed values (docs/data-model.md): counters today; hashes and sets are reserved.
+      // Typed values (docs/data-model.md): counters, hashes and sets, their bodies validated.
       if (put->value_type() != wire::ValueType::String) {
-        if (put->value_type() != wire::ValueType::Counter) return "unsupported value type";
+        if (put->value_type() > wire::ValueType::MAX) return "unsupported value type";
         if (!put->tombstone() &&
             !typed::ValidateBody(static_cast<typed::ValueType>(put->value_type()),
                                  AsView(put->value()))

@@ -18,6 +18,12 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
   plan_ = plan;
   write_value_.assign(plan.value.data(), plan.value.size());
   plan_.value = write_value_;
+  element_args_.resize(plan.element_args.size());
+  for (size_t i = 0; i < plan.element_args.size(); ++i) {
+    element_args_[i].assign(plan.element_args[i].data(), plan.element_args[i].size());
+  }
+  plan_.element_args = {};
+  element_error_.clear();
   hlc_ = &hlc;
   writer_ = writer;
   phase_ = Phase::kRead;
@@ -507,16 +513,33 @@ void KeyOperation::Resolved(int64_t now_ms) {
   // The resolved pair's value: fetched, or the newest seen (which it then is).
   std::string_view value = fetched_ ? std::string_view(answer_value_) : newest_value_;
   const typed::ValueType type = fetched_ ? fetched_type_ : newest_type_;
-  const bool live = resolved_.Live(now_ms);
+  const bool node_live = resolved_.Live(now_ms);
+  // A hash or set whose elements are all removed is no key to Redis: absent for every command.
+  const bool empty = node_live && typed::EmptyTyped(type, value);
+  const bool live = node_live && !empty;
   if (plan_.transform == ValueTransform::kIncrBy ||
-      plan_.transform == ValueTransform::kIncrByFloat) {
+      plan_.transform == ValueTransform::kIncrByFloat ||
+      plan_.transform == ValueTransform::kElements) {
     answer_.state = resolved_;
     answer_.live = live;
-    if (CounterTransform(live ? value : std::string_view(), type, now_ms)) {
+    const bool write = plan_.transform == ValueTransform::kElements
+                           ? ElementTransform(node_live ? value : std::string_view(), type,
+                                              node_live, empty, now_ms)
+                           : CounterTransform(live ? value : std::string_view(), type, now_ms);
+    if (write) {
       StartWrite(now_ms, false);
     } else {
       Answer();
     }
+    return;
+  }
+  if (live && plan_.string_only &&
+      (type == typed::ValueType::kHash || type == typed::ValueType::kSet)) {
+    answer_.state = resolved_;
+    answer_.live = live;
+    answer_.value_type = type;
+    answer_.wrong_type = true;
+    Answer();
     return;
   }
   answer_.value_type = live ? type : typed::ValueType::kString;
@@ -642,8 +665,83 @@ bool KeyOperation::CounterTransform(std::string_view value, typed::ValueType typ
   return true;
 }
 
+bool KeyOperation::ElementTransform(std::string_view value, typed::ValueType type, bool node_live,
+                                    bool empty, int64_t now_ms) {
+  const typed::ValueType want = ElementOpType(plan_.element_op);
+  Version version;
+  Version expiry;
+  int64_t expire_at_ms = 0;
+  typed::ElementsView held;
+  // An empty hash or set of another type is replaced (a derived version), as an absent key is.
+  const bool build_on_held = node_live && !(empty && type != want);
+  if (build_on_held) {
+    if (type != want) {
+      answer_.wrong_type = true;
+      return false;
+    }
+    if (!typed::DecodeElements(value, &held)) held = typed::ElementsView{};
+    version = resolved_.version;
+    expiry = resolved_.effective_expiry_version();
+    expire_at_ms = resolved_.expire_at_ms;  // HSET, SADD... keep the TTL, as in Redis
+  } else {
+    version = resolved_.found
+                  ? typed::DerivedVersion(resolved_.version, resolved_.effective_expiry_version())
+                  : typed::DerivedVersion({}, {});
+    expiry = version;
+  }
+  // Element versions above every one read, so that a lagging clock cannot lose to them.
+  Version newest;
+  for (const typed::ElementView& e : held.elements) newest = std::max(newest, e.version);
+  Absorb(newest);
+  const Version element{hlc_->NowAt(now_ms), writer_};
+  if (build_on_held && empty && expire_at_ms != 0 && element > expiry) {
+    // Redis deleted the emptied key and its TTL with it: this write persists the key (a newer
+    // expiry version with no expiry: every replica keeps the greater one's).
+    expiry = element;
+    expire_at_ms = 0;
+  }
+  ElementInput in;
+  in.op = plan_.element_op;
+  in.args = element_args_;
+  in.by = plan_.incr_by;
+  in.by_float = plan_.incr_by_float;
+  in.count = plan_.element_count;
+  in.counter_writer = plan_.counter_writer;
+  in.seed = plan_.element_seed + attempt_;
+  in.max_elements = plan_.max_elements;
+  in.max_bytes = plan_.max_bytes;
+  ElementOutcome out;
+  MutateElements(in, build_on_held ? &held : nullptr, build_on_held ? value.size() : 0, element,
+                 &out);
+  answer_.integer = out.integer;
+  answer_.value_type = want;
+  if (!out.error.empty()) {
+    answer_.error = out.error;
+    return false;
+  }
+  if (!out.limit_error.empty()) {
+    element_error_ = std::move(out.limit_error);
+    answer_.error = element_error_;
+    return false;
+  }
+  answer_value_ = std::move(out.text);
+  answer_.value = answer_value_;
+  if (!out.write) return false;
+  write_value_ = std::move(out.delta);
+  plan_.value = write_value_;
+  plan_.tombstone = false;
+  plan_.keep_expiry = false;
+  plan_.expire_at_ms = expire_at_ms;
+  typed_write_ = true;
+  typed_version_ = version;
+  typed_expiry_ = expiry;
+  write_type_ = want;
+  return true;
+}
+
 bool KeyOperation::ConditionHolds(int64_t now_ms) const {
-  const bool live = resolved_.Live(now_ms);
+  (void)now_ms;
+  const bool live = answer_.live;  // an emptied hash or set counts as absent
   const int64_t held = resolved_.expire_at_ms;
   const int64_t wanted = plan_.condition_expire_at_ms;
   switch (plan_.condition) {
@@ -698,6 +796,8 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
       if (typed_write_) {
         req.expiry_version = typed_expiry_;
         req.value_type = write_type_;
+      } else if (!plan_.tombstone) {
+        req.value_type = plan_.value_type;  // a typed body written whole (RENAME of a hash)
       }
       req.tombstone = plan_.tombstone;
       req.value = plan_.tombstone ? std::string_view() : plan_.value;
@@ -907,7 +1007,7 @@ uint32_t KeyOperation::repair_targets() const {
 }
 
 void KeyOperation::ReleaseLargeBuffers(size_t keep_bytes) {
-  for (std::string* s : {&write_value_, &newest_value_, &answer_value_}) {
+  for (std::string* s : {&write_value_, &newest_value_, &answer_value_, &element_error_}) {
     if (s->capacity() > keep_bytes) std::string().swap(*s);
   }
 }

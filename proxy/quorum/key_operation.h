@@ -44,11 +44,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock/hlc.h"
 #include "common/ring/ring.h"
 #include "common/typed/counter.h"
 #include "common/typed/typed_value.h"
+#include "proxy/quorum/element_mutation.h"
 
 namespace shoal::proxy {
 
@@ -129,7 +131,20 @@ enum class KeyCondition : unsigned char {
 // replica holding a newer version refuses it as stale: the operation then reads again and
 // rebuilds the delta (at most kMaxAttempts times in all). Redis's errors are answered without a
 // write (KeyAnswer::counter_error).
-enum class ValueTransform : unsigned char { kNone, kAppend, kSetRange, kIncrBy, kIncrByFloat };
+//
+// kElements (hash and set writes: HSET HDEL HINCRBY SADD SREM SPOP ...; element_mutation.h): the
+// same, for a hash or set body: the delta holds the elements the command changes, each at a fresh
+// element version (above every element version the read saw), at the whole-key version it builds
+// on. A live key of another type answers wrong_type; a hash or set whose elements are all removed
+// counts as absent (Redis holds no empty aggregate), for every command.
+enum class ValueTransform : unsigned char {
+  kNone,
+  kAppend,
+  kSetRange,
+  kIncrBy,
+  kIncrByFloat,
+  kElements,
+};
 
 struct KeyPlan {
   KeyMode mode = KeyMode::kRead;
@@ -176,6 +191,20 @@ struct KeyPlan {
   // (one client connection: ClientConnection runs a read-modify-write after its earlier
   // commands), since each delta is the writer's running total.
   uint64_t counter_writer = 0;
+  // kElements: the operation and its arguments (copied by Start; HINCRBY's increment is incr_by
+  // or incr_by_float), SPOP's count and random seed, and the limits (0: none).
+  ElementOp element_op = ElementOp::kNone;
+  std::span<const std::string_view> element_args;
+  int64_t element_count = 0;
+  uint64_t element_seed = 0;
+  uint64_t max_elements = 0;
+  uint64_t max_bytes = 0;
+  // A command on strings (GET, APPEND, GETSET, ...): a live hash or set answers wrong_type and
+  // nothing is written.
+  bool string_only = false;
+  // kWrite: the type of `value` when it is a typed body written whole (RENAME and COPY of a hash
+  // or set, the STORE commands).
+  typed::ValueType value_type = typed::ValueType::kString;
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
@@ -224,7 +253,9 @@ struct KeyAnswer {
   // (kIncrBy) or `value` (kIncrByFloat, as Redis prints it).
   typed::CounterError counter_error = typed::CounterError::kNone;
   bool wrong_type = false;  // the key holds a type the command does not apply to
-  int64_t integer = 0;
+  // kElements: Redis's error or a limit's (nothing written); valid like `value`.
+  std::string_view error;
+  int64_t integer = 0;  // kIncrBy's value; kElements: the command's integer reply
   // kReadThenWrite: the condition held (and the write reached its quorum).
   bool performed = false;
   // kWrite: a live value was held before (newest pre-write state among counted replies).
@@ -330,6 +361,10 @@ class KeyOperation {
   void ResetReadState();
   // The counter transform on the resolved state (`value`, `type`); false: nothing to write.
   bool CounterTransform(std::string_view value, typed::ValueType type, int64_t now_ms);
+  // The element transform on the resolved state (`node_live`: a live entry, `empty`: a hash or
+  // set without live elements); false: nothing to write.
+  bool ElementTransform(std::string_view value, typed::ValueType type, bool node_live, bool empty,
+                        int64_t now_ms);
   void ReadProgress(int64_t now_ms);
   // KeyPlan::conditional: decides the read on a version held by `required` replicas.
   void ConditionalReadProgress(int64_t now_ms);
@@ -355,7 +390,9 @@ class KeyOperation {
   KeyPlan plan_;
   HybridLogicalClock* hlc_ = nullptr;
   uint64_t writer_ = 0;
-  std::string write_value_;  // the plan's value, owned (capacity reused)
+  std::string write_value_;                // the plan's value, owned (capacity reused)
+  std::vector<std::string> element_args_;  // the plan's element_args, owned
+  std::string element_error_;              // answer_.error when it is not a static text
 
   Phase phase_ = Phase::kRead;
   int round_ = 0;  // write rounds started
