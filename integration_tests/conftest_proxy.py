@@ -36,7 +36,10 @@ KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mg
                 # issue 11: counters
                 "incr", "decr", "incrby", "decrby", "incrbyfloat",
                 # Redis's own suites (scripts/redis-suites.sh) use these
-                "expiretime", "pexpiretime"]
+                "expiretime", "pexpiretime",
+                # issue 11: hashes
+                "hset", "hget", "hmset", "hmget", "hgetall", "hdel", "hexists", "hlen", "hkeys",
+                "hvals", "hsetnx", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan"]
 
 
 class Cluster:

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/typed/counter.h"
+#include "common/typed/elements.h"
 #include "node/store/shard_store.h"
 #include "node/store/shard_store_test_util.h"
 
@@ -131,6 +134,59 @@ TEST_F(ShardStoreTypedTest, DigestsSeeBodies) {
   store_.Scan(0, 100, [&](const EntryView& e) { b = typed::BodyDigest(e.value_type, e.value); });
   EXPECT_NE(a, 0u);
   EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace shoal::node
+
+namespace shoal::node {
+namespace {
+
+std::string Fields(std::vector<std::pair<std::string, std::string>> fields, uint64_t hlc) {
+  std::sort(fields.begin(), fields.end());
+  std::vector<typed::ElementView> views;
+  for (const auto& [f, v] : fields) {
+    views.push_back({f, Version{hlc, 1}, typed::ElementKind::kValue, v});
+  }
+  return typed::EncodeElements(views);
+}
+
+class ShardStoreHashTest : public ShardStoreTest {
+ protected:
+  PutResult HSet(std::string_view key, Version version, const std::string& body) {
+    PutRequest r;
+    r.key = key;
+    r.value = body;
+    r.value_type = typed::ValueType::kHash;
+    r.version = version;
+    return store_.Put(r);
+  }
+};
+
+TEST_F(ShardStoreHashTest, FieldDeltasMergeAndTheHashIsChargedForWhatItHolds) {
+  const Version v = typed::DerivedVersion({}, {});
+  const uint64_t before = Load(store_.stats().memory_used);
+  ASSERT_EQ(HSet("h", v, Fields({{"a", std::string(100, 'x')}}, 10)).status, ApplyStatus::kApplied);
+  const uint64_t one = Load(store_.stats().memory_used);
+  EXPECT_EQ(one - before, 1 + ShardStore::kEntryOverhead + typed::kElementsHeader +
+                              typed::kElementOverhead + 1 + 100);
+  // Another field through another writer: merged, charged for both.
+  ASSERT_EQ(HSet("h", v, Fields({{"b", std::string(1000, 'y')}}, 11)).status,
+            ApplyStatus::kApplied);
+  const uint64_t two = Load(store_.stats().memory_used);
+  EXPECT_EQ(two - one, typed::kElementOverhead + 1 + 1000);
+  GetResult got = store_.Get("h");
+  ASSERT_TRUE(got.found && !got.tombstone);
+  EXPECT_EQ(got.value_type, typed::ValueType::kHash);
+  typed::ElementsView body;
+  ASSERT_TRUE(typed::DecodeElements(got.value, &body));
+  EXPECT_EQ(body.LiveCount(), 2u);
+  EXPECT_TRUE(typed::ValidateElements(got.value, false));
+  // A repeat changes nothing; a DEL (a newer version) drops the fields and their charge.
+  ASSERT_EQ(HSet("h", v, Fields({{"a", std::string(100, 'x')}}, 10)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Load(store_.stats().memory_used), two);
+  Del("h", Version{100, 9});
+  EXPECT_LT(Load(store_.stats().memory_used), one);
 }
 
 }  // namespace

@@ -28,6 +28,9 @@ enum class CommandId : unsigned char {
   kFunction, kTime,
   // keys (appended)
   kExpireTime, kPExpireTime,
+  // hashes (per-field versions: docs/data-model.md)
+  kHSet, kHGet, kHMSet, kHMGet, kHGetAll, kHDel, kHExists, kHLen, kHKeys, kHVals, kHSetNx,
+  kHStrLen, kHIncrBy, kHIncrByFloat, kHRandField, kHScan,
 };
 
 struct CommandSpec {
@@ -52,12 +55,19 @@ inline bool IsCounterCommand(CommandId id) {
          id == CommandId::kDecrBy || id == CommandId::kIncrByFloat;
 }
 
+// Hash and set writes: a delta of the elements changed, computed from the merged body read (a
+// HINCRBY field is a counter component of the client connection, like INCR's).
+inline bool IsElementWrite(CommandId id) {
+  return id == CommandId::kHSet || id == CommandId::kHMSet || id == CommandId::kHDel ||
+         id == CommandId::kHSetNx || id == CommandId::kHIncrBy || id == CommandId::kHIncrByFloat;
+}
+
 // Commands that write a value computed from the key's current one (see ClientConnection,
 // "Read-modify-write").
 inline bool IsReadModifyWrite(CommandId id) {
   return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx ||
          id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy ||
-         IsCounterCommand(id);
+         IsCounterCommand(id) || IsElementWrite(id);
 }
 
 // Case-insensitive lookup; nullptr when unknown.

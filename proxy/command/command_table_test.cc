@@ -82,6 +82,22 @@ constexpr Expected kExpected[] = {
     {"time", CommandId::kTime, 1, 0, 0, 0, false},
     {"expiretime", CommandId::kExpireTime, 2, 1, 1, 1, false},
     {"pexpiretime", CommandId::kPExpireTime, 2, 1, 1, 1, false},
+    {"hset", CommandId::kHSet, -4, 1, 1, 1, true},
+    {"hget", CommandId::kHGet, 3, 1, 1, 1, false},
+    {"hmset", CommandId::kHMSet, -4, 1, 1, 1, true},
+    {"hmget", CommandId::kHMGet, -3, 1, 1, 1, false},
+    {"hgetall", CommandId::kHGetAll, 2, 1, 1, 1, false},
+    {"hdel", CommandId::kHDel, -3, 1, 1, 1, true},
+    {"hexists", CommandId::kHExists, 3, 1, 1, 1, false},
+    {"hlen", CommandId::kHLen, 2, 1, 1, 1, false},
+    {"hkeys", CommandId::kHKeys, 2, 1, 1, 1, false},
+    {"hvals", CommandId::kHVals, 2, 1, 1, 1, false},
+    {"hsetnx", CommandId::kHSetNx, 4, 1, 1, 1, true},
+    {"hstrlen", CommandId::kHStrLen, 3, 1, 1, 1, false},
+    {"hincrby", CommandId::kHIncrBy, 4, 1, 1, 1, true},
+    {"hincrbyfloat", CommandId::kHIncrByFloat, 4, 1, 1, 1, true},
+    {"hrandfield", CommandId::kHRandField, -2, 1, 1, 1, false},
+    {"hscan", CommandId::kHScan, -3, 1, 1, 1, false},
 };
 
 std::string Upper(std::string_view s) {

@@ -1,12 +1,15 @@
 #include "proxy/command/key_commands.h"
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 
 #include "common/typed/counter.h"
+#include "common/typed/elements.h"
 #include "common/wire/frame.h"
 #include "proxy/command/args.h"
+#include "proxy/command/scan_args.h"
 
 namespace shoal::proxy {
 
@@ -67,6 +70,23 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
   c.write_level = spec.write;
   if (spec.write) c.reply |= kReplyWriteCommand;
   c.keys = 1;
+  // Commands that read a string: a hash or set answers WRONGTYPE (SET ... GET: below).
+  switch (spec.id) {
+    case CommandId::kGet:
+    case CommandId::kGetEx:
+    case CommandId::kGetDel:
+    case CommandId::kGetSet:
+    case CommandId::kAppend:
+    case CommandId::kSetRange:
+    case CommandId::kStrLen:
+    case CommandId::kGetRange:
+    case CommandId::kSubStr:
+    case CommandId::kLcs:
+      plan.string_only = true;
+      break;
+    default:
+      break;
+  }
 
   switch (spec.id) {
     case CommandId::kGet:
@@ -102,6 +122,7 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
         if (opts.get || opts.keep_ttl || opts.condition != SetCondition::kNone) {
           plan.mode = KeyMode::kReadThenWrite;
           plan.want_value = opts.get;
+          plan.string_only = opts.get;
           plan.keep_expiry = opts.keep_ttl;
           plan.condition = opts.condition == SetCondition::kIfAbsent    ? KeyCondition::kIfAbsent
                            : opts.condition == SetCondition::kIfPresent ? KeyCondition::kIfPresent
@@ -324,8 +345,89 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       c.keys = same || replace ? 1 : 2;
       return "";
     }
-    case CommandId::kType:  // every value is a string today (typed values: a later issue)
+    case CommandId::kType:
       plan.mode = KeyMode::kRead;
+      return "";
+    case CommandId::kHSet:
+    case CommandId::kHMSet:
+    case CommandId::kHSetNx:
+    case CommandId::kHDel:
+    case CommandId::kHIncrBy:
+    case CommandId::kHIncrByFloat: {
+      plan.mode = KeyMode::kReadThenWrite;
+      plan.want_value = true;
+      plan.transform = ValueTransform::kElements;
+      plan.element_args = args.subspan(2);
+      if (spec.id == CommandId::kHSet || spec.id == CommandId::kHMSet) {
+        if (args.size() % 2 != 0) {
+          return "ERR wrong number of arguments for '" + std::string(spec.name) + "' command";
+        }
+        plan.element_op = ElementOp::kHSet;
+      } else if (spec.id == CommandId::kHSetNx) {
+        plan.element_op = ElementOp::kHSetNx;
+      } else if (spec.id == CommandId::kHDel) {
+        plan.element_op = ElementOp::kHDel;
+      } else if (spec.id == CommandId::kHIncrBy) {
+        if (!ParseInt64(args[3], &plan.incr_by)) return std::string(kErrNotInteger);
+        plan.element_op = ElementOp::kHIncrBy;
+        plan.element_args = args.subspan(2, 1);
+      } else {
+        if (!typed::ParseRedisLongDouble(args[3], &plan.incr_by_float)) {
+          return "ERR value is not a valid float";
+        }
+        if (std::isinf(plan.incr_by_float)) return "ERR value is NaN or Infinity";
+        plan.element_op = ElementOp::kHIncrByFloat;
+        plan.element_args = args.subspan(2, 1);
+      }
+      // The delta (fields and values, each with its element overhead) in one Put frame.
+      uint64_t bytes = 0;
+      for (size_t j = 2; j < args.size(); ++j) bytes += args[j].size() + typed::kElementOverhead;
+      if (bytes + args[1].size() + kPutFrameOverhead > put_frame_limit) {
+        return "ERR value too large: " + std::to_string(bytes) +
+               " bytes of fields, more than the storage nodes accept in one write (node "
+               "--max-frame-size " +
+               std::to_string(put_frame_limit) + ")";
+      }
+      return "";
+    }
+    case CommandId::kHRandField:
+      if (args.size() >= 3) {
+        if (!ParseInt64(args[2], &c.extra[0]) || c.extra[0] == INT64_MIN) {
+          return std::string(kErrNotInteger);
+        }
+        c.reply |= kReplyRandCount;
+        if (args.size() > 4 || (args.size() == 4 && !EqualsIgnoreCase(args[3], "withvalues"))) {
+          return std::string(kErrSyntax);
+        }
+        if (args.size() == 4) {
+          if (c.extra[0] < -INT64_MAX / 2 || c.extra[0] > INT64_MAX / 2) {
+            return "ERR value is out of range";
+          }
+          c.reply |= kReplyWithValues;
+        }
+      }
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    case CommandId::kHScan: {
+      ScanArgs scan;
+      std::string err = ParseScanArgs(args.subspan(2), &scan);
+      if (!err.empty()) return err;
+      if (!scan.type.empty()) return std::string(kErrSyntax);
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    }
+    case CommandId::kHGet:
+    case CommandId::kHMGet:
+    case CommandId::kHGetAll:
+    case CommandId::kHExists:
+    case CommandId::kHLen:
+    case CommandId::kHKeys:
+    case CommandId::kHVals:
+    case CommandId::kHStrLen:
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
       return "";
     case CommandId::kTtl:
     case CommandId::kPTtl:

@@ -15,6 +15,10 @@
 //   string reads    STRLEN, GETRANGE, SUBSTR, LCS (two keys), TYPE               kRead
 //   MSETNX          every key read at the write consistency; the writes follow only if none is
 //                   live (ClientConnection's second phase)                        kRead, kWrite
+//   hash writes     HSET HMSET HSETNX HDEL HINCRBY HINCRBYFLOAT: a delta of the fields changed,
+//                   computed from the merged body read (ValueTransform::kElements) kReadThenWrite
+//   hash reads      HGET HMGET HGETALL HEXISTS HLEN HKEYS HVALS HSTRLEN HRANDFIELD HSCAN: the
+//                   merged body, formatted by the connection                      kRead
 //   RENAME(NX), COPY  the source (and the destination, unless it is replaced) read at the
 //                   write consistency, then the destination written, then (RENAME*) the source
 //                   deleted: three phases, not atomic                             kRead, kWrite
@@ -39,6 +43,9 @@ inline constexpr uint8_t kReplyPreviousLive = 64;  // EXPIRE in the past (a dele
 inline constexpr uint8_t kReplyLcsLen = 1;
 inline constexpr uint8_t kReplyLcsIdx = 2;
 inline constexpr uint8_t kReplyLcsWithMatchLen = 4;
+// HRANDFIELD's (its own bits too): a count was given; WITHVALUES.
+inline constexpr uint8_t kReplyRandCount = 1;
+inline constexpr uint8_t kReplyWithValues = 2;
 // RENAME and COPY REPLACE: the destination is overwritten (not read first).
 inline constexpr uint8_t kReplyRenameReplace = 1;
 inline constexpr uint8_t kReplyWriteCommand = 128;  // the command writes (its read phase is a

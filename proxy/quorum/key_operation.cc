@@ -891,6 +891,7 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
     touch_previous_ = prev;
     if (plan_.mode == KeyMode::kTouch) {
       typed::Counter c;
+      answer_.value_type = live ? reply.value_type : typed::ValueType::kString;
       if (!live || !tag_value_[tag]) {
         answer_value_.clear();
       } else if (reply.value_type == typed::ValueType::kCounter &&

@@ -3,6 +3,7 @@
 // together from the keys' answers, in key order, by FormatDecided and Finalize.
 
 #include <algorithm>
+#include <random>
 #include <string>
 
 #include "common/typed/counter.h"
@@ -12,6 +13,7 @@
 #include "proxy/command/lcs.h"
 #include "proxy/resp/reply.h"
 #include "proxy/server/client_connection.h"
+#include "proxy/server/element_replies.h"
 #include "proxy/server/worker.h"
 
 namespace shoal::proxy {
@@ -77,6 +79,12 @@ std::string_view GetRange(std::string_view s, int64_t start, int64_t end) {
   return s.substr(static_cast<size_t>(start), static_cast<size_t>(end - start + 1));
 }
 
+// HRANDFIELD's choices and SPOP's seeds: one generator per worker thread.
+std::mt19937_64& ElementRng() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng;
+}
+
 }  // namespace
 
 bool ClientConnection::NextPhase(ReplySlot& slot) {
@@ -114,8 +122,10 @@ bool ClientConnection::NextRenamePhase(ReplySlot& slot) {
     KeyPlan plan;
     plan.mode = KeyMode::kWrite;
     plan.value = slot.parts[2];
-    if (slot.integer & kSourceCounter) plan.value_type = typed::ValueType::kCounter;
     plan.expire_at_ms = slot.extra[0];
+    plan.value_type = (slot.integer & kSourceCounter) != 0
+                          ? typed::ValueType::kCounter
+                          : static_cast<typed::ValueType>(slot.extra[1]);
     plan.sloppy = sloppy_;
     StartKeys(slot, 1);
     worker_.StartKeyOp(*this, slot, 0, slot.parts[1], write_level_, plan);
@@ -152,6 +162,9 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   slot.extra[1] = command.extra[1];
   if (spec.id == CommandId::kMGet || spec.id == CommandId::kLcs) slot.parts.resize(command.keys);
   if (spec.id == CommandId::kMSetNx) slot.parts.assign(args.begin() + 1, args.end());
+  if (IsElementCommand(spec.id) && !IsElementWrite(spec.id)) {
+    slot.parts.assign(args.begin() + 2, args.end());  // the fields (HGET, HMGET), HSCAN's options
+  }
   if (IsRenameFamily(spec.id)) slot.parts = {std::string(args[1]), std::string(args[2]), {}};
   const Consistency level = command.write_level ? write_level_ : read_level_;
   StartKeys(slot, command.keys);
@@ -160,6 +173,9 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
     plan.sloppy = sloppy_;  // writes only: reads never count hints
     // A counter component per client connection (its increments are serialised).
     plan.counter_writer = worker_.CounterWriter(id_);
+    plan.max_elements = worker_.config().max_elements_per_key;
+    plan.max_bytes = worker_.config().max_bytes_per_key;
+    plan.element_seed = ElementRng()();
     worker_.StartKeyOp(*this, slot, i, command.Key(args, i), level, plan);
   }
 }
@@ -172,17 +188,32 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
     return;
   }
   const int64_t now = worker_.NowMs();
+  if (answer.wrong_type) {
+    if (slot.error.empty()) {
+      slot.error = slot.command == CommandId::kLcs
+                       ? "ERR The specified keys must contain string values"
+                       : "WRONGTYPE Operation against a key holding the wrong kind of value";
+    }
+    return;
+  }
+  if (IsElementCommand(slot.command)) return FormatElementReply(slot, answer, ElementRng());
   switch (slot.command) {
     case CommandId::kGet:
     case CommandId::kGetEx:
-      if (answer.live)
+      if (answer.live && (answer.value_type == typed::ValueType::kHash ||
+                          answer.value_type == typed::ValueType::kSet)) {
+        // GETEX with an option touched the key (a Touch round) before its type was known.
+        slot.error = "WRONGTYPE Operation against a key holding the wrong kind of value";
+      } else if (answer.live)
         resp::AppendBulk(slot.reply, answer.value);
       else
         resp::Writer(slot.reply, slot.protocol).Null();
       return;
     case CommandId::kMGet: {
       std::string& part = slot.parts[key_index];
-      if (answer.live)
+      const bool aggregate = answer.value_type == typed::ValueType::kHash ||
+                             answer.value_type == typed::ValueType::kSet;
+      if (answer.live && !aggregate)  // MGET answers nil for a key of another type, as Redis
         resp::AppendBulk(part, answer.value);
       else
         resp::Writer(part, slot.protocol).Null();
@@ -286,6 +317,11 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
         slot.extra[0] = answer.state.expire_at_ms;
         slot.version =
             typed::DerivedVersion(answer.state.version, answer.state.effective_expiry_version());
+        // A hash or set is written whole as its merged body (a counter reads as its string).
+        slot.extra[1] = answer.value_type == typed::ValueType::kHash ||
+                                answer.value_type == typed::ValueType::kSet
+                            ? static_cast<int64_t>(answer.value_type)
+                            : 0;
       } else {
         slot.integer |= kDestinationLive;
       }

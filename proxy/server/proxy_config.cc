@@ -51,6 +51,11 @@ void ProxyConfig::RegisterOptions(Options& o) {
             "(0: no limit)");
   o.AddInt("max-keys-per-command", &max_keys_per_command,
            "most keys one command (MGET, MSET, DEL, ...) may name");
+  o.AddSize("max-elements-per-key", &max_elements_per_key,
+            "most fields of a hash (members of a set); a write adding more is refused (0: none)");
+  o.AddSize("max-bytes-per-key", &max_bytes_per_key,
+            "largest body of a hash or set, in bytes (fields, values, versions, removed fields' "
+            "tombstones); a write growing one past it is refused (0: none)");
   o.AddInt("down-after-timeouts", &down_after_timeouts,
            "consecutive request timeouts after which a node is marked down");
   o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,

@@ -16,12 +16,12 @@ namespace shoal::proxy {
 
 struct ProxyConfig {
   // Raw option values.
-  std::string id;                       // writer identity; default: hostname-pid
+  std::string id;  // writer identity; default: hostname-pid
   std::string listen = "127.0.0.1:6379";
-  std::string unix_path;                // empty: no Unix socket
-  std::string nodes;                    // ID=HOST:PORT,...
-  std::string seeds;                    // HOST:PORT,... (instead of nodes: follow the cluster)
-  int64_t members_refresh_ms = 1000;    // with seeds: ask for the member table this often
+  std::string unix_path;              // empty: no Unix socket
+  std::string nodes;                  // ID=HOST:PORT,...
+  std::string seeds;                  // HOST:PORT,... (instead of nodes: follow the cluster)
+  int64_t members_refresh_ms = 1000;  // with seeds: ask for the member table this often
   int64_t replicas = 3;
   std::string read_consistency = "quorum";
   std::string write_consistency = "quorum";
@@ -40,8 +40,13 @@ struct ProxyConfig {
   int64_t max_pipeline = 2048;          // unanswered commands per client before reading pauses
   uint64_t client_query_buffer_limit = 128u << 20;   // largest command a client may send
   uint64_t client_output_buffer_limit = 256u << 20;  // reply bytes held for a client; 0: none
-  int64_t max_keys_per_command = 10000;  // keys one command may fan out to
-  int64_t down_after_timeouts = 3;       // consecutive request timeouts that mark a node down
+  int64_t max_keys_per_command = 10000;              // keys one command may fan out to
+  // Hashes and sets (0: no limit): live elements per key, and bytes of a key's body (its
+  // elements and their removed ones' tombstones, docs/data-model.md). A write past either is
+  // refused with an error.
+  uint64_t max_elements_per_key = 1000000;
+  uint64_t max_bytes_per_key = 64u << 20;
+  int64_t down_after_timeouts = 3;  // consecutive request timeouts that mark a node down
   int64_t max_clock_offset_ms = 60000;
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
   // Hinted handoff: a write that fails at an owner is stored as a hint by the next healthy node
@@ -55,7 +60,7 @@ struct ProxyConfig {
   std::vector<HostPort> seed_list;  // from --seeds
   Consistency read_level = Consistency::kQuorum;
   Consistency write_level = Consistency::kQuorum;
-  uint64_t writer_id = 0;  // NewWriterId() per process start
+  uint64_t writer_id = 0;      // NewWriterId() per process start
   std::string cluster_secret;  // read from cluster_secret_file
   RespLimits resp_limits;
 

@@ -1,0 +1,332 @@
+"""Hashes through the proxy (issue 11; docs/data-model.md): every hash command's replies and errors
+compared with a real redis-server (RESP2 and RESP3; field order aside: Shoal lists fields by
+name), WRONGTYPE both ways, the per-key limits; then concurrent writers of different fields
+through two proxies while one node is stopped (SIGSTOP) and resumed: afterwards every replica,
+read directly, holds every acknowledged field."""
+import struct
+import threading
+
+import harness
+import node_wire
+from conftest_proxy import Cluster, Differ, diff, redis_ref, shoal, short_tmp_dir  # noqa
+from harness import Map, RespConn
+
+
+def test_hash_commands_like_redis(diff):
+    diff.run([
+        ("HSET", "{h}", "a", "1", "b", "2"),
+        ("HSET", "{h}", "a", "10", "c", "3", "c", "4"),
+        ("HGET", "{h}", "a"),
+        ("HGET", "{h}", "c"),
+        ("HGET", "{h}", "none"),
+        ("HGET", "{none}", "a"),
+        ("HMGET", "{h}", "a", "none", "b"),
+        ("HMGET", "{none}", "a", "b"),
+        ("HEXISTS", "{h}", "a"),
+        ("HEXISTS", "{h}", "zz"),
+        ("HEXISTS", "{none}", "a"),
+        ("HLEN", "{h}"),
+        ("HLEN", "{none}"),
+        ("HSTRLEN", "{h}", "a"),
+        ("HSTRLEN", "{h}", "zz"),
+        ("HSETNX", "{h}", "a", "x"),
+        ("HSETNX", "{h}", "d", "x"),
+        ("HGET", "{h}", "d"),
+        ("HMSET", "{h}", "e", "5", "f", "6"),
+        ("HLEN", "{h}"),
+        ("HDEL", "{h}", "a", "a", "zz", "b"),
+        ("HDEL", "{h}", "zz"),
+        ("HDEL", "{none}", "a"),
+        ("HLEN", "{h}"),
+        ("TYPE", "{h}"),
+        ("EXISTS", "{h}"),
+        ("HDEL", "{h}", "c", "d", "e", "f"),  # the last fields: the key is gone
+        ("EXISTS", "{h}"),
+        ("TYPE", "{h}"),
+        ("HLEN", "{h}"),
+        ("HGETALL", "{h}"),
+        ("HSET", "{h}", "again", "1"),
+        ("HGETALL", "{h}"),
+        ("HSET", "{h}", "odd"),
+        ("HSET", "{h}", "a", "1", "b"),
+        ("HMSET", "{h}", "a"),
+        ("HGET", "{h}"),
+        ("HDEL", "{h}"),
+        ("HSETNX", "{h}", "a"),
+        ("HRANDFIELD", "{none}"),
+        ("HRANDFIELD", "{none}", "3"),
+        ("HRANDFIELD", "{none}", "-3", "WITHVALUES"),
+        ("HRANDFIELD", "{h}", "0"),
+        ("HRANDFIELD", "{h}", "x"),
+        ("HRANDFIELD", "{h}", "1", "WITHVALUE"),
+        ("HRANDFIELD", "{h}", "1", "WITHVALUES", "x"),
+        ("HRANDFIELD", "{h}"),
+        ("HRANDFIELD", "{h}", "5", "WITHVALUES"),
+        ("HRANDFIELD", "{h}", "-2"),
+        ("HSCAN", "{h}", "0"),
+        ("HSCAN", "{none}", "0"),
+        ("HSCAN", "{h}", "x"),
+        ("HSCAN", "{h}", "0", "COUNT", "0"),
+        ("HSCAN", "{h}", "0", "COUNT", "x"),
+        ("HSCAN", "{h}", "0", "MATCH"),
+        ("HSCAN", "{h}", "0", "TYPE", "string"),
+        ("HSCAN", "{h}", "0", "MATCH", "ag*", "COUNT", "100"),
+        ("HSCAN", "{h}", "0", "MATCH", "zz*"),
+    ])
+
+
+def test_hincrby_like_redis(diff):
+    diff.run([
+        ("HINCRBY", "{h}", "n", "5"),
+        ("HINCRBY", "{h}", "n", "-7"),
+        ("HGET", "{h}", "n"),
+        ("HSTRLEN", "{h}", "n"),
+        ("HSET", "{h}", "s", "10"),
+        ("HINCRBY", "{h}", "s", "1"),
+        ("HGET", "{h}", "s"),
+        ("HSET", "{h}", "s", "3"),  # HSET supersedes the counter field
+        ("HINCRBY", "{h}", "s", "1"),
+        ("HSET", "{h}", "t", "abc"),
+        ("HINCRBY", "{h}", "t", "1"),
+        ("HINCRBY", "{h}", "n", "x"),
+        ("HINCRBY", "{h}", "n", "1.5"),
+        ("HSET", "{h}", "big", "9223372036854775807"),
+        ("HINCRBY", "{h}", "big", "1"),
+        ("HINCRBY", "{h}", "n", "-9223372036854775808"),
+        ("HINCRBY", "{h}", "n", "-9223372036854775808"),
+        ("HINCRBYFLOAT", "{h}", "f", "10.5"),
+        ("HINCRBYFLOAT", "{h}", "f", "0.1"),
+        ("HGET", "{h}", "f"),
+        ("HINCRBYFLOAT", "{h}", "f", "-5.0e3"),
+        ("HINCRBY", "{h}", "f", "1"),
+        ("HINCRBYFLOAT", "{h}", "t", "1"),
+        ("HINCRBYFLOAT", "{h}", "f", "x"),
+        ("HINCRBYFLOAT", "{h}", "f", "inf"),
+        ("HINCRBYFLOAT", "{h}", "f", "nan"),
+        ("HINCRBYFLOAT", "{h}", "i", "7"),
+        ("HINCRBY", "{h}", "i", "3"),
+        ("HGET", "{h}", "i"),
+        ("HDEL", "{h}", "n"),
+        ("HINCRBY", "{h}", "n", "2"),  # a removed counter field starts again from 0
+        ("HGET", "{h}", "n"),
+        ("DEL", "{h}"),
+        ("HINCRBY", "{h}", "n", "1"),
+        ("HLEN", "{h}"),
+    ])
+
+
+def test_wrongtype_both_ways_like_redis(diff):
+    diff.run([
+        ("SET", "{s}", "v"),
+        ("HSET", "{s}", "a", "1"),
+        ("HGET", "{s}", "a"),
+        ("HGETALL", "{s}"),
+        ("HLEN", "{s}"),
+        ("HINCRBY", "{s}", "a", "1"),
+        ("HRANDFIELD", "{s}"),
+        ("HSCAN", "{s}", "0"),
+        ("INCR", "{c}"),
+        ("HSET", "{c}", "a", "1"),
+        ("HSET", "{h}", "a", "1"),
+        ("GET", "{h}"),
+        ("STRLEN", "{h}"),
+        ("APPEND", "{h}", "x"),
+        ("GETRANGE", "{h}", "0", "1"),
+        ("SETRANGE", "{h}", "0", "x"),
+        ("GETSET", "{h}", "x"),
+        ("GETDEL", "{h}"),
+        ("INCR", "{h}"),
+        ("INCRBYFLOAT", "{h}", "1"),
+        ("SET", "{h}", "x", "GET"),
+        ("GETEX", "{h}"),
+        ("MGET", "{h}", "{s}"),
+        ("TYPE", "{h}"),
+        ("HLEN", "{h}"),
+        ("SET", "{h}", "plain"),  # SET replaces any type
+        ("GET", "{h}"),
+        ("TYPE", "{h}"),
+        ("HSET", "{e}", "a", "1"),
+        ("EXPIRE", "{e}", "100"),
+        ("TTL", "{e}"),
+        ("HSET", "{e}", "b", "2"),
+        ("TTL", "{e}"),  # HSET keeps the TTL
+        ("PERSIST", "{e}"),
+        ("RENAME", "{e}", "{e2}"),
+        ("HGET", "{e2}", "b"),
+        ("TYPE", "{e2}"),
+        ("COPY", "{e2}", "{e3}"),
+        ("HLEN", "{e3}"),
+        ("EXISTS", "{e}"),
+    ])
+
+
+def _sorted_pairs(reply):
+    if isinstance(reply, Map):
+        reply = [x for kv in reply for x in kv]
+    return sorted(zip(reply[::2], reply[1::2]))
+
+
+def test_unordered_replies_like_redis(diff):
+    diff.same("HSET", "{h}", *[x for i in range(20) for x in (f"f{i}", f"v{i}")])
+    diff.same("HINCRBY", "{h}", "n", "41")
+    ref, got = diff.both("HGETALL", "{h}")
+    assert _sorted_pairs(got) == _sorted_pairs(ref)
+    for cmd in ("HKEYS", "HVALS"):
+        ref, got = diff.both(cmd, "{h}")
+        assert sorted(got) == sorted(ref), cmd
+    ref, got = diff.both("HSCAN", "{h}", "0", "MATCH", "f1*")
+    assert got[0] == b"0" and _sorted_pairs(got[1]) == _sorted_pairs(ref[1])
+    fields = {f"f{i}".encode(): f"v{i}".encode() for i in range(20)}
+    fields[b"n"] = b"41"
+    c = diff.dut
+    got = c.call("HRANDFIELD", diff.key("h"), "5")
+    assert len(got) == 5 and len(set(got)) == 5 and set(got) <= set(fields)
+    got = c.call("HRANDFIELD", diff.key("h"), "50")
+    assert sorted(got) == sorted(fields)
+    got = c.call("HRANDFIELD", diff.key("h"), "-50", "WITHVALUES")
+    assert len(got) == 100
+    assert all(fields[f] == v for f, v in zip(got[::2], got[1::2]))
+    assert c.call("HRANDFIELD", diff.key("h")) in fields
+
+
+def test_resp3_replies_like_redis(shoal, redis_ref):
+    d = Differ(redis_ref.port, shoal.proxy.port)
+    try:
+        for conn in (d.ref, d.dut):
+            assert isinstance(conn.call("HELLO", "3"), Map)
+        d.run([
+            ("HSET", "{h}", "a", "1"),
+            ("HGETALL", "{h}"),  # a map
+            ("HGETALL", "{none}"),
+            ("HGET", "{h}", "none"),  # "_"
+            ("HMGET", "{h}", "a", "none"),
+            ("HRANDFIELD", "{h}", "1", "WITHVALUES"),  # pairs nested in RESP3
+            ("HRANDFIELD", "{h}", "-2", "WITHVALUES"),
+            ("HRANDFIELD", "{none}"),
+            ("HINCRBYFLOAT", "{h}", "f", "1.5"),
+            ("HSCAN", "{h}", "0", "MATCH", "a"),
+        ])
+    finally:
+        d.close()
+
+
+def test_limits_on_fields_and_bytes():
+    cluster = Cluster(short_tmp_dir(),
+                      proxy_extra=("--max-elements-per-key", "3", "--max-bytes-per-key", "300"))
+    try:
+        with RespConn(cluster.proxy.port) as c:
+            assert c.call("HSET", "lim", "a", "1", "b", "2", "c", "3") == 3
+            err = c.call("HSET", "lim", "d", "4")
+            assert isinstance(err, harness.Err) and "--max-elements-per-key (3)" in err, err
+            assert c.call("HSET", "lim", "a", "x") == 0  # overwriting adds no field
+            err = c.call("HSET", "lim", "a", "y" * 400)
+            assert isinstance(err, harness.Err) and "--max-bytes-per-key (300)" in err, err
+            assert c.call("HLEN", "lim") == 3 and c.call("HGET", "lim", "a") == b"x"
+            assert c.call("PING") == harness.Simple("PONG")  # the proxy keeps serving
+    finally:
+        cluster.close()
+
+
+def decode_elements(body):
+    """{name: value} of the live elements of a hash or set body (common/typed/elements.h); a
+    counter field as its integer sum (integer parts only)."""
+    assert body[0] == 2, body[:1]
+    (count,) = struct.unpack_from("<I", body, 9)
+    at, out = 13, {}
+    for _ in range(count):
+        (n,) = struct.unpack_from("<I", body, at)
+        name = bytes(body[at + 4:at + 4 + n])
+        at += 4 + n + 16
+        kind = body[at]
+        (vs,) = struct.unpack_from("<I", body, at + 1)
+        value = bytes(body[at + 5:at + 5 + vs])
+        at += 5 + vs
+        if kind == 0:
+            out[name] = value
+        elif kind == 2:
+            out[name] = str(node_wire.decode_counter(value)).encode()
+    return out
+
+
+def node_elements(port, key):
+    """The live elements one node holds for `key` (its own body, no merge); None if no hash/set."""
+    with node_wire.NodeConnection(port) as n:
+        n.hello()
+        kind, body = n.call("Get", key=key.encode(), want_value=True)
+        assert kind == "GetResponse", body
+        if not body.get("found") or body.get("tombstone") or body.get("value_type", 0) not in (2, 3):
+            return None
+        return decode_elements(body["value"])
+
+
+def concurrent_writers_with_a_node_stopped(write, check_key, expected_of):
+    """Writers through two proxies (write(conn, writer, i) -> True when acknowledged) while node
+    b is stopped (SIGSTOP) and resumed; then every replica must hold every acknowledged element."""
+    tmp = short_tmp_dir()
+    cluster = Cluster(tmp, members=True,
+                      proxy_extra=("--timeout-ms", str(int(harness.slow(300))), "--threads", "2"),
+                      node_extra=("--anti-entropy-interval-ms", "500"))
+    try:
+        cluster.add_proxy(("--timeout-ms", str(int(harness.slow(300))), "--threads", "2"))
+        writers, per_writer = 6, 150
+        acked = [[] for _ in range(writers)]
+        done = [0] * writers
+        errors = []
+
+        def run(w):
+            port = cluster.proxies[w % 2].port
+            conn = RespConn(port, timeout=harness.slow(10))
+            for i in range(per_writer):
+                try:
+                    if write(conn, w, i):
+                        acked[w].append(i)
+                    else:
+                        errors.append((w, i))
+                except Exception as e:  # noqa: BLE001 a broken connection: a new one
+                    errors.append(repr(e))
+                    conn = RespConn(port, timeout=harness.slow(10))
+                done[w] += 1
+            conn.close()
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        total = writers * per_writer
+        harness.wait_until(lambda: sum(done) >= total // 4, timeout=harness.slow(120))
+        stopped = cluster.nodes["b"]
+        harness.pause(stopped)
+        harness.wait_until(lambda: sum(done) >= 3 * total // 4, timeout=harness.slow(120))
+        harness.resume(stopped)
+        for t in threads:
+            t.join(timeout=harness.slow(300))
+        n_acked = sum(len(a) for a in acked)
+        print(f"acknowledged {n_acked} of {total}; errors {len(errors)}: {errors[:3]}")
+        assert n_acked >= total // 2, errors[:5]
+        expected = expected_of(acked)
+        ports = [cluster.node_port(n) for n in cluster.nodes]
+
+        def all_hold():
+            for p in ports:
+                held = node_elements(p, check_key)
+                if held is None or any(held.get(k) != v for k, v in expected.items()):
+                    return False
+            return True
+
+        ok = harness.wait_until(all_hold, timeout=harness.slow(60))
+        missing = {p: [k for k, v in expected.items() if (node_elements(p, check_key) or {}).get(k)
+                       != v][:5] for p in ports}
+        assert ok, missing
+    finally:
+        cluster.close()
+
+
+def test_concurrent_fields_through_two_proxies_with_a_node_stopped():
+    key = "hash:{sessions}"
+
+    def write(conn, w, i):
+        return conn.call("HSET", key, f"w{w}:f{i}", f"v{i}") == 1
+
+    concurrent_writers_with_a_node_stopped(
+        write, key,
+        lambda acked: {f"w{w}:f{i}".encode(): f"v{i}".encode()
+                       for w, ids in enumerate(acked) for i in ids})

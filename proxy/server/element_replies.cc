@@ -1,0 +1,205 @@
+#include "proxy/server/element_replies.h"
+
+#include <string>
+#include <vector>
+
+#include "common/text/glob.h"
+#include "common/typed/elements.h"
+#include "proxy/command/key_commands.h"
+#include "proxy/command/scan_args.h"
+#include "proxy/resp/reply.h"
+
+namespace shoal::proxy {
+
+namespace {
+
+using typed::ElementView;
+
+// The live elements of a hash answer (none when the key is absent).
+std::vector<ElementView> LiveElements(const KeyAnswer& answer, typed::ElementsView* storage) {
+  std::vector<ElementView> out;
+  if (!answer.live || !typed::DecodeElements(answer.value, storage)) return out;
+  out.reserve(storage->elements.size());
+  for (const ElementView& e : storage->elements) {
+    if (e.live()) out.push_back(e);
+  }
+  return out;
+}
+
+const ElementView* FindLive(const typed::ElementsView& v, std::string_view name) {
+  const ElementView* e = v.Find(name);
+  return e != nullptr && e->live() ? e : nullptr;
+}
+
+// HRANDFIELD key count [WITHVALUES] (Redis 7.0's hrandfieldWithCountCommand).
+void RandomFields(resp::Writer& w, const std::vector<ElementView>& fields, int64_t count,
+                  bool with_values, std::mt19937_64& rng) {
+  const bool pairs_nested = with_values && w.resp3();
+  auto emit = [&](const ElementView& e) {
+    if (pairs_nested) w.Array(2);
+    w.Bulk(e.name);
+    if (with_values) w.Bulk(typed::RenderElement(e));
+  };
+  auto header = [&](int64_t n) { w.Array(with_values && !w.resp3() ? n * 2 : n); };
+  if (count == 0 || fields.empty()) {
+    w.Array(0);
+    return;
+  }
+  if (count < 0) {  // with repetitions, exactly -count
+    const int64_t n = -count;
+    header(n);
+    std::uniform_int_distribution<size_t> pick(0, fields.size() - 1);
+    for (int64_t i = 0; i < n; ++i) emit(fields[pick(rng)]);
+    return;
+  }
+  std::vector<size_t> order(fields.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const size_t n = std::min<size_t>(order.size(), static_cast<size_t>(count));
+  if (n < order.size()) {
+    for (size_t i = 0; i < n; ++i) {
+      std::uniform_int_distribution<size_t> pick(i, order.size() - 1);
+      std::swap(order[i], order[pick(rng)]);
+    }
+  }
+  header(static_cast<int64_t>(n));
+  for (size_t i = 0; i < n; ++i) emit(fields[order[i]]);
+}
+
+}  // namespace
+
+bool IsElementCommand(CommandId id) {
+  switch (id) {
+    case CommandId::kHSet:
+    case CommandId::kHGet:
+    case CommandId::kHMSet:
+    case CommandId::kHMGet:
+    case CommandId::kHGetAll:
+    case CommandId::kHDel:
+    case CommandId::kHExists:
+    case CommandId::kHLen:
+    case CommandId::kHKeys:
+    case CommandId::kHVals:
+    case CommandId::kHSetNx:
+    case CommandId::kHStrLen:
+    case CommandId::kHIncrBy:
+    case CommandId::kHIncrByFloat:
+    case CommandId::kHRandField:
+    case CommandId::kHScan:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void FormatElementReply(ReplySlot& slot, const KeyAnswer& answer, std::mt19937_64& rng) {
+  resp::Writer w(slot.reply, slot.protocol);
+  if (!answer.error.empty()) {
+    w.Error(answer.error);
+    return;
+  }
+  if (answer.live && answer.value_type != typed::ValueType::kHash) {
+    w.Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    return;
+  }
+  typed::ElementsView body;
+  switch (slot.command) {
+    case CommandId::kHSet:
+    case CommandId::kHSetNx:
+    case CommandId::kHDel:
+    case CommandId::kHIncrBy:
+      w.Integer(answer.integer);
+      return;
+    case CommandId::kHMSet:
+      w.Ok();
+      return;
+    case CommandId::kHIncrByFloat:
+      w.Bulk(answer.value);
+      return;
+    case CommandId::kHGet:
+    case CommandId::kHStrLen:
+    case CommandId::kHExists: {
+      const ElementView* e = nullptr;
+      if (answer.live && typed::DecodeElements(answer.value, &body)) {
+        e = FindLive(body, slot.parts[0]);
+      }
+      if (slot.command == CommandId::kHExists) {
+        w.Integer(e != nullptr ? 1 : 0);
+      } else if (slot.command == CommandId::kHStrLen) {
+        w.Integer(e != nullptr ? static_cast<int64_t>(typed::RenderElement(*e).size()) : 0);
+      } else if (e != nullptr) {
+        w.Bulk(typed::RenderElement(*e));
+      } else {
+        w.Null();
+      }
+      return;
+    }
+    case CommandId::kHMGet: {
+      const bool ok = answer.live && typed::DecodeElements(answer.value, &body);
+      w.Array(static_cast<int64_t>(slot.parts.size()));
+      for (const std::string& field : slot.parts) {
+        const ElementView* e = ok ? FindLive(body, field) : nullptr;
+        if (e != nullptr) {
+          w.Bulk(typed::RenderElement(*e));
+        } else {
+          w.Null();
+        }
+      }
+      return;
+    }
+    case CommandId::kHLen:
+      w.Integer(static_cast<int64_t>(LiveElements(answer, &body).size()));
+      return;
+    case CommandId::kHGetAll:
+    case CommandId::kHKeys:
+    case CommandId::kHVals: {
+      const std::vector<ElementView> fields = LiveElements(answer, &body);
+      const auto n = static_cast<int64_t>(fields.size());
+      if (slot.command == CommandId::kHGetAll) {
+        w.Map(n);
+      } else {
+        w.Array(n);
+      }
+      for (const ElementView& e : fields) {
+        if (slot.command != CommandId::kHVals) w.Bulk(e.name);
+        if (slot.command != CommandId::kHKeys) w.Bulk(typed::RenderElement(e));
+      }
+      return;
+    }
+    case CommandId::kHRandField: {
+      const std::vector<ElementView> fields = LiveElements(answer, &body);
+      if (!(slot.variant & kReplyRandCount)) {
+        if (fields.empty()) {
+          w.Null();
+        } else {
+          std::uniform_int_distribution<size_t> pick(0, fields.size() - 1);
+          w.Bulk(fields[pick(rng)].name);
+        }
+        return;
+      }
+      RandomFields(w, fields, slot.extra[0], slot.variant & kReplyWithValues, rng);
+      return;
+    }
+    case CommandId::kHScan: {
+      std::vector<std::string_view> args(slot.parts.begin(), slot.parts.end());
+      ScanArgs scan;
+      ParseScanArgs(args, &scan);  // checked when planned
+      const std::vector<ElementView> fields = LiveElements(answer, &body);
+      std::vector<const ElementView*> matched;
+      for (const ElementView& e : fields) {
+        if (scan.pattern.empty() || GlobMatch(scan.pattern, e.name)) matched.push_back(&e);
+      }
+      w.Array(2);
+      w.Bulk("0");
+      w.Array(static_cast<int64_t>(matched.size() * 2));
+      for (const ElementView* e : matched) {
+        w.Bulk(e->name);
+        w.Bulk(typed::RenderElement(*e));
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace shoal::proxy
