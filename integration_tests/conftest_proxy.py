@@ -39,7 +39,11 @@ KEY_COMMANDS = ["get", "set", "setex", "psetex", "setnx", "getdel", "getex", "mg
                 "expiretime", "pexpiretime",
                 # issue 11: hashes
                 "hset", "hget", "hmset", "hmget", "hgetall", "hdel", "hexists", "hlen", "hkeys",
-                "hvals", "hsetnx", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan"]
+                "hvals", "hsetnx", "hstrlen", "hincrby", "hincrbyfloat", "hrandfield", "hscan",
+                # issue 11: sets
+                "sadd", "srem", "sismember", "smismember", "smembers", "scard", "srandmember",
+                "spop", "smove", "sinter", "sinterstore", "sunion", "sunionstore", "sdiff",
+                "sdiffstore", "sintercard", "sscan"]
 
 
 class Cluster:

@@ -261,7 +261,8 @@ def node_elements(port, key):
 
 def concurrent_writers_with_a_node_stopped(write, check_key, expected_of):
     """Writers through two proxies (write(conn, writer, i) -> True when acknowledged) while node
-    b is stopped (SIGSTOP) and resumed; then every replica must hold every acknowledged element."""
+    b is stopped (SIGSTOP) and resumed; then every replica must hold every acknowledged element
+    (expected_of(acked): {name: value}, value None for an element that must be absent)."""
     tmp = short_tmp_dir()
     cluster = Cluster(tmp, members=True,
                       proxy_extra=("--timeout-ms", str(int(harness.slow(300))), "--threads", "2"),
@@ -305,17 +306,13 @@ def concurrent_writers_with_a_node_stopped(write, check_key, expected_of):
         expected = expected_of(acked)
         ports = [cluster.node_port(n) for n in cluster.nodes]
 
-        def all_hold():
-            for p in ports:
-                held = node_elements(p, check_key)
-                if held is None or any(held.get(k) != v for k, v in expected.items()):
-                    return False
-            return True
+        def wrong(p):
+            held = node_elements(p, check_key) or {}
+            return [k for k, v in expected.items() if held.get(k) != v]
 
-        ok = harness.wait_until(all_hold, timeout=harness.slow(60))
-        missing = {p: [k for k, v in expected.items() if (node_elements(p, check_key) or {}).get(k)
-                       != v][:5] for p in ports}
-        assert ok, missing
+        ok = harness.wait_until(lambda: not any(wrong(p) for p in ports),
+                                timeout=harness.slow(60))
+        assert ok, {p: wrong(p)[:5] for p in ports}
     finally:
         cluster.close()
 

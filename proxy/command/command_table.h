@@ -31,6 +31,9 @@ enum class CommandId : unsigned char {
   // hashes (per-field versions: docs/data-model.md)
   kHSet, kHGet, kHMSet, kHMGet, kHGetAll, kHDel, kHExists, kHLen, kHKeys, kHVals, kHSetNx,
   kHStrLen, kHIncrBy, kHIncrByFloat, kHRandField, kHScan,
+  // sets (per-member versions: docs/data-model.md)
+  kSAdd, kSRem, kSIsMember, kSMIsMember, kSMembers, kSCard, kSRandMember, kSPop, kSMove, kSInter,
+  kSInterStore, kSUnion, kSUnionStore, kSDiff, kSDiffStore, kSInterCard, kSScan,
 };
 
 struct CommandSpec {
@@ -59,7 +62,15 @@ inline bool IsCounterCommand(CommandId id) {
 // HINCRBY field is a counter component of the client connection, like INCR's).
 inline bool IsElementWrite(CommandId id) {
   return id == CommandId::kHSet || id == CommandId::kHMSet || id == CommandId::kHDel ||
-         id == CommandId::kHSetNx || id == CommandId::kHIncrBy || id == CommandId::kHIncrByFloat;
+         id == CommandId::kHSetNx || id == CommandId::kHIncrBy || id == CommandId::kHIncrByFloat ||
+         id == CommandId::kSAdd || id == CommandId::kSRem || id == CommandId::kSPop;
+}
+
+// SINTER SUNION SDIFF (+STORE) SINTERCARD: every key read, combined by the connection.
+inline bool IsSetAlgebra(CommandId id) {
+  return id == CommandId::kSInter || id == CommandId::kSInterStore || id == CommandId::kSUnion ||
+         id == CommandId::kSUnionStore || id == CommandId::kSDiff || id == CommandId::kSDiffStore ||
+         id == CommandId::kSInterCard;
 }
 
 // Commands that write a value computed from the key's current one (see ClientConnection,
@@ -67,7 +78,9 @@ inline bool IsElementWrite(CommandId id) {
 inline bool IsReadModifyWrite(CommandId id) {
   return id == CommandId::kAppend || id == CommandId::kSetRange || id == CommandId::kMSetNx ||
          id == CommandId::kRename || id == CommandId::kRenameNx || id == CommandId::kCopy ||
-         IsCounterCommand(id) || IsElementWrite(id);
+         IsCounterCommand(id) || IsElementWrite(id) || id == CommandId::kSMove ||
+         id == CommandId::kSInterStore ||
+         id == CommandId::kSUnionStore || id == CommandId::kSDiffStore;
 }
 
 // Case-insensitive lookup; nullptr when unknown.

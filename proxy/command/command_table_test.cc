@@ -98,6 +98,23 @@ constexpr Expected kExpected[] = {
     {"hincrbyfloat", CommandId::kHIncrByFloat, 4, 1, 1, 1, true},
     {"hrandfield", CommandId::kHRandField, -2, 1, 1, 1, false},
     {"hscan", CommandId::kHScan, -3, 1, 1, 1, false},
+    {"sadd", CommandId::kSAdd, -3, 1, 1, 1, true},
+    {"srem", CommandId::kSRem, -3, 1, 1, 1, true},
+    {"sismember", CommandId::kSIsMember, 3, 1, 1, 1, false},
+    {"smismember", CommandId::kSMIsMember, -3, 1, 1, 1, false},
+    {"smembers", CommandId::kSMembers, 2, 1, 1, 1, false},
+    {"scard", CommandId::kSCard, 2, 1, 1, 1, false},
+    {"srandmember", CommandId::kSRandMember, -2, 1, 1, 1, false},
+    {"spop", CommandId::kSPop, -2, 1, 1, 1, true},
+    {"smove", CommandId::kSMove, 4, 1, 2, 1, true},
+    {"sinter", CommandId::kSInter, -2, 1, -1, 1, false},
+    {"sinterstore", CommandId::kSInterStore, -3, 1, -1, 1, true},
+    {"sunion", CommandId::kSUnion, -2, 1, -1, 1, false},
+    {"sunionstore", CommandId::kSUnionStore, -3, 1, -1, 1, true},
+    {"sdiff", CommandId::kSDiff, -2, 1, -1, 1, false},
+    {"sdiffstore", CommandId::kSDiffStore, -3, 1, -1, 1, true},
+    {"sintercard", CommandId::kSInterCard, -3, 0, 0, 0, false},
+    {"sscan", CommandId::kSScan, -3, 1, 1, 1, false},
 };
 
 std::string Upper(std::string_view s) {
@@ -271,8 +288,8 @@ TEST(CommandTableTest, OnlyAuthHelloQuitRunBeforeAuth) {
 }
 
 TEST(CommandTableTest, DocsMetadataIsFilledIn) {
-  const std::set<std::string_view> groups = {"connection", "server", "string",
-                                             "generic",    "shoal",  "scripting"};
+  const std::set<std::string_view> groups = {"connection", "server",    "string", "generic",
+                                             "shoal",      "scripting", "hash",   "set"};
   for (const CommandSpec& spec : AllCommands()) {
     EXPECT_TRUE(groups.count(spec.group)) << spec.name << " group " << spec.group;
     EXPECT_FALSE(spec.summary.empty()) << spec.name;

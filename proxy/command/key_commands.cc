@@ -348,6 +348,9 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     case CommandId::kType:
       plan.mode = KeyMode::kRead;
       return "";
+    case CommandId::kSAdd:
+    case CommandId::kSRem:
+    case CommandId::kSPop:
     case CommandId::kHSet:
     case CommandId::kHMSet:
     case CommandId::kHSetNx:
@@ -367,6 +370,21 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
         plan.element_op = ElementOp::kHSetNx;
       } else if (spec.id == CommandId::kHDel) {
         plan.element_op = ElementOp::kHDel;
+      } else if (spec.id == CommandId::kSAdd) {
+        plan.element_op = ElementOp::kSAdd;
+      } else if (spec.id == CommandId::kSRem) {
+        plan.element_op = ElementOp::kSRem;
+      } else if (spec.id == CommandId::kSPop) {
+        plan.element_op = ElementOp::kSPop;
+        plan.element_args = {};
+        plan.element_count = 1;
+        if (args.size() > 3) return std::string(kErrSyntax);
+        if (args.size() == 3) {
+          if (!ParseInt64(args[2], &plan.element_count) || plan.element_count < 0) {
+            return "ERR value is out of range, must be positive";
+          }
+          c.reply |= kReplyRandCount;
+        }
       } else if (spec.id == CommandId::kHIncrBy) {
         if (!ParseInt64(args[3], &plan.incr_by)) return std::string(kErrNotInteger);
         plan.element_op = ElementOp::kHIncrBy;
@@ -409,6 +427,68 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       plan.mode = KeyMode::kRead;
       plan.want_value = true;
       return "";
+    case CommandId::kSRandMember:
+      if (args.size() > 3) return std::string(kErrSyntax);
+      if (args.size() == 3) {
+        if (!ParseInt64(args[2], &c.extra[0])) return std::string(kErrNotInteger);
+        if (c.extra[0] == INT64_MIN) {
+          return "ERR value is out of range, value must between -9223372036854775807 and "
+                 "9223372036854775807";
+        }
+        c.reply |= kReplyRandCount;
+      }
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      return "";
+    case CommandId::kSMove:
+      // Phase 0 reads both keys (Redis's checks); then SREM from the source and, when it held
+      // the member, SADD to the destination (ClientConnection::NextSetPhase): not atomic.
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      c.keys = 2;
+      return "";
+    case CommandId::kSInter:
+    case CommandId::kSUnion:
+    case CommandId::kSDiff:
+    case CommandId::kSInterStore:
+    case CommandId::kSUnionStore:
+    case CommandId::kSDiffStore:
+      plan.mode = KeyMode::kRead;  // the STORE variants: at the write consistency, then a write
+      plan.want_value = true;
+      c.first_key = spec.arity == -3 ? 2 : 1;
+      c.keys = static_cast<uint32_t>(args.size() - c.first_key);
+      return "";
+    case CommandId::kSInterCard: {
+      int64_t numkeys = 0;
+      if (!ParseInt64(args[1], &numkeys) || numkeys <= 0) {
+        return "ERR numkeys should be greater than 0";
+      }
+      if (static_cast<uint64_t>(numkeys) > args.size() - 2) {
+        return "ERR Number of keys can't be greater than number of args";
+      }
+      for (size_t j = 2 + static_cast<size_t>(numkeys); j < args.size(); ++j) {
+        if (EqualsIgnoreCase(args[j], "limit") && j + 1 < args.size()) {
+          if (!ParseInt64(args[j + 1], &c.extra[0]) || c.extra[0] < 0) {
+            return "ERR LIMIT can't be negative";
+          }
+          ++j;
+        } else {
+          return std::string(kErrSyntax);
+        }
+      }
+      for (size_t j = 2; j < 2 + static_cast<size_t>(numkeys); ++j) {
+        if (args[j].size() > kMaxKeyBytes) {
+          return "ERR key is too long (Shoal's limit is " + std::to_string(kMaxKeyBytes) +
+                 " bytes)";
+        }
+      }
+      plan.mode = KeyMode::kRead;
+      plan.want_value = true;
+      c.first_key = 2;
+      c.keys = static_cast<uint32_t>(numkeys);
+      return "";
+    }
+    case CommandId::kSScan:
     case CommandId::kHScan: {
       ScanArgs scan;
       std::string err = ParseScanArgs(args.subspan(2), &scan);
@@ -426,6 +506,10 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     case CommandId::kHKeys:
     case CommandId::kHVals:
     case CommandId::kHStrLen:
+    case CommandId::kSIsMember:
+    case CommandId::kSMIsMember:
+    case CommandId::kSMembers:
+    case CommandId::kSCard:
       plan.mode = KeyMode::kRead;
       plan.want_value = true;
       return "";

@@ -125,6 +125,12 @@ class ClientConnection {
   void CmdTime(Args args);
   bool Authenticate(std::string_view user, std::string_view password, std::string* error);
 
+  // commands_sets.cc: SMOVE and the set algebra (several keys, several phases).
+  void PrepareSetSlot(ReplySlot& slot, Args args, uint32_t keys);
+  void FormatSetKey(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer);
+  bool NextSetPhase(ReplySlot& slot);
+  void FinalizeSet(ReplySlot& slot);
+
   // commands_keyspace.cc
   void CmdFlush(const struct CommandSpec& spec, Args args);
   // commands_scan.cc

@@ -89,6 +89,7 @@ std::mt19937_64& ElementRng() {
 
 bool ClientConnection::NextPhase(ReplySlot& slot) {
   if (IsRenameFamily(slot.command)) return NextRenamePhase(slot);
+  if (slot.command == CommandId::kSMove || IsSetAlgebra(slot.command)) return NextSetPhase(slot);
   // MSETNX: every key was read at the write consistency; none live: write them all.
   if (slot.command != CommandId::kMSetNx || slot.phase != 0 || !slot.error.empty() ||
       slot.integer > 0) {
@@ -162,6 +163,8 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   slot.extra[1] = command.extra[1];
   if (spec.id == CommandId::kMGet || spec.id == CommandId::kLcs) slot.parts.resize(command.keys);
   if (spec.id == CommandId::kMSetNx) slot.parts.assign(args.begin() + 1, args.end());
+  if (spec.id == CommandId::kSMove || IsSetAlgebra(spec.id))
+    PrepareSetSlot(slot, args, command.keys);
   if (IsElementCommand(spec.id) && !IsElementWrite(spec.id)) {
     slot.parts.assign(args.begin() + 2, args.end());  // the fields (HGET, HMGET), HSCAN's options
   }
@@ -195,6 +198,9 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
                        : "WRONGTYPE Operation against a key holding the wrong kind of value";
     }
     return;
+  }
+  if (slot.command == CommandId::kSMove || IsSetAlgebra(slot.command)) {
+    return FormatSetKey(slot, key_index, answer);
   }
   if (IsElementCommand(slot.command)) return FormatElementReply(slot, answer, ElementRng());
   switch (slot.command) {
@@ -357,6 +363,7 @@ void ClientConnection::Finalize(ReplySlot& slot) {
     resp::AppendError(slot.reply, slot.error);
     return;
   }
+  if (slot.command == CommandId::kSMove || IsSetAlgebra(slot.command)) return FinalizeSet(slot);
   switch (slot.command) {
     case CommandId::kMGet: {
       resp::AppendArray(slot.reply, static_cast<int64_t>(slot.parts.size()));

@@ -85,9 +85,29 @@ bool IsElementCommand(CommandId id) {
     case CommandId::kHIncrByFloat:
     case CommandId::kHRandField:
     case CommandId::kHScan:
+    case CommandId::kSAdd:
+    case CommandId::kSRem:
+    case CommandId::kSPop:
+    case CommandId::kSIsMember:
+    case CommandId::kSMIsMember:
+    case CommandId::kSMembers:
+    case CommandId::kSCard:
+    case CommandId::kSRandMember:
+    case CommandId::kSScan:
       return true;
     default:
       return false;
+  }
+}
+
+bool IsSetCommand(CommandId id) { return id >= CommandId::kSAdd && id <= CommandId::kSScan; }
+
+void LiveNames(std::string_view body, std::vector<std::string_view>* out) {
+  out->clear();
+  typed::ElementsView v;
+  if (!typed::DecodeElements(body, &v)) return;
+  for (const ElementView& e : v.elements) {
+    if (e.live()) out->push_back(e.name);
   }
 }
 
@@ -97,7 +117,9 @@ void FormatElementReply(ReplySlot& slot, const KeyAnswer& answer, std::mt19937_6
     w.Error(answer.error);
     return;
   }
-  if (answer.live && answer.value_type != typed::ValueType::kHash) {
+  const typed::ValueType want =
+      IsSetCommand(slot.command) ? typed::ValueType::kSet : typed::ValueType::kHash;
+  if (answer.live && answer.value_type != want) {
     w.Error("WRONGTYPE Operation against a key holding the wrong kind of value");
     return;
   }
@@ -107,8 +129,70 @@ void FormatElementReply(ReplySlot& slot, const KeyAnswer& answer, std::mt19937_6
     case CommandId::kHSetNx:
     case CommandId::kHDel:
     case CommandId::kHIncrBy:
+    case CommandId::kSAdd:
+    case CommandId::kSRem:
       w.Integer(answer.integer);
       return;
+    case CommandId::kSPop: {
+      std::vector<std::string_view> popped;
+      ForEachListItem(answer.value, [&](std::string_view m) { popped.push_back(m); });
+      if (!(slot.variant & kReplyRandCount)) {
+        if (popped.empty()) {
+          w.Null();
+        } else {
+          w.Bulk(popped[0]);
+        }
+        return;
+      }
+      w.Set(static_cast<int64_t>(popped.size()));
+      for (std::string_view m : popped) w.Bulk(m);
+      return;
+    }
+    case CommandId::kSIsMember:
+    case CommandId::kSCard:
+    case CommandId::kSMembers:
+    case CommandId::kSMIsMember:
+    case CommandId::kSRandMember:
+    case CommandId::kSScan: {
+      const std::vector<ElementView> members = LiveElements(answer, &body);
+      if (slot.command == CommandId::kSCard) {
+        w.Integer(static_cast<int64_t>(members.size()));
+      } else if (slot.command == CommandId::kSIsMember) {
+        w.Integer(answer.live && FindLive(body, slot.parts[0]) != nullptr ? 1 : 0);
+      } else if (slot.command == CommandId::kSMIsMember) {
+        w.Array(static_cast<int64_t>(slot.parts.size()));
+        for (const std::string& m : slot.parts) {
+          w.Integer(answer.live && FindLive(body, m) != nullptr ? 1 : 0);
+        }
+      } else if (slot.command == CommandId::kSMembers) {
+        w.Set(static_cast<int64_t>(members.size()));
+        for (const ElementView& e : members) w.Bulk(e.name);
+      } else if (slot.command == CommandId::kSRandMember) {
+        if (!(slot.variant & kReplyRandCount)) {
+          if (members.empty()) {
+            w.Null();
+          } else {
+            std::uniform_int_distribution<size_t> pick(0, members.size() - 1);
+            w.Bulk(members[pick(rng)].name);
+          }
+        } else {
+          RandomFields(w, members, slot.extra[0], false, rng);
+        }
+      } else {
+        std::vector<std::string_view> args(slot.parts.begin(), slot.parts.end());
+        ScanArgs scan;
+        ParseScanArgs(args, &scan);  // checked when planned
+        std::vector<std::string_view> matched;
+        for (const ElementView& e : members) {
+          if (scan.pattern.empty() || GlobMatch(scan.pattern, e.name)) matched.push_back(e.name);
+        }
+        w.Array(2);
+        w.Bulk("0");
+        w.Array(static_cast<int64_t>(matched.size()));
+        for (std::string_view m : matched) w.Bulk(m);
+      }
+      return;
+    }
     case CommandId::kHMSet:
       w.Ok();
       return;
