@@ -302,7 +302,7 @@ def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path
     def states(port):
         return {m["id"]: m["state"] for m in admin_json(port, "/members")["members"]}
 
-    for who in ("a", "proxy"):
+    for who in ("a", "b", "c", "proxy"):
         assert harness.wait_until(lambda: states(admin[who]) == dict.fromkeys("abc", "NORMAL"),
                                   timeout=harness.slow(15)), admin_json(admin[who], "/members")
     listing = admin_json(admin["a"], "/members")
