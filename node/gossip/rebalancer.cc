@@ -247,9 +247,10 @@ bool Rebalancer::RunJoin() {
     {
       const MembersListing listing = gossip_.Listing();
       for (const auto& m : now) {
-        const bool down = std::any_of(
-            listing.entries.begin(), listing.entries.end(),
-            [&](const MemberView& v) { return v.record.id == m.id && v.state == MemberState::kDown; });
+        const bool down =
+            std::any_of(listing.entries.begin(), listing.entries.end(), [&](const MemberView& v) {
+              return v.record.id == m.id && v.state == MemberState::kDown;
+            });
         if (!down) peers.push_back(m);
       }
     }
@@ -270,8 +271,8 @@ bool Rebalancer::RunJoin() {
       }
       waited = true;
       if (!any) break;
-      spdlog::info("join: JOINING; pulling the ranges this node gains from {} in {} ms",
-                   Ids(peers), config.join_wait_ms);
+      spdlog::info("join: JOINING; pulling the ranges this node gains from {} in {} ms", Ids(peers),
+                   config.join_wait_ms);
       if (!Sleep(config.join_wait_ms)) return false;
       continue;  // the ring may have changed meanwhile
     }

@@ -10,12 +10,13 @@
 // each key this node will own and that member owned: Get there, Put here, so a newer state
 // written meanwhile wins). Done, it turns NORMAL (the proxies then read from it) and deletes the
 // join marker file (main: a node restarted with the marker still there joins again, from the
-// start). A member that fails is tried again up to kMaxAttempts times, then left to the others. Every gossip interval it compares the ring members the
-// member table forms (GossipService::RingMembers: id, address, zone) with the last ones it
-// handed off for; on a change it builds both rings and, for every key this node holds (a Scan
-// of its own store) whose preference list under the old ring had this node in it, pushes the
-// key's full state to each owner the new ring adds (Get here with its value, Put there with its
-// version pair: the version order makes a repeated or concurrent push harmless). So:
+// start). A member that fails is tried again up to kMaxAttempts times, then left to the others.
+// Every gossip interval it compares the ring members the member table forms
+// (GossipService::RingMembers: id, address, zone) with the last ones it handed off for; on a change
+// it builds both rings and, for every key this node holds (a Scan of its own store) whose
+// preference list under the old ring had this node in it, pushes the key's full state to each owner
+// the new ring adds (Get here with its value, Put there with its version pair: the version order
+// makes a repeated or concurrent push harmless). So:
 //  - a member REMOVED (--dead-after, `shoalctl remove`): the surviving owners copy its keys to
 //    the owners replacing it, and every key has N live replicas again;
 //  - a member added (a new node from --seeds, or a removed one back): the previous owners copy
@@ -34,8 +35,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,10 +76,10 @@ class Rebalancer {
     std::atomic<uint64_t> handoffs{0};          // ring changes handed off completely
     std::atomic<uint64_t> handoff_failures{0};  // attempts that stopped at an error
     std::atomic<uint64_t> keys_scanned{0};
-    std::atomic<uint64_t> keys_pushed{0};  // applied by their new owner
-    std::atomic<uint64_t> keys_stale{0};   // the new owner held as new or newer already
-    std::atomic<uint64_t> keys_joined{0};  // applied here by this node's join pull
-    std::atomic<uint64_t> bytes_streamed{0};  // key and value bytes pulled or pushed
+    std::atomic<uint64_t> keys_pushed{0};       // applied by their new owner
+    std::atomic<uint64_t> keys_stale{0};        // the new owner held as new or newer already
+    std::atomic<uint64_t> keys_joined{0};       // applied here by this node's join pull
+    std::atomic<uint64_t> bytes_streamed{0};    // key and value bytes pulled or pushed
     std::atomic<uint64_t> hints_handed_off{0};  // decommission: spooled hints delivered
   };
   Counters& counters() { return counters_; }

@@ -64,7 +64,8 @@ struct PulledState {
   Version expiry_version;
   uint64_t expire_at_ms = 0;
   bool tombstone = false;
-  wire::ValueType value_type = wire::ValueType::String;  // a typed body (common/typed) travels whole
+  wire::ValueType value_type =
+      wire::ValueType::String;  // a typed body (common/typed) travels whole
 };
 
 // Gets `keys` from `from` (pipelined), appending the states it still holds to *out.

@@ -805,7 +805,6 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
       if (plan_.keep_expiry) req.expire_at_ms = answer_.live ? resolved_.expire_at_ms : 0;
       req.conditional = plan_.conditional;
       if (plan_.conditional) req.if_version_at_most = cs_->replica_condition[r];
-      if (!typed_write_ && !plan_.tombstone) req.value_type = plan_.value_type;
     }
     tag_phase_[Queue(req)] = Phase::kWrite;
   }

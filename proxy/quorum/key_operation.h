@@ -181,7 +181,7 @@ struct KeyPlan {
   // Never hinted (a replayed hint would bypass the condition).
   bool conditional = false;
   // kWrite: the value's type (not kString: `value` is a whole typed body, written at a new
-  // version; RENAME / COPY of a counter).
+  // version: RENAME and COPY of a counter, hash or set, the STORE commands).
   typed::ValueType value_type = typed::ValueType::kString;
   // kWrite: the write's version instead of a new one (nonzero; never re-stamped). RENAME deletes
   // its source at typed::DerivedVersion of the pair it read: above that state, below any later
@@ -202,9 +202,6 @@ struct KeyPlan {
   // A command on strings (GET, APPEND, GETSET, ...): a live hash or set answers wrong_type and
   // nothing is written.
   bool string_only = false;
-  // kWrite: the type of `value` when it is a typed body written whole (RENAME and COPY of a hash
-  // or set, the STORE commands).
-  typed::ValueType value_type = typed::ValueType::kString;
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the

@@ -6,9 +6,9 @@
 // addresses is several seeds), else any member it knew. When the ring's members (every member
 // neither JOINING nor REMOVED; DOWN ones stay) or their addresses change, it builds the new ring
 // and publishes it (cluster_view.h); the workers take it between events. JOINING members are
-// published beside it (ClusterView::pending_ring): writes reach them, reads do not. Ring membership comes
-// only from the cluster, so every proxy routes alike; a link's own down state (NodeHealth) still
-// lets a proxy skip a node quickly.
+// published beside it (ClusterView::pending_ring): writes reach them, reads do not. Ring membership
+// comes only from the cluster, so every proxy routes alike; a link's own down state (NodeHealth)
+// still lets a proxy skip a node quickly.
 //
 // Thread rules: FetchOnce/Start/Stop from the controlling thread (main); Latest from any thread.
 
@@ -63,9 +63,9 @@ class MemberFollower {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  MembersListing latest_;              // guarded by mu_
-  std::string last_good_;              // follower thread (or FetchOnce before Start)
-  std::vector<RingMember> published_;  // the ring members last published
+  MembersListing latest_;                      // guarded by mu_
+  std::string last_good_;                      // follower thread (or FetchOnce before Start)
+  std::vector<RingMember> published_;          // the ring members last published
   std::vector<RingMember> published_joining_;  // and the JOINING ones
   std::thread thread_;
 };
