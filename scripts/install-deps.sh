@@ -14,6 +14,7 @@ PACKAGES=(
   liblz4-dev libzstd-dev
   redis-tools redis-server nutcracker faketime
   python3-redis python3-pytest
+  prometheus
 )
 if [[ "${SHOAL_WITH_BAZEL:-0}" == "1" ]]; then
   PACKAGES+=(bazel-bootstrap)
@@ -39,9 +40,11 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian redis-server and nutcracker packages start system services; Shoal's scripts and
-# tests start their own instances on free ports, so stop the packaged ones if they came up.
+# The Debian redis-server, nutcracker and prometheus packages start system services; Shoal's
+# scripts and tests start their own instances on free ports (the tests need only prometheus'
+# `promtool`), so stop the packaged ones if they came up.
 if command -v systemctl >/dev/null 2>&1; then
-  $SUDO systemctl stop redis-server nutcracker >/dev/null 2>&1 || true
+  $SUDO systemctl stop redis-server nutcracker prometheus >/dev/null 2>&1 || true
 fi
 $SUDO service redis-server stop >/dev/null 2>&1 || true
+$SUDO service prometheus stop >/dev/null 2>&1 || true
