@@ -142,13 +142,23 @@ def test_key_and_node_commands_on_a_live_cluster(cluster):
     assert r.returncode == 0, r.stderr
     after = json.loads(node_ctl(first, "info", "--json").stdout)
     assert (after["keys"], after["tombstones"]) == (51, 1)  # keys counts the tombstone
+    # members --json of a static node: the --nodes list, each member NORMAL.
+    r = node_ctl(first, "members", "--json")
+    assert r.returncode == 0, r.stderr
+    listing = json.loads(r.stdout)
+    assert listing["source"] == "static" and listing["listed_by"] == owners[0]["id"]
+    assert [(m["id"], m["state"]) for m in listing["members"]] == [(i, "NORMAL") for i in IDS]
+    # remove on a static node: refused, with the reason on stderr (membership is --nodes).
+    r = node_ctl(first, "remove", "b", "--json")
+    assert r.returncode == 1 and r.stdout == "" and "need gossip" in r.stderr, r
 
 
 # Each command with its positional arguments (where --help would be data: `get --help` reads the
 # key "--help") and what its help's first line shows.
 HELP = {
     "get": (["k"], "get KEY"), "set": (["k", "v"], "set KEY VALUE"), "del": (["k"], "del KEY"),
-    "info": ([], "info [--json]"), "repair": ([], "repair [--json]"), "members": ([], "members"),
+    "info": ([], "info [--json]"), "repair": ([], "repair [--json]"), "members": ([], "members [--json]"),
+    "remove": (["x"], "remove ID [--json]"), "decommission": ([], "decommission [--json]"),
     "fill": ([], "fill --count N"), "ring": ([], "ring --nodes"),
     "locate": (["k"], "locate KEY --nodes"), "status": ([], "status --nodes"),
 }
@@ -313,6 +323,15 @@ def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path
     assert harness.wait_until(
         lambda: [m["link"] for m in admin_json(admin["proxy"], "/members")["members"]]
         == ["up"] * 3, timeout=harness.slow(10))
+    # shoalctl members --json is the node's /members (phi, heartbeats and ages move on).
+    r = ctl("--node", f"127.0.0.1:{ports['a']}", "members", "--json")
+    assert r.returncode == 0, r.stderr
+    by_ctl, by_admin = json.loads(r.stdout), admin_json(admin["a"], "/members")
+    stable = ("id", "address", "zone", "state", "incarnation")
+    assert {k: by_ctl[k] for k in ("source", "listed_by")} == {"source": "gossip",
+                                                               "listed_by": "a"}
+    assert [{k: m[k] for k in stable} for m in by_ctl["members"]] == [
+        {k: m[k] for k in stable} for m in by_admin["members"]]
     for who in ("a", "b", "proxy"):
         ring = admin_json(admin[who], "/ring")
         assert [m["id"] for m in ring["members"]] == ["a", "b", "c"], (who, ring)

@@ -128,8 +128,8 @@ std::string MembersListingJson(const MembersListing& listing,
   for (const MemberView& v : listing.entries) sorted.push_back(&v);
   std::sort(sorted.begin(), sorted.end(),
             [](const MemberView* a, const MemberView* b) { return a->record.id < b->record.id; });
-  std::string json =
-      "{\"source\":\"gossip\",\"listed_by\":" + JsonString(listing.node_id) + ",\"members\":[";
+  std::string json = std::string("{\"source\":") + (listing.gossip ? "\"gossip\"" : "\"static\"") +
+                     ",\"listed_by\":" + JsonString(listing.node_id) + ",\"members\":[";
   for (size_t i = 0; i < sorted.size(); ++i) {
     const MemberView& v = *sorted[i];
     char phi[32];

@@ -43,7 +43,8 @@ std::vector<MemberShare> RingShares(const Ring& ring, int replicas);
 // state as this process sees it ("up", "down", "unknown").
 std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state);
 
-// A gossiping cluster's member table (--seeds) as one process sees it:
+// A gossiping cluster's member table (--seeds) as one process sees it (or a static node's list,
+// "source":"static", as shoalctl members --json shows it):
 // {"source":"gossip","listed_by":ID,"members":[{"id","address","zone","state","phi",
 //  "incarnation","heartbeat","last_heard_ms", "link"?}]}, members sorted by id; state is the
 // member's state in the table (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi capped at 1e6 (JSON

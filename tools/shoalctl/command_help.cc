@@ -39,20 +39,23 @@ const std::map<std::string_view, std::string_view>& Table() {
        "default 10 minutes for repair); exits 1 if no round ran or the round failed with a peer\n"
        "(named on stderr).\n"},
       {"members",
-       "usage: shoalctl [--node HOST:PORT] members\n\n"
+       "usage: shoalctl [--node HOST:PORT] members [--json]\n\n"
        "Prints the node's member table: each member's id, address, zone, state as that node\n"
        "sees it (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat and ms\n"
-       "since its last news.\n"},
+       "since its last news. With --json one object, as the node's GET /members with --seeds:\n"
+       "{\"source\": \"gossip\" or \"static\", \"listed_by\", \"members\": [{\"id\", \"address\",\n"
+       "\"zone\", \"state\", \"phi\", \"incarnation\", \"heartbeat\", \"last_heard_ms\"}]}.\n"},
       {"remove",
-       "usage: shoalctl [--node HOST:PORT] remove ID\n\n"
+       "usage: shoalctl [--node HOST:PORT] remove ID [--json]\n\n"
        "(Clusters started with --seeds.) Marks member ID REMOVED at once, as --dead-after does:\n"
        "it leaves the ring (gossiped to every node and proxy) and the remaining owners copy its\n"
        "keys to the owners replacing it. A live member refutes it and stays NORMAL. Fails for\n"
-       "an unknown id or the node asked.\n"},
+       "an unknown id or the node asked. Prints the node's answer (--json: {\"message\": ...}).\n"},
       {"decommission",
-       "usage: shoalctl [--node HOST:PORT] decommission\n\n"
+       "usage: shoalctl [--node HOST:PORT] decommission [--json]\n\n"
        "(Clusters started with --seeds.) The node asked turns LEAVING, hands its keys to their\n"
-       "next owners, turns REMOVED and stops (exit 0). Returns once the node has accepted.\n"},
+       "next owners, turns REMOVED and stops (exit 0). Returns once the node has accepted;\n"
+       "prints its answer (--json: {\"message\": ...}).\n"},
       {"fill",
        "usage: shoalctl [--node HOST:PORT] fill --count N [--value-size SIZE] [--key-prefix P]\n"
        "                [--pipeline W] [--ttl-ms N] [--op put|get]\n\n"

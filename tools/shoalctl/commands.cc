@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "common/admin/admin_routes.h"
 #include "common/admin/admin_server.h"
 #include "common/clock/clock.h"
 #include "common/membership/gossip_wire.h"
@@ -165,7 +166,7 @@ int RunRepair(CommandContext& ctx, bool json) {
   return 0;
 }
 
-int RunMembers(CommandContext& ctx) {
+int RunMembers(CommandContext& ctx, bool json) {
   FrameBuilder& fb = ctx.client.builder();
   auto& b = fb.Start();
   auto req = wire::CreateMembersRequest(b);
@@ -176,6 +177,10 @@ int RunMembers(CommandContext& ctx) {
   const auto* resp = env->message_as_MembersResponse();
   if (resp == nullptr) return Unexpected("members");
   const MembersListing listing = DecodeMembersResponse(*resp);
+  if (json) {
+    std::printf("%s\n", admin::MembersListingJson(listing).c_str());
+    return 0;
+  }
   std::printf("node: %s\nmembership: %s\n", listing.node_id.c_str(),
               listing.gossip ? "gossip (--seeds)" : "static (--nodes)");
   std::printf("%-20s %-24s %-12s %-8s %8s %12s %10s %14s\n", "ID", "ADDRESS", "ZONE", "STATE",
@@ -191,7 +196,8 @@ int RunMembers(CommandContext& ctx) {
   return 0;
 }
 
-int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id) {
+int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id,
+                     bool json) {
   FrameBuilder& fb = ctx.client.builder();
   auto& b = fb.Start();
   const auto which =
@@ -205,7 +211,12 @@ int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::st
   if (env == nullptr) return 1;
   const auto* resp = env->message_as_MemberCommandResponse();
   if (resp == nullptr) return Unexpected(std::string(action).c_str());
-  std::printf("%s\n", resp->message() != nullptr ? resp->message()->c_str() : "OK");
+  const char* message = resp->message() != nullptr ? resp->message()->c_str() : "OK";
+  if (json) {
+    std::printf("{\"message\":%s}\n", admin::JsonString(message).c_str());
+  } else {
+    std::printf("%s\n", message);
+  }
   return 0;
 }
 

@@ -36,11 +36,14 @@ int RunInfo(CommandContext& ctx, bool json);
 int RunRepair(CommandContext& ctx, bool json);
 // The node's member table (wire MembersRequest): "node: ID", "membership: gossip (--seeds)" or
 // "static (--nodes)", then one row per member under a header: ID ADDRESS ZONE STATE PHI
-// INCARNATION HEARTBEAT LAST_HEARD_MS (STATE as that node sees it: NORMAL, DOWN, ...).
-int RunMembers(CommandContext& ctx);
+// INCARNATION HEARTBEAT LAST_HEARD_MS (STATE as that node sees it: NORMAL, DOWN, ...). With
+// `json`: one object, as a gossiping node's GET /members (admin::MembersListingJson).
+int RunMembers(CommandContext& ctx, bool json);
 // A membership change (wire MemberCommand): `action` "remove" (member `id`) or "decommission"
-// (the node asked). Prints the node's answer; exits 1 when it refused (the reason on stderr).
-int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id);
+// (the node asked). Prints the node's answer (with `json`: {"message": ...}); exits 1 when it
+// refused (the reason on stderr).
+int RunMemberCommand(CommandContext& ctx, std::string_view action, const std::string& id,
+                     bool json);
 
 // Load generation ("fill"): `count` requests pipelined `pipeline` deep, keys
 // "<key_prefix><i>". Puts write values of `value_size` bytes; gets read the keys back and count

@@ -52,13 +52,13 @@ Commands:
                              repaired once the round has ended (waits up to --timeout-ms,
                              default 10 minutes for repair); exits 1 if no round ran or the
                              round failed with a peer (named on stderr)
-  members                    print the node's member table: each member's id, address, zone,
+  members [--json]           print the node's member table: each member's id, address, zone,
                              state as that node sees it (JOINING, NORMAL, LEAVING, DOWN,
                              REMOVED), phi, incarnation, heartbeat and ms since its last news
-  remove ID                  (--seeds clusters) mark member ID REMOVED at once, as --dead-after
+  remove ID [--json]         (--seeds clusters) mark member ID REMOVED at once, as --dead-after
                              does: it leaves the ring and the remaining owners copy its keys to
                              the owners replacing it (a live member refutes it and stays)
-  decommission               (--seeds clusters) the node turns LEAVING, hands its keys to their
+  decommission [--json]      (--seeds clusters) the node turns LEAVING, hands its keys to their
                              next owners, turns REMOVED and exits
 
 Cluster commands (they take the member list, or the seeds, instead of --node; --json for
@@ -92,7 +92,8 @@ Options:
                      prove it too; needed for nodes started with --cluster-secret-file
   --timeout-ms N     connect and per-request timeout (default 5000; repair's answer: 600000)
   --help             show this help; after a command, that command's help
-  --json             (info, repair, ring, locate, status) one JSON object on stdout
+  --json             (info, repair, members, remove, decommission, ring, locate, status) one
+                     JSON object on stdout
   --                 end of options: following arguments are taken literally (values that begin
                      with "--")
 
@@ -119,9 +120,9 @@ const std::map<std::string_view, std::vector<std::string_view>>& CommandFlags() 
       {"del", {}},
       {"info", {"json"}},
       {"repair", {"json"}},
-      {"members", {}},
-      {"remove", {}},
-      {"decommission", {}},
+      {"members", {"json"}},
+      {"remove", {"json"}},
+      {"decommission", {"json"}},
       {"fill", {"ttl-ms", "count", "value-size", "key-prefix", "pipeline", "op"}},
       {"ring", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
       {"locate", {"nodes", "seeds", "replicas", "tokens-per-node", "json"}},
@@ -339,9 +340,11 @@ int main(int argc, char** argv) {
   if (command == "set") return shoal::tools::RunSet(ctx, args[0], args[1], ttl_ms);
   if (command == "del") return shoal::tools::RunDel(ctx, args[0]);
   if (command == "info") return shoal::tools::RunInfo(ctx, json);
-  if (command == "members") return shoal::tools::RunMembers(ctx);
-  if (command == "remove") return shoal::tools::RunMemberCommand(ctx, "remove", args[0]);
-  if (command == "decommission") return shoal::tools::RunMemberCommand(ctx, "decommission", "");
+  if (command == "members") return shoal::tools::RunMembers(ctx, json);
+  if (command == "remove") return shoal::tools::RunMemberCommand(ctx, "remove", args[0], json);
+  if (command == "decommission") {
+    return shoal::tools::RunMemberCommand(ctx, "decommission", "", json);
+  }
   if (command == "repair") {
     // A repair waits for a whole anti-entropy round: a longer default for its answer.
     ctx.timeout_ms = given["timeout-ms"] ? static_cast<int>(timeout_ms) : 600'000;
