@@ -236,6 +236,14 @@ def test_proxy_not_ready_without_a_quorum(cluster):
     assert value(samples, "shoal_proxy_upstream_up", node="a") == 0
     assert value(samples, "shoal_proxy_upstream_up", node="c") == 1
     assert value(samples, "shoal_proxy_ready") == 0
+    # Each write that cannot reach a quorum is one quorum failure and one noquorum SET.
+    for k in range(4):
+        with pytest.raises(redis.ResponseError, match="NOQUORUM"):
+            client.set(f"noquorum:{k}", "v")
+    after, _ = scrape(proxy_admin)
+    assert delta(samples, after, "shoal_proxy_quorum_failures_total") == 4
+    assert delta(samples, after, "shoal_proxy_requests_total", command="set",
+                 result="noquorum") == 4
     assert http(proxy_admin, "/healthz")[0] == 200  # alive all the same
 
 

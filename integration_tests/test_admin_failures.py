@@ -134,6 +134,8 @@ def test_failure_metrics_and_no_keys_in_logs(cluster):
     a1, _ = scrape(admin["a"])
     assert value(a1, "shoal_node_antientropy_repairs_total") - value(
         a0, "shoal_node_antientropy_repairs_total") == 1
+    assert value(a1, "shoal_node_antientropy_rounds_total") - value(
+        a0, "shoal_node_antientropy_rounds_total") == 1  # periodic rounds are off
     assert value(a1, "shoal_node_antientropy_keys_repaired_total") - value(
         a0, "shoal_node_antientropy_keys_repaired_total") == 2
     assert value(a1, "shoal_node_antientropy_repaired_bytes_total") - value(

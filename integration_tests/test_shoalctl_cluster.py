@@ -303,7 +303,7 @@ def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path
     killed member turns DOWN there and stays in the ring. promtool accepts the node's /metrics
     (gossip metrics included)."""
     import shutil
-    from test_admin import http, wait_admin
+    from test_admin import http, scrape, value, wait_admin
     nodes, proxy, ports, seeds = seeded
     admin = request.node.admin
     for port in admin.values():
@@ -348,6 +348,13 @@ def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path
                                   timeout=harness.slow(15)), admin_json(admin[who], "/members")
         c = admin_json(admin[who], "/members")["members"][2]
         assert c["phi"] > 1 and c["last_heard_ms"] > 500, c
+        # The same judgement on /metrics: one state series per member, c's DOWN with its phi.
+        samples, _ = scrape(admin[who])
+        assert value(samples, "shoal_gossip_member_state", member="c", state="DOWN") == 1
+        assert value(samples, "shoal_gossip_member_state", member="c") == 1
+        assert value(samples, "shoal_gossip_member_state", member="a", state="NORMAL") == 1
+        assert value(samples, "shoal_gossip_member_phi", member="c") > 8
+        assert value(samples, "shoal_gossip_member_phi", member=who) == 0
         assert [m["id"] for m in admin_json(admin[who], "/ring")["members"]] == ["a", "b", "c"]
     assert harness.wait_until(lambda: states(admin["proxy"])["c"] == "DOWN",
                               timeout=harness.slow(10))
