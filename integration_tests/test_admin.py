@@ -284,6 +284,16 @@ def test_admin_flag_errors(tmp_path):
         r = subprocess.run([str(harness.BIN / binary), *args, "--log-format", "xml",
                             "--check-config"], capture_output=True, text=True, timeout=20)
         assert r.returncode == 2 and "--log-format" in r.stderr, (binary, r.stderr)
+        # --check-config validates a file too: 0 for a valid one, 2 naming the bad key.
+        config = tmp_path / f"{binary}.yaml"
+        config.write_text("log_level: debug\nlog_format: json\nadmin: 127.0.0.1:9\n")
+        r = subprocess.run([str(harness.BIN / binary), *args, "--config", str(config),
+                            "--check-config"], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, (binary, r.stderr)
+        config.write_text("log_level: loud\n")
+        r = subprocess.run([str(harness.BIN / binary), *args, "--config", str(config),
+                            "--check-config"], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 2 and "log-level" in r.stderr, (binary, r.stderr)
 
 
 def test_json_logs(tmp_path):
