@@ -130,6 +130,19 @@ def test_metrics_move_by_the_workload(cluster):
                                                 "shoal_proxy_upstream_connections", node=i) >= 1,
                                   timeout=harness.slow(5)), i
     assert value(p_after, "shoal_proxy_client_connections") >= 1
+    # Three more clients: the gauge and the accepted counter move by three; closed, back down.
+    extra = [redis.Redis(port=proxy.port, password="s3cret-pass") for _ in range(3)]
+    for c in extra:
+        assert c.ping()
+    opened, _ = scrape(proxy_admin)
+    assert delta(p_after, opened, "shoal_proxy_client_connections") == 3
+    assert delta(p_after, opened, "shoal_proxy_client_connections_accepted_total") == 3
+    for c in extra:
+        c.connection_pool.disconnect()  # redis-py 4.3's close() keeps the pool's connection
+    assert harness.wait_until(lambda: value(scrape(proxy_admin)[0],
+                                            "shoal_proxy_client_connections")
+                              == value(p_after, "shoal_proxy_client_connections"),
+                              timeout=harness.slow(5))
     assert value(p_after, "shoal_proxy_quorum_failures_total") == 0
 
     for i in IDS:
