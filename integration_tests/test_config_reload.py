@@ -309,3 +309,48 @@ def test_proxy_reload_client_limits(cluster, tmp_path):
                    if line.startswith("shoal_proxy_client_pauses_total"))
 
     assert pauses_of(after) > pauses_of(before), (pauses_of(before), pauses_of(after))
+
+
+def test_node_reload_stream_rate(tmp_path):
+    """stream-rate applies at once: a node joining at 2 KB/s (minutes for its 200 KB of keys)
+    finishes within seconds once the rate is lifted, the wait it was in included."""
+    from test_admin import scrape, value
+    from test_membership import Launched, node_args, start_seeded_nodes, states
+
+    ports = {i: harness.free_port() for i in IDS}
+    seeds = ",".join(f"127.0.0.1:{p}" for p in ports.values())
+    procs = list(start_seeded_nodes(tmp_path, ports, seeds,
+                                    ("--anti-entropy-interval-ms", "0")).values())
+    try:
+        assert harness.wait_until(lambda: states(ports["a"]) == dict.fromkeys(IDS, "NORMAL"),
+                                  timeout=harness.slow(15)), states(ports["a"])
+        r = harness.shoalctl(ports["a"], "fill", "--count", "300", "--value-size", "1kb")
+        assert r.returncode == 0, r.stderr
+        config = tmp_path / "d.yaml"
+        config.write_text("stream_rate: 2kb\njoin_wait: 0s\nanti_entropy_interval_ms: 0\n")
+        port, admin = harness.free_port(), harness.free_port()
+        joiner = Launched("node-d", node_args(tmp_path, "d", port, seeds, (
+            "--config", str(config), "--admin", f"127.0.0.1:{admin}")), port,
+            tmp_path / "node-d.log")
+        procs.append(joiner)
+        harness.wait_for_port(port, timeout=30, proc=joiner.proc, log=joiner.log_path)
+        wait_admin(admin)
+
+        def streamed():
+            return value(scrape(admin)[0], "shoal_rebalance_bytes_streamed_total")
+        assert harness.wait_until(lambda: streamed() > 0, timeout=harness.slow(15)), joiner.log()
+        time.sleep(2)
+        assert states(ports["a"]).get("d") == "JOINING"  # paced: far from done
+        assert streamed() < 150 * 1024
+
+        config.write_text("stream_rate: 0\njoin_wait: 0s\nanti_entropy_interval_ms: 0\n")
+        hup(joiner, 0)
+        assert "stream-rate 2048 -> 0" in joiner.log(), joiner.log()[-2000:]
+        assert harness.wait_until(lambda: states(ports["a"]).get("d") == "NORMAL",
+                                  timeout=harness.slow(10)), joiner.log()[-2000:]
+        gained = value(scrape(admin)[0], "shoal_rebalance_keys_joined_total")
+        assert 150 < gained < 300 and value(scrape(admin)[0], "shoal_node_keys") == gained
+        assert config_of(admin)["stream-rate"] == "0"
+    finally:
+        for p in procs:
+            p.stop(timeout=5)

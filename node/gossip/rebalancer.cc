@@ -111,8 +111,16 @@ bool Rebalancer::Stopping() {
 
 bool Rebalancer::Pace(uint64_t bytes) {
   counters_.bytes_streamed.fetch_add(bytes, std::memory_order_relaxed);
-  const int64_t wait = pacer_.Spend(bytes, SystemClock::Get().MonotonicMs());
-  return wait <= 0 || Sleep(wait);
+  pacer_.SetRate(node_.stream_rate.load(std::memory_order_relaxed));
+  int64_t now = SystemClock::Get().MonotonicMs();
+  const int64_t until = now + pacer_.Spend(bytes, now);
+  // Waits in short steps, so that a rate a reload changed applies at once (the wait ends).
+  while (now < until) {
+    if (!Sleep(std::min<int64_t>(until - now, kRateCheckMs))) return false;
+    if (pacer_.SetRate(node_.stream_rate.load(std::memory_order_relaxed))) break;
+    now = SystemClock::Get().MonotonicMs();
+  }
+  return true;
 }
 
 StatusOr<std::unique_ptr<client::NodeClient>> Rebalancer::OpenSelf() {

@@ -91,7 +91,9 @@ class Rebalancer {
   // Pulls from `peer` the keys this node owns under `after` that `peer` owned under `before`.
   Status PullGained(const Ring& before, const Ring& after, const RingMember& peer,
                     client::NodeClient& self);
-  // Paces `bytes` just moved (--stream-rate); false when stopping.
+  // Paces `bytes` just moved (--stream-rate, as NodeContext::stream_rate holds it now: a reload
+  // applies within kRateCheckMs, ending a wait at the old rate); false when stopping.
+  static constexpr int64_t kRateCheckMs = 200;
   bool Pace(uint64_t bytes);
   StatusOr<std::unique_ptr<client::NodeClient>> OpenSelf();
   // Pushes to the owners `after` adds every key this node holds that it owned under `before`.

@@ -15,4 +15,11 @@ int64_t StreamPacer::Spend(uint64_t bytes, int64_t now_ms) {
   return std::max<int64_t>(0, static_cast<int64_t>(std::ceil(next_ms_ - now)));
 }
 
+bool StreamPacer::SetRate(uint64_t bytes_per_s) {
+  if (bytes_per_s == rate_) return false;
+  rate_ = bytes_per_s;
+  started_ = false;
+  return true;
+}
+
 }  // namespace shoal::node

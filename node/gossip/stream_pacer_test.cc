@@ -44,5 +44,23 @@ TEST(StreamPacerTest, SlowStreamsDoNotWait) {
   }
 }
 
+// A new rate (a reload) applies from the next chunk; the debt owed at the old rate is forgiven.
+TEST(StreamPacerTest, NewRateAppliesFromTheNextChunk) {
+  StreamPacer pacer(1 << 10);  // 1 KB/s
+  EXPECT_EQ(pacer.Spend(0, 0), 0);
+  EXPECT_GE(pacer.Spend(100 << 10, 0), 99'000);   // 100 KB owes about 100 s
+  EXPECT_FALSE(pacer.SetRate(1 << 10));           // the same rate: no change
+  EXPECT_GE(pacer.Spend(1 << 10, 1000), 99'000);  // still owed
+  EXPECT_TRUE(pacer.SetRate(1 << 20));            // 1 MB/s
+  const int64_t wait = pacer.Spend(1 << 20, 2000);
+  EXPECT_GE(wait, 1000 - StreamPacer::kBurstMs - 1);
+  EXPECT_LE(wait, 1000);
+  EXPECT_TRUE(pacer.SetRate(0));  // unlimited
+  EXPECT_EQ(pacer.Spend(1 << 30, 2000), 0);
+  EXPECT_TRUE(pacer.SetRate(1 << 20));  // limited again: paced from here
+  EXPECT_EQ(pacer.Spend(0, 5000), 0);
+  EXPECT_GE(pacer.Spend(1 << 20, 5000), 1000 - StreamPacer::kBurstMs - 1);
+}
+
 }  // namespace
 }  // namespace shoal::node

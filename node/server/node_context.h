@@ -100,8 +100,10 @@ struct NodeContext {
   // thread, read by any; read here, never from config, which the reload rewrites. The
   // anti-entropy rate limit, bytes per second (0: unlimited), and the periodic rounds' interval
   // (0: on demand only; AntiEntropy::IntervalChanged after a change). The hint replay rate lives
-  // in the replayer (HintService::SetReplayRate).
+  // in the replayer (HintService::SetReplayRate). The key streams' rate (--stream-rate, bytes per
+  // second, 0: unlimited) is read by the rebalancer before each chunk it moves.
   std::atomic<uint64_t> anti_entropy_rate{config.anti_entropy_rate};
+  std::atomic<uint64_t> stream_rate{config.stream_rate_bytes};
   std::atomic<int64_t> anti_entropy_interval_ms{config.anti_entropy_interval_ms};
   // Cells written by the anti-entropy thread only (anti_entropy.h), read by any thread.
   struct AntiEntropyStats {

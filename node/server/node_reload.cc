@@ -8,8 +8,9 @@
 
 namespace shoal::node {
 
-const std::set<std::string, std::less<>> kNodeReloadable = {
-    "log-level", "anti-entropy-rate", "anti-entropy-interval-ms", "hint-replay-rate"};
+const std::set<std::string, std::less<>> kNodeReloadable = {"log-level", "anti-entropy-rate",
+                                                            "anti-entropy-interval-ms",
+                                                            "hint-replay-rate", "stream-rate"};
 
 Status ReloadNodeConfig(int argc, const char* const* argv, Options& running, NodeContext& node) {
   NodeConfig fresh;
@@ -45,6 +46,9 @@ Status ReloadNodeConfig(int argc, const char* const* argv, Options& running, Nod
   }
   if (plan->Applies("hint-replay-rate") && node.hints != nullptr) {
     node.hints->SetReplayRate(fresh.hint_replay_rate);
+  }
+  if (plan->Applies("stream-rate")) {
+    node.stream_rate.store(fresh.stream_rate_bytes, std::memory_order_relaxed);
   }
   return Status::Ok();
 }

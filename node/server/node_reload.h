@@ -3,8 +3,8 @@
 // The node's configuration reload (SIGHUP): re-parses the command line it started with (the
 // --config file re-read, the flags on top), validates it as at start, and applies the keys that
 // may change at run time (kNodeReloadable: the log level, the anti-entropy rate limit and
-// interval, the hint replay rate). Other changed keys are logged as needing a restart; an invalid
-// file changes nothing (common/config/reload.h). Main thread only.
+// interval, the hint replay rate, the key streams' rate). Other changed keys are logged as needing
+// a restart; an invalid file changes nothing (common/config/reload.h). Main thread only.
 
 #include <set>
 #include <string>
