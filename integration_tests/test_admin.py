@@ -311,13 +311,17 @@ def test_admin_flag_errors(tmp_path):
 
 def test_json_logs(tmp_path):
     node = harness.start_node(tmp_path, "j1", extra=("--log-format", "json", "--admin", ""))
+    proxy = harness.start_proxy(tmp_path, [node], extra=("--log-format", "json", "--admin", "",
+                                                         "--replicas", "1"))
+    proxy.stop()
     node.stop()
-    lines = [l for l in node.log().splitlines() if l.strip()]
-    assert lines
-    for line in lines:
-        record = json.loads(line)
-        assert set(record) >= {"time", "level", "logger", "msg"}, record
-        assert record["logger"] == "shoal-node"
+    for process, logger in ((node, "shoal-node"), (proxy, "shoal-proxy")):
+        lines = [l for l in process.log().splitlines() if l.strip()]
+        assert lines
+        for line in lines:
+            record = json.loads(line)
+            assert set(record) >= {"time", "level", "logger", "msg"}, record
+            assert record["logger"] == logger
 
 
 # The metrics issue 10 asks for (docs/operations.md lists them): each must be exported and charted
