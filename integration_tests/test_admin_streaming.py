@@ -70,6 +70,7 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
                               timeout=slow(10)), i
             wait_admin(cluster.admin[i])
         pushed0 = {i: cluster.metric(i, "shoal_rebalance_keys_pushed_total") for i in ids}
+        stale0 = {i: cluster.metric(i, "shoal_rebalance_keys_stale_total") for i in ids}
 
         # d joins: it pulls the ranges it gains, then turns NORMAL.
         cluster.launch("d")
@@ -92,8 +93,12 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
             join_moved(), len(gained))
         assert held_by(cluster.ports["d"], KEYS) == set(gained)
         assert cluster.metric("d", "shoal_node_keys") == len(gained)
-        # d pulled every key it owns before it turned NORMAL: the pushes found them there.
+        # d pulled every key it owns before it turned NORMAL: the pushes found them there. Each
+        # previous owner (all three held every key) pushed d each key it gained, refused as stale.
         assert cluster.metric("d", "shoal_rebalance_keys_joined_total") == len(gained)
+        assert wait_until(lambda: sum(cluster.metric(i, "shoal_rebalance_keys_stale_total")
+                                      - stale0[i] for i in ids) == 3 * len(gained),
+                          timeout=slow(10))
         # Each gained key's bytes moved at least once, at most once from each previous owner.
         gained_bytes = sum(len(k) + len("v" + k) for k in gained)
         streamed = cluster.metric("d", "shoal_rebalance_bytes_streamed_total")

@@ -332,21 +332,10 @@ void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::Gossip
   counter("shoal_gossip_members_removed_total",
           "Members this node marked REMOVED (--dead-after or shoalctl remove).", g.members_removed,
           &gossip);
-  auto& r = rebalancer.counters();
-  counter("shoal_rebalance_keys_pushed_total",
-          "Keys this node copied to owners a ring change gave them (applied there).", r.keys_pushed,
-          &rebalancer);
-  counter("shoal_rebalance_failures_total", "Hand-offs that stopped at an error (retried).",
-          r.handoff_failures, &rebalancer);
-  counter("shoal_rebalance_hints_handed_off_total",
-          "Spooled hints a decommission delivered (to their target or the key's owners).",
-          r.hints_handed_off, &rebalancer);
-  counter("shoal_rebalance_keys_joined_total",
-          "Keys this node pulled while JOINING (applied here).", r.keys_joined, &rebalancer);
-  counter("shoal_rebalance_bytes_streamed_total",
-          "Key and value bytes this node pulled while joining or pushed on ring changes "
-          "(paced by --stream-rate).",
-          r.bytes_streamed, &rebalancer);
+  const auto& stats = rebalancer.stats();
+  const void* owner = &rebalancer;
+  const shoal::metrics::Labels labels;
+  SHOAL_REBALANCE_METRICS(SHOAL_METRIC_ATTACH)
 }
 
 }  // namespace

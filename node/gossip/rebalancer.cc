@@ -110,7 +110,7 @@ bool Rebalancer::Stopping() {
 }
 
 bool Rebalancer::Pace(uint64_t bytes) {
-  counters_.bytes_streamed.fetch_add(bytes, std::memory_order_relaxed);
+  stats_.bytes_streamed.Inc(bytes);
   pacer_.SetRate(node_.stream_rate.load(std::memory_order_relaxed));
   int64_t now = SystemClock::Get().MonotonicMs();
   const int64_t until = now + pacer_.Spend(bytes, now);
@@ -167,13 +167,13 @@ void Rebalancer::Run() {
     }
     spdlog::info("rebalance: ring members {} -> {}: pushing the keys new owners gain", Ids(handed_),
                  Ids(now));
-    const uint64_t pushed = counters_.keys_pushed.load();
+    const uint64_t pushed = stats_.keys_pushed.Value();
     Status s = HandOff(**before, **after);
     if (s.ok()) {
-      counters_.handoffs.fetch_add(1);
-      spdlog::info("rebalance: done ({} keys pushed)", counters_.keys_pushed.load() - pushed);
+      stats_.handoffs.Inc();
+      spdlog::info("rebalance: done ({} keys pushed)", stats_.keys_pushed.Value() - pushed);
     } else {
-      counters_.handoff_failures.fetch_add(1);
+      stats_.handoff_failures.Inc();
       if (++attempts < kMaxAttempts) {
         spdlog::warn("rebalance: stopped ({}); trying again", s.message());
         continue;
@@ -206,7 +206,7 @@ void Rebalancer::RunDecommission() {
     if (!before.ok() || !after.ok()) return;
     Status s = HandOff(**before, **after);
     if (s.ok()) break;
-    counters_.handoff_failures.fetch_add(1);
+    stats_.handoff_failures.Inc();
     if (attempt >= kMaxAttempts) {
       // An owner that does not answer (dead, not yet removed) must not hold the node forever:
       // the keys' other owners have them, and its removal re-replicates them.
@@ -216,8 +216,8 @@ void Rebalancer::RunDecommission() {
     spdlog::warn("decommission: hand-off stopped ({}), attempt {}", s.message(), attempt);
     if (!Sleep(interval_ms_)) return;
   }
-  counters_.handoffs.fetch_add(1);
-  spdlog::warn("decommission: {} keys handed to their next owners", counters_.keys_pushed.load());
+  stats_.handoffs.Inc();
+  spdlog::warn("decommission: {} keys handed to their next owners", stats_.keys_pushed.Value());
   for (int attempt = 1;; ++attempt) {
     std::vector<RingMember> without = gossip_.RingMembers();
     std::erase_if(without, [&](const RingMember& m) { return m.id == node_.config.id; });
@@ -225,7 +225,7 @@ void Rebalancer::RunDecommission() {
     if (!after.ok()) break;
     Status s = HandOffHints(**after);
     if (s.ok()) break;
-    counters_.handoff_failures.fetch_add(1);
+    stats_.handoff_failures.Inc();
     if (attempt >= kMaxAttempts) {
       spdlog::error("decommission: hints not all handed off ({}); the rest leave with this node",
                     s.message());
@@ -235,7 +235,7 @@ void Rebalancer::RunDecommission() {
     if (!Sleep(interval_ms_)) return;
   }
   spdlog::warn("decommission: {} hints handed off; turning REMOVED",
-               counters_.hints_handed_off.load());
+               stats_.hints_handed_off.Value());
   (void)gossip_.SetSelfState(MemberState::kRemoved);
   // Long enough for the REMOVED record to reach the peers (and the proxies through them).
   if (!Sleep(std::max<int64_t>(10 * interval_ms_, 1000))) return;
@@ -290,7 +290,7 @@ bool Rebalancer::RunJoin() {
     auto after = Ring::Build(with, tokens);
     if (now.empty() || !before.ok() || !after.ok()) break;
     Status failed = Status::Ok();
-    const uint64_t pulled = counters_.keys_joined.load();
+    const uint64_t pulled = stats_.keys_joined.Value();
     for (const auto& m : peers) {
       if (Status s = PullGained(**before, **after, m, **self); !s.ok()) {
         if (Stopping()) return false;
@@ -298,10 +298,9 @@ bool Rebalancer::RunJoin() {
         failed = s;
       }
     }
-    spdlog::info("join: {} keys pulled (attempt {})", counters_.keys_joined.load() - pulled,
-                 attempt);
+    spdlog::info("join: {} keys pulled (attempt {})", stats_.keys_joined.Value() - pulled, attempt);
     if (failed.ok()) break;
-    counters_.handoff_failures.fetch_add(1);
+    stats_.handoff_failures.Inc();
     if (attempt >= kMaxAttempts) {
       spdlog::error("join: giving up on the members that failed (their keys are on the others)");
       break;
@@ -315,7 +314,7 @@ bool Rebalancer::RunJoin() {
     std::error_code ec;
     std::filesystem::remove(join_marker_, ec);
   }
-  spdlog::info("join: done; this node is NORMAL ({} keys pulled)", counters_.keys_joined.load());
+  spdlog::info("join: done; this node is NORMAL ({} keys pulled)", stats_.keys_joined.Value());
   return true;
 }
 
@@ -330,7 +329,7 @@ Status Rebalancer::PullGained(const Ring& before, const Ring& after, const RingM
   uint64_t cursor = 0;
   do {
     if (Status s = ScanPage(**conn, &cursor, &keys); !s.ok()) return s;
-    counters_.keys_scanned.fetch_add(keys.size(), std::memory_order_relaxed);
+    stats_.keys_scanned.Inc(keys.size());
     gained.clear();
     for (const std::string& key : keys) {
       int old_owners[Ring::kMaxReplicas];
@@ -351,7 +350,7 @@ Status Rebalancer::PullGained(const Ring& before, const Ring& after, const RingM
     if (Status s = WriteKeyStates(self, states, kRequestTimeoutMs, &written); !s.ok()) {
       return Status::Unavailable("this node: " + s.message());
     }
-    counters_.keys_joined.fetch_add(written.keys_pulled, std::memory_order_relaxed);
+    stats_.keys_joined.Inc(written.keys_pulled);
     uint64_t bytes = 0;
     for (const auto& st : states) bytes += st.key.size() + st.value.size();
     if (!Pace(bytes)) return Status::Unavailable("stopping");
@@ -417,7 +416,7 @@ Status Rebalancer::HandOffHints(const Ring& after) {
         }
       }
       if (Status s = spool.Remove(*batch); !s.ok()) return s;
-      counters_.hints_handed_off.fetch_add(batch->size(), std::memory_order_relaxed);
+      stats_.hints_handed_off.Inc(batch->size());
       if (!Pace(bytes)) return Status::Unavailable("stopping");
     }
   }
@@ -435,7 +434,7 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
   uint64_t cursor = 0;
   do {
     if (Status s = ScanPage(**self, &cursor, &keys); !s.ok()) return s;
-    counters_.keys_scanned.fetch_add(keys.size(), std::memory_order_relaxed);
+    stats_.keys_scanned.Inc(keys.size());
     batches.clear();
     for (const std::string& key : keys) {
       int old_owners[Ring::kMaxReplicas];
@@ -469,8 +468,8 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
       if (Status s = WriteKeyStates(*conn, states, kRequestTimeoutMs, &written); !s.ok()) {
         return Status::Unavailable(id + ": " + s.message());
       }
-      counters_.keys_pushed.fetch_add(written.keys_pulled, std::memory_order_relaxed);
-      counters_.keys_stale.fetch_add(written.keys_stale, std::memory_order_relaxed);
+      stats_.keys_pushed.Inc(written.keys_pulled);
+      stats_.keys_stale.Inc(written.keys_stale);
       uint64_t bytes = 0;
       for (const auto& st : states) bytes += st.key.size() + st.value.size();
       if (!Pace(bytes)) return Status::Unavailable("stopping");

@@ -31,7 +31,8 @@
 // the spool (the replayer may deliver some of them meanwhile: twice is harmless).
 //
 // Thread rules: one thread of its own (blocking NodeClient calls, never a shard loop).
-// Start/Stop from main; Decommission and counters() from any thread.
+// Start/Stop from main; Decommission and stats() from any thread (the cells are written by the
+// rebalancer's thread only, read by any).
 
 #include <atomic>
 #include <condition_variable>
@@ -43,6 +44,7 @@
 #include <vector>
 
 #include "common/config/options.h"
+#include "common/metrics/cells.h"
 #include "common/ring/ring.h"
 #include "common/status/status.h"
 #include "node/gossip/gossip_service.h"
@@ -50,6 +52,30 @@
 #include "node/server/node_context.h"
 
 namespace shoal::node {
+
+// The rebalancer's metrics (docs/operations.md, "Watch"): X(type, field, name, help).
+#define SHOAL_REBALANCE_METRICS(X)                                                            \
+  X(Counter, handoffs, "shoal_rebalance_handoffs_total",                                      \
+    "Ring changes (and decommissions) this node handed off completely.")                      \
+  X(Counter, handoff_failures, "shoal_rebalance_failures_total",                              \
+    "Hand-off or join attempts that stopped at an error (retried).")                          \
+  X(Counter, keys_scanned, "shoal_rebalance_keys_scanned_total",                              \
+    "Keys a hand-off or a join examined (this node's store, the members' scans).")            \
+  X(Counter, keys_pushed, "shoal_rebalance_keys_pushed_total",                                \
+    "Keys this node copied to owners a ring change gave them (applied there).")               \
+  X(Counter, keys_stale, "shoal_rebalance_keys_stale_total",                                  \
+    "Keys this node pushed that their new owner held as new or newer already (refused).")     \
+  X(Counter, keys_joined, "shoal_rebalance_keys_joined_total",                                \
+    "Keys this node pulled while JOINING (applied here).")                                    \
+  X(Counter, bytes_streamed, "shoal_rebalance_bytes_streamed_total",                          \
+    "Key and value bytes this node pulled while joining or pushed on ring changes (paced by " \
+    "--stream-rate).")                                                                        \
+  X(Counter, hints_handed_off, "shoal_rebalance_hints_handed_off_total",                      \
+    "Spooled hints a decommission delivered (to their target or the key's owners).")
+
+struct RebalanceStats {
+  SHOAL_REBALANCE_METRICS(SHOAL_METRIC_FIELD)
+};
 
 class Rebalancer {
  public:
@@ -72,17 +98,7 @@ class Rebalancer {
   // Starts decommissioning this node (see the top); FailedPrecondition when already under way.
   Status Decommission();
 
-  struct Counters {
-    std::atomic<uint64_t> handoffs{0};          // ring changes handed off completely
-    std::atomic<uint64_t> handoff_failures{0};  // attempts that stopped at an error
-    std::atomic<uint64_t> keys_scanned{0};
-    std::atomic<uint64_t> keys_pushed{0};       // applied by their new owner
-    std::atomic<uint64_t> keys_stale{0};        // the new owner held as new or newer already
-    std::atomic<uint64_t> keys_joined{0};       // applied here by this node's join pull
-    std::atomic<uint64_t> bytes_streamed{0};    // key and value bytes pulled or pushed
-    std::atomic<uint64_t> hints_handed_off{0};  // decommission: spooled hints delivered
-  };
-  Counters& counters() { return counters_; }
+  const RebalanceStats& stats() const { return stats_; }
 
  private:
   void Run();
@@ -117,7 +133,7 @@ class Rebalancer {
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
   std::thread thread_;
-  Counters counters_;
+  RebalanceStats stats_;
 };
 
 }  // namespace shoal::node
