@@ -10,6 +10,7 @@ import pytest
 
 import harness
 from node_wire import NodeConnection, hlc_now
+from test_admin import scrape, value, wait_admin
 from test_node_protocol import info
 
 
@@ -142,7 +143,9 @@ def test_replayed_hint_older_than_the_targets_state_is_not_applied_but_forgotten
 def test_spool_full_refuses_and_counts(tmp_path, procs):
     pa, pb = harness.free_port(), harness.free_port()
     members = {"a": pa, "b": pb}
-    start(tmp_path, procs, "b", pb, members, extra=["--hint-max-bytes", "300"])
+    admin = harness.free_port()
+    start(tmp_path, procs, "b", pb, members,
+          extra=["--hint-max-bytes", "300", "--admin", f"127.0.0.1:{admin}"])
     with NodeConnection(pb) as conn:
         name, body = hint_put(conn, "a", b"k1", b"x" * 150)
         assert name == "HintAck" and body["stored"] is True, body
@@ -152,6 +155,13 @@ def test_spool_full_refuses_and_counts(tmp_path, procs):
     readings = info(pb)
     assert readings["hints_refused"] == 1
     assert readings["hints_pending"] == 1
+    # The same counts on /metrics.
+    wait_admin(admin)
+    samples, _ = scrape(admin)
+    assert value(samples, "shoal_node_hints_refused_total") == 1
+    assert value(samples, "shoal_node_hints_stored_total") == 1
+    assert value(samples, "shoal_node_hints_pending") == 1
+    assert value(samples, "shoal_node_hints_pending_bytes") >= 150
 
 
 def test_hint_window_zero_disables_hints(tmp_path, procs):
@@ -170,7 +180,8 @@ def test_hint_window_zero_disables_hints(tmp_path, procs):
 def test_bad_hints_are_refused_and_the_connection_keeps_serving(tmp_path, procs):
     pa, pb = harness.free_port(), harness.free_port()
     members = {"a": pa, "b": pb}
-    start(tmp_path, procs, "b", pb, members)
+    admin = harness.free_port()
+    start(tmp_path, procs, "b", pb, members, extra=["--admin", f"127.0.0.1:{admin}"])
     past = int(time.time() * 1000) - 1000
     with NodeConnection(pb) as conn:
         for target, extra, why in [("b", {}, "this node itself"),
@@ -192,3 +203,5 @@ def test_bad_hints_are_refused_and_the_connection_keeps_serving(tmp_path, procs)
     readings = info(pb)
     assert readings["hints_pending"] == 0
     assert readings["hints_expired"] == 1
+    wait_admin(admin)
+    assert value(scrape(admin)[0], "shoal_node_hints_expired_total") == 1
