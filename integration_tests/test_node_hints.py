@@ -60,7 +60,8 @@ def test_standalone_node_refuses_hints_and_never_applies_them(node):
 def test_hints_survive_kill_9_and_reach_their_target_version_exact(tmp_path, procs):
     pa, pb = harness.free_port(), harness.free_port()
     members = {"a": pa, "b": pb}
-    holder = start(tmp_path, procs, "b", pb, members)
+    admin = ["--admin", f"127.0.0.1:{harness.free_port()}"]
+    holder = start(tmp_path, procs, "b", pb, members, extra=admin)
     base = hlc_now()
     far = int(time.time() * 1000) + 3_600_000
     expected = {}
@@ -81,11 +82,11 @@ def test_hints_survive_kill_9_and_reach_their_target_version_exact(tmp_path, pro
             tombstone = i % 4 == 0
             if tombstone:
                 fields["tombstone"] = True
-            value = b"" if tombstone else b"value-%d" % i
-            name, body = hint_put(conn, "a", key, value, hlc=version[0], writer=version[1],
+            payload = b"" if tombstone else b"value-%d" % i
+            name, body = hint_put(conn, "a", key, payload, hlc=version[0], writer=version[1],
                                   **fields)
             assert name == "HintAck" and body["stored"] is True, (i, name, body)
-            expected[key] = (value, version, expiry_version, fields.get("expire_at_ms", 0),
+            expected[key] = (payload, version, expiry_version, fields.get("expire_at_ms", 0),
                              tombstone)
         # Not applied to the holder's own store.
         assert conn.get(b"key-001")[1]["found"] is False
@@ -94,13 +95,25 @@ def test_hints_survive_kill_9_and_reach_their_target_version_exact(tmp_path, pro
     assert readings["hints_stored"] == 300
     assert readings["hints_pending_bytes"] > 300 * 40
     assert readings["hints_replayed"] == 0
+    # Each HintPut waited for its HintAck: the writer made each durable in a write of its own.
+    admin_port = int(admin[1].rsplit(":", 1)[1])
+    wait_admin(admin_port)
+    samples, _ = scrape(admin_port)
+    assert value(samples, "shoal_node_hints_stored_total") == 300
+    assert value(samples, "shoal_node_hint_writes_total") == 300
+    assert value(samples, "shoal_node_hint_write_largest_group") == 1
 
     # kill -9 the holder: every acknowledged hint is on disk.
     holder.kill()
-    holder = start(tmp_path, procs, "b", pb, members)
+    holder = start(tmp_path, procs, "b", pb, members, extra=admin)
     readings = info(pb)
     assert readings["hints_pending"] == 300, readings
     assert readings["hints_oldest_age_ms"] >= 0
+    # The target is down: the replayer tries, fails and opens no session.
+    wait_admin(admin_port)
+    wait_until("a failed delivery counted",
+               lambda: value(scrape(admin_port)[0], "shoal_node_hint_replay_failures_total") >= 1)
+    assert value(scrape(admin_port)[0], "shoal_node_hint_replay_sessions_total") == 0
 
     # The target comes up (empty): the holder delivers every hint and forgets them.
     start(tmp_path, procs, "a", pa, members)
@@ -108,16 +121,22 @@ def test_hints_survive_kill_9_and_reach_their_target_version_exact(tmp_path, pro
     readings = info(pb)
     assert readings["hints_replayed"] == 300
     assert readings["hints_pending_bytes"] == 0
+    samples, _ = scrape(admin_port)
+    assert value(samples, "shoal_node_hints_replayed_total") == 300
+    assert value(samples, "shoal_node_hints_stored_total") == 0  # counted since this start
+    # At least the session that delivered; another only after a failure closed one.
+    sessions = value(samples, "shoal_node_hint_replay_sessions_total")
+    assert 1 <= sessions <= value(samples, "shoal_node_hint_replay_failures_total") + 1, samples
     with NodeConnection(pa) as conn:
         conn.hello()
-        for key, (value, version, expiry_version, expire_at_ms, tombstone) in expected.items():
+        for key, (payload, version, expiry_version, expire_at_ms, tombstone) in expected.items():
             name, body = conn.get(key)
             assert name == "GetResponse" and body["found"], (key, body)
             assert body["version"] == version, (key, body)
             assert body["expiry_version"] == expiry_version, (key, body)
             assert body["tombstone"] is tombstone, (key, body)
             if not tombstone:
-                assert body["value"] == value, (key, body)
+                assert body["value"] == payload, (key, body)
                 assert body["expire_at_ms"] == expire_at_ms, (key, body)
 
 

@@ -332,10 +332,14 @@ void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::Gossip
   counter("shoal_gossip_members_removed_total",
           "Members this node marked REMOVED (--dead-after or shoalctl remove).", g.members_removed,
           &gossip);
-  const auto& stats = rebalancer.stats();
   const void* owner = &rebalancer;
   const shoal::metrics::Labels labels;
-  SHOAL_REBALANCE_METRICS(SHOAL_METRIC_ATTACH)
+  {
+    const auto& stats = rebalancer.stats();
+    SHOAL_REBALANCE_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  const auto& stats = rebalancer.hint_counters();
+  SHOAL_HINT_SPOOL_METRICS(SHOAL_METRIC_ATTACH)
 }
 
 }  // namespace

@@ -377,7 +377,7 @@ Status Rebalancer::HandOffHints(const Ring& after) {
   for (const std::string& target : spool.Targets()) {
     std::string cursor;
     while (true) {
-      auto batch = spool.Next(target, cursor, 256);
+      auto batch = spool.Next(target, cursor, 256, hint_counters_);
       if (!batch.ok()) return batch.status();
       if (batch->empty()) break;
       cursor = hints::EncodeHintKey(batch->back());
@@ -415,7 +415,7 @@ Status Rebalancer::HandOffHints(const Ring& after) {
           }
         }
       }
-      if (Status s = spool.Remove(*batch); !s.ok()) return s;
+      if (Status s = spool.Remove(*batch, hint_counters_); !s.ok()) return s;
       stats_.hints_handed_off.Inc(batch->size());
       if (!Pace(bytes)) return Status::Unavailable("stopping");
     }

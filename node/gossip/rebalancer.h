@@ -49,6 +49,7 @@
 #include "common/status/status.h"
 #include "node/gossip/gossip_service.h"
 #include "node/gossip/stream_pacer.h"
+#include "node/hints/hint_counters.h"
 #include "node/server/node_context.h"
 
 namespace shoal::node {
@@ -99,6 +100,8 @@ class Rebalancer {
   Status Decommission();
 
   const RebalanceStats& stats() const { return stats_; }
+  // The hints a decommission delivered (replayed) or found expired (node/hints/hint_counters.h).
+  const hints::SpoolCounters& hint_counters() const { return hint_counters_; }
 
  private:
   void Run();
@@ -134,6 +137,7 @@ class Rebalancer {
   bool stop_ = false;  // guarded by mu_
   std::thread thread_;
   RebalanceStats stats_;
+  hints::SpoolCounters hint_counters_;  // the rebalancer's thread only
 };
 
 }  // namespace shoal::node

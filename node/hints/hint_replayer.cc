@@ -90,7 +90,7 @@ void HintReplayer::Refill(int64_t now_ms) {
 
 void HintReplayer::Fail(TargetState& state, int64_t now_ms, const std::string& target,
                         const Status& why) {
-  failures_.fetch_add(1, std::memory_order_relaxed);
+  stats_.failures.Inc();
   state.session.reset();
   state.cursor.clear();
   state.backoff_ms = state.backoff_ms == 0
@@ -105,7 +105,7 @@ int64_t HintReplayer::RunOnce() {
   Refill(now);
   if (now >= next_sweep_ms_) {
     next_sweep_ms_ = now + options_.sweep_interval_ms;
-    auto swept = spool_.Sweep();
+    auto swept = spool_.Sweep(spool_counters_);
     if (!swept.ok()) spdlog::warn("hint spool sweep: {}", swept.status().ToString());
   }
 
@@ -136,10 +136,10 @@ int64_t HintReplayer::RunOnce() {
         continue;
       }
       state.session = std::move(*session);
-      sessions_opened_.fetch_add(1, std::memory_order_relaxed);
+      stats_.sessions_opened.Inc();
     }
     const size_t n = std::min(options_.max_batch, static_cast<size_t>(tokens_));
-    auto hints = spool_.Next(target, state.cursor, n);
+    auto hints = spool_.Next(target, state.cursor, n, spool_counters_);
     if (!hints.ok()) {
       Fail(state, now, target, hints.status());
       wait = std::min(wait, state.backoff_ms);
@@ -172,14 +172,14 @@ int64_t HintReplayer::RunOnce() {
           break;
         case DeliveryOutcome::kRejected:
           spdlog::warn("hint for {} refused for good by the target: dropped", target);
-          if (Status s = spool_.Drop((*hints)[i]); !s.ok()) retry = true;
+          if (Status s = spool_.Drop((*hints)[i], spool_counters_); !s.ok()) retry = true;
           break;
         case DeliveryOutcome::kRetry:
           retry = true;
           break;
       }
     }
-    if (Status s = spool_.Remove(delivered); !s.ok()) {
+    if (Status s = spool_.Remove(delivered, spool_counters_); !s.ok()) {
       Fail(state, now, target, s);
       wait = std::min(wait, state.backoff_ms);
       continue;

@@ -18,7 +18,8 @@
 //
 // Tests drive RunOnce() with a FakeClock and a fake SessionFactory, without the thread.
 // Thread rules: Start, Stop from one controlling thread; Wake and the counters from any thread;
-// RunOnce on the replay thread only (or the test's, when not started).
+// RunOnce on the replay thread only (or the test's, when not started), which alone writes the
+// counters' cells.
 
 #include <atomic>
 #include <condition_variable>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "common/clock/clock.h"
+#include "common/metrics/cells.h"
 #include "common/status/status.h"
 #include "node/hints/hint_record.h"
 #include "node/hints/hint_spool.h"
@@ -57,6 +59,18 @@ class HintSession {
 // Opens a session to `target` (a node id), or fails (unknown id, unreachable, refused Hello).
 using SessionFactory =
     std::function<StatusOr<std::unique_ptr<HintSession>>(const std::string& target)>;
+
+// The replayer's metrics (docs/operations.md, "Watch"): X(type, field, name, help).
+#define SHOAL_HINT_REPLAY_METRICS(X)                                                      \
+  X(Counter, sessions_opened, "shoal_node_hint_replay_sessions_total",                    \
+    "Connections the hint replayer opened to hint targets.")                              \
+  X(Counter, failures, "shoal_node_hint_replay_failures_total",                           \
+    "Hint deliveries that stopped (target unreachable, or asking to retry) and were put " \
+    "off by a backoff.")
+
+struct HintReplayStats {
+  SHOAL_HINT_REPLAY_METRICS(SHOAL_METRIC_FIELD)
+};
 
 struct ReplayOptions {
   int64_t rate_per_s = 5000;     // hints sent per second, all targets together
@@ -85,8 +99,9 @@ class HintReplayer {
   // more can be sent at once.
   int64_t RunOnce();
 
-  uint64_t sessions_opened() const { return sessions_opened_.load(std::memory_order_relaxed); }
-  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  const HintReplayStats& stats() const { return stats_; }
+  // The hints it delivered, dropped as rejected and found expired.
+  const SpoolCounters& spool_counters() const { return spool_counters_; }
 
  private:
   struct TargetState {
@@ -120,8 +135,9 @@ class HintReplayer {
   bool stopping_ = false;  // guarded by mu_
   bool woken_ = false;     // guarded by mu_
 
-  std::atomic<uint64_t> sessions_opened_{0};
-  std::atomic<uint64_t> failures_{0};
+  // Replay thread only (read by any).
+  HintReplayStats stats_;
+  SpoolCounters spool_counters_;
 };
 
 }  // namespace shoal::node::hints

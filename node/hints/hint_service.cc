@@ -26,6 +26,25 @@ StatusOr<std::unique_ptr<HintService>> HintService::Open(HintServiceConfig confi
 
 HintService::~HintService() { Stop(); }
 
+void HintService::AttachMetrics(metrics::Registry& registry, const void* owner) const {
+  const metrics::Labels labels;
+  {
+    const auto& stats = writer_->stats();
+    SHOAL_HINT_WRITER_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  {
+    const auto& stats = writer_->spool_counters();
+    SHOAL_HINT_SPOOL_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  if (replayer_ == nullptr) return;
+  {
+    const auto& stats = replayer_->stats();
+    SHOAL_HINT_REPLAY_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  const auto& stats = replayer_->spool_counters();
+  SHOAL_HINT_SPOOL_METRICS(SHOAL_METRIC_ATTACH)
+}
+
 void HintService::Start() {
   writer_->Start();
   if (replayer_ != nullptr) replayer_->Start();

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/clock/clock.h"
+#include "common/metrics/registry.h"
 #include "common/ring/ring.h"
 #include "common/status/status.h"
 #include "node/hints/hint_replayer.h"
@@ -49,6 +50,9 @@ class HintService {
   HintSpool& spool() { return *spool_; }
   const HintSpool& spool() const { return *spool_; }
   HintWriter& writer() { return *writer_; }
+  // Attaches the writer's and the replayer's counters (theirs and their SpoolCounters) to
+  // `registry` with `owner` (registry.h); the shards attach their own SpoolCounters.
+  void AttachMetrics(metrics::Registry& registry, const void* owner) const;
   // Whether this node can deliver hints (it knows the members' addresses).
   bool can_replay() const { return replayer_ != nullptr; }
   // Any thread (a configuration reload): the replay rate, hints per second (>= 1); no-op without

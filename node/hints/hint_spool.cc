@@ -56,12 +56,10 @@ HintSpool::~HintSpool() {
 
 const char* HintSpool::Admit(size_t bytes) {
   if (!enabled()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
     return "hints are disabled on this node (--hint-window 0)";
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (held_bytes_ + reserved_bytes_ + bytes > options_.max_bytes) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
     return "hint spool full (--hint-max-bytes)";
   }
   reserved_bytes_ += bytes;
@@ -100,7 +98,7 @@ void HintSpool::ForgetLocked(const Hint& hint) {
   if (pending_ == 0) min_expire_at_ms_ = 0;
 }
 
-Status HintSpool::Append(std::vector<Hint>& hints) {
+Status HintSpool::Append(std::vector<Hint>& hints, SpoolCounters& counters) {
   const int64_t now = clock_.NowMs();
   rocksdb::WriteBatch batch;
   std::vector<const Hint*> written;
@@ -131,7 +129,7 @@ Status HintSpool::Append(std::vector<Hint>& hints) {
   reserved_bytes_ -= std::min(reserved_bytes_, reservation);
   if (!s.ok()) return s;
   for (const Hint* h : written) HoldLocked(*h);
-  stored_.fetch_add(written.size(), std::memory_order_relaxed);
+  counters.stored.Inc(written.size());
   return Status::Ok();
 }
 
@@ -141,7 +139,7 @@ bool HintSpool::Expired(const Hint& hint, int64_t now_ms) const {
 }
 
 StatusOr<std::vector<Hint>> HintSpool::Next(std::string_view target, std::string_view after,
-                                            size_t max) {
+                                            size_t max, SpoolCounters& counters) {
   const int64_t now = clock_.NowMs();
   std::string lower = TargetPrefix(target);
   std::string upper(target);
@@ -170,12 +168,12 @@ StatusOr<std::vector<Hint>> HintSpool::Next(std::string_view target, std::string
   }
   if (Status s = FromRocks(it->status(), "read hint spool"); !s.ok()) return s;
   if (!expired.empty()) {
-    if (Status s = Delete(expired, expired_); !s.ok()) return s;
+    if (Status s = Delete(expired, counters.expired); !s.ok()) return s;
   }
   return out;
 }
 
-Status HintSpool::Delete(const std::vector<Hint>& hints, std::atomic<uint64_t>& counter) {
+Status HintSpool::Delete(const std::vector<Hint>& hints, metrics::Counter& counter) {
   rocksdb::WriteBatch batch;
   for (const Hint& h : hints) batch.Delete(EncodeHintKey(h));
   if (Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete hints"); !s.ok()) {
@@ -183,18 +181,20 @@ Status HintSpool::Delete(const std::vector<Hint>& hints, std::atomic<uint64_t>& 
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (const Hint& h : hints) ForgetLocked(h);
-  counter.fetch_add(hints.size(), std::memory_order_relaxed);
+  counter.Inc(hints.size());
   return Status::Ok();
 }
 
-Status HintSpool::Remove(const std::vector<Hint>& delivered) {
+Status HintSpool::Remove(const std::vector<Hint>& delivered, SpoolCounters& counters) {
   if (delivered.empty()) return Status::Ok();
-  return Delete(delivered, replayed_);
+  return Delete(delivered, counters.replayed);
 }
 
-Status HintSpool::Drop(const Hint& hint) { return Delete({hint}, rejected_); }
+Status HintSpool::Drop(const Hint& hint, SpoolCounters& counters) {
+  return Delete({hint}, counters.rejected);
+}
 
-StatusOr<uint64_t> HintSpool::Sweep() {
+StatusOr<uint64_t> HintSpool::Sweep(SpoolCounters& counters) {
   const int64_t now = clock_.NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -218,7 +218,7 @@ StatusOr<uint64_t> HintSpool::Sweep() {
   }
   if (Status s = FromRocks(it->status(), "read hint spool"); !s.ok()) return s;
   if (!expired.empty()) {
-    if (Status s = Delete(expired, expired_); !s.ok()) return s;
+    if (Status s = Delete(expired, counters.expired); !s.ok()) return s;
   }
   {
     // Hints appended during the scan only lower the bound further; keep the lower one.
@@ -253,11 +253,6 @@ SpoolStats HintSpool::Stats() const {
           std::max<int64_t>(0, clock_.NowMs() - stored_seconds_.begin()->first * 1000);
     }
   }
-  s.stored = stored_.load(std::memory_order_relaxed);
-  s.replayed = replayed_.load(std::memory_order_relaxed);
-  s.expired = expired_.load(std::memory_order_relaxed);
-  s.refused = refused_.load(std::memory_order_relaxed);
-  s.rejected = rejected_.load(std::memory_order_relaxed);
   return s;
 }
 

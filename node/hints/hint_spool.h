@@ -12,9 +12,9 @@
 //   (*spool)->Remove(delivered);                                  // the replay thread
 //
 // Bound. --hint-max-bytes bounds the bytes of the held records (Hint::SpoolBytes) plus those
-// admitted and not yet written: Admit() reserves room (or refuses, counting hints_refused),
-// Append() turns the reservation into held bytes (or gives it back for a duplicate or a failed
-// write).
+// admitted and not yet written: Admit() reserves room (or refuses: the caller counts it
+// refused), Append() turns the reservation into held bytes (or gives it back for a duplicate or
+// a failed write).
 //
 // Expiry. A hint is dropped (counted hints_expired) once it is older than the window (wall time
 // since it was spooled; a window of 0 means hints are disabled: Admit refuses, and what an
@@ -26,15 +26,19 @@
 // Durability. Append writes one WriteBatch with WriteOptions.sync: when it returns ok every hint
 // in it survives a crash (kill -9, power loss). Removals are not synced: a removal lost in a
 // crash makes the hint be delivered again, which is harmless (the put carries its version).
-// Open() rebuilds the counters by reading every record.
+// Open() rebuilds the accounting (pending, bytes, ages) by reading every record.
 //
-// Thread rules: Admit, Release, Targets, Stats and the counters from any thread; Append from
-// one thread at a time (the writer); Next, Remove, Drop and Sweep from one thread at a time (the
-// replayer). Appends and replay may run concurrently.
+// Counters. The spool holds no counter: every thread that uses it holds its own SpoolCounters
+// (cells, common/metrics/cells.h: each shard for the HintPuts it refuses, the writer, the
+// replayer, the rebalancer's decommission) and passes them to the calls that count; the node
+// attaches them all to the same series, which sum them (node/server/node_metrics.cc).
+//
+// Thread rules: Admit, Release, Targets and Stats from any thread; Append from one thread at a
+// time (the writer); Next, Remove, Drop and Sweep from one thread at a time (the replayer, or the
+// rebalancer handing the hints off). Appends and replay may run concurrently.
 
 #include <rocksdb/db.h>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,6 +49,7 @@
 
 #include "common/clock/clock.h"
 #include "common/status/status.h"
+#include "node/hints/hint_counters.h"
 #include "node/hints/hint_record.h"
 
 namespace shoal::node::hints {
@@ -54,15 +59,11 @@ struct SpoolOptions {
   int64_t window_ms = 3 * 3600 * 1000;  // 0: hints disabled
 };
 
+// What the spool holds now.
 struct SpoolStats {
   uint64_t pending = 0;        // hints held
   uint64_t pending_bytes = 0;  // their bytes (Hint::SpoolBytes)
   int64_t oldest_age_ms = 0;   // age of the oldest held hint, to the second (0: none)
-  uint64_t stored = 0;         // hints made durable since start
-  uint64_t replayed = 0;       // hints delivered to their target and removed
-  uint64_t expired = 0;        // hints dropped: past the window or the key's expiry
-  uint64_t refused = 0;        // HintPuts refused: hints disabled or spool full
-  uint64_t rejected = 0;       // hints their target refused for good (BadRequest, TooLarge)
 };
 
 class HintSpool {
@@ -77,7 +78,8 @@ class HintSpool {
   bool enabled() const { return options_.window_ms > 0; }
 
   // Reserves `bytes` for a hint about to be appended. Returns nullptr, or why the hint is refused
-  // (a static string; hints_refused counts it): hints disabled, or the spool is full.
+  // (a static string; the caller counts it in its `refused`): hints disabled, or the spool is
+  // full.
   const char* Admit(size_t bytes);
   // Gives back a reservation whose hint will not be appended.
   void Release(size_t bytes);
@@ -85,22 +87,22 @@ class HintSpool {
   // Makes `hints` durable in one synced write, stamping stored_ms with the clock's wall time.
   // Every hint must have been admitted with its SpoolBytes(); the reservations become held bytes
   // (a hint already held, or repeated in `hints`, is not written twice: its reservation is given
-  // back). On error nothing is held and every reservation is given back.
-  Status Append(std::vector<Hint>& hints);
+  // back). On error nothing is held and every reservation is given back. Counts the hints
+  // written in `counters.stored`.
+  Status Append(std::vector<Hint>& hints, SpoolCounters& counters);
 
   // Up to `max` held hints of `target`, in record order, after the record key `after` (from the
-  // first when empty). Expired hints met on the way are dropped (not returned).
-  StatusOr<std::vector<Hint>> Next(std::string_view target, std::string_view after, size_t max);
-  // Removes hints their target acknowledged (counted hints_replayed).
-  Status Remove(const std::vector<Hint>& delivered);
-  // Removes a hint its target refuses for good (counted rejected).
-  Status Drop(const Hint& hint);
-  // Drops every expired hint, when any can have expired. Returns how many were dropped.
-  StatusOr<uint64_t> Sweep();
-
-  // Counts a HintPut refused (or a hint found expired) before it reached Admit.
-  void CountRefused() { refused_.fetch_add(1, std::memory_order_relaxed); }
-  void CountExpired() { expired_.fetch_add(1, std::memory_order_relaxed); }
+  // first when empty). Expired hints met on the way are dropped (not returned; counted in
+  // `counters.expired`).
+  StatusOr<std::vector<Hint>> Next(std::string_view target, std::string_view after, size_t max,
+                                   SpoolCounters& counters);
+  // Removes hints their target acknowledged (counted in `counters.replayed`).
+  Status Remove(const std::vector<Hint>& delivered, SpoolCounters& counters);
+  // Removes a hint its target refuses for good (counted in `counters.rejected`).
+  Status Drop(const Hint& hint, SpoolCounters& counters);
+  // Drops every expired hint, when any can have expired (counted in `counters.expired`). Returns
+  // how many were dropped.
+  StatusOr<uint64_t> Sweep(SpoolCounters& counters);
 
   // Targets holding hints, in id order.
   std::vector<std::string> Targets() const;
@@ -116,7 +118,7 @@ class HintSpool {
   void HoldLocked(const Hint& hint);
   void ForgetLocked(const Hint& hint);
   // Deletes `hints` (not synced) and forgets them; counts them in `counter`.
-  Status Delete(const std::vector<Hint>& hints, std::atomic<uint64_t>& counter);
+  Status Delete(const std::vector<Hint>& hints, metrics::Counter& counter);
 
   const SpoolOptions options_;
   const Clock& clock_;
@@ -133,12 +135,6 @@ class HintSpool {
   uint64_t held_bytes_ = 0;                     // guarded by mu_
   uint64_t reserved_bytes_ = 0;                 // guarded by mu_
   int64_t min_expire_at_ms_ = 0;  // guarded by mu_: <= every held expiry (0: none held)
-
-  std::atomic<uint64_t> stored_{0};
-  std::atomic<uint64_t> replayed_{0};
-  std::atomic<uint64_t> expired_{0};
-  std::atomic<uint64_t> refused_{0};
-  std::atomic<uint64_t> rejected_{0};
 };
 
 }  // namespace shoal::node::hints

@@ -17,9 +17,9 @@ class HintSpoolTest : public ::testing::Test {
     return spool.ok() ? std::move(*spool) : nullptr;
   }
   // Admits and appends, as the node does.
-  static void Store(HintSpool& spool, std::vector<Hint> hints) {
+  void Store(HintSpool& spool, std::vector<Hint> hints) {
     for (const Hint& h : hints) ASSERT_EQ(spool.Admit(h.SpoolBytes()), nullptr);
-    ASSERT_TRUE(spool.Append(hints).ok());
+    ASSERT_TRUE(spool.Append(hints, counters_).ok());
   }
   static std::vector<std::string> Keys(const std::vector<Hint>& hints) {
     std::vector<std::string> out;
@@ -29,6 +29,7 @@ class HintSpoolTest : public ::testing::Test {
 
   TempDir dir_;
   FakeClock clock_;
+  SpoolCounters counters_;  // the calling thread's (the node's writer, replayer, ...)
 };
 
 TEST(HintRecordTest, RoundTripsEveryField) {
@@ -55,7 +56,7 @@ TEST_F(HintSpoolTest, HintsSurviveReopen) {
     auto spool = OpenSpool();
     Store(*spool, {MakeHint("n2", "a", 10, "va"), MakeHint("n3", "b", 11, "vb")});
     EXPECT_EQ(spool->Stats().pending, 2u);
-    EXPECT_EQ(spool->Stats().stored, 2u);
+    EXPECT_EQ(counters_.stored.Value(), 2u);
   }  // closed, as after a crash the WAL is what remains (the write was synced)
   auto spool = OpenSpool();
   const SpoolStats s = spool->Stats();
@@ -63,14 +64,14 @@ TEST_F(HintSpoolTest, HintsSurviveReopen) {
   EXPECT_EQ(s.pending_bytes, MakeHint("n2", "a", 10, "va").SpoolBytes() +
                                  MakeHint("n3", "b", 11, "vb").SpoolBytes());
   EXPECT_EQ(spool->Targets(), (std::vector<std::string>{"n2", "n3"}));
-  auto n2 = spool->Next("n2", "", 10);
+  auto n2 = spool->Next("n2", "", 10, counters_);
   ASSERT_TRUE(n2.ok());
   ASSERT_EQ(n2->size(), 1u);
   EXPECT_EQ((*n2)[0].key, "a");
   EXPECT_EQ((*n2)[0].value, "va");
   EXPECT_EQ((*n2)[0].stored_ms, clock_.NowMs());
   // Removed hints stay removed across a reopen.
-  ASSERT_TRUE(spool->Remove(*n2).ok());
+  ASSERT_TRUE(spool->Remove(*n2, counters_).ok());
   spool.reset();
   spool = OpenSpool();
   EXPECT_EQ(spool->Stats().pending, 1u);
@@ -83,18 +84,18 @@ TEST_F(HintSpoolTest, ReplaysPerTargetInVersionOrder) {
   Store(*spool, {MakeHint("n2", "c", 300), MakeHint("n22", "x", 1), MakeHint("n2", "a", 100)});
   Store(*spool,
         {MakeHint("n2", "b", 200), MakeHint("n1", "y", 5), MakeHint("n2", "a", 0x1'0000'0000ull)});
-  auto all = spool->Next("n2", "", 100);
+  auto all = spool->Next("n2", "", 100, counters_);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(Keys(*all), (std::vector<std::string>{"a", "b", "c", "a"}));
   // Paged with a cursor.
-  auto first = spool->Next("n2", "", 2);
+  auto first = spool->Next("n2", "", 2, counters_);
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(Keys(*first), (std::vector<std::string>{"a", "b"}));
-  auto rest = spool->Next("n2", EncodeHintKey(first->back()), 10);
+  auto rest = spool->Next("n2", EncodeHintKey(first->back()), 10, counters_);
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(Keys(*rest), (std::vector<std::string>{"c", "a"}));
   EXPECT_EQ((*rest)[1].version.hlc, 0x1'0000'0000ull);
-  EXPECT_EQ(Keys(*spool->Next("n22", "", 10)), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(Keys(*spool->Next("n22", "", 10, counters_)), (std::vector<std::string>{"x"}));
 }
 
 TEST_F(HintSpoolTest, TheSameHintIsHeldOnce) {
@@ -105,7 +106,7 @@ TEST_F(HintSpoolTest, TheSameHintIsHeldOnce) {
   Store(*spool, {MakeHint("n2", "a", 100), MakeHint("n2", "a", 100)});
   Store(*spool, {MakeHint("n2", "a", 100)});
   EXPECT_EQ(spool->Stats().pending, 1u);
-  EXPECT_EQ(spool->Stats().stored, 1u);
+  EXPECT_EQ(counters_.stored.Value(), 1u);
   EXPECT_EQ(spool->Stats().pending_bytes, one);
   // The duplicates' reservations were given back: three more fit, not one.
   EXPECT_EQ(spool->Admit(3 * one), nullptr);
@@ -117,22 +118,22 @@ TEST_F(HintSpoolTest, ExpiresByTheKeysTtl) {
   Store(*spool, {MakeHint("n2", "short", 1, "v", now + 1000),
                  MakeHint("n2", "long", 2, "v", now + 60'000), MakeHint("n2", "forever", 3)});
   clock_.Advance(1000);
-  auto got = spool->Next("n2", "", 10);
+  auto got = spool->Next("n2", "", 10, counters_);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(Keys(*got), (std::vector<std::string>{"long", "forever"}));
   SpoolStats s = spool->Stats();
-  EXPECT_EQ(s.expired, 1u);
+  EXPECT_EQ(counters_.expired.Value(), 1u);
   EXPECT_EQ(s.pending, 2u);
   // Sweep drops what expired without a read of that target.
   clock_.Advance(60'000);
-  auto swept = spool->Sweep();
+  auto swept = spool->Sweep(counters_);
   ASSERT_TRUE(swept.ok());
   EXPECT_EQ(*swept, 1u);
   s = spool->Stats();
-  EXPECT_EQ(s.expired, 2u);
+  EXPECT_EQ(counters_.expired.Value(), 2u);
   EXPECT_EQ(s.pending, 1u);
   // Nothing else can expire: the sweep does not drop the hint without expiry.
-  EXPECT_EQ(*spool->Sweep(), 0u);
+  EXPECT_EQ(*spool->Sweep(counters_), 0u);
 }
 
 TEST_F(HintSpoolTest, ExpiresPastTheWindowEvenAfterReopen) {
@@ -146,14 +147,14 @@ TEST_F(HintSpoolTest, ExpiresPastTheWindowEvenAfterReopen) {
   spool.reset();
   spool = OpenSpool(options);
   clock_.Advance(kHourMs - 1);
-  EXPECT_EQ(*spool->Sweep(), 0u);
+  EXPECT_EQ(*spool->Sweep(counters_), 0u);
   clock_.Advance(1);
-  EXPECT_EQ(*spool->Sweep(), 1u);
+  EXPECT_EQ(*spool->Sweep(counters_), 1u);
   SpoolStats s = spool->Stats();
-  EXPECT_EQ(s.expired, 1u);
+  EXPECT_EQ(counters_.expired.Value(), 1u);
   EXPECT_EQ(s.pending, 1u);
   EXPECT_EQ(s.oldest_age_ms, kHourMs);
-  EXPECT_EQ(Keys(*spool->Next("n2", "", 10)), (std::vector<std::string>{"young"}));
+  EXPECT_EQ(Keys(*spool->Next("n2", "", 10, counters_)), (std::vector<std::string>{"young"}));
 }
 
 TEST_F(HintSpoolTest, RefusesPastTheByteBoundAndWhenDisabled) {
@@ -165,15 +166,14 @@ TEST_F(HintSpoolTest, RefusesPastTheByteBoundAndWhenDisabled) {
   // Admitted but not yet written counts too.
   EXPECT_EQ(spool->Admit(one), nullptr);
   EXPECT_NE(spool->Admit(one), nullptr);
-  EXPECT_EQ(spool->Stats().refused, 1u);
   spool->Release(one);
   EXPECT_EQ(spool->Admit(one), nullptr);
   spool->Release(one);
   // Delivering frees room.
-  auto got = spool->Next("n2", "", 10);
-  ASSERT_TRUE(spool->Remove(*got).ok());
+  auto got = spool->Next("n2", "", 10, counters_);
+  ASSERT_TRUE(spool->Remove(*got, counters_).ok());
   EXPECT_EQ(spool->Stats().pending_bytes, 0u);
-  EXPECT_EQ(spool->Stats().replayed, 1u);
+  EXPECT_EQ(counters_.replayed.Value(), 1u);
   EXPECT_EQ(spool->Admit(2 * one), nullptr);
   spool->Release(2 * one);
   // The bound holds across a reopen (the held bytes are counted again).
@@ -190,16 +190,16 @@ TEST_F(HintSpoolTest, RefusesPastTheByteBoundAndWhenDisabled) {
   EXPECT_STREQ(spool->Admit(1), "hints are disabled on this node (--hint-window 0)");
   // What an earlier run spooled is still there to deliver, and never expires by age.
   clock_.Advance(1000 * kHourMs);
-  EXPECT_EQ(*spool->Sweep(), 0u);
+  EXPECT_EQ(*spool->Sweep(counters_), 0u);
   EXPECT_EQ(spool->Stats().pending, 2u);
 }
 
 TEST_F(HintSpoolTest, DropCountsRejected) {
   auto spool = OpenSpool();
   Store(*spool, {MakeHint("n2", "bad", 1)});
-  auto got = spool->Next("n2", "", 10);
-  ASSERT_TRUE(spool->Drop((*got)[0]).ok());
-  EXPECT_EQ(spool->Stats().rejected, 1u);
+  auto got = spool->Next("n2", "", 10, counters_);
+  ASSERT_TRUE(spool->Drop((*got)[0], counters_).ok());
+  EXPECT_EQ(counters_.rejected.Value(), 1u);
   EXPECT_EQ(spool->Stats().pending, 0u);
   EXPECT_TRUE(spool->Targets().empty());
 }

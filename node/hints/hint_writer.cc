@@ -61,11 +61,10 @@ size_t HintWriter::WriteGroup() {
     tickets.swap(tickets_);
   }
   if (group.empty()) return 0;
-  const Status status = spool_.Append(group);
-  groups_.fetch_add(1, std::memory_order_relaxed);
-  if (group.size() > largest_group_.load(std::memory_order_relaxed)) {
-    largest_group_.store(group.size(), std::memory_order_relaxed);
-  }
+  const Status status = spool_.Append(group, spool_counters_);
+  stats_.groups.Inc();
+  const auto size = static_cast<int64_t>(group.size());
+  if (size > stats_.largest_group.Value()) stats_.largest_group.Set(size);
   std::vector<Result> results;
   results.reserve(tickets.size());
   for (const HintTicket& t : tickets) results.push_back(Result{t, status});

@@ -14,9 +14,9 @@
 //
 // The ticket is opaque to the writer: the submitter's way to route the answer (e.g. shard,
 // connection and request id). Thread rules: Submit from any thread; Start and Stop from one
-// controlling thread; the sink runs on the writer thread only.
+// controlling thread; the sink runs on the writer thread only; the counters' cells are written by
+// the writer thread (or the test driving it) and read by any.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -25,11 +25,23 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics/cells.h"
 #include "common/status/status.h"
 #include "node/hints/hint_record.h"
 #include "node/hints/hint_spool.h"
 
 namespace shoal::node::hints {
+
+// The writer's metrics (docs/operations.md, "Watch"): X(type, field, name, help).
+#define SHOAL_HINT_WRITER_METRICS(X)                                                          \
+  X(Counter, groups, "shoal_node_hint_writes_total",                                          \
+    "Synced writes of the hint spool (group commits: each makes every hint queued durable).") \
+  X(Gauge, largest_group, "shoal_node_hint_write_largest_group",                              \
+    "The most hints one synced write of the hint spool made durable since start.")
+
+struct HintWriterStats {
+  SHOAL_HINT_WRITER_METRICS(SHOAL_METRIC_FIELD)
+};
 
 struct HintTicket {
   uint32_t shard = 0;
@@ -59,9 +71,10 @@ class HintWriter {
   // stopped) it is reported failed at once, on the calling thread, and its reservation released.
   void Submit(Hint hint, HintTicket ticket);
 
-  // Synced writes made, and the largest group written (for tests and measurements).
-  uint64_t groups() const { return groups_.load(std::memory_order_relaxed); }
-  uint64_t largest_group() const { return largest_group_.load(std::memory_order_relaxed); }
+  // Synced writes made and the largest group written; the hints it stored
+  // (spool_counters().stored).
+  const HintWriterStats& stats() const { return stats_; }
+  const SpoolCounters& spool_counters() const { return spool_counters_; }
 
   // Runs one group now on the calling thread (tests drive the writer without its thread).
   // Returns the number of hints written (0 when nothing was queued).
@@ -83,8 +96,9 @@ class HintWriter {
   bool stopping_ = false;            // guarded by mu_
   bool accepting_ = true;            // guarded by mu_: false once stopped
 
-  std::atomic<uint64_t> groups_{0};
-  std::atomic<uint64_t> largest_group_{0};
+  // Writer thread only (read by any).
+  HintWriterStats stats_;
+  SpoolCounters spool_counters_;
 };
 
 }  // namespace shoal::node::hints

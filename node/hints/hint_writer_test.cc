@@ -48,7 +48,7 @@ TEST_F(HintWriterTest, EverythingPendingIsOneSyncedGroup) {
   EXPECT_EQ(spool_->Stats().pending, 0u);  // nothing durable, nothing acknowledged yet
   EXPECT_TRUE(acked_.empty());
   EXPECT_EQ(writer.WriteQueuedForTest(), 3u);
-  EXPECT_EQ(writer.groups(), 1u);
+  EXPECT_EQ(writer.stats().groups.Value(), 1u);
   EXPECT_EQ(groups_, (std::vector<size_t>{3}));
   EXPECT_EQ(acked_, (std::vector<uint64_t>{10, 11, 12}));
   EXPECT_EQ(ok_, (std::vector<bool>{true, true, true}));
@@ -56,8 +56,8 @@ TEST_F(HintWriterTest, EverythingPendingIsOneSyncedGroup) {
   EXPECT_EQ(writer.WriteQueuedForTest(), 0u);
   Submit(writer, MakeHint("n2", "d", 4), 13);
   EXPECT_EQ(writer.WriteQueuedForTest(), 1u);
-  EXPECT_EQ(writer.groups(), 2u);
-  EXPECT_EQ(writer.largest_group(), 3u);
+  EXPECT_EQ(writer.stats().groups.Value(), 2u);
+  EXPECT_EQ(writer.stats().largest_group.Value(), 3);
 }
 
 TEST_F(HintWriterTest, StopWritesWhatIsQueuedAndRefusesLaterHints) {
@@ -68,7 +68,7 @@ TEST_F(HintWriterTest, StopWritesWhatIsQueuedAndRefusesLaterHints) {
   writer.Stop();
   EXPECT_EQ(acked_.size(), 200u);
   EXPECT_EQ(spool_->Stats().pending, 200u);
-  EXPECT_LE(writer.groups(), 200u);
+  EXPECT_LE(writer.stats().groups.Value(), 200u);
   // After Stop: failed at once, and the reservation is given back.
   const Hint late = MakeHint("n2", "late", 999);
   const uint64_t before = spool_->Stats().pending_bytes;

@@ -73,11 +73,9 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("hints_pending", hints.pending);
   add_number("hints_pending_bytes", hints.pending_bytes);
   add_number("hints_oldest_age_ms", static_cast<uint64_t>(hints.oldest_age_ms));
-  add_number("hints_stored", hints.stored);
-  add_number("hints_replayed", hints.replayed);
-  add_number("hints_expired", hints.expired);
-  add_number("hints_refused", hints.refused);
-  add_number("hints_rejected", hints.rejected);
+#define SHOAL_INFO_HINTS(type, field, metric, help) add_number("hints_" #field, total(metric));
+  SHOAL_HINT_SPOOL_METRICS(SHOAL_INFO_HINTS)
+#undef SHOAL_INFO_HINTS
 
 #define SHOAL_INFO_SERVER(type, field, metric, help) add_number(#field, total(metric));
   SHOAL_NODE_SERVER_METRICS(SHOAL_INFO_SERVER)

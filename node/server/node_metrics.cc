@@ -35,25 +35,12 @@ void AttachHintMetrics(NodeContext& node) {
       {Kind::kGauge, "shoal_node_hints_oldest_age_seconds",
        "Age of the oldest hint held, to the second (0: none).",
        [](const hints::SpoolStats& s) { return static_cast<double>(s.oldest_age_ms) / 1000.0; }},
-      {Kind::kCounter, "shoal_node_hints_stored_total", "Hints made durable since start.",
-       [](const hints::SpoolStats& s) { return static_cast<double>(s.stored); }},
-      {Kind::kCounter, "shoal_node_hints_replayed_total",
-       "Hints delivered to their target and removed.",
-       [](const hints::SpoolStats& s) { return static_cast<double>(s.replayed); }},
-      {Kind::kCounter, "shoal_node_hints_expired_total",
-       "Hints dropped: past the window or the key's expiry.",
-       [](const hints::SpoolStats& s) { return static_cast<double>(s.expired); }},
-      {Kind::kCounter, "shoal_node_hints_refused_total",
-       "HintPuts refused: hints disabled or spool full.",
-       [](const hints::SpoolStats& s) { return static_cast<double>(s.refused); }},
-      {Kind::kCounter, "shoal_node_hints_rejected_total",
-       "Hints their target refused for good (BadRequest, TooLarge).",
-       [](const hints::SpoolStats& s) { return static_cast<double>(s.rejected); }},
   };
   for (const Reading& r : kReadings) {
     AddReading(node, r.kind, r.name, r.help,
                [service, get = r.get] { return get(service->spool().Stats()); });
   }
+  service->AttachMetrics(node.metrics, &node);
 }
 
 }  // namespace
@@ -116,11 +103,19 @@ void DetachNodeMetrics(NodeContext& node) { node.metrics.Detach(&node); }
 void AttachShardMetrics(NodeContext& node, const ShardWorker& worker) {
   AttachServerStats(node.metrics, worker.stats());
   AttachShardStats(node.metrics, worker.store().stats());
+  if (node.hints != nullptr) {  // a standalone node counts no hints
+    Registry& registry = node.metrics;
+    const auto& stats = worker.hint_counters();
+    const void* owner = &stats;
+    const metrics::Labels labels;
+    SHOAL_HINT_SPOOL_METRICS(SHOAL_METRIC_ATTACH)
+  }
 }
 
 void DetachShardMetrics(NodeContext& node, const ShardWorker& worker) {
   node.metrics.Detach(&worker.stats());
   node.metrics.Detach(&worker.store().stats());
+  node.metrics.Detach(&worker.hint_counters());
 }
 
 }  // namespace shoal::node

@@ -125,6 +125,7 @@
 #include "common/metrics/lazy_cells.h"
 #include "common/status/status.h"
 #include "common/wire/frame.h"
+#include "node/hints/hint_counters.h"
 #include "node/server/connection.h"
 #include "node/server/node_context.h"
 #include "node/server/request_executor.h"
@@ -160,6 +161,8 @@ class ShardWorker {
   // This shard's anti-entropy digests (nullptr on a standalone node). Readable from any thread.
   const SliceDigests* digests() const { return digests_.get(); }
   const ServerStats& stats() const { return stats_; }
+  // The HintPuts this shard refused or found expired (node/hints/hint_counters.h).
+  const hints::SpoolCounters& hint_counters() const { return hint_counters_; }
   ShardMailbox& mailbox() { return mailbox_; }
 
  private:
@@ -222,8 +225,7 @@ class ShardWorker {
   // Adopts a marker a peer offered (Hello, DigestRequest), once the peer is authenticated.
   void OfferFlushMark(Connection* c, const wire::Version* marker);
   // shard_worker_hints.cc (see "Hints").
-  void HandleHintPut(Connection* c, const wire::Envelope& envelope,
-                     std::span<const uint8_t> frame);
+  void HandleHintPut(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   // shard_worker_repair.cc (see "Repair").
   void HandleRepair(Connection* c, const wire::Envelope& envelope, std::span<const uint8_t> frame);
   // GossipSyn, GossipAck2, MembersRequest (shard_worker_members.cc).
@@ -264,6 +266,7 @@ class ShardWorker {
   // only while it is dispatched; see frame.h, "Alignment").
   FrameScratch aligned_in_;
   ServerStats stats_;
+  hints::SpoolCounters hint_counters_;  // this thread only
   // shoal_node_requests_total{type} and shoal_node_request_duration_seconds{type} (the time a
   // key request takes on its shard's store), index = wire::Message; this thread only.
   metrics::LazyCells<metrics::Counter> requests_by_type_;

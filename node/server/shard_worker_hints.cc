@@ -28,7 +28,7 @@ void ShardWorker::HandleHintPut(Connection* c, const wire::Envelope& envelope,
   }
   const std::string_view target = hint_put.target()->string_view();
   if (node_.ring->IndexOf(target) < 0) {
-    service->spool().CountRefused();
+    hint_counters_.refused.Inc();
     refuse("hint target '" + std::string(target) + "' is not a member (--nodes)");
     return;
   }
@@ -46,11 +46,12 @@ void ShardWorker::HandleHintPut(Connection* c, const wire::Envelope& envelope,
   }
   hints::Hint hint = hints::HintFromWire(hint_put);
   if (hint.expire_at_ms != 0 && hint.expire_at_ms <= now) {
-    service->spool().CountExpired();
+    hint_counters_.expired.Inc();
     refuse("the key's expiry has passed: nothing to hand off");
     return;
   }
   if (const char* why = service->spool().Admit(hint.SpoolBytes())) {
+    hint_counters_.refused.Inc();
     refuse(why);
     return;
   }
