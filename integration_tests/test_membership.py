@@ -21,6 +21,7 @@ import redis
 import harness
 from harness import BIN, free_port, shoalctl, slow, wait_for_port, wait_until
 from node_wire import NodeConnection
+from test_admin import scrape, value, wait_admin
 from test_node_hints import hint_put
 from test_node_protocol import info
 
@@ -489,7 +490,9 @@ def test_join_under_quorum_load(tmp_path):
 def test_decommission_hands_off_its_hints(tmp_path):
     """A decommissioned node hands off the hints it holds before it leaves: those for a live
     member to that member, those for a member that does not answer to the key's other owners.
-    The node replays hints at 1 per second, so without the hand-off almost all would be lost."""
+    The node replays hints at 1 per second, so without the hand-off almost all would be lost.
+    shoal_rebalance_hints_handed_off_total counts them: scraped after the hand-off (the node
+    REMOVED in its own table) and before the node exits."""
     ids = ["a", "b", "c", "d"]
     cluster = SeededCluster(tmp_path, ids, node_extra=(
         "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0"))
@@ -499,9 +502,11 @@ def test_decommission_hands_off_its_hints(tmp_path):
         # "Limits"): restarted, d holds a hint for any member.
         cluster.procs["d"].stop()
         port = cluster.ports["d"]
+        admin = free_port()
         cluster.procs["d"] = Launched(
             "node-d", node_args(tmp_path, "d", port, cluster.seeds, (
-                "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0")),
+                "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0",
+                "--admin", f"127.0.0.1:{admin}")),
             port, Path(tmp_path) / f"node-d-{port}-2.log")
         wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
                       log=cluster.procs["d"].log_path)
@@ -517,13 +522,41 @@ def test_decommission_hands_off_its_hints(tmp_path):
         assert info(cluster.ports["d"])["hints_pending"] > 250
         # c stops for good (not removed): its hints go to the keys' other owners.
         cluster.procs["c"].kill()
+        wait_admin(admin)
+        before, _ = scrape(admin)
+        pending = value(before, "shoal_node_hints_pending")
+        started = time.time()
         out = shoalctl(cluster.ports["d"], "decommission")
         assert out.returncode == 0, out
+        # d stays up a moment (>= 1 s) once REMOVED in its own table, after the hand-off.
+        after = None
+        deadline = time.time() + slow(60)
+        while cluster.procs["d"].alive() and time.time() < deadline:
+            try:
+                samples, _ = scrape(admin)
+            except OSError:
+                break
+            if value(samples, "shoal_gossip_member_state", member="d", state="REMOVED") == 1:
+                after = samples
+            time.sleep(0.05)
+        elapsed = time.time() - started
         assert wait_until(lambda: not cluster.procs["d"].alive(), timeout=slow(60)), (
             cluster.procs["d"].log())
         assert cluster.procs["d"].proc.returncode == 0
+        assert after is not None, "no scrape of d between its hand-off and its exit"
+        assert value(after, "shoal_node_hints_pending") == 0
+        handed = value(after, "shoal_rebalance_hints_handed_off_total")
+        # Each hint left once, counted replayed whoever delivered it (twice when the replayer
+        # and the hand-off both sent it: harmless, and rare at 1 hint/s); the replayer's share
+        # is what it could send at 1 hint per second since `before`.
+        removed = value(after, "shoal_node_hints_replayed_total") - value(
+            before, "shoal_node_hints_replayed_total")
+        assert removed >= pending, (removed, pending)
+        assert handed <= pending, (handed, pending)
+        assert 0 <= removed - handed <= elapsed + 2, (removed, handed, elapsed)
+        assert handed >= len(for_c)  # c is dead: only the hand-off delivers its hints
         log = cluster.procs["d"].log()
-        assert "hints handed off" in log, log[-2000:]
+        assert f"decommission: {int(handed)} hints handed off" in log, log[-2000:]
         keys_b = {k.decode() for k in for_b}
         keys_c = {k.decode() for k in for_c}
         assert held_by(cluster.ports["b"], keys_b) == keys_b
