@@ -79,12 +79,14 @@ class Cluster:
     def kill(self, node_id):
         self.nodes[node_id].kill()
 
-    def restart(self, node_id):
-        """Starts node `node_id` again on its old port (it comes back with an empty memory)."""
+    def restart(self, node_id, extra=()):
+        """Starts node `node_id` again on its old port (it comes back with an empty memory),
+        with `extra` arguments after the cluster's own."""
         old = self.nodes[node_id]
         old.kill()
         self.nodes[node_id] = harness.start_node(self.tmp, node_id, port=old.port,
-                                                 extra=self.node_extra, members=self.members)
+                                                 extra=self.node_extra + tuple(extra),
+                                                 members=self.members)
         return self.nodes[node_id]
 
     def close(self):

@@ -8,6 +8,7 @@ import time
 import harness
 from conftest_proxy import Cluster, client, node_holds, short_tmp_dir
 from node_wire import NodeConnection
+from test_admin import scrape, value, wait_admin
 from test_node_protocol import info
 
 KEYS = 400
@@ -74,10 +75,17 @@ def test_sync_skips_a_peer_that_is_not_running():
         r = client(cluster.proxy.port)
         assert r.set("one", "1")
         cluster.kill("a")
-        node = cluster.restart("c")
+        admin = harness.free_port()
+        node = cluster.restart("c", extra=("--admin", f"127.0.0.1:{admin}"))
         state = wait_synced(node.port, timeout=10)
         assert state["sync_state"] == "done", state
         assert state["sync_peers_done"] == 2 and state["sync_peers_down"] == 1, state
+        # The same counts on /metrics.
+        wait_admin(admin)
+        samples, _ = scrape(admin)
+        assert value(samples, "shoal_node_sync_peers") == 2
+        assert value(samples, "shoal_node_sync_peers_done") == 2
+        assert value(samples, "shoal_node_sync_peers_down") == 1
         assert node_holds(node.port, "one", "1")  # pulled from b
         assert "sync: a is not running" in node.log()
     finally:

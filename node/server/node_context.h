@@ -66,6 +66,19 @@ inline const char* SyncStateName(int state) {
   X(Counter, errors, "shoal_node_antientropy_errors_total",                         \
     "Failed rounds with a peer and refused pushes.")
 
+// The start-up sync's progress (node/sync/restart_sync.h): X(type, field, prometheus name, help);
+// Info reports each as sync_<field>.
+#define SHOAL_NODE_SYNC_METRICS(X)                                                \
+  X(Counter, keys, "shoal_node_sync_keys_total",                                  \
+    "Key states pulled from peers and applied by the start-up sync.")             \
+  X(Counter, bytes, "shoal_node_sync_bytes_total",                                \
+    "Key and value bytes pulled by the start-up sync.")                           \
+  X(Gauge, peers, "shoal_node_sync_peers", "Peers the start-up sync pulls from.") \
+  X(Gauge, peers_done, "shoal_node_sync_peers_done",                              \
+    "Peers the start-up sync pulled from completely (or found not running).")     \
+  X(Gauge, peers_down, "shoal_node_sync_peers_down",                              \
+    "Of the peers done, those found not running (nothing to pull from them).")
+
 struct NodeContext {
   NodeContext(const NodeConfig& config, const Clock& clock)
       : config(config), clock(clock), start_monotonic_ms(clock.MonotonicMs()) {}
@@ -114,11 +127,10 @@ struct NodeContext {
   metrics::Registry metrics;
   // Written by RestartSync's thread, read by any (Get/Touch answer NotReady while syncing).
   std::atomic<int> sync_state{static_cast<int>(SyncState::kOff)};
-  std::atomic<uint64_t> sync_keys{0};        // states pulled and applied
-  std::atomic<uint64_t> sync_bytes{0};       // their key and value bytes
-  std::atomic<uint64_t> sync_peers{0};       // peers to pull from
-  std::atomic<uint64_t> sync_peers_done{0};  // peers pulled from completely, or not running
-  std::atomic<uint64_t> sync_peers_down{0};  // of those, peers found not running (nothing to pull)
+  // Cells written by RestartSync (its constructor, then its thread), read by any thread.
+  struct SyncStats {
+    SHOAL_NODE_SYNC_METRICS(SHOAL_METRIC_FIELD)
+  } sync;
   bool Syncing() const {
     return sync_state.load(std::memory_order_acquire) == static_cast<int>(SyncState::kSyncing);
   }

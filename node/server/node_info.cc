@@ -42,11 +42,10 @@ std::span<const uint8_t> BuildInfoFrame(const NodeContext& node, uint64_t reques
   add_number("warmup_remaining_ms",
              warm ? 0 : static_cast<uint64_t>(node.warmup_until_monotonic_ms - now));
   add("sync_state", SyncStateName(node.sync_state.load(std::memory_order_acquire)));
-  add_number("sync_keys", node.sync_keys.load(std::memory_order_relaxed));
-  add_number("sync_bytes", node.sync_bytes.load(std::memory_order_relaxed));
-  add_number("sync_peers", node.sync_peers.load(std::memory_order_relaxed));
-  add_number("sync_peers_done", node.sync_peers_done.load(std::memory_order_relaxed));
-  add_number("sync_peers_down", node.sync_peers_down.load(std::memory_order_relaxed));
+#define SHOAL_INFO_SYNC(type, field, metric, help) \
+  add_number("sync_" #field, node.sync.field.Value());
+  SHOAL_NODE_SYNC_METRICS(SHOAL_INFO_SYNC)
+#undef SHOAL_INFO_SYNC
 
   // Every shard's cells, summed by the registry (node_metrics.h).
   const metrics::Registry& m = node.metrics;

@@ -52,10 +52,14 @@ bool NodeReady(const NodeContext& node) {
 void AttachNodeMetrics(NodeContext& node) {
   {
     Registry& registry = node.metrics;
-    const auto& stats = node.anti_entropy;
     const void* owner = &node;
     const metrics::Labels labels;
-    SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_ATTACH)
+    {
+      const auto& stats = node.anti_entropy;
+      SHOAL_NODE_ANTI_ENTROPY_METRICS(SHOAL_METRIC_ATTACH)
+    }
+    const auto& stats = node.sync;
+    SHOAL_NODE_SYNC_METRICS(SHOAL_METRIC_ATTACH)
   }
   AddReading(node, Kind::kGauge, "shoal_node_memory_limit_bytes",
              "Memory limit of the stores (--max-memory).", [&node] {
@@ -80,21 +84,6 @@ void AttachNodeMetrics(NodeContext& node) {
         }
       },
       &node);
-  AddReading(node, Kind::kCounter, "shoal_node_sync_keys_total",
-             "Key states pulled from peers and applied by the start-up sync.", [&node] {
-               return static_cast<double>(node.sync_keys.load(std::memory_order_relaxed));
-             });
-  AddReading(node, Kind::kCounter, "shoal_node_sync_bytes_total",
-             "Key and value bytes pulled by the start-up sync.", [&node] {
-               return static_cast<double>(node.sync_bytes.load(std::memory_order_relaxed));
-             });
-  AddReading(
-      node, Kind::kGauge, "shoal_node_sync_peers", "Peers the start-up sync pulls from.",
-      [&node] { return static_cast<double>(node.sync_peers.load(std::memory_order_relaxed)); });
-  AddReading(node, Kind::kGauge, "shoal_node_sync_peers_done",
-             "Peers the start-up sync pulled from completely (or found not running).", [&node] {
-               return static_cast<double>(node.sync_peers_done.load(std::memory_order_relaxed));
-             });
   AttachHintMetrics(node);
 }
 

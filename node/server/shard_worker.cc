@@ -615,8 +615,8 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
       n = snprintf(message, sizeof(message),
                    "node started empty and is pulling its keys from its peers (%llu of %llu "
                    "done): its reads are not answers yet",
-                   static_cast<unsigned long long>(node_.sync_peers_done.load()),
-                   static_cast<unsigned long long>(node_.sync_peers.load()));
+                   static_cast<unsigned long long>(node_.sync.peers_done.Value()),
+                   static_cast<unsigned long long>(node_.sync.peers.Value()));
     } else {
       const int64_t left = node_.warmup_until_monotonic_ms - node_.clock.MonotonicMs();
       n = snprintf(message, sizeof(message),
@@ -854,9 +854,8 @@ void ShardWorker::OnMailbox() {
 }
 
 void ShardWorker::MeasureBuffers() {
-  size_t total =
-      builder_.builder().GetSize() + aligned_in_.capacity() + inbox_work_.capacity() +
-      mailbox_.pending_capacity();
+  size_t total = builder_.builder().GetSize() + aligned_in_.capacity() + inbox_work_.capacity() +
+                 mailbox_.pending_capacity();
   for (const MessageBatch& b : outboxes_) total += b.capacity();
   for (const ParkedWrite& p : parked_) total += p.frame.capacity();
   for (const auto& [id, g] : gathers_) {

@@ -40,7 +40,7 @@ RestartSync::RestartSync(NodeContext& node, HostPort self, int64_t timeout_ms)
   if (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::") {
     self_.host = "127.0.0.1";
   }
-  node_.sync_peers.store(node_.ring->members().size() - 1, std::memory_order_relaxed);
+  node_.sync.peers.Set(static_cast<int64_t>(node_.ring->members().size()) - 1);
   node_.sync_state.store(static_cast<int>(SyncState::kSyncing), std::memory_order_release);
 }
 
@@ -83,7 +83,7 @@ bool RestartSync::SyncWith(int peer) {
       // store is memory only, so it holds nothing to pull (it syncs itself when it starts).
       spdlog::info("sync: {} is not running ({}); nothing to pull from it", member.id,
                    remote.status().message());
-      node_.sync_peers_down.fetch_add(1, std::memory_order_relaxed);
+      node_.sync.peers_down.Add(1);
       return true;
     }
     spdlog::debug("sync: {} not answering yet: {}", member.id, remote.status().message());
@@ -107,13 +107,13 @@ bool RestartSync::SyncWith(int peer) {
   uint64_t keys_before = 0, bytes_before = 0;
   const Status s =
       PullFromPeer(target, NodeSummary(node_, peer), &counters, [&](const PullCounters& c) {
-        node_.sync_keys.fetch_add(c.keys_pulled - keys_before, std::memory_order_relaxed);
-        node_.sync_bytes.fetch_add(c.bytes_pulled - bytes_before, std::memory_order_relaxed);
+        node_.sync.keys.Inc(c.keys_pulled - keys_before);
+        node_.sync.bytes.Inc(c.bytes_pulled - bytes_before);
         keys_before = c.keys_pulled;
         bytes_before = c.bytes_pulled;
       });
-  node_.sync_keys.fetch_add(counters.keys_pulled - keys_before, std::memory_order_relaxed);
-  node_.sync_bytes.fetch_add(counters.bytes_pulled - bytes_before, std::memory_order_relaxed);
+  node_.sync.keys.Inc(counters.keys_pulled - keys_before);
+  node_.sync.bytes.Inc(counters.bytes_pulled - bytes_before);
   if (!s.ok()) {
     spdlog::info("sync: pulling from {} stopped ({} keys so far): {}", member.id,
                  counters.keys_pulled, s.message());
@@ -140,7 +140,7 @@ void RestartSync::Run() {
     for (int peer : pending) {
       if (stop_.load(std::memory_order_relaxed)) return;
       if (SyncWith(peer)) {
-        node_.sync_peers_done.fetch_add(1, std::memory_order_relaxed);
+        node_.sync.peers_done.Add(1);
       } else {
         still.push_back(peer);
       }
@@ -152,9 +152,8 @@ void RestartSync::Run() {
   if (stop_.load(std::memory_order_relaxed)) return;
   if (pending.empty()) {
     node_.sync_state.store(static_cast<int>(SyncState::kDone), std::memory_order_release);
-    spdlog::info("sync: done ({} keys, {} bytes); answering reads",
-                 node_.sync_keys.load(std::memory_order_relaxed),
-                 node_.sync_bytes.load(std::memory_order_relaxed));
+    spdlog::info("sync: done ({} keys, {} bytes); answering reads", node_.sync.keys.Value(),
+                 node_.sync.bytes.Value());
   } else {
     std::string missing;
     for (int peer : pending) {
@@ -164,7 +163,7 @@ void RestartSync::Run() {
     spdlog::warn(
         "sync: gave up after --sync-timeout-ms {} on peers {} (unreachable or failing); "
         "answering reads with what was pulled ({} keys)",
-        timeout_ms_, missing, node_.sync_keys.load(std::memory_order_relaxed));
+        timeout_ms_, missing, node_.sync.keys.Value());
   }
 }
 
