@@ -120,6 +120,11 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
         for i in survivors:
             assert wait_until(lambda: states(cluster.ports[i]).get("c") == "REMOVED",
                               timeout=slow(10)), i
+        # a marked c REMOVED (the operator's removal, through one of its shards); b and d only
+        # learned it by gossip.
+        assert cluster.metric("a", "shoal_gossip_members_removed_total") == 1
+        assert cluster.metric("b", "shoal_gossip_members_removed_total") == 0
+        assert cluster.metric("d", "shoal_gossip_members_removed_total") == 0
 
         def gains(name):
             return sum(cluster.metric(i, name) - before[i][name] for i in survivors)

@@ -355,6 +355,9 @@ def test_admin_members_and_ring_of_a_gossiping_cluster(seeded, request, tmp_path
         assert value(samples, "shoal_gossip_member_state", member="a", state="NORMAL") == 1
         assert value(samples, "shoal_gossip_member_phi", member="c") > 8
         assert value(samples, "shoal_gossip_member_phi", member=who) == 0
+        assert value(samples, "shoal_gossip_exchanges_total") >= 1  # c turned NORMAL by them
+        # DOWN is not removed.
+        assert samples[("shoal_gossip_members_removed_total", frozenset())] == 0
         assert [m["id"] for m in admin_json(admin[who], "/ring")["members"]] == ["a", "b", "c"]
     assert harness.wait_until(lambda: states(admin["proxy"])["c"] == "DOWN",
                               timeout=harness.slow(10))

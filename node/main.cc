@@ -314,26 +314,13 @@ void AttachGossipMetrics(shoal::metrics::Registry& registry, shoal::node::Gossip
         }
       },
       &gossip);
-  auto counter = [&registry](const char* name, const char* help, const std::atomic<uint64_t>& c,
-                             const void* owner) {
-    registry.AddCallback(
-        Kind::kCounter, name, help, {},
-        [&c](const Registry::Emit& emit) {
-          emit({}, static_cast<double>(c.load(std::memory_order_relaxed)));
-        },
-        owner);
-  };
-  auto& g = gossip.counters();
-  counter("shoal_gossip_exchanges_total", "Gossip exchanges this node started and completed.",
-          g.exchanges, &gossip);
-  counter("shoal_gossip_exchange_failures_total",
-          "Gossip exchanges that failed (no connection, timeout, bad answer).", g.exchange_failures,
-          &gossip);
-  counter("shoal_gossip_members_removed_total",
-          "Members this node marked REMOVED (--dead-after or shoalctl remove).", g.members_removed,
-          &gossip);
-  const void* owner = &rebalancer;
   const shoal::metrics::Labels labels;
+  {
+    const auto& stats = gossip.stats();
+    const void* owner = &gossip;
+    SHOAL_GOSSIP_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  const void* owner = &rebalancer;
   {
     const auto& stats = rebalancer.stats();
     SHOAL_REBALANCE_METRICS(SHOAL_METRIC_ATTACH)

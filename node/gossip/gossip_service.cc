@@ -68,7 +68,6 @@ bool GossipService::WaitSettled(int64_t timeout_ms) {
 void GossipService::NoteChanges(const MergeCounts& counts) {
   // mu_ held.
   if (counts.refuted > 0) {
-    counters_.refutations.fetch_add(counts.refuted, std::memory_order_relaxed);
     spdlog::info("gossip: refuted a newer record of this node; incarnation now {}",
                  table_.self().incarnation);
   }
@@ -82,7 +81,6 @@ void GossipService::NoteChanges(const MergeCounts& counts) {
 }
 
 GossipAckMessage GossipService::OnSyn(const GossipSynMessage& syn) {
-  counters_.syns_served.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   return HandleSyn(table_, syn);
 }
@@ -113,13 +111,13 @@ MemberState GossipService::self_state() {
   return table_.self().state;
 }
 
-Status GossipService::Remove(const std::string& id) {
+Status GossipService::Remove(const std::string& id, GossipStats& counters) {
   std::lock_guard<std::mutex> lock(mu_);
   const MemberState before = table_.StateOf(id);
   Status s = table_.MarkRemoved(id);
   if (!s.ok()) return s;
   if (before != MemberState::kRemoved) {
-    counters_.members_removed.fetch_add(1, std::memory_order_relaxed);
+    counters.members_removed.Inc();
     spdlog::warn("gossip: member {} removed by an operator", id);
   }
   NoteChanges(MergeCounts{});
@@ -147,7 +145,7 @@ void GossipService::RemoveDead(int64_t now) {
     if (added || now - it->second < options_.dead_after_ms) continue;
     const std::string id = record->id;  // the pointers die with the change below
     if (table_.MarkRemoved(id).ok()) {
-      counters_.members_removed.fetch_add(1, std::memory_order_relaxed);
+      stats_.members_removed.Inc();
       spdlog::warn("gossip: member {} DOWN for {} ms (--dead-after): removed", id,
                    now - it->second);
     }
@@ -190,12 +188,10 @@ Status GossipService::Exchange(const std::string& address) {
     }
     auto& b = builder_.Start();
     auto frame = builder_.Finish(id, wire::Message::GossipSyn, EncodeSyn(b, syn).Union());
-    counters_.bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
     if (Status s = conn->Send(frame, timeout); !s.ok()) return s;
   }
   auto reply = conn->Await(id, timeout);
   if (!reply.ok()) return reply.status();
-  counters_.bytes_received.fetch_add(conn->last_frame_bytes(), std::memory_order_relaxed);
   if ((*reply)->message_type() == wire::Message::Error) {
     return Status::Unavailable(client::DescribeError(*(*reply)->message_as_Error()));
   }
@@ -217,12 +213,10 @@ Status GossipService::Exchange(const std::string& address) {
   {
     auto& b = builder_.Start();
     auto frame = builder_.Finish(id, wire::Message::GossipAck2, EncodeAck2(b, ack2).Union());
-    counters_.bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
     if (Status s = conn->Send(frame, timeout); !s.ok()) return s;
   }
   reply = conn->Await(id, timeout);
   if (!reply.ok()) return reply.status();
-  counters_.bytes_received.fetch_add(conn->last_frame_bytes(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -237,15 +231,14 @@ void GossipService::Run() {
       table_.Beat();
       targets = ChooseGossipTargets(table_, seed_addresses_, rng_);
     }
-    counters_.rounds.fetch_add(1, std::memory_order_relaxed);
     for (const std::string& address : targets) {
       Status s = Exchange(address);
       if (s.ok()) {
-        counters_.exchanges.fetch_add(1, std::memory_order_relaxed);
+        stats_.exchanges.Inc();
         std::lock_guard<std::mutex> lock(mu_);
         first_exchange_ok_ = true;
       } else {
-        counters_.exchange_failures.fetch_add(1, std::memory_order_relaxed);
+        stats_.exchange_failures.Inc();
         conns_.erase(address);  // reconnect next time
         spdlog::debug("gossip with {}: {}", address, s.ToString());
       }

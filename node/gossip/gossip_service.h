@@ -12,9 +12,8 @@
 // by the shard threads through OnSyn / OnAck2 / Listing, which take the table's lock briefly.
 //
 // Thread rules: Start/Stop/WaitSettled from the controlling thread (main); OnSyn, OnAck2, Listing,
-// RingMembers and the counters from any thread.
+// RingMembers and stats() from any thread.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -31,6 +30,7 @@
 #include "common/membership/gossip_wire.h"
 #include "common/membership/member_table.h"
 #include "common/ring/ring.h"
+#include "node/gossip/gossip_stats.h"
 
 namespace shoal::node {
 
@@ -69,23 +69,15 @@ class GossipService {
   std::string self_id() const { return self_id_; }
   MemberState self_state();
 
-  // An operator's removal (shoalctl remove): member `id` turns REMOVED here and is gossiped so.
-  // InvalidArgument for this node itself, NotFound for an unknown id.
-  Status Remove(const std::string& id);
+  // An operator's removal (shoalctl remove): member `id` turns REMOVED here and is gossiped so,
+  // counted in the calling thread's `counters`. InvalidArgument for this node itself, NotFound
+  // for an unknown id.
+  Status Remove(const std::string& id, GossipStats& counters);
   // This node's own lifecycle (decommission: LEAVING, then REMOVED), gossiped from the next round.
   Status SetSelfState(MemberState state);
 
-  struct Counters {
-    std::atomic<uint64_t> rounds{0};
-    std::atomic<uint64_t> exchanges{0};          // completed, as initiator
-    std::atomic<uint64_t> exchange_failures{0};  // could not connect, timed out, bad answer
-    std::atomic<uint64_t> syns_served{0};
-    std::atomic<uint64_t> bytes_sent{0};  // frames this node sent as initiator and answerer
-    std::atomic<uint64_t> bytes_received{0};
-    std::atomic<uint64_t> refutations{0};      // rumours about this node it refuted
-    std::atomic<uint64_t> members_removed{0};  // by --dead-after or an operator, here
-  };
-  Counters& counters() { return counters_; }
+  // The gossip thread's counters (gossip_stats.h); the shards hold their own.
+  const GossipStats& stats() const { return stats_; }
 
  private:
   void Run();
@@ -117,7 +109,7 @@ class GossipService {
   std::map<std::string, std::unique_ptr<client::NodeClient>> conns_;
   FrameBuilder builder_;
   std::thread thread_;
-  Counters counters_;
+  GossipStats stats_;  // gossip thread only (read by any)
 };
 
 }  // namespace shoal::node

@@ -92,12 +92,17 @@ void DetachNodeMetrics(NodeContext& node) { node.metrics.Detach(&node); }
 void AttachShardMetrics(NodeContext& node, const ShardWorker& worker) {
   AttachServerStats(node.metrics, worker.stats());
   AttachShardStats(node.metrics, worker.store().stats());
+  Registry& registry = node.metrics;
+  const metrics::Labels labels;
   if (node.hints != nullptr) {  // a standalone node counts no hints
-    Registry& registry = node.metrics;
     const auto& stats = worker.hint_counters();
     const void* owner = &stats;
-    const metrics::Labels labels;
     SHOAL_HINT_SPOOL_METRICS(SHOAL_METRIC_ATTACH)
+  }
+  if (node.gossip != nullptr) {  // a node without --seeds does not gossip
+    const auto& stats = worker.gossip_counters();
+    const void* owner = &stats;
+    SHOAL_GOSSIP_METRICS(SHOAL_METRIC_ATTACH)
   }
 }
 
@@ -105,6 +110,7 @@ void DetachShardMetrics(NodeContext& node, const ShardWorker& worker) {
   node.metrics.Detach(&worker.stats());
   node.metrics.Detach(&worker.store().stats());
   node.metrics.Detach(&worker.hint_counters());
+  node.metrics.Detach(&worker.gossip_counters());
 }
 
 }  // namespace shoal::node

@@ -125,6 +125,7 @@
 #include "common/metrics/lazy_cells.h"
 #include "common/status/status.h"
 #include "common/wire/frame.h"
+#include "node/gossip/gossip_stats.h"
 #include "node/hints/hint_counters.h"
 #include "node/server/connection.h"
 #include "node/server/node_context.h"
@@ -163,6 +164,8 @@ class ShardWorker {
   const ServerStats& stats() const { return stats_; }
   // The HintPuts this shard refused or found expired (node/hints/hint_counters.h).
   const hints::SpoolCounters& hint_counters() const { return hint_counters_; }
+  // The members an operator removed through this shard (node/gossip/gossip_stats.h).
+  const GossipStats& gossip_counters() const { return gossip_counters_; }
   ShardMailbox& mailbox() { return mailbox_; }
 
  private:
@@ -267,6 +270,7 @@ class ShardWorker {
   FrameScratch aligned_in_;
   ServerStats stats_;
   hints::SpoolCounters hint_counters_;  // this thread only
+  GossipStats gossip_counters_;         // this thread only
   // shoal_node_requests_total{type} and shoal_node_request_duration_seconds{type} (the time a
   // key request takes on its shard's store), index = wire::Message; this thread only.
   metrics::LazyCells<metrics::Counter> requests_by_type_;

@@ -73,7 +73,6 @@ void ShardWorker::HandleMembership(Connection* c, const wire::Envelope& envelope
     auto& b = builder_.Start();
     std::span<const uint8_t> frame =
         builder_.Finish(id, wire::Message::GossipAck, EncodeAck(b, ack).Union());
-    gossip->counters().bytes_sent.fetch_add(frame.size(), std::memory_order_relaxed);
     Reply(c, frame);
     return;
   }
@@ -100,7 +99,7 @@ void ShardWorker::HandleMemberCommand(Connection* c, const wire::Envelope& envel
       if (target.empty()) {
         s = Status::InvalidArgument("remove needs a member id");
       } else {
-        s = gossip->Remove(target);
+        s = gossip->Remove(target, gossip_counters_);
         message = "member " + target + " is REMOVED; its keys are copied to its replacements";
       }
       break;
