@@ -6,6 +6,7 @@ import pytest
 
 import harness
 from harness import Err, RespConn, Simple
+from test_admin import scrape, value, wait_admin
 
 OK = Simple("OK")
 SECRET = b"proxy-handshake-secret"
@@ -56,8 +57,10 @@ def test_impostor_on_a_members_address_is_refused(tmp_path, procs, impostor_args
     node_id, *extra = impostor_args
     impostor = procs.add(harness.start_node(tmp_path / "impostor", node_id, extra=extra))
     impostor.name = "node-c"  # the proxy is told that c lives at the impostor's address
+    admin = harness.free_port()
     proxy = procs.add(harness.start_proxy(tmp_path, [a, b, impostor],
-                                          extra=("--timeout-ms", "500")))
+                                          extra=("--timeout-ms", "500",
+                                                 "--admin", f"127.0.0.1:{admin}")))
     with RespConn(proxy.port) as c:
         # Sent as soon as the proxy accepts clients: nothing may reach the impostor, not even
         # requests queued behind the first handshake.
@@ -69,8 +72,20 @@ def test_impostor_on_a_members_address_is_refused(tmp_path, procs, impostor_args
     for i in range(50):
         got = harness.shoalctl(impostor.port, *extra, "get", f"imp:{i}")
         assert got.stdout == "(nil)\n", got
+    # /metrics counts the refusals of every worker's link to c; INFO reports the same sum (read
+    # after: the links keep retrying, so it may have grown).
+    wait_admin(admin)
+    samples, _ = scrape(admin)
+    refused = value(samples, "shoal_proxy_upstream_handshake_refusals_total", node="c",
+                    reason="identity")
+    assert refused >= 1, samples
+    assert samples[("shoal_proxy_upstream_handshake_refusals_total",
+                    frozenset({("node", "c"), ("reason", "auth")}))] == 0
+    assert samples[("shoal_proxy_upstream_handshake_refusals_total",
+                    frozenset({("node", "a"), ("reason", "identity")}))] == 0
     node = info_node(proxy.port, "c")
-    assert node["status"] == "down" and int(node["identity_refusals"]) >= 1, node
+    assert node["status"] == "down" and int(node["identity_refusals"]) >= refused, node
+    assert int(node["auth_refusals"]) == 0, node
     assert reason in proxy.log()
     assert "refusing node c at" in proxy.log()
 

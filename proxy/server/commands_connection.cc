@@ -323,12 +323,16 @@ void ClientConnection::CmdInfo(Args args) {
   for (size_t m = 0; m < members.size(); ++m) {
     const NodeHealth& health = shared.directory.health(view.slot_of[m]);
     const bool down = health.down.load(std::memory_order_relaxed);
-    info +=
-        "node_" + members[m].id + ":address=" + members[m].address +
-        ",status=" + (down ? "down" : "up") + ",identity_refusals=" +
-        std::to_string(health.identity_refusals.load(std::memory_order_relaxed)) +
-        ",auth_refusals=" + std::to_string(health.auth_refusals.load(std::memory_order_relaxed)) +
-        "\r\n";
+    info += "node_" + members[m].id + ":address=" + members[m].address +
+            ",status=" + (down ? "down" : "up");
+    // Every worker's link to the node counts its own refusals (node_link.h): their sum.
+#define SHOAL_INFO_HANDSHAKE_REFUSAL(field, reason, what)                                  \
+  info += ",";                                                                             \
+  info += #field "_refusals=" + std::to_string(static_cast<uint64_t>(shared.metrics.Value( \
+                                    kHandshakeRefusalsMetric, {members[m].id, reason})));
+    SHOAL_PROXY_HANDSHAKE_REFUSALS(SHOAL_INFO_HANDSHAKE_REFUSAL)
+#undef SHOAL_INFO_HANDSHAKE_REFUSAL
+    info += "\r\n";
   }
   info += "\r\n# Keyspace\r\n";
   resp::Writer(slot.reply, slot.protocol).Verbatim(info);

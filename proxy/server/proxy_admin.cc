@@ -80,22 +80,6 @@ void AttachProxyMetrics(SharedState& shared) {
       },
       &shared);
   shared.metrics.AddCallback(
-      Kind::kCounter, "shoal_proxy_upstream_handshake_refusals_total",
-      "Nodes refused at the handshake: answered as another member or cluster (identity), or "
-      "without the cluster secret's proof (auth).",
-      {"node", "reason"},
-      [&shared](const Registry::Emit& emit) {
-        const ClusterViewPtr view = shared.directory.view();
-        for (int slot : view->slot_of) {
-          const NodeHealth& h = shared.directory.health(slot);
-          const std::string& id = shared.directory.slot(slot).id;
-          emit({id, "identity"},
-               static_cast<double>(h.identity_refusals.load(std::memory_order_relaxed)));
-          emit({id, "auth"}, static_cast<double>(h.auth_refusals.load(std::memory_order_relaxed)));
-        }
-      },
-      &shared);
-  shared.metrics.AddCallback(
       Kind::kGauge, "shoal_proxy_ready",
       "1 when some token range has a quorum of replicas not marked down.", {},
       [&shared](const Registry::Emit& emit) { emit({}, NotReadyReason(shared).empty() ? 1 : 0); },

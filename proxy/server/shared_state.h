@@ -71,7 +71,10 @@ namespace shoal::proxy {
 
 struct UpstreamStats {
   SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_FIELD)
+  HandshakeRefusals refusals;  // written by the worker's link to the node (node_link.h)
 };
+
+inline constexpr char kHandshakeRefusalsMetric[] = "shoal_proxy_upstream_handshake_refusals_total";
 
 struct WorkerStats {
   SHOAL_PROXY_METRICS(SHOAL_METRIC_FIELD)
@@ -95,6 +98,13 @@ inline void AttachUpstreamStats(metrics::Registry& registry, WorkerStats& worker
   const void* owner = &stats;
   const metrics::Labels labels = {{"node", node_id}};
   SHOAL_PROXY_UPSTREAM_METRICS(SHOAL_METRIC_ATTACH)
+#define SHOAL_ATTACH_HANDSHAKE_REFUSAL(field, reason, what)                                   \
+  registry.AttachCounter(kHandshakeRefusalsMetric,                                            \
+                         "Nodes refused at the handshake: answered as another member or "     \
+                         "cluster (identity), or without the cluster secret's proof (auth).", \
+                         {{"node", node_id}, {"reason", reason}}, stats.refusals.field, owner);
+  SHOAL_PROXY_HANDSHAKE_REFUSALS(SHOAL_ATTACH_HANDSHAKE_REFUSAL)
+#undef SHOAL_ATTACH_HANDSHAKE_REFUSAL
 }
 
 class MemberFollower;

@@ -144,7 +144,8 @@ void Worker::AddLinks() {
     if (!hp.ok()) hp = HostPort{"invalid", 0};
     AttachUpstreamStats(shared_.metrics, stats_, slot.id);
     links_.push_back(std::make_unique<NodeLink>(base_.get(), s, slot.id, *hp, link_options_,
-                                                shared_.directory.health(s), shared_.hlc, *this));
+                                                shared_.directory.health(s), shared_.hlc, *this,
+                                                stats_.upstream[s]->refusals));
     if (!ready_.load(std::memory_order_relaxed)) ++unsettled_links_;
     links_.back()->Start();
   }

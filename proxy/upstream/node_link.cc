@@ -49,7 +49,7 @@ bool Resolve(const HostPort& hp, sockaddr_storage* out, socklen_t* len) {
 
 NodeLink::NodeLink(event_base* base, int member, std::string node_id, HostPort address,
                    const NodeLinkOptions& options, NodeHealth& health, HybridLogicalClock& hlc,
-                   NodeLinkListener& listener)
+                   NodeLinkListener& listener, HandshakeRefusals& refusals)
     : base_(base),
       member_(member),
       node_id_(std::move(node_id)),
@@ -57,7 +57,8 @@ NodeLink::NodeLink(event_base* base, int member, std::string node_id, HostPort a
       options_(options),
       health_(health),
       hlc_(hlc),
-      listener_(listener) {
+      listener_(listener),
+      refusals_(refusals) {
   timer_.reset(event_new(base_, -1, 0, &NodeLink::OnTimerEvent, this));
 }
 
@@ -267,8 +268,8 @@ void NodeLink::OnReadable() {
   aligned_in_.Release(1 << 20);
 }
 
-void NodeLink::Refuse(std::atomic<uint64_t>& counter, const std::string& reason) {
-  counter.fetch_add(1, std::memory_order_relaxed);
+void NodeLink::Refuse(metrics::Counter& counter, const std::string& reason) {
+  counter.Inc();
   if (reason != last_refusal_) {
     last_refusal_ = reason;
     spdlog::error("refusing node {} at {}: {}", node_id_, address_.ToString(), reason);
@@ -282,14 +283,13 @@ void NodeLink::OnHelloResponse(const wire::HelloResponse& hello) {
   const std::string_view cluster =
       hello.cluster() != nullptr ? hello.cluster()->string_view() : std::string_view();
   if (id != node_id_ || cluster != options_.cluster) {
-    return Refuse(health_.identity_refusals, "it answers as node '" + std::string(id) +
-                                                 "' of cluster '" + std::string(cluster) +
-                                                 "', expected node '" + node_id_ +
-                                                 "' of cluster '" + options_.cluster + "'");
+    return Refuse(refusals_.identity, "it answers as node '" + std::string(id) + "' of cluster '" +
+                                          std::string(cluster) + "', expected node '" + node_id_ +
+                                          "' of cluster '" + options_.cluster + "'");
   }
   auto proof = auth::AnswerHelloResponse(options_.cluster_secret, nonce_, options_.sender_id,
                                          options_.cluster, hello);
-  if (!proof.ok()) return Refuse(health_.auth_refusals, proof.status().message());
+  if (!proof.ok()) return Refuse(refusals_.auth, proof.status().message());
   if (proof->has_value()) {
     auto& b = hello_builder_.Start();
     auto auth_msg = wire::CreateAuth(b, b.CreateVector((**proof).data(), (**proof).size()));
@@ -342,10 +342,10 @@ void NodeLink::HandleFrame(const wire::Envelope& envelope) {
             ? e->message()->str()
             : std::string("a ") + wire::EnumNameMessage(type) + " frame before HelloResponse";
     if (e != nullptr && e->code() == wire::ErrorCode::WrongCluster) {
-      return Refuse(health_.identity_refusals, what);
+      return Refuse(refusals_.identity, what);
     }
     if (e != nullptr && e->code() == wire::ErrorCode::Unauthenticated) {
-      return Refuse(health_.auth_refusals, what);
+      return Refuse(refusals_.auth, what);
     }
     return Fail("handshake: " + what);
   }
@@ -353,7 +353,7 @@ void NodeLink::HandleFrame(const wire::Envelope& envelope) {
   if (id == 0) {
     if (type == wire::Message::AuthResponse) {
       if (!envelope.message_as_AuthResponse()->ok()) {
-        Refuse(health_.auth_refusals, "the node refused this proxy's cluster-secret proof");
+        Refuse(refusals_.auth, "the node refused this proxy's cluster-secret proof");
       }
       return;
     }
@@ -361,7 +361,7 @@ void NodeLink::HandleFrame(const wire::Envelope& envelope) {
       const auto* e = envelope.message_as_Error();
       const std::string what = e->message() ? e->message()->str() : "error";
       if (e->code() == wire::ErrorCode::Unauthenticated) {
-        return Refuse(health_.auth_refusals, what);
+        return Refuse(refusals_.auth, what);
       }
       spdlog::warn("node {}: {}", node_id_, what);
     }

@@ -44,6 +44,7 @@
 #include "common/buffer/byte_buffer.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
+#include "common/metrics/cells.h"
 #include "common/wire/frame.h"
 #include "proxy/upstream/flush_mark.h"
 
@@ -68,12 +69,22 @@ class NodeLinkListener {
   virtual void OnLinkDirty(class NodeLink& link) = 0;
 };
 
+// The handshakes one worker's link refused, by reason (the label `reason` of
+// shoal_proxy_upstream_handshake_refusals_total{node,reason}): X(field, reason, what).
+#define SHOAL_PROXY_HANDSHAKE_REFUSALS(X)                          \
+  X(identity, "identity", "answered as another member or cluster") \
+  X(auth, "auth", "cluster-secret proof missing or wrong")
+
+// Cells written by the link's worker thread only, read by any.
+struct HandshakeRefusals {
+#define SHOAL_HANDSHAKE_REFUSAL_FIELD(field, reason, what) ::shoal::metrics::Counter field;
+  SHOAL_PROXY_HANDSHAKE_REFUSALS(SHOAL_HANDSHAKE_REFUSAL_FIELD)
+#undef SHOAL_HANDSHAKE_REFUSAL_FIELD
+};
+
 // Shared by the links of all workers to one node.
 struct NodeHealth {
   std::atomic<bool> down{false};
-  // Handshakes refused (rare: relaxed increments from any worker).
-  std::atomic<uint64_t> identity_refusals{0};  // answered as another member or cluster
-  std::atomic<uint64_t> auth_refusals{0};      // cluster-secret proof missing or wrong
   // The largest request frame the node accepts, from its last HelloResponse (0: not known yet).
   std::atomic<uint32_t> max_request_frame{0};
 };
@@ -95,7 +106,7 @@ class NodeLink {
  public:
   NodeLink(event_base* base, int member, std::string node_id, HostPort address,
            const NodeLinkOptions& options, NodeHealth& health, HybridLogicalClock& hlc,
-           NodeLinkListener& listener);
+           NodeLinkListener& listener, HandshakeRefusals& refusals);
   ~NodeLink();
   NodeLink(const NodeLink&) = delete;
   NodeLink& operator=(const NodeLink&) = delete;
@@ -159,7 +170,7 @@ class NodeLink {
   void QueueHello();
   void OnHelloResponse(const wire::HelloResponse& hello);
   // Refuses the node after a failed handshake check (see Handshake above).
-  void Refuse(std::atomic<uint64_t>& counter, const std::string& reason);
+  void Refuse(metrics::Counter& counter, const std::string& reason);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
   static void OnTimerEvent(evutil_socket_t fd, short what, void* arg);
@@ -172,6 +183,7 @@ class NodeLink {
   NodeHealth& health_;
   HybridLogicalClock& hlc_;
   NodeLinkListener& listener_;
+  HandshakeRefusals& refusals_;  // the worker's cells for this node (outlive the link)
 
   State state_ = State::kIdle;
   bool ever_settled_ = false;
