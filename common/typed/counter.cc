@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/typed/byte_order.h"
+
 namespace shoal::typed {
 
 namespace {
@@ -18,30 +20,10 @@ constexpr size_t kLongDoubleSignificant =
     sizeof(long double) < 10 ? sizeof(long double) : size_t{10};
 constexpr size_t kComponentBytes = 5 * 8 + 2 * kLongDoubleBytes;
 
-void PutU32(std::string& out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 4);
-}
-void PutU64(std::string& out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 8);
-}
 void PutLongDouble(std::string& out, long double v) {
   char b[kLongDoubleBytes] = {};
   std::memcpy(b, &v, kLongDoubleSignificant);  // the padding bytes stay zero: canonical
   out.append(b, kLongDoubleBytes);
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
 }
 long double GetLongDouble(const char* p) {
   long double v = 0;
