@@ -219,11 +219,12 @@ def test_node_reload_anti_entropy_interval(tmp_path):
         time.sleep(1.0)
         assert node_info(ports["a"])["antientropy_rounds"] == rounds
 
-        # 1 h fits the grace the file asks for (1 day), not the running one (4 h 2 min).
-        config.write_text("anti_entropy_interval_ms: 3600000\ntombstone_grace_ms: 86400000\n")
+        # 1 h fits the graces the file asks for (1 day), not the running one (4 h 2 min).
+        config.write_text("anti_entropy_interval_ms: 3600000\ntombstone_grace_ms: 86400000\n"
+                          "element_tombstone_grace_ms: 86400000\n")
         hup(a, 2)
         tail = a.log().split("SIGHUP")[-1]
-        assert "is not valid, nothing changed" in tail and "tombstone-grace-ms" in tail, tail
+        assert "is not valid, nothing changed" in tail and "a --tombstone-grace-ms" in tail, tail
         assert config_of(admin)["anti-entropy-interval-ms"] == "0"
     finally:
         for p in procs:

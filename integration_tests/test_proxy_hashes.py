@@ -5,11 +5,13 @@ through two proxies while one node is stopped (SIGSTOP) and resumed: afterwards 
 read directly, holds every acknowledged field."""
 import struct
 import threading
+import time
 
 import harness
 import node_wire
 from conftest_proxy import Cluster, Differ, diff, redis_ref, shoal, short_tmp_dir  # noqa
-from harness import Map, RespConn
+from test_proxy_keyspace import stop_until_marked_down
+from harness import Map, RespConn, Simple
 
 
 def test_hash_commands_like_redis(diff):
@@ -230,9 +232,10 @@ def test_limits_on_fields_and_bytes():
 def decode_elements(body):
     """{name: value} of the live elements of a hash or set body (common/typed/elements.h); a
     counter field as its integer sum (integer parts only)."""
-    assert body[0] == 2, body[:1]
-    (count,) = struct.unpack_from("<I", body, 9)
-    at, out = 13, {}
+    assert body[0] in (2, 3), body[:1]  # 3: with the 16-byte floor after the digest
+    header = 13 if body[0] == 2 else 29
+    (count,) = struct.unpack_from("<I", body, header - 4)
+    at, out = header, {}
     for _ in range(count):
         (n,) = struct.unpack_from("<I", body, at)
         name = bytes(body[at + 4:at + 4 + n])
@@ -248,15 +251,21 @@ def decode_elements(body):
     return out
 
 
-def node_elements(port, key):
-    """The live elements one node holds for `key` (its own body, no merge); None if no hash/set."""
+def node_body(port, key):
+    """The hash or set body one node holds for `key` (its own, no merge); None if none."""
     with node_wire.NodeConnection(port) as n:
         n.hello()
         kind, body = n.call("Get", key=key.encode(), want_value=True)
         assert kind == "GetResponse", body
         if not body.get("found") or body.get("tombstone") or body.get("value_type", 0) not in (2, 3):
             return None
-        return decode_elements(body["value"])
+        return body["value"]
+
+
+def node_elements(port, key):
+    """The live elements one node holds for `key` (its own body, no merge); None if no hash/set."""
+    body = node_body(port, key)
+    return None if body is None else decode_elements(body)
 
 
 def concurrent_writers_with_a_node_stopped(write, check_key, expected_of):
@@ -327,3 +336,84 @@ def test_concurrent_fields_through_two_proxies_with_a_node_stopped():
         write, key,
         lambda acked: {f"w{w}:f{i}".encode(): f"v{i}".encode()
                        for w, ids in enumerate(acked) for i in ids})
+
+
+OK = Simple("OK")
+
+
+def raw_elements(port, key):
+    """(floor (hlc, writer), {name: kind}) of the body one node holds for `key`, tombstones
+    included (kind 0 value, 1 tombstone, 2 counter); None when it holds no hash or set."""
+    raw = node_body(port, key)
+    if raw is None:
+        return None
+    assert raw[0] == 3, raw[:1]
+    floor = struct.unpack_from("<QQ", raw, 9)
+    (count,) = struct.unpack_from("<I", raw, 25)
+    at, out = 29, {}
+    for _ in range(count):
+        (size,) = struct.unpack_from("<I", raw, at)
+        name = bytes(raw[at + 4:at + 4 + size])
+        at += 4 + size + 16
+        out[name] = raw[at]
+        (vs,) = struct.unpack_from("<I", raw, at + 1)
+        at += 5 + vs
+    return floor, out
+
+
+def test_a_replica_that_missed_an_hdel_past_the_grace_cannot_bring_the_field_back():
+    """Node c is stopped (SIGSTOP, marked down first) while `HDEL k a` is acknowledged by a and b,
+    and stays stopped past --element-tombstone-grace-ms: a and b purge the tombstone (their
+    body's floor rises). Resumed, c still holds `a`. For one key anti-entropy (`shoalctl repair`
+    on c: both ways) meets the bodies, for the other a read at ALL merges c's body with theirs:
+    either way the floor drops `a`, on every replica, and no read shows it again."""
+    cluster = Cluster(short_tmp_dir(), members=True,
+                      proxy_extra=("--timeout-ms", str(int(harness.slow(300))), "--threads", "1"),
+                      node_extra=("--hint-window", "0", "--anti-entropy-interval-ms", "0",
+                                  "--element-tombstone-grace-ms", str(int(harness.slow(1500)))))
+    keys = ["purge:{ae}", "purge:{read}"]
+    try:
+        with RespConn(cluster.proxy.port) as conn:
+            ports = {n: cluster.node_port(n) for n in cluster.nodes}
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+            for key in keys:
+                assert conn.call("HSET", key, "a", "1", "b", "2") == 2
+            assert conn.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK
+            both = {b"a": b"1", b"b": b"2"}
+            assert all(node_elements(ports["c"], k) == both for k in keys)
+            # Marked down first, so that no HDEL waits in its socket for its resume.
+            stop_until_marked_down(cluster, conn, "c")
+            for key in keys:
+                assert conn.call("HDEL", key, "a") == 1
+
+            def purged(p, key):
+                held = raw_elements(p, key)
+                return held is not None and held[0] != (0, 0) and b"a" not in held[1]
+
+            assert harness.wait_until(
+                lambda: all(purged(ports[n], k) for n in "ab" for k in keys),
+                timeout=harness.slow(20)), {k: raw_elements(ports["a"], k) for k in keys}
+            harness.resume(cluster.nodes["c"])
+            # c holds `a` live: it never saw the HDEL (no hints, no periodic anti-entropy).
+            assert all(node_elements(ports["c"], k) == both for k in keys)
+            # The read path: at ALL the proxy merges c's body (holding `a`) with a's and b's (their
+            # floor): `a` is not answered, and c is repaired with the merged body.
+            assert conn.call("SHOAL.CONSISTENCY", "ALL", "QUORUM") == OK
+            assert harness.wait_until(lambda: conn.call("HGETALL", keys[1]) == [b"b", b"2"],
+                                      timeout=harness.slow(10)), conn.call("HGETALL", keys[1])
+            assert harness.wait_until(lambda: node_elements(ports["c"], keys[1]) == {b"b": b"2"},
+                                      timeout=harness.slow(10)), raw_elements(ports["c"], keys[1])
+            assert node_elements(ports["c"], keys[0]) == both  # untouched so far
+            # The anti-entropy path: one round from c, both ways.
+            repair = harness.shoalctl(ports["c"], "repair")
+            assert repair.returncode == 0, repair.stderr
+            assert all(node_elements(p, keys[0]) == {b"b": b"2"} for p in ports.values()), {
+                n: raw_elements(p, keys[0]) for n, p in ports.items()}
+            for n, p in ports.items():  # the same state everywhere: the floor, no `a`
+                assert raw_elements(p, keys[0]) == raw_elements(ports["a"], keys[0]), n
+            for _ in range(3):
+                for key in keys:
+                    assert conn.call("HGETALL", key) == [b"b", b"2"]
+                    assert conn.call("HEXISTS", key, "a") == 0
+    finally:
+        cluster.close()

@@ -306,3 +306,60 @@ def test_rename_and_copy_read_the_newest_state_past_a_stale_replica():
                     None, b"w", b"w"]
     finally:
         c.close()
+
+
+def test_emptied_hash_and_set_are_no_keys_like_redis(diff):
+    """A hash whose fields are all removed, and a set whose members are, is no key (Redis deletes
+    it with its last element), although the nodes still hold its element tombstones: every
+    keyspace command answers as redis-server does for a missing key. Writes at ALL, so that
+    DBSIZE (live values summed over the nodes / N) is exact when it is read."""
+    assert diff.dut.call("SHOAL.CONSISTENCY", "QUORUM", "ALL") == OK
+    diff.run([
+        ("FLUSHALL",),
+        ("HSET", "{h}", "a", "1", "b", "2"),
+        ("EXPIRE", "{h}", "100"),
+        ("SADD", "{s}", "x", "y"),
+        ("DBSIZE",),
+        ("HDEL", "{h}", "a", "b"),
+        ("SREM", "{s}", "x"),
+        ("SPOP", "{s}"),
+        ("EXISTS", "{h}", "{s}"),
+        ("TYPE", "{h}"),
+        ("TYPE", "{s}"),
+        ("TTL", "{h}"),
+        ("PTTL", "{s}"),
+        ("EXPIRETIME", "{h}"),
+        ("DBSIZE",),
+        ("KEYS", "*"),
+        ("SCAN", "0", "COUNT", "1000"),
+        ("SCAN", "0", "TYPE", "hash", "COUNT", "1000"),
+        ("RANDOMKEY",),
+        ("EXPIRE", "{h}", "100"),
+        ("PERSIST", "{s}"),
+        ("TOUCH", "{h}", "{s}"),
+        ("RENAME", "{h}", "{h2}"),
+        ("RENAMENX", "{s}", "{s2}"),
+        ("COPY", "{h}", "{h3}"),
+        ("EXISTS", "{h2}", "{s2}", "{h3}"),
+        ("DEL", "{h}", "{s}"),
+        ("UNLINK", "{h}"),
+        ("SET", "{h}", "v", "NX"),
+        ("GET", "{h}"),
+        ("DEL", "{h}"),
+        ("SADD", "{s}", "z"),
+        ("SET", "{s}", "v", "XX", "GET"),
+        ("DBSIZE",),
+    ])
+    # An emptied key refilled through another command family comes back as that key only.
+    diff.run([
+        ("HSET", "{h}", "f", "1"),
+        ("HDEL", "{h}", "f"),
+        ("HSET", "{h}", "g", "2"),
+        ("TYPE", "{h}"),
+        ("TTL", "{h}"),
+        ("KEYS", "{h}"),
+        ("DEL", "{h}", "{s}"),
+        ("DBSIZE",),
+        ("RANDOMKEY",),
+    ])
+    assert diff.dut.call("SHOAL.CONSISTENCY", "QUORUM", "QUORUM") == OK

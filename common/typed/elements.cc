@@ -4,35 +4,18 @@
 #include <deque>
 
 #include "common/hash/key_hash.h"
+#include "common/typed/byte_order.h"
 #include "common/typed/counter.h"
 
 namespace shoal::typed {
 
 namespace {
 
-constexpr uint8_t kFormat = 2;
+constexpr uint8_t kFormat = 3;
+constexpr uint8_t kFormatWithoutFloor = 2;  // still decoded: floor zero
+constexpr size_t kHeaderWithoutFloor = 1 + 8 + 4;
 constexpr uint64_t kElementSeed = 0x656c656d656e7473ull;
-
-void PutU32(std::string& out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 4);
-}
-void PutU64(std::string& out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 8);
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
+constexpr uint64_t kFloorSeed = 0x666c6f6f72ull;
 
 void AppendElement(std::string& out, const ElementView& e) {
   PutU32(out, static_cast<uint32_t>(e.name.size()));
@@ -44,13 +27,16 @@ void AppendElement(std::string& out, const ElementView& e) {
   out.append(e.value);
 }
 
-std::string EncodeWithDigest(std::span<const ElementView> elements, uint64_t digest) {
+std::string EncodeWithDigest(std::span<const ElementView> elements, const Version& floor,
+                             uint64_t digest) {
   size_t size = kElementsHeader;
   for (const ElementView& e : elements) size += kElementOverhead + e.name.size() + e.value.size();
   std::string out;
   out.reserve(size);
   out.push_back(static_cast<char>(kFormat));
   PutU64(out, digest);
+  PutU64(out, floor.hlc);
+  PutU64(out, floor.writer);
   PutU32(out, static_cast<uint32_t>(elements.size()));
   for (const ElementView& e : elements) AppendElement(out, e);
   return out;
@@ -81,6 +67,13 @@ ElementView JoinElement(const ElementView& x, const ElementView& y,
   return out;
 }
 
+// Whether a body with floor `floor` that holds `held` (nullptr: nothing) under m's name lets the
+// joined element m stand: it does unless it saw m's write (floor at or above m's version) and
+// holds no element of m's version (the write was superseded there, by a removal it purged).
+bool Admits(const Version& floor, const ElementView* held, const ElementView& m) {
+  return (held != nullptr && held->version == m.version) || floor < m.version;
+}
+
 }  // namespace
 
 const ElementView* ElementsView::Find(std::string_view name) const {
@@ -98,14 +91,19 @@ size_t ElementsView::LiveCount() const {
 bool DecodeElements(std::string_view body, ElementsView* out) {
   out->elements.clear();
   out->digest = 0;
-  if (body.size() < kElementsHeader || static_cast<uint8_t>(body[0]) != kFormat) return false;
+  out->floor = Version{};
+  if (body.empty()) return false;
+  const uint8_t format = static_cast<uint8_t>(body[0]);
+  const size_t header = format == kFormat ? kElementsHeader : kHeaderWithoutFloor;
+  if ((format != kFormat && format != kFormatWithoutFloor) || body.size() < header) return false;
   out->digest = GetU64(body.data() + 1);
-  const uint32_t count = GetU32(body.data() + 9);
+  if (format == kFormat) out->floor = Version{GetU64(body.data() + 9), GetU64(body.data() + 17)};
+  const uint32_t count = GetU32(body.data() + header - 4);
   // Each element takes at least kElementOverhead bytes: a count beyond that is malformed (and
   // must not drive a huge reserve).
-  if (count > (body.size() - kElementsHeader) / kElementOverhead) return false;
+  if (count > (body.size() - header) / kElementOverhead) return false;
   out->elements.reserve(count);
-  size_t pos = kElementsHeader;
+  size_t pos = header;
   for (uint32_t i = 0; i < count; ++i) {
     if (body.size() - pos < kElementOverhead) return false;
     ElementView e;
@@ -135,7 +133,7 @@ bool DecodeElements(std::string_view body, ElementsView* out) {
 bool ValidateElements(std::string_view body, bool set) {
   ElementsView v;
   if (!DecodeElements(body, &v)) return false;
-  uint64_t digest = 0;
+  uint64_t digest = FloorHash(v.floor);
   for (const ElementView& e : v.elements) {
     if (set && (e.kind == ElementKind::kCounter || !e.value.empty())) return false;
     if (e.kind == ElementKind::kCounter) {
@@ -154,48 +152,108 @@ uint64_t ElementHash(const ElementView& e) {
   return Hash64(buf, kElementSeed);
 }
 
-std::string EncodeElements(std::span<const ElementView> elements) {
-  uint64_t digest = 0;
+uint64_t FloorHash(const Version& floor) {
+  if (floor.IsZero()) return 0;
+  std::string buf;
+  PutU64(buf, floor.hlc);
+  PutU64(buf, floor.writer);
+  return Hash64(buf, kFloorSeed);
+}
+
+std::string EncodeElements(std::span<const ElementView> elements, const Version& floor) {
+  uint64_t digest = FloorHash(floor);
   for (const ElementView& e : elements) digest ^= ElementHash(e);
-  return EncodeWithDigest(elements, digest);
+  return EncodeWithDigest(elements, floor, digest);
 }
 
 uint64_t StoredDigest(std::string_view body) {
-  if (body.size() < kElementsHeader || static_cast<uint8_t>(body[0]) != kFormat) return 0;
-  return GetU64(body.data() + 1);
+  if (body.size() < kHeaderWithoutFloor) return 0;
+  const uint8_t format = static_cast<uint8_t>(body[0]);
+  return format == kFormat || format == kFormatWithoutFloor ? GetU64(body.data() + 1) : 0;
 }
 
 bool MergeElements(std::string_view a, std::string_view b, std::string* out) {
-  // The digest is carried from the larger body and updated with the elements the smaller one
-  // changes: the cost of hashing is the delta's, not the body's.
+  // The digest is carried from the larger body and updated with the elements the join changes:
+  // the cost of hashing is the delta's, not the body's.
   if (a.size() < b.size()) std::swap(a, b);
   ElementsView big, small;
   if (!DecodeElements(a, &big) || !DecodeElements(b, &small)) return false;
-  if (small.elements.empty()) {
+  if (small.elements.empty() && small.floor <= big.floor && static_cast<uint8_t>(a[0]) == kFormat) {
     out->assign(a);
     return true;
   }
+  const Version floor = std::max(big.floor, small.floor);
   std::deque<std::string> scratch;
   std::vector<ElementView> merged;
   merged.reserve(big.elements.size() + small.elements.size());
-  uint64_t digest = big.digest;
+  uint64_t digest = big.digest ^ FloorHash(big.floor) ^ FloorHash(floor);
+  // m stands when both bodies admit it and it is no tombstone the floor stands for.
+  const auto keep = [&](const ElementView& m, const ElementView* in_big,
+                        const ElementView* in_small) {
+    if (m.kind == ElementKind::kTombstone && m.version <= floor) return false;
+    return Admits(big.floor, in_big, m) && Admits(small.floor, in_small, m);
+  };
   size_t i = 0, j = 0;
   while (i < big.elements.size() || j < small.elements.size()) {
     if (j == small.elements.size() ||
         (i < big.elements.size() && big.elements[i].name < small.elements[j].name)) {
-      merged.push_back(big.elements[i++]);
+      const ElementView& x = big.elements[i++];
+      if (keep(x, &x, nullptr)) {
+        merged.push_back(x);
+      } else {
+        digest ^= ElementHash(x);
+      }
     } else if (i == big.elements.size() || small.elements[j].name < big.elements[i].name) {
-      digest ^= ElementHash(small.elements[j]);
-      merged.push_back(small.elements[j++]);
+      const ElementView& y = small.elements[j++];
+      if (keep(y, nullptr, &y)) {
+        digest ^= ElementHash(y);
+        merged.push_back(y);
+      }
     } else {
       const ElementView& x = big.elements[i++];
-      const ElementView joined = JoinElement(x, small.elements[j++], scratch);
-      if (!(joined == x)) digest ^= ElementHash(x) ^ ElementHash(joined);
-      merged.push_back(joined);
+      const ElementView& y = small.elements[j++];
+      const ElementView joined = JoinElement(x, y, scratch);
+      if (!keep(joined, &x, &y)) {
+        digest ^= ElementHash(x);
+      } else {
+        if (!(joined == x)) digest ^= ElementHash(x) ^ ElementHash(joined);
+        merged.push_back(joined);
+      }
     }
   }
-  *out = EncodeWithDigest(merged, digest);
+  *out = EncodeWithDigest(merged, floor, digest);
   return true;
+}
+
+bool PurgeElements(std::string_view body, const Version& horizon, std::string* out) {
+  ElementsView v;
+  if (!DecodeElements(body, &v)) return false;
+  Version floor = v.floor;
+  uint64_t digest = v.digest ^ FloorHash(v.floor);
+  std::vector<ElementView> kept;
+  kept.reserve(v.elements.size());
+  for (const ElementView& e : v.elements) {
+    if (e.kind == ElementKind::kTombstone && e.version < horizon) {
+      floor = std::max(floor, e.version);
+      digest ^= ElementHash(e);
+    } else {
+      kept.push_back(e);
+    }
+  }
+  if (kept.size() == v.elements.size()) return false;
+  *out = EncodeWithDigest(kept, floor, digest ^ FloorHash(floor));
+  return true;
+}
+
+ElementKinds KindsOf(std::string_view body) {
+  ElementKinds kinds;
+  ElementsView v;
+  if (!DecodeElements(body, &v)) return kinds;
+  for (const ElementView& e : v.elements) {
+    (e.live() ? kinds.live : kinds.tombstone) = true;
+    if (kinds.live && kinds.tombstone) break;
+  }
+  return kinds;
 }
 
 Version NewestElementVersion(std::string_view body) {

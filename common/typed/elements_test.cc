@@ -120,7 +120,7 @@ TEST(ElementsTest, RefusesMalformedBodies) {
   EXPECT_FALSE(DecodeElements(EncodeElements(dup), &v));
   // A count larger than the bytes could hold.
   std::string huge = body;
-  huge[9] = huge[10] = huge[11] = huge[12] = '\xff';
+  huge[25] = huge[26] = huge[27] = huge[28] = '\xff';  // the count, after the floor
   EXPECT_FALSE(DecodeElements(huge, &v));
   // An unknown kind; a counter that does not decode.
   std::vector<ElementView> bad_counter = {{"a", V(1), ElementKind::kCounter, "nope"}};
@@ -172,6 +172,73 @@ TEST(ElementsTest, CounterFieldsMergePerWriterAndOutrankTheirBase) {
   EXPECT_EQ(LiveOf(m2).at("n"), "1");
 }
 
+TEST(ElementsTest, PurgeDropsOldTombstonesAndRaisesTheFloor) {
+  const std::string body = Body({{"a", V(5), ElementKind::kTombstone, ""},
+                                 {"b", V(6), ElementKind::kValue, "x"},
+                                 {"c", V(9), ElementKind::kTombstone, ""}});
+  std::string purged;
+  EXPECT_FALSE(PurgeElements(body, V(5, 0), &purged));  // nothing below the horizon
+  ASSERT_TRUE(PurgeElements(body, V(8, 0), &purged));
+  EXPECT_TRUE(ValidateElements(purged, false));  // the digest covers the floor
+  ElementsView v;
+  ASSERT_TRUE(DecodeElements(purged, &v));
+  EXPECT_EQ(v.floor, V(5));
+  ASSERT_EQ(v.elements.size(), 2u);
+  EXPECT_EQ(v.elements[0].name, "b");
+  EXPECT_EQ(v.elements[1].name, "c");  // younger than the horizon: kept
+  EXPECT_NE(StoredDigest(purged), StoredDigest(body));
+  EXPECT_LT(purged.size(), body.size());
+  // A body without a floor (format 2, before purges existed) still decodes.
+  std::string old_format = Body({{"b", V(6), ElementKind::kValue, "x"}});
+  old_format.erase(9, 16);
+  old_format[0] = 2;
+  ASSERT_TRUE(DecodeElements(old_format, &v));
+  EXPECT_TRUE(v.floor.IsZero());
+  EXPECT_TRUE(ValidateElements(old_format, false));
+}
+
+// The replica that missed a removal for longer than the grace: it still holds the field (version
+// 5); the others removed it (tombstone at 7) and purged the tombstone (floor 7). Whichever way the
+// bodies meet (anti-entropy either way, a proxy merging both replies), the field stays removed.
+TEST(ElementsTest, AReplicaThatMissedARemovalPastTheGraceCannotBringItBack) {
+  const std::string stale =
+      Body({{"f", V(5), ElementKind::kValue, "old"}, {"g", V(3), ElementKind::kValue, "kept"}});
+  std::string removed;
+  ASSERT_TRUE(MergeElements(stale, Body({{"f", V(7), ElementKind::kTombstone, ""}}), &removed));
+  std::string purged;
+  ASSERT_TRUE(PurgeElements(removed, V(100, 0), &purged));
+  EXPECT_EQ(LiveOf(purged), (std::map<std::string, std::string>{{"g", "kept"}}));
+  std::string m1, m2;
+  ASSERT_TRUE(MergeElements(purged, stale, &m1));
+  ASSERT_TRUE(MergeElements(stale, purged, &m2));
+  EXPECT_EQ(m1, m2);
+  EXPECT_EQ(m1, purged);
+  EXPECT_TRUE(ValidateElements(m1, false));
+  // Without the floor (the tombstone dropped and nothing remembered) the field came back.
+  std::string forgot;
+  ASSERT_TRUE(MergeElements(Body({{"g", V(3), ElementKind::kValue, "kept"}}), stale, &forgot));
+  EXPECT_EQ(LiveOf(forgot).count("f"), 1u);
+  // Writes after the purge are fresh (above the floor): kept, and so is a field both hold.
+  std::string later;
+  ASSERT_TRUE(MergeElements(m1, Body({{"f", V(20), ElementKind::kValue, "new"}}), &later));
+  EXPECT_EQ(LiveOf(later), (std::map<std::string, std::string>{{"f", "new"}, {"g", "kept"}}));
+  // A HINCRBY of a field the body does not hold builds on DerivedVersion(floor): above it, kept; a
+  // stale counter field (its field version at or below the floor) is dropped.
+  ElementsView read;
+  ASSERT_TRUE(DecodeElements(m1, &read));
+  const Version on_floor = DerivedVersion(read.floor, read.floor);
+  std::string counted;
+  ASSERT_TRUE(MergeElements(
+      m1, Body({{"n", on_floor, ElementKind::kCounter, CounterValue("", {Comp(1, 4, 0, 30)})}}),
+      &counted));
+  EXPECT_EQ(LiveOf(counted).at("n"), "4");
+  std::string stale_counter;
+  ASSERT_TRUE(MergeElements(
+      m1, Body({{"n", V(6), ElementKind::kCounter, CounterValue("", {Comp(1, 4, 0, 6)})}}),
+      &stale_counter));
+  EXPECT_EQ(LiveOf(stale_counter).count("n"), 0u);
+}
+
 TEST(ElementsTest, MergeCostsTheDeltaNotTheBody) {
   // A large body merged with a one-field delta keeps the big body's digest updated, and the result
   // validates (a full recompute agrees).
@@ -193,7 +260,7 @@ TEST(ElementsTest, MergeCostsTheDeltaNotTheBody) {
 
 // Random states as writers produce them: a few whole-key versions (a DEL's tombstone, a SET's
 // string, hashes), each hash holding random elements of a few names: values, tombstones and
-// counters, at a few element versions.
+// counters, at a few element versions; a third of them purged at a random horizon.
 std::vector<State> RandomStates(std::mt19937_64& rng, ValueType type) {
   std::vector<State> states;
   const int n = 2 + static_cast<int>(rng() % 6);
@@ -226,9 +293,15 @@ std::vector<State> RandomStates(std::mt19937_64& rng, ValueType type) {
       }
       els.push_back(e);
     }
+    std::string body = Body(els);
+    if (rng() % 3 == 0) {
+      // Purged on that replica: tombstones below a random horizon dropped, the floor raised.
+      std::string purged;
+      if (PurgeElements(body, V(1 + rng() % 5, 0), &purged)) body = purged;
+    }
     const uint64_t touch = rng() % 3;
     states.push_back(
-        Live(V(version * 100), type, Body(els), touch == 0 ? Version{} : V(version * 100 + touch)));
+        Live(V(version * 100), type, body, touch == 0 ? Version{} : V(version * 100 + touch)));
   }
   return states;
 }

@@ -80,6 +80,10 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddInt("tombstone-grace-ms", &c->tombstone_grace_ms,
                  "keep delete tombstones this long before purging them; with --nodes it must "
                  "exceed --hint-window plus two --anti-entropy-interval-ms");
+  options.AddInt("element-tombstone-grace-ms", &c->element_tombstone_grace_ms,
+                 "purge hash field and set member tombstones this old (by their version's wall "
+                 "time); with --nodes it must exceed --hint-window plus two "
+                 "--anti-entropy-interval-ms");
   options.AddInt("warmup-ms", &c->warmup_ms,
                  "after a restart (the data dir shows the node served before), answer Get and "
                  "Touch with NotReady for this long; Puts are applied (0: no warm-up)");
@@ -127,8 +131,8 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                     "with --seeds: a new node stays JOINING this long (at least the proxies' "
                     "--members-refresh-ms) before it pulls the ranges it gains");
   options.AddSize("stream-rate", &c->stream_rate_bytes,
-                    "with --seeds: bytes per second a node moves keys at when joining, on ring "
-                    "changes and when decommissioned (e.g. 32mb; 0: no limit)");
+                  "with --seeds: bytes per second a node moves keys at when joining, on ring "
+                  "changes and when decommissioned (e.g. 32mb; 0: no limit)");
 }
 
 Status ValidateNodeConfig(NodeConfig* c) {
@@ -165,6 +169,11 @@ Status ValidateNodeConfig(NodeConfig* c) {
     return Status::InvalidArgument("--tombstone-grace-ms must be between 0 and " +
                                    std::to_string(kMaxTombstoneGraceMs) + " (30 days), got " +
                                    std::to_string(c->tombstone_grace_ms));
+  }
+  if (c->element_tombstone_grace_ms < 0 || c->element_tombstone_grace_ms > kMaxTombstoneGraceMs) {
+    return Status::InvalidArgument("--element-tombstone-grace-ms must be between 0 and " +
+                                   std::to_string(kMaxTombstoneGraceMs) + " (30 days), got " +
+                                   std::to_string(c->element_tombstone_grace_ms));
   }
   if (c->warmup_ms < 0 || c->warmup_ms > kMaxWarmupMs) {
     return Status::InvalidArgument("--warmup-ms must be between 0 and " +
@@ -208,6 +217,18 @@ Status ValidateNodeConfig(NodeConfig* c) {
         "--anti-entropy-interval-ms (" +
         std::to_string(tombstone_needed) + " ms), got " + std::to_string(c->tombstone_grace_ms) +
         ": a delete missed by a replica would be undone when it comes back");
+  }
+  // An element tombstone purged raises its body's floor: "every element write at or below it was
+  // seen here". A replica that missed an element write gets it within the same window; purged
+  // sooner, the floor would drop that write when it arrives (elements.h).
+  if ((!c->nodes.empty() || !c->seeds.empty()) &&
+      c->element_tombstone_grace_ms <= tombstone_needed) {
+    return Status::InvalidArgument(
+        "--element-tombstone-grace-ms must be longer than --hint-window plus two "
+        "--anti-entropy-interval-ms (" +
+        std::to_string(tombstone_needed) + " ms), got " +
+        std::to_string(c->element_tombstone_grace_ms) +
+        ": a field write a replica missed would be dropped by the purged floor when it arrives");
   }
   if (c->hint_replay_rate < 1 || c->hint_replay_rate > 10'000'000) {
     return Status::InvalidArgument("--hint-replay-rate must be between 1 and 10000000, got " +

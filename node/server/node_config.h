@@ -34,6 +34,13 @@ struct NodeConfig {
   // its hint or by anti-entropy while the other replicas still hold it. With --nodes, a grace at or
   // below the hint window plus two intervals is refused.
   int64_t tombstone_grace_ms = 4 * 3'600'000 + 2 * 60'000;
+  // Hash field and set member tombstones are purged once their version is this old (wall clock;
+  // docs/data-model.md "Element tombstones"): the same bound as the tombstones' (a replica that
+  // missed an element write gets it within the hint window plus two intervals, and a floor that
+  // claims it had it before then would drop it). 3h10m: the defaults' 3h02m plus the clock offset
+  // allowed and a margin; shorter than the keys' grace, since a hash with churning fields keeps
+  // its tombstones in its body (charged to the key, moved by every read and write of it).
+  int64_t element_tombstone_grace_ms = 3 * 3'600'000 + 10 * 60'000;
   int64_t warmup_ms = 60'000;        // a restarted node answers reads NotReady this long
   int64_t sync_timeout_ms = 60'000;  // with --nodes: how long the start-up sync retries its peers
   std::string cluster_secret_file;   // empty: no cluster secret, no Auth (see auth/)

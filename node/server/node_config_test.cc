@@ -178,6 +178,20 @@ TEST(NodeConfigTest, TombstoneGraceOutlivesHintWindowAndAntiEntropy) {
                     "--tombstone-grace-ms", "3720001"})
                   .ok());
   EXPECT_FALSE(with({"--hint-window", "5h"}).ok());  // the default grace is too short for it
+  // Element tombstones (hash fields, set members): the same bound, their own flag.
+  EXPECT_GT(NodeConfig{}.element_tombstone_grace_ms, 3 * 3'600'000 + 2 * 60'000);
+  const Status short_element = with({"--element-tombstone-grace-ms", "10800000"});
+  ASSERT_FALSE(short_element.ok());
+  EXPECT_NE(short_element.message().find("--element-tombstone-grace-ms must be longer than"),
+            std::string::npos)
+      << short_element.message();
+  EXPECT_TRUE(with({"--hint-window", "1h", "--anti-entropy-interval-ms", "60000",
+                    "--element-tombstone-grace-ms", "3720001"})
+                  .ok());
+  NodeConfig standalone;
+  ASSERT_TRUE(Parse({"--id", "a", "--element-tombstone-grace-ms", "0"}, &standalone).ok());
+  EXPECT_EQ(standalone.element_tombstone_grace_ms, 0);
+  EXPECT_FALSE(Parse({"--id", "a", "--element-tombstone-grace-ms", "-1"}, &standalone).ok());
   EXPECT_TRUE(
       with({"--hint-window", "0", "--anti-entropy-interval-ms", "0", "--tombstone-grace-ms", "1"})
           .ok());

@@ -32,6 +32,14 @@ Status ReloadNodeConfig(int argc, const char* const* argv, Options& running, Nod
         std::to_string(needed) + " ms); the running grace is " +
         std::to_string(node.config.tombstone_grace_ms) + " ms (it changes only at a restart)");
   }
+  if (s.ok() && node.ring != nullptr && node.config.element_tombstone_grace_ms <= needed) {
+    s = Status::InvalidArgument(
+        "--anti-entropy-interval-ms " + std::to_string(fresh.anti_entropy_interval_ms) +
+        " needs an --element-tombstone-grace-ms longer than --hint-window plus two intervals (" +
+        std::to_string(needed) + " ms); the running grace is " +
+        std::to_string(node.config.element_tombstone_grace_ms) +
+        " ms (it changes only at a restart)");
+  }
   auto plan = Reload(running, options, s, kNodeReloadable);
   if (!plan.ok()) return plan.status();
   if (plan->Applies("log-level")) {

@@ -136,6 +136,7 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
           metrics::kLatencySeconds),
       outboxes_(shards_) {
   store_.SetObserver(digests_.get());
+  store_.SetElementGrace(node.config.element_tombstone_grace_ms);
   // The marker restored from <data-dir>/flush (NodeServer::Restore): nothing older is accepted.
   store_.Flush(node.flush_mark.Get());
 }

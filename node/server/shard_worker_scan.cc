@@ -32,12 +32,14 @@ bool TypeMatches(std::string_view wanted, typed::ValueType type) {
 }  // namespace
 
 void ShardWorker::HandleKeyCount(Connection* c, const wire::Envelope& envelope) {
+  // Emptied hashes and sets are held but are no keys (Redis deletes a key with its last field).
   uint64_t keys = 0, tombstones = 0;
   for (const ShardWorker* w : node_.workers) {
     const ShardStats& s = w->store().stats();
     const uint64_t held = static_cast<uint64_t>(std::max<int64_t>(s.keys.Value(), 0));
     const uint64_t dead = static_cast<uint64_t>(std::max<int64_t>(s.tombstones.Value(), 0));
-    keys += held - std::min(held, dead);
+    const uint64_t empty = static_cast<uint64_t>(std::max<int64_t>(s.empty_aggregates.Value(), 0));
+    keys += held - std::min(held, dead + empty);
     tombstones += dead;
   }
   auto& b = builder_.Start();
@@ -87,7 +89,7 @@ std::span<const uint8_t> ShardWorker::ExecuteScan(const wire::Envelope& envelope
   uint64_t bytes = 0;
   // Views into the store stay valid until the next write on this thread (none below).
   const uint64_t next = store_.Scan(r->cursor() & kStoreCursorMask, count, [&](const EntryView& e) {
-    if (e.tombstone) return;
+    if (e.tombstone || e.empty_aggregate) return;  // an emptied hash or set is no key
     if (!type.empty() && !TypeMatches(type, e.value_type)) return;
     if (!pattern.empty() && !GlobMatch(pattern, e.key)) return;
     keys.push_back({e.key, e.value_type});

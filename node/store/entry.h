@@ -50,6 +50,11 @@ struct Entry {
   // value's bytes are its encoded body (common/typed/).
   static constexpr int kTypeShift = 2;
   static constexpr uint8_t kTypeMask = 0x0C;
+  // A hash or set whose elements are all removed (typed::EmptyTyped): held (its tombstones and
+  // version still merge), but no key to Redis clients (docs/data-model.md).
+  static constexpr uint8_t kEmptyAggregate = 0x10;
+  // A hash or set holding element tombstones (candidates for the element purge).
+  static constexpr uint8_t kElementTombstones = 0x20;
 
   Entry* lru_prev;   // towards the most recently used end
   Entry* lru_next;   // towards the least recently used end
@@ -77,6 +82,8 @@ struct Entry {
   bool tombstone() const { return (flags & kTombstone) != 0; }
   bool from_expiry() const { return (flags & kFromExpiry) != 0; }
   uint8_t type() const { return static_cast<uint8_t>((flags & kTypeMask) >> kTypeShift); }
+  bool empty_aggregate() const { return (flags & kEmptyAggregate) != 0; }
+  bool element_tombstones() const { return (flags & kElementTombstones) != 0; }
 
   // Bytes of the malloc block holding an entry with these sizes.
   static size_t BlockSize(size_t key_size, size_t value_size) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/hash/key_hash.h"
+#include "common/typed/elements.h"
 #include "node/store/entry.h"
 #include "node/store/entry_table.h"
 #include "node/store/lru_list.h"
@@ -136,6 +137,7 @@ struct ShardStore::Impl {
       : limit(limit),
         tombstone_budget(limit / kTombstoneBudgetDivisor),
         grace_ms(grace_ms),
+        element_grace_ms(grace_ms),
         stats(stats),
         floor_shift(64 - std::countr_zero(FloorBuckets(limit))),
         floor(std::make_unique<StatePair[]>(FloorBuckets(limit))) {}
@@ -197,6 +199,7 @@ struct ShardStore::Impl {
       tombstone_memory += Charge(e);
       Add(stats.tombstones, 1);
     }
+    if (e->empty_aggregate()) Add(stats.empty_aggregates, 1);
   }
   void Unaccount(const Entry* e) {
     memory_used -= Charge(e);
@@ -205,6 +208,7 @@ struct ShardStore::Impl {
       tombstone_memory -= Charge(e);
       Sub(stats.tombstones, 1);
     }
+    if (e->empty_aggregate()) Sub(stats.empty_aggregates, 1);
   }
 
   // Counts the end of an entry that is dead (expired value or tombstone past its grace).
@@ -250,6 +254,30 @@ struct ShardStore::Impl {
     tomb.tombstone = true;
     return Write(e, tomb, PairOf(e), e->key_hash, e->hash, TombstoneDeadline(now),
                  /*from_expiry=*/true, ChangeCause::kExpiry);
+  }
+
+  // Element tombstones below this version are purged (elements.h PurgeElements): those written
+  // more than the element grace ago on the wall clock.
+  Version ElementHorizon(LazyNow& now) const {
+    const int64_t ms = now.wall() - element_grace_ms;
+    return Version{ms <= 0 ? 0 : HlcFromParts(static_cast<uint64_t>(ms), 0), 0};
+  }
+
+  // Purges the element tombstones of a live hash or set past the element grace: rewrites its body
+  // (same pair and expiry; reported as a purge). Returns the entry (possibly a new block).
+  Entry* PurgeElements(Entry* e, LazyNow& now) {
+    std::string purged;
+    if (!e->element_tombstones() ||
+        !typed::PurgeElements(e->value(), ElementHorizon(now), &purged)) {
+      return e;
+    }
+    PutRequest write;
+    write.key = e->key();  // Write copies the key before it frees `e`
+    write.value = purged;
+    write.value_type = TypeOf(e);
+    Add(stats.element_purges, 1);
+    return Write(e, write, PairOf(e), e->key_hash, e->hash, e->deadline_ms, false,
+                 ChangeCause::kPurge);
   }
 
   // When a tombstone written now is purged (monotonic ms).
@@ -343,6 +371,12 @@ struct ShardStore::Impl {
         request.tombstone
             ? (from_expiry ? Entry::kTombstone | Entry::kFromExpiry : Entry::kTombstone)
             : static_cast<uint8_t>(static_cast<uint8_t>(request.value_type) << Entry::kTypeShift);
+    if (!request.tombstone && (request.value_type == typed::ValueType::kHash ||
+                               request.value_type == typed::ValueType::kSet)) {
+      const typed::ElementKinds kinds = typed::KindsOf(e->value());
+      if (!kinds.live) e->flags |= Entry::kEmptyAggregate;
+      if (kinds.tombstone) e->flags |= Entry::kElementTombstones;
+    }
     ListOf(e).PushFront(e);
     Account(e);
     Notify(e, before, StateOf(e), cause);
@@ -361,6 +395,10 @@ struct ShardStore::Impl {
       result.status = ApplyStatus::kStale;  // an undecodable body (the executor validates them)
       Add(stats.stale_writes, 1);
       return result;
+    }
+    if (type == typed::ValueType::kHash || type == typed::ValueType::kSet) {
+      std::string purged;
+      if (typed::PurgeElements(merged, ElementHorizon(now), &purged)) merged = std::move(purged);
     }
     const Version request_expiry = std::max(request.version, request.expiry_version);
     const bool newer_expiry = request_expiry > held->expiry_version();
@@ -404,6 +442,7 @@ struct ShardStore::Impl {
   // Tombstone bytes beyond this are evicted (oldest first) before any value.
   const uint64_t tombstone_budget;
   const int64_t grace_ms;
+  int64_t element_grace_ms;
   ShardStats& stats;
   StoreObserver* observer = nullptr;
 
@@ -432,6 +471,8 @@ ShardStore::ShardStore(const Clock& clock, uint64_t memory_limit_bytes, int64_t 
 ShardStore::~ShardStore() = default;
 
 void ShardStore::SetObserver(StoreObserver* observer) { impl_->observer = observer; }
+
+void ShardStore::SetElementGrace(int64_t ms) { impl_->element_grace_ms = ms < 0 ? 0 : ms; }
 
 size_t ShardStore::floor_buckets() const { return FloorBuckets(memory_limit_); }
 
@@ -482,7 +523,9 @@ PutResult ShardStore::Put(const PutRequest& request) {
   const bool held_dead = held != nullptr && s.IsDead(held, now);
   const bool held_expired = held_dead && !held->tombstone();
   const Entry* current = held_dead && !held_expired ? nullptr : held;
-  const bool live = current != nullptr && !current->tombstone() && !held_expired;
+  const bool held_live = current != nullptr && !current->tombstone() && !held_expired;
+  // A live value to Redis: an emptied hash or set is none (previous_found, NX/XX, KEEPTTL).
+  const bool live = held_live && !current->empty_aggregate();
   result.previous_found = live;
   if (current != nullptr) {
     result.current = result.previous_version = current->version();
@@ -507,7 +550,7 @@ PutResult ShardStore::Put(const PutRequest& request) {
       if (StatePair{newest, newest} > floor) bar = s.flushed_below;
     }
   }
-  if (live && !request.tombstone && current->version() == request.version &&
+  if (held_live && !request.tombstone && current->version() == request.version &&
       (typed_in || current->type() != 0)) {
     return s.MergePut(request, held, hashes, result, now);
   }
@@ -611,6 +654,7 @@ TouchResult ShardStore::Touch(std::string_view key, Version expiry_version, int6
     }
     return result;
   }
+  if (e->empty_aggregate()) return result;  // an emptied hash or set: no key to expire
   result.version = e->version();
   result.previous_expiry_version = e->expiry_version();
   if (e->tombstone()) {
@@ -680,7 +724,10 @@ ExpireCycleResult ShardStore::Impl::ExpireStep(size_t budget, LazyNow& now) {
     // VisitBucket reads an entry's successor before calling back, so the entry may be
     // replaced (entombed) or removed here.
     const size_t visited = table.VisitBucket(expiry_cursor, [&](Entry* e) {
-      if (!IsDead(e, now)) return;
+      if (!IsDead(e, now)) {
+        PurgeElements(e, now);
+        return;
+      }
       if (e->tombstone()) {
         Remove(e, Removal::kPurge);
       } else {
@@ -744,6 +791,7 @@ uint64_t ShardStore::ScanImpl(uint64_t lo, uint64_t hi, uint64_t cursor, size_t 
         view.value = e->value();
         view.value_type = TypeOf(e);
         view.expire_at_ms = e->deadline_ms;
+        view.empty_aggregate = e->empty_aggregate();
       }
       visit(fn, view);
     });

@@ -17,6 +17,15 @@
 //    of its pair; lazily on access and actively by ExpireSome() it becomes one, kept for the grace
 //    period like a delete's. A put that is newer than the held entry but already dead when it
 //    arrives is stored the same way.
+//  - Element tombstones (HDEL, SREM) of a hash or set are purged once their version is older
+//    than the element grace on the wall clock (SetElementGrace; by ExpireSome's sweep and when
+//    a write merges into the body), raising the body's floor (common/typed/elements.h), which
+//    keeps a replica that missed the removal from bringing the field back.
+//  - A hash or set whose elements are all removed (an "empty aggregate") is held as a live value
+//    (its element tombstones and whole-key version still merge), but is no key to Redis: it is
+//    no previous live value for a Put (previous_found, NX/XX, KEEPTTL), a Touch finds nothing,
+//    Scan flags it (EntryView::empty_aggregate) and stats count it apart. Get returns it (a
+//    reader merges its body).
 //  - Touch(E) applies to a live value only, iff E > its expiry_version: it sets the expiry and
 //    expiry_version = E and never changes the value or its version. It never applies to
 //    tombstones, expired values or absent keys, and never creates an entry.
@@ -120,8 +129,10 @@ struct PutResult {
   // evicted-version floor, the floor's pair (nothing is held).
   Version current;
   Version current_expiry_version;
-  bool previous_found = false;  // a live (non-tombstone, unexpired) value was held before
-  std::string previous_value;   // only filled when want_previous
+  // A live (non-tombstone, unexpired) value was held before; a hash or set whose elements were
+  // all removed is none (Redis holds no empty aggregate: DEL counts it 0).
+  bool previous_found = false;
+  std::string previous_value;  // only filled when want_previous
   // Of the entry held before (tombstone or expired too); zero if none.
   Version previous_version;
   Version previous_expiry_version;
@@ -158,6 +169,9 @@ struct EntryView {
   Version expiry_version;
   int64_t expire_at_ms = 0;  // 0 for tombstones
   bool tombstone = false;    // a tombstone, or an expired value (a tombstone of its pair)
+  // A live hash or set with no live element (every one removed): a state to digest, repair and
+  // stream like any other, but no key for SCAN, KEYS, RANDOMKEY or DBSIZE.
+  bool empty_aggregate = false;
 };
 
 // EXPIRE NX | XX | GT | LT: judged on the held live value's expiry (none = infinite, as Redis).
@@ -205,6 +219,8 @@ struct ExpireCycleResult {
 #define SHOAL_NODE_STORE_METRICS(X)                                                               \
   X(Gauge, keys, "shoal_node_keys", "Entries held: live values and tombstones.")                  \
   X(Gauge, tombstones, "shoal_node_tombstones", "Tombstones held (part of shoal_node_keys).")     \
+  X(Gauge, empty_aggregates, "shoal_node_empty_aggregates",                                       \
+    "Hashes and sets whose elements are all removed (part of shoal_node_keys; no Redis key).")    \
   X(Gauge, memory_used, "shoal_node_memory_used_bytes",                                           \
     "Bytes charged to the stores: keys, values and per-entry overhead.")                          \
   X(Counter, evictions, "shoal_node_evictions_total",                                             \
@@ -220,7 +236,9 @@ struct ExpireCycleResult {
   X(Counter, floor_refusals, "shoal_node_floor_refusals_total",                                   \
     "Stale writes refused by the evicted-version floor (part of shoal_node_stale_writes_total).") \
   X(Counter, flushed, "shoal_node_flushed_total",                                                 \
-    "Entries removed by FLUSHALL's flush marker (docs/replication.md, Flush).")
+    "Entries removed by FLUSHALL's flush marker (docs/replication.md, Flush).")                   \
+  X(Counter, element_purges, "shoal_node_element_purges_total",                                   \
+    "Hash and set bodies whose element tombstones past the element grace were dropped.")
 
 struct ShardStats {
   SHOAL_NODE_STORE_METRICS(SHOAL_METRIC_FIELD)
@@ -257,6 +275,10 @@ class ShardStore {
   ~ShardStore();
   ShardStore(const ShardStore&) = delete;
   ShardStore& operator=(const ShardStore&) = delete;
+
+  // Hash field and set member tombstones older than this (by their version's wall time) are
+  // purged (see above). Defaults to the tombstone grace; negative counts as 0.
+  void SetElementGrace(int64_t ms);
 
   // Refreshes the recency of a live value found. A dead entry found is removed (or entombed).
   GetResult Get(std::string_view key);

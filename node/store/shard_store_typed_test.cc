@@ -189,5 +189,118 @@ TEST_F(ShardStoreHashTest, FieldDeltasMergeAndTheHashIsChargedForWhatItHolds) {
   EXPECT_LT(Load(store_.stats().memory_used), one);
 }
 
+TEST_F(ShardStoreHashTest, AnEmptiedHashIsHeldButIsNoKey) {
+  const Version v = typed::DerivedVersion({}, {});
+  ASSERT_EQ(HSet("h", v, Fields({{"a", "1"}, {"b", "2"}}, 10)).status, ApplyStatus::kApplied);
+  const auto listed = [&] {
+    int keys = 0, empty = 0;
+    store_.Scan(0, 100, [&](const EntryView& e) {
+      ++keys;
+      empty += e.empty_aggregate ? 1 : 0;
+    });
+    return std::make_pair(keys, empty);
+  };
+  EXPECT_EQ(listed(), std::make_pair(1, 0));
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 0u);
+  // HDEL of both fields (tombstones at element version 20): held, merged, but empty.
+  std::vector<typed::ElementView> gone = {{"a", V(20), typed::ElementKind::kTombstone, ""},
+                                          {"b", V(20), typed::ElementKind::kTombstone, ""}};
+  ASSERT_EQ(HSet("h", v, typed::EncodeElements(gone)).status, ApplyStatus::kApplied);
+  GetResult got = store_.Get("h");
+  ASSERT_TRUE(got.found && !got.tombstone);  // a reader still merges its body
+  EXPECT_EQ(listed(), std::make_pair(1, 1));
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 1u);
+  EXPECT_EQ(Load(store_.stats().keys), 1u);
+  // No key to expire; no previous live value for a DEL (Redis's DEL answers 0).
+  const TouchResult touch = store_.Touch("h", V(30), Now() + 1000, false);
+  EXPECT_FALSE(touch.found);
+  EXPECT_FALSE(touch.applied);
+  PutRequest nx;
+  nx.key = "h";
+  nx.value = "s";
+  nx.version = V(40);
+  nx.condition = PutCondition::kIfAbsent;
+  nx.want_previous = true;
+  const PutResult set = store_.Put(nx);
+  EXPECT_EQ(set.status, ApplyStatus::kApplied);  // SET NX: the key is absent
+  EXPECT_FALSE(set.previous_found);
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 0u);
+  // Emptied again by a field write at the string's derived version, then refilled by a field.
+  const Version after = typed::DerivedVersion(V(40), V(40));
+  ASSERT_EQ(HSet("h", after, typed::EncodeElements(gone)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 1u);
+  EXPECT_FALSE(Del("h", V(50)).previous_found);
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 0u);
+  const Version third = typed::DerivedVersion(V(50), V(50));
+  ASSERT_EQ(HSet("h", third, typed::EncodeElements(gone)).status, ApplyStatus::kApplied);
+  ASSERT_EQ(HSet("h", third, Fields({{"c", "3"}}, 60)).status, ApplyStatus::kApplied);
+  EXPECT_EQ(listed(), std::make_pair(1, 0));
+  EXPECT_EQ(Load(store_.stats().empty_aggregates), 0u);
+  EXPECT_TRUE(Del("h", V(70)).previous_found);
+}
+
+// Element tombstones are purged after the element grace (on the injected clock), and the purged
+// body's floor keeps a late stale state (a replica that missed the HDEL past the grace, repaired
+// in) from bringing the field back.
+TEST_F(ShardStoreHashTest, ElementTombstonesArePurgedAfterTheGraceWithoutResurrection) {
+  store_.SetElementGrace(10'000);
+  const auto at = [&](int64_t wall_ms) {
+    return Version{HlcFromParts(static_cast<uint64_t>(wall_ms), 0), 3};
+  };
+  const auto body = [&] {
+    GetResult got = store_.Get("h");
+    EXPECT_TRUE(got.found && !got.tombstone);
+    return std::string(got.value);
+  };
+  const Version v = typed::DerivedVersion({}, {});
+  const int64_t t0 = Now();
+  const std::string stale = typed::EncodeElements(
+      std::vector<typed::ElementView>{{"a", at(t0), typed::ElementKind::kValue, "1"},
+                                      {"b", at(t0), typed::ElementKind::kValue, "2"}});
+  ASSERT_EQ(HSet("h", v, stale).status, ApplyStatus::kApplied);
+  const std::string hdel = typed::EncodeElements(
+      std::vector<typed::ElementView>{{"a", at(t0 + 1000), typed::ElementKind::kTombstone, ""}});
+  ASSERT_EQ(HSet("h", v, hdel).status, ApplyStatus::kApplied);
+  const uint64_t with_tombstone = Load(store_.stats().memory_used);
+  // Within the grace: the sweep keeps it.
+  clock_.Advance(9'000);
+  store_.ExpireSome(1000);
+  typed::ElementsView held;
+  std::string before = body();
+  ASSERT_TRUE(typed::DecodeElements(before, &held));
+  ASSERT_NE(held.Find("a"), nullptr);
+  EXPECT_EQ(Load(store_.stats().element_purges), 0u);
+  // Past it (its version's wall time + 10 s): purged by the sweep, the floor raised to it.
+  clock_.Advance(3'000);
+  store_.ExpireSome(1000);
+  EXPECT_EQ(Load(store_.stats().element_purges), 1u);
+  std::string after = body();
+  ASSERT_TRUE(typed::DecodeElements(after, &held));
+  EXPECT_EQ(held.Find("a"), nullptr);
+  EXPECT_EQ(held.floor, at(t0 + 1000));
+  EXPECT_TRUE(typed::ValidateElements(after, false));
+  EXPECT_LT(Load(store_.stats().memory_used), with_tombstone);
+  // The stale replica's state merged in (repair, anti-entropy, a late hint): "a" stays removed.
+  ASSERT_EQ(HSet("h", v, stale).status, ApplyStatus::kApplied);
+  ASSERT_TRUE(typed::DecodeElements(body(), &held));
+  EXPECT_EQ(held.Find("a"), nullptr);
+  ASSERT_NE(held.Find("b"), nullptr);
+  // A fresh HSET of "a" (above the floor) is a new field.
+  const std::string again = typed::EncodeElements(
+      std::vector<typed::ElementView>{{"a", at(Now()), typed::ElementKind::kValue, "3"}});
+  ASSERT_EQ(HSet("h", v, again).status, ApplyStatus::kApplied);
+  ASSERT_TRUE(typed::DecodeElements(body(), &held));
+  ASSERT_NE(held.Find("a"), nullptr);
+  EXPECT_EQ(held.Find("a")->value, "3");
+  // A merge purges too: a tombstone arriving already past the grace is dropped on arrival.
+  const std::string old_hdel = typed::EncodeElements(
+      std::vector<typed::ElementView>{{"b", at(t0 + 500), typed::ElementKind::kTombstone, ""}});
+  ASSERT_EQ(HSet("h", v, old_hdel).status, ApplyStatus::kApplied);
+  ASSERT_TRUE(typed::DecodeElements(body(), &held));
+  EXPECT_EQ(held.Find("b"), nullptr);
+  EXPECT_EQ(held.floor, at(t0 + 1000));
+  EXPECT_EQ(held.elements.size(), 1u);
+}
+
 }  // namespace
 }  // namespace shoal::node

@@ -124,7 +124,8 @@ void SPop(const ElementInput& in, const typed::ElementsView* held, const Version
 
 // HINCRBY / HINCRBYFLOAT: the field is a PN-counter (counter.h) at the field version it builds on:
 // a live value's (the value as its base), a counter's, or one derived from a removed field's
-// tombstone (typed::DerivedVersion; zero's for a field never written), so that concurrent
+// tombstone or, for a field the body does not hold, from its floor (typed::DerivedVersion; zero's
+// for a body never purged), so that concurrent
 // increments through other proxies merge per writer and an HSET (a newer field version) or HDEL
 // supersedes them all.
 void HIncr(const ElementInput& in, const typed::ElementsView* held, size_t held_bytes,
@@ -148,8 +149,10 @@ void HIncr(const ElementInput& in, const typed::ElementsView* held, size_t held_
     counter.base.assign(old->value);
     field_version = old->version;
   } else {
-    field_version = old != nullptr ? typed::DerivedVersion(old->version, old->version)
-                                   : typed::DerivedVersion({}, {});
+    // A removed field's tombstone, or (none held) the body's floor: every tombstone purged from
+    // it is at or below the floor, which a field version at or below it would lose to.
+    const Version base = old != nullptr ? old->version : held != nullptr ? held->floor : Version{};
+    field_version = typed::DerivedVersion(base, base);
   }
   typed::CounterError err;
   if (in.op == ElementOp::kHIncrBy) {

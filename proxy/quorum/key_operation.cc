@@ -690,7 +690,7 @@ bool KeyOperation::ElementTransform(std::string_view value, typed::ValueType typ
     expiry = version;
   }
   // Element versions above every one read, so that a lagging clock cannot lose to them.
-  Version newest;
+  Version newest = held.floor;  // above the floor too (elements.h: purged tombstones)
   for (const typed::ElementView& e : held.elements) newest = std::max(newest, e.version);
   Absorb(newest);
   const Version element{hlc_->NowAt(now_ms), writer_};
