@@ -11,7 +11,7 @@ import harness
 import node_wire
 from conftest_proxy import Cluster, Differ, diff, redis_ref, shoal, short_tmp_dir  # noqa
 from test_proxy_keyspace import stop_until_marked_down
-from harness import Map, RespConn, Simple
+from harness import Err, Map, RespConn, Simple
 
 
 def test_hash_commands_like_redis(diff):
@@ -417,3 +417,83 @@ def test_a_replica_that_missed_an_hdel_past_the_grace_cannot_bring_the_field_bac
                     assert conn.call("HEXISTS", key, "a") == 0
     finally:
         cluster.close()
+
+
+def test_small_hscan_sscan_and_novalues_like_redis(diff):
+    """Small hashes and sets (Redis's listpack and intset encodings) come whole, cursor 0,
+    whatever COUNT says, in both; the options are judged after the key (a missing key answers the
+    empty scan). NOVALUES is Redis 7.4's (the reference here is 7.0): checked literally below."""
+    diff.run([
+        ("HSET", "{h}", "a", "1", "b", "2", "c", "3"),
+        ("HSCAN", "{h}", "0", "COUNT", "1"),
+        ("HSCAN", "{h}", "0", "MATCH", "[ab]", "COUNT", "1"),
+        ("HSCAN", "{none}", "0", "COUNT", "0"),
+        ("HSCAN", "{none}", "x"),
+        ("SADD", "{s}", "1", "2", "3"),
+        ("SSCAN", "{s}", "0", "COUNT", "1"),
+        ("SSCAN", "{s}", "0", "MATCH", "2"),
+        ("SSCAN", "{s}", "0", "TYPE", "set"),
+        ("SSCAN", "{none}", "0", "FOO"),
+        ("HSCAN", "{s}", "0"),
+    ])
+    h, s = diff.key("h"), diff.key("s")
+    dut = diff.dut
+    assert dut.call("HSCAN", h, "0", "NOVALUES") == [b"0", [b"a", b"b", b"c"]]
+    assert dut.call("HSCAN", h, "0", "MATCH", "c", "NOVALUES", "COUNT", "5") == [b"0", [b"c"]]
+    assert dut.call("SSCAN", s, "0", "NOVALUES") == Err(
+        "ERR NOVALUES option can only be used in HSCAN")
+    assert dut.call("SSCAN", diff.key("none"), "0", "NOVALUES") == [b"0", []]
+
+
+def scan_elements(conn, command, key, *options):
+    """Every page of an HSCAN/SSCAN walk: (elements returned, list; number of calls)."""
+    cursor, out, calls = b"0", [], 0
+    while True:
+        cursor, batch = conn.call(command, key, cursor, *options)
+        out += batch
+        calls += 1
+        assert calls < 10000
+        if cursor == b"0":
+            return out, calls
+
+
+def test_big_hscan_and_sscan_are_paged_and_return_every_element(shoal):
+    """Past 128 elements HSCAN/SSCAN answer pages of about COUNT with a cursor that says where the
+    walk is (a hash of the next element's name): every element once on a quiet hash, and every
+    element present for the whole scan at least once while others are added and removed between
+    the calls (Redis's guarantee)."""
+    with RespConn(shoal.proxy.port) as c:
+        key, skey = "bigscan:{h}", "bigscan:{s}"
+        fields = [f"f{i}" for i in range(1000)]
+        for i in range(0, 1000, 100):
+            args = []
+            for f in fields[i:i + 100]:
+                args += [f, f"v{f}"]
+            assert c.call("HSET", key, *args) == 100
+            assert c.call("SADD", skey, *fields[i:i + 100]) == 100
+        flat, calls = scan_elements(c, "HSCAN", key, "COUNT", "10")
+        pairs = dict(zip(flat[0::2], flat[1::2]))
+        assert len(flat) == 2000 and len(pairs) == 1000, "each field once on a quiet hash"
+        assert pairs == {f.encode(): f"v{f}".encode() for f in fields}
+        assert 90 <= calls <= 101, calls
+        names, calls = scan_elements(c, "HSCAN", key, "COUNT", "100", "NOVALUES")
+        assert sorted(names) == sorted(f.encode() for f in fields) and calls <= 11
+        members, _ = scan_elements(c, "SSCAN", skey, "COUNT", "25")
+        assert sorted(members) == sorted(f.encode() for f in fields)
+        matched, _ = scan_elements(c, "SSCAN", skey, "MATCH", "f1??", "COUNT", "50")
+        assert sorted(matched) == sorted(f"f{i}".encode() for i in range(100, 200))
+        # Churn between the calls: fields f0..f499 stay, others are removed, new ones added.
+        cursor, seen, calls, added = b"0", set(), 0, 0
+        while True:
+            cursor, batch = c.call("HSCAN", key, cursor, "COUNT", "20")
+            seen.update(batch[0::2])
+            calls += 1
+            for j in range(3):
+                victim = f"f{500 + (calls * 3 + j) % 500}"
+                c.call("HDEL", key, victim)
+                c.call("HSET", key, f"new{added}", "x")
+                added += 1
+            if cursor == b"0":
+                break
+        missing = {f"f{i}".encode() for i in range(500)} - seen
+        assert not missing, f"{len(missing)} stable fields never returned, e.g. {sorted(missing)[:3]}"

@@ -490,10 +490,11 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     }
     case CommandId::kSScan:
     case CommandId::kHScan: {
+      // The cursor first; the options once the key is read (Redis 7.4: a missing key answers
+      // the empty scan whatever follows, a key of another type WRONGTYPE).
       ScanArgs scan;
-      std::string err = ParseScanArgs(args.subspan(2), &scan);
+      std::string err = ParseScanArgs(args.subspan(2, 1), &scan);
       if (!err.empty()) return err;
-      if (!scan.type.empty()) return std::string(kErrSyntax);
       plan.mode = KeyMode::kRead;
       plan.want_value = true;
       return "";

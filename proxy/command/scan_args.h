@@ -50,11 +50,16 @@ struct ScanArgs {
   int64_t count = 10;
   std::string_view pattern;  // empty: every key ("*" is turned into empty)
   std::string_view type;     // empty: every type
+  bool no_values = false;    // HSCAN NOVALUES (Redis 7.4): field names only
 };
 
+// What is scanned: the keyspace (SCAN: TYPE), a hash (HSCAN: NOVALUES) or a set (SSCAN).
+enum class ScanTarget : unsigned char { kKeyspace, kHash, kSet };
+
 // Parses SCAN's arguments after the command name (args[0] is the cursor), with Redis 7's errors:
-// "ERR invalid cursor", "ERR value is not an integer or out of range", "ERR syntax error".
-// Returns "" on success.
-std::string ParseScanArgs(std::span<const std::string_view> args, ScanArgs* out);
+// "ERR invalid cursor", "ERR value is not an integer or out of range", "ERR syntax error", and
+// Redis 7.4's "ERR NOVALUES option can only be used in HSCAN". Returns "" on success.
+std::string ParseScanArgs(std::span<const std::string_view> args, ScanArgs* out,
+                          ScanTarget target = ScanTarget::kKeyspace);
 
 }  // namespace shoal::proxy

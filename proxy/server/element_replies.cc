@@ -5,6 +5,7 @@
 
 #include "common/text/glob.h"
 #include "common/typed/elements.h"
+#include "proxy/command/element_scan.h"
 #include "proxy/command/key_commands.h"
 #include "proxy/command/scan_args.h"
 #include "proxy/resp/reply.h"
@@ -63,6 +64,35 @@ void RandomFields(resp::Writer& w, const std::vector<ElementView>& fields, int64
   }
   header(static_cast<int64_t>(n));
   for (size_t i = 0; i < n; ++i) emit(fields[order[i]]);
+}
+
+// HSCAN / SSCAN key cursor [MATCH p] [COUNT n] [NOVALUES]: one page (element_scan.h). The
+// options are judged once the key is read, as Redis 7.4 does: a missing key answers the empty
+// scan whatever they are.
+void ScanPage(resp::Writer& w, const ReplySlot& slot, const KeyAnswer& answer,
+              const std::vector<ElementView>& live, bool hash) {
+  std::vector<std::string_view> args(slot.parts.begin(), slot.parts.end());
+  ScanArgs scan;
+  const std::string err = ParseScanArgs(args, &scan, hash ? ScanTarget::kHash : ScanTarget::kSet);
+  if (!answer.live) {
+    w.Array(2);
+    w.Bulk("0");
+    w.Array(0);
+    return;
+  }
+  if (!err.empty()) {
+    w.Error(err);
+    return;
+  }
+  const ElementScanPage page = ScanElements(live, scan.cursor, scan.count, scan.pattern);
+  const bool values = hash && !scan.no_values;
+  w.Array(2);
+  w.Bulk(std::to_string(page.cursor));
+  w.Array(static_cast<int64_t>(page.elements.size() * (values ? 2 : 1)));
+  for (const ElementView* e : page.elements) {
+    w.Bulk(e->name);
+    if (values) w.Bulk(typed::RenderElement(*e));
+  }
 }
 
 }  // namespace
@@ -179,17 +209,7 @@ void FormatElementReply(ReplySlot& slot, const KeyAnswer& answer, std::mt19937_6
           RandomFields(w, members, slot.extra[0], false, rng);
         }
       } else {
-        std::vector<std::string_view> args(slot.parts.begin(), slot.parts.end());
-        ScanArgs scan;
-        ParseScanArgs(args, &scan);  // checked when planned
-        std::vector<std::string_view> matched;
-        for (const ElementView& e : members) {
-          if (scan.pattern.empty() || GlobMatch(scan.pattern, e.name)) matched.push_back(e.name);
-        }
-        w.Array(2);
-        w.Bulk("0");
-        w.Array(static_cast<int64_t>(matched.size()));
-        for (std::string_view m : matched) w.Bulk(m);
+        ScanPage(w, slot, answer, members, false);
       }
       return;
     }
@@ -263,24 +283,9 @@ void FormatElementReply(ReplySlot& slot, const KeyAnswer& answer, std::mt19937_6
       RandomFields(w, fields, slot.extra[0], slot.variant & kReplyWithValues, rng);
       return;
     }
-    case CommandId::kHScan: {
-      std::vector<std::string_view> args(slot.parts.begin(), slot.parts.end());
-      ScanArgs scan;
-      ParseScanArgs(args, &scan);  // checked when planned
-      const std::vector<ElementView> fields = LiveElements(answer, &body);
-      std::vector<const ElementView*> matched;
-      for (const ElementView& e : fields) {
-        if (scan.pattern.empty() || GlobMatch(scan.pattern, e.name)) matched.push_back(&e);
-      }
-      w.Array(2);
-      w.Bulk("0");
-      w.Array(static_cast<int64_t>(matched.size() * 2));
-      for (const ElementView* e : matched) {
-        w.Bulk(e->name);
-        w.Bulk(typed::RenderElement(*e));
-      }
+    case CommandId::kHScan:
+      ScanPage(w, slot, answer, LiveElements(answer, &body), true);
       return;
-    }
     default:
       return;
   }
