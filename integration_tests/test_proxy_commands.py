@@ -385,3 +385,23 @@ def test_redis_py_client_roundtrip(shoal):
     assert r.getdel("pyk") == "w" and r.get("pyk") is None
     assert r.client_setname("py") is True and r.client_getname() == "py"
     assert r.echo("e") == "e"
+
+
+def test_config_get_answers_only_what_shoal_honours_and_set_is_refused(diff):
+    """CONFIG GET: none of Redis's parameters is Shoal's, so every one answers an empty list (as
+    Redis does for a name it does not have), never a value Shoal would not honour; CONFIG SET is
+    refused with a reason; wrong arities and unknown subcommands as Redis 7.0."""
+    diff.run([
+        ("CONFIG", "GET", "no-such-parameter"),
+        ("CONFIG", "GET"),
+        ("CONFIG", "FOO"),
+        ("CONFIG",),
+        ("CONFIG", "SET", "maxmemory"),
+    ])
+    dut = diff.dut
+    assert dut.call("CONFIG", "GET", "hash-max-ziplist-value") == []
+    assert dut.call("CONFIG", "GET", "*") == []
+    reply = dut.call("CONFIG", "SET", "set-max-intset-entries", "1")
+    assert reply == Err("ERR CONFIG SET is not supported by Shoal: shoal-proxy and shoal-node "
+                        "take their settings from flags and YAML files (SIGHUP reloads them)")
+    assert dut.call("CONFIG", "RESETSTAT").startswith("ERR CONFIG RESETSTAT is not supported")

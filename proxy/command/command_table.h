@@ -34,6 +34,8 @@ enum class CommandId : unsigned char {
   // sets (per-member versions: docs/data-model.md)
   kSAdd, kSRem, kSIsMember, kSMIsMember, kSMembers, kSCard, kSRandMember, kSPop, kSMove, kSInter,
   kSInterStore, kSUnion, kSUnionStore, kSDiff, kSDiffStore, kSInterCard, kSScan,
+  // server (appended): CONFIG GET (no Redis parameter is Shoal's) and a refused CONFIG SET
+  kConfig,
 };
 
 struct CommandSpec {

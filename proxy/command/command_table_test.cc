@@ -115,6 +115,7 @@ constexpr Expected kExpected[] = {
     {"sdiffstore", CommandId::kSDiffStore, -3, 1, -1, 1, true},
     {"sintercard", CommandId::kSInterCard, -3, 0, 0, 0, false},
     {"sscan", CommandId::kSScan, -3, 1, 1, 1, false},
+    {"config", CommandId::kConfig, -2, 0, 0, 0, false},
 };
 
 std::string Upper(std::string_view s) {

@@ -417,6 +417,7 @@ void ClientConnection::Execute(const CommandSpec* spec, Args args) {
     case CommandId::kShoalLocate: return CmdShoalLocate(args);
     case CommandId::kFunction: return CmdFunction(args);
     case CommandId::kTime: return CmdTime(args);
+    case CommandId::kConfig: return CmdConfig(args);
     case CommandId::kFlushAll:
     case CommandId::kFlushDb: return CmdFlush(*spec, args);
     case CommandId::kScan: return CmdScan(args);

@@ -123,6 +123,7 @@ class ClientConnection {
   void CmdShoalMembers(Args args);
   void CmdFunction(Args args);
   void CmdTime(Args args);
+  void CmdConfig(Args args);
   bool Authenticate(std::string_view user, std::string_view password, std::string* error);
 
   // commands_sets.cc: SMOVE and the set algebra (several keys, several phases).

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -449,6 +450,34 @@ void ClientConnection::CmdTime(Args args) {
   resp::AppendBulk(slot.reply, std::to_string(tv.tv_sec));
   resp::AppendBulk(slot.reply, std::to_string(tv.tv_usec));
   Finish(slot);
+}
+
+// CONFIG GET parameter...: the parameters among those asked that Shoal honours. None of Redis's
+// is (no encodings, no maxmemory on the proxy: the nodes' limits are their flags), so the answer
+// is an empty list, as Redis answers a pattern that matches nothing; never a value Shoal would
+// not honour. CONFIG SET / RESETSTAT / REWRITE: refused, saying where settings live.
+void ClientConnection::CmdConfig(Args args) {
+  ReplySlot& slot = NewSlot(CommandId::kConfig);
+  const std::string_view sub = args[1];
+  if (EqualsIgnoreCase(sub, "get")) {
+    if (args.size() < 3) {
+      return ReplyError(slot, "ERR wrong number of arguments for 'config|get' command");
+    }
+    resp::Writer(slot.reply, slot.protocol).Map(0);
+    return Finish(slot);
+  }
+  if (EqualsIgnoreCase(sub, "set") && (args.size() < 4 || args.size() % 2 != 0)) {
+    return ReplyError(slot, "ERR wrong number of arguments for 'config|set' command");
+  }
+  if (EqualsIgnoreCase(sub, "set") || EqualsIgnoreCase(sub, "resetstat") ||
+      EqualsIgnoreCase(sub, "rewrite")) {
+    std::string name(sub);
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return ReplyError(slot, "ERR CONFIG " + name +
+                                " is not supported by Shoal: shoal-proxy and shoal-node take "
+                                "their settings from flags and YAML files (SIGHUP reloads them)");
+  }
+  ReplyError(slot, "ERR unknown subcommand '" + std::string(sub) + "'. Try CONFIG HELP.");
 }
 
 void ClientConnection::CmdShoalConsistency(Args args) {
