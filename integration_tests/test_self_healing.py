@@ -200,6 +200,11 @@ def test_paused_node_gets_missed_writes_and_deletes_from_repair_and_deletes_stay
 
         # A deleted key never comes back, at any consistency level (reads repair too).
         with RespConn(cluster.proxy.port) as c:
+            # The proxy marked the paused node down; ALL needs it marked up again (its probe
+            # runs on the proxy's schedule, later under load than the repair above).
+            assert harness.wait_until(
+                lambda: "status=down" not in str(proxy_info(c).get(f"node_{paused}", "")),
+                timeout=30, interval=0.1), proxy_info(c)
             for level in ("ONE", "QUORUM", "ALL"):
                 assert c.call("SHOAL.CONSISTENCY", level, "QUORUM") == OK
                 for _ in range(3):
