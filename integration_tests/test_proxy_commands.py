@@ -405,3 +405,25 @@ def test_config_get_answers_only_what_shoal_honours_and_set_is_refused(diff):
     assert reply == Err("ERR CONFIG SET is not supported by Shoal: shoal-proxy and shoal-node "
                         "take their settings from flags and YAML files (SIGHUP reloads them)")
     assert dut.call("CONFIG", "RESETSTAT").startswith("ERR CONFIG RESETSTAT is not supported")
+
+
+def test_object_encoding_names_how_shoal_holds_the_value(diff):
+    """OBJECT ENCODING: Shoal's own encodings (docs/data-model.md): a string is "raw" (the bytes
+    as written), a counter "pncounter", a hash or set "elements" (per-element versions); a missing
+    key nil and the errors as Redis 7.0; the other subcommands are refused."""
+    diff.run([
+        ("OBJECT", "ENCODING", "{missing}"),
+        ("OBJECT", "ENCODING"),
+        ("OBJECT", "FOO", "{k}"),
+        ("OBJECT",),
+    ])
+    dut = diff.dut
+    for cmd in (("SET", "{s}", "v"), ("INCR", "{n}"), ("HSET", "{h}", "f", "1"), ("SADD", "{t}", "m")):
+        dut.call(*[diff.subst(a) for a in cmd])
+    enc = lambda name: dut.call("OBJECT", "ENCODING", diff.key(name))  # noqa: E731
+    assert (enc("s"), enc("n"), enc("h"), enc("t")) == (b"raw", b"pncounter", b"elements",
+                                                         b"elements")
+    dut.call("HDEL", diff.key("h"), "f")
+    assert enc("h") is None  # an emptied hash is no key
+    assert dut.call("OBJECT", "FREQ", diff.key("s")) == Err(
+        "ERR OBJECT FREQ is not supported by Shoal (only OBJECT ENCODING)")

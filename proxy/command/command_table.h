@@ -36,6 +36,8 @@ enum class CommandId : unsigned char {
   kSInterStore, kSUnion, kSUnionStore, kSDiff, kSDiffStore, kSInterCard, kSScan,
   // server (appended): CONFIG GET (no Redis parameter is Shoal's) and a refused CONFIG SET
   kConfig,
+  // keys (appended): OBJECT ENCODING (Shoal's own encoding names: docs/data-model.md)
+  kObject,
 };
 
 struct CommandSpec {

@@ -116,6 +116,7 @@ constexpr Expected kExpected[] = {
     {"sintercard", CommandId::kSInterCard, -3, 0, 0, 0, false},
     {"sscan", CommandId::kSScan, -3, 1, 1, 1, false},
     {"config", CommandId::kConfig, -2, 0, 0, 0, false},
+    {"object", CommandId::kObject, -2, 0, 0, 0, false},
 };
 
 std::string Upper(std::string_view s) {

@@ -1,5 +1,6 @@
 #include "proxy/command/key_commands.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -348,6 +349,28 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     case CommandId::kType:
       plan.mode = KeyMode::kRead;
       return "";
+    case CommandId::kObject: {
+      // OBJECT ENCODING key only: Shoal keeps no LRU/LFU clock or reference count per key.
+      const std::string_view sub = args[1];
+      if (!EqualsIgnoreCase(sub, "encoding")) {
+        for (std::string_view known : {"freq", "idletime", "refcount", "help"}) {
+          if (EqualsIgnoreCase(sub, known)) {
+            std::string name(sub);
+            for (char& ch : name)
+              ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            return "ERR OBJECT " + name + " is not supported by Shoal (only OBJECT ENCODING)";
+          }
+        }
+        return "ERR unknown subcommand '" + std::string(sub) + "'. Try OBJECT HELP.";
+      }
+      if (args.size() != 3) return "ERR wrong number of arguments for 'object|encoding' command";
+      if (args[2].size() > kMaxKeyBytes) {
+        return "ERR key is too long (Shoal's limit is " + std::to_string(kMaxKeyBytes) + " bytes)";
+      }
+      plan.mode = KeyMode::kRead;
+      c.first_key = 2;
+      return "";
+    }
     case CommandId::kSAdd:
     case CommandId::kSRem:
     case CommandId::kSPop:

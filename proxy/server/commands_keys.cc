@@ -273,6 +273,16 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       resp::AppendSimple(slot.reply,
                          answer.live ? typed::RedisTypeName(answer.value_type) : "none");
       return;
+    case CommandId::kObject:  // OBJECT ENCODING: how the nodes hold it (docs/data-model.md)
+      if (!answer.live) {
+        resp::Writer(slot.reply, slot.protocol).Null();
+      } else {
+        resp::AppendBulk(slot.reply, answer.value_type == typed::ValueType::kString ? "raw"
+                                     : answer.value_type == typed::ValueType::kCounter
+                                         ? "pncounter"
+                                         : "elements");
+      }
+      return;
     case CommandId::kIncr:
     case CommandId::kDecr:
     case CommandId::kIncrBy:
