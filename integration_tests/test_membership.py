@@ -237,6 +237,10 @@ class SeededCluster:
         assert wait_until(lambda: {i: f["state"] for i, f in proxy_members(self.client).items()
                                    if i in ids} == {i: "NORMAL" for i in ids}, timeout=10), (
             proxy_members(self.client))
+        # SHOAL.MEMBERS shows the listing as soon as it is fetched; the workers route with the
+        # ring it forms from their next tick: wait until that ring has every member too.
+        assert wait_until(lambda: set(ids) <= {o for k in range(64) for o in self.owners(f"~{k}")},
+                          timeout=10), [self.owners(f"~{k}") for k in range(4)]
 
     def owners(self, key):
         return [o.decode() for o in self.client.execute_command("SHOAL.LOCATE", key)]
@@ -565,3 +569,88 @@ def test_decommission_hands_off_its_hints(tmp_path):
             assert held_by(port, keys_c) == keys_c
     finally:
         cluster.close()
+
+
+def values_held(port, keys):
+    """{key: value} of the live values node `port` holds of `keys` (asked directly)."""
+    with NodeConnection(port) as c:
+        c.hello()
+        out = {}
+        for key in keys:
+            name, body = c.get(key.encode())
+            if name == "GetResponse" and body.get("found") and not body.get("tombstone"):
+                out[key] = body.get("value")
+        return out
+
+
+def test_restarted_node_syncs_from_members_it_joined_after(tmp_path):
+    """A --seeds cluster grown one node at a time (a alone, then b, then c: a's and b's first
+    rings lack c), keys written at QUORUM, c killed (-9), more writes it misses (overwrites and
+    new keys), c restarted with its id (empty: the store is memory only). Its start-up sync must
+    be accepted by a and b, whose repair rings follow the member table (it was refused as "not a
+    member" when they kept the ring they started with), and c, read directly, must hold every
+    acknowledged key at its last acknowledged value."""
+    ids = ["a", "b", "c"]
+    ports = {i: free_port() for i in ids}
+    seeds = ",".join(f"127.0.0.1:{p}" for p in ports.values())
+    procs = {}
+    proxy = None
+    try:
+        for n, node_id in enumerate(ids):
+            procs.update(start_seeded_nodes(tmp_path, {node_id: ports[node_id]}, seeds))
+            started = ids[:n + 1]
+            for i in started:
+                assert wait_until(
+                    lambda: states(ports[i]) == {j: "NORMAL" for j in started},
+                    timeout=slow(20)), (i, members(ports[i]))
+        port = free_port()
+        proxy = harness.Process(
+            "proxy",
+            [str(BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{port}", "--seeds",
+             f"127.0.0.1:{ports['a']}", "--members-refresh-ms", "200", "--timeout-ms",
+             str(int(slow(500))), "--log-level", "info"],
+            port, Path(tmp_path) / f"proxy-{port}.log")
+        client = redis.Redis(port=port, socket_timeout=slow(5))
+        assert wait_until(lambda: {i: f["state"] for i, f in proxy_members(client).items()}
+                          == {i: "NORMAL" for i in ids}, timeout=10), proxy_members(client)
+
+        acked = {}
+        for i in range(600):
+            assert client.set(f"r{i}", f"v{i}")  # QUORUM (the proxy's default)
+            acked[f"r{i}"] = f"v{i}"
+        procs["c"].kill()
+        # c missed these: overwrites of a third of the keys, and new keys.
+        for i in range(0, 600, 3):
+            assert client.set(f"r{i}", f"w{i}")
+            acked[f"r{i}"] = f"w{i}"
+        for i in range(600, 800):
+            assert client.set(f"r{i}", f"v{i}")
+            acked[f"r{i}"] = f"v{i}"
+
+        log = Path(tmp_path) / f"node-c-{ports['c']}-restarted.log"
+        procs["c"] = harness.Process(
+            "node-c", node_args(tmp_path, "c", ports["c"], seeds), ports["c"], log)
+
+        def synced():
+            state = info(ports["c"])
+            return state.get("sync_state") == "done" and state
+
+        # Well before --sync-timeout-ms (its end would say "partial").
+        assert wait_until(synced, timeout=slow(20)), (info(ports["c"]), procs["c"].log())
+        state = info(ports["c"])
+        assert state["sync_peers"] == 2 and state["sync_peers_done"] == 2, state
+        assert state["sync_peers_down"] == 0, state
+        # The 600 keys written before the kill reach c only by the sync (hints cover the writes
+        # it missed while down).
+        assert state["sync_keys"] >= 600, state
+        assert "not a member" not in procs["c"].log()
+        # N=3 of 3: c owns every key; read directly, it holds each at its acknowledged value.
+        held = values_held(ports["c"], list(acked))
+        wrong = {k: (held.get(k), v) for k, v in acked.items() if held.get(k) != v.encode()}
+        assert not wrong, (len(wrong), list(wrong.items())[:5])
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        for p in procs.values():
+            if p.alive():
+                p.stop()

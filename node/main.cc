@@ -228,9 +228,10 @@ void CloseMainLoop(uv_loop_t* loop) {
 // (the rebalancer pulls its ranges and turns it NORMAL). *still_joining says which;
 // *ring_members are the members the rebalancer starts from (this node included).
 //
-// The node's own ring (config.ring: hints, anti-entropy, the start-up sync) also counts the
-// members JOINING when it starts: those of a cluster being created turn NORMAL a round later,
-// and a hint or a summary for a joining node is good to have.
+// The node's own ring (config.ring: hints, anti-entropy, the start-up sync; the NodeContext's
+// MemberRing, which then follows the member table) is every member not REMOVED, JOINING ones
+// included: those of a cluster being created turn NORMAL a round later, and a hint or a summary
+// for a joining node is good to have.
 shoal::Status StartGossip(shoal::node::NodeConfig& config,
                           std::unique_ptr<shoal::node::GossipService>& gossip, bool joining,
                           bool* still_joining, std::vector<shoal::RingMember>* ring_members) {
@@ -270,15 +271,8 @@ shoal::Status StartGossip(shoal::node::NodeConfig& config,
               [](const shoal::RingMember& a, const shoal::RingMember& b) { return a.id < b.id; });
   }
   *ring_members = members;
-  for (const auto& v : gossip->Listing().entries) {
-    const auto& r = v.record;
-    if (r.state != shoal::MemberState::kJoining || r.id == config.id) continue;
-    if (r.id.empty() || !shoal::ParseHostPort(r.address).ok()) continue;
-    members.push_back({r.id, r.address, r.zone});
-  }
-  std::sort(members.begin(), members.end(),
-            [](const shoal::RingMember& a, const shoal::RingMember& b) { return a.id < b.id; });
-  auto ring = shoal::Ring::Build(members, static_cast<int>(config.tokens_per_node));
+  auto ring = shoal::Ring::Build(shoal::MembersOf(gossip->Listing(), shoal::NotRemovedState),
+                                 static_cast<int>(config.tokens_per_node));
   if (!ring.ok()) return shoal::Status::Internal("gossip: " + ring.status().message());
   config.ring = *ring;
   config.self = config.ring->IndexOf(config.id);
@@ -441,6 +435,13 @@ int main(int argc, char** argv) {
     return kExitStartFailure;
   }
   server.mutable_context().gossip = gossip.get();
+  if (gossip != nullptr) {
+    // The node's repair members follow the member table from now on (node/server/member_ring.h).
+    gossip->SetMembersObserver(
+        [members = server.context().members](const std::vector<shoal::RingMember>& now) {
+          members->Update(now);
+        });
+  }
   // Key hand-offs when the ring changes, and decommission (started once the node listens).
   std::unique_ptr<shoal::node::Rebalancer> rebalancer;
   if (gossip != nullptr) {
@@ -470,10 +471,8 @@ int main(int argc, char** argv) {
   }
   // With membership, the node starts empty among peers that hold its keys: it pulls them before
   // answering reads (constructed before the shards serve: it marks the node syncing). Not a new
-  // node joining by gossip (a data dir that never served): it holds no keys of its own yet, its
-  // peers' rings do not count it as a member (they refuse its summary requests, and it would
-  // answer NotReady for --sync-timeout-ms), and the previous owners push it the keys it gains
-  // (node/gossip/rebalancer.h: a JOINING node pulls them).
+  // node joining by gossip (a data dir that never served): it owns no keys yet and pulls those it
+  // gains itself (node/gossip/rebalancer.h), so it would only answer NotReady for nothing.
   const bool joining_by_gossip = gossip != nullptr && !served_before;
   std::unique_ptr<shoal::node::RestartSync> sync;
   if (config.ring != nullptr && config.sync_timeout_ms > 0 && !joining_by_gossip) {

@@ -133,11 +133,10 @@ MembersListing DecodeMembersResponse(const wire::MembersResponse& response) {
   return out;
 }
 
-std::vector<RingMember> RingMembersOf(const MembersListing& listing) {
+std::vector<RingMember> MembersOf(const MembersListing& listing, bool (*keep)(MemberState)) {
   std::vector<RingMember> out;
   for (const auto& e : listing.entries) {
-    const MemberState s = e.record.state;
-    if (s == MemberState::kJoining || s == MemberState::kRemoved) continue;
+    if (!keep(e.record.state)) continue;
     if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
     out.push_back({e.record.id, e.record.address, e.record.zone});
   }

@@ -42,8 +42,23 @@ flatbuffers::Offset<wire::MembersResponse> EncodeMembersResponse(flatbuffers::Fl
                                                                  const MembersListing& listing);
 MembersListing DecodeMembersResponse(const wire::MembersResponse& response);
 
-// The ring members of a listing: neither JOINING nor REMOVED (DOWN ones stay), with a valid
-// address, sorted by id, one per id. Every proxy (--seeds) and shoalctl build the ring from it.
-std::vector<RingMember> RingMembersOf(const MembersListing& listing);
+// The members of a listing whose gossiped state `keep` accepts (a member seen DOWN counts by its
+// gossiped state), with an id and a valid address, sorted by id, one per id.
+std::vector<RingMember> MembersOf(const MembersListing& listing, bool (*keep)(MemberState));
+
+// The ring members: neither JOINING nor REMOVED (DOWN ones stay). Every proxy (--seeds) and
+// shoalctl build the ring from them.
+inline bool InRingState(MemberState s) {
+  return s != MemberState::kJoining && s != MemberState::kRemoved;
+}
+// JOINING members: proxies send them the writes of the ranges they gain, not reads.
+inline bool JoiningState(MemberState s) { return s == MemberState::kJoining; }
+// Every member not REMOVED, JOINING ones included: the members a node repairs with (its start-up
+// sync, anti-entropy and hint targets, node/server/member_ring.h).
+inline bool NotRemovedState(MemberState s) { return s != MemberState::kRemoved; }
+
+inline std::vector<RingMember> RingMembersOf(const MembersListing& listing) {
+  return MembersOf(listing, InRingState);
+}
 
 }  // namespace shoal

@@ -116,6 +116,14 @@ TEST(GossipWireTest, RingMembersLeaveOutJoiningRemovedAndBadRecords) {
   for (const auto& m : ring) ids.push_back(m.id);
   EXPECT_EQ(ids, (std::vector<std::string>{"b", "d", "l"}));
   EXPECT_EQ(ring[0].address, "10.0.0.7:7001");
+  // The same listing by the other predicates: a node's repair members keep JOINING ones.
+  auto ids_of = [&listing](bool (*keep)(MemberState)) {
+    std::vector<std::string> out;
+    for (const auto& m : MembersOf(listing, keep)) out.push_back(m.id);
+    return out;
+  };
+  EXPECT_EQ(ids_of(JoiningState), (std::vector<std::string>{"j"}));
+  EXPECT_EQ(ids_of(NotRemovedState), (std::vector<std::string>{"b", "d", "j", "l"}));
 }
 
 }  // namespace

@@ -134,6 +134,11 @@ Status GossipService::SetSelfState(MemberState state) {
   return s;
 }
 
+void GossipService::SetMembersObserver(MembersObserver observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  members_observer_ = std::move(observer);
+}
+
 void GossipService::RemoveDead(int64_t now) {
   if (options_.dead_after_ms <= 0) return;
   for (const auto& [record, seen] : table_.SeenStates()) {
@@ -244,6 +249,12 @@ void GossipService::Run() {
       }
     }
     cv_.notify_all();
+    MembersObserver observer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      observer = members_observer_;
+    }
+    if (observer) observer(MembersOf(Listing(), NotRemovedState));
     if (++rounds_since_resolve_ >= kResolveEveryRounds) ResolveSeedsNow();
     std::unique_lock<std::mutex> lock(mu_);
     const int64_t wait = started + options_.interval_ms - clock_.MonotonicMs();

@@ -16,6 +16,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,6 +80,12 @@ class GossipService {
   // The gossip thread's counters (gossip_stats.h); the shards hold their own.
   const GossipStats& stats() const { return stats_; }
 
+  // After every round, the gossip thread calls `observer` with every member of the table not
+  // REMOVED (JOINING ones included; MembersOf(listing, NotRemovedState)): main keeps the node's
+  // MemberRing with it (node/server/member_ring.h). Any thread; replaces the previous observer.
+  using MembersObserver = std::function<void(const std::vector<RingMember>&)>;
+  void SetMembersObserver(MembersObserver observer);
+
  private:
   void Run();
   Status Exchange(const std::string& address);
@@ -101,6 +108,7 @@ class GossipService {
   bool first_exchange_ok_ = false;
   bool stop_ = false;
   std::map<std::string, int64_t> down_since_ms_;  // members seen DOWN, since when (mu_)
+  MembersObserver members_observer_;              // mu_
 
   bool alone_ = false;  // no seed but this node (set by Start, before the thread)
   // Gossip thread only (and Start, before it).

@@ -56,10 +56,10 @@ void HintService::Stop() {
 }
 
 StatusOr<std::unique_ptr<HintSession>> HintService::OpenSession(const std::string& target) {
-  const Ring& ring = *config_.ring;
-  const int index = ring.IndexOf(target);
-  if (index < 0) return Status::NotFound("'" + target + "' is not a member (--nodes)");
-  auto address = ParseHostPort(ring.members()[index].address);
+  const RingPtr ring = config_.ring();
+  const int index = ring->IndexOf(target);
+  if (index < 0) return Status::NotFound("'" + target + "' is not a member of this node's cluster");
+  auto address = ParseHostPort(ring->members()[index].address);
   if (!address.ok()) return address.status();
   return NodeHintSession::Open(target, *address, config_.session);
 }

@@ -13,6 +13,7 @@
 // Thread rules: Open, Start, Stop from the controlling thread; spool() and writer() from any
 // thread (see their own rules); the sink runs on the writer thread.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,7 +33,9 @@ struct HintServiceConfig {
   SpoolOptions spool;
   ReplayOptions replay;
   SessionConfig session;  // how this node introduces itself to the targets
-  RingPtr ring;           // the members and their addresses; nullptr: no replay
+  // The members and their addresses now (hint targets are looked up at each delivery, so a
+  // member whose address changed is reached at its new one); empty: no replay.
+  std::function<RingPtr()> ring;
 };
 
 class HintService {

@@ -31,18 +31,31 @@ constexpr size_t kWindow = 128;
 
 }  // namespace
 
-AntiEntropy::AntiEntropy(NodeContext& node) : node_(node) {
-  const auto& members = node_.ring->members();
-  for (int m = 0; m < static_cast<int>(members.size()); ++m) {
-    if (m == node_.self) continue;
+AntiEntropy::AntiEntropy(NodeContext& node) : node_(node) { FollowMembers(); }
+
+void AntiEntropy::FollowMembers() {
+  const RingSnapshotPtr members = node_.members->Current();
+  if (!peers_.empty() && members->generation == peers_generation_) return;
+  std::vector<Peer> next;
+  const auto& ring = members->ring->members();
+  for (int m = 0; m < static_cast<int>(ring.size()); ++m) {
+    if (m == members->self) continue;
     Peer p;
-    p.index = m;
+    p.id = ring[m].id;
+    p.address = ring[m].address;
+    for (Peer& old : peers_) {
+      if (old.id == p.id && old.address == p.address) p.conn = std::move(old.conn);
+    }
     p.settled_local.assign(kSlices, 0);
     p.settled_peer.assign(kSlices, 0);
     p.settled.assign(kSlices, false);
     p.batch_slices = kFirstBatchSlices;
-    peers_.push_back(std::move(p));
+    next.push_back(std::move(p));
   }
+  if (self_address_ != ring[members->self].address) local_.reset();
+  self_address_ = ring[members->self].address;
+  peers_ = std::move(next);
+  peers_generation_ = members->generation;
 }
 
 AntiEntropy::~AntiEntropy() { Stop(); }
@@ -124,12 +137,13 @@ RepairResult AntiEntropy::RunRound(bool pull) {
   const uint64_t bytes_before = node_.anti_entropy.bytes_repaired.Value();
   uint32_t peers_ok = 0;
   std::vector<std::string> failures;
+  FollowMembers();
   for (Peer& p : peers_) {
     if (stopping()) break;
     Status s = SyncPeer(p);
     if (s.ok() && pull && !stopping()) s = PullPeer(p);
     if (!s.ok()) {
-      const std::string& id = node_.ring->members()[p.index].id;
+      const std::string& id = p.id;
       node_.anti_entropy.errors.Inc();
       spdlog::info("anti-entropy with {}: {}", id, s.ToString());
       failures.push_back(id + ": " + s.ToString());
@@ -153,12 +167,12 @@ Status AntiEntropy::PullPeer(Peer& p) {
   target.self_id = node_.config.id;
   target.flush_mark = node_.flush_mark.Get();
   target.adopt_flush_mark = [this](Version marker) { AdoptFlushMark(node_, marker); };
-  target.peer_id = node_.ring->members()[p.index].id;
+  target.peer_id = p.id;
   target.timeout_ms = kTimeoutMs;
   PullCounters counters;
   uint64_t throttled_bytes = 0;
   Status s =
-      PullFromPeer(target, NodeSummary(node_, p.index), &counters, [&](const PullCounters& so_far) {
+      PullFromPeer(target, NodeSummary(node_, p.id), &counters, [&](const PullCounters& so_far) {
         // Pulled bytes count toward --anti-entropy-rate like pushed ones.
         round_bytes_ += so_far.bytes_pulled - throttled_bytes;
         throttled_bytes = so_far.bytes_pulled;
@@ -199,15 +213,15 @@ bool AntiEntropy::Throttle() {
 }
 
 Status AntiEntropy::SyncPeer(Peer& p) {
-  const RingMember& member = node_.ring->members()[p.index];
+  const Peer& member = p;
   const std::string& self_id = node_.config.id;
-  if (Status s = Ensure(p.conn, member.address); !s.ok()) return s;
-  if (Status s = Ensure(local_, node_.ring->members()[node_.self].address); !s.ok()) return s;
+  if (Status s = Ensure(p.conn, p.address); !s.ok()) return s;
+  if (Status s = Ensure(local_, self_address_); !s.ok()) return s;
   client::NodeClient& peer = *p.conn;
   client::NodeClient& local = *local_;
 
   // 1. Summaries: root first, then only the children of differing nodes.
-  const MerkleSummary summary = NodeSummary(node_, p.index);
+  const MerkleSummary summary = NodeSummary(node_, p.id);
   std::vector<uint64_t> their_leaves(kSlices, 0);
   auto fetch = [&](int level, uint32_t first, uint32_t count) -> StatusOr<std::vector<uint64_t>> {
     uint64_t request_bytes = 0;

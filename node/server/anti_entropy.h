@@ -2,7 +2,9 @@
 
 // AntiEntropy: the node's periodic repair (docs/architecture.md, "Anti-entropy"). A thread of its
 // own (never a shard loop), started by NodeServer when the node has cluster membership (--nodes).
-// Every --anti-entropy-interval-ms (never when it is 0), for each other member (peer):
+// Every --anti-entropy-interval-ms (never when it is 0), for each other member (peer) of the
+// node's MemberRing as it is when the round starts (member_ring.h: with --seeds, it follows the
+// gossiped member table):
 //  1. compares the Merkle summary of the pair (self, peer) -- built locally from the shards'
 //     digests -- with the peer's (DigestRequest), root first, descending only into differing
 //     nodes;
@@ -72,7 +74,8 @@ class AntiEntropy {
 
  private:
   struct Peer {
-    int index = -1;
+    std::string id;
+    std::string address;
     std::unique_ptr<client::NodeClient> conn;
     // Per slice: the (local, peer) digests at the last completed exchange of the slice.
     std::vector<uint64_t> settled_local, settled_peer;
@@ -81,6 +84,10 @@ class AntiEntropy {
   };
 
   void Run();
+  // Makes peers_ the members of the node's MemberRing now (but this node), when it changed since
+  // the last round: a peer that stays keeps its connection (unless its address changed); the
+  // settled slices are forgotten (the digests they remember were for the previous ring).
+  void FollowMembers();
   // One round with every peer; `pull` (on demand) also takes what each peer holds newer.
   RepairResult RunRound(bool pull);
   Status SyncPeer(Peer& peer);
@@ -94,6 +101,8 @@ class AntiEntropy {
 
   NodeContext& node_;
   std::vector<Peer> peers_;
+  uint64_t peers_generation_ = 0;              // the MemberRing generation peers_ follows
+  std::string self_address_;                   // where this node listens, as its ring says
   std::unique_ptr<client::NodeClient> local_;  // to this node itself
   uint64_t round_bytes_ = 0;
   int64_t round_start_ms_ = 0;

@@ -20,7 +20,7 @@ constexpr uint64_t kKeyVersionOverhead = 96;
 }  // namespace
 
 const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Envelope& envelope,
-                                       int* peer, wire::ErrorCode* code) {
+                                       std::string_view* peer, wire::ErrorCode* code) {
   const flatbuffers::String* peer_id = nullptr;
   if (envelope.message_type() == wire::Message::DigestRequest) {
     peer_id = envelope.message_as_DigestRequest()->peer();
@@ -30,15 +30,21 @@ const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Enve
     *code = wire::ErrorCode::Internal;
     return "not an anti-entropy request (node bug)";
   }
-  if (node.ring == nullptr) {
+  if (node.members == nullptr) {
     *code = wire::ErrorCode::Unsupported;
-    return "anti-entropy needs cluster membership: this node was started without --nodes";
+    return "anti-entropy needs cluster membership: this node was started without --nodes or "
+           "--seeds";
   }
   *code = wire::ErrorCode::BadRequest;
   if (peer_id == nullptr) return "anti-entropy request has no peer";
-  const int index = node.ring->IndexOf(peer_id->string_view());
-  if (index < 0) return "anti-entropy request from a peer that is not a member (--nodes)";
-  if (index == node.self) return "anti-entropy request names this node itself as the peer";
+  const RingSnapshotPtr members = node.members->Current();
+  const int index = members->ring->IndexOf(peer_id->string_view());
+  if (index < 0) {
+    // With --seeds, a member this node has not heard of yet (or saw REMOVED): the asker retries.
+    return "anti-entropy request from a peer that is not a member of this node's cluster (--nodes, "
+           "or the member table of --seeds)";
+  }
+  if (index == members->self) return "anti-entropy request names this node itself as the peer";
   if (envelope.message_type() == wire::Message::DigestRequest) {
     const wire::DigestRequest* r = envelope.message_as_DigestRequest();
     if (r->level() >= kSummaryLevels) return "digest level out of range (0..3)";
@@ -52,21 +58,26 @@ const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Enve
       if (s >= kSlices) return "slice out of range (0..4095)";
     }
   }
-  *peer = index;
+  *peer = peer_id->string_view();
   return nullptr;
 }
 
-MerkleSummary NodeSummary(const NodeContext& node, int peer) {
+MerkleSummary NodeSummary(const NodeContext& node, std::string_view peer) {
   std::vector<uint64_t> leaves(kSlices, 0);
   for (const ShardWorker* w : node.workers) {
-    const SliceDigests* d = w->digests();
+    const std::shared_ptr<const SliceDigests> d = w->digests();
     if (d == nullptr) continue;
-    for (uint32_t s = 0; s < kSlices; ++s) leaves[s] ^= d->Get(peer, s);
+    // Each shard's digests follow the ring they were built for (a shard rebuilding them after a
+    // membership change may briefly hold the previous one's): the peer's index in that ring.
+    const int index = d->ring().IndexOf(peer);
+    if (index < 0 || index == d->self()) continue;
+    for (uint32_t s = 0; s < kSlices; ++s) leaves[s] ^= d->Get(index, s);
   }
   return MerkleSummary(std::move(leaves));
 }
 
-std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id, int peer,
+std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id,
+                                             std::string_view peer,
                                              const wire::DigestRequest& request,
                                              FrameBuilder& builder) {
   const MerkleSummary summary = NodeSummary(node, peer);
@@ -82,8 +93,9 @@ std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t r
 }
 
 std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const SliceDigests& digests,
-                                              int peer, const wire::KeyVersionsRequest& request,
+                                              const wire::KeyVersionsRequest& request,
                                               uint64_t request_id, FrameBuilder& builder) {
+  const int peer = digests.ring().IndexOf(request.peer()->string_view());  // -1: shares none
   std::bitset<kSlices> wanted;
   for (uint32_t s : *request.slices()) wanted.set(s);
   auto& b = builder.Start();

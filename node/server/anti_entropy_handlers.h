@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/wire/frame.h"
@@ -29,22 +30,26 @@ namespace shoal::node {
 inline constexpr uint32_t kMaxKeyVersionsSlices = kSlices;
 
 // For a DigestRequest or KeyVersionsRequest: returns nullptr and sets *peer (the asking member's
-// index in the ring), or returns why it cannot be served, with the Error code to answer.
+// id, a view into `envelope`), or returns why it cannot be served, with the Error code to answer.
+// The asker must be a member of the node's current MemberRing.
 const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Envelope& envelope,
-                                       int* peer, wire::ErrorCode* code);
+                                       std::string_view* peer, wire::ErrorCode* code);
 
 // The DigestResponse for a validated DigestRequest.
-std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id, int peer,
+std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t request_id,
+                                             std::string_view peer,
                                              const wire::DigestRequest& request,
                                              FrameBuilder& builder);
 
-// The node-wide Merkle summary of the pair (self, peer). Any thread.
-MerkleSummary NodeSummary(const NodeContext& node, int peer);
+// The node-wide Merkle summary of the pair (self, peer): the XOR of the shards' digests, each
+// under the ring it was built for (a peer a shard's ring lacks contributes nothing). Any thread.
+MerkleSummary NodeSummary(const NodeContext& node, std::string_view peer);
 
 // One shard's part of a KeyVersionsResponse (a KeyVersionsResponse frame, unsorted): the entries
-// of `store` in the requested slices shared with `peer`. Owner thread of `store`.
+// of `store` in the requested slices shared with the request's peer under `digests`' ring.
+// Owner thread of `store`.
 std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const SliceDigests& digests,
-                                              int peer, const wire::KeyVersionsRequest& request,
+                                              const wire::KeyVersionsRequest& request,
                                               uint64_t request_id, FrameBuilder& builder);
 
 // Merges the shards' parts (KeyVersionsResponse frames built by BuildKeyVersionsPart) into the

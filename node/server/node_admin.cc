@@ -30,17 +30,18 @@ void AddNodeAdminRoutes(admin::AdminServer& server, const NodeContext& node,
       if (!ring.ok()) return HttpResponse::Json(200, "{}");
       return HttpResponse::Json(200, admin::RingJson(**ring, replicas));
     }
-    if (node.ring == nullptr) return HttpResponse::Json(200, "{}");
-    return HttpResponse::Json(200, admin::RingJson(*node.ring, replicas));
+    if (node.members == nullptr) return HttpResponse::Json(200, "{}");
+    return HttpResponse::Json(200, admin::RingJson(*node.members->Current()->ring, replicas));
   });
   server.Get("/members", [&node](const HttpRequest&) {
     if (node.gossip != nullptr) {
       return HttpResponse::Json(200, admin::MembersListingJson(node.gossip->Listing()));
     }
-    if (node.ring == nullptr)
+    if (node.members == nullptr)
       return HttpResponse::Json(200, "{\"source\":\"static\",\"members\":[]}");
-    return HttpResponse::Json(200, admin::MembersJson(*node.ring, node.self, [&node](int m) {
-                                return std::string(m == node.self ? "up" : "unknown");
+    const RingSnapshotPtr now = node.members->Current();
+    return HttpResponse::Json(200, admin::MembersJson(*now->ring, now->self, [&now](int m) {
+                                return std::string(m == now->self ? "up" : "unknown");
                               }));
   });
 }

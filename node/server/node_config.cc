@@ -87,9 +87,10 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
   options.AddInt("warmup-ms", &c->warmup_ms,
                  "after a restart (the data dir shows the node served before), answer Get and "
                  "Touch with NotReady for this long; Puts are applied (0: no warm-up)");
-  options.AddInt("sync-timeout-ms", &c->sync_timeout_ms,
-                 "with --nodes: at start, pull newer states from every peer before answering "
-                 "reads, retrying unreachable peers this long (0: no start-up sync)");
+  options.AddInt(
+      "sync-timeout-ms", &c->sync_timeout_ms,
+      "with --nodes or --seeds: at start, pull newer states from every peer before answering "
+      "reads, retrying unreachable peers this long (0: no start-up sync)");
   options.AddString("cluster-secret-file", &c->cluster_secret_file,
                     "file holding the cluster secret; peers must prove it (Auth) before any "
                     "request (default: none, no authentication)");
@@ -101,7 +102,7 @@ void RegisterNodeOptions(Options& options, NodeConfig* c) {
                  "virtual-node tokens per member, as the proxies are configured");
   options.AddInt("anti-entropy-interval-ms", &c->anti_entropy_interval_ms,
                  "compare summaries with every peer and repair differences this often, in ms "
-                 "(0: never; needs --nodes)");
+                 "(0: never; needs --nodes or --seeds)");
   options.AddSize("anti-entropy-rate", &c->anti_entropy_rate,
                   "most bytes (keys and values) anti-entropy pushes per second (0: unlimited)");
   options.AddSize("hint-max-bytes", &c->hint_max_bytes,

@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/clock/clock.h"
 #include "common/metrics/registry.h"
 #include "node/server/clock_ceiling.h"
 #include "node/server/flush_mark.h"
+#include "node/server/member_ring.h"
 #include "node/server/node_config.h"
 
 namespace shoal::node {
@@ -85,9 +87,14 @@ struct NodeContext {
 
   const NodeConfig& config;
   const Clock& clock;
-  // The cluster's members (config.ring, config.self): nullptr / -1 for a standalone node.
-  const RingPtr ring = config.ring;
-  const int self = config.self;
+  // The cluster's members (member_ring.h): config.ring at first, replaced as the gossiped member
+  // table changes (--seeds); nullptr for a standalone node. Shared: the gossip thread, which
+  // updates it, may outlive the context.
+  const std::shared_ptr<MemberRing> members =
+      config.ring == nullptr
+          ? nullptr
+          : std::make_shared<MemberRing>(config.id, static_cast<int>(config.tokens_per_node),
+                                         config.ring);
   std::vector<ShardWorker*> workers;  // index = shard; fixed before the threads start
   // Hinted handoff (node/hints/hint_service.h): set before the threads start when the node has
   // members (ring); nullptr for a standalone node, which refuses HintPuts.

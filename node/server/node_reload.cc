@@ -25,14 +25,14 @@ Status ReloadNodeConfig(int argc, const char* const* argv, Options& running, Nod
   // The tombstone grace and hint window need a restart: a new interval must still fit the running
   // grace (ValidateNodeConfig checked it against the file's, which may not be applied).
   const int64_t needed = node.config.hint_window_ms + 2 * fresh.anti_entropy_interval_ms;
-  if (s.ok() && node.ring != nullptr && node.config.tombstone_grace_ms <= needed) {
+  if (s.ok() && node.members != nullptr && node.config.tombstone_grace_ms <= needed) {
     s = Status::InvalidArgument(
         "--anti-entropy-interval-ms " + std::to_string(fresh.anti_entropy_interval_ms) +
         " needs a --tombstone-grace-ms longer than --hint-window plus two intervals (" +
         std::to_string(needed) + " ms); the running grace is " +
         std::to_string(node.config.tombstone_grace_ms) + " ms (it changes only at a restart)");
   }
-  if (s.ok() && node.ring != nullptr && node.config.element_tombstone_grace_ms <= needed) {
+  if (s.ok() && node.members != nullptr && node.config.element_tombstone_grace_ms <= needed) {
     s = Status::InvalidArgument(
         "--anti-entropy-interval-ms " + std::to_string(fresh.anti_entropy_interval_ms) +
         " needs an --element-tombstone-grace-ms longer than --hint-window plus two intervals (" +

@@ -20,7 +20,7 @@ NodeServer::~NodeServer() { Stop(); }
 Status NodeServer::Start() {
   const int shards = static_cast<int>(context_.config.threads);
   const NodeConfig& config = context_.config;
-  if (context_.ring != nullptr && hints_ == nullptr) {
+  if (context_.members != nullptr && hints_ == nullptr) {
     hints::HintServiceConfig hc;
     hc.dir = (std::filesystem::path(config.data_dir) / "hints").string();
     hc.spool.max_bytes = config.hint_max_bytes;
@@ -30,7 +30,7 @@ Status NodeServer::Start() {
     hc.session.self_id = config.id;
     hc.session.secret = config.cluster_secret;
     hc.session.flush_mark = [this] { return context_.flush_mark.Get(); };
-    hc.ring = context_.ring;
+    hc.ring = [members = context_.members] { return members->Current()->ring; };
     hint_ack_batches_.resize(shards);
     auto service = hints::HintService::Open(
         std::move(hc), context_.clock,
@@ -58,7 +58,7 @@ Status NodeServer::Start() {
   }
   // With members, the anti-entropy driver runs even with --anti-entropy-interval-ms 0: it then
   // runs on-demand rounds (Repair) only.
-  if (context_.ring != nullptr) {
+  if (context_.members != nullptr) {
     anti_entropy_ = std::make_unique<AntiEntropy>(context_);
     context_.anti_entropy_driver = anti_entropy_.get();
   }

@@ -114,10 +114,6 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
       index_(index),
       shards_(static_cast<uint32_t>(node.config.threads)),
       max_frame_bytes_(static_cast<uint32_t>(node.config.max_frame_size)),
-      digests_(node.ring == nullptr
-                   ? nullptr
-                   : std::make_unique<SliceDigests>(node.ring, node.self,
-                                                    static_cast<int>(node.config.replicas))),
       store_(node.clock, node.config.max_memory / static_cast<uint64_t>(node.config.threads),
              node.config.tombstone_grace_ms),
       executor_(store_),
@@ -135,6 +131,12 @@ ShardWorker::ShardWorker(NodeContext& node, uint32_t index)
           },
           metrics::kLatencySeconds),
       outboxes_(shards_) {
+  if (node.members != nullptr) {
+    const RingSnapshotPtr members = node.members->Current();
+    digests_ = std::make_shared<SliceDigests>(members->ring, members->self,
+                                              static_cast<int>(node.config.replicas));
+    digests_generation_ = members->generation;
+  }
   store_.SetObserver(digests_.get());
   store_.SetElementGrace(node.config.element_tombstone_grace_ms);
   // The marker restored from <data-dir>/flush (NodeServer::Restore): nothing older is accepted.
@@ -660,7 +662,7 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
 
 void ShardWorker::HandleAntiEntropy(Connection* c, const wire::Envelope& envelope,
                                     std::span<const uint8_t> frame) {
-  int peer = -1;
+  std::string_view peer;
   wire::ErrorCode code;
   if (const char* error = ValidateAntiEntropyRequest(node_, envelope, &peer, &code)) {
     (code == wire::ErrorCode::Unsupported ? stats_.unsupported_requests : stats_.bad_requests)
@@ -705,8 +707,7 @@ std::span<const uint8_t> ShardWorker::GatherPart(const wire::Envelope& envelope)
   }
   // A KeyVersionsRequest the origin validated.
   const wire::KeyVersionsRequest* r = envelope.message_as_KeyVersionsRequest();
-  const int peer = node_.ring->IndexOf(r->peer()->string_view());
-  return BuildKeyVersionsPart(store_, *digests_, peer, *r, envelope.request_id(), builder_);
+  return BuildKeyVersionsPart(store_, *digests_, *r, envelope.request_id(), builder_);
 }
 
 std::span<const uint8_t> ShardWorker::MergeGatherParts(
@@ -876,7 +877,22 @@ std::span<const uint8_t> ShardWorker::ExecuteTimed(const wire::Envelope& envelop
   return response;
 }
 
+void ShardWorker::FollowMembers() {
+  if (node_.members == nullptr || node_.members->generation() == digests_generation_) return;
+  const RingSnapshotPtr members = node_.members->Current();
+  auto fresh = std::make_shared<SliceDigests>(members->ring, members->self,
+                                              static_cast<int>(node_.config.replicas));
+  store_.ReportHeld(*fresh);
+  store_.SetObserver(fresh.get());
+  {
+    std::lock_guard<std::mutex> lock(digests_mu_);
+    digests_ = std::move(fresh);  // the old ones live on while another thread reads them
+  }
+  digests_generation_ = members->generation;
+}
+
 void ShardWorker::OnExpireTimer() {
+  FollowMembers();
   if (++expire_ticks_ % 10 == 0) MeasureBuffers();
   const uint64_t start = uv_hrtime();
   store_.ExpireCycle(kExpireLimits, [start] { return uv_hrtime() - start >= kExpireMaxNs; });

@@ -117,6 +117,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <thread>
 #include <unordered_map>
@@ -159,8 +160,13 @@ class ShardWorker {
 
   uint32_t index() const { return index_; }
   const ShardStore& store() const { return store_; }
-  // This shard's anti-entropy digests (nullptr on a standalone node). Readable from any thread.
-  const SliceDigests* digests() const { return digests_.get(); }
+  // This shard's anti-entropy digests (nullptr on a standalone node), for the ring they were
+  // built for (SliceDigests::ring(): the node's MemberRing when they were last rebuilt, see
+  // FollowMembers). Any thread; the snapshot stays valid while held.
+  std::shared_ptr<const SliceDigests> digests() const {
+    std::lock_guard<std::mutex> lock(digests_mu_);
+    return digests_;
+  }
   const ServerStats& stats() const { return stats_; }
   // The HintPuts this shard refused or found expired (node/hints/hint_counters.h).
   const hints::SpoolCounters& hint_counters() const { return hint_counters_; }
@@ -181,6 +187,9 @@ class ShardWorker {
   void OnCheck();
   void OnMailbox();
   void OnExpireTimer();
+  // When the node's MemberRing changed since digests_ was built: builds digests for the new ring
+  // from every entry held (one pass over the store, on this thread) and swaps them in.
+  void FollowMembers();
   // Sums the memory this worker holds outside its store into stats_.buffer_bytes.
   void MeasureBuffers();
   // executor_.Execute, timed into execute_seconds_.
@@ -259,7 +268,11 @@ class ShardWorker {
   const uint32_t shards_;
   const uint32_t max_frame_bytes_;
 
-  std::unique_ptr<SliceDigests> digests_;  // before store_: outlives its registration
+  // Replaced by the owner thread only (FollowMembers), under digests_mu_ for the readers of
+  // digests(); before store_: outlives its registration as the store's observer.
+  std::shared_ptr<SliceDigests> digests_;
+  mutable std::mutex digests_mu_;
+  uint64_t digests_generation_ = 0;  // the MemberRing generation digests_ was built for
   ShardStore store_;
   RequestExecutor executor_;
   static constexpr size_t kLargeFrameBytes = 1 << 20;

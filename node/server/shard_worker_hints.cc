@@ -27,9 +27,9 @@ void ShardWorker::HandleHintPut(Connection* c, const wire::Envelope& envelope,
     return;
   }
   const std::string_view target = hint_put.target()->string_view();
-  if (node_.ring->IndexOf(target) < 0) {
+  if (node_.members->Current()->ring->IndexOf(target) < 0) {
     hint_counters_.refused.Inc();
-    refuse("hint target '" + std::string(target) + "' is not a member (--nodes)");
+    refuse("hint target '" + std::string(target) + "' is not a member of this node's cluster");
     return;
   }
   // The same clock check as a Put's: the target would refuse the version anyway.

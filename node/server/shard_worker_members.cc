@@ -26,10 +26,10 @@ MembersListing StaticListing(const NodeContext& node) {
     v.state = MemberState::kNormal;
     listing.entries.push_back(std::move(v));
   };
-  if (node.ring == nullptr) {
+  if (node.members == nullptr) {
     add(node.config.id, node.config.listen, node.config.zone);
   } else {
-    for (const auto& m : node.ring->members()) add(m.id, m.address, m.zone);
+    for (const auto& m : node.members->Current()->ring->members()) add(m.id, m.address, m.zone);
   }
   std::sort(listing.entries.begin(), listing.entries.end(),
             [](const MemberView& a, const MemberView& b) { return a.record.id < b.record.id; });

@@ -474,6 +474,17 @@ void ShardStore::SetObserver(StoreObserver* observer) { impl_->observer = observ
 
 void ShardStore::SetElementGrace(int64_t ms) { impl_->element_grace_ms = ms < 0 ? 0 : ms; }
 
+void ShardStore::ReportHeld(StoreObserver& observer) const {
+  const KeyState absent;
+  uint64_t cursor = 0;
+  do {
+    impl_->table.VisitBucket(cursor, [&](const Entry* e) {
+      observer.OnChange(e->key_hash, e->key(), absent, StateOf(e), ChangeCause::kPut);
+    });
+    cursor = impl_->table.NextCursor(cursor);
+  } while (cursor != 0);
+}
+
 size_t ShardStore::floor_buckets() const { return FloorBuckets(memory_limit_); }
 
 GetResult ShardStore::Get(std::string_view key) {

@@ -345,6 +345,12 @@ class ShardStore {
   // Every later state change is reported to `observer` (nullptr: none). The observer must
   // outlive its registration. See store_observer.h.
   void SetObserver(StoreObserver* observer);
+  // Reports every entry held now to `observer` as a change from absent to its state
+  // (ChangeCause::kPut), exactly once each, in one pass over the table: so that an observer
+  // registered after the store filled (SetObserver) starts from what an observer registered
+  // from the start would have summed. Entries past their grace or expired count as they are held
+  // (a later purge or expiry reports the state this reported).
+  void ReportHeld(StoreObserver& observer) const;
 
   uint64_t memory_limit() const { return memory_limit_; }
   // The largest entry accepted, in charged bytes (key + value + kEntryOverhead).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -181,6 +182,72 @@ TEST(SliceDigestsTest, IncrementalEqualsRecomputedAfterRandomOperations) {
   EXPECT_GT(Load(store.stats().expirations), 100u);
   EXPECT_GT(Load(store.stats().tombstones_purged), 10u);
   EXPECT_GT(Load(store.stats().stale_writes), 100u);
+  store.SetObserver(nullptr);
+}
+
+// Forwards every change to two observers (a store has one).
+struct Tee : StoreObserver {
+  StoreObserver* first = nullptr;
+  StoreObserver* second = nullptr;
+  void OnChange(uint64_t key_hash, std::string_view key, const KeyState& before,
+                const KeyState& after, ChangeCause cause) override {
+    first->OnChange(key_hash, key, before, after, cause);
+    second->OnChange(key_hash, key, before, after, cause);
+  }
+};
+
+// A node whose members change rebuilds its digests for the new ring from what its store holds
+// (ShardStore::ReportHeld): they must equal digests kept for that ring from the start, whatever
+// the store holds at that moment (expired values not yet found, tombstones past their grace not
+// yet purged, a table being resized), and stay equal as writes go on.
+TEST(SliceDigestsTest, RebuiltForANewRingEqualsMaintainedFromTheStart) {
+  const uint64_t seed = TestSeed(11);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  RingPtr before = TestRing(4);
+  RingPtr after = TestRing(6);  // two members joined; node1 is in both
+  FakeClock clock;
+  ShardStore store(clock, kBigLimit, kGraceMs);
+  SliceDigests old_digests(before, 1, kReplicas);
+  SliceDigests reference(after, 1, kReplicas);  // kept for the new ring from the start
+  Tee tee;
+  tee.first = &old_digests;
+  tee.second = &reference;
+  store.SetObserver(&tee);
+  std::unique_ptr<SliceDigests> rebuilt;
+  uint64_t hlc = 1000;
+  size_t keys = 50;
+  for (int round = 0; round < 12; ++round) {
+    keys *= 2;  // the table grows: rebuilds happen at various points of its resizes
+    for (int op = 0; op < 800; ++op) {
+      const std::string key = "k" + std::to_string(rng() % keys);
+      const int kind = static_cast<int>(rng() % 8);
+      if (kind <= 5) {
+        PutRequest put;
+        put.key = key;
+        put.value = "v";
+        put.version = V(++hlc, 1 + rng() % 3);
+        if (rng() % 3 == 0) put.expire_at_ms = clock.NowMs() + static_cast<int64_t>(rng() % 5000);
+        put.tombstone = kind == 5;
+        store.Put(put);
+      } else if (kind == 6) {
+        store.Get(key);
+      } else {
+        clock.Advance(static_cast<int64_t>(rng() % 3000));
+        store.ExpireSome(rng() % 50);
+      }
+    }
+    if (round % 4 == 3) clock.Advance(kGraceMs + 1);
+    rebuilt = std::make_unique<SliceDigests>(after, 1, kReplicas);
+    store.ReportHeld(*rebuilt);
+    ASSERT_EQ(Incremental(*rebuilt), Incremental(reference)) << "round " << round;
+    EXPECT_FALSE(AllZero(Incremental(*rebuilt)));
+    tee.first = rebuilt.get();  // from now on the rebuilt digests follow the store
+  }
+  while (store.ExpireSome(100'000) > 0) {
+  }
+  EXPECT_EQ(Incremental(*rebuilt), Incremental(reference));
+  EXPECT_EQ(Incremental(reference), Recompute(store, reference));
   store.SetObserver(nullptr);
 }
 

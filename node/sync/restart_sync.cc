@@ -36,11 +36,14 @@ StatusOr<std::unique_ptr<client::NodeClient>> Open(NodeContext& node, const Host
 }  // namespace
 
 RestartSync::RestartSync(NodeContext& node, HostPort self, int64_t timeout_ms)
-    : node_(node), self_(std::move(self)), timeout_ms_(timeout_ms) {
+    : node_(node),
+      members_(node.members->Current()),
+      self_(std::move(self)),
+      timeout_ms_(timeout_ms) {
   if (self_.host.empty() || self_.host == "0.0.0.0" || self_.host == "::") {
     self_.host = "127.0.0.1";
   }
-  node_.sync.peers.Set(static_cast<int64_t>(node_.ring->members().size()) - 1);
+  node_.sync.peers.Set(static_cast<int64_t>(members_->ring->members().size()) - 1);
   node_.sync_state.store(static_cast<int>(SyncState::kSyncing), std::memory_order_release);
 }
 
@@ -72,10 +75,9 @@ void RestartSync::Sleep(int64_t ms) {
                [this] { return stop_.load(std::memory_order_relaxed); });
 }
 
-bool RestartSync::SyncWith(int peer) {
-  const RingMember& member = node_.ring->members()[static_cast<size_t>(peer)];
+bool RestartSync::SyncWith(const RingMember& member) {
   auto address = ParseHostPort(member.address);
-  if (!address.ok()) return false;  // validated with --nodes: cannot happen
+  if (!address.ok()) return false;  // validated by Ring::Build: cannot happen
   auto remote = Open(node_, *address);
   if (!remote.ok()) {
     if (remote.status().code() == Status::Code::kIOError) {
@@ -106,7 +108,7 @@ bool RestartSync::SyncWith(int peer) {
   PullCounters counters;
   uint64_t keys_before = 0, bytes_before = 0;
   const Status s =
-      PullFromPeer(target, NodeSummary(node_, peer), &counters, [&](const PullCounters& c) {
+      PullFromPeer(target, NodeSummary(node_, member.id), &counters, [&](const PullCounters& c) {
         node_.sync.keys.Inc(c.keys_pulled - keys_before);
         node_.sync.bytes.Inc(c.bytes_pulled - bytes_before);
         keys_before = c.keys_pulled;
@@ -129,17 +131,18 @@ bool RestartSync::SyncWith(int peer) {
 
 void RestartSync::Run() {
   const int64_t deadline = SteadyMs() + timeout_ms_;
-  std::vector<int> pending;
-  for (int i = 0; i < static_cast<int>(node_.ring->members().size()); ++i) {
-    if (i != node_.self) pending.push_back(i);
+  std::vector<const RingMember*> pending;
+  const auto& members = members_->ring->members();
+  for (int i = 0; i < static_cast<int>(members.size()); ++i) {
+    if (i != members_->self) pending.push_back(&members[i]);
   }
   spdlog::info("sync: pulling from {} peers before answering reads (--sync-timeout-ms {})",
                pending.size(), timeout_ms_);
   while (!pending.empty() && !stop_.load(std::memory_order_relaxed)) {
-    std::vector<int> still;
-    for (int peer : pending) {
+    std::vector<const RingMember*> still;
+    for (const RingMember* peer : pending) {
       if (stop_.load(std::memory_order_relaxed)) return;
-      if (SyncWith(peer)) {
+      if (SyncWith(*peer)) {
         node_.sync.peers_done.Add(1);
       } else {
         still.push_back(peer);
@@ -156,9 +159,7 @@ void RestartSync::Run() {
                  node_.sync.bytes.Value());
   } else {
     std::string missing;
-    for (int peer : pending) {
-      missing += (missing.empty() ? "" : ", ") + node_.ring->members()[peer].id;
-    }
+    for (const RingMember* peer : pending) missing += (missing.empty() ? "" : ", ") + peer->id;
     node_.sync_state.store(static_cast<int>(SyncState::kPartial), std::memory_order_release);
     spdlog::warn(
         "sync: gave up after --sync-timeout-ms {} on peers {} (unreachable or failing); "

@@ -26,7 +26,9 @@ namespace shoal::node {
 
 class RestartSync {
  public:
-  // `node.ring` must be set; `self` is where this node listens (a wildcard host is reached on
+  // `node.members` must be set: the peers are its members when this is constructed (with --seeds,
+  // the member table once gossip settled; a member that restarts meanwhile syncs itself).
+  // `self` is where this node listens (a wildcard host is reached on
   // 127.0.0.1). Marks the node syncing at once: construct it before the shards serve.
   RestartSync(NodeContext& node, HostPort self, int64_t timeout_ms);
   ~RestartSync();
@@ -42,11 +44,12 @@ class RestartSync {
  private:
   void Run();
   // Pulls from member `peer`; false when it must be tried again.
-  bool SyncWith(int peer);
+  bool SyncWith(const RingMember& peer);
   // Waits up to `ms` or until RequestStop.
   void Sleep(int64_t ms);
 
   NodeContext& node_;
+  const RingSnapshotPtr members_;
   HostPort self_;
   const int64_t timeout_ms_;
   std::atomic<bool> stop_{false};

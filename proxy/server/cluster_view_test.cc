@@ -28,7 +28,7 @@ TEST(MemberFollowerTest, RingAndJoiningMembersOfAListing) {
   listing.entries.back().state = MemberState::kDown;
   std::vector<std::string> ring, joining;
   for (const auto& m : RingMembersOf(listing)) ring.push_back(m.id);
-  for (const auto& m : JoiningMembersOf(listing)) joining.push_back(m.id);
+  for (const auto& m : MembersOf(listing, JoiningState)) joining.push_back(m.id);
   EXPECT_EQ(ring, (std::vector<std::string>{"a", "b", "f"}));
   EXPECT_EQ(joining, (std::vector<std::string>{"d", "e"}));
 }

@@ -21,21 +21,6 @@ bool SameMembers(const std::vector<RingMember>& a, const std::vector<RingMember>
 
 }  // namespace
 
-std::vector<RingMember> JoiningMembersOf(const MembersListing& listing) {
-  std::vector<RingMember> out;
-  for (const auto& e : listing.entries) {
-    if (e.record.state != MemberState::kJoining) continue;
-    if (!ParseHostPort(e.record.address).ok() || e.record.id.empty()) continue;
-    out.push_back({e.record.id, e.record.address, e.record.zone});
-  }
-  std::sort(out.begin(), out.end(),
-            [](const RingMember& a, const RingMember& b) { return a.id < b.id; });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const RingMember& a, const RingMember& b) { return a.id == b.id; }),
-            out.end());
-  return out;
-}
-
 MemberFollower::MemberFollower(FollowerOptions options, ClusterDirectory& directory)
     : options_(std::move(options)), directory_(directory) {}
 
@@ -98,7 +83,7 @@ Status MemberFollower::FetchOnce() {
       continue;
     }
     std::vector<RingMember> members = RingMembersOf(*listing);
-    std::vector<RingMember> joining = JoiningMembersOf(*listing);
+    std::vector<RingMember> joining = MembersOf(*listing, JoiningState);
     if (members.empty()) {
       last = Status::Unavailable(address + ": its member table has no ring member yet");
       continue;

@@ -37,10 +37,6 @@ struct FollowerOptions {
   int64_t timeout_ms = 1000;  // connect and answer, per node asked
 };
 
-// A listing's JOINING members, sorted by id: they take writes for the ranges they gain, not
-// reads (the ring members are RingMembersOf, common/membership/gossip_wire.h).
-std::vector<RingMember> JoiningMembersOf(const MembersListing& listing);
-
 class MemberFollower {
  public:
   MemberFollower(FollowerOptions options, ClusterDirectory& directory);
