@@ -93,6 +93,12 @@ std::span<const uint8_t> BuildErrorFrame(FrameBuilder& builder, uint64_t request
   return builder.Finish(request_id, wire::Message::Error, err.Union());
 }
 
+bool NotReadyRefuses(const wire::Envelope& envelope) {
+  if (envelope.message_type() != wire::Message::Put) return true;
+  const wire::Put* put = envelope.message_as_Put();
+  return put != nullptr && put->if_version_at_most() != nullptr;
+}
+
 std::span<const uint8_t> RequestExecutor::Execute(const wire::Envelope& envelope,
                                                   FrameBuilder& builder, bool ready) {
   const uint64_t id = envelope.request_id();

@@ -26,6 +26,12 @@ struct KeyedRequest {
 // is malformed (a static string for an Error BadRequest). Other message types: "not keyed".
 const char* ValidateKeyedRequest(const wire::Envelope& envelope, KeyedRequest* out);
 
+// Whether a node that is not ready (warming up or syncing after an empty start) answers this
+// keyed request NotReady: Get and Touch (its state is not an answer yet), and a Put carrying
+// if_version_at_most (the condition is judged on state the node has not pulled yet: an empty
+// store would apply any of several writes built on one older state). Other Puts are applied.
+bool NotReadyRefuses(const wire::Envelope& envelope);
+
 // Encodes an Error frame into `builder`; valid until the builder's next Start().
 std::span<const uint8_t> BuildErrorFrame(FrameBuilder& builder, uint64_t request_id,
                                          wire::ErrorCode code, std::string_view message);

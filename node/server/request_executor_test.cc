@@ -65,6 +65,19 @@ class RequestExecutorTest : public ::testing::Test {
   std::vector<uint8_t> response_bytes_;
 };
 
+// A node warming up or syncing refuses reads and conditional puts (it cannot judge the
+// condition on state it has not pulled yet) and applies other puts.
+TEST_F(RequestExecutorTest, NotReadyRefusesReadsAndConditionalPutsOnly) {
+  EXPECT_TRUE(NotReadyRefuses(Request(GetFrame(1, "k"))));
+  EXPECT_FALSE(NotReadyRefuses(Request(PutFrame(2, "k", "v", 100))));
+  auto& b = request_builder_.Start();
+  const wire::Version version(200, 7), at_most(100, 7);
+  auto put = wire::CreatePut(b, Bytes(b, "k"), Bytes(b, "v2"), &version, 0, false,
+                             wire::PutCondition::Always, false, false, nullptr, &at_most);
+  EXPECT_TRUE(
+      NotReadyRefuses(Request(request_builder_.Finish(3, wire::Message::Put, put.Union()))));
+}
+
 TEST_F(RequestExecutorTest, PutThenGetRoundTrips) {
   const auto& put = Execute(PutFrame(1, "k", "value", 100));
   ASSERT_EQ(put.message_type(), wire::Message::PutResponse);

@@ -610,21 +610,21 @@ void ShardWorker::HandleKeyed(Connection* c, const wire::Envelope& envelope,
     ReplyError(c, envelope.request_id(), wire::ErrorCode::BadRequest, error);
     return;
   }
-  if (envelope.message_type() != wire::Message::Put && !Warm() && !c->peer_is_node) {
+  if (!c->peer_is_node && !Warm() && NotReadyRefuses(envelope)) {
     stats_.not_ready_rejections.Inc();
     char message[160];
     int n;
     if (node_.Syncing()) {
       n = snprintf(message, sizeof(message),
                    "node started empty and is pulling its keys from its peers (%llu of %llu "
-                   "done): its reads are not answers yet",
+                   "done): its reads and conditional writes are not answers yet",
                    static_cast<unsigned long long>(node_.sync.peers_done.Value()),
                    static_cast<unsigned long long>(node_.sync.peers.Value()));
     } else {
       const int64_t left = node_.warmup_until_monotonic_ms - node_.clock.MonotonicMs();
       n = snprintf(message, sizeof(message),
-                   "node restarted and is warming up (%lld ms left): its reads are not answers "
-                   "yet",
+                   "node restarted and is warming up (%lld ms left): its reads and conditional "
+                   "writes are not answers yet",
                    static_cast<long long>(std::max<int64_t>(left, 0)));
     }
     ReplyError(c, envelope.request_id(), wire::ErrorCode::NotReady, std::string_view(message, n));

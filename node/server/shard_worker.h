@@ -53,7 +53,8 @@
 //
 // Warm-up. A node restarted on a data directory it served from before answers Get and Touch
 // with Error NotReady until NodeContext::warmup_until_monotonic_ms (its reads would report keys
-// as missing that its peers hold); Puts are applied. Checked on the receiving thread, before a
+// as missing that its peers hold), and conditional Puts (NotReadyRefuses); other Puts are
+// applied. Checked on the receiving thread, before a
 // request changes shards; each worker remembers once it is warm.
 //
 // Versions. A write (Put, Touch) whose version is more than --max-clock-offset-ms ahead of the

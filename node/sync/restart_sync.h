@@ -4,12 +4,12 @@
 // it answers reads it pulls, from every peer, the states of the keys they share that are newer
 // than its own (node/sync/peer_pull.h, Merkle-guided). Meanwhile Get and Touch from proxies and
 // tools answer NotReady (requests from other nodes are served: two nodes syncing at once must not
-// wait on each other) and Puts are applied. A peer whose address refuses connections is not
-// running: its memory-only store holds nothing, so it is skipped (counted in sync_peers_down). A
-// peer that is reachable but does not answer (paused, partitioned) or fails is retried every half
-// second until --sync-timeout-ms has passed since the start; the node then serves anyway
-// (sync_state "partial", logged), as it would after its warm-up. shoalctl info shows
-// sync_state, sync_keys, sync_bytes, sync_peers_done / sync_peers.
+// wait on each other) and Puts are applied (conditional ones answer NotReady: NotReadyRefuses). A
+// peer whose address refuses connections is not running: its memory-only store holds nothing, so it
+// is skipped (counted in sync_peers_down). A peer that is reachable but does not answer (paused,
+// partitioned) or fails is retried every half second until --sync-timeout-ms has passed since the
+// start; the node then serves anyway (sync_state "partial", logged), as it would after its warm-up.
+// shoalctl info shows sync_state, sync_keys, sync_bytes, sync_peers_done / sync_peers.
 //
 // Threads: one thread of its own (NodeClient calls block). Start/RequestStop/Join from main.
 

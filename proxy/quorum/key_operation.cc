@@ -371,9 +371,9 @@ int KeyOperation::OwnAttempt(const EntryState& s) const {
 // KeyPlan::conditional. A version held by `required` replicas is an acknowledged write (with
 // required > n / 2 at most one version can be; with ONE, the first reply decides): the value is
 // computed on it. A retry waits for every replica (a replica that refused may hold what the
-// others purged). Without such a version once all have answered, the writes seen may all be
-// refused ones: a first attempt reads again; a retry builds again on what its last attempt built
-// on, applied only where that state or one of its own refused attempts is held.
+// others purged). Without such a version once all have answered, it reads again (never builds on
+// a state fewer than `required` replicas hold); one of its own refused attempts found on
+// `required` replicas ends it (TRYAGAIN).
 void KeyOperation::ConditionalReadProgress(int64_t now_ms) {
   int chosen = -1;
   if (cs_->own_count == 0 || read_pending_ == 0) {
@@ -404,25 +404,23 @@ void KeyOperation::ConditionalReadProgress(int64_t now_ms) {
       base = rr.state;
     }
   }
-  if (chosen >= 0) {
-    const int own = OwnAttempt(base);
-    if (own >= 0) return Adopt(own);
-  } else if (cs_->own_count > 0) {
-    // Build again on what the last attempt built on: applied only where that state or one of
-    // this operation's own refused attempts is held (never over another writer's).
-    resolved_ = cs_->own_base;
-    SetConditions(cs_->own_base.found ? cs_->own_base.version : Version{});
-    answer_value_ = cs_->own_base_value;
-    fetched_type_ = typed::ValueType::kString;
-    fetched_ = true;
-    Resolved(now_ms);
-    return;
-  } else {
-    // Nothing on `required` replicas: the writes seen may all be refused ones (or in flight).
+  if (chosen < 0) {
+    // Nothing on `required` replicas: the writes seen may all be refused ones (or in flight), or
+    // an acknowledged one may be held by a single replica that answered (its other holder
+    // restarted empty). Never build on any of them, nor write a refused attempt again: written
+    // at a new version, it would outrank an acknowledged write that anti-entropy then replaces
+    // with it. Read again; anti-entropy or a read-repair settles it.
     if (!RetryConditional(now_ms)) {
       Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
     }
     return;
+  }
+  if (OwnAttempt(base) >= 0) {
+    // This operation's own refused attempt is held by `required` replicas: applied late, or
+    // spread there by anti-entropy or a read-repair (whole-state paths that take the newest
+    // version, not the condition). It may have replaced an acknowledged write, or have been
+    // built on: neither acknowledged nor written again (its change could be applied twice).
+    return Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
   }
   if (!base.Live(now_ms)) {
     // Absence and tombstones are one state to a write: build above the newest of them.
@@ -453,6 +451,14 @@ void KeyOperation::SetConditions(const Version& base) {
   }
 }
 
+bool KeyOperation::BuildsOnOwnAttempt() const {
+  const std::string_view read = answer_.live ? std::string_view(answer_value_) : std::string_view();
+  for (int i = 0; i < cs_->own_count; ++i) {
+    if (read.starts_with(cs_->own_value[i])) return true;
+  }
+  return false;
+}
+
 bool KeyOperation::RetryConditional(int64_t now_ms) {
   if (cs_->attempts + 1 >= kMaxConflictAttempts || next_tag_ + 3 * plan_.n > kMaxTags) {
     return false;
@@ -460,18 +466,6 @@ bool KeyOperation::RetryConditional(int64_t now_ms) {
   ++cs_->attempts;
   Restart(now_ms);
   return true;
-}
-
-// This operation's refused attempt `own` is held by `required` replicas (applied late, or
-// read-repaired there): the cluster took it, so it is the answer and nothing more is written.
-void KeyOperation::Adopt(int own) {
-  answer_.state = cs_->own_state[own];
-  answer_.live = cs_->own_live[own];
-  answer_value_ = cs_->own_answer[own];
-  answer_.value = answer_value_;
-  answer_.performed = true;
-  write_version_ = cs_->own_version[own];
-  Answer();
 }
 
 void KeyOperation::StartFetch(int64_t now_ms) {
@@ -566,6 +560,12 @@ void KeyOperation::Resolved(int64_t now_ms) {
   if (answer_.live && plan_.want_value) answer_.value = answer_value_;
   if (!ConditionHolds(now_ms)) {
     Answer();
+    return;
+  }
+  if (plan_.conditional && plan_.transform == ValueTransform::kAppend && BuildsOnOwnAttempt()) {
+    // The value read starts with one of this APPEND's refused attempts: that attempt was
+    // spread (anti-entropy, read-repair) and built on. Appending again would apply it twice.
+    Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
     return;
   }
   if (plan_.transform != ValueTransform::kNone && !Transform()) {
@@ -769,7 +769,10 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   phase_ = Phase::kWrite;
   ++round_;
   write_counted_ = write_failed_ = write_applied_ = write_stale_ = write_not_ready_ = 0;
-  if (plan_.conditional) cs_->write_conflicts = 0;
+  if (plan_.conditional) {
+    cs_->write_conflicts = 0;
+    cs_->newer_held = Version{};
+  }
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
   write_pending_ = plan_.n;
   previous_seen_ = previous_live_ = false;
@@ -825,6 +828,10 @@ void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   Absorb(reply.previous_version);
   if (!Current(tag, Phase::kWrite)) return;
   --write_pending_;
+  if (plan_.conditional && !reply.applied) {
+    // What a refusal shows held (a replica warming up or syncing holds it all the same).
+    cs_->newer_held = std::max(cs_->newer_held, reply.current);
+  }
   if (reply.not_ready) {
     // The replica holds the write but answers reads NotReady until it has warmed up or synced: W
     // acknowledgements that include it could leave the write on fewer than W of the replicas a
@@ -904,32 +911,55 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
   WriteProgress(now_ms);
 }
 
-void KeyOperation::WriteProgress(int64_t now_ms) {
-  if (answered_) return;
-  if (plan_.conditional) {
-    if (write_counted_ >= plan_.required) {
+void KeyOperation::ConditionalWriteProgress(int64_t now_ms) {
+  // Every replica's answer is waited for: one that refused may hold a newer write.
+  if (write_pending_ > 0) return;
+  if (write_counted_ >= plan_.required) {
+    if (cs_->newer_held <= write_version_) {
       answer_.performed = true;
       Answer();
       return;
     }
-    if (write_counted_ + write_pending_ >= plan_.required) return;  // still reachable
-    if (cs_->write_conflicts == 0) {
-      Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, write_counted_);
-      return;
-    }
-    // Refused by concurrent writes: remember this attempt (it may be held somewhere), read
-    // again and recompute.
-    cs_->own_version[cs_->own_count] = write_version_;
-    cs_->own_answer[cs_->own_count].assign(answer_.value.data(), answer_.value.size());
-    cs_->own_live[cs_->own_count] = answer_.live;
-    cs_->own_state[cs_->own_count] = answer_.state;
-    cs_->own_base = resolved_;
-    cs_->own_base_value = answer_.live ? answer_value_ : std::string();
-    const int acks = write_counted_;
-    ++cs_->own_count;
-    if (!RetryConditional(now_ms)) Fail(KeyAnswer::Failure::kConflict, plan_.required, acks);
+    // Applied by a quorum, but a replica holds a newer write: another writer's refused attempt
+    // (built on an older state) that anti-entropy would spread over this one, or a write built
+    // on this one. Written again, the same value and expiry at a version above it, applied only
+    // where this write (or an older state) is still held: of it and any write built on this one,
+    // each replica takes the first, so at most one reaches a quorum.
+    if (Restamp(now_ms)) return;
+    Fail(KeyAnswer::Failure::kConflict, plan_.required, write_counted_);
     return;
   }
+  const KeyAnswer::Failure failure =
+      cs_->write_conflicts == 0 ? KeyAnswer::Failure::kWriteQuorum : KeyAnswer::Failure::kConflict;
+  if (cs_->restamps > 0 || cs_->write_conflicts == 0) {
+    // Short of its quorum by failures alone (NOQUORUM), or a re-stamp short of it: the write
+    // before it was applied by a quorum and may have been built on, so it is never computed
+    // again (its change could be applied twice).
+    Fail(failure, plan_.required, write_counted_);
+    return;
+  }
+  // Refused by concurrent writes: remember this attempt (it may be held somewhere), read again
+  // and recompute.
+  cs_->own_version[cs_->own_count] = write_version_;
+  cs_->own_value[cs_->own_count] = write_value_;
+  const int acks = write_counted_;
+  ++cs_->own_count;
+  if (!RetryConditional(now_ms)) Fail(failure, plan_.required, acks);
+}
+
+bool KeyOperation::Restamp(int64_t now_ms) {
+  if (cs_->restamps >= kMaxRestamps || next_tag_ + plan_.n > kMaxTags) return false;
+  ++cs_->restamps;
+  ++stale_retries_;
+  for (int r = 0; r < plan_.n; ++r) cs_->replica_condition[r] = write_version_;
+  stale_floor_ = cs_->newer_held;
+  StartWrite(now_ms, true);
+  return true;
+}
+
+void KeyOperation::WriteProgress(int64_t now_ms) {
+  if (answered_) return;
+  if (plan_.conditional) return ConditionalWriteProgress(now_ms);
   const int counted = write_counted_ + (plan_.sloppy ? hint_stored_ : 0);
   if (counted >= plan_.required) {
     if (typed_write_ && write_stale_ > 0 && attempt_ + 1 < kMaxAttempts) {

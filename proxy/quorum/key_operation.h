@@ -169,16 +169,20 @@ struct KeyPlan {
   int64_t transform_offset = 0;                      // kSetRange
   int64_t incr_by = 0;                               // kIncrBy
   long double incr_by_float = 0;                     // kIncrByFloat
-  // kReadThenWrite Put (APPEND, SETRANGE, GETSET; docs/data-model.md "Concurrent
+  // kReadThenWrite Put (APPEND, SETRANGE, GETSET; docs/replication.md "Concurrent
   // read-modify-writes"): an optimistic versioned write. The read waits for a version held by
   // `required` replicas (an acknowledged write, never a refused one; every replica's answer when
   // none is), the value is computed on it and the Put carries if_version_at_most = that version
   // (to a replica seen holding one of this operation's own refused attempts: that attempt's
-  // version), so a replica that took another write since refuses it. Only applied replies count.
+  // version), so a replica that took another write since refuses it. Only applied replies count,
+  // and a round is decided once every replica has answered it (or failed): acknowledged when
+  // `required` applied it and no refusal showed a newer version held; applied by `required` with
+  // a newer version held elsewhere, it is re-stamped (the same value above that version,
+  // if_version_at_most = its own version; at most kMaxRestamps rounds, then Failure::kConflict).
   // Short of `required` because of refusals (or with no version on `required` replicas), the
-  // operation reads again, at most kMaxConflictAttempts reads in all, then Failure::kConflict.
-  // An own refused attempt held by `required` replicas was adopted by the cluster: the answer.
-  // Never hinted (a replayed hint would bypass the condition).
+  // operation reads again, at most kMaxConflictAttempts reads in all, then Failure::kConflict;
+  // so it does when an own refused attempt is held by `required` replicas, or (APPEND) the value
+  // read starts with one. Never hinted (a replayed hint would bypass the condition).
   bool conditional = false;
   // kWrite: the value's type (not kString: `value` is a whole typed body, written at a new
   // version: RENAME and COPY of a counter, hash or set, the STORE commands).
@@ -343,6 +347,8 @@ class KeyOperation {
   static constexpr int kMaxAttempts = 3;
   // Attempts of a conditional write (the first included); each uses at most 3n tags.
   static constexpr int kMaxConflictAttempts = 6;
+  // Re-stamps of a conditional write applied by a quorum while a replica held a newer version.
+  static constexpr int kMaxRestamps = 2;
 
  private:
   uint8_t Queue(NodeRequest request);
@@ -366,9 +372,15 @@ class KeyOperation {
   // KeyPlan::conditional: decides the read on a version held by `required` replicas.
   void ConditionalReadProgress(int64_t now_ms);
   int OwnAttempt(const EntryState& s) const;  // index of the own refused attempt written at s
-  void Adopt(int attempt);
+  // APPEND: the resolved value starts with the value of one of this operation's refused attempts.
+  bool BuildsOnOwnAttempt() const;
   // Reads again if attempts remain (true); false: the caller answers.
   bool RetryConditional(int64_t now_ms);
+  // KeyPlan::conditional: decides a write round once every replica has answered it.
+  void ConditionalWriteProgress(int64_t now_ms);
+  // Writes the value again above cs_->newer_held, applied where write_version_ (or older) is
+  // held; false when no round is left.
+  bool Restamp(int64_t now_ms);
   void SetConditions(const Version& base);  // cs_'s condition_version and replica_condition
   void StartFetch(int64_t now_ms);
   void Resolved(int64_t now_ms);
@@ -465,13 +477,10 @@ class KeyOperation {
     int attempts = 0;         // reads started again (after a refusal, an ambiguous read, ...)
     int own_count = 0;        // refused attempts so far
     Version own_version[kMaxConflictAttempts];
-    std::string own_answer[kMaxConflictAttempts];  // each one's answer value
-    bool own_live[kMaxConflictAttempts] = {};
-    EntryState own_state[kMaxConflictAttempts];
-    // The state the last refused attempt built on, and its value: what a retry builds on again
-    // when no version is held by `required` replicas.
-    EntryState own_base;
-    std::string own_base_value;
+    std::string own_value[kMaxConflictAttempts];  // each one's value written
+    // The newest version a refusal of this round showed held (zero: none).
+    Version newer_held;
+    int restamps = 0;       // rounds that wrote this operation's acknowledged value again, above it
     std::string arg_value;  // the plan's value (APPEND's suffix, GETSET's value), for retries
   };
   std::unique_ptr<ConditionalState> cs_;

@@ -21,10 +21,15 @@ namespace {
 constexpr int64_t kNow = 1'700'000'000'000;
 
 // A replica as the node store applies a string Put: the greater version wins; with
-// if_version_at_most, a held version above it refuses (condition failed).
+// if_version_at_most, a held version above it refuses (condition failed). `down`: every request
+// fails; `not_ready` (restarted empty, syncing): reads and conditional puts answer NotReady (its
+// condition cannot be judged on an empty store), other puts are applied and answered with
+// not_ready set.
 struct Replica {
   EntryState state;
   std::string value;
+  bool down = false;
+  bool not_ready = false;
 
   GetReply Get(const NodeRequest& req) const {
     GetReply r;
@@ -53,7 +58,31 @@ struct Replica {
     r.current = r.current_expiry_version = req.version;
     return r;
   }
+  // Whole-state merge (anti-entropy, read-repair, start-up sync): the greater version wins.
+  void Merge(const Replica& from) {
+    if (from.state.found && (!state.found || from.state.version > state.version)) {
+      state = from.state;
+      value = from.value;
+    }
+  }
 };
+
+// Anti-entropy between two replicas: each takes the other's state if it is newer.
+void AntiEntropy(std::vector<Replica>& replicas, int a, int b) {
+  replicas[a].Merge(replicas[b]);
+  replicas[b].Merge(replicas[a]);
+}
+
+// The state every replica converges to (the greatest version held).
+const Replica& Newest(const std::vector<Replica>& replicas) {
+  const Replica* newest = &replicas[0];
+  for (const Replica& r : replicas) {
+    if (r.state.found && (!newest->state.found || r.state.version > newest->state.version)) {
+      newest = &r;
+    }
+  }
+  return *newest;
+}
 
 KeyPlan Append(std::string_view suffix) {
   KeyPlan p;
@@ -77,8 +106,10 @@ struct Client {
   KeyOperation op;
   std::vector<NodeRequest> in_flight;
   std::vector<std::string> values;  // owned copies of the Put values in flight
+  bool put_unanswered = false;      // a replica failed (or answered NotReady to) one of its puts
 
   void Start(const KeyPlan& plan) {
+    put_unanswered = false;
     op.Start(plan, hlc, writer, kNow);
     Collect();
   }
@@ -97,14 +128,22 @@ void Deliver(Client& c, size_t i, std::vector<Replica>& replicas, bool fail = fa
   const std::string value = c.values[i];
   c.in_flight.erase(c.in_flight.begin() + static_cast<long>(i));
   c.values.erase(c.values.begin() + static_cast<long>(i));
-  if (fail) {
+  Replica& replica = replicas[req.replica];
+  if (req.type == NodeRequest::Type::kPut && (fail || replica.down || replica.not_ready)) {
+    c.put_unanswered = true;
+  }
+  if (fail || replica.down) {
     c.op.OnFailure(req.tag, kNow);
+  } else if (replica.not_ready && (req.type == NodeRequest::Type::kGet || req.conditional)) {
+    c.op.OnNotReady(req.tag, kNow);
   } else if (req.type == NodeRequest::Type::kGet) {
-    c.op.OnGet(req.tag, replicas[req.replica].Get(req), kNow);
+    c.op.OnGet(req.tag, replica.Get(req), kNow);
   } else {
     NodeRequest put = req;
     put.value = value;
-    c.op.OnPut(req.tag, replicas[req.replica].Put(put), kNow);
+    PutReply reply = replica.Put(put);
+    reply.not_ready = replica.not_ready;
+    c.op.OnPut(req.tag, reply, kNow);
   }
   c.Collect();
 }
@@ -134,14 +173,48 @@ void DeliverAll(Client& c, std::vector<Replica>& replicas) {
   while (!c.in_flight.empty()) Deliver(c, 0, replicas);
 }
 
+// Runs one APPEND of `c` to its end, no other writer at work; the value it answered ("" unless
+// acknowledged).
+std::string AppendAlone(Client& c, std::string_view suffix, std::vector<Replica>& replicas) {
+  c.Start(Append(suffix));
+  DeliverAll(c, replicas);
+  EXPECT_TRUE(c.op.answered());
+  if (!c.op.answer().performed) return "";
+  return std::string(c.op.answer().value);
+}
+
+// Delivers `c`'s first request of `type` to `replica` (which must be in flight).
+void DeliverOne(Client& c, NodeRequest::Type type, int replica, std::vector<Replica>& replicas) {
+  for (size_t i = 0; i < c.in_flight.size(); ++i) {
+    if (c.in_flight[i].replica == replica && c.in_flight[i].type == type) {
+      Deliver(c, i, replicas);
+      return;
+    }
+  }
+  ADD_FAILURE() << "no request of that type to replica " << replica;
+}
+
+// x and y APPEND to "a" at once; y's put reaches replica 1 first, x's puts reach replicas 0 and 2
+// first: x is applied by a quorum, y by replica 1 alone (its retry's reads are left in flight).
+void SplitQuorum(Client& x, Client& y, std::vector<Replica>& replicas) {
+  x.Start(Append("x"));
+  y.Start(Append("y"));
+  for (int r = 0; r < 3; ++r) {
+    DeliverOne(x, NodeRequest::Type::kGet, r, replicas);
+    DeliverOne(y, NodeRequest::Type::kGet, r, replicas);
+  }
+  DeliverOne(y, NodeRequest::Type::kPut, 1, replicas);
+  DeliverOne(x, NodeRequest::Type::kPut, 0, replicas);
+  DeliverOne(x, NodeRequest::Type::kPut, 2, replicas);
+  DeliverOne(x, NodeRequest::Type::kPut, 1, replicas);
+  DeliverOne(y, NodeRequest::Type::kPut, 0, replicas);
+  DeliverOne(y, NodeRequest::Type::kPut, 2, replicas);
+}
+
 TEST(ConditionalWrite, CarriesTheVersionItBuildsOn) {
   std::vector<Replica> replicas = Holding("a", V(kNow - 1000, 5));
   Client x(1);
-  x.Start(Append("b"));
-  DeliverAll(x, replicas);
-  ASSERT_TRUE(x.op.answered());
-  EXPECT_TRUE(x.op.answer().performed);
-  EXPECT_EQ(x.op.answer().value, "ab");
+  EXPECT_EQ(AppendAlone(x, "b", replicas), "ab");
   EXPECT_EQ(replicas[0].value, "ab");
 }
 
@@ -168,8 +241,7 @@ TEST(ConditionalWrite, RefusedByAConcurrentAppendRetriesOnItsValue) {
   Client x(1), l(2);
   x.Start(Append("x"));
   l.Start(Append("l"));
-  for (int r = 0; r < 3; ++r) DeliverTo(x, r, replicas);  // x's reads; its puts are queued
-  // (x's puts were queued by its reads: the loop above delivered them in replica order too.)
+  DeliverAll(x, replicas);  // x's reads, then its puts (answered once all three replied)
   ASSERT_TRUE(x.op.answered());
   for (int r = 0; r < 3; ++r) DeliverTo(l, r, replicas);  // l read "a", refused, read "ax"
   DeliverAll(l, replicas);
@@ -239,14 +311,13 @@ TEST(ConditionalWrite, ASplitOfRefusedWritesWithAReplicaDownIsNeverBuiltOn) {
   // on it.
   replicas[2] = replicas[1];
   Client m(3);
-  m.Start(Append("m"));
-  DeliverAll(m, replicas);
-  ASSERT_TRUE(m.op.answered());
-  EXPECT_TRUE(m.op.answer().performed);
-  EXPECT_EQ(m.op.answer().value, "alm");
+  EXPECT_EQ(AppendAlone(m, "m", replicas), "alm");
 }
 
-TEST(ConditionalWrite, ItsOwnRefusedWriteHeldByAQuorumIsAdopted) {
+// x's refused attempt reaches a quorum by a whole-state path (a read-repair, anti-entropy), which
+// takes the newest version and not the condition: it may have replaced an acknowledged write, or
+// been built on. x neither acknowledges it nor appends again ("axx"): TRYAGAIN.
+TEST(ConditionalWrite, ItsOwnRefusedWriteSpreadToAQuorumIsNotAcknowledged) {
   std::vector<Replica> replicas = Holding("a", V(kNow - 1000, 5));
   Client x(1);
   x.Start(Append("x"));
@@ -264,11 +335,68 @@ TEST(ConditionalWrite, ItsOwnRefusedWriteHeldByAQuorumIsAdopted) {
   ASSERT_FALSE(x.op.answered());  // reading again
   // Meanwhile a read-repair spread x's refused "ax" to replica 1.
   replicas[1] = replicas[0];
+  const Version attempt = replicas[0].state.version;
+  DeliverAll(x, replicas);
+  ASSERT_TRUE(x.op.answered());
+  EXPECT_FALSE(x.op.answer().performed);
+  EXPECT_EQ(x.op.answer().failure, KeyAnswer::Failure::kConflict);
+  for (int r : {0, 1}) {  // nothing written again
+    EXPECT_EQ(replicas[r].value, "ax");
+    EXPECT_EQ(replicas[r].state.version, attempt);
+  }
+  EXPECT_EQ(replicas[2].value, "zz");
+}
+
+// y's refused write on replica 1 is newer than x's (same clock, greater writer id). Were x
+// acknowledged at its first version, the next anti-entropy exchange would replace it everywhere
+// with y's refused "ay" before y's retry overwrites it: an acknowledged APPEND lost. x is
+// acknowledged only once no replica that answered holds a newer version: it writes its value
+// again (re-stamped above "ay", applied only where its own write is held) first.
+TEST(ConditionalWrite, IsAcknowledgedOnlyAboveARefusedWriteHeldElsewhere) {
+  std::vector<Replica> replicas = Holding("a", V(kNow - 1000, 5));
+  Client x(1), y(2);
+  SplitQuorum(x, y, replicas);
+  ASSERT_GT(replicas[1].state.version, replicas[0].state.version);  // "ay" is newer
   DeliverAll(x, replicas);
   ASSERT_TRUE(x.op.answered());
   EXPECT_TRUE(x.op.answer().performed);
-  EXPECT_EQ(x.op.answer().value, "ax");  // adopted: not "axx", nothing written again
-  EXPECT_EQ(replicas[2].value, "zz");
+  EXPECT_EQ(x.op.answer().value, "ax");
+  EXPECT_GT(x.op.write_version(), replicas[1].state.version);
+  // Anti-entropy runs before y's retry reads.
+  AntiEntropy(replicas, 0, 1);
+  AntiEntropy(replicas, 1, 2);
+  EXPECT_EQ(Newest(replicas).value, "ax");
+  DeliverAll(y, replicas);
+  ASSERT_TRUE(y.op.answered());
+  EXPECT_TRUE(y.op.answer().performed);
+  EXPECT_EQ(y.op.answer().value, "axy");
+  for (const Replica& r : replicas) EXPECT_EQ(r.value, "axy");
+}
+
+// x is acknowledged by replicas 0 and 2 above y's refused "ay" on replica 1; then replica 2
+// restarts empty. y's retry finds no version on two replicas: it must not write "ay" again above
+// "ax" (anti-entropy would then spread it over the acknowledged "ax"); it reads again and gives
+// up, and anti-entropy settles on "ax".
+TEST(ConditionalWrite, ARetryNeverRaisesItsRefusedWriteAboveAnAcknowledgedOne) {
+  std::vector<Replica> replicas = Holding("a", V(kNow - 1000, 5));
+  Client x(2), y(1);  // x's versions above y's: acknowledged at once
+  SplitQuorum(x, y, replicas);
+  DeliverAll(x, replicas);
+  ASSERT_TRUE(x.op.answered());
+  ASSERT_TRUE(x.op.answer().performed);
+  EXPECT_EQ(replicas[1].value, "ay");
+  replicas[2] = Replica{};
+  replicas[2].down = true;  // restarted: empty, unreachable for now
+  DeliverAll(y, replicas);
+  ASSERT_TRUE(y.op.answered());
+  EXPECT_EQ(y.op.answer().failure, KeyAnswer::Failure::kConflict);
+  AntiEntropy(replicas, 0, 1);
+  EXPECT_EQ(replicas[1].value, "ax");
+  // Back (start-up sync), the next APPEND builds on "ax".
+  replicas[2].down = false;
+  replicas[2].Merge(replicas[0]);
+  Client z(3);
+  EXPECT_EQ(AppendAlone(z, "z", replicas), "axz");
 }
 
 TEST(ConditionalWrite, GivesUpWithAConflictAfterItsAttempts) {
@@ -306,71 +434,129 @@ TEST(ConditionalWrite, AboveALingeringTombstoneWhereOthersPurgedIt) {
   for (const Replica& r : replicas) EXPECT_EQ(r.value, "x");  // the tombstone's too
 }
 
-// Concurrent APPENDs through three proxies, every request delivered in a random order: each
-// acknowledged suffix is in the final value exactly once, and the final value is held by a
-// quorum.
+// Concurrent APPENDs through three proxies (3 x 4), every request delivered in a random order;
+// optionally anti-entropy exchanges between any two replicas at any moment (`anti_entropy`) and
+// one replica restarted empty (`restart`: unreachable for a while, then answering reads and
+// conditional puts NotReady until its start-up sync has pulled its peers' states).
+struct AppendRun {
+  std::string final_value;  // what the replicas converge to (the newest version)
+  // Acknowledged suffixes, and whether every replica answered each one's write rounds.
+  std::vector<std::pair<std::string, bool>> acknowledged;
+  int conflicts = 0;  // TRYAGAIN
+};
+
+AppendRun RunAppends(uint32_t seed, bool anti_entropy, bool restart) {
+  std::mt19937 rng(seed);
+  std::vector<Replica> replicas = Holding("", V(kNow - 1000, 5));
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<int> next(3, 0);  // appends issued per client
+  AppendRun run;
+  for (int c = 0; c < 3; ++c) {
+    clients.push_back(std::make_unique<Client>(100 + c));
+    clients[c]->clock.Set(kNow + c);
+  }
+  auto start = [&](int c) {
+    clients[c]->Start(
+        Append(std::string(1, static_cast<char>('p' + c)) + std::to_string(next[c]++)));
+  };
+  for (int c = 0; c < 3; ++c) start(c);
+  const int restarted = restart ? static_cast<int>(rng() % 3) : -1;
+  const int down_at = restart ? static_cast<int>(rng() % 60) : -1;
+  const int ready_at = down_at + 5 + static_cast<int>(rng() % 40);
+  const int synced_at = ready_at + static_cast<int>(rng() % 20);
+  for (int step = 0; step < 100000; ++step) {
+    if (step == down_at) {
+      replicas[restarted] = Replica{};
+      replicas[restarted].down = true;
+    } else if (restart && step == ready_at) {
+      replicas[restarted].down = false;
+      replicas[restarted].not_ready = true;
+    } else if (restart && step == synced_at) {
+      for (int r = 0; r < 3; ++r) replicas[restarted].Merge(replicas[r]);
+      replicas[restarted].not_ready = false;
+    }
+    if (anti_entropy && rng() % 8 == 0) {
+      const int a = static_cast<int>(rng() % 3), b = static_cast<int>(rng() % 3);
+      if (!replicas[a].down && !replicas[b].down) AntiEntropy(replicas, a, b);
+    }
+    std::vector<int> busy;
+    for (int c = 0; c < 3; ++c) {
+      if (!clients[c]->in_flight.empty()) busy.push_back(c);
+    }
+    if (busy.empty()) break;
+    const int c = busy[rng() % busy.size()];
+    Client& cl = *clients[c];
+    Deliver(cl, rng() % cl.in_flight.size(), replicas);
+    if (cl.op.answered() && cl.in_flight.empty()) {
+      if (cl.op.answer().performed) {
+        run.acknowledged.emplace_back(
+            std::string(1, static_cast<char>('p' + c)) + std::to_string(next[c] - 1),
+            !cl.put_unanswered);
+      } else {
+        EXPECT_EQ(cl.op.answer().failure, KeyAnswer::Failure::kConflict) << seed;
+        ++run.conflicts;
+      }
+      if (next[c] < 4) start(c);
+    }
+  }
+  for (Replica& r : replicas) r.down = r.not_ready = false;
+  run.final_value = Newest(replicas).value;
+  return run;
+}
+
+size_t Occurrences(const std::string& value, const std::string& s) {
+  size_t count = 0;
+  for (size_t pos = value.find(s); pos != std::string::npos; pos = value.find(s, pos + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 TEST(ConditionalWrite, RandomInterleavingsKeepEveryAcknowledgedAppendOnce) {
-  int total_conflicts = 0;
+  int conflicts = 0;
   for (uint32_t seed = 1; seed <= 300; ++seed) {
-    std::mt19937 rng(seed);
-    std::vector<Replica> replicas = Holding("", V(kNow - 1000, 5));
-    std::vector<std::unique_ptr<Client>> clients;
-    const char suffixes[] = {'p', 'q', 'r'};
-    std::vector<int> next(3, 0);  // appends issued per client
-    for (int c = 0; c < 3; ++c) {
-      clients.push_back(std::make_unique<Client>(100 + c));
-      clients[c]->clock.Set(kNow + c);
+    const AppendRun run = RunAppends(seed, /*anti_entropy=*/false, /*restart=*/false);
+    for (const auto& [suffix, all_answered] : run.acknowledged) {
+      EXPECT_TRUE(all_answered);
+      EXPECT_EQ(Occurrences(run.final_value, suffix), 1u)
+          << "seed " << seed << " " << suffix << " in " << run.final_value;
     }
-    int acknowledged[3] = {0, 0, 0};
-    auto start = [&](int c) {
-      std::string s(1, suffixes[c]);
-      s += std::to_string(next[c]++);
-      clients[c]->Start(Append(s));
-    };
-    for (int c = 0; c < 3; ++c) start(c);
-    for (int steps = 0; steps < 100000; ++steps) {
-      std::vector<int> busy;
-      for (int c = 0; c < 3; ++c) {
-        if (!clients[c]->in_flight.empty()) busy.push_back(c);
-      }
-      if (busy.empty()) break;
-      const int c = busy[rng() % busy.size()];
-      Client& cl = *clients[c];
-      Deliver(cl, rng() % cl.in_flight.size(), replicas);
-      if (cl.op.answered() && cl.in_flight.empty()) {
-        if (cl.op.answer().performed) {
-          ++acknowledged[c];
-        } else {
-          ASSERT_EQ(cl.op.answer().failure, KeyAnswer::Failure::kConflict) << seed;
-          ++total_conflicts;
-        }
-        if (next[c] < 4) start(c);
-      }
-    }
-    // The final state: the newest version (what repair converges to).
-    const Replica* newest = &replicas[0];
-    for (const Replica& r : replicas) {
-      if (r.state.version > newest->state.version) newest = &r;
-    }
-    for (int c = 0; c < 3; ++c) {
-      for (int k = 0; k < 4; ++k) {
-        const std::string s = std::string(1, suffixes[c]) + std::to_string(k);
-        size_t count = 0;
-        for (size_t pos = newest->value.find(s); pos != std::string::npos;
-             pos = newest->value.find(s, pos + 1)) {
-          ++count;
-        }
-        EXPECT_LE(count, 1u) << "seed " << seed << " " << s << " in " << newest->value;
-      }
-    }
-    int present = 0;
-    for (char ch : newest->value) present += (ch >= 'p' && ch <= 'r') ? 1 : 0;
-    EXPECT_GE(present, acknowledged[0] + acknowledged[1] + acknowledged[2])
-        << "seed " << seed << ": " << newest->value;
+    conflicts += run.conflicts;
   }
   // Three writers on one key, every delivery order: some give up (TRYAGAIN: a three-way split of
-  // refused writes is left for a read-repair to settle); measured 538 of 3600.
-  EXPECT_LT(total_conflicts, 3600 / 5);
+  // refused writes is left for anti-entropy or a read-repair to settle, and a write applied by a
+  // quorum while a replica held a newer one is only acknowledged once re-stamped above it);
+  // measured 916 of 3600 (538 when a
+  // retry still wrote again on the state its refused attempt had built on: unsafe, see above).
+  printf("%d of 3600 gave up\n", conflicts);
+  EXPECT_LT(conflicts, 3600 * 3 / 10);
+}
+
+// With anti-entropy spreading the newest state (refused attempts included) at any moment and a
+// replica restarted empty: every acknowledged APPEND whose write rounds every replica answered is
+// in the converged value exactly once; none is there twice. An acknowledged APPEND whose round
+// a replica did not answer (down, warming up) can still be lost: that replica may take, after
+// the round, a concurrent write built on the same state with a newer version, which anti-entropy
+// spreads before its writer's retry overwrites it (docs/replication.md). Counted, not excluded.
+TEST(ConditionalWrite, AntiEntropyAndARestartedReplicaLoseNoAcknowledgedAppend) {
+  int acknowledged = 0, unconfirmed = 0, unconfirmed_lost = 0;
+  for (uint32_t seed = 1; seed <= 400; ++seed) {
+    const AppendRun run = RunAppends(seed, /*anti_entropy=*/true, /*restart=*/true);
+    for (const auto& [suffix, all_answered] : run.acknowledged) {
+      const size_t count = Occurrences(run.final_value, suffix);
+      EXPECT_LE(count, 1u) << "seed " << seed << " " << suffix << " in " << run.final_value;
+      if (all_answered) {
+        EXPECT_EQ(count, 1u) << "seed " << seed << " " << suffix << " in " << run.final_value;
+      } else {
+        ++unconfirmed;
+        unconfirmed_lost += count == 0 ? 1 : 0;
+      }
+    }
+    acknowledged += static_cast<int>(run.acknowledged.size());
+  }
+  printf("acknowledged %d of 4800; %d with a replica that did not answer, %d of those lost\n",
+         acknowledged, unconfirmed, unconfirmed_lost);
+  EXPECT_GT(acknowledged, 4800 / 2);
 }
 
 // RENAME's delete of its source: written at the version derived from the state it read, so a

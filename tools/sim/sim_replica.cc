@@ -30,7 +30,7 @@ std::vector<uint8_t> SimReplica::Handle(std::span<const uint8_t> request, int64_
   std::span<const uint8_t> frame;
   if (const char* error = node::ValidateKeyedRequest(envelope, &keyed)) {
     frame = node::BuildErrorFrame(out_, envelope.request_id(), wire::ErrorCode::BadRequest, error);
-  } else if (envelope.message_type() != wire::Message::Put && sim_now_ms < warm_until_) {
+  } else if (sim_now_ms < warm_until_ && node::NotReadyRefuses(envelope)) {
     frame = node::BuildErrorFrame(out_, envelope.request_id(), wire::ErrorCode::NotReady,
                                   "warming up after an empty start");
   } else {

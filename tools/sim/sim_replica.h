@@ -5,8 +5,9 @@
 // Its clock is a FakeClock that the simulation sets (simulated time plus this node's offset).
 //
 // What the simulation models itself (the node's event loop does it in production):
-//  - a node restarted empty answers Get and Touch with Error{NotReady} until its warm-up ends
-//    (node/server's --warmup-ms), Puts are applied at once and answered with not_ready set;
+//  - a node restarted empty answers Get, Touch and conditional Puts (if_version_at_most) with
+//    Error{NotReady} until its warm-up ends (node/server's --warmup-ms, NotReadyRefuses), other
+//    Puts are applied at once and answered with not_ready set;
 //  - a node that is down receives nothing (the network drops what is sent to it).
 
 #include <cstdint>
