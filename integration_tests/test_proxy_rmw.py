@@ -102,7 +102,11 @@ def test_concurrent_getsets_each_return_a_different_previous_value():
             t.join(timeout=harness.slow(300))
         failed = [r for rs in replies for r in rs if isinstance(r, str)]
         previous = [r for rs in replies for r in rs if not isinstance(r, str)]
-        assert len(failed) <= clients * per_client // 10, failed[:5]
+        print(f"acknowledged {len(previous)} of {clients * per_client}; failed {len(failed)}")
+        # Some give up under this contention (TRYAGAIN: not acknowledged). Measured 11-39 of 200
+        # per run (before acknowledgements waited for every replica and re-stamped above a newer
+        # refused write, 4-21, at the price of acknowledged writes that anti-entropy could undo).
+        assert len(failed) <= clients * per_client // 4, failed[:5]
         # Every acknowledged GETSET took over from a different value: no value is returned as
         # the previous one twice (the first GETSET of all returns nil).
         values = [p for p in previous if p is not None]
