@@ -67,15 +67,21 @@ def read_log(path):
 class Process:
     """A running binary. stop() sends SIGTERM and waits; kill() sends SIGKILL."""
 
-    def __init__(self, name, args, port, log_path):
+    def __init__(self, name, args, port, log_path, wait=True):
+        """wait=False: returns at once (start several, then wait_ready() each)."""
         self.name = name
         self.args = args
         self.port = port
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=10.0):
+        """Waits until the port opens; kills the process and raises if it does not."""
         try:
-            wait_for_port(port, proc=self.proc, log=log_path)
+            wait_for_port(self.port, timeout=timeout, proc=self.proc, log=self.log_path)
         except Exception:
             self.kill()
             raise

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 import harness
-from harness import BIN, free_port, shoalctl, slow, wait_for_port, wait_until
+from harness import BIN, free_port, shoalctl, slow, wait_until
 from node_wire import NodeConnection
 from test_admin import scrape, value, wait_admin
 from test_node_hints import hint_put
@@ -68,27 +68,15 @@ def node_args(tmp_path, node_id, port, seeds, extra=(), zone=None):
             "--zone", zone or f"zone-{node_id}", *extra]
 
 
-class Launched(harness.Process):
-    """A Process started without waiting for its port (nodes from seeds start together)."""
-
-    def __init__(self, name, args, port, log_path):
-        self.name = name
-        self.args = args
-        self.port = port
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
-
-
 def start_seeded_nodes(tmp_path, ports, seeds, extra=(), zones=None):
     procs = {}
     for node_id, port in ports.items():
         args = node_args(tmp_path, node_id, port, seeds, extra,
                          zone=zones[node_id] if zones else None)
-        procs[node_id] = Launched(f"node-{node_id}", args, port,
-                                  Path(tmp_path) / f"node-{node_id}-{port}.log")
+        procs[node_id] = harness.Process(f"node-{node_id}", args, port,
+                                         Path(tmp_path) / f"node-{node_id}-{port}.log", wait=False)
     for p in procs.values():
-        wait_for_port(p.port, timeout=30, proc=p.proc, log=p.log_path)
+        p.wait_ready(timeout=30)
     return procs
 
 
@@ -457,11 +445,10 @@ def test_join_under_quorum_load(tmp_path):
             time.sleep(1)
             port = free_port()
             cluster.ports["d"] = port
-            cluster.procs["d"] = Launched(
+            cluster.procs["d"] = harness.Process(
                 "node-d", node_args(tmp_path, "d", port, cluster.seeds, ("--join-wait", "3s")),
-                port, Path(tmp_path) / f"node-d-{port}.log")
-            wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
-                          log=cluster.procs["d"].log_path)
+                port, Path(tmp_path) / f"node-d-{port}.log", wait=False)
+            cluster.procs["d"].wait_ready(timeout=30)
             sample = keys[::10]
             # JOINING: known to the cluster and the proxy, but no read goes to it.
             assert wait_until(lambda: proxy_members(cluster.client).get("d", {}).get("state")
@@ -507,13 +494,12 @@ def test_decommission_hands_off_its_hints(tmp_path):
         cluster.procs["d"].stop()
         port = cluster.ports["d"]
         admin = free_port()
-        cluster.procs["d"] = Launched(
+        cluster.procs["d"] = harness.Process(
             "node-d", node_args(tmp_path, "d", port, cluster.seeds, (
                 "--hint-replay-rate", "1", "--anti-entropy-interval-ms", "0",
                 "--admin", f"127.0.0.1:{admin}")),
-            port, Path(tmp_path) / f"node-d-{port}-2.log")
-        wait_for_port(port, timeout=30, proc=cluster.procs["d"].proc,
-                      log=cluster.procs["d"].log_path)
+            port, Path(tmp_path) / f"node-d-{port}-2.log", wait=False)
+        cluster.procs["d"].wait_ready(timeout=30)
         cluster.wait_all_normal(ids)
         for_b = [f"hb{i}".encode() for i in range(150)]
         for_c = [f"hc{i}".encode() for i in range(150)]
