@@ -15,9 +15,9 @@ from pathlib import Path
 import redis
 
 import harness
-from harness import free_port, shoalctl, slow, wait_for_port, wait_until
+from harness import free_port, shoalctl, slow, wait_until
 from test_admin import scrape, value, wait_admin
-from test_membership import Launched, SeededCluster, held_by, node_args, states
+from test_membership import SeededCluster, held_by, node_args, states
 
 KEYS = [f"s{i}" for i in range(600)]
 EXTRA = ("--anti-entropy-interval-ms", "0", "--join-wait", "1s")
@@ -36,7 +36,7 @@ class MeteredCluster(SeededCluster):
             self.launch(i)
         for i in ids:
             p = self.procs[i]
-            wait_for_port(p.port, timeout=30, proc=p.proc, log=p.log_path)
+            p.wait_ready(timeout=30)
         port = free_port()
         self.proxy = harness.Process(
             "proxy",
@@ -51,8 +51,9 @@ class MeteredCluster(SeededCluster):
         self.admin[node_id] = free_port()
         args = node_args(self.tmp, node_id, port, self.seeds,
                          (*EXTRA, "--admin", f"127.0.0.1:{self.admin[node_id]}"))
-        self.procs[node_id] = Launched(f"node-{node_id}", args, port,
-                                       Path(self.tmp) / f"node-{node_id}-{port}.log")
+        self.procs[node_id] = harness.Process(f"node-{node_id}", args, port,
+                                              Path(self.tmp) / f"node-{node_id}-{port}.log",
+                                              wait=False)
 
     def metric(self, node_id, name):
         return value(scrape(self.admin[node_id])[0], name)
@@ -75,7 +76,7 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
         # d joins: it pulls the ranges it gains, then turns NORMAL.
         cluster.launch("d")
         d = cluster.procs["d"]
-        wait_for_port(d.port, timeout=30, proc=d.proc, log=d.log_path)
+        d.wait_ready(timeout=30)
         wait_admin(cluster.admin["d"])
         everyone = ids + ["d"]
         cluster.wait_all_normal(everyone)

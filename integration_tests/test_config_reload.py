@@ -316,7 +316,7 @@ def test_node_reload_stream_rate(tmp_path):
     """stream-rate applies at once: a node joining at 2 KB/s (minutes for its 200 KB of keys)
     finishes within seconds once the rate is lifted, the wait it was in included."""
     from test_admin import scrape, value
-    from test_membership import Launched, node_args, start_seeded_nodes, states
+    from test_membership import node_args, start_seeded_nodes, states
 
     ports = {i: harness.free_port() for i in IDS}
     seeds = ",".join(f"127.0.0.1:{p}" for p in ports.values())
@@ -330,11 +330,11 @@ def test_node_reload_stream_rate(tmp_path):
         config = tmp_path / "d.yaml"
         config.write_text("stream_rate: 2kb\njoin_wait: 0s\nanti_entropy_interval_ms: 0\n")
         port, admin = harness.free_port(), harness.free_port()
-        joiner = Launched("node-d", node_args(tmp_path, "d", port, seeds, (
+        joiner = harness.Process("node-d", node_args(tmp_path, "d", port, seeds, (
             "--config", str(config), "--admin", f"127.0.0.1:{admin}")), port,
-            tmp_path / "node-d.log")
+            tmp_path / "node-d.log", wait=False)
         procs.append(joiner)
-        harness.wait_for_port(port, timeout=30, proc=joiner.proc, log=joiner.log_path)
+        joiner.wait_ready(timeout=30)
         wait_admin(admin)
 
         def streamed():

@@ -173,15 +173,6 @@ def test_every_command_has_help(command):
     assert r.stdout != ctl("--help").stdout
 
 
-class Launched(harness.Process):
-    """A Process started without waiting for its port (nodes from seeds start together)."""
-
-    def __init__(self, name, args, port, log_path):
-        self.name, self.args, self.port, self.log_path = name, args, port, log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture
 def seeded(tmp_path, request):
     """Three nodes a, b, c that find each other from --seeds (a and b), and a proxy that knows
@@ -193,15 +184,15 @@ def seeded(tmp_path, request):
     try:
         for i, port in ports.items():
             (tmp_path / f"node-{i}").mkdir()
-            nodes[i] = Launched(
+            nodes[i] = harness.Process(
                 f"node-{i}",
                 [str(harness.BIN / "shoal-node"), "--id", i, "--listen", f"127.0.0.1:{port}",
                  "--data-dir", str(tmp_path / f"node-{i}"), "--warmup-ms", "0", "--seeds", seeds,
                  "--gossip-interval-ms", "200", "--anti-entropy-interval-ms", "0",
                  "--admin", f"127.0.0.1:{admin[i]}"],
-                port, tmp_path / f"node-{i}.log")
+                port, tmp_path / f"node-{i}.log", wait=False)
         for n in nodes.values():
-            harness.wait_for_port(n.port, timeout=30, proc=n.proc, log=n.log_path)
+            n.wait_ready(timeout=30)
         proxy_port = harness.free_port()
         proxy = harness.Process(
             "proxy", [str(harness.BIN / "shoal-proxy"), "--listen", f"127.0.0.1:{proxy_port}",
