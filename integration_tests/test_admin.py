@@ -332,7 +332,8 @@ DASHBOARD_REQUIRED = (
     "shoal_proxy_quorum_failures_total", "shoal_proxy_read_repairs_total",
     "shoal_proxy_hinted_writes_total", "shoal_proxy_sloppy_acks_total",
     "shoal_proxy_upstream_connections", "shoal_proxy_upstream_timeouts_total",
-    "shoal_proxy_upstream_failures_total", "shoal_proxy_client_connections",
+    "shoal_proxy_upstream_failures_total", "shoal_proxy_upstream_phi",
+    "shoal_proxy_client_connections",
     "shoal_proxy_protocol_errors_total",
     # node
     "shoal_node_keys", "shoal_node_memory_used_bytes", "shoal_node_memory_limit_bytes",

@@ -184,6 +184,9 @@ def test_node_flag_errors(tmp_path, extra, message):
     (["--seeds", "127.0.0.1:1", "--nodes", "n=127.0.0.1:2"], "--seeds and --nodes"),
     (["--seeds", "127.0.0.1"], "--seeds: "),
     ([], "--nodes or --seeds"),
+    (["--nodes", "n=127.0.0.1:2", "--phi-threshold", "0"], "--phi-threshold must be a number"),
+    (["--nodes", "n=127.0.0.1:2", "--phi-threshold", "high"], "--phi-threshold must be a number"),
+    (["--nodes", "n=127.0.0.1:2", "--link-ping-ms", "-1"], "--link-ping-ms must be between"),
 ])
 def test_proxy_flag_errors(extra, message):
     out = subprocess.run([str(BIN / "shoal-proxy"), "--listen", "127.0.0.1:0", *extra],
@@ -222,13 +225,12 @@ class SeededCluster:
             assert wait_until(lambda: states(self.ports[node_id]) == {i: "NORMAL" for i in ids},
                               timeout=15), (node_id, members(self.ports[node_id]))
         # The proxy's ring too (its listing may still have some JOINING: a cluster being created).
+        # SHOAL.MEMBERS shows a listing only once the ring it forms is what the workers route with.
         assert wait_until(lambda: {i: f["state"] for i, f in proxy_members(self.client).items()
                                    if i in ids} == {i: "NORMAL" for i in ids}, timeout=10), (
             proxy_members(self.client))
-        # SHOAL.MEMBERS shows the listing as soon as it is fetched; the workers route with the
-        # ring it forms from their next tick: wait until that ring has every member too.
-        assert wait_until(lambda: set(ids) <= {o for k in range(64) for o in self.owners(f"~{k}")},
-                          timeout=10), [self.owners(f"~{k}") for k in range(4)]
+        assert set(ids) <= {o for k in range(64) for o in self.owners(f"~{k}")}, (
+            [self.owners(f"~{k}") for k in range(4)])
 
     def owners(self, key):
         return [o.decode() for o in self.client.execute_command("SHOAL.LOCATE", key)]

@@ -23,7 +23,7 @@ SLOW = b"SLOW-ANSWER-MARKER"
 
 class Setup:
     """Nodes a, b, c; the proxy reaches c through a FaultRelay that holds back c's answers
-    containing SLOW for 3 s (three timeouts)."""
+    containing SLOW for 3 s (three timeouts). The proxy's phi detector is off."""
 
     def __init__(self, tmp):
         self.nodes = {n: harness.start_node(tmp, n) for n in ("a", "b", "c")}
@@ -32,7 +32,10 @@ class Setup:
         self.proxy = harness.start_proxy(
             tmp, [self.nodes["a"], self.nodes["b"], via_relay],
             extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1",
-                   "--down-after-timeouts", "3"))
+                   "--down-after-timeouts", "3",
+                   # The per-request timeouts alone: the proxy's phi detector would skip the
+                   # paused node after ~0.5 s (test_proxy_link_phi.py tests it).
+                   "--link-ping-ms", "0"))
 
     def close(self):
         self.proxy.stop()

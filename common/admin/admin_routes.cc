@@ -21,6 +21,13 @@ std::string Share(double fraction) {
   return buf;
 }
 
+// A phi as a JSON number: capped at 1e6 (JSON has no infinity).
+std::string PhiJson(double phi) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f", std::min(phi, 1e6));
+  return text;
+}
+
 }  // namespace
 
 void AddCommonRoutes(AdminServer& server, const metrics::Registry& registry,
@@ -107,7 +114,8 @@ std::string RingJson(const Ring& ring, int replicas) {
   return json + "]}";
 }
 
-std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state) {
+std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state,
+                        const std::function<double(int)>& link_phi) {
   std::string json = "{\"source\":\"static\",\"members\":[";
   const auto& members = ring.members();
   for (size_t m = 0; m < members.size(); ++m) {
@@ -117,13 +125,14 @@ std::string MembersJson(const Ring& ring, int self, const std::function<std::str
             ",\"state\":" + JsonString(state(static_cast<int>(m)));
     if (self >= 0)
       json += std::string(",\"self\":") + (static_cast<int>(m) == self ? "true" : "false");
+    if (link_phi) json += ",\"link_phi\":" + PhiJson(link_phi(static_cast<int>(m)));
     json += "}";
   }
   return json + "]}";
 }
 
 std::string MembersListingJson(const MembersListing& listing,
-                               const std::function<std::string(const std::string&)>& link) {
+                               const std::function<MemberLink(const std::string&)>& link) {
   std::vector<const MemberView*> sorted;
   for (const MemberView& v : listing.entries) sorted.push_back(&v);
   std::sort(sorted.begin(), sorted.end(),
@@ -132,16 +141,18 @@ std::string MembersListingJson(const MembersListing& listing,
                      ",\"listed_by\":" + JsonString(listing.node_id) + ",\"members\":[";
   for (size_t i = 0; i < sorted.size(); ++i) {
     const MemberView& v = *sorted[i];
-    char phi[32];
-    std::snprintf(phi, sizeof(phi), "%.3f", std::min(v.phi, 1e6));
     json += (i == 0 ? "" : ",");
     json += "{\"id\":" + JsonString(v.record.id) + ",\"address\":" + JsonString(v.record.address) +
             ",\"zone\":" + JsonString(v.record.zone) +
-            ",\"state\":" + JsonString(MemberStateName(v.state)) + ",\"phi\":" + phi +
+            ",\"state\":" + JsonString(MemberStateName(v.state)) + ",\"phi\":" + PhiJson(v.phi) +
             ",\"incarnation\":" + std::to_string(v.record.incarnation) +
             ",\"heartbeat\":" + std::to_string(v.record.heartbeat) +
             ",\"last_heard_ms\":" + std::to_string(v.last_heard_ms);
-    if (link) json += ",\"link\":" + JsonString(link(v.record.id));
+    if (link) {
+      const MemberLink l = link(v.record.id);
+      json += ",\"link\":" + JsonString(l.state);
+      if (l.phi >= 0) json += ",\"link_phi\":" + PhiJson(l.phi);
+    }
     json += "}";
   }
   return json + "]}";

@@ -39,19 +39,28 @@ struct MemberShare {
 };
 std::vector<MemberShare> RingShares(const Ring& ring, int replicas);
 
-// {"source":"static","members":[{"id","address","state", "self"?}]}; state(i) names member i's
-// state as this process sees it ("up", "down", "unknown").
-std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state);
+// {"source":"static","members":[{"id","address","state", "self"?, "link_phi"?}]}; state(i) names
+// member i's state as this process sees it ("up", "down", "unknown"); `link_phi(i)`, when given,
+// adds this process's phi-accrual suspicion of its link to member i (a proxy's).
+std::string MembersJson(const Ring& ring, int self, const std::function<std::string(int)>& state,
+                        const std::function<double(int)>& link_phi = {});
+
+// A proxy's own view of its link to a member: "up", "down" or "none" (not in its ring), and its
+// phi-accrual suspicion of the node (omitted when negative: no link).
+struct MemberLink {
+  std::string state;
+  double phi = -1;
+};
 
 // A gossiping cluster's member table (--seeds) as one process sees it (or a static node's list,
 // "source":"static", as shoalctl members --json shows it):
 // {"source":"gossip","listed_by":ID,"members":[{"id","address","zone","state","phi",
-//  "incarnation","heartbeat","last_heard_ms", "link"?}]}, members sorted by id; state is the
-// member's state in the table (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi capped at 1e6 (JSON
-// has no infinity). `link(id)`, when given, adds this process's own view of its connection to
-// the member ("up", "down"; a proxy's).
+//  "incarnation","heartbeat","last_heard_ms", "link"?, "link_phi"?}]}, members sorted by id;
+// state is the member's state in the table (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi capped
+// at 1e6 (JSON has no infinity). `link(id)`, when given, adds this process's own view of its
+// connection to the member (a proxy's, MemberLink).
 std::string MembersListingJson(const MembersListing& listing,
-                               const std::function<std::string(const std::string&)>& link = {});
+                               const std::function<MemberLink(const std::string&)>& link = {});
 
 // Starts `server` on `address` unless empty. The built-in default address (`default_address`)
 // is taken best-effort: when it cannot be bound (another process on this host has it) the

@@ -2,8 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 namespace shoal {
+
+StatusOr<double> ParsePhiThreshold(const std::string& text) {
+  char* end = nullptr;
+  const double phi = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(phi > 0) || phi > 1000) {
+    return Status::InvalidArgument(
+        "--phi-threshold must be a number above 0 and at most 1000, got '" + text + "'");
+  }
+  return phi;
+}
 
 PhiOptions PhiOptions::ForInterval(int64_t interval_ms, double threshold) {
   PhiOptions o;
@@ -14,19 +25,25 @@ PhiOptions PhiOptions::ForInterval(int64_t interval_ms, double threshold) {
   return o;
 }
 
+void PhiAccrualDetector::Start(int64_t now_ms) {
+  // Seed the history with the expected interval (as Akka does: two samples mean +- mean / 4),
+  // so the first silence is judged against something.
+  const double mean = static_cast<double>(options_.first_interval_ms);
+  AddInterval(mean - mean / 4);
+  AddInterval(mean + mean / 4);
+  last_ms_ = now_ms;
+}
+
 void PhiAccrualDetector::Heartbeat(int64_t now_ms) {
-  if (last_ms_ < 0) {
-    // Seed the history with the expected interval (as Akka does: two samples mean +- mean / 4),
-    // so the first silence is judged against something.
-    const double mean = static_cast<double>(options_.first_interval_ms);
-    AddInterval(mean - mean / 4);
-    AddInterval(mean + mean / 4);
-    last_ms_ = now_ms;
-    return;
-  }
+  if (last_ms_ < 0) return Start(now_ms);
   if (now_ms < last_ms_) return;  // a clock that went backwards: keep the later mark
   AddInterval(std::min(static_cast<double>(now_ms - last_ms_), SuspicionDelayMs()));
   last_ms_ = now_ms;
+}
+
+void PhiAccrualDetector::Expect(int64_t now_ms) {
+  if (last_ms_ < 0) return Start(now_ms);
+  last_ms_ = std::max(last_ms_, now_ms);
 }
 
 void PhiAccrualDetector::AddInterval(double interval_ms) {

@@ -8,14 +8,20 @@
 // judged down when phi exceeds a threshold (--phi-threshold, default 8).
 //
 // Heartbeats here are arrivals of a higher gossip heartbeat (or incarnation) for the member, so
-// intervals are those between news of it, whatever path the news took.
+// intervals are those between news of it, whatever path the news took. A proxy's link to a node
+// (proxy/upstream/link_detector.h) uses it on a request/response link: a heartbeat is any answer
+// from the node, and Expect() marks when the node starts owing one after an idle spell, so that
+// silence counts only while the node has something to answer.
 //
 // Pure: time is passed in (milliseconds of a monotonic clock), nothing sleeps. Not thread-safe:
 // one owner (the member table's).
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
+
+#include "common/status/status.h"
 
 namespace shoal {
 
@@ -37,6 +43,9 @@ struct PhiOptions {
   static PhiOptions ForInterval(int64_t interval_ms, double threshold);
 };
 
+// Parses --phi-threshold (nodes and proxies): a number above 0 and at most 1000.
+StatusOr<double> ParsePhiThreshold(const std::string& text);
+
 class PhiAccrualDetector {
  public:
   explicit PhiAccrualDetector(const PhiOptions& options);
@@ -46,6 +55,13 @@ class PhiAccrualDetector {
   // as that delay: the detector still adapts to slower heartbeats, a few samples at a time, but
   // one long outage does not make it slow to notice the next one.
   void Heartbeat(int64_t now_ms);
+
+  // The member owed no heartbeat until `now_ms` and owes one from now (a request/response link
+  // that was idle sent a request): the silence Phi measures, and the interval the next Heartbeat
+  // samples, start here instead of at the last heartbeat. Never moves the mark back. Before the
+  // first heartbeat it starts the clock as a first Heartbeat does (a member that never answers is
+  // judged against the expected interval).
+  void Expect(int64_t now_ms);
 
   // Suspicion at `now_ms` (0 before the first heartbeat and right after one).
   double Phi(int64_t now_ms) const;
@@ -65,6 +81,8 @@ class PhiAccrualDetector {
 
  private:
   void AddInterval(double interval_ms);
+  // The first heartbeat (or Expect): seeds the history with the expected interval.
+  void Start(int64_t now_ms);
 
   PhiOptions options_;
   double threshold_deviations_ = 0;  // phi reaches the threshold this many deviations past the mean

@@ -149,6 +149,32 @@ TEST(PhiAccrualTest, ClockGoingBackwardsIsIgnored) {
   EXPECT_EQ(d.Phi(10'000), 0);
 }
 
+TEST(PhiAccrualTest, ExpectCountsSilenceOnlyFromWhenAnAnswerIsOwed) {
+  PhiAccrualDetector d(Options());
+  for (int64_t t = 0; t <= 20'000; t += 1000) d.Heartbeat(t);
+  // Idle for a minute (nothing asked), then a request at 80 s: not suspected for the idle time.
+  EXPECT_TRUE(d.Suspected(80'000));
+  d.Expect(80'000);
+  EXPECT_EQ(d.last_heartbeat_ms(), 80'000);
+  EXPECT_FALSE(d.Suspected(80'500));
+  EXPECT_TRUE(d.Suspected(80'000 + 2500));
+  // The answer samples the wait (200 ms), not the minute.
+  const double sum_before = d.mean_ms() * d.samples();
+  d.Heartbeat(80'200);
+  EXPECT_NEAR(d.mean_ms() * d.samples() - sum_before, 200, 1.0);
+  // Never moves the mark back.
+  d.Expect(70'000);
+  EXPECT_EQ(d.last_heartbeat_ms(), 80'200);
+}
+
+TEST(PhiAccrualTest, ExpectBeforeAnyHeartbeatStartsTheClock) {
+  PhiAccrualDetector d(Options());
+  d.Expect(5000);
+  EXPECT_TRUE(d.started());
+  EXPECT_FALSE(d.Suspected(5000 + 1000));
+  EXPECT_TRUE(d.Suspected(5000 + 10'000));  // a member that never answers is suspected
+}
+
 TEST(PhiAccrualTest, ForIntervalScalesWithTheGossipInterval) {
   const PhiOptions o = PhiOptions::ForInterval(200, 8);
   EXPECT_EQ(o.first_interval_ms, 200);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/auth/cluster_secret.h"
+#include "common/membership/phi_detector.h"
 #include "common/membership/seeds.h"
 
 namespace shoal::node {
@@ -250,16 +251,9 @@ Status ValidateNodeConfig(NodeConfig* c) {
       return Status::InvalidArgument("--gossip-interval-ms must be between 10 and 60000, got " +
                                      std::to_string(c->gossip_interval_ms));
     }
-    char* end = nullptr;
-    const double phi = std::strtod(c->phi_threshold.c_str(), &end);
-    if (c->phi_threshold.empty() || end != c->phi_threshold.c_str() + c->phi_threshold.size() ||
-        !(phi > 0) || phi > 1000) {
-      return Status::InvalidArgument(
-          "--phi-threshold must be a number above 0 and at most 1000, "
-          "got '" +
-          c->phi_threshold + "'");
-    }
-    c->phi_threshold_value = phi;
+    auto phi = ParsePhiThreshold(c->phi_threshold);
+    if (!phi.ok()) return phi.status();
+    c->phi_threshold_value = *phi;
     auto dead_after = ParseDurationMs(c->dead_after);
     if (!dead_after.ok()) {
       return Status::InvalidArgument("--dead-after: " + dead_after.status().message());

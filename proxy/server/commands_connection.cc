@@ -63,6 +63,14 @@ void AppendCommandInfo(std::string& out, resp::Protocol protocol, const CommandS
   w.Set(0);  // subcommands (Redis: an empty set when a command has none)
 }
 
+// This proxy's phi for a node (NodeHealth::phi), as INFO and SHOAL.MEMBERS print it.
+std::string PhiText(const NodeHealth& health) {
+  char text[32];
+  snprintf(text, sizeof(text), "%.2f",
+           std::min(health.phi.load(std::memory_order_relaxed), 99999.0));
+  return text;
+}
+
 void AppendCommandDocs(std::string& out, resp::Protocol protocol, const CommandSpec& spec) {
   resp::AppendBulk(out, spec.name);
   resp::Writer(out, protocol).Map(3);
@@ -323,9 +331,8 @@ void ClientConnection::CmdInfo(Args args) {
   info += "nodes:" + std::to_string(members.size()) + "\r\n";
   for (size_t m = 0; m < members.size(); ++m) {
     const NodeHealth& health = shared.directory.health(view.slot_of[m]);
-    const bool down = health.down.load(std::memory_order_relaxed);
     info += "node_" + members[m].id + ":address=" + members[m].address +
-            ",status=" + (down ? "down" : "up");
+            ",status=" + (health.Skipped() ? "down" : "up") + ",phi=" + PhiText(health);
     // Every worker's link to the node counts its own refusals (node_link.h): their sum.
 #define SHOAL_INFO_HANDSHAKE_REFUSAL(field, reason, what)                                  \
   info += ",";                                                                             \
@@ -520,26 +527,32 @@ void ClientConnection::CmdShoalConsistency(Args args) {
 void ClientConnection::CmdShoalMembers(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kShoalMembers);
   SharedState& shared = worker_.shared();
+  // The listing is published after the ring it forms (member_follower.h): with the worker's view
+  // refreshed now, every member listed in the ring is one the workers route with.
+  const MembersListing listing =
+      shared.follower != nullptr ? shared.follower->Latest() : MembersListing{};
+  worker_.RefreshView();
   const ClusterView& view = worker_.view();
-  // This proxy's own view of its link to a member: up, down, or none (not in its ring).
-  auto link = [&](const std::string& id, const std::string& address) -> std::string {
+  // This proxy's own view of its link to a member: up, down (down or suspected), or none (not
+  // in its ring), and its phi.
+  auto link = [&](const std::string& id, const std::string& address) {
     const auto& members = view.ring->members();
     for (size_t m = 0; m < members.size(); ++m) {
       if (members[m].id == id && members[m].address == address) {
-        return shared.directory.health(view.slot_of[m]).down.load(std::memory_order_relaxed)
-                   ? "down"
-                   : "up";
+        const NodeHealth& health = shared.directory.health(view.slot_of[m]);
+        return std::pair<std::string, std::string>(health.Skipped() ? "down" : "up",
+                                                   PhiText(health));
       }
     }
-    return "none";
+    return std::pair<std::string, std::string>("none", "");
   };
   std::vector<std::vector<std::pair<std::string, std::string>>> rows;
   if (shared.follower != nullptr) {
     // As the node last asked sees them (seen_by), with this proxy's link state.
-    const MembersListing listing = shared.follower->Latest();
     char phi[32];
     for (const MemberView& v : listing.entries) {
       snprintf(phi, sizeof(phi), "%.2f", std::min(v.phi, 99999.0));
+      const auto [state, link_phi] = link(v.record.id, v.record.address);
       rows.push_back({{"id", v.record.id},
                       {"address", v.record.address},
                       {"zone", v.record.zone},
@@ -548,13 +561,14 @@ void ClientConnection::CmdShoalMembers(Args args) {
                       {"incarnation", std::to_string(v.record.incarnation)},
                       {"heartbeat", std::to_string(v.record.heartbeat)},
                       {"last_heard_ms", std::to_string(v.last_heard_ms)},
-                      {"link", link(v.record.id, v.record.address)},
+                      {"link", state},
+                      {"link_phi", link_phi},
                       {"seen_by", listing.node_id}});
     }
   } else {
     // Static membership (--nodes): NORMAL, or DOWN when this proxy's link is down.
     for (const RingMember& m : view.ring->members()) {
-      const std::string state = link(m.id, m.address);
+      const auto [state, link_phi] = link(m.id, m.address);
       rows.push_back({{"id", m.id},
                       {"address", m.address},
                       {"zone", ""},
@@ -564,6 +578,7 @@ void ClientConnection::CmdShoalMembers(Args args) {
                       {"heartbeat", "0"},
                       {"last_heard_ms", "0"},
                       {"link", state},
+                      {"link_phi", link_phi},
                       {"seen_by", "proxy"}});
     }
   }
@@ -580,6 +595,7 @@ void ClientConnection::CmdShoalMembers(Args args) {
 
 void ClientConnection::CmdShoalLocate(Args args) {
   ReplySlot& slot = NewSlot(CommandId::kShoalLocate);
+  worker_.RefreshView();  // the owners a key command started now would use
   const Ring& ring = worker_.ring();
   int owners[Ring::kMaxReplicas];
   const int n =

@@ -89,11 +89,14 @@ Status MemberFollower::FetchOnce() {
       continue;
     }
     last_good_ = address;
-    {
+    // The listing is shown (Latest) only once the ring it forms is published: whoever reads a
+    // member in it and then takes the directory's view routes with that member.
+    auto show = [&] {
       std::lock_guard<std::mutex> lock(mu_);
       latest_ = std::move(*listing);
-    }
+    };
     if (SameMembers(members, published_) && SameMembers(joining, published_joining_)) {
+      show();
       return Status::Ok();
     }
     auto ring = Ring::Build(members, options_.tokens_per_node);
@@ -111,6 +114,7 @@ Status MemberFollower::FetchOnce() {
       pending = *built;
     }
     if (Status s = directory_.Publish(*ring, pending); !s.ok()) return s;
+    show();
     std::string ids;
     for (const auto& m : members) ids += (ids.empty() ? "" : ",") + m.id + "=" + m.address;
     spdlog::info("cluster members (from {}): {}{}{}", address, ids,

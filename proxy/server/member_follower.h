@@ -47,7 +47,9 @@ class MemberFollower {
   void Start();
   void Stop();
 
-  // The last listing fetched and the node that gave it (empty before the first).
+  // The last listing fetched and the node that gave it (empty before the first). A listing is
+  // shown only once the ring it forms is published (cluster_view.h): a reader that then takes
+  // the directory's view routes with every ring member the listing shows.
   MembersListing Latest() const;
 
  private:

@@ -8,9 +8,11 @@ namespace shoal::proxy {
 
 namespace {
 
-// `slot`: a ClusterDirectory slot (cluster_view.h), not a ring index.
-bool Down(const SharedState& shared, int slot) {
-  return shared.directory.health(slot).down.load(std::memory_order_relaxed);
+// `slot`: a ClusterDirectory slot (cluster_view.h), not a ring index. Down or suspected.
+bool Down(const SharedState& shared, int slot) { return shared.directory.health(slot).Skipped(); }
+
+double Phi(const SharedState& shared, int slot) {
+  return shared.directory.health(slot).phi.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -49,19 +51,25 @@ void AddProxyAdminRoutes(admin::AdminServer& server, SharedState& shared, const 
         200, admin::RingJson(*view->ring, static_cast<int>(shared.config.replicas)));
   });
   server.Get("/members", [&shared](const HttpRequest&) {
-    const ClusterViewPtr view = shared.directory.view();
     if (shared.follower != nullptr) {
-      // --seeds: the member table last fetched, with this proxy's link to each ring member.
+      // --seeds: the member table last fetched, with this proxy's link to each ring member (the
+      // listing is shown once its ring is published: take the view after it).
+      const MembersListing listing = shared.follower->Latest();
+      const ClusterViewPtr view = shared.directory.view();
       return HttpResponse::Json(
-          200, admin::MembersListingJson(shared.follower->Latest(), [&](const std::string& id) {
+          200, admin::MembersListingJson(listing, [&](const std::string& id) {
             const int m = view->ring->IndexOf(id);
-            if (m < 0) return std::string("none");  // not in the ring: no link
-            return std::string(Down(shared, view->slot_of[m]) ? "down" : "up");
+            if (m < 0) return admin::MemberLink{"none"};  // not in the ring: no link
+            const int slot = view->slot_of[m];
+            return admin::MemberLink{Down(shared, slot) ? "down" : "up", Phi(shared, slot)};
           }));
     }
-    return HttpResponse::Json(200, admin::MembersJson(*view->ring, -1, [&shared, &view](int m) {
-                                return std::string(Down(shared, view->slot_of[m]) ? "down" : "up");
-                              }));
+    const ClusterViewPtr view = shared.directory.view();
+    return HttpResponse::Json(
+        200, admin::MembersJson(
+                 *view->ring, -1,
+                 [&](int m) { return std::string(Down(shared, view->slot_of[m]) ? "down" : "up"); },
+                 [&](int m) { return Phi(shared, view->slot_of[m]); }));
   });
 }
 
@@ -70,13 +78,25 @@ void AttachProxyMetrics(SharedState& shared) {
   using metrics::Registry;
   shared.metrics.AddCallback(
       Kind::kGauge, "shoal_proxy_upstream_up",
-      "1 while a node is not marked down (connections failing or a run of timeouts).", {"node"},
+      "1 while a node is not marked down (connections failing or a run of timeouts) nor suspected "
+      "(phi above --phi-threshold).",
+      {"node"},
       [&shared](const Registry::Emit& emit) {
         // Every node of the current view (a node that left the ring is no longer reported).
         const ClusterViewPtr view = shared.directory.view();
         for (int slot : view->slot_of) {
           emit({shared.directory.slot(slot).id}, Down(shared, slot) ? 0 : 1);
         }
+      },
+      &shared);
+  shared.metrics.AddCallback(
+      Kind::kGauge, "shoal_proxy_upstream_phi",
+      "This proxy's phi-accrual suspicion of a node, from the answers it reads on its link "
+      "(suspected above --phi-threshold; 0 while the node owes no answer).",
+      {"node"},
+      [&shared](const Registry::Emit& emit) {
+        const ClusterViewPtr view = shared.directory.view();
+        for (int slot : view->slot_of) emit({shared.directory.slot(slot).id}, Phi(shared, slot));
       },
       &shared);
   shared.metrics.AddCallback(

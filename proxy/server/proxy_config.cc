@@ -6,6 +6,7 @@
 #include "common/auth/cluster_secret.h"
 #include "common/clock/hlc.h"
 #include "common/hash/key_hash.h"
+#include "common/membership/phi_detector.h"
 #include "common/membership/seeds.h"
 #include "common/wire/frame.h"
 
@@ -58,6 +59,12 @@ void ProxyConfig::RegisterOptions(Options& o) {
             "tombstones); a write growing one past it is refused (0: none)");
   o.AddInt("down-after-timeouts", &down_after_timeouts,
            "consecutive request timeouts after which a node is marked down");
+  o.AddString("phi-threshold", &phi_threshold,
+              "a node whose phi-accrual suspicion, judged from the answers this proxy reads from "
+              "it, exceeds this is skipped until it answers again");
+  o.AddInt("link-ping-ms", &link_ping_ms,
+           "a node link silent this long is pinged; also sets how soon a silent node is "
+           "suspected (about 4.6 times this; 0: no pings and no phi judgement)");
   o.AddInt("max-clock-offset-ms", &max_clock_offset_ms,
            "versions further ahead of the local clock are not merged into the proxy's clock");
   o.AddInt("tokens-per-node", &tokens_per_node, "virtual-node tokens per member");
@@ -115,6 +122,14 @@ Status ProxyConfig::Finish() {
     return Status::InvalidArgument("--down-after-timeouts must be >= 1");
   }
   if (tokens_per_node < 1) return Status::InvalidArgument("--tokens-per-node must be >= 1");
+  auto phi = ParsePhiThreshold(phi_threshold);
+  if (!phi.ok()) return phi.status();
+  if (link_ping_ms < 0 || link_ping_ms > 60'000) {
+    return Status::InvalidArgument("--link-ping-ms must be between 0 (off) and 60000, got " +
+                                   std::to_string(link_ping_ms));
+  }
+  link_detector.threshold = link_ping_ms == 0 ? 0 : *phi;
+  link_detector.ping_interval_ms = link_ping_ms;
   if (log_format != "text" && log_format != "json") {
     return Status::InvalidArgument("--log-format must be text or json");
   }

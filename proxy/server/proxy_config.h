@@ -11,6 +11,7 @@
 #include "common/status/status.h"
 #include "proxy/quorum/consistency.h"
 #include "proxy/resp/parser.h"
+#include "proxy/upstream/link_detector.h"
 
 namespace shoal::proxy {
 
@@ -47,6 +48,9 @@ struct ProxyConfig {
   uint64_t max_elements_per_key = 1000000;
   uint64_t max_bytes_per_key = 64u << 20;
   int64_t down_after_timeouts = 3;  // consecutive request timeouts that mark a node down
+  // The proxy's phi-accrual judgement of each node (proxy/upstream/link_detector.h).
+  std::string phi_threshold = "8";
+  int64_t link_ping_ms = 100;  // 0: no pings, no judgement
   int64_t max_clock_offset_ms = 60000;
   int64_t tokens_per_node = Ring::kDefaultTokensPerNode;
   // Hinted handoff: a write that fails at an owner is stored as a hint by the next healthy node
@@ -63,6 +67,7 @@ struct ProxyConfig {
   uint64_t writer_id = 0;      // NewWriterId() per process start
   std::string cluster_secret;  // read from cluster_secret_file
   RespLimits resp_limits;
+  LinkDetectorOptions link_detector;  // threshold 0 when --link-ping-ms is 0 (off)
 
   void RegisterOptions(Options& options);
   // Validates the raw values and fills the derived ones; errors name the option.

@@ -146,6 +146,12 @@ void Worker::AddLinks() {
     links_.push_back(std::make_unique<NodeLink>(base_.get(), s, slot.id, *hp, link_options_,
                                                 shared_.directory.health(s), shared_.hlc, *this,
                                                 stats_.upstream[s]->refusals));
+    // One worker's link judges each node's phi (node_link.h, "Suspicion"): slots spread over
+    // the workers.
+    const LinkDetectorOptions& detector = shared_.config.link_detector;
+    if (detector.threshold > 0 && s % shared_.config.threads == index_) {
+      links_.back()->JudgeNode(detector, shared_.clock);
+    }
     if (!ready_.load(std::memory_order_relaxed)) ++unsettled_links_;
     links_.back()->Start();
   }
@@ -271,7 +277,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   int fallbacks = 0;
   for (int i = op.n; i < listed; ++i) {
     const int member = op.members[i];
-    if (shared_.directory.health(member).down.load(std::memory_order_relaxed)) continue;
+    if (shared_.directory.health(member).Skipped()) continue;
     op.members[op.n + fallbacks++] = member;
   }
   // A member JOINING gets the writes of the ranges it gains at once (its reads come later).
@@ -535,6 +541,7 @@ void Worker::OnTick() {
   // them); an op past its deadline has had every pending replica failed that way.
   for (auto& link : links_) {
     UpstreamStats& upstream = *stats_.upstream[link->member()];
+    link->Probe();  // the link judging its node (node_link.h, "Suspicion"); else nothing
     upstream.timeouts.Inc(link->ExpireRequests(now));
     upstream.connections.Set(link->connected() ? 1 : 0);
     link->TeachFlushMark();

@@ -64,8 +64,11 @@ class Worker final : public NodeLinkListener {
   event_base* base() { return base_.get(); }
   const ProxyConfig& config() const { return shared_.config; }
   const RuntimeSettings& settings() const { return shared_.settings; }
-  // The routing snapshot this worker uses (refreshed between events when a new one is published).
+  // The routing snapshot this worker uses (refreshed between events when a new one is published,
+  // and by RefreshView).
   const ClusterView& view() const { return *view_; }
+  // Takes the directory's newest view if it changed, and opens links to new slots.
+  void RefreshView();
   const Ring& ring() const { return *view_->ring; }
   WorkerStats& stats() { return stats_; }
   RequestMetrics& request_metrics() { return request_metrics_; }
@@ -96,8 +99,6 @@ class Worker final : public NodeLinkListener {
   void OnTick();
   void ScheduleFlush();
   void CacheTime();
-  // Takes the directory's newest view if it changed, and opens links to new slots.
-  void RefreshView();
   void AddLinks();
 
   KeyOp* AcquireOp();

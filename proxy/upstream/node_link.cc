@@ -69,10 +69,22 @@ NodeLink::~NodeLink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void NodeLink::JudgeNode(const LinkDetectorOptions& options, const Clock& clock) {
+  detector_ = std::make_unique<LinkDetector>(options);
+  clock_ = &clock;
+  // The ping: DBSIZE's request, answered by the node's connection thread from its counters.
+  // Built with a placeholder id (1, so that the field exists); sent unwatched (id 0).
+  FrameBuilder builder(64);
+  auto& b = builder.Start();
+  auto req = wire::CreateKeyCountRequest(b);
+  const auto frame = builder.Finish(1, wire::Message::KeyCountRequest, req.Union());
+  ping_frame_.assign(frame.begin(), frame.end());
+}
+
 void NodeLink::Start() { Connect(); }
 
 bool NodeLink::Available() const {
-  if (state_ == State::kConnected) return !health_.down.load(std::memory_order_relaxed);
+  if (state_ == State::kConnected) return !health_.Skipped();
   // Queue behind the first connection attempt; afterwards a link that is not connected refuses.
   return state_ == State::kConnecting && !ever_settled_;
 }
@@ -186,7 +198,12 @@ bool NodeLink::Send(std::span<const uint8_t> frame, const PendingRef& ref, int64
 }
 
 void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
-  if (state_ != State::kConnected || !handshake_done_) return;
+  // A suspected node is sent nothing (as a down one): no repair waits in its socket.
+  if (state_ != State::kConnected || !handshake_done_ || health_.Skipped()) return;
+  AppendUnwatched(frame);
+}
+
+void NodeLink::AppendUnwatched(std::span<const uint8_t> frame) {
   const size_t at = out_.size();
   out_.Append(frame.data(), frame.size());
   PatchRequestId(frame, out_.mutable_data() + at, 0);
@@ -197,7 +214,10 @@ void NodeLink::SendUnwatched(std::span<const uint8_t> frame) {
 }
 
 void NodeLink::TeachFlushMark() {
-  if (options_.known_flush == nullptr || state_ != State::kConnected || !handshake_done_) return;
+  if (options_.known_flush == nullptr || state_ != State::kConnected || !handshake_done_ ||
+      health_.Skipped()) {
+    return;  // taught once the node is in service again
+  }
   const uint64_t generation = options_.known_flush->generation();
   if (generation == taught_generation_) return;
   taught_generation_ = generation;
@@ -218,6 +238,7 @@ void NodeLink::Flush() {
 }
 
 void NodeLink::OnWritable() {
+  bool wrote = false;
   while (!out_.empty()) {
     const ssize_t n = out_.WriteTo(fd_);
     if (n < 0) {
@@ -228,12 +249,56 @@ void NodeLink::OnWritable() {
       Fail(std::string("write: ") + strerror(errno));
       return;
     }
+    wrote = true;
   }
   ArmWrite(false);
+  // Everything queued is in the node's socket: from now on it owes the answers (a large value
+  // still being written is not the node's silence).
+  if (wrote) NoteSent();
   out_.ReleaseIfIdle(1 << 20);
 }
 
 void NodeLink::OnReadable() {
+  bool answered = false;
+  ReadFrames(&answered);
+  if (answered) OnAnswered();
+}
+
+void NodeLink::NoteSent() {
+  // One clock read per idle spell, not per write: Sent() matters only when nothing was owed.
+  if (detector_ != nullptr && !detector_->owed()) detector_->Sent(clock_->MonotonicMs());
+}
+
+void NodeLink::OnAnswered() {
+  if (detector_ == nullptr) return;
+  const int64_t now = clock_->MonotonicMs();
+  if (detector_->Answered(now, in_flight_ > 0)) {
+    health_.suspected.store(false, std::memory_order_relaxed);
+    spdlog::info("node {} at {} answers again: in service", node_id_, address_.ToString());
+  }
+  health_.phi.store(detector_->Phi(now), std::memory_order_relaxed);
+}
+
+void NodeLink::Probe() {
+  if (detector_ == nullptr) return;
+  const int64_t now = clock_->MonotonicMs();
+  if (state_ == State::kConnected && handshake_done_ && detector_->PingDue(now)) {
+    detector_->PingSent(now);
+    AppendUnwatched(ping_frame_);
+  }
+  const bool suspected = detector_->Judge(now);
+  const double phi = detector_->Phi(now);
+  health_.phi.store(phi, std::memory_order_relaxed);
+  if (!suspected) return;
+  health_.suspected.store(true, std::memory_order_relaxed);
+  spdlog::warn(
+      "node {} at {} is suspected: silent for {} ms while owing an answer (phi {:.1f} > "
+      "{}); skipped until it answers",
+      node_id_, address_.ToString(), now - detector_->detector().last_heartbeat_ms(), phi,
+      detector_->threshold());
+}
+
+void NodeLink::ReadFrames(bool* answered) {
   while (true) {
     const ssize_t n = in_.ReadFrom(fd_, 65536);
     if (n == 0) {
@@ -245,6 +310,7 @@ void NodeLink::OnReadable() {
       Fail(std::string("read: ") + strerror(errno));
       return;
     }
+    *answered = true;  // any byte is a sign of life (a large answer takes many reads)
     // Decode every whole frame now in the buffer.
     while (true) {
       DecodedFrame frame;

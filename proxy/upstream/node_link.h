@@ -27,6 +27,13 @@
 // workers' links to the same node through NodeHealth, so a dead node costs the timeout once, not
 // once per worker.
 //
+// Suspicion (phi accrual, link_detector.h): one link per node, that of the worker the proxy picks
+// for it (JudgeNode), also judges the node from the answers it reads and pings it when silent.
+// A node it suspects is skipped like a down one by new requests (Available() is false on every
+// worker's link, so they go to the other replicas or fallbacks at once), but the connections stay
+// open and the requests already in flight keep their own deadlines: the next bytes from the node
+// end the suspicion. Both states are in NodeHealth; either skips the node.
+//
 // Callback guarantee: for every request accepted by Register(), the listener gets exactly one of
 // OnNodeResponse or OnNodeFailure (unless the link is destroyed first).
 
@@ -42,11 +49,13 @@
 
 #include "common/auth/handshake.h"
 #include "common/buffer/byte_buffer.h"
+#include "common/clock/clock.h"
 #include "common/clock/hlc.h"
 #include "common/config/options.h"
 #include "common/metrics/cells.h"
 #include "common/wire/frame.h"
 #include "proxy/upstream/flush_mark.h"
+#include "proxy/upstream/link_detector.h"
 
 namespace shoal::proxy {
 
@@ -85,8 +94,17 @@ struct HandshakeRefusals {
 // Shared by the links of all workers to one node.
 struct NodeHealth {
   std::atomic<bool> down{false};
+  // The phi-accrual judgement of the link that judges the node (written by its worker only):
+  // phi as of that worker's last tick or answer, and whether it exceeds --phi-threshold.
+  std::atomic<double> phi{0};
+  std::atomic<bool> suspected{false};
   // The largest request frame the node accepts, from its last HelloResponse (0: not known yet).
   std::atomic<uint32_t> max_request_frame{0};
+
+  // Whether requests skip the node: down, or suspected.
+  bool Skipped() const {
+    return down.load(std::memory_order_relaxed) || suspected.load(std::memory_order_relaxed);
+  }
 };
 
 struct NodeLinkOptions {
@@ -111,10 +129,15 @@ class NodeLink {
   NodeLink(const NodeLink&) = delete;
   NodeLink& operator=(const NodeLink&) = delete;
 
+  // Makes this link the judge of its node's phi (see Suspicion above): at most one link per node
+  // in the process. Before Start(). `clock` outlives the link.
+  void JudgeNode(const LinkDetectorOptions& options, const Clock& clock);
+
   // Starts the first connection attempt.
   void Start();
 
-  // Whether requests are accepted now (connected, or connecting for the first time).
+  // Whether requests are accepted now (connected and the node neither down nor suspected, or
+  // connecting for the first time).
   bool Available() const;
 
   // Appends a frame built with a placeholder request id, patching in a fresh id registered to
@@ -132,6 +155,10 @@ class NodeLink {
   // handshake, sends it an unwatched FlushRequest with it (a node that missed a FLUSHALL learns
   // it from any proxy that knows it). Cheap when nothing changed: called on every worker tick.
   void TeachFlushMark();
+
+  // The judging link only (else nothing), every worker tick: pings the node when it has been
+  // silent for the ping interval, judges it, and publishes phi and suspicion in NodeHealth.
+  void Probe();
 
   // Fails (OnNodeFailure) every request whose deadline is at or before `now_ms`, oldest first;
   // after a run of down_after_timeouts consecutive ones the link goes down (see above). Returns
@@ -161,6 +188,14 @@ class NodeLink {
   void Connect();
   void OnConnectable();
   void OnReadable();
+  // Reads and handles the frames in the socket; `*answered`: bytes came from the node.
+  void ReadFrames(bool* answered);
+  // Bytes came from the node (the judging link: a heartbeat; a suspicion ends).
+  void OnAnswered();
+  // Everything queued was written to the node's socket (the judging link: it owes answers).
+  void NoteSent();
+  // Appends a frame whose answer nobody waits for, with request id 0.
+  void AppendUnwatched(std::span<const uint8_t> frame);
   void OnWritable();
   void HandleFrame(const wire::Envelope& envelope);
   void Fail(const std::string& reason);
@@ -211,6 +246,10 @@ class NodeLink {
   std::string last_refusal_;        // logged once until the reason changes or a handshake succeeds
   Version node_flush_;              // the node's flush marker, as far as this link knows
   uint64_t taught_generation_ = 0;  // KnownFlushMark::generation() last compared with it
+  // The judging link only (JudgeNode): its detector, clock and ping frame.
+  std::unique_ptr<LinkDetector> detector_;
+  const Clock* clock_ = nullptr;
+  std::vector<uint8_t> ping_frame_;
 
  public:
   bool dirty() const { return dirty_; }
