@@ -99,6 +99,7 @@ void HintSpool::ForgetLocked(const Hint& hint) {
 }
 
 Status HintSpool::Append(std::vector<Hint>& hints, SpoolCounters& counters) {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
   const int64_t now = clock_.NowMs();
   rocksdb::WriteBatch batch;
   std::vector<const Hint*> written;
@@ -174,14 +175,27 @@ StatusOr<std::vector<Hint>> HintSpool::Next(std::string_view target, std::string
 }
 
 Status HintSpool::Delete(const std::vector<Hint>& hints, metrics::Counter& counter) {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
   rocksdb::WriteBatch batch;
-  for (const Hint& h : hints) batch.Delete(EncodeHintKey(h));
+  std::vector<const Hint*> held;
+  held.reserve(hints.size());
+  std::unordered_set<std::string> seen;
+  std::string existing;
+  for (const Hint& h : hints) {
+    std::string key = EncodeHintKey(h);
+    if (!db_->Get(rocksdb::ReadOptions(), key, &existing).ok() || !seen.insert(key).second) {
+      continue;  // removed already
+    }
+    batch.Delete(key);
+    held.push_back(&h);
+  }
+  if (held.empty()) return Status::Ok();
   if (Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "delete hints"); !s.ok()) {
     return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Hint& h : hints) ForgetLocked(h);
-  counter.Inc(hints.size());
+  for (const Hint* h : held) ForgetLocked(*h);
+  counter.Inc(held.size());
   return Status::Ok();
 }
 

@@ -117,13 +117,18 @@ class HintSpool {
   // Accounting (under mu_).
   void HoldLocked(const Hint& hint);
   void ForgetLocked(const Hint& hint);
-  // Deletes `hints` (not synced) and forgets them; counts them in `counter`.
+  // Deletes those of `hints` still held (not synced) and forgets them; counts them in `counter`.
+  // A hint removed already (by another thread: the replayer and a decommission's hand-off can
+  // both have read it) is neither forgotten nor counted again.
   Status Delete(const std::vector<Hint>& hints, metrics::Counter& counter);
 
   const SpoolOptions options_;
   const Clock& clock_;
   std::unique_ptr<rocksdb::DB> db_;
 
+  // Serializes Append and Delete: whether a hint is held, its write, and the accounting of it are
+  // one step. Taken before mu_, never under it.
+  std::mutex write_mu_;
   mutable std::mutex mu_;
   struct TargetState {
     uint64_t count = 0;

@@ -194,6 +194,26 @@ TEST_F(HintSpoolTest, RefusesPastTheByteBoundAndWhenDisabled) {
   EXPECT_EQ(spool->Stats().pending, 2u);
 }
 
+// The replayer and a decommission's hand-off can both remove one hint (each read it before the
+// other removed it): it is forgotten once, and counted once.
+TEST_F(HintSpoolTest, AHintRemovedTwiceIsForgottenOnce) {
+  auto spool = OpenSpool();
+  Store(*spool, {MakeHint("n2", "a", 1), MakeHint("n2", "b", 2), MakeHint("n3", "c", 3)});
+  auto got = spool->Next("n2", "", 10, counters_);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);
+  const std::vector<Hint> first{(*got)[0]};
+  ASSERT_TRUE(spool->Remove(first, counters_).ok());
+  ASSERT_TRUE(spool->Remove(*got, counters_).ok());  // "a" again, and "b"
+  ASSERT_TRUE(spool->Drop((*got)[0], counters_).ok());
+  EXPECT_EQ(counters_.replayed.Value(), 2u);
+  EXPECT_EQ(counters_.rejected.Value(), 0u);
+  EXPECT_EQ(spool->Stats().pending, 1u);
+  EXPECT_EQ(spool->PendingFor("n2"), 0u);
+  EXPECT_EQ(spool->PendingFor("n3"), 1u);
+  EXPECT_EQ(spool->Targets(), std::vector<std::string>{"n3"});
+}
+
 TEST_F(HintSpoolTest, DropCountsRejected) {
   auto spool = OpenSpool();
   Store(*spool, {MakeHint("n2", "bad", 1)});
