@@ -329,6 +329,12 @@ class KeyOperation {
   // in the current (or last) write round, as KeyAnswer::acks counts that round's acks.
   int not_ready_acks() const { return write_not_ready_; }
 
+  // Bytes of node replies this operation holds (values gathered, the value answered): charged
+  // to its client's output limit until it is decided (ClientConnection::ChargeGathered).
+  size_t gathered_bytes() const { return newest_value_.size() + answer_value_.size(); }
+  // A read only (KeyMode::kRead): once its client is gone, nothing depends on it.
+  bool read_only() const { return plan_.mode == KeyMode::kRead; }
+
   // Frees buffers whose capacity exceeds `keep_bytes` (between uses).
   void ReleaseLargeBuffers(size_t keep_bytes);
 

@@ -47,7 +47,17 @@ inline void AppendLength(std::string& out, char type, int64_t n) {
   out += "\r\n";
 }
 
+// Room for a bulk string of `payload` bytes and its framing (type, up to 20 digits, two CRLFs),
+// made once: appended piece by piece, a value would grow the string twice (the trailing CRLF
+// past the capacity the value's append chose doubles it), so a reply of a 32 KB value held 64 KB.
+inline void ReserveFramed(std::string& out, size_t payload) {
+  constexpr size_t kFraming = 1 + 20 + 2 + 2;
+  if (out.capacity() - out.size() < payload + kFraming)
+    out.reserve(out.size() + payload + kFraming);
+}
+
 inline void AppendBulk(std::string& out, std::string_view s) {
+  ReserveFramed(out, s.size());
   AppendLength(out, '$', static_cast<int64_t>(s.size()));
   out.append(s);
   out += "\r\n";
@@ -154,6 +164,7 @@ class Writer {
   // three characters ("txt", "mkd").
   void Verbatim(std::string_view text, std::string_view format = "txt") {
     if (!resp3()) return AppendBulk(out_, text);
+    ReserveFramed(out_, text.size() + 4);
     AppendLength(out_, '=', static_cast<int64_t>(text.size() + 4));
     for (size_t i = 0; i < 3; ++i) out_ += i < format.size() ? format[i] : ' ';
     out_ += ':';

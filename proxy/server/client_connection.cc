@@ -227,6 +227,12 @@ void ClientConnection::HoldReplyBytes(ReplySlot& slot, size_t before, size_t aft
   }
 }
 
+void ClientConnection::ChargeGathered(size_t before, size_t after) {
+  gathered_bytes_ -= std::min(before, gathered_bytes_);
+  gathered_bytes_ += after;
+  if (after > before && !in_process_) EnforceOutputLimit();
+}
+
 bool ClientConnection::EnforceOutputLimit() {
   const uint64_t limit = worker_.settings().client_output_buffer_limit();
   if (closed_ || limit == 0 || held_output() <= limit) return false;

@@ -22,11 +22,13 @@
 // Hard limits (Redis's client-query-buffer-limit and client-output-buffer-limit): a command
 // larger than --client-query-buffer-limit is refused by the parser before it is buffered
 // ("-ERR Protocol error: too big request ...", then the connection closes); a client for which
-// more than --client-output-buffer-limit reply bytes are held (in the output buffer, or in
-// replies of commands still waiting for other keys or for earlier commands) is closed at once,
-// as Redis closes a client past its hard output limit. Each is counted in INFO. So one client
-// costs the proxy at most about: one command (query limit) plus its copies to the nodes, plus
-// the output limit, plus the replies of the commands in flight when it was reached.
+// more than --client-output-buffer-limit reply bytes are held (in the output buffer, in replies
+// of commands still waiting for other keys or for earlier commands, or as node replies its
+// undecided key operations gathered) is closed at once, as Redis closes a client past its hard
+// output limit. Each is counted in INFO. Once it is closed, each of its reads is dropped at its
+// next node reply (no answer is owed, and anti-entropy does what its read-repair would have).
+// So one client costs the proxy at most about: one command (query limit) plus its copies to the
+// nodes, plus the output limit, plus the values its decided reads still hold for read-repair.
 
 #include <event2/event.h>
 
@@ -65,6 +67,12 @@ class ClientConnection {
   // Its answer: `resp` (whole RESP bytes) becomes the slot's reply, unless the client is gone.
   void EndFanout(ReplySlot& slot, std::string_view resp);
 
+  // A key operation of this client now holds `after` bytes of node replies where it held
+  // `before` (KeyOperation::gathered_bytes): they count toward --client-output-buffer-limit
+  // like the replies held, so a client that pipelines reads of big values without reading the
+  // answers is closed once they pass it, not only once its replies do. May close the client.
+  void ChargeGathered(size_t before, size_t after);
+
   // Writes finished replies (called by the worker's flush).
   void Flush();
 
@@ -96,7 +104,7 @@ class ClientConnection {
   void OnLingerEvent(short what);
   // Output accounting (see "Hard limits"): adds `delta` bytes to the held reply bytes.
   void HoldReplyBytes(ReplySlot& slot, size_t before, size_t after);
-  size_t held_output() const { return out_.size() + held_reply_bytes_; }
+  size_t held_output() const { return out_.size() + held_reply_bytes_ + gathered_bytes_; }
   // Closes the client if it holds more replies than --client-output-buffer-limit; true if so.
   bool EnforceOutputLimit();
   ReplySlot& NewSlot(CommandId command);
@@ -166,6 +174,7 @@ class ClientConnection {
   RespParser parser_;
   std::deque<ReplySlot> slots_;  // unanswered commands, oldest first
   uint32_t waiting_ops_ = 0;     // key operations that will still call OnKeyDecided
+  size_t gathered_bytes_ = 0;    // node reply bytes its undecided key operations hold
   size_t unanswered_bytes_ = 0;  // request bytes of the commands in slots_
   size_t held_reply_bytes_ = 0;  // sum of slots_[i].held_bytes: replies not yet in out_
 

@@ -41,6 +41,7 @@ struct KeyOp {
   uint64_t pending = 0;  // bit t: the request tagged t is in flight (PendingRef::slot = tag)
   int64_t deadline_ms = 0;
   std::string node_error;  // first error message a node answered with
+  size_t charged = 0;      // machine.gathered_bytes() charged to `client` (ChargeGathered)
 
   KeyOperation machine;
 

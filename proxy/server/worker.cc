@@ -261,6 +261,7 @@ void Worker::StartKeyOp(ClientConnection& client, ReplySlot& slot, uint32_t key_
   op.key.assign(key.data(), key.size());
   op.node_error.clear();
   op.pending = 0;
+  op.charged = 0;
   // A write that may be hinted also lists the members past its preference list: the healthy
   // ones are its fallbacks (KeyPlan::fallbacks), in ring order, after the owners in op.members.
   const int replicas = static_cast<int>(shared_.config.replicas);
@@ -362,13 +363,8 @@ bool Worker::Advance(KeyOp& op) {
     LinkDeadline(op);
   }
   if (op.machine.answered() && !op.decided) {
-    op.decided = true;
-    const KeyAnswer& answer = op.machine.answer();
-    if (answer.failure != KeyAnswer::Failure::kNone) stats_.noquorum_errors.Inc();
-    ClientConnection* client = op.client;
-    op.client = nullptr;
-    if (client != nullptr) client->OnKeyDecided(*op.slot, op.key_index, answer, op.node_error);
-    op.slot = nullptr;
+    if (op.machine.answer().failure != KeyAnswer::Failure::kNone) stats_.noquorum_errors.Inc();
+    Decide(op);
   }
   if (!op.machine.finished()) return false;
   SendRepairs(op);
@@ -438,6 +434,15 @@ void Worker::OnNodeFailure(const PendingRef& ref) {
 
 void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
   op.pending &= ~(uint64_t{1} << tag);
+  if (op.client != nullptr && op.client->closed() && op.machine.read_only()) {
+    // Its client is gone (closed past its output limit, or hung up): nothing depends on a read,
+    // and finishing it would gather values (read-repair's) for nobody. Dropped; its other
+    // replies find no op.
+    Decide(op);
+    AddMachineStats(op.machine);
+    ReleaseOp(op);
+    return;
+  }
   switch (FeedKeyReply(op.machine, tag, env, NowMs(), &op.node_error)) {
     case KeyReplyKind::kFailure:
       stats_.upstream[op.members[op.machine.replica_of(tag)]]->failures.Inc();
@@ -450,7 +455,27 @@ void Worker::ReplicaDone(KeyOp& op, uint8_t tag, const wire::Envelope* env) {
     case KeyReplyKind::kWrongType:
       break;
   }
+  if (op.client != nullptr) {
+    const size_t held = op.machine.gathered_bytes();
+    if (held != op.charged) {
+      const size_t before = op.charged;
+      op.charged = held;
+      op.client->ChargeGathered(before, held);
+    }
+  }
   Advance(op);
+}
+
+void Worker::Decide(KeyOp& op) {
+  op.decided = true;
+  ClientConnection* client = op.client;
+  op.client = nullptr;
+  if (client != nullptr) {
+    client->ChargeGathered(op.charged, 0);
+    op.charged = 0;
+    client->OnKeyDecided(*op.slot, op.key_index, op.machine.answer(), op.node_error);
+  }
+  op.slot = nullptr;
 }
 
 void Worker::AddMachineStats(const KeyOperation& machine) {

@@ -110,6 +110,8 @@ class Worker final : public NodeLinkListener {
   // Sends what the machine asks for, delivers its answer, and repairs and releases the op once it
   // finished. Returns true when the op was released (it may be freed: do not touch it after).
   bool Advance(KeyOp& op);
+  // Gives the op's client its answer (if it still has one) and takes back what was charged to it.
+  void Decide(KeyOp& op);
   void SendRequests(KeyOp& op, std::span<const NodeRequest> requests);
   void SendRepairs(KeyOp& op);
   void LinkDeadline(KeyOp& op);
