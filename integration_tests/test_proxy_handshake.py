@@ -147,5 +147,6 @@ def test_right_secret_works(tmp_path, procs):
         assert c.call("MGET", "ok:0", "ok:99") == [b"v0", b"v99"]
     for n in "abc":
         node = info_node(proxy.port, n)
-        assert node == {"address": node["address"], "status": "up", "identity_refusals": "0",
-                        "auth_refusals": "0"}
+        assert node == {"address": node["address"], "status": "up", "phi": node["phi"],
+                        "identity_refusals": "0", "auth_refusals": "0"}
+        assert float(node["phi"]) < 8, node  # this proxy's suspicion of the node: low

@@ -103,7 +103,7 @@ constexpr std::array kCommands = {
     CommandSpec{"sintercard", C::kSInterCard, -3, 0, 0, 0, false, false, "set", "Returns the number of members of the intersect of multiple sets.", "7.0.0"},
     CommandSpec{"sscan", C::kSScan, -3, 1, 1, 1, false, false, "set", "Iterates over members of a set.", "2.8.0"},
     CommandSpec{"shoal.locate", C::kShoalLocate, 2, 1, 1, 1, false, false, "shoal", "Returns the ids of the nodes that own a key, in preference order.", "0.1.0"},
-    CommandSpec{"shoal.members", C::kShoalMembers, 1, 0, 0, 0, false, false, "shoal", "Returns the cluster's members: id, address, zone, state (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat, last_heard_ms, this proxy's link (up, down, none) and the node whose view it is (seen_by).", "0.1.0"},
+    CommandSpec{"shoal.members", C::kShoalMembers, 1, 0, 0, 0, false, false, "shoal", "Returns the cluster's members: id, address, zone, state (JOINING, NORMAL, LEAVING, DOWN, REMOVED), phi, incarnation, heartbeat, last_heard_ms, this proxy's link (up, down, none) with its own phi of it (link_phi), and the node whose view it is (seen_by).", "0.1.0"},
     CommandSpec{"config", C::kConfig, -2, 0, 0, 0, false, false, "server", "CONFIG GET answers the parameters Shoal honours among those asked (none of Redis's: an empty list); CONFIG SET, RESETSTAT and REWRITE are refused (shoal-proxy and shoal-node take flags and YAML files).", "2.0.0"},
     CommandSpec{"object", C::kObject, -2, 0, 0, 0, false, false, "generic", "OBJECT ENCODING key: how Shoal stores the value (raw, pncounter, elements); the other subcommands are not served.", "2.2.3"},
 };
