@@ -146,3 +146,32 @@ def test_link_ping_0_turns_the_detector_off(tmp_path):
             harness.resume(c.nodes["c"])
     finally:
         c.close()
+
+
+def test_a_lasting_suspicion_marks_the_node_down_and_the_link_reconnects(tmp_path):
+    """A suspected node gets no requests that could time out, so a dead connection (a partition
+    drops packets without a reset) would only heal through TCP's retransmits of the ping: after
+    --down-after-timeouts x --timeout-ms of silence the link is failed and reconnects."""
+    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", "300", "--threads", "1",
+                                       "--down-after-timeouts", "2"))
+    try:
+        r = client(c.proxy.port)
+        assert r.set("k", "v")
+        harness.pause(c.nodes["c"])
+        try:
+            assert harness.wait_until(lambda: "while suspected" in c.proxy.log(), timeout=5), (
+                c.proxy.log()[-2000:])
+            log = c.proxy.log()
+            # Suspected first (phi), then marked down by the lasting silence, not by timeouts.
+            assert log.index("is suspected") < log.index("while suspected")
+            assert "consecutive requests timed out" not in log
+            assert members(r)["c"]["link"] == "down"
+            assert info_node(r, "c")["status"] == "down"
+        finally:
+            harness.resume(c.nodes["c"])
+        # A reconnection's Hello is answered: in service again.
+        assert harness.wait_until(lambda: members(r)["c"]["link"] == "up", timeout=10), members(r)
+        r.execute_command("SHOAL.CONSISTENCY", "ALL", "ALL")
+        assert r.set("k", "w") and r.get("k") == "w"
+    finally:
+        c.close()

@@ -1,5 +1,7 @@
 #include "proxy/upstream/link_detector.h"
 
+#include <algorithm>
+
 namespace shoal::proxy {
 
 LinkDetector::LinkDetector(const LinkDetectorOptions& options)
@@ -44,5 +46,9 @@ bool LinkDetector::Judge(int64_t now_ms) {
 }
 
 double LinkDetector::Phi(int64_t now_ms) const { return owed_ ? detector_.Phi(now_ms) : 0.0; }
+
+int64_t LinkDetector::SilentMs(int64_t now_ms) const {
+  return owed_ ? std::max<int64_t>(0, now_ms - detector_.last_heartbeat_ms()) : 0;
+}
 
 }  // namespace shoal::proxy

@@ -54,6 +54,8 @@ class LinkDetector {
 
   // Phi at `now_ms`: 0 while the node owes nothing.
   double Phi(int64_t now_ms) const;
+  // How long the node has been silent while owing an answer (0 while it owes nothing).
+  int64_t SilentMs(int64_t now_ms) const;
   bool suspected() const { return suspected_; }
   bool owed() const { return owed_; }
   double threshold() const { return options_.threshold; }

@@ -79,6 +79,7 @@ TEST(LinkDetectorTest, AnIdleLinkIsPingedAndNeverSuspected) {
   // Nothing owed between a ping's answer and the next ping: phi is 0 then.
   EXPECT_FALSE(link.detector.owed());
   EXPECT_EQ(link.detector.Phi(link.now + 60'000), 0);
+  EXPECT_EQ(link.detector.SilentMs(link.now + 60'000), 0);
 }
 
 TEST(LinkDetectorTest, PingsAreSentOnlyAfterSilenceAndOneAtATime) {
@@ -112,6 +113,8 @@ TEST(LinkDetectorTest, SilenceWhileOwedIsSuspectedAfterAboutFourAndAHalfInterval
   EXPECT_LT(link.suspected_at - paused, 560);
   EXPECT_TRUE(link.detector.suspected());
   EXPECT_GT(link.detector.Phi(link.now), 8);
+  // Silent since its last answer, just after the pause began.
+  EXPECT_NEAR(link.detector.SilentMs(link.now), link.now - paused, 10);
 }
 
 TEST(LinkDetectorTest, AnIdleNodeThatStopsIsSuspectedThroughItsPing) {

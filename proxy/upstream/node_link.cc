@@ -289,13 +289,25 @@ void NodeLink::Probe() {
   const bool suspected = detector_->Judge(now);
   const double phi = detector_->Phi(now);
   health_.phi.store(phi, std::memory_order_relaxed);
-  if (!suspected) return;
-  health_.suspected.store(true, std::memory_order_relaxed);
-  spdlog::warn(
-      "node {} at {} is suspected: silent for {} ms while owing an answer (phi {:.1f} > "
-      "{}); skipped until it answers",
-      node_id_, address_.ToString(), now - detector_->detector().last_heartbeat_ms(), phi,
-      detector_->threshold());
+  if (suspected) {
+    health_.suspected.store(true, std::memory_order_relaxed);
+    spdlog::warn(
+        "node {} at {} is suspected: silent for {} ms while owing an answer (phi {:.1f} > "
+        "{}); skipped until it answers",
+        node_id_, address_.ToString(), detector_->SilentMs(now), phi, detector_->threshold());
+  }
+  // A suspicion that lasts: the connection itself may be dead (a partition drops packets without
+  // a reset, and a skipped node gets no request that could time out, so only TCP's retransmits
+  // of the ping would notice it heal). As long a silence as a run of timeouts marks the node
+  // down: the link reconnects, with backoff, until a Hello is answered (a new connection is
+  // judged by its Hello's timeout, not here).
+  const int64_t run_ms = options_.down_after_timeouts * options_.timeout_ms;
+  if (detector_->suspected() && state_ == State::kConnected && handshake_done_ &&
+      detector_->SilentMs(now) >= run_ms) {
+    Fail("silent for " + std::to_string(detector_->SilentMs(now)) +
+         " ms while suspected (--down-after-timeouts x --timeout-ms = " + std::to_string(run_ms) +
+         " ms)");
+  }
 }
 
 void NodeLink::ReadFrames(bool* answered) {
