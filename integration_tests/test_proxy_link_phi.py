@@ -5,6 +5,7 @@ skipped, so that reads and writes at QUORUM do not wait for it; once it answers 
 
 The proxy runs with a request timeout (3 s) and --down-after-timeouts (1000) so large that only
 the phi detector can explain a quick skip."""
+import contextlib
 import json
 import time
 import urllib.request
@@ -130,48 +131,46 @@ def test_a_hung_node_is_suspected_skipped_and_back_when_it_answers(cluster):
     print(f"suspected after {suspected_after:.2f}s, in service {back_after:.3f}s after SIGCONT")
 
 
-def test_link_ping_0_turns_the_detector_off(tmp_path):
-    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "1",
-                                       "--link-ping-ms", "0"))
+@contextlib.contextmanager
+def node_c_paused(tmp_path, *proxy_extra):
+    """A cluster whose proxy runs with `proxy_extra` (one worker), a key written, then node c
+    SIGSTOPped for the block; yields (cluster, redis-py client). The caller may resume c."""
+    c = Cluster(tmp_path, proxy_extra=("--threads", "1", *proxy_extra))
     try:
         r = client(c.proxy.port)
         assert r.set("k", "v")
         harness.pause(c.nodes["c"])
         try:
-            # An idle link is not pinged, so nothing is owed and nothing suspected.
-            time.sleep(1.5)
-            rows = members(r)
-            assert rows["c"]["link"] == "up" and float(rows["c"]["link_phi"]) == 0, rows
+            yield c, r
         finally:
             harness.resume(c.nodes["c"])
     finally:
         c.close()
+
+
+def test_link_ping_0_turns_the_detector_off(tmp_path):
+    with node_c_paused(tmp_path, "--timeout-ms", str(TIMEOUT_MS), "--link-ping-ms", "0") as (_, r):
+        # An idle link is not pinged, so nothing is owed and nothing suspected.
+        time.sleep(1.5)
+        rows = members(r)
+        assert rows["c"]["link"] == "up" and float(rows["c"]["link_phi"]) == 0, rows
 
 
 def test_a_lasting_suspicion_marks_the_node_down_and_the_link_reconnects(tmp_path):
     """A suspected node gets no requests that could time out, so a dead connection (a partition
     drops packets without a reset) would only heal through TCP's retransmits of the ping: after
     --down-after-timeouts x --timeout-ms of silence the link is failed and reconnects."""
-    c = Cluster(tmp_path, proxy_extra=("--timeout-ms", "300", "--threads", "1",
-                                       "--down-after-timeouts", "2"))
-    try:
-        r = client(c.proxy.port)
-        assert r.set("k", "v")
-        harness.pause(c.nodes["c"])
-        try:
-            assert harness.wait_until(lambda: "while suspected" in c.proxy.log(), timeout=5), (
-                c.proxy.log()[-2000:])
-            log = c.proxy.log()
-            # Suspected first (phi), then marked down by the lasting silence, not by timeouts.
-            assert log.index("is suspected") < log.index("while suspected")
-            assert "consecutive requests timed out" not in log
-            assert members(r)["c"]["link"] == "down"
-            assert info_node(r, "c")["status"] == "down"
-        finally:
-            harness.resume(c.nodes["c"])
+    with node_c_paused(tmp_path, "--timeout-ms", "300", "--down-after-timeouts", "2") as (c, r):
+        assert harness.wait_until(lambda: "while suspected" in c.proxy.log(), timeout=5), (
+            c.proxy.log()[-2000:])
+        log = c.proxy.log()
+        # Suspected first (phi), then marked down by the lasting silence, not by timeouts.
+        assert log.index("is suspected") < log.index("while suspected")
+        assert "consecutive requests timed out" not in log
+        assert members(r)["c"]["link"] == "down"
+        assert info_node(r, "c")["status"] == "down"
+        harness.resume(c.nodes["c"])
         # A reconnection's Hello is answered: in service again.
         assert harness.wait_until(lambda: members(r)["c"]["link"] == "up", timeout=10), members(r)
         r.execute_command("SHOAL.CONSISTENCY", "ALL", "ALL")
         assert r.set("k", "w") and r.get("k") == "w"
-    finally:
-        c.close()
