@@ -32,7 +32,9 @@
 // A node it suspects is skipped like a down one by new requests (Available() is false on every
 // worker's link, so they go to the other replicas or fallbacks at once), but the connections stay
 // open and the requests already in flight keep their own deadlines: the next bytes from the node
-// end the suspicion. Both states are in NodeHealth; either skips the node.
+// end the suspicion. A suspicion that lasts down_after_timeouts x timeout_ms makes the judging
+// link fail and reconnect as above (its connection may be dead). Both states are in NodeHealth;
+// either skips the node.
 //
 // Callback guarantee: for every request accepted by Register(), the listener gets exactly one of
 // OnNodeResponse or OnNodeFailure (unless the link is destroyed first).
