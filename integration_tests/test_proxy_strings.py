@@ -2,11 +2,13 @@
 MSETNX LCS, replies and errors compared byte for byte with a real redis-server; then what a
 replica that missed writes does to each stateful one (docs/replication.md, "Read-modify-write"):
 the value read is always the newest acknowledged one, never a stale replica's."""
+import threading
 import time
 
 import pytest
 
 import harness
+import node_wire
 from conftest_proxy import Cluster, diff, node_holds, redis_ref, shoal, short_tmp_dir  # noqa
 from harness import RespConn, Simple
 from test_proxy_hints import proxy_info
@@ -84,6 +86,16 @@ def test_msetnx_like_redis(diff):
         ("MSETNX", "{d}"),
         ("MSETNX", "{d}", "1", "{e}"),
         ("EXISTS", "{d}", "{e}"),
+        ("HSET", "{h}", "f", "v"),
+        ("MSETNX", "{f}", "1", "{h}", "2"),  # a key of another type exists too
+        ("EXISTS", "{f}"),
+        ("SET", "{x}", "v", "PX", "1"),
+        ("SLEEP", 0.05),
+        ("MSETNX", "{x}", "new", "{y}", "n", "{x}", "newer"),  # expired: absent; last value wins
+        ("MGET", "{x}", "{y}"),
+        ("DEL", "{y}"),
+        ("MSETNX", "{y}", "again"),  # deleted: absent
+        ("GET", "{y}"),
     ])
 
 
@@ -210,6 +222,98 @@ def test_msetnx_sees_a_key_a_stale_replica_lacks(cluster):
             assert c.call("MSETNX", f"mx:new{i}", "n", f"mx:{i}", "overwritten") == 0
             assert c.call("GET", f"mx:{i}") == b"held"
             assert c.call("EXISTS", f"mx:new{i}") == 0
+
+
+def _node_entry(port, key):
+    """What one node holds for `key`, asked directly: None (nothing), "tombstone" or the value."""
+    with node_wire.NodeConnection(port) as n:
+        n.hello()
+        kind, body = n.call("Get", key=key.encode(), want_value=True)
+        assert kind == "GetResponse", body
+        if not body.get("found"):
+            return None
+        return "tombstone" if body.get("tombstone") else bytes(body["value"])
+
+
+def test_msetnx_answers_0_when_a_single_replica_holds_a_key(cluster):
+    """A key written on node c alone (the others missed it: a write that failed its quorum, or
+    one not yet repaired): MSETNX reads every replica that answers, so it sees the key, answers 0
+    and writes nothing anywhere, whichever node holds it."""
+    with RespConn(cluster.proxy.port) as c:
+        for holder in ("a", "b", "c"):
+            key, other = f"one:{holder}:{{k}}held", f"one:{holder}:{{k}}new"
+            with node_wire.NodeConnection(cluster.node_port(holder)) as n:
+                n.hello()
+                kind, body = n.put(key.encode(), b"only-here")
+                assert kind == "PutResponse" and body.get("applied"), body
+            assert c.call("MSETNX", other, "n", key, "overwritten") == 0, holder
+            assert c.call("MSETNX", key, "overwritten") == 0, holder
+            for node_id in cluster.nodes:
+                port = cluster.node_port(node_id)
+                assert _node_entry(port, other) is None, (holder, node_id)
+                assert _node_entry(port, key) == (b"only-here" if node_id == holder else None), (
+                    holder, node_id)
+
+
+def test_concurrent_msetnx_on_overlapping_keys_through_two_proxies_one_wins_whole():
+    """Two clients race MSETNX x y (writer A, proxy 1) against MSETNX y z (writer B, proxy 2), 150
+    rounds on fresh keys: at most one answers 1, and afterwards the three keys are exactly that
+    writer's (the other writer's keys absent), or all absent, read at ALL and on every node."""
+    cluster = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+    try:
+        cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+        rounds = 150
+        replies = {"A": [], "B": []}
+        barrier = threading.Barrier(2)
+
+        def run(writer, port, names):
+            with RespConn(port, timeout=harness.slow(10)) as conn:
+                for r in range(rounds):
+                    args = []
+                    for name in names:
+                        args += [f"race:{r}:{name}", writer]
+                    barrier.wait(timeout=harness.slow(30))
+                    replies[writer].append(conn.call("MSETNX", *args))
+
+        threads = [threading.Thread(target=run, args=("A", cluster.proxies[0].port, "xy")),
+                   threading.Thread(target=run, args=("B", cluster.proxies[1].port, "yz"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=harness.slow(300))
+        outcomes = list(zip(replies["A"], replies["B"]))
+        assert len(outcomes) == rounds
+        for a, b in outcomes:
+            for reply in (a, b):
+                assert reply in (0, 1) or str(reply).startswith("TRYAGAIN"), reply
+        won = {"A": sum(a == 1 for a, _ in outcomes), "B": sum(b == 1 for _, b in outcomes)}
+        print(f"{rounds} races: A set {won['A']}, B set {won['B']}, neither "
+              f"{sum(a != 1 and b != 1 for a, b in outcomes)}, TRYAGAIN "
+              f"{sum(str(a).startswith('TRYAGAIN') + str(b).startswith('TRYAGAIN') for a, b in outcomes)}")
+        with RespConn(cluster.proxy.port) as c:
+            consistency(c, "ALL", "ALL")
+            for r, (a, b) in enumerate(outcomes):
+                assert not (a == 1 and b == 1), r
+                expected = {"x": None, "y": None, "z": None}
+                if a == 1:
+                    expected.update(x=b"A", y=b"A")
+                if b == 1:
+                    expected.update(y=b"B", z=b"B")
+                got = dict(zip("xyz", c.call("MGET", *(f"race:{r}:{k}" for k in "xyz"))))
+                assert got == expected, (r, a, b, got)
+        for node_id in cluster.nodes:
+            port = cluster.node_port(node_id)
+            for r, (a, b) in enumerate(outcomes[:40]):
+                for k in "xyz":
+                    held = _node_entry(port, f"race:{r}:{k}")
+                    assert held in (None, "tombstone", b"A", b"B"), (node_id, r, k, held)
+                    if held in (b"A", b"B"):
+                        # A value left on a node is the winner's (a loser's is undone).
+                        assert (a == 1 and held == b"A" and k in "xy") or (
+                            b == 1 and held == b"B" and k in "yz"), (node_id, r, k, held, a, b)
+        assert won["A"] + won["B"] >= rounds // 2, outcomes
+    finally:
+        cluster.close()
 
 
 def test_read_modify_writes_succeed_with_a_replica_down_and_reach_it_later(cluster):

@@ -1,6 +1,7 @@
 #include "proxy/quorum/key_operation.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 
 namespace shoal::proxy {
@@ -45,6 +46,15 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
     if (cs_ == nullptr) cs_ = std::make_unique<ConditionalState>();
     *cs_ = ConditionalState{};
     cs_->arg_value = write_value_;
+    if (plan_.mode == KeyMode::kWrite) {
+      for (int r = 0; r < plan_.n; ++r) cs_->replica_condition[r] = plan_.if_version_at_most[r];
+      if (plan_.retract) plan_.required = std::popcount(WrittenReplicas());
+    }
+  }
+  if (plan_.retract && plan_.required == 0) {
+    answer_.performed = true;  // nothing of this command's is held anywhere: nothing to undo
+    Answer();
+    return;
   }
 
   if (plan_.n < plan_.required || plan_.n == 0) {
@@ -59,6 +69,11 @@ void KeyOperation::Start(const KeyPlan& plan, HybridLogicalClock& hlc, uint64_t 
     return;
   }
   QueueReads();
+}
+
+uint32_t KeyOperation::WrittenReplicas() const {
+  const uint32_t all = (1u << plan_.n) - 1;
+  return plan_.replica_mask == 0 ? all : plan_.replica_mask & all;
 }
 
 void KeyOperation::QueueReads() {
@@ -323,6 +338,7 @@ void KeyOperation::HintDone(uint8_t tag, bool stored, int64_t now_ms) {
 
 void KeyOperation::ReadProgress(int64_t now_ms) {
   if (read_decided_) return;
+  if (plan_.read_every_replica && read_pending_ > 0) return;
   if (plan_.conditional) return ConditionalReadProgress(now_ms);
   if (read_counted_ >= plan_.required) {
     // The replica asked for the value is waited for (as Cassandra waits for its data response):
@@ -336,6 +352,7 @@ void KeyOperation::ReadProgress(int64_t now_ms) {
     read_decided_ = true;
     // Every state reply so far is counted, so the newest seen is the resolved one.
     resolved_ = newest_;
+    if (plan_.read_every_replica) NoteReplicaStates(now_ms);
     if (plan_.want_value && resolved_.Live(now_ms) && !newest_whole_) {
       StartFetch(now_ms);
     } else {
@@ -460,12 +477,24 @@ bool KeyOperation::BuildsOnOwnAttempt() const {
 }
 
 bool KeyOperation::RetryConditional(int64_t now_ms) {
+  if (plan_.mode != KeyMode::kReadThenWrite) return false;  // a conditional kWrite never reads
   if (cs_->attempts + 1 >= kMaxConflictAttempts || next_tag_ + 3 * plan_.n > kMaxTags) {
     return false;
   }
   ++cs_->attempts;
   Restart(now_ms);
   return true;
+}
+
+void KeyOperation::NoteReplicaStates(int64_t now_ms) {
+  for (int r = 0; r < plan_.n; ++r) {
+    const ReplicaRead& rr = reads_[r];
+    if (rr.seen != Seen::kState) continue;
+    answer_.replicas_read |= 1u << r;
+    answer_.replica_version[r] = rr.state.found ? rr.state.version : Version{};
+    if (rr.state.Live(now_ms)) answer_.replicas_live |= 1u << r;
+  }
+  answer_.required = plan_.required;
 }
 
 void KeyOperation::StartFetch(int64_t now_ms) {
@@ -774,7 +803,8 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
     cs_->newer_held = Version{};
   }
   next_fallback_ = hint_pending_ = hint_stored_ = 0;
-  write_pending_ = plan_.n;
+  const uint32_t written = WrittenReplicas();
+  write_pending_ = std::popcount(written);
   previous_seen_ = previous_live_ = false;
   previous_version_ = Version{};
   touch_previous_ = EntryState{};
@@ -787,6 +817,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   write_version_ = v;
   const bool touch = plan_.mode == KeyMode::kTouch || plan_.write_is_touch;
   for (int r = 0; r < plan_.n; ++r) {
+    if (((written >> r) & 1) == 0) continue;
     NodeRequest req;
     req.replica = static_cast<uint8_t>(r);
     req.version = v;
@@ -828,6 +859,10 @@ void KeyOperation::OnPut(uint8_t tag, const PutReply& reply, int64_t now_ms) {
   Absorb(reply.previous_version);
   if (!Current(tag, Phase::kWrite)) return;
   --write_pending_;
+  if (plan_.conditional && reply.applied) {
+    Version& applied = answer_.applied_version[tag_replica_[tag]];
+    applied = std::max(applied, write_version_);
+  }
   if (plan_.conditional && !reply.applied) {
     // What a refusal shows held (a replica warming up or syncing holds it all the same).
     cs_->newer_held = std::max(cs_->newer_held, reply.current);
@@ -914,6 +949,16 @@ void KeyOperation::OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms)
 void KeyOperation::ConditionalWriteProgress(int64_t now_ms) {
   // Every replica's answer is waited for: one that refused may hold a newer write.
   if (write_pending_ > 0) return;
+  if (plan_.retract) {
+    // A refusal: something newer replaced the own write there. Only a failure leaves it unknown.
+    if (write_failed_ == 0) {
+      answer_.performed = true;
+      Answer();
+    } else {
+      Fail(KeyAnswer::Failure::kWriteQuorum, plan_.required, plan_.required - write_failed_);
+    }
+    return;
+  }
   if (write_counted_ >= plan_.required) {
     if (cs_->newer_held <= write_version_) {
       answer_.performed = true;
@@ -1003,6 +1048,7 @@ void KeyOperation::WriteProgress(int64_t now_ms) {
 }
 
 void KeyOperation::Answer() {
+  answer_.write_version = write_version_;
   answered_ = true;
   phase_ = Phase::kDone;
 }

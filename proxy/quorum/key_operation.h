@@ -206,6 +206,24 @@ struct KeyPlan {
   // A command on strings (GET, APPEND, GETSET, ...): a live hash or set answers wrong_type and
   // nothing is written.
   bool string_only = false;
+  // kRead: decided once every replica has answered or failed (at least `required` answers), on
+  // the newest state of them all; the answer also says what each replica held
+  // (KeyAnswer::replica_version, live_elsewhere), so that a value a single replica holds is seen
+  // (MSETNX's read; proxy/quorum/msetnx.h).
+  bool read_every_replica = false;
+  // kWrite with `conditional` (MSETNX's writes and undo, msetnx.h): no read; replica r's Put
+  // carries if_version_at_most[r], and only the replicas in `replica_mask` are written (0: all).
+  // Decided as the conditional read-modify-write's rounds (every replica's answer; applied by
+  // `required` with a newer version shown, re-stamped), but never read again: refused short of
+  // `required`, it fails with Failure::kConflict. KeyAnswer::applied_version says which replicas
+  // applied which of its rounds.
+  Version if_version_at_most[Ring::kMaxReplicas];
+  uint32_t replica_mask = 0;
+  // With the above: a retraction (MSETNX's undo: a tombstone at fixed_version, where the
+  // command's own write is still held). `required` is ignored: decided once every replica written
+  // has answered; a refusal counts as done (a newer write replaced the own one there), a failure
+  // fails the operation (Failure::kWriteQuorum).
+  bool retract = false;
 };
 
 // One request to send. `tag` identifies it in the reply (echo it back); `value` points into the
@@ -261,6 +279,16 @@ struct KeyAnswer {
   bool performed = false;
   // kWrite: a live value was held before (newest pre-write state among counted replies).
   bool previous_live = false;
+  // KeyPlan::read_every_replica: bit r of `replicas_read`, replica r answered, holding
+  // replica_version[r] (zero: nothing), a live value when bit r of `replicas_live` is set (an
+  // emptied hash or set too: the resolved `live` tells). `required` is then the plan's.
+  uint32_t replicas_read = 0;
+  uint32_t replicas_live = 0;
+  Version replica_version[Ring::kMaxReplicas];
+  // Conditional kWrite (KeyPlan::if_version_at_most): per replica, the newest version of this
+  // operation's rounds it applied (zero: none known), and the version of the last round sent.
+  Version applied_version[Ring::kMaxReplicas];
+  Version write_version;
   // Hinted handoff, for the write round decided: hints stored durably by fallbacks so far (on a
   // failure: all of them, they will replay to their owners), and how many of those were counted
   // toward `required` (sloppy quorum only; 0 when the owners alone made the quorum).
@@ -358,6 +386,7 @@ class KeyOperation {
 
  private:
   uint8_t Queue(NodeRequest request);
+  uint32_t WrittenReplicas() const;  // bit r: replica r gets the write rounds' Puts
   void Absorb(const Version& v);
   void AbsorbState(const EntryState& s);
   void NoteState(int replica, const EntryState& state, bool has_value, std::string_view value,
@@ -389,6 +418,7 @@ class KeyOperation {
   bool Restamp(int64_t now_ms);
   void SetConditions(const Version& base);  // cs_'s condition_version and replica_condition
   void StartFetch(int64_t now_ms);
+  void NoteReplicaStates(int64_t now_ms);  // KeyPlan::read_every_replica's answer fields
   void Resolved(int64_t now_ms);
   bool ConditionHolds(int64_t now_ms) const;
   // Computes the plan's transformed value into write_value_; false when nothing is to be written.

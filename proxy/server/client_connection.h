@@ -159,6 +159,8 @@ class ClientConnection {
   // returns true, or returns false when the reply is final.
   bool NextPhase(ReplySlot& slot);
   bool NextRenamePhase(ReplySlot& slot);
+  void StartMSetNxPhase(ReplySlot& slot);
+  void FinalizeMSetNx(ReplySlot& slot);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);
 

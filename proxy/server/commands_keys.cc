@@ -90,22 +90,61 @@ std::mt19937_64& ElementRng() {
 bool ClientConnection::NextPhase(ReplySlot& slot) {
   if (IsRenameFamily(slot.command)) return NextRenamePhase(slot);
   if (slot.command == CommandId::kSMove || IsSetAlgebra(slot.command)) return NextSetPhase(slot);
-  // MSETNX: every key was read at the write consistency; none live: write them all.
-  if (slot.command != CommandId::kMSetNx || slot.phase != 0 || !slot.error.empty() ||
-      slot.integer > 0) {
-    return false;
+  if (slot.command == CommandId::kMSetNx) {
+    if (slot.msetnx->Next() == MSetNx::Phase::kDone) return false;
+    StartMSetNxPhase(slot);
+    return true;
   }
-  slot.phase = 1;
-  const uint32_t keys = static_cast<uint32_t>(slot.parts.size() / 2);
-  StartKeys(slot, keys);
-  for (uint32_t i = 0; i < keys; ++i) {
-    KeyPlan plan;
-    plan.mode = KeyMode::kWrite;
-    plan.value = slot.parts[2 * i + 1];
+  return false;
+}
+
+// MSETNX (proxy/quorum/msetnx.h): the keys the current phase runs, each with its plan.
+void ClientConnection::StartMSetNxPhase(ReplySlot& slot) {
+  MSetNx& m = *slot.msetnx;
+  // Listed first: a key decided at once may end the phase (and start the next) while the last
+  // one is started.
+  std::vector<uint32_t> run;
+  for (uint32_t i = 0; i < m.keys(); ++i) {
+    if (m.Runs(i)) run.push_back(i);
+  }
+  StartKeys(slot, static_cast<uint32_t>(run.size()));
+  for (uint32_t i : run) {
+    KeyPlan plan = m.Plan(i);
     plan.sloppy = sloppy_;
-    worker_.StartKeyOp(*this, slot, i, slot.parts[2 * i], write_level_, plan);
+    worker_.StartKeyOp(*this, slot, i, m.key(i), write_level_, plan);
   }
-  return true;
+}
+
+void ClientConnection::FinalizeMSetNx(ReplySlot& slot) {
+  const MSetNx& m = *slot.msetnx;
+  switch (m.outcome()) {
+    case MSetNx::Outcome::kSet:
+    case MSetNx::Outcome::kExists:
+      resp::AppendInteger(slot.reply, m.outcome() == MSetNx::Outcome::kSet ? 1 : 0);
+      break;
+    case MSetNx::Outcome::kReadFailed:
+      resp::AppendError(slot.reply, NoQuorumError(m.failure(), m.node_error(), true));
+      break;
+    case MSetNx::Outcome::kWriteFailed:
+      resp::AppendError(slot.reply, NoQuorumError(m.failure(), m.node_error(), true) +
+                                        "; MSETNX undone: none of its keys was set");
+      break;
+    case MSetNx::Outcome::kConflict:
+      resp::AppendError(slot.reply, "TRYAGAIN MSETNX's keys were written concurrently on each of " +
+                                        std::to_string(MSetNx::kMaxAttempts) +
+                                        " attempts; none of its keys was set");
+      break;
+    case MSetNx::Outcome::kUndoFailed:
+    case MSetNx::Outcome::kNone:
+      resp::AppendError(slot.reply,
+                        NoQuorumError(m.failure(), m.node_error(), true) +
+                            "; MSETNX failed and the undo of " +
+                            std::to_string(m.undo_failed_keys()) +
+                            " of its keys did not reach every replica that took the write: "
+                            "they may be set");
+      break;
+  }
+  slot.msetnx.reset();
 }
 
 // RENAME, RENAMENX, COPY (see key_commands.h): phase 0 read; phase 1 writes the destination with
@@ -162,7 +201,11 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
   slot.extra[0] = command.extra[0];
   slot.extra[1] = command.extra[1];
   if (spec.id == CommandId::kMGet || spec.id == CommandId::kLcs) slot.parts.resize(command.keys);
-  if (spec.id == CommandId::kMSetNx) slot.parts.assign(args.begin() + 1, args.end());
+  if (spec.id == CommandId::kMSetNx) {
+    slot.msetnx = std::make_unique<MSetNx>();
+    slot.msetnx->Start(args.subspan(1));
+    return StartMSetNxPhase(slot);
+  }
   if (spec.id == CommandId::kSMove || IsSetAlgebra(spec.id))
     PrepareSetSlot(slot, args, command.keys);
   if (IsElementCommand(spec.id) && !IsElementWrite(spec.id)) {
@@ -185,6 +228,9 @@ void ClientConnection::ExecuteKeyCommand(const CommandSpec& spec, Args args) {
 
 void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
                                      std::string_view node_error) {
+  if (slot.command == CommandId::kMSetNx) {
+    return slot.msetnx->OnDecided(key_index, answer, node_error);
+  }
   if (answer.failure != KeyAnswer::Failure::kNone) {
     if (slot.error.empty())
       slot.error = NoQuorumError(answer, node_error, slot.variant & kReplyWriteCommand);
@@ -312,9 +358,6 @@ void ClientConnection::FormatDecided(ReplySlot& slot, uint32_t key_index, const 
       resp::AppendBulk(slot.reply, GetRange(answer.live ? answer.value : std::string_view(),
                                             slot.extra[0], slot.extra[1]));
       return;
-    case CommandId::kMSetNx:
-      if (slot.phase == 0 && answer.live) ++slot.integer;  // a key exists: nothing is written
-      return;
     case CommandId::kLcs:
       slot.parts[key_index].assign(answer.live ? answer.value : std::string_view());
       return;
@@ -386,9 +429,7 @@ void ClientConnection::Finalize(ReplySlot& slot) {
       resp::AppendOk(slot.reply);
       return;
     case CommandId::kMSetNx:
-      resp::AppendInteger(slot.reply, slot.phase == 1 ? 1 : 0);
-      slot.parts.clear();
-      return;
+      return FinalizeMSetNx(slot);
     case CommandId::kRename:
     case CommandId::kRenameNx:
     case CommandId::kCopy:

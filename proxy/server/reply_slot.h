@@ -3,11 +3,13 @@
 // ReplySlot: one client command's place in the connection's in-order reply queue.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock/hlc.h"
 #include "proxy/command/command_table.h"
+#include "proxy/quorum/msetnx.h"
 #include "proxy/resp/reply.h"
 
 namespace shoal::proxy {
@@ -22,11 +24,11 @@ struct ReplySlot {
   uint32_t outstanding = 0;        // key operations not yet decided
   int64_t integer = 0;             // counts (DEL, EXISTS, TOUCH)
   std::string reply;               // RESP bytes
-  std::vector<std::string> parts;  // per-key RESP fragments (MGET); LCS's two values; MSETNX's
-                                   // keys and values (key, value, key, ...)
+  std::vector<std::string> parts;  // per-key RESP fragments (MGET); LCS's two values
   std::string error;               // first error among the keys (without '-')
   int64_t extra[2] = {0, 0};       // KeyCommand::extra (GETRANGE's range, LCS's MINMATCHLEN)
-  uint8_t phase = 0;               // MSETNX: 0 reading the keys, 1 writing them
+  uint8_t phase = 0;               // RENAME, COPY, SMOVE, the STORE commands: which step runs
+  std::unique_ptr<MSetNx> msetnx;  // MSETNX's phases and keys
   Version version;                 // RENAME*: the version its delete of the source is written at
   size_t held_bytes = 0;           // reply bytes counted against the client's output limit
   // Metrics (request_metrics.h): when the command was parsed (steady clock, ns), what it is
