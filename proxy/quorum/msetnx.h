@@ -6,13 +6,14 @@
 // answer with OnDecided, and once all are decided calls Next():
 //
 //   kRead   every key read at every replica that answers (KeyPlan::read_every_replica, at least
-//           `required` answers): any live value anywhere (or one key unreadable) ends it: 0 (or
-//           the error), nothing written.
-//   kWrite  every key written with Put.if_version_at_most = the newest version read for it (a
-//           tombstone's, an expired value's, or zero), so a replica that took any write of the
-//           key since the read refuses it. A key written twice in the command is written once,
-//           with its last value (as Redis). Each key's round is decided once every replica has
-//           answered, re-stamped above a newer refused write (as APPEND's). All acknowledged: 1.
+//           `required` answers) and judged on the state `required` replicas hold (Judge): live,
+//           or not live with a newer live value on some replica: 0, nothing written (one key
+//           unreadable: the error). No state on `required` replicas: read again.
+//   kWrite  every key written with Put.if_version_at_most = the version of that state, so a
+//           replica that took any write of the key since it refuses it. A key written twice in the
+//           command is written once, with its last value (as Redis). Each key's round is decided
+//           once every replica has answered, re-stamped above a newer refused write (as APPEND's).
+//           All acknowledged: 1.
 //   kUndo   otherwise every replica that applied a write of this command gets a tombstone at
 //           DerivedVersion(the key's last version sent), applied only where that replica still
 //           holds the write it applied (if_version_at_most = it): just above the own write, below
