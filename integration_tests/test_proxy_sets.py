@@ -55,6 +55,8 @@ def test_set_commands_like_redis(diff):
         ("SRANDMEMBER", "{p}", "x"),
         ("SRANDMEMBER", "{p}", "1", "2"),
         ("SRANDMEMBER", "{p}", "-9223372036854775808"),
+        ("SRANDMEMBER", "{none}", "-9223372036854775808"),
+        ("SPOP", "{p}", "-9223372036854775808"),
         ("SSCAN", "{p}", "0"),
         ("SSCAN", "{none}", "0"),
         ("SSCAN", "{p}", "x"),

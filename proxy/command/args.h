@@ -13,6 +13,10 @@ namespace shoal::proxy {
 
 inline constexpr std::string_view kErrSyntax = "ERR syntax error";
 inline constexpr std::string_view kErrNotInteger = "ERR value is not an integer or out of range";
+// A count Redis reads with getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): INT64_MIN
+// (HRANDFIELD, SRANDMEMBER, SPOP).
+inline constexpr std::string_view kErrCountRange =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 // Redis's string2ll: optional '-', digits, no spaces or '+', no leading zeros, fits int64.
 bool ParseInt64(std::string_view text, int64_t* out);
@@ -24,9 +28,9 @@ enum class SetCondition : unsigned char { kNone, kIfAbsent, kIfPresent };
 
 struct SetOptions {
   SetCondition condition = SetCondition::kNone;
-  bool get = false;            // reply with the previous value
+  bool get = false;  // reply with the previous value
   bool keep_ttl = false;
-  int64_t expire_at_ms = 0;    // absolute; 0 = no expiry
+  int64_t expire_at_ms = 0;  // absolute; 0 = no expiry
 };
 
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]: `options` are the arguments
@@ -41,8 +45,8 @@ std::string ParsePositiveExpiry(std::string_view text, bool milliseconds, bool a
                                 int64_t now_ms, std::string_view command, int64_t* expire_at_ms);
 
 struct GetExOptions {
-  bool touch = false;         // any option given: the expiry changes
-  int64_t expire_at_ms = 0;   // 0 with touch = PERSIST
+  bool touch = false;        // any option given: the expiry changes
+  int64_t expire_at_ms = 0;  // 0 with touch = PERSIST
 };
 // GETEX key [EX s|PX ms|EXAT ts|PXAT ms|PERSIST]: `options` are the arguments after the key.
 // Same repetition and ordering rules as ParseSetOptions.

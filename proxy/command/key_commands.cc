@@ -433,9 +433,8 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
     }
     case CommandId::kHRandField:
       if (args.size() >= 3) {
-        if (!ParseInt64(args[2], &c.extra[0]) || c.extra[0] == INT64_MIN) {
-          return std::string(kErrNotInteger);
-        }
+        if (!ParseInt64(args[2], &c.extra[0])) return std::string(kErrNotInteger);
+        if (c.extra[0] == INT64_MIN) return std::string(kErrCountRange);
         c.reply |= kReplyRandCount;
         if (args.size() > 4 || (args.size() == 4 && !EqualsIgnoreCase(args[3], "withvalues"))) {
           return std::string(kErrSyntax);
@@ -454,10 +453,7 @@ std::string PlanKeyCommand(const CommandSpec& spec, std::span<const std::string_
       if (args.size() > 3) return std::string(kErrSyntax);
       if (args.size() == 3) {
         if (!ParseInt64(args[2], &c.extra[0])) return std::string(kErrNotInteger);
-        if (c.extra[0] == INT64_MIN) {
-          return "ERR value is out of range, value must between -9223372036854775807 and "
-                 "9223372036854775807";
-        }
+        if (c.extra[0] == INT64_MIN) return std::string(kErrCountRange);
         c.reply |= kReplyRandCount;
       }
       plan.mode = KeyMode::kRead;
