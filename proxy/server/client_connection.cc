@@ -1,8 +1,8 @@
 #include "proxy/server/client_connection.h"
 
 #include <errno.h>
-#include <sys/socket.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,10 +62,10 @@ ClientConnection::~ClientConnection() {
 }
 
 void ClientConnection::Start() {
-  read_event_.reset(event_new(worker_.base(), fd_, EV_READ | EV_PERSIST,
-                              &ClientConnection::OnIoEvent, this));
-  write_event_.reset(event_new(worker_.base(), fd_, EV_WRITE | EV_PERSIST,
-                               &ClientConnection::OnIoEvent, this));
+  read_event_.reset(
+      event_new(worker_.base(), fd_, EV_READ | EV_PERSIST, &ClientConnection::OnIoEvent, this));
+  write_event_.reset(
+      event_new(worker_.base(), fd_, EV_WRITE | EV_PERSIST, &ClientConnection::OnIoEvent, this));
   event_add(read_event_.get(), nullptr);
 }
 
@@ -111,9 +111,10 @@ void ClientConnection::ProcessInput() {
       if (parser_.request_too_big()) {
         worker_.stats().client_query_buffer_limit_disconnections.Inc();
         if (TakeLimitLogTicket(worker_.MonotonicMs())) {
-          spdlog::warn("closing client {} that sent a command larger than "
-                       "client-query-buffer-limit ({} bytes)",
-                       peer_, worker_.config().client_query_buffer_limit);
+          spdlog::warn(
+              "closing client {} that sent a command larger than "
+              "client-query-buffer-limit ({} bytes)",
+              peer_, worker_.config().client_query_buffer_limit);
         }
       } else {
         worker_.stats().protocol_errors.Inc();
@@ -238,9 +239,10 @@ bool ClientConnection::EnforceOutputLimit() {
   if (closed_ || limit == 0 || held_output() <= limit) return false;
   worker_.stats().client_output_buffer_limit_disconnections.Inc();
   if (TakeLimitLogTicket(worker_.MonotonicMs())) {
-    spdlog::warn("closing client {} for overcoming client-output-buffer-limit ({} bytes held, "
-                 "limit {})",
-                 peer_, held_output(), limit);
+    spdlog::warn(
+        "closing client {} for overcoming client-output-buffer-limit ({} bytes held, "
+        "limit {})",
+        peer_, held_output(), limit);
   }
   Close("client-output-buffer-limit");
   return true;
@@ -266,6 +268,7 @@ void ClientConnection::OnKeyDecided(ReplySlot& slot, uint32_t key_index, const K
                                     std::string_view node_error) {
   --waiting_ops_;
   if (closed_) {
+    if (slot.msetnx != nullptr) FinishClosedMSetNx(slot, key_index, answer, node_error);
     if (retirable()) worker_.RetireClient(*this);
     return;
   }
@@ -320,8 +323,10 @@ void ClientConnection::Flush() {
   const bool want_write = !out_.empty();
   if (want_write != write_armed_) {
     write_armed_ = want_write;
-    if (want_write) event_add(write_event_.get(), nullptr);
-    else event_del(write_event_.get());
+    if (want_write)
+      event_add(write_event_.get(), nullptr);
+    else
+      event_del(write_event_.get());
   }
   out_.ReleaseIfIdle(kIdleBufferBytes);
   if (closing_ && slots_.empty() && out_.empty()) {
@@ -369,8 +374,8 @@ void ClientConnection::Close(const char* reason) {
 
 bool ClientConnection::CheckKeyCount(const CommandSpec& spec, Args args) {
   if (spec.first_key <= 0 || spec.step <= 0) return true;
-  const int64_t last = spec.last_key < 0 ? static_cast<int64_t>(args.size()) + spec.last_key
-                                         : spec.last_key;
+  const int64_t last =
+      spec.last_key < 0 ? static_cast<int64_t>(args.size()) + spec.last_key : spec.last_key;
   const int64_t keys = last < spec.first_key ? 0 : (last - spec.first_key) / spec.step + 1;
   const int64_t limit = worker_.settings().max_keys_per_command();
   if (keys <= limit) return true;
@@ -410,27 +415,47 @@ void ClientConnection::Execute(const CommandSpec* spec, Args args) {
   }
   if (!CheckAuth(*spec)) return;
   switch (spec->id) {
-    case CommandId::kPing: return CmdPing(args);
-    case CommandId::kEcho: return CmdEcho(args);
-    case CommandId::kQuit: return CmdQuit(args);
-    case CommandId::kHello: return CmdHello(args);
-    case CommandId::kAuth: return CmdAuth(args);
-    case CommandId::kSelect: return CmdSelect(args);
-    case CommandId::kClient: return CmdClient(args);
-    case CommandId::kInfo: return CmdInfo(args);
-    case CommandId::kCommand: return CmdCommand(args);
-    case CommandId::kShoalConsistency: return CmdShoalConsistency(args);
-    case CommandId::kShoalLocate: return CmdShoalLocate(args);
-    case CommandId::kFunction: return CmdFunction(args);
-    case CommandId::kTime: return CmdTime(args);
-    case CommandId::kConfig: return CmdConfig(args);
+    case CommandId::kPing:
+      return CmdPing(args);
+    case CommandId::kEcho:
+      return CmdEcho(args);
+    case CommandId::kQuit:
+      return CmdQuit(args);
+    case CommandId::kHello:
+      return CmdHello(args);
+    case CommandId::kAuth:
+      return CmdAuth(args);
+    case CommandId::kSelect:
+      return CmdSelect(args);
+    case CommandId::kClient:
+      return CmdClient(args);
+    case CommandId::kInfo:
+      return CmdInfo(args);
+    case CommandId::kCommand:
+      return CmdCommand(args);
+    case CommandId::kShoalConsistency:
+      return CmdShoalConsistency(args);
+    case CommandId::kShoalLocate:
+      return CmdShoalLocate(args);
+    case CommandId::kFunction:
+      return CmdFunction(args);
+    case CommandId::kTime:
+      return CmdTime(args);
+    case CommandId::kConfig:
+      return CmdConfig(args);
     case CommandId::kFlushAll:
-    case CommandId::kFlushDb: return CmdFlush(*spec, args);
-    case CommandId::kScan: return CmdScan(args);
-    case CommandId::kKeys: return CmdKeys(args);
-    case CommandId::kRandomKey: return CmdRandomKey(args);
-    case CommandId::kDbSize: return CmdDbSize(args);
-    case CommandId::kShoalMembers: return CmdShoalMembers(args);
+    case CommandId::kFlushDb:
+      return CmdFlush(*spec, args);
+    case CommandId::kScan:
+      return CmdScan(args);
+    case CommandId::kKeys:
+      return CmdKeys(args);
+    case CommandId::kRandomKey:
+      return CmdRandomKey(args);
+    case CommandId::kDbSize:
+      return CmdDbSize(args);
+    case CommandId::kShoalMembers:
+      return CmdShoalMembers(args);
     default:
       if (!CheckKeyCount(*spec, args)) return;
       return ExecuteKeyCommand(*spec, args);

@@ -160,6 +160,10 @@ class ClientConnection {
   bool NextPhase(ReplySlot& slot);
   bool NextRenamePhase(ReplySlot& slot);
   void StartMSetNxPhase(ReplySlot& slot);
+  // The client hung up during an MSETNX: a write already sent is still undone if the command
+  // fails (the undo goes on for nobody); nothing new is read or written.
+  void FinishClosedMSetNx(ReplySlot& slot, uint32_t key_index, const KeyAnswer& answer,
+                          std::string_view node_error);
   void FinalizeMSetNx(ReplySlot& slot);
 
   static void OnIoEvent(evutil_socket_t fd, short what, void* arg);

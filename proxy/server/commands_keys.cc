@@ -115,6 +115,16 @@ void ClientConnection::StartMSetNxPhase(ReplySlot& slot) {
   }
 }
 
+void ClientConnection::FinishClosedMSetNx(ReplySlot& slot, uint32_t key_index,
+                                          const KeyAnswer& answer, std::string_view node_error) {
+  MSetNx& m = *slot.msetnx;
+  // A read of a closed client may be dropped undecided (Worker::ReplicaDone): never judged.
+  if (m.phase() == MSetNx::Phase::kRead) return;
+  m.OnDecided(key_index, answer, node_error);
+  if (--slot.outstanding > 0) return;
+  if (m.Next() == MSetNx::Phase::kUndo) StartMSetNxPhase(slot);
+}
+
 void ClientConnection::FinalizeMSetNx(ReplySlot& slot) {
   const MSetNx& m = *slot.msetnx;
   switch (m.outcome()) {
