@@ -439,15 +439,12 @@ void KeyOperation::ConditionalReadProgress(int64_t now_ms) {
     // built on: neither acknowledged nor written again (its change could be applied twice).
     return Fail(KeyAnswer::Failure::kConflict, plan_.required, read_counted_);
   }
-  if (!base.Live(now_ms)) {
-    // Absence and tombstones are one state to a write: build above the newest of them.
-    for (int r = 0; r < plan_.n; ++r) {
-      const ReplicaRead& rr = reads_[r];
-      if (rr.seen == Seen::kState && !rr.state.Live(now_ms) && rr.state.NewerThan(base)) {
-        base = rr.state;
-      }
-    }
-  }
+  // Not live either: the write is conditioned on the state `required` replicas hold, never on a
+  // newer tombstone only fewer hold (a DEL that missed its quorum, an MSETNX's undo). Built on
+  // that one, it could be applied, after another write built on the quorum's state was decided
+  // (refused there by that tombstone, older than it: no re-stamp), at a version above that
+  // write, which anti-entropy would then spread over it (ConditionalWrite.
+  // ANewerTombstoneOnOneReplicaIsNotBuiltOn). Such a replica refuses until it is repaired.
   resolved_ = base;
   SetConditions(base.found ? base.version : Version{});
   if (plan_.want_value && resolved_.Live(now_ms) &&

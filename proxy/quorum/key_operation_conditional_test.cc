@@ -314,6 +314,39 @@ TEST(ConditionalWrite, ASplitOfRefusedWritesWithAReplicaDownIsNeverBuiltOn) {
   EXPECT_EQ(AppendAlone(m, "m", replicas), "alm");
 }
 
+// The key is deleted (tombstone T on every replica); x reads it, then a DEL reaches replica 2
+// alone (T2, above T, below x's write). l reads T on two replicas and T2 on the third. x's write
+// is applied by replicas 0 and 1 and refused by 2 (T2, older than x's write: no re-stamp): x is
+// acknowledged. l must build on T, the state a quorum holds: built on T2 (the newest tombstone,
+// held by one replica), its write was applied by replica 2 after x's round was decided, at a
+// version above x's, and anti-entropy then spread it over x's acknowledged APPEND.
+TEST(ConditionalWrite, ANewerTombstoneOnOneReplicaIsNotBuiltOn) {
+  const Version t = V(kNow - 1000, 5);
+  std::vector<Replica> replicas = Holding("", t);
+  for (Replica& r : replicas) r.state.tombstone = true;
+  Client x(1), l(2);
+  ASSERT_TRUE(l.hlc.Update(HlcFromParts(kNow + 100, 0)).ok());  // l's clock is ahead
+  x.Start(Append("x"));
+  for (int i = 0; i < 3; ++i) Deliver(x, 0, replicas);  // x reads T everywhere
+  replicas[2].state.version = replicas[2].state.expiry_version = V(kNow - 500, 7);  // DEL on 2
+  l.Start(Append("l"));
+  for (int r : {2, 0, 1}) DeliverOne(l, NodeRequest::Type::kGet, r, replicas);  // T2, T, T
+  DeliverAll(x, replicas);
+  ASSERT_TRUE(x.op.answered());
+  ASSERT_TRUE(x.op.answer().performed);
+  EXPECT_EQ(x.op.answer().value, "x");
+  DeliverTo(l, 2, replicas);  // l's put to replica 2 first
+  AntiEntropy(replicas, 2, 0);
+  AntiEntropy(replicas, 2, 1);
+  DeliverAll(l, replicas);
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) AntiEntropy(replicas, a, b);
+  }
+  const std::string final_value = Newest(replicas).value;
+  EXPECT_NE(final_value.find('x'), std::string::npos)
+      << "x's acknowledged APPEND lost: " << final_value;
+}
+
 // x's refused attempt reaches a quorum by a whole-state path (a read-repair, anti-entropy), which
 // takes the newest version and not the condition: it may have replaced an acknowledged write, or
 // been built on. x neither acknowledges it nor appends again ("axx"): TRYAGAIN.
@@ -419,7 +452,11 @@ TEST(ConditionalWrite, GivesUpWithAConflictAfterItsAttempts) {
   EXPECT_EQ(x.op.stale_retries(), KeyOperation::kMaxConflictAttempts - 1);
 }
 
-TEST(ConditionalWrite, AboveALingeringTombstoneWhereOthersPurgedIt) {
+// A tombstone lingers on one replica (the others purged it, or a DEL reached it alone): the write
+// builds on the state the quorum holds (nothing), so that replica refuses it (building on its
+// tombstone is what ANewerTombstoneOnOneReplicaIsNotBuiltOn shows unsafe); anti-entropy or a
+// read-repair brings it the acknowledged value.
+TEST(ConditionalWrite, ALingeringTombstoneOnOneReplicaRefusesUntilRepaired) {
   const Version del = V(kNow - 1000, 5);
   std::vector<Replica> replicas(3);
   replicas[2].state.found = replicas[2].state.tombstone = true;
@@ -431,7 +468,11 @@ TEST(ConditionalWrite, AboveALingeringTombstoneWhereOthersPurgedIt) {
   DeliverAll(x, replicas);
   ASSERT_TRUE(x.op.answered());
   EXPECT_TRUE(x.op.answer().performed);
-  for (const Replica& r : replicas) EXPECT_EQ(r.value, "x");  // the tombstone's too
+  EXPECT_EQ(replicas[0].value, "x");
+  EXPECT_EQ(replicas[1].value, "x");
+  EXPECT_TRUE(replicas[2].state.tombstone);
+  AntiEntropy(replicas, 0, 2);
+  EXPECT_EQ(replicas[2].value, "x");
 }
 
 // Concurrent APPENDs through three proxies (3 x 4), every request delivered in a random order;
