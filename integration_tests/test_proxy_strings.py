@@ -259,9 +259,13 @@ def test_concurrent_msetnx_on_overlapping_keys_through_two_proxies_one_wins_whol
     """Two clients race MSETNX x y (writer A, proxy 1) against MSETNX y z (writer B, proxy 2), 150
     rounds on fresh keys: at most one answers 1, and afterwards the three keys are exactly that
     writer's (the other writer's keys absent), or all absent, read at ALL and on every node."""
-    cluster = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+    # A long node timeout: the guarantee holds when every replica answers each round (a Put
+    # that times out may be applied late: docs/replication.md, "MSETNX"); the error that says so
+    # ("... may be set") exempts its round.
+    timeout = str(int(harness.slow(3000)))
+    cluster = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", timeout, "--threads", "2"))
     try:
-        cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+        cluster.add_proxy(("--timeout-ms", timeout, "--threads", "2"))
         rounds = 150
         replies = {"A": [], "B": []}
         barrier = threading.Barrier(2)
@@ -285,15 +289,20 @@ def test_concurrent_msetnx_on_overlapping_keys_through_two_proxies_one_wins_whol
         assert len(outcomes) == rounds
         for a, b in outcomes:
             for reply in (a, b):
-                assert reply in (0, 1) or str(reply).startswith("TRYAGAIN"), reply
+                assert reply in (0, 1) or str(reply).startswith("TRYAGAIN") or (
+                    str(reply).startswith("NOQUORUM") and "may be set" in str(reply)), reply
         won = {"A": sum(a == 1 for a, _ in outcomes), "B": sum(b == 1 for _, b in outcomes)}
         print(f"{rounds} races: A set {won['A']}, B set {won['B']}, neither "
               f"{sum(a != 1 and b != 1 for a, b in outcomes)}, TRYAGAIN "
               f"{sum(str(a).startswith('TRYAGAIN') + str(b).startswith('TRYAGAIN') for a, b in outcomes)}")
         with RespConn(cluster.proxy.port) as c:
             consistency(c, "ALL", "ALL")
+            in_doubt = 0
             for r, (a, b) in enumerate(outcomes):
                 assert not (a == 1 and b == 1), r
+                if "may be set" in str(a) + str(b):
+                    in_doubt += 1
+                    continue
                 expected = {"x": None, "y": None, "z": None}
                 if a == 1:
                     expected.update(x=b"A", y=b"A")
@@ -301,10 +310,13 @@ def test_concurrent_msetnx_on_overlapping_keys_through_two_proxies_one_wins_whol
                     expected.update(y=b"B", z=b"B")
                 got = dict(zip("xyz", c.call("MGET", *(f"race:{r}:{k}" for k in "xyz"))))
                 assert got == expected, (r, a, b, got)
+            assert in_doubt <= rounds // 10, in_doubt
         for node_id in cluster.nodes:
             port = cluster.node_port(node_id)
             for r, (a, b) in enumerate(outcomes[:40]):
                 for k in "xyz":
+                    if "may be set" in str(a) + str(b):
+                        continue
                     held = _node_entry(port, f"race:{r}:{k}")
                     assert held in (None, "tombstone", b"A", b"B"), (node_id, r, k, held)
                     if held in (b"A", b"B"):
@@ -323,17 +335,23 @@ def test_msetnx_of_a_client_that_hangs_up_is_still_all_or_nothing():
     exactly B's (y z), or none, read at ALL. (The race seldom sends B down its undo after the
     hang-up: this passed 3 of 3 runs with that continuation, ClientConnection::
     FinishClosedMSetNx, disabled. It guards the property, not that path.)"""
-    cluster = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+    # A long node timeout: the guarantee holds when every replica answers each round (a Put
+    # that times out may be applied late: docs/replication.md, "MSETNX"); the error that says so
+    # ("... may be set") exempts its round.
+    timeout = str(int(harness.slow(3000)))
+    cluster = Cluster(short_tmp_dir(), proxy_extra=("--timeout-ms", timeout, "--threads", "2"))
     try:
-        cluster.add_proxy(("--timeout-ms", str(TIMEOUT_MS), "--threads", "2"))
+        cluster.add_proxy(("--timeout-ms", timeout, "--threads", "2"))
         rounds = 100
         barrier = threading.Barrier(2)
+
+        a_replies = []
 
         def run_a():
             with RespConn(cluster.proxies[0].port, timeout=harness.slow(10)) as conn:
                 for r in range(rounds):
                     barrier.wait(timeout=harness.slow(30))
-                    conn.call("MSETNX", f"hang:{r}:x", "A", f"hang:{r}:y", "A")
+                    a_replies.append(conn.call("MSETNX", f"hang:{r}:x", "A", f"hang:{r}:y", "A"))
 
         def run_b():
             for r in range(rounds):
@@ -355,7 +373,9 @@ def test_msetnx_of_a_client_that_hangs_up_is_still_all_or_nothing():
             consistency(c, "ALL", "ALL")
             for r in range(rounds):
                 got = dict(zip("xyz", c.call("MGET", *(f"hang:{r}:{k}" for k in "xyz"))))
-                assert got in allowed, (r, got)
+                if "may be set" in str(a_replies[r]):
+                    continue  # A's error says its keys may be set (B's reply is unread)
+                assert got in allowed, (r, got, a_replies[r])
                 seen[allowed.index(got)] += 1
         print(f"{rounds} rounds: none {seen[0]}, A's {seen[1]}, B's {seen[2]}")
     finally:

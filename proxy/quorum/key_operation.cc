@@ -249,6 +249,13 @@ void KeyOperation::OnNotReady(uint8_t tag, int64_t now_ms) {
   }
   const int r = tag_replica_[tag];
   if (tag_phase_[tag] != Phase::kWrite) reads_[r].seen = Seen::kNotReady;
+  // A conditional Put answered NotReady was not applied (the node cannot judge the condition).
+  if (plan_.conditional && tag_hint_for_[tag] < 0 && Current(tag, Phase::kWrite)) ++write_unsent_;
+  OnFailure(tag, now_ms);
+}
+
+void KeyOperation::OnNotSent(uint8_t tag, int64_t now_ms) {
+  if (!Stale(tag) && tag_hint_for_[tag] < 0 && Current(tag, Phase::kWrite)) ++write_unsent_;
   OnFailure(tag, now_ms);
 }
 
@@ -795,6 +802,7 @@ void KeyOperation::StartWrite(int64_t now_ms, bool restamp) {
   phase_ = Phase::kWrite;
   ++round_;
   write_counted_ = write_failed_ = write_applied_ = write_stale_ = write_not_ready_ = 0;
+  write_unsent_ = 0;
   if (plan_.conditional) {
     cs_->write_conflicts = 0;
     cs_->newer_held = Version{};
@@ -1046,6 +1054,7 @@ void KeyOperation::WriteProgress(int64_t now_ms) {
 
 void KeyOperation::Answer() {
   answer_.write_version = write_version_;
+  answer_.write_failures = write_failed_ - write_unsent_;
   answered_ = true;
   phase_ = Phase::kDone;
 }

@@ -289,6 +289,9 @@ struct KeyAnswer {
   // operation's rounds it applied (zero: none known), and the version of the last round sent.
   Version applied_version[Ring::kMaxReplicas];
   Version write_version;
+  // The last write round's replicas that failed or timed out after their Put was sent (it may
+  // still be applied there).
+  int write_failures = 0;
   // Hinted handoff, for the write round decided: hints stored durably by fallbacks so far (on a
   // failure: all of them, they will replay to their owners), and how many of those were counted
   // toward `required` (sloppy quorum only; 0 when the owners alone made the quorum).
@@ -317,6 +320,9 @@ class KeyOperation {
   void OnTouch(uint8_t tag, const TouchReply& reply, int64_t now_ms);
   void OnNotReady(uint8_t tag, int64_t now_ms);
   void OnFailure(uint8_t tag, int64_t now_ms);  // error, timeout, connection failure
+  // A failure of a request that was never sent (its node known down, its link closed): certainly
+  // not applied there (KeyAnswer::write_failures does not count it).
+  void OnNotSent(uint8_t tag, int64_t now_ms);
   // A fallback's answer to a kHintPut: `stored` durably, or refused (spool full, hints off).
   void OnHintAck(uint8_t tag, bool stored, int64_t now_ms);
 
@@ -483,6 +489,7 @@ class KeyOperation {
   int write_applied_ = 0;
   int write_stale_ = 0;
   int write_not_ready_ = 0;  // PutResponse.not_ready, this round
+  int write_unsent_ = 0;     // this round's failed Puts surely not applied (OnNotSent, NotReady)
   Version stale_floor_;      // newest version (or expiry version) that refused the write
   int next_fallback_ = 0;    // fallbacks used this round (each holds at most one hint per round)
   int hint_pending_ = 0;     // this round's hints in flight

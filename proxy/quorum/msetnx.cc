@@ -95,6 +95,13 @@ void MSetNx::OnDecided(uint32_t i, const KeyAnswer& answer, std::string_view nod
                 std::begin(k.applied));
       k.sent = answer.write_version;
       k.performed = answer.performed && !failed;
+      if (!k.performed && answer.write_failures > 0 &&
+          std::all_of(std::begin(k.applied), std::end(k.applied),
+                      [](const Version& v) { return v.IsZero(); })) {
+        // Applied by no replica that answered: no undo tombstone will stand above a late apply.
+        ++in_doubt_keys_;
+        if (!failure_noted_) NoteFailure(answer, node_error);
+      }
       if (answer.failure == KeyAnswer::Failure::kConflict) {
         conflict_ = true;
       } else if (failed) {
@@ -148,6 +155,7 @@ MSetNx::Phase MSetNx::Next() {
       return phase_;
   }
   // Undone (or nothing to undo).
+  if (in_doubt_keys_ > 0) return Finish(Outcome::kInDoubt);
   if (write_failed_) return Finish(Outcome::kWriteFailed);
   // Refused for a concurrent write: read again; the other writer's key answers 0, or its own
   // undo left none and this one writes again.
@@ -160,6 +168,7 @@ MSetNx::Phase MSetNx::Retry(Outcome outcome) {
   conflict_ = false;
   for (Key& k : keys_) {
     k.live = k.ambiguous = k.performed = k.undone = false;
+    // (in_doubt_keys_ is 0 here: a key in doubt ends the command.)
     k.base = k.sent = Version{};
     std::fill(std::begin(k.applied), std::end(k.applied), Version{});
   }

@@ -47,6 +47,8 @@ class MSetNx {
     kWriteFailed,  // a key's write missed its quorum (failures, not conflicts); undone
     kConflict,     // refused by concurrent writes on every attempt; undone
     kUndoFailed,   // a write failed and its undo did not reach every replica that applied it
+    kInDoubt,      // a key's write failed, applied by no replica that answered, and a replica
+                   // did not answer: its Put may still be applied there, and nothing undoes it
   };
 
   // `pairs`: key, value, key, value ... (an even count, at least 2; copied). Phase kRead.
@@ -75,6 +77,8 @@ class MSetNx {
   int attempts() const { return attempt_ + 1; }
   // After kUndoFailed: keys whose undo did not answer from every replica that applied the write.
   int undo_failed_keys() const { return undo_failed_keys_; }
+  // After kInDoubt: keys whose write may still be applied by a replica that did not answer.
+  int in_doubt_keys() const { return in_doubt_keys_; }
 
  private:
   struct Key {
@@ -107,6 +111,7 @@ class MSetNx {
   bool write_failed_ = false;  // a missed quorum (not a conflict)
   bool conflict_ = false;
   int undo_failed_keys_ = 0;
+  int in_doubt_keys_ = 0;
   bool failure_noted_ = false;
   KeyAnswer failure_;
   std::string node_error_;

@@ -149,7 +149,7 @@ void Deliver(Proxy& p, size_t i, std::vector<Replica>& replicas) {
   p.in_flight.erase(p.in_flight.begin() + static_cast<long>(i));
   Replica& replica = replicas[f.req.replica];
   if (replica.down) {
-    f.op->OnFailure(f.req.tag, kNow);
+    f.op->OnNotSent(f.req.tag, kNow);  // a node known down: nothing is sent to it
   } else if (f.req.type == NodeRequest::Type::kGet) {
     f.op->OnGet(f.req.tag, replica.Get(f.key), kNow);
   } else {
@@ -305,6 +305,32 @@ TEST(MSetNx, TheUndoGoesOnlyToTheReplicasThatTookTheOwnWrite) {
   EXPECT_TRUE(replicas[0].keys.at("a").state.tombstone);
   AntiEntropy(replicas);
   EXPECT_EQ(Converged(replicas, "a"), "theirs");
+}
+
+// A key whose write was refused by the replicas that answered while another timed out (its Put
+// sent: it may still be applied there, and no undo tombstone would stand above it): the command
+// ends in doubt, an error saying its keys may be set, instead of 0.
+TEST(MSetNx, AWriteThatMayLandLateOnASilentReplicaEndsInDoubt) {
+  std::vector<Replica> replicas(kReplicas);
+  Proxy p(1, 0);
+  p.Start({"a", "mine"});
+  while (p.phases == 1) Deliver(p, 0, replicas);
+  Hold(replicas[0], "a", "theirs", V(kNow + 5, 9));
+  Hold(replicas[1], "a", "theirs", V(kNow + 5, 9));
+  while (!p.in_flight.empty()) {
+    if (p.in_flight[0].req.replica == 2) {  // times out (sent)
+      KeyOperation* op = p.in_flight[0].op;
+      const uint8_t tag = p.in_flight[0].req.tag;
+      p.in_flight.erase(p.in_flight.begin());
+      op->OnFailure(tag, kNow);
+      p.Collect(op, "a");
+      if (!p.done()) p.Check();
+    } else {
+      Deliver(p, 0, replicas);
+    }
+  }
+  EXPECT_EQ(p.m.outcome(), MSetNx::Outcome::kInDoubt);
+  EXPECT_EQ(p.m.in_doubt_keys(), 1);
 }
 
 // A failed write (two replicas down once the read is done) is undone where it was applied.

@@ -144,6 +144,14 @@ void ClientConnection::FinalizeMSetNx(ReplySlot& slot) {
                                         std::to_string(MSetNx::kMaxAttempts) +
                                         " attempts; none of its keys was set");
       break;
+    case MSetNx::Outcome::kInDoubt:
+      resp::AppendError(slot.reply,
+                        "NOQUORUM write needed " + std::to_string(m.failure().required) +
+                            " replicas, " + std::to_string(m.failure().acks) +
+                            " applied it; MSETNX failed and a replica that did not "
+                            "answer may still apply its write of " +
+                            std::to_string(m.in_doubt_keys()) + " of its keys: they may be set");
+      break;
     case MSetNx::Outcome::kUndoFailed:
     case MSetNx::Outcome::kNone:
       resp::AppendError(slot.reply,

@@ -414,7 +414,7 @@ void Worker::SendRequests(KeyOp& op, std::span<const NodeRequest> requests) {
   for (size_t i = 0; i < failed_count; ++i) {
     op.pending &= ~(uint64_t{1} << failed[i]);
     stats_.upstream[op.members[op.machine.replica_of(failed[i])]]->failures.Inc();
-    op.machine.OnFailure(failed[i], NowMs());
+    op.machine.OnNotSent(failed[i], NowMs());
   }
 }
 
