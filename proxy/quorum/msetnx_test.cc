@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -144,11 +145,14 @@ struct Proxy {
   bool done() const { return m.phase() == MSetNx::Phase::kDone; }
 };
 
-void Deliver(Proxy& p, size_t i, std::vector<Replica>& replicas) {
+// `timeout`: the request was sent and never answered (it may or may not have been applied).
+void Deliver(Proxy& p, size_t i, std::vector<Replica>& replicas, bool timeout = false) {
   InFlight f = std::move(p.in_flight[i]);
   p.in_flight.erase(p.in_flight.begin() + static_cast<long>(i));
   Replica& replica = replicas[f.req.replica];
-  if (replica.down) {
+  if (timeout) {
+    f.op->OnFailure(f.req.tag, kNow);
+  } else if (replica.down) {
     f.op->OnNotSent(f.req.tag, kNow);  // a node known down: nothing is sent to it
   } else if (f.req.type == NodeRequest::Type::kGet) {
     f.op->OnGet(f.req.tag, replica.Get(f.key), kNow);
@@ -170,6 +174,15 @@ void Hold(Replica& r, const std::string& key, const std::string& value, Version 
   h.state.found = true;
   h.state.version = h.state.expiry_version = v;
   h.value = value;
+}
+
+// Runs p's reads of its one key "a"; then another writer's "a" (written after the read, with a
+// clock ahead) lands on `replicas_taking_it`.
+void TheirsAfterTheRead(Proxy& p, std::vector<Replica>& replicas,
+                        std::initializer_list<int> replicas_taking_it) {
+  p.Start({"a", "mine"});
+  while (p.phases == 1) Deliver(p, 0, replicas);
+  for (int r : replicas_taking_it) Hold(replicas[r], "a", "theirs", V(kNow + 5, 9));
 }
 
 size_t PutsSent(const Proxy& p) {
@@ -288,10 +301,7 @@ TEST(MSetNx, AWriteBetweenTheReadAndTheWritesIsNotOverwrittenAndTheRestIsUndone)
 TEST(MSetNx, TheUndoGoesOnlyToTheReplicasThatTookTheOwnWrite) {
   std::vector<Replica> replicas(kReplicas);
   Proxy p(1, 0);
-  p.Start({"a", "mine"});
-  while (p.phases == 1) Deliver(p, 0, replicas);
-  Hold(replicas[1], "a", "theirs", V(kNow + 5, 9));
-  Hold(replicas[2], "a", "theirs", V(kNow + 5, 9));
+  TheirsAfterTheRead(p, replicas, {1, 2});
   int tombstones_sent[kReplicas] = {};
   while (!p.in_flight.empty()) {
     const NodeRequest& req = p.in_flight[0].req;
@@ -313,22 +323,8 @@ TEST(MSetNx, TheUndoGoesOnlyToTheReplicasThatTookTheOwnWrite) {
 TEST(MSetNx, AWriteThatMayLandLateOnASilentReplicaEndsInDoubt) {
   std::vector<Replica> replicas(kReplicas);
   Proxy p(1, 0);
-  p.Start({"a", "mine"});
-  while (p.phases == 1) Deliver(p, 0, replicas);
-  Hold(replicas[0], "a", "theirs", V(kNow + 5, 9));
-  Hold(replicas[1], "a", "theirs", V(kNow + 5, 9));
-  while (!p.in_flight.empty()) {
-    if (p.in_flight[0].req.replica == 2) {  // times out (sent)
-      KeyOperation* op = p.in_flight[0].op;
-      const uint8_t tag = p.in_flight[0].req.tag;
-      p.in_flight.erase(p.in_flight.begin());
-      op->OnFailure(tag, kNow);
-      p.Collect(op, "a");
-      if (!p.done()) p.Check();
-    } else {
-      Deliver(p, 0, replicas);
-    }
-  }
+  TheirsAfterTheRead(p, replicas, {0, 1});
+  while (!p.in_flight.empty()) Deliver(p, 0, replicas, p.in_flight[0].req.replica == 2);
   EXPECT_EQ(p.m.outcome(), MSetNx::Outcome::kInDoubt);
   EXPECT_EQ(p.m.in_doubt_keys(), 1);
 }
