@@ -47,7 +47,8 @@ SCHEMA = {
 MESSAGES = ["NONE", "Hello", "HelloResponse", "Get", "GetResponse", "Put", "PutResponse", "Touch",
             "TouchResponse", "Error", "Info", "InfoResponse", "Auth", "AuthResponse"]
 ERROR_CODES = ["Unknown", "BadRequest", "TooLarge", "ClockSkew", "Unsupported", "Internal",
-               "NotReady", "Unauthenticated", "WrongCluster", "OutOfMemory"]
+               "NotReady", "Unauthenticated", "WrongCluster", "OutOfMemory",
+               "WrongRing"]
 PROTOCOL_VERSION = 1
 
 _SCALARS = {"u8": ("<B", 1), "bool": ("<B", 1), "u16": ("<H", 2), "u32": ("<I", 4),

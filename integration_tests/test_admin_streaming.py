@@ -4,7 +4,8 @@ the keys a ring change moves account for every key that moved, once.
 Three gossiping nodes hold 600 keys (N=3: each holds all). A fourth joins: every key it now holds
 was applied there once, either pulled by its join (`shoal_rebalance_keys_joined_total` on the
 joiner) or pushed to it by a previous owner (`shoal_rebalance_keys_pushed_total` on the senders),
-and it holds exactly the keys the ring gives it. Then a member is killed and removed with
+and it holds exactly the keys the ring gives it; streaming being Merkle-guided, the join pulled
+each once and the previous owners' hand-offs sent nothing. Then a member is killed and removed with
 `shoalctl remove`: the survivors push each key a new owner lacks, so the senders' pushed counters
 sum to the keys the receivers gained. Anti-entropy is off, so nothing
 else moves keys.
@@ -26,9 +27,10 @@ EXTRA = ("--anti-entropy-interval-ms", "0", "--join-wait", "1s")
 class MeteredCluster(SeededCluster):
     """SeededCluster whose nodes each have their own admin endpoint (self.admin[id])."""
 
-    def __init__(self, tmp_path, ids):
-        # Not SeededCluster.__init__: it starts every node with the same extra flags.
+    def __init__(self, tmp_path, ids, extra=EXTRA):
+        # Not SeededCluster.__init__: each node gets its own admin endpoint.
         self.tmp = tmp_path
+        self.extra = extra
         self.admin, self.procs = {}, {}
         self.ports = {i: free_port() for i in ids}
         self.seeds = ",".join(f"127.0.0.1:{p}" for p in self.ports.values())
@@ -46,14 +48,15 @@ class MeteredCluster(SeededCluster):
             port, Path(tmp_path) / f"proxy-{port}.log")
         self.client = redis.Redis(port=port, socket_timeout=slow(5))
 
-    def launch(self, node_id):
+    def launch(self, node_id, log_suffix=""):
+        """Starts node `node_id` (again: same port, data directory and admin endpoint)."""
         port = self.ports.setdefault(node_id, free_port())
-        self.admin[node_id] = free_port()
+        admin = self.admin.setdefault(node_id, free_port())
         args = node_args(self.tmp, node_id, port, self.seeds,
-                         (*EXTRA, "--admin", f"127.0.0.1:{self.admin[node_id]}"))
-        self.procs[node_id] = harness.Process(f"node-{node_id}", args, port,
-                                              Path(self.tmp) / f"node-{node_id}-{port}.log",
-                                              wait=False)
+                         (*self.extra, "--admin", f"127.0.0.1:{admin}"))
+        self.procs[node_id] = harness.Process(
+            f"node-{node_id}", args, port,
+            Path(self.tmp) / f"node-{node_id}-{port}{log_suffix}.log", wait=False)
 
     def metric(self, node_id, name):
         return value(scrape(self.admin[node_id])[0], name)
@@ -72,6 +75,7 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
             wait_admin(cluster.admin[i])
         pushed0 = {i: cluster.metric(i, "shoal_rebalance_keys_pushed_total") for i in ids}
         stale0 = {i: cluster.metric(i, "shoal_rebalance_keys_stale_total") for i in ids}
+        handoffs0 = {i: cluster.metric(i, "shoal_rebalance_handoffs_total") for i in ids}
 
         # d joins: it pulls the ranges it gains, then turns NORMAL.
         cluster.launch("d")
@@ -94,16 +98,21 @@ def test_stream_counters_account_for_every_key_moved(tmp_path):
             join_moved(), len(gained))
         assert held_by(cluster.ports["d"], KEYS) == set(gained)
         assert cluster.metric("d", "shoal_node_keys") == len(gained)
-        # d pulled every key it owns before it turned NORMAL: the pushes found them there. Each
-        # previous owner (all three held every key) pushed d each key it gained, refused as stale.
+        # d pulled every key it owns before it turned NORMAL, each once (Merkle-guided: after
+        # the pull from one member, the slices it shares with the next compare equal where they
+        # overlap). The previous owners then handed the ring change off (each compared its pair
+        # with d): nothing differed, so none sent d a key, not even one refused as stale.
         assert cluster.metric("d", "shoal_rebalance_keys_joined_total") == len(gained)
-        assert wait_until(lambda: sum(cluster.metric(i, "shoal_rebalance_keys_stale_total")
-                                      - stale0[i] for i in ids) == 3 * len(gained),
-                          timeout=slow(10))
-        # Each gained key's bytes moved at least once, at most once from each previous owner.
+        assert wait_until(lambda: all(cluster.metric(i, "shoal_rebalance_handoffs_total")
+                                      > handoffs0[i] for i in ids), timeout=slow(10))
+        assert sum(cluster.metric(i, "shoal_rebalance_keys_stale_total") - stale0[i]
+                   for i in ids) == 0
+        assert sum(cluster.metric(i, "shoal_rebalance_keys_pushed_total") - pushed0[i]
+                   for i in ids) == 0
+        # Each gained key's bytes moved exactly once.
         gained_bytes = sum(len(k) + len("v" + k) for k in gained)
         streamed = cluster.metric("d", "shoal_rebalance_bytes_streamed_total")
-        assert gained_bytes <= streamed <= 3 * gained_bytes, (streamed, gained_bytes)
+        assert streamed == gained_bytes, (streamed, gained_bytes)
 
         # c dies and is removed at once: with three members left and N=3 each survivor owns every
         # key. a and b still hold every key (a node keeps the keys it stops owning), d only those

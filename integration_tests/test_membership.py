@@ -263,12 +263,15 @@ def located(nodes_flag, key):
     return [r["id"] for r in json.loads(out.stdout)["replicas"]]
 
 
-def missing_replicas(cluster, keys, exclude=()):
-    """[(key, owner)] for every key not held by one of its owners (per the proxy's ring)."""
+def missing_replicas(cluster, keys, exclude=(), check=None):
+    """[(key, owner)] for every key not held by one of its owners (per the proxy's ring).
+    check(n, key, owners), when given, is called for the nth key first."""
     by_owner = {}
-    for key in keys:
+    for n, key in enumerate(keys):
         owners = cluster.owners(key)
         assert not set(owners) & set(exclude), (key, owners)
+        if check is not None:
+            check(n, key, owners)
         for o in owners:
             by_owner.setdefault(o, []).append(key)
     missing = []
@@ -332,21 +335,24 @@ def test_dead_node_removed_and_its_keys_replicated(tmp_path):
                           timeout=slow(20)), missing_replicas(cluster, keys, exclude=("d",))[:10]
         # Each key's owners as shoalctl locates them from a survivor's member table: three live
         # ones, each holding it (asked directly).
-        nodes_flag = ring_flag(cluster.ports["a"])
-        assert sorted(n.split("=")[0] for n in nodes_flag.split(",")) == survivors, nodes_flag
-        by_owner = {}
-        for key in keys:
-            owners = located(nodes_flag, key)
-            assert len(owners) == 3 and "d" not in owners, (key, owners)
-            assert owners == cluster.owners(key), key  # as the proxy routes
-            for o in owners:
-                by_owner.setdefault(o, []).append(key)
-        for o, ks in by_owner.items():
-            assert held_by(cluster.ports[o], ks) == set(ks), o
+        assert not every_key_on_its_owners(cluster, keys, survivors)
         for key in keys[::5]:
             assert cluster.client.get(key) == ("v" + key).encode()
     finally:
         cluster.close()
+
+
+def decommission(cluster, node_id, others):
+    """`shoalctl decommission` to `node_id`: it answers LEAVING, exits 0 (within 30 s), and every
+    one of `others` then lists it REMOVED."""
+    out = shoalctl(cluster.ports[node_id], "decommission")
+    assert out.returncode == 0 and "LEAVING" in out.stdout, out
+    assert wait_until(lambda: not cluster.procs[node_id].alive(), timeout=slow(30)), (
+        cluster.procs[node_id].log())
+    assert cluster.procs[node_id].proc.returncode == 0
+    for other in others:
+        assert wait_until(lambda: states(cluster.ports[other]).get(node_id) == "REMOVED",
+                          timeout=10), members(cluster.ports[other])
 
 
 def test_remove_at_once_and_decommission(tmp_path):
@@ -373,14 +379,7 @@ def test_remove_at_once_and_decommission(tmp_path):
         cluster.wait_all_normal(ids)
 
         # Decommission d: LEAVING, keys handed over, REMOVED, the process exits.
-        out = shoalctl(cluster.ports["d"], "decommission")
-        assert out.returncode == 0 and "LEAVING" in out.stdout, out
-        assert wait_until(lambda: not cluster.procs["d"].alive(), timeout=slow(20)), (
-            cluster.procs["d"].log())
-        assert cluster.procs["d"].proc.returncode == 0
-        for node_id in ["a", "b", "c"]:
-            assert wait_until(lambda: states(cluster.ports[node_id]).get("d") == "REMOVED",
-                              timeout=10), members(cluster.ports[node_id])
+        decommission(cluster, "d", ["a", "b", "c"])
         assert wait_until(lambda: "d" not in {o for k in keys[:50] for o in cluster.owners(k)},
                           timeout=5)
         assert not missing_replicas(cluster, keys, exclude=("d",))
@@ -388,6 +387,97 @@ def test_remove_at_once_and_decommission(tmp_path):
             assert cluster.client.get(key) == ("v" + key).encode()
     finally:
         cluster.close()
+
+
+def preload(client, keys, value=lambda key: "v" + key):
+    """Sets each key to value(key) (QUORUM, pipelined by 500)."""
+    pipe = client.pipeline(transaction=False)
+    for i, key in enumerate(keys):
+        pipe.set(key, value(key))
+        if i % 500 == 499 or i == len(keys) - 1:
+            assert all(pipe.execute())
+
+
+class QuorumLoad:
+    """A writer and a reader at QUORUM (the proxy's default) through the proxy on `port`, in two
+    threads, while a test changes the membership. The writer sets new keys (`prefix` + a number),
+    each to value(key), and records those acknowledged (`written`); the reader reads the
+    preloaded `keys` and, every third read, one of the acknowledged ones, and records every answer
+    that is not value(key) (`wrong`: nil for a written key, or another value). Redis errors go to
+    `errors`. `pause`: seconds the writer waits after each write (0: as fast as it can, some
+    thousands per second). Use as a context manager: the threads run inside the block."""
+
+    def __init__(self, port, keys, value=lambda key: "v" + key, prefix="w", pause=0):
+        self.port, self.keys, self.value, self.prefix = port, keys, value, prefix
+        self.pause = pause
+        self.stop = threading.Event()
+        self.wrong, self.errors, self.written, self.reads = [], [], [], 0
+        self.threads = [threading.Thread(target=self._reader), threading.Thread(target=self._writer)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def _reader(self):
+        c = redis.Redis(port=self.port, socket_timeout=slow(5))
+        i = 0
+        while not self.stop.is_set():
+            if i % 3 == 2 and self.written:
+                key = self.written[(i * 104729) % len(self.written)]
+            else:
+                key = self.keys[(i * 7919) % len(self.keys)]
+            i += 1
+            try:
+                got = c.get(key)
+            except redis.RedisError as e:
+                self.errors.append(str(e))
+                continue
+            self.reads += 1
+            if got != self.value(key).encode():
+                self.wrong.append((key, got))
+
+    def _writer(self):
+        c = redis.Redis(port=self.port, socket_timeout=slow(5))
+        i = 0
+        while not self.stop.is_set():
+            key = f"{self.prefix}{i}"
+            i += 1
+            try:
+                if c.set(key, self.value(key)):
+                    self.written.append(key)
+            except redis.RedisError as e:
+                self.errors.append(str(e))
+            if self.pause:
+                time.sleep(self.pause)
+
+    def check(self, client, min_reads=100, every=10):
+        """No wrong read, no error, at least `min_reads` reads; then every `every`th acknowledged
+        key reads back (through `client`)."""
+        assert not self.wrong, self.wrong[:10]
+        assert self.reads > min_reads, self.reads
+        assert not self.errors, self.errors[:5]
+        for key in self.written[::every]:
+            assert client.get(key) == self.value(key).encode(), key
+
+
+def every_key_on_its_owners(cluster, keys, ids, located_every=1):
+    """Each key's three owners as the proxy routes it (SHOAL.LOCATE), for every `located_every`th
+    key checked against `shoalctl locate` from a member's table (which must form the ring of
+    `ids`). Returns [(key, owner)] for each owner that does not hold the key (asked directly)."""
+    nodes_flag = ring_flag(cluster.ports[ids[0]])
+    assert sorted(n.split("=")[0] for n in nodes_flag.split(",")) == sorted(ids), nodes_flag
+
+    def check(n, key, owners):
+        assert len(owners) == 3 and set(owners) <= set(ids), (key, owners)
+        if n % located_every == 0:
+            assert located(nodes_flag, key) == owners, key
+    return missing_replicas(cluster, keys, check=check)
 
 
 def test_join_under_quorum_load(tmp_path):
@@ -400,50 +490,9 @@ def test_join_under_quorum_load(tmp_path):
     try:
         cluster.wait_all_normal(ids)
         keys = [f"j{i}" for i in range(10_000)]
-        pipe = cluster.client.pipeline(transaction=False)
-        for i, key in enumerate(keys):
-            pipe.set(key, "v" + key)
-            if i % 500 == 499:
-                assert all(pipe.execute())
+        preload(cluster.client, keys)
 
-        stop = threading.Event()
-        wrong, errors, written, reads = [], [], [], [0]
-
-        def reader():
-            c = redis.Redis(port=cluster.proxy.port, socket_timeout=slow(5))
-            i = 0
-            while not stop.is_set():
-                # Mostly the 10,000; every third read one the writer wrote (acknowledged).
-                if i % 3 == 2 and written:
-                    key = written[(i * 104729) % len(written)]
-                else:
-                    key = keys[(i * 7919) % len(keys)]
-                i += 1
-                try:
-                    value = c.get(key)
-                except redis.RedisError as e:
-                    errors.append(str(e))
-                    continue
-                reads[0] += 1
-                if value != ("v" + key).encode():
-                    wrong.append((key, value))
-
-        def writer():
-            c = redis.Redis(port=cluster.proxy.port, socket_timeout=slow(5))
-            i = 0
-            while not stop.is_set():
-                key = f"w{i}"
-                i += 1
-                try:
-                    if c.set(key, "v" + key):
-                        written.append(key)
-                except redis.RedisError as e:
-                    errors.append(str(e))
-
-        threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
-        for t in threads:
-            t.start()
-        try:
+        with QuorumLoad(cluster.proxy.port, keys) as load:
             time.sleep(1)
             port = free_port()
             cluster.ports["d"] = port
@@ -464,20 +513,39 @@ def test_join_under_quorum_load(tmp_path):
             assert not missing_replicas(cluster, sample), missing_replicas(cluster, sample)[:10]
             assert "join: done" in cluster.procs["d"].log()
             time.sleep(1)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
-        assert not wrong, wrong[:10]
-        assert reads[0] > 100, reads
-        assert not errors, errors[:5]
-        for key in written[::10]:
-            assert cluster.client.get(key) == ("v" + key).encode(), key
+        load.check(cluster.client)
         held = len(held_by(port, keys))
         assert 0.65 * len(keys) < held < 0.85 * len(keys), held
     finally:
         cluster.close()
 
+
+
+def test_decommission_under_quorum_load(tmp_path):
+    """Issue 9's "decommission a node under the same load": 4 nodes, 2,000 keys, a writer and a
+    reader at QUORUM through the proxy while d is decommissioned: no read returns nil or another
+    value, no request fails, d turns REMOVED everywhere and exits 0, and afterwards every key (the
+    2,000 and every one the writer wrote) is on its three owners among a, b and c."""
+    ids = ["a", "b", "c", "d"]
+    cluster = SeededCluster(tmp_path, ids)
+    try:
+        cluster.wait_all_normal(ids)
+        keys = [f"q{i}" for i in range(2000)]
+        preload(cluster.client, keys)
+        assert wait_until(lambda: not missing_replicas(cluster, keys[::10]), timeout=10)
+        with QuorumLoad(cluster.proxy.port, keys, pause=0.005) as load:
+            time.sleep(1)
+            decommission(cluster, "d", ["a", "b", "c"])
+            time.sleep(1)
+        load.check(cluster.client)
+        assert len(load.written) > 100, len(load.written)
+        everything = keys + load.written
+        left = ["a", "b", "c"]
+        assert wait_until(lambda: not every_key_on_its_owners(cluster, everything, left, 10),
+                          timeout=slow(10)), every_key_on_its_owners(cluster, everything, left,
+                                                                      10)[:10]
+    finally:
+        cluster.close()
 
 
 def test_decommission_hands_off_its_hints(tmp_path):

@@ -46,7 +46,7 @@ FrameStatus VerifyFrame(const uint8_t* data, size_t total, DecodedFrame* out) {
   // the envelope an aligned one (FrameBuilder's frames always comply).
   options.check_alignment = true;
   options.max_depth = 16;
-  options.max_tables = 4096;
+  options.max_tables = kMaxFrameTables;
   flatbuffers::Verifier verifier(data, total, options);
   if (!wire::VerifySizePrefixedEnvelopeBuffer(verifier)) return FrameStatus::kCorrupt;
   const wire::Envelope* env = wire::GetSizePrefixedEnvelope(data);

@@ -37,6 +37,10 @@ inline constexpr uint32_t kDefaultMaxFrameBytes = 64u << 20;
 // Longest key the protocol carries (nodes refuse longer ones with BadRequest; the proxy refuses
 // them before sending).
 inline constexpr size_t kMaxKeyBytes = 512 * 1024;
+// Most tables a frame may hold (the verifier refuses more: a bound on the work a peer's frame can
+// cause). A response listing many entries, each a table, must stay under it: the envelope and
+// the response are two more.
+inline constexpr uint32_t kMaxFrameTables = 4096;
 
 enum class FrameStatus : unsigned char {
   kOk,        // a whole, verified frame is available

@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "common/hash/key_hash.h"
 #include "node/hints/hint_service.h"
+#include "node/server/anti_entropy_handlers.h"
 #include "node/server/node_flush.h"
 #include "node/server/peer_requests.h"
 #include "node/sync/peer_pull.h"
@@ -28,6 +30,17 @@ bool SameMembers(const std::vector<RingMember>& a, const std::vector<RingMember>
                     [](const RingMember& x, const RingMember& y) {
                       return x.id == y.id && x.address == y.address && x.zone == y.zone;
                     });
+}
+
+// Whether `members` are the members of `ring` (ids only: the ring a node repairs with also
+// counts the JOINING members, the ring the rebalancer hands off for does not).
+bool SameIds(const Ring& ring, const std::vector<RingMember>& members) {
+  std::vector<std::string> a, b;
+  for (const auto& m : ring.members()) a.push_back(m.id);
+  for (const auto& m : members) b.push_back(m.id);
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
 }
 
 std::string Ids(const std::vector<RingMember>& members) {
@@ -168,7 +181,8 @@ void Rebalancer::Run() {
     spdlog::info("rebalance: ring members {} -> {}: pushing the keys new owners gain", Ids(handed_),
                  Ids(now));
     const uint64_t pushed = stats_.keys_pushed.Value();
-    Status s = HandOff(**before, **after);
+    // The last attempt copies every key the new owners gain (the Merkle exchanges failed).
+    Status s = HandOff(**before, **after, /*merkle=*/attempts + 1 < kMaxAttempts);
     if (s.ok()) {
       stats_.handoffs.Inc();
       spdlog::info("rebalance: done ({} keys pushed)", stats_.keys_pushed.Value() - pushed);
@@ -204,7 +218,9 @@ void Rebalancer::RunDecommission() {
     auto before = Ring::Build(now, static_cast<int>(node_.config.tokens_per_node));
     auto after = Ring::Build(without, static_cast<int>(node_.config.tokens_per_node));
     if (!before.ok() || !after.ok()) return;
-    Status s = HandOff(**before, **after);
+    // This node leaves every preference list: no pair of the new ring has it (no digests to
+    // compare), so it copies every key to the owners replacing it.
+    Status s = HandOff(**before, **after, /*merkle=*/false);
     if (s.ok()) break;
     stats_.handoff_failures.Inc();
     if (attempt >= kMaxAttempts) {
@@ -291,14 +307,23 @@ bool Rebalancer::RunJoin() {
     if (now.empty() || !before.ok() || !after.ok()) break;
     Status failed = Status::Ok();
     const uint64_t pulled = stats_.keys_joined.Value();
+    // Merkle-guided when the ring this node repairs with is the one it joins (no other member
+    // JOINING) and its digests are built for it (they are within a shard tick of a change); the
+    // last attempt copies every key instead.
+    const uint64_t ring = RingFingerprint(**after, static_cast<int>(config.replicas));
+    const bool merkle = attempt < kMaxAttempts && WaitDigestsFor(**after);
     for (const auto& m : peers) {
-      if (Status s = PullGained(**before, **after, m, **self); !s.ok()) {
+      spdlog::info("join: pulling from {} ({})", m.id, merkle ? "Merkle-guided" : "every key");
+      Status s = merkle ? Stream(m, ring, /*push=*/false, **self)
+                        : PullGained(**before, **after, m, **self);
+      if (!s.ok()) {
         if (Stopping()) return false;
         spdlog::warn("join: pulling from {}: {}", m.id, s.message());
         failed = s;
       }
     }
-    spdlog::info("join: {} keys pulled (attempt {})", stats_.keys_joined.Value() - pulled, attempt);
+    spdlog::info("join: {} keys pulled (attempt {}, {})", stats_.keys_joined.Value() - pulled,
+                 attempt, merkle ? "Merkle-guided" : "every key");
     if (failed.ok()) break;
     stats_.handoff_failures.Inc();
     if (attempt >= kMaxAttempts) {
@@ -316,6 +341,59 @@ bool Rebalancer::RunJoin() {
   }
   spdlog::info("join: done; this node is NORMAL ({} keys pulled)", stats_.keys_joined.Value());
   return true;
+}
+
+bool Rebalancer::WaitDigestsFor(const Ring& ring) {
+  const RingSnapshotPtr members = node_.members != nullptr ? node_.members->Current() : nullptr;
+  if (members == nullptr || !SameIds(*members->ring, ring.members())) return false;
+  const uint64_t fingerprint = RingFingerprint(ring, static_cast<int>(node_.config.replicas));
+  // The gossip thread replaces the MemberRing after the round that changed the table; each
+  // shard rebuilds its digests at its next tick (10 ms).
+  for (int i = 0; i < kDigestWaitSteps; ++i) {
+    if (DigestsAt(node_, fingerprint)) return true;
+    if (!Sleep(std::max<int64_t>(interval_ms_ / 4, 10))) return false;
+  }
+  return false;
+}
+
+Status Rebalancer::Stream(const RingMember& peer, uint64_t ring, bool push,
+                          client::NodeClient& self) {
+  auto conn = Open(node_, peer.address);
+  if (!conn.ok()) return conn.status();
+  PullTarget t;
+  t.peer = conn->get();
+  t.self = &self;
+  t.self_id = node_.config.id;
+  t.peer_id = peer.id;
+  t.timeout_ms = kRequestTimeoutMs;
+  t.flush_mark = node_.flush_mark.Get();
+  t.adopt_flush_mark = [this](Version marker) { AdoptFlushMark(node_, marker); };
+  t.ring = ring;
+  PullCounters done;  // what the stats hold of the counters so far
+  auto account = [&](const PullCounters& c) {
+    (push ? stats_.keys_pushed : stats_.keys_joined).Inc(c.keys_pulled - done.keys_pulled);
+    if (push) stats_.keys_stale.Inc(c.keys_stale - done.keys_stale);
+    stats_.keys_scanned.Inc(c.keys_compared - done.keys_compared);
+    stats_.slices_compared.Inc(c.differing_slices - done.differing_slices);
+    const uint64_t bytes = c.bytes_moved - done.bytes_moved;
+    done = c;
+    return Pace(bytes);
+  };
+  for (int wait = 0;; ++wait) {
+    // FailedPrecondition (WrongRing): one side's member table or digests are not yet that ring
+    // (gossip takes a few rounds to reach everyone): ask again a little later.
+    auto local = NodeSummaryAt(node_, peer.id, ring);
+    Status s = local.status();
+    if (local.ok()) {
+      PullCounters counters;
+      done = PullCounters{};
+      s = push ? PushToPeer(t, *local, &counters, account)
+               : PullFromPeer(t, *local, &counters, account);
+      account(counters);
+    }
+    if (s.code() != Status::Code::kFailedPrecondition || wait >= kDigestWaitSteps) return s;
+    if (!Sleep(std::max<int64_t>(interval_ms_ / 4, 10))) return Status::Unavailable("stopping");
+  }
 }
 
 Status Rebalancer::PullGained(const Ring& before, const Ring& after, const RingMember& peer,
@@ -423,13 +501,16 @@ Status Rebalancer::HandOffHints(const Ring& after) {
   return Status::Ok();
 }
 
-Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
+Status Rebalancer::HandOff(const Ring& before, const Ring& after, bool merkle) {
   const std::string& self_id = node_.config.id;
   auto self = OpenSelf();
   if (!self.ok()) return self.status();
   const int n = static_cast<int>(node_.config.replicas);
+  const uint64_t ring = RingFingerprint(after, n);
+  merkle = merkle && WaitDigestsFor(after);
+  std::set<std::string> streamed;  // members to stream the pair (self, member) to, Merkle-guided
   std::map<std::string, std::unique_ptr<client::NodeClient>> targets;
-  std::map<std::string, std::vector<std::string>> batches;  // target id -> keys
+  std::map<std::string, std::vector<std::string>> batches;  // target id -> keys to copy
   std::vector<std::string> keys;
   uint64_t cursor = 0;
   do {
@@ -441,15 +522,30 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
       int new_owners[Ring::kMaxReplicas];
       const int old_n = before.PreferenceList(KeyHash(key), n, old_owners);
       const int new_n = after.PreferenceList(KeyHash(key), n, new_owners);
-      bool owned = false;
-      for (int i = 0; i < old_n; ++i) owned |= before.members()[old_owners[i]].id == self_id;
-      if (!owned) continue;
+      auto had = [&](const std::string& id) {
+        for (int j = 0; j < old_n; ++j) {
+          if (before.members()[old_owners[j]].id == id) return true;
+        }
+        return false;
+      };
+      if (!had(self_id)) continue;
+      // Under the new ring: whether this node still owns the key, and whether any previous owner
+      // does (each such one streams the pair it shares with the new owners).
+      bool keeps = false;
+      bool kept = false;
       for (int i = 0; i < new_n; ++i) {
         const std::string& id = after.members()[new_owners[i]].id;
-        if (id == self_id) continue;
-        bool had = false;
-        for (int j = 0; j < old_n; ++j) had |= before.members()[old_owners[j]].id == id;
-        if (!had) batches[id].push_back(key);
+        keeps |= id == self_id;
+        kept |= had(id);
+      }
+      for (int i = 0; i < new_n; ++i) {
+        const std::string& id = after.members()[new_owners[i]].id;
+        if (id == self_id || had(id)) continue;
+        if (merkle && keeps) {
+          streamed.insert(id);
+        } else if (!merkle || !kept) {
+          batches[id].push_back(key);
+        }
       }
     }
     for (auto& [id, batch] : batches) {
@@ -470,11 +566,15 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after) {
       }
       stats_.keys_pushed.Inc(written.keys_pulled);
       stats_.keys_stale.Inc(written.keys_stale);
-      uint64_t bytes = 0;
-      for (const auto& st : states) bytes += st.key.size() + st.value.size();
-      if (!Pace(bytes)) return Status::Unavailable("stopping");
+      if (!Pace(written.bytes_moved)) return Status::Unavailable("stopping");
     }
   } while (cursor != 0);
+  for (const std::string& id : streamed) {
+    const RingMember& member = after.members()[after.IndexOf(id)];
+    if (Status s = Stream(member, ring, /*push=*/true, **self); !s.ok()) {
+      return Status::Unavailable(id + ": " + s.message());
+    }
+  }
   return Status::Ok();
 }
 

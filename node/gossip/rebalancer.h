@@ -3,27 +3,40 @@
 // Rebalancer: moves keys when the ring a gossiping node sees changes (docs/membership.md,
 // "Joining", "Losing, removing and adding nodes").
 //
+// Keys move Merkle-guided (docs/membership.md, "Streaming"): two nodes whose member rings are the
+// same ring R (RingFingerprint; the node's MemberRing, whose per-peer digests the shards keep)
+// compare the summaries of the keys they share under R and exchange only the keys of differing
+// slices that one side lacks or holds older (node/sync/peer_pull.h, PullFromPeer / PushToPeer,
+// every request naming R: a side whose digests are for another ring refuses, WrongRing, and the
+// stream is tried again). The Merkle exchange covers the pairs of R; a key whose new owners share
+// no pair with a node that holds it (a decommission, N or more members added at once) is copied
+// whole instead, as is every key on the last attempt of a join or a hand-off.
+//
 // Joining (a new node, this one, started JOINING: main's StartGossip): it is out of every ring
 // but its own, proxies copy it the writes of the ranges it gains. Unless the cluster holds no key
 // yet, it waits --join-wait (for the proxies to see it JOINING), then pulls from each ring member
-// not seen DOWN the keys it gains from that member (a Scan of the member's keys, the state of
-// each key this node will own and that member owned: Get there, Put here, so a newer state
-// written meanwhile wins). Done, it turns NORMAL (the proxies then read from it) and deletes the
-// join marker file (main: a node restarted with the marker still there joins again, from the
-// start). A member that fails is tried again up to kMaxAttempts times, then left to the others.
+// not seen DOWN, Merkle-guided, the keys they share under the ring it will form (each key it
+// gains is shared with the previous owners that stay; a newer state written meanwhile wins).
+// When another member is JOINING too (its repair ring is not that ring), it pulls instead, from
+// each member, every key it gains that the member owned (a Scan there, Get there, Put here).
+// Done, it turns NORMAL (the proxies then read from it) and deletes the join marker file (main: a
+// node restarted with the marker still there joins again; what it already holds compares equal).
+// A member that fails is tried again up to kMaxAttempts times, then left to the others.
 // Every gossip interval it compares the ring members the member table forms
 // (GossipService::RingMembers: id, address, zone) with the last ones it handed off for; on a change
-// it builds both rings and, for every key this node holds (a Scan of its own store) whose
-// preference list under the old ring had this node in it, pushes the key's full state to each owner
-// the new ring adds (Get here with its value, Put there with its version pair: the version order
-// makes a repeated or concurrent push harmless). So:
+// it builds both rings and looks at every key this node holds (a Scan of its own store) whose
+// preference list under the old ring had this node in it. For each owner the new ring adds: if
+// this node still owns the key, it streams that owner the pair they share (Merkle-guided, once
+// per owner); if it does not but another previous owner does, that one streams it; if no previous
+// owner does, it copies the key's full state (Get here, Put there with its version pair: the
+// version order makes a repeated or concurrent push harmless). So:
 //  - a member REMOVED (--dead-after, `shoalctl remove`): the surviving owners copy its keys to
 //    the owners replacing it, and every key has N live replicas again;
 //  - a member added (a new node from --seeds, or a removed one back): the previous owners copy
 //    it the keys it gains;
-//  - Decommission(): this node turns LEAVING, pushes every key it owns to the owner replacing it
-//    (the ring without itself), turns REMOVED, waits a few gossip rounds for that to spread,
-//    and asks the process to stop (SIGTERM to itself).
+//  - Decommission(): this node turns LEAVING, copies every key it owns to the owner replacing it
+//    (the ring without itself; whole, no Merkle pair exists), turns REMOVED, waits a few gossip
+//    rounds for that to spread, and asks the process to stop (SIGTERM to itself).
 // A hand-off that fails (a target unreachable) is tried again the next interval, up to
 // kMaxAttempts times. A decommission also hands off the hints this node holds for others (its
 // RocksDB spool) before it turns REMOVED: each to its target when the target is still a member
@@ -61,7 +74,10 @@ namespace shoal::node {
   X(Counter, handoff_failures, "shoal_rebalance_failures_total",                              \
     "Hand-off or join attempts that stopped at an error (retried).")                          \
   X(Counter, keys_scanned, "shoal_rebalance_keys_scanned_total",                              \
-    "Keys a hand-off or a join examined (this node's store, the members' scans).")            \
+    "Keys a hand-off or a join examined (this node's store, the keys listed in differing "    \
+    "slices, the members' scans).")                                                           \
+  X(Counter, slices_compared, "shoal_rebalance_slices_compared_total",                        \
+    "Slices whose Merkle digests differed in a stream, so that their keys were listed.")      \
   X(Counter, keys_pushed, "shoal_rebalance_keys_pushed_total",                                \
     "Keys this node copied to owners a ring change gave them (applied there).")               \
   X(Counter, keys_stale, "shoal_rebalance_keys_stale_total",                                  \
@@ -81,6 +97,9 @@ struct RebalanceStats {
 class Rebalancer {
  public:
   static constexpr int kMaxAttempts = 5;
+  // How many quarter intervals a stream waits for this node's digests to follow its member ring,
+  // and for a peer that answers WrongRing to catch up with it.
+  static constexpr int kDigestWaitSteps = 20;
 
   // `initial`: the ring members the node started with (its NodeContext ring). `host`: where
   // this node listens (a wildcard host is reached on 127.0.0.1). `interval_ms`: how often to
@@ -107,7 +126,15 @@ class Rebalancer {
   void Run();
   // This node's join (see the top); false when stopping first.
   bool RunJoin();
-  // Pulls from `peer` the keys this node owns under `after` that `peer` owned under `before`.
+  // Whether this node's MemberRing has the members of `ring` and its shards' digests are built
+  // for it (waiting a little for them); false when it has other members, or when stopping.
+  bool WaitDigestsFor(const Ring& ring);
+  // The Merkle-guided stream with `peer` of the keys they share under the ring of fingerprint
+  // `ring`: pulls what `peer` holds newer (push false: a join) or pushes what this node holds
+  // newer (push true: a hand-off), paced by --stream-rate. `self`: a connection to this node.
+  Status Stream(const RingMember& peer, uint64_t ring, bool push, client::NodeClient& self);
+  // Pulls from `peer` every key this node owns under `after` that `peer` owned under `before`
+  // (no Merkle: the join's last attempt, or another member JOINING).
   Status PullGained(const Ring& before, const Ring& after, const RingMember& peer,
                     client::NodeClient& self);
   // Paces `bytes` just moved (--stream-rate, as NodeContext::stream_rate holds it now: a reload
@@ -115,8 +142,9 @@ class Rebalancer {
   static constexpr int64_t kRateCheckMs = 200;
   bool Pace(uint64_t bytes);
   StatusOr<std::unique_ptr<client::NodeClient>> OpenSelf();
-  // Pushes to the owners `after` adds every key this node holds that it owned under `before`.
-  Status HandOff(const Ring& before, const Ring& after);
+  // Moves to the owners `after` adds every key this node holds that it owned under `before`
+  // (see the top); `merkle` false: copies every such key whole.
+  Status HandOff(const Ring& before, const Ring& after, bool merkle);
   void RunDecommission();
   // Decommission: delivers every spooled hint (see the top); `after` is the ring without this
   // node.

@@ -23,10 +23,11 @@ namespace {
 constexpr int kTimeoutMs = 5000;
 // Slices per KeyVersions exchange start at kFirstBatchSlices and adapt so that a batch lists
 // about kTargetKeysPerBatch keys (each batch costs every shard of both nodes a pass over its
-// table, so fewer, larger batches are cheaper while the answers stay well under a frame); a
-// batch answered TooLarge is halved. Requests in flight on one connection: kWindow.
+// table, so fewer, larger batches are cheaper while the answers stay well under a frame, which
+// may list at most kMaxFrameTables - 2 keys); a batch answered TooLarge is halved. Requests in
+// flight on one connection: kWindow.
 constexpr size_t kFirstBatchSlices = 64;
-constexpr size_t kTargetKeysPerBatch = 20'000;
+constexpr size_t kTargetKeysPerBatch = kMaxFrameTables / 2;
 constexpr size_t kWindow = 128;
 
 }  // namespace
@@ -176,7 +177,7 @@ Status AntiEntropy::PullPeer(Peer& p) {
         // Pulled bytes count toward --anti-entropy-rate like pushed ones.
         round_bytes_ += so_far.bytes_pulled - throttled_bytes;
         throttled_bytes = so_far.bytes_pulled;
-        Throttle();
+        return Throttle();
       });
   node_.anti_entropy.summary_nodes.Inc(counters.summary_nodes);
   node_.anti_entropy.keys_repaired.Inc(counters.keys_pulled);

@@ -45,6 +45,14 @@ const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Enve
            "or the member table of --seeds)";
   }
   if (index == members->self) return "anti-entropy request names this node itself as the peer";
+  const uint64_t ring = envelope.message_type() == wire::Message::DigestRequest
+                            ? envelope.message_as_DigestRequest()->ring()
+                            : envelope.message_as_KeyVersionsRequest()->ring();
+  if (ring != 0 && !DigestsAt(node, ring)) {
+    *code = wire::ErrorCode::WrongRing;
+    return "this node's member ring is not the one asked about (its member table differs, or its "
+           "shards are still rebuilding their digests): retry";
+  }
   if (envelope.message_type() == wire::Message::DigestRequest) {
     const wire::DigestRequest* r = envelope.message_as_DigestRequest();
     if (r->level() >= kSummaryLevels) return "digest level out of range (0..3)";
@@ -60,6 +68,30 @@ const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Enve
   }
   *peer = peer_id->string_view();
   return nullptr;
+}
+
+bool DigestsAt(const NodeContext& node, uint64_t ring) {
+  if (node.members == nullptr) return false;
+  const RingSnapshotPtr members = node.members->Current();
+  if (RingFingerprint(*members->ring, static_cast<int>(node.config.replicas)) != ring) return false;
+  for (const ShardWorker* w : node.workers) {
+    const std::shared_ptr<const SliceDigests> d = w->digests();
+    if (d == nullptr || d->fingerprint() != ring) return false;
+  }
+  return true;
+}
+
+StatusOr<MerkleSummary> NodeSummaryAt(const NodeContext& node, std::string_view peer,
+                                      uint64_t ring) {
+  if (!DigestsAt(node, ring)) {
+    return Status::FailedPrecondition(
+        "this node's member ring is not the one streamed for (or its shards are still rebuilding "
+        "their digests)");
+  }
+  MerkleSummary summary = NodeSummary(node, peer);
+  // A shard that rebuilt meanwhile mixed another ring's digests in: the caller retries.
+  if (!DigestsAt(node, ring)) return Status::FailedPrecondition("this node's member ring changed");
+  return summary;
 }
 
 MerkleSummary NodeSummary(const NodeContext& node, std::string_view peer) {
@@ -95,6 +127,11 @@ std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t r
 std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const SliceDigests& digests,
                                               const wire::KeyVersionsRequest& request,
                                               uint64_t request_id, FrameBuilder& builder) {
+  if (request.ring() != 0 && request.ring() != digests.fingerprint()) {
+    // This shard rebuilt its digests for another ring since the request was validated.
+    return BuildErrorFrame(builder, request_id, wire::ErrorCode::WrongRing,
+                           "this node's member ring changed during the request: retry");
+  }
   const int peer = digests.ring().IndexOf(request.peer()->string_view());  // -1: shares none
   std::bitset<kSlices> wanted;
   for (uint32_t s : *request.slices()) wanted.set(s);
@@ -129,8 +166,12 @@ std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uin
   std::vector<Item> items;
   for (const std::vector<uint8_t>& part : parts) {
     // Built by this node's own threads (BuildKeyVersionsPart): trusted.
-    const wire::KeyVersionsResponse* r =
-        wire::GetSizePrefixedEnvelope(part.data())->message_as_KeyVersionsResponse();
+    const wire::Envelope* envelope = wire::GetSizePrefixedEnvelope(part.data());
+    if (const wire::Error* e = envelope->message_as_Error()) {  // a shard refused: so does all
+      return BuildErrorFrame(builder, request_id, e->code(),
+                             e->message() != nullptr ? e->message()->string_view() : "");
+    }
+    const wire::KeyVersionsResponse* r = envelope->message_as_KeyVersionsResponse();
     if (r == nullptr || r->entries() == nullptr) continue;
     for (const wire::KeyVersion* e : *r->entries()) {
       const std::string_view key = AsView(e->key());
@@ -146,6 +187,13 @@ std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uin
               items.end());
   uint64_t bytes = 64;
   for (const Item& i : items) bytes += i.key.size() + kKeyVersionOverhead;
+  if (items.size() + 2 > kMaxFrameTables) {
+    // Each entry is a table: more would fail the asker's verification (a corrupt frame).
+    const std::string message = "the " + std::to_string(items.size()) +
+                                " keys of these slices are more than one response may list (" +
+                                std::to_string(kMaxFrameTables - 2) + "): ask for fewer slices";
+    return BuildErrorFrame(builder, request_id, wire::ErrorCode::TooLarge, message);
+  }
   if (bytes > max_bytes) {
     const std::string message = "the " + std::to_string(items.size()) +
                                 " keys of these slices take about " + std::to_string(bytes) +

@@ -31,7 +31,8 @@ inline constexpr uint32_t kMaxKeyVersionsSlices = kSlices;
 
 // For a DigestRequest or KeyVersionsRequest: returns nullptr and sets *peer (the asking member's
 // id, a view into `envelope`), or returns why it cannot be served, with the Error code to answer.
-// The asker must be a member of the node's current MemberRing.
+// The asker must be a member of the node's current MemberRing; a request naming a ring (its
+// `ring` field, not 0) is refused (WrongRing) unless DigestsAt(node, ring).
 const char* ValidateAntiEntropyRequest(const NodeContext& node, const wire::Envelope& envelope,
                                        std::string_view* peer, wire::ErrorCode* code);
 
@@ -40,6 +41,15 @@ std::span<const uint8_t> BuildDigestResponse(const NodeContext& node, uint64_t r
                                              std::string_view peer,
                                              const wire::DigestRequest& request,
                                              FrameBuilder& builder);
+
+// Whether the node's MemberRing and every shard's digests are the ring of fingerprint `ring`
+// (RingFingerprint). Any thread.
+bool DigestsAt(const NodeContext& node, uint64_t ring);
+
+// NodeSummary, for range streaming: FailedPrecondition unless every shard's digests were built for
+// the ring of fingerprint `ring` (before and after the summary is taken). Any thread.
+StatusOr<MerkleSummary> NodeSummaryAt(const NodeContext& node, std::string_view peer,
+                                      uint64_t ring);
 
 // The node-wide Merkle summary of the pair (self, peer): the XOR of the shards' digests, each
 // under the ring it was built for (a peer a shard's ring lacks contributes nothing). Any thread.
@@ -54,7 +64,8 @@ std::span<const uint8_t> BuildKeyVersionsPart(const ShardStore& store, const Sli
 
 // Merges the shards' parts (KeyVersionsResponse frames built by BuildKeyVersionsPart) into the
 // response: entries sorted by (slice, key), each key once. Error TooLarge when the response would
-// pass `max_bytes`.
+// pass `max_bytes` or list more entries than a frame may hold tables (kMaxFrameTables); a part that
+// is an Error frame (WrongRing) makes the response that Error.
 std::span<const uint8_t> MergeKeyVersionsParts(const std::vector<std::vector<uint8_t>>& parts,
                                                uint64_t request_id, uint64_t max_bytes,
                                                FrameBuilder& builder);

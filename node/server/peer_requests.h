@@ -70,7 +70,8 @@ Status Pipeline(client::NodeClient& c, size_t n, size_t window, int timeout_ms, 
 }
 
 // One request, one reply. An Error reply is an error: TooLarge as ResourceExhausted (ask for
-// less), any other as Unavailable.
+// less), WrongRing as FailedPrecondition (ask again once the member tables agree), any other as
+// Unavailable.
 template <typename Build>
 StatusOr<const wire::Envelope*> Call(client::NodeClient& c, int timeout_ms, Build&& build) {
   const uint64_t id = c.NextRequestId();
@@ -81,18 +82,23 @@ StatusOr<const wire::Envelope*> Call(client::NodeClient& c, int timeout_ms, Buil
     if (err->code() == wire::ErrorCode::TooLarge) {
       return Status::ResourceExhausted(client::DescribeError(*err));
     }
+    if (err->code() == wire::ErrorCode::WrongRing) {
+      return Status::FailedPrecondition(client::DescribeError(*err));
+    }
     return Status::Unavailable(client::DescribeError(*err));
   }
   return reply;
 }
 
-// The keys node `c` holds in `slices` and shares with `peer_id`, with their pairs.
+// The keys node `c` holds in `slices` and shares with `peer_id`, with their pairs. `ring` (not
+// 0): only as cut by the ring of that fingerprint (else the node answers WrongRing).
 inline StatusOr<std::vector<Listed>> KeyVersions(client::NodeClient& c, const std::string& peer_id,
-                                                 std::span<const uint32_t> slices, int timeout_ms) {
+                                                 std::span<const uint32_t> slices, int timeout_ms,
+                                                 uint64_t ring = 0) {
   StatusOr<const wire::Envelope*> reply = Call(c, timeout_ms, [&](uint64_t id, FrameBuilder& fb) {
     auto& b = fb.Start();
     auto req = wire::CreateKeyVersionsRequest(b, b.CreateString(peer_id),
-                                              b.CreateVector(slices.data(), slices.size()));
+                                              b.CreateVector(slices.data(), slices.size()), ring);
     return fb.Finish(id, wire::Message::KeyVersionsRequest, req.Union());
   });
   if (!reply.ok()) return reply.status();

@@ -1,5 +1,6 @@
 #include "node/store/slice_digests.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -32,8 +33,22 @@ uint64_t EntryDigest(std::string_view key, const Version& version, const Version
   return Hash64(key, seed);
 }
 
+uint64_t RingFingerprint(const Ring& ring, int replicas) {
+  // Members in id order: rings built from the same members in another order route alike.
+  std::vector<const RingMember*> members;
+  for (const RingMember& m : ring.members()) members.push_back(&m);
+  std::sort(members.begin(), members.end(),
+            [](const RingMember* a, const RingMember* b) { return a->id < b->id; });
+  std::string text = std::to_string(ring.tokens_per_node()) + '/' + std::to_string(replicas);
+  for (const RingMember* m : members) text += '\0' + m->id + '\0' + m->address + '\0' + m->zone;
+  return Hash64(text);
+}
+
 SliceDigests::SliceDigests(RingPtr ring, int self, int replicas)
-    : ring_(std::move(ring)), self_(self), replicas_(replicas) {
+    : ring_(std::move(ring)),
+      self_(self),
+      replicas_(replicas),
+      fingerprint_(RingFingerprint(*ring_, replicas)) {
   digests_.resize(ring_->members().size());
   for (size_t m = 0; m < digests_.size(); ++m) {
     digests_[m] = std::make_unique<std::atomic<uint64_t>[]>(kSlices);

@@ -43,6 +43,13 @@ namespace shoal::node {
 inline constexpr int kSliceBits = 12;
 inline constexpr uint32_t kSlices = 1u << kSliceBits;  // 4096
 
+// What a per-peer digest depends on besides the keys: the ring's members (id, address, zone, in
+// ring order), its tokens per node and the preference-list length. Two nodes whose digests carry
+// the same fingerprint (whatever the order of their members) cut their keys into the same pairs, so
+// their summaries compare (range streaming asks for a fingerprint: DigestRequest.ring,
+// docs/membership.md "Joining").
+uint64_t RingFingerprint(const Ring& ring, int replicas);
+
 // The slice of a key hash (the ring's KeyHash).
 inline uint32_t SliceOf(uint64_t key_hash) {
   return static_cast<uint32_t>(key_hash >> (64 - kSliceBits));
@@ -74,6 +81,8 @@ class SliceDigests : public StoreObserver {
   bool Shared(uint64_t key_hash, int peer) const;
 
   const Ring& ring() const { return *ring_; }
+  // RingFingerprint(ring(), replicas()).
+  uint64_t fingerprint() const { return fingerprint_; }
   int self() const { return self_; }
   int replicas() const { return replicas_; }
 
@@ -83,6 +92,7 @@ class SliceDigests : public StoreObserver {
   const RingPtr ring_;
   const int self_;
   const int replicas_;
+  const uint64_t fingerprint_;
   // Index = member; each an array of kSlices digests (the self slot stays zero).
   std::vector<std::unique_ptr<std::atomic<uint64_t>[]>> digests_;
 };

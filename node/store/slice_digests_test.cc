@@ -341,6 +341,39 @@ SummaryFetch FetchFrom(const MerkleSummary& other) {
   };
 }
 
+TEST(RingFingerprintTest, SameMembersInAnyOrderSameFingerprint) {
+  std::vector<RingMember> m = {{"a", "h:1"}, {"b", "h:2", "z1"}, {"c", "h:3"}};
+  auto fingerprint = [](std::vector<RingMember> members, int tokens = 64, int replicas = 3) {
+    StatusOr<RingPtr> ring = Ring::Build(std::move(members), tokens);
+    EXPECT_TRUE(ring.ok());
+    return RingFingerprint(**ring, replicas);
+  };
+  const uint64_t base = fingerprint(m);
+  EXPECT_NE(base, 0u);  // 0 means "any ring" on the wire
+  std::vector<RingMember> reversed(m.rbegin(), m.rend());
+  EXPECT_EQ(fingerprint(reversed), base);
+  // Everything that changes how keys are cut into pairs changes it.
+  EXPECT_NE(fingerprint(m, 65), base);
+  EXPECT_NE(fingerprint(m, 64, 2), base);
+  auto changed = m;
+  changed[1].zone = "z2";
+  EXPECT_NE(fingerprint(changed), base);
+  changed = m;
+  changed[2].address = "h:4";
+  EXPECT_NE(fingerprint(changed), base);
+  changed = m;
+  changed.push_back({"d", "h:4"});
+  EXPECT_NE(fingerprint(changed), base);
+  changed = m;
+  changed[0].id = "a2";
+  EXPECT_NE(fingerprint(changed), base);
+  // The digests carry the fingerprint of the ring they were built for.
+  StatusOr<RingPtr> ring = Ring::Build(m, 64);
+  ASSERT_TRUE(ring.ok());
+  SliceDigests digests(*ring, 0, 3);
+  EXPECT_EQ(digests.fingerprint(), base);
+}
+
 TEST(MerkleSummaryTest, LevelsHaveFanout16) {
   MerkleSummary s(std::vector<uint64_t>(kSlices, 7));
   EXPECT_EQ(s.level(0).size(), 1u);

@@ -23,7 +23,7 @@ StatusOr<std::vector<uint64_t>> FetchSummary(const PullTarget& t, int level, uin
     auto& b = fb.Start();
     const wire::Version mark = wire::ToWire(t.flush_mark);
     auto req = wire::CreateDigestRequest(b, b.CreateString(t.self_id), static_cast<uint8_t>(level),
-                                         first, count, &mark);
+                                         first, count, &mark, t.ring);
     return fb.Finish(id, wire::Message::DigestRequest, req.Union());
   });
   if (!env.ok()) return env.status();
@@ -109,6 +109,7 @@ Status WriteKeyStates(client::NodeClient& self, const std::vector<PulledState>& 
           if (failure.ok()) failure = Status::Corruption("unexpected answer to Put");
           return;
         }
+        counters->bytes_moved += states[i].key.size() + states[i].value.size();
         if (r->applied()) {
           ++counters->keys_pulled;
           counters->bytes_pulled += states[i].key.size() + states[i].value.size();
@@ -119,24 +120,29 @@ Status WriteKeyStates(client::NodeClient& self, const std::vector<PulledState>& 
   return s.ok() ? failure : s;
 }
 
-Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounters* counters,
-                    const std::function<void(const PullCounters&)>& progress) {
+namespace {
+
+// PullFromPeer (push false) and PushToPeer (push true): the source's states newer than the sink's.
+Status Exchange(const PullTarget& t, const MerkleSummary& local, bool push, PullCounters* counters,
+                const PullProgress& progress) {
   auto fetch = [&](int level, uint32_t first, uint32_t count) {
     return FetchSummary(t, level, first, count);
   };
   auto slices = DifferingSlices(local, fetch, &counters->summary_nodes);
   if (!slices.ok()) return slices.status();
   counters->differing_slices += slices->size();
+  client::NodeClient& source = push ? *t.self : *t.peer;
+  client::NodeClient& sink = push ? *t.peer : *t.self;
 
   uint32_t batch = std::max<uint32_t>(t.slices_per_batch, 1);
   size_t next = 0;
   while (next < slices->size()) {
     const size_t n = std::min<size_t>(batch, slices->size() - next);
     const std::span<const uint32_t> part(slices->data() + next, n);
-    auto remote = KeyVersions(*t.peer, t.self_id, part, t.timeout_ms);
-    StatusOr<std::vector<Listed>> mine = remote.ok()
-                                             ? KeyVersions(*t.self, t.peer_id, part, t.timeout_ms)
-                                             : StatusOr<std::vector<Listed>>(remote.status());
+    auto remote = KeyVersions(*t.peer, t.self_id, part, t.timeout_ms, t.ring);
+    StatusOr<std::vector<Listed>> mine =
+        remote.ok() ? KeyVersions(*t.self, t.peer_id, part, t.timeout_ms, t.ring)
+                    : StatusOr<std::vector<Listed>>(remote.status());
     if (!remote.ok() || !mine.ok()) {
       const Status& s = !remote.ok() ? remote.status() : mine.status();
       if (s.code() == Status::Code::kResourceExhausted && n > 1) {
@@ -145,11 +151,13 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
       }
       return s;
     }
+    const std::vector<Listed>& from = push ? *mine : *remote;
+    const std::vector<Listed>& to = push ? *remote : *mine;
     std::unordered_map<std::string_view, const Listed*> held;
-    held.reserve(mine->size());
-    for (const Listed& m : *mine) held.emplace(m.key, &m);
+    held.reserve(to.size());
+    for (const Listed& m : to) held.emplace(m.key, &m);
     std::vector<std::string> wanted;
-    for (const Listed& r : *remote) {
+    for (const Listed& r : from) {
       ++counters->keys_compared;
       auto it = held.find(r.key);
       if (it == held.end() || r.Ahead(it->second->pair, it->second->body_digest)) {
@@ -161,13 +169,26 @@ Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounter
       std::vector<std::string> keys(wanted.begin() + static_cast<std::ptrdiff_t>(i),
                                     wanted.begin() + static_cast<std::ptrdiff_t>(end));
       std::vector<PulledState> states;
-      if (Status s = FetchKeyStates(*t.peer, keys, t.timeout_ms, &states); !s.ok()) return s;
-      if (Status s = WriteKeyStates(*t.self, states, t.timeout_ms, counters); !s.ok()) return s;
+      if (Status s = FetchKeyStates(source, keys, t.timeout_ms, &states); !s.ok()) return s;
+      if (Status s = WriteKeyStates(sink, states, t.timeout_ms, counters); !s.ok()) return s;
+      if (progress && !progress(*counters)) return Status::Unavailable("stopped");
     }
     next += n;
-    if (progress) progress(*counters);
+    if (progress && !progress(*counters)) return Status::Unavailable("stopped");
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status PullFromPeer(const PullTarget& t, const MerkleSummary& local, PullCounters* counters,
+                    const PullProgress& progress) {
+  return Exchange(t, local, /*push=*/false, counters, progress);
+}
+
+Status PushToPeer(const PullTarget& t, const MerkleSummary& local, PullCounters* counters,
+                  const PullProgress& progress) {
+  return Exchange(t, local, /*push=*/true, counters, progress);
 }
 
 }  // namespace shoal::node

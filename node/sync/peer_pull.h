@@ -2,7 +2,8 @@
 
 // Pulling a peer's newer states into this node: the half of an anti-entropy exchange that a node
 // restarted empty runs against every peer before it answers reads (docs/architecture.md, "Sync on
-// restart").
+// restart"), and the way range streaming moves keys (node/gossip/rebalancer.h: a joining node
+// pulls, a node whose ring changed pushes: PushToPeer, the same exchange the other way).
 //
 // For one peer, Merkle-guided: compare this node's summary of the keys it shares with the peer
 // (NodeSummary, in process) with the peer's summary of the same pair (DigestRequest), descending
@@ -37,6 +38,7 @@ struct PullCounters {
   uint64_t keys_pulled = 0;       // states written here (applied)
   uint64_t bytes_pulled = 0;      // key and value bytes of those
   uint64_t keys_stale = 0;        // fetched but refused here (this node held or evicted newer)
+  uint64_t bytes_moved = 0;       // key and value bytes of every state written, applied or not
 };
 
 struct PullTarget {
@@ -53,6 +55,11 @@ struct PullTarget {
   // `adopt_flush_mark` (optional) is called with the peer's from every DigestResponse.
   Version flush_mark;
   std::function<void(Version)> adopt_flush_mark;
+  // 0: each side cuts its keys into pairs by its own current member ring. Else a RingFingerprint:
+  // both sides must have their digests built for that ring, or they answer WrongRing and the
+  // exchange stops (range streaming: a side whose member table lags would compare other pairs and
+  // miss keys). The caller checks its own side for `local` (NodeSummaryAt).
+  uint64_t ring = 0;
 };
 
 // One key's full state, as read from a node (Get with its value) and written to another (Put
@@ -76,11 +83,20 @@ Status FetchKeyStates(client::NodeClient& from, const std::vector<std::string>& 
 Status WriteKeyStates(client::NodeClient& to, const std::vector<PulledState>& states,
                       int timeout_ms, PullCounters* counters);
 
+// Called after each batch with the counters so far; false stops the exchange (Unavailable).
+using PullProgress = std::function<bool(const PullCounters&)>;
+
 // Pulls from `target.peer` every state newer than this node's, for the keys both share.
-// `local` is this node's summary of the pair (self, peer). `progress` (optional) is called after
-// each batch with the counters so far. Stops at the first error (the counters say how far it
-// got); pulling again is safe (every write is versioned).
+// `local` is this node's summary of the pair (self, peer). `progress` (optional): see above.
+// Stops at the first error (the counters say how far it got); pulling again is safe (every
+// write is versioned), and cheap: the slices already pulled compare equal.
 Status PullFromPeer(const PullTarget& target, const MerkleSummary& local, PullCounters* counters,
-                    const std::function<void(const PullCounters&)>& progress = nullptr);
+                    const PullProgress& progress = nullptr);
+
+// The same exchange the other way: writes to `target.peer` every state this node holds newer
+// than the peer's (or that the peer lacks), for the keys both share. The counters count the
+// states written to the peer (keys_pulled: applied there).
+Status PushToPeer(const PullTarget& target, const MerkleSummary& local, PullCounters* counters,
+                  const PullProgress& progress = nullptr);
 
 }  // namespace shoal::node

@@ -113,6 +113,7 @@ bool RestartSync::SyncWith(const RingMember& member) {
         node_.sync.bytes.Inc(c.bytes_pulled - bytes_before);
         keys_before = c.keys_pulled;
         bytes_before = c.bytes_pulled;
+        return true;
       });
   node_.sync.keys.Inc(counters.keys_pulled - keys_before);
   node_.sync.bytes.Inc(counters.bytes_pulled - bytes_before);
