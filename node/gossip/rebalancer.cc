@@ -161,6 +161,11 @@ void Rebalancer::Run() {
     if (!RunJoin()) return;
     handed_ = gossip_.RingMembers();
   }
+  const int tokens = static_cast<int>(node_.config.tokens_per_node);
+  // Rings handed off to in part only (a hand-off toward them stopped): the proxies routed by them
+  // meanwhile, so their owners may hold writes the owners of a later ring lack, even when that
+  // later ring is handed_ again (a member removed and back before the hand-off ended).
+  std::vector<std::vector<RingMember>> unfinished;
   int attempts = 0;
   while (Sleep(interval_ms_)) {
     if (decommission_.load()) {
@@ -168,21 +173,29 @@ void Rebalancer::Run() {
       return;
     }
     std::vector<RingMember> now = gossip_.RingMembers();
-    if (now.empty() || SameMembers(now, handed_)) {
+    if (now.empty() || (SameMembers(now, handed_) && unfinished.empty())) {
       attempts = 0;
       continue;
     }
-    auto before = Ring::Build(handed_, static_cast<int>(node_.config.tokens_per_node));
-    auto after = Ring::Build(now, static_cast<int>(node_.config.tokens_per_node));
-    if (!before.ok() || !after.ok()) {
+    auto after = Ring::Build(now, tokens);
+    if (!after.ok()) {
       handed_ = std::move(now);
+      unfinished.clear();
       continue;
     }
-    spdlog::info("rebalance: ring members {} -> {}: pushing the keys new owners gain", Ids(handed_),
-                 Ids(now));
+    std::vector<const std::vector<RingMember>*> sources = {&handed_};
+    for (const auto& ring : unfinished) sources.push_back(&ring);
     const uint64_t pushed = stats_.keys_pushed.Value();
-    // The last attempt copies every key the new owners gain (the Merkle exchanges failed).
-    Status s = HandOff(**before, **after, /*merkle=*/attempts + 1 < kMaxAttempts);
+    Status s = Status::Ok();
+    for (const std::vector<RingMember>* from : sources) {
+      auto before = Ring::Build(*from, tokens);
+      if (SameMembers(*from, now) || !before.ok()) continue;
+      spdlog::info("rebalance: ring members {} -> {}: pushing the keys new owners gain", Ids(*from),
+                   Ids(now));
+      // The last attempt copies every key the new owners gain (the Merkle exchanges failed).
+      s = HandOff(**before, **after, /*merkle=*/attempts + 1 < kMaxAttempts);
+      if (!s.ok()) break;
+    }
     if (s.ok()) {
       stats_.handoffs.Inc();
       spdlog::info("rebalance: done ({} keys pushed)", stats_.keys_pushed.Value() - pushed);
@@ -190,12 +203,17 @@ void Rebalancer::Run() {
       stats_.handoff_failures.Inc();
       if (++attempts < kMaxAttempts) {
         spdlog::warn("rebalance: stopped ({}); trying again", s.message());
+        const bool known =
+            std::any_of(unfinished.begin(), unfinished.end(),
+                        [&](const std::vector<RingMember>& r) { return SameMembers(r, now); });
+        if (!known && !SameMembers(now, handed_)) unfinished.push_back(std::move(now));
         continue;
       }
       spdlog::error("rebalance: giving up after {} attempts: {}", attempts, s.message());
     }
     attempts = 0;
     handed_ = std::move(now);
+    unfinished.clear();
   }
 }
 

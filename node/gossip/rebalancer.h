@@ -38,10 +38,12 @@
 //    (the ring without itself; whole, no Merkle pair exists), turns REMOVED, waits a few gossip
 //    rounds for that to spread, and asks the process to stop (SIGTERM to itself).
 // A hand-off that fails (a target unreachable) is tried again the next interval, up to
-// kMaxAttempts times. A decommission also hands off the hints this node holds for others (its
-// RocksDB spool) before it turns REMOVED: each to its target when the target is still a member
-// and answers, else to the key's owners without this node; each one handed off is removed from
-// the spool (the replayer may deliver some of them meanwhile: twice is harmless).
+// kMaxAttempts times; a ring it did not finish handing off to is handed off from as well when the
+// ring changes again (its owners took writes meanwhile: a member removed and back at once). A
+// decommission also hands off the hints this node holds for others (its RocksDB spool) before it
+// turns REMOVED: each to its target when the target is still a member and answers, else to the
+// key's owners without this node; each one handed off is removed from the spool (the replayer may
+// deliver some of them meanwhile: twice is harmless).
 //
 // Thread rules: one thread of its own (blocking NodeClient calls, never a shard loop).
 // Start/Stop from main; Decommission and stats() from any thread (the cells are written by the
