@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/hash/key_hash.h"
+#include "node/gossip/handoff_plan.h"
 #include "node/hints/hint_service.h"
 #include "node/server/anti_entropy_handlers.h"
 #include "node/server/node_flush.h"
@@ -530,41 +531,16 @@ Status Rebalancer::HandOff(const Ring& before, const Ring& after, bool merkle) {
   std::map<std::string, std::unique_ptr<client::NodeClient>> targets;
   std::map<std::string, std::vector<std::string>> batches;  // target id -> keys to copy
   std::vector<std::string> keys;
+  KeyMoves moves;
   uint64_t cursor = 0;
   do {
     if (Status s = ScanPage(**self, &cursor, &keys); !s.ok()) return s;
     stats_.keys_scanned.Inc(keys.size());
     batches.clear();
     for (const std::string& key : keys) {
-      int old_owners[Ring::kMaxReplicas];
-      int new_owners[Ring::kMaxReplicas];
-      const int old_n = before.PreferenceList(KeyHash(key), n, old_owners);
-      const int new_n = after.PreferenceList(KeyHash(key), n, new_owners);
-      auto had = [&](const std::string& id) {
-        for (int j = 0; j < old_n; ++j) {
-          if (before.members()[old_owners[j]].id == id) return true;
-        }
-        return false;
-      };
-      if (!had(self_id)) continue;
-      // Under the new ring: whether this node still owns the key, and whether any previous owner
-      // does (each such one streams the pair it shares with the new owners).
-      bool keeps = false;
-      bool kept = false;
-      for (int i = 0; i < new_n; ++i) {
-        const std::string& id = after.members()[new_owners[i]].id;
-        keeps |= id == self_id;
-        kept |= had(id);
-      }
-      for (int i = 0; i < new_n; ++i) {
-        const std::string& id = after.members()[new_owners[i]].id;
-        if (id == self_id || had(id)) continue;
-        if (merkle && keeps) {
-          streamed.insert(id);
-        } else if (!merkle || !kept) {
-          batches[id].push_back(key);
-        }
-      }
+      PlanKeyMoves(before, after, self_id, n, KeyHash(key), merkle, &moves);
+      for (const int m : moves.stream) streamed.insert(after.members()[m].id);
+      for (const int m : moves.copy) batches[after.members()[m].id].push_back(key);
     }
     for (auto& [id, batch] : batches) {
       auto& conn = targets[id];
