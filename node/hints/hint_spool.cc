@@ -174,7 +174,8 @@ StatusOr<std::vector<Hint>> HintSpool::Next(std::string_view target, std::string
   return out;
 }
 
-Status HintSpool::Delete(const std::vector<Hint>& hints, metrics::Counter& counter) {
+Status HintSpool::Delete(const std::vector<Hint>& hints, metrics::Counter& counter,
+                         uint64_t* deleted) {
   std::lock_guard<std::mutex> write_lock(write_mu_);
   rocksdb::WriteBatch batch;
   std::vector<const Hint*> held;
@@ -196,6 +197,7 @@ Status HintSpool::Delete(const std::vector<Hint>& hints, metrics::Counter& count
   std::lock_guard<std::mutex> lock(mu_);
   for (const Hint* h : held) ForgetLocked(*h);
   counter.Inc(held.size());
+  if (deleted != nullptr) *deleted = held.size();
   return Status::Ok();
 }
 
@@ -231,15 +233,16 @@ StatusOr<uint64_t> HintSpool::Sweep(SpoolCounters& counters) {
     }
   }
   if (Status s = FromRocks(it->status(), "read hint spool"); !s.ok()) return s;
+  uint64_t dropped = 0;
   if (!expired.empty()) {
-    if (Status s = Delete(expired, counters.expired); !s.ok()) return s;
+    if (Status s = Delete(expired, counters.expired, &dropped); !s.ok()) return s;
   }
   {
     // Hints appended during the scan only lower the bound further; keep the lower one.
     std::lock_guard<std::mutex> lock(mu_);
     if (min_expire_at_ms_ != 0 && min_expire_at_ms_ <= now) min_expire_at_ms_ = min_expire;
   }
-  return static_cast<uint64_t>(expired.size());
+  return dropped;  // those removed meanwhile (replayed, handed off) not counted
 }
 
 std::vector<std::string> HintSpool::Targets() const {

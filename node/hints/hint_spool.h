@@ -119,8 +119,9 @@ class HintSpool {
   void ForgetLocked(const Hint& hint);
   // Deletes those of `hints` still held (not synced) and forgets them; counts them in `counter`.
   // A hint removed already (by another thread: the replayer and a decommission's hand-off can
-  // both have read it) is neither forgotten nor counted again.
-  Status Delete(const std::vector<Hint>& hints, metrics::Counter& counter);
+  // both have read it) is neither forgotten nor counted again. `deleted`: how many were held.
+  Status Delete(const std::vector<Hint>& hints, metrics::Counter& counter,
+                uint64_t* deleted = nullptr);
 
   const SpoolOptions options_;
   const Clock& clock_;
